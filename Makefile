@@ -1,0 +1,27 @@
+# typecache — see README.md. Every target works from a fresh clone.
+GO       ?= go
+MODULES  := $(shell git ls-files '*go.mod' 2>/dev/null | xargs -rn1 dirname)
+FUZZTIME ?= 10s
+
+.PHONY: test redis fmt-check vet bench fuzz
+
+## test: install redis-server if missing, then gofmt check, go vet and go test -race for every module
+test: redis fmt-check vet
+	@for m in $(MODULES); do echo "== go test -race ($$m)"; (cd $$m && $(GO) test -race -timeout 20m ./...) || exit 1; done
+
+redis:
+	@./.ci/ensure-redis
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	@for m in $(MODULES); do echo "== go vet ($$m)"; (cd $$m && $(GO) vet ./...) || exit 1; done
+
+## bench: run the benchmarks against throwaway servers and print a table
+bench: redis
+	@./.ci/bench
+
+## fuzz: a short pass (FUZZTIME each, default 10s) over every fuzz target
+fuzz:
+	@FUZZTIME=$(FUZZTIME) ./.ci/fuzz

@@ -1,0 +1,69 @@
+package typecache
+
+import (
+	"fmt"
+
+	"github.com/redis/rueidis"
+)
+
+// Client is a rueidis client with an invalidation hub. It is safe for
+// concurrent use by multiple goroutines; build one per Redis deployment and
+// share it.
+//
+// NewClient installs its own ClientOption.OnInvalidations callback. A callback
+// the caller set in the options keeps working: it is called first, with the
+// same messages, on the same goroutine.
+type Client struct {
+	redis rueidis.Client
+	hub   *invalidationHub
+}
+
+// NewClient connects to Redis as rueidis.NewClient does and returns a Client
+// whose invalidation messages reach every [Subscriber].
+//
+// The option is copied; the caller's value is not modified.
+func NewClient(opt rueidis.ClientOption) (*Client, error) {
+	hub := newInvalidationHub(opt.OnInvalidations)
+	opt.OnInvalidations = hub.dispatch
+	redis, err := rueidis.NewClient(opt)
+	if err != nil {
+		return nil, fmt.Errorf("typecache: connect: %w", err)
+	}
+	return &Client{redis: redis, hub: hub}, nil
+}
+
+// Redis returns the underlying rueidis client, for commands typecache does not
+// wrap. Reads through its DoCache are tracked like typecache's own.
+func (c *Client) Redis() rueidis.Client { return c.redis }
+
+// Close closes the connections. Subscribers are told to drop everything,
+// since no further invalidations will arrive.
+func (c *Client) Close() {
+	c.redis.Close()
+	c.hub.dispatch(nil)
+}
+
+// Subscribe registers s for invalidations of keys that start with prefix (an
+// empty prefix matches every key) and returns a function that removes it.
+//
+// Invalidations arrive only for keys this client has read with DoCache (the
+// OPTIN tracking mode rueidis uses by default). Every subscriber is told to
+// drop everything when a connection is lost or the server is flushed, because
+// invalidations may have been missed.
+//
+// s's methods run on rueidis's connection reader goroutines, possibly
+// concurrently: they must be safe for concurrent use and must not block.
+func (c *Client) Subscribe(prefix string, s Subscriber) (unsubscribe func()) {
+	return c.hub.subscribe(prefix, s)
+}
+
+// A Subscriber is told which keys changed in Redis. Its methods must return
+// quickly and never block: they run on the goroutine that reads replies from
+// Redis, and every command on that connection waits for them.
+type Subscriber interface {
+	// Invalidate reports that key was modified, deleted, expired or evicted.
+	Invalidate(key string)
+	// InvalidateAll reports that any key may have changed: a connection was
+	// lost or the server was flushed.
+	InvalidateAll()
+}

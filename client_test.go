@@ -1,0 +1,242 @@
+package typecache_test
+
+import (
+	"context"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/typecache/typecache"
+	"github.com/typecache/typecache/internal/redistest"
+)
+
+func TestMain(m *testing.M) { redistest.Main(m) }
+
+// recorder is a Subscriber that forwards what it is told to channels without
+// blocking, as the Subscriber contract demands.
+type recorder struct {
+	keys  chan string
+	flush chan struct{}
+}
+
+func newRecorder() *recorder {
+	return &recorder{keys: make(chan string, 64), flush: make(chan struct{}, 64)}
+}
+
+func (r *recorder) Invalidate(key string) {
+	select {
+	case r.keys <- key:
+	default:
+	}
+}
+
+func (r *recorder) InvalidateAll() {
+	select {
+	case r.flush <- struct{}{}:
+	default:
+	}
+}
+
+func (r *recorder) nextKey(t *testing.T) string {
+	t.Helper()
+	select {
+	case k := <-r.keys:
+		return k
+	case <-time.After(5 * time.Second):
+		t.Fatal("no invalidation within 5s")
+		return ""
+	}
+}
+
+func (r *recorder) waitFlush(t *testing.T) {
+	t.Helper()
+	select {
+	case <-r.flush:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no flush-all within 5s")
+	}
+}
+
+// readTracked reads key with DoCache so that the server tracks it for c.
+func readTracked(t *testing.T, c *typecache.Client, key string) {
+	t.Helper()
+	r := c.Redis()
+	if err := r.DoCache(context.Background(), r.B().Get().Key(key).Cache(), time.Minute).Error(); err != nil && !rueidis.IsRedisNil(err) {
+		t.Fatalf("DoCache GET %s: %v", key, err)
+	}
+}
+
+func set(t *testing.T, r rueidis.Client, key, value string) {
+	t.Helper()
+	if err := r.Do(context.Background(), r.B().Set().Key(key).Value(value).Build()).Error(); err != nil {
+		t.Fatalf("SET %s: %v", key, err)
+	}
+}
+
+func TestSubscriberReceivesInvalidatedKey(t *testing.T) {
+	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+		prefix := redistest.Prefix(t)
+		client := srv.Client(t)
+		writer := srv.Raw(t)
+		tracked, other := newRecorder(), newRecorder()
+		defer client.Subscribe(prefix+"a:", tracked)()
+		defer client.Subscribe(prefix+"b:", other)()
+
+		key := prefix + "a:k"
+		readTracked(t, client, key)
+		set(t, writer, key, "v1")
+
+		if got := tracked.nextKey(t); got != key {
+			t.Fatalf("invalidated key = %q, want %q", got, key)
+		}
+		select {
+		case k := <-other.keys:
+			t.Fatalf("subscriber of another prefix got %q", k)
+		default:
+		}
+	})
+}
+
+func TestUserOnInvalidationsStillCalled(t *testing.T) {
+	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+		key := redistest.Prefix(t) + "k"
+		seen := make(chan string, 16)
+		opt := srv.Option()
+		opt.OnInvalidations = func(messages []rueidis.RedisMessage) {
+			for _, m := range messages {
+				if s, err := m.ToString(); err == nil {
+					select {
+					case seen <- s:
+					default:
+					}
+				}
+			}
+		}
+		client, err := typecache.NewClient(opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer client.Close()
+		hub := newRecorder()
+		defer client.Subscribe("", hub)()
+
+		readTracked(t, client, key)
+		set(t, srv.Raw(t), key, "v")
+		if got := hub.nextKey(t); got != key {
+			t.Fatalf("subscriber got %q, want %q", got, key)
+		}
+		select {
+		case got := <-seen:
+			if got != key {
+				t.Fatalf("user callback got %q, want %q", got, key)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("user's OnInvalidations was not called")
+		}
+	})
+}
+
+func TestUnsubscribeStopsDelivery(t *testing.T) {
+	srv := redistest.Standalone(t)
+	prefix := redistest.Prefix(t)
+	client := srv.Client(t)
+	writer := srv.Raw(t)
+	gone, stays := newRecorder(), newRecorder()
+	unsubscribe := client.Subscribe(prefix, gone)
+	defer client.Subscribe(prefix, stays)()
+	unsubscribe()
+	unsubscribe() // a second call is harmless
+
+	readTracked(t, client, prefix+"k")
+	set(t, writer, prefix+"k", "v")
+	stays.nextKey(t) // delivery happened...
+	select {
+	case k := <-gone.keys: // ...but not to the removed subscriber
+		t.Fatalf("unsubscribed recorder got %q", k)
+	default:
+	}
+}
+
+func TestFlushAllReachesSubscribers(t *testing.T) {
+	tests := []struct {
+		name  string
+		cause func(t *testing.T, srv *redistest.Server, clientName string)
+	}{
+		{"client-kill", killClientsNamed},
+		{"flushall", func(t *testing.T, srv *redistest.Server, _ string) { srv.FlushAll(t) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+				if tt.name == "flushall" {
+					srv = privateLike(t, srv)
+				}
+				prefix := redistest.Prefix(t)
+				opt := srv.Option()
+				opt.ClientName = strings.TrimSuffix(prefix, ":")
+				client, err := typecache.NewClient(opt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer client.Close()
+				rec := newRecorder()
+				defer client.Subscribe(prefix, rec)()
+
+				readTracked(t, client, prefix+"k")
+				tt.cause(t, srv, opt.ClientName)
+				rec.waitFlush(t)
+			})
+		})
+	}
+}
+
+// privateLike returns a private server of the same kind as srv, for tests
+// that flush: the shared servers belong to every test of the binary.
+func privateLike(t *testing.T, srv *redistest.Server) *redistest.Server {
+	if srv.IsCluster() {
+		return redistest.NewCluster(t, redistest.ClusterOptions{})
+	}
+	return redistest.NewStandalone(t)
+}
+
+// killClientsNamed kills, on every node, the connections whose name is name.
+func killClientsNamed(t *testing.T, srv *redistest.Server, name string) {
+	t.Helper()
+	raw := srv.Raw(t)
+	ctx := context.Background()
+	var killed atomic.Int64
+	for _, node := range raw.Nodes() {
+		list, err := node.Do(ctx, node.B().ClientList().Build()).ToString()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for line := range strings.Lines(list) {
+			if !strings.Contains(line, " name="+name+" ") {
+				continue
+			}
+			// RESP3 returns CLIENT LIST as a verbatim string: "txt:id=3 addr=...".
+			_, id, _ := strings.Cut(strings.Fields(line)[0], "id=")
+			if err := node.Do(ctx, node.B().Arbitrary("CLIENT", "KILL", "ID", id).Build()).Error(); err == nil {
+				killed.Add(1)
+			}
+		}
+	}
+	if killed.Load() == 0 {
+		t.Fatalf("no connection named %q found", name)
+	}
+}
+
+func TestCloseTellsSubscribersToFlush(t *testing.T) {
+	srv := redistest.Standalone(t)
+	client, err := typecache.NewClient(srv.Option())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := newRecorder()
+	client.Subscribe("", rec)
+	client.Close()
+	rec.waitFlush(t)
+}

@@ -1,0 +1,15 @@
+// Package redistest starts real redis-server (or valkey-server) processes for
+// typecache's tests: a standalone server and a three-master cluster, each on
+// free loopback ports, in a temporary directory, with persistence off.
+//
+// Most tests share one server of each kind per test binary, started on first
+// use and stopped by [Main]; [Run] runs a test body on both. Tests that stop,
+// pause or restart servers start private ones with [NewStandalone] and
+// [NewCluster], which t.Cleanup stops by their own PIDs.
+//
+// REDIS_URL and REDIS_CLUSTER_URL point the shared servers at existing
+// deployments instead (rueidis URL syntax, e.g. redis://127.0.0.1:6379).
+//
+// A missing server binary fails the test with the command that installs it;
+// it is never a skip.
+package redistest

@@ -1,0 +1,234 @@
+package redistest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/redis/rueidis"
+	"go.uber.org/goleak"
+
+	"github.com/typecache/typecache"
+)
+
+// Server is a Redis deployment under test: one standalone server, or a cluster.
+type Server struct {
+	cluster bool
+	nodes   []*Node // masters first, then replicas; nil for an external server
+	masters int
+	option  rueidis.ClientOption
+	dir     string
+}
+
+// IsCluster reports whether s is a Redis cluster.
+func (s *Server) IsCluster() bool { return s.cluster }
+
+// Nodes returns the server processes, masters first, or nil when s is an
+// external server given by REDIS_URL or REDIS_CLUSTER_URL.
+func (s *Server) Nodes() []*Node { return s.nodes }
+
+// Masters returns the master nodes of a cluster, or the one standalone node.
+func (s *Server) Masters() []*Node {
+	if s.nodes == nil {
+		return nil
+	}
+	return s.nodes[:s.masters]
+}
+
+// Option returns client options that reach s. Each call returns a fresh copy.
+func (s *Server) Option() rueidis.ClientOption {
+	opt := s.option
+	opt.InitAddress = append([]string(nil), s.option.InitAddress...)
+	return opt
+}
+
+// Client returns a typecache client connected to s, closed when the test ends.
+func (s *Server) Client(t testing.TB) *typecache.Client {
+	t.Helper()
+	c, err := typecache.NewClient(s.Option())
+	if err != nil {
+		t.Fatalf("redistest: connect: %v", err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// Raw returns a plain rueidis client with client-side caching off, closed when
+// the test ends: the "other process" that writes behind a cache's back.
+func (s *Server) Raw(t testing.TB) rueidis.Client {
+	t.Helper()
+	opt := s.Option()
+	opt.DisableCache = true
+	c, err := rueidis.NewClient(opt)
+	if err != nil {
+		t.Fatalf("redistest: connect: %v", err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// FlushAll empties every master of s.
+func (s *Server) FlushAll(t testing.TB) {
+	t.Helper()
+	raw := s.Raw(t)
+	for _, node := range raw.Nodes() {
+		if err := node.Do(context.Background(), node.B().Flushall().Build()).Error(); err != nil && !strings.Contains(err.Error(), "READONLY") {
+			t.Fatalf("redistest: FLUSHALL: %v", err)
+		}
+	}
+}
+
+// Stop stops every process of s and removes its directory.
+func (s *Server) Stop() {
+	for _, n := range s.nodes {
+		n.Stop()
+	}
+	if s.dir != "" {
+		os.RemoveAll(s.dir)
+	}
+}
+
+func newLocalServer(cluster bool, opts ClusterOptions) (*Server, error) {
+	dir, err := os.MkdirTemp("", "redistest-")
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cluster: cluster, dir: dir}
+	if cluster {
+		if opts.Masters <= 0 {
+			opts.Masters = 3
+		}
+		s.nodes, err = startCluster(dir, opts)
+		s.masters = opts.Masters
+	} else {
+		var n *Node
+		n, err = startNode(dir)
+		s.nodes, s.masters = []*Node{n}, 1
+	}
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	for _, n := range s.Masters() {
+		s.option.InitAddress = append(s.option.InitAddress, n.Addr)
+	}
+	s.option.ForceSingleClient = !cluster
+	return s, nil
+}
+
+func newExternalServer(envVar string, cluster bool) (*Server, error) {
+	opt, err := rueidis.ParseURL(os.Getenv(envVar))
+	if err != nil {
+		return nil, fmt.Errorf("redistest: %s: %w", envVar, err)
+	}
+	return &Server{cluster: cluster, option: opt}, nil
+}
+
+// NewStandalone starts a private standalone server, stopped when the test ends.
+// Use it for tests that stop, pause or flush the server.
+func NewStandalone(t testing.TB) *Server {
+	t.Helper()
+	s, err := newLocalServer(false, ClusterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// NewCluster starts a private cluster, stopped when the test ends.
+func NewCluster(t testing.TB, opts ClusterOptions) *Server {
+	t.Helper()
+	s, err := newLocalServer(true, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// sharedServer is started on first use and stopped by Main.
+type sharedServer struct {
+	once   sync.Once
+	server *Server
+	err    error
+	start  func() (*Server, error)
+}
+
+func (s *sharedServer) get(t testing.TB) *Server {
+	t.Helper()
+	s.once.Do(func() { s.server, s.err = s.start() })
+	if s.err != nil {
+		t.Fatal(s.err)
+	}
+	return s.server
+}
+
+func (s *sharedServer) stop() {
+	if s.server != nil {
+		s.server.Stop()
+	}
+}
+
+var (
+	sharedStandalone = &sharedServer{start: func() (*Server, error) {
+		if os.Getenv("REDIS_URL") != "" {
+			return newExternalServer("REDIS_URL", false)
+		}
+		return newLocalServer(false, ClusterOptions{})
+	}}
+	sharedCluster = &sharedServer{start: func() (*Server, error) {
+		if os.Getenv("REDIS_CLUSTER_URL") != "" {
+			return newExternalServer("REDIS_CLUSTER_URL", true)
+		}
+		return newLocalServer(true, ClusterOptions{})
+	}}
+)
+
+// Standalone returns the test binary's shared standalone server. Tests that
+// share it must keep to their own keys (see Prefix) and must not flush it.
+func Standalone(t testing.TB) *Server { return sharedStandalone.get(t) }
+
+// Cluster returns the test binary's shared three-master cluster.
+func Cluster(t testing.TB) *Server { return sharedCluster.get(t) }
+
+// Run runs body as two subtests, "standalone" and "cluster", each on the
+// corresponding shared server.
+func Run(t *testing.T, body func(t *testing.T, s *Server)) {
+	t.Helper()
+	t.Run("standalone", func(t *testing.T) { body(t, Standalone(t)) })
+	t.Run("cluster", func(t *testing.T) { body(t, Cluster(t)) })
+}
+
+var prefixCounter atomic.Int64
+
+// Prefix returns a key prefix unique to this test and this call, so tests can
+// share a server and run with -count without seeing each other's keys.
+func Prefix(t testing.TB) string {
+	name := strings.NewReplacer("/", ".", " ", "_", "{", "(", "}", ")").Replace(t.Name())
+	return fmt.Sprintf("%s.%d.%d:", name, os.Getpid(), prefixCounter.Add(1))
+}
+
+// Main runs the tests, stops the shared servers, and then fails the binary if
+// goroutines leaked. Call it from TestMain:
+//
+//	func TestMain(m *testing.M) { redistest.Main(m) }
+func Main(m *testing.M, opts ...goleak.Option) {
+	code := m.Run()
+	sharedStandalone.stop()
+	sharedCluster.stop()
+	if code == 0 {
+		// rueidis closes connections dropped by a cluster topology refresh
+		// after 5 s, from a goroutine of its own: not a leak of ours.
+		opts = append(opts, goleak.IgnoreAnyFunction("github.com/redis/rueidis.(*clusterClient)._refresh.func2"))
+		if err := goleak.Find(opts...); err != nil {
+			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
