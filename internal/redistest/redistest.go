@@ -128,6 +128,10 @@ func newExternalServer(envVar string, cluster bool) (*Server, error) {
 	return &Server{cluster: cluster, option: opt}, nil
 }
 
+// StartStandalone starts a throwaway standalone server outside of a test, for
+// example programs and benchmark drivers. The caller must Stop it.
+func StartStandalone() (*Server, error) { return newLocalServer(false, ClusterOptions{}) }
+
 // NewStandalone starts a private standalone server, stopped when the test ends.
 // Use it for tests that stop, pause or flush the server.
 func NewStandalone(t testing.TB) *Server {
