@@ -1,0 +1,71 @@
+package bench
+
+import (
+	"context"
+	"strconv"
+	"testing"
+
+	"github.com/typecache/typecache/internal/redistest"
+)
+
+// BenchmarkLocalHit reads one hot key that each contender already holds in
+// process memory, from one goroutine and from GOMAXPROCS goroutines.
+func BenchmarkLocalHit(b *testing.B) { benchmarkHit(b, localHitContenders) }
+
+// BenchmarkRemoteHit reads one key that Redis holds, with every local tier and
+// client-side cache off, so each read is a round trip plus a decode.
+func BenchmarkRemoteHit(b *testing.B) { benchmarkHit(b, remoteContenders) }
+
+func benchmarkHit(b *testing.B, contenders []cacheContender) {
+	for _, c := range contenders {
+		b.Run(c.name, func(b *testing.B) {
+			ctx := context.Background()
+			store := c.open(b, server(b))
+			key := redistest.Prefix(b) + "user"
+			if err := roundTrip(ctx, store, key, sampleUser(1)); err != nil {
+				b.Fatalf("%s: %v", c.name, err)
+			}
+			b.Run("single", func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := store.Get(ctx, key); err != nil {
+						b.Fatalf("%s: Get: %v", c.name, err)
+					}
+				}
+			})
+			b.Run("parallel", func(b *testing.B) {
+				b.ReportAllocs()
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						if _, err := store.Get(ctx, key); err != nil {
+							b.Errorf("%s: Get: %v", c.name, err)
+							return
+						}
+					}
+				})
+			})
+		})
+	}
+}
+
+// BenchmarkMissLoadStore asks for a key nobody has cached: each operation
+// misses, calls an instant loader and stores the result.
+func BenchmarkMissLoadStore(b *testing.B) {
+	user := sampleUser(1)
+	load := func(context.Context) (User, error) { return user, nil }
+	for _, c := range remoteContenders {
+		b.Run(c.name, func(b *testing.B) {
+			ctx := context.Background()
+			store := c.open(b, server(b))
+			prefix := redistest.Prefix(b)
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				i++
+				if _, err := store.Fetch(ctx, prefix+strconv.Itoa(i), load); err != nil {
+					b.Fatalf("%s: Fetch: %v", c.name, err)
+				}
+			}
+		})
+	}
+}
