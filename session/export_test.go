@@ -1,0 +1,7 @@
+package session
+
+import "time"
+
+// SetClock makes s's scripts use now() instead of Redis TIME, so tests can
+// move time without sleeping.
+func SetClock[T any](s *Store[T], now func() time.Time) { s.now = now }
