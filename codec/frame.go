@@ -78,9 +78,10 @@ func checkHeader(data []byte, f format) error {
 	return nil
 }
 
-// hasHeader reports whether data starts with the header of f.
-func hasHeader(data []byte, f format) bool {
-	return checkHeader(data, f) == nil
+// isFormat reports whether data claims to be a frame of format f, of any
+// version.
+func isFormat(data []byte, f format) bool {
+	return len(data) >= 2 && data[0] == frameMagic && format(data[1]) == f
 }
 
 // openFrame checks the header and checksum of a frame of format f and
