@@ -1,0 +1,13 @@
+package ratelimit
+
+import "time"
+
+// SetClock makes l use now instead of Redis TIME in its scripts and instead
+// of time.Now in its local deny cache.
+func SetClock(l *Limiter, now func() time.Time) {
+	l.scriptNow = now
+	l.now = now
+}
+
+// LocalDenyCacheLen returns the number of keys in l's local deny cache.
+func LocalDenyCacheLen(l *Limiter) int { return int(l.denials.size.Load()) }

@@ -1,0 +1,367 @@
+package ratelimit_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/ratelimit"
+)
+
+func TestMain(m *testing.M) { redistest.Main(m) }
+
+// epoch is the fake clock's start: a multiple of a minute, so the sliding
+// counter's windows start at offsets 0, 60 s, 120 s...
+var epoch = time.Unix(1_700_000_040, 0)
+
+// fakeClock is a clock the test moves by hand.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{now: epoch} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Set(sinceEpoch time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = epoch.Add(sinceEpoch)
+}
+
+func newLimiter(t *testing.T, srv *redistest.Server, opts ratelimit.Options) *ratelimit.Limiter {
+	t.Helper()
+	if opts.Prefix == "" {
+		opts.Prefix = redistest.Prefix(t)
+	}
+	l, err := ratelimit.New(srv.Client(t), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func TestNewRejectsInvalidOptions(t *testing.T) {
+	valid := ratelimit.Options{Limit: 10, Period: time.Second}
+	tests := []struct {
+		name  string
+		edit  func(o *ratelimit.Options)
+		field string
+	}{
+		{"limit zero", func(o *ratelimit.Options) { o.Limit = 0 }, "Options.Limit"},
+		{"limit negative", func(o *ratelimit.Options) { o.Limit = -1 }, "Options.Limit"},
+		{"period zero", func(o *ratelimit.Options) { o.Period = 0 }, "Options.Period"},
+		{"period negative", func(o *ratelimit.Options) { o.Period = -time.Second }, "Options.Period"},
+		{"period below 1µs per request", func(o *ratelimit.Options) { o.Limit, o.Period = 1000, time.Microsecond }, "Options.Period/Options.Limit"},
+		{"burst negative", func(o *ratelimit.Options) { o.Burst = -1 }, "Options.Burst"},
+		{"burst with a window algorithm", func(o *ratelimit.Options) { o.Algorithm, o.Burst = ratelimit.FixedWindow, 5 }, "Options.Burst"},
+		{"unknown algorithm", func(o *ratelimit.Options) { o.Algorithm = 99 }, "Options.Algorithm"},
+		{"negative algorithm", func(o *ratelimit.Options) { o.Algorithm = -1 }, "Options.Algorithm"},
+		{"hash tag in prefix", func(o *ratelimit.Options) { o.Prefix = "rl:{shared}:" }, "Options.Prefix"},
+		{"unknown failure mode", func(o *ratelimit.Options) { o.FailureMode = 7 }, "Options.FailureMode"},
+		{"negative deny cache size", func(o *ratelimit.Options) { o.LocalDenyCacheSize = -1 }, "Options.LocalDenyCacheSize"},
+	}
+	client := redistest.Standalone(t).Client(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := valid
+			tt.edit(&opts)
+			before := opts
+			_, err := ratelimit.New(client, opts)
+			if !errors.Is(err, ratelimit.ErrInvalidOptions) || !strings.Contains(err.Error(), tt.field) {
+				t.Fatalf("New(%+v) = %v, want ErrInvalidOptions naming %s", opts, err, tt.field)
+			}
+			if opts != before {
+				t.Fatalf("New modified the options: %+v, was %+v", opts, before)
+			}
+		})
+	}
+	if _, err := ratelimit.New(nil, valid); err == nil {
+		t.Fatal("New(nil client) succeeded")
+	}
+}
+
+func TestNewDefaults(t *testing.T) {
+	client := redistest.Standalone(t).Client(t)
+	l, err := ratelimit.New(client, ratelimit.Options{Limit: 7, Period: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := l.Options()
+	if got.Algorithm != ratelimit.GCRA || got.Burst != 7 || got.Prefix != ratelimit.DefaultPrefix ||
+		got.FailureMode != ratelimit.FailOpen || got.LocalDenyCacheSize != 10_000 {
+		t.Fatalf("defaults = %+v", got)
+	}
+	l, err = ratelimit.New(client, ratelimit.Options{Algorithm: ratelimit.FixedWindow, Limit: 7, Period: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := l.Options().Burst; got != 0 {
+		t.Fatalf("Burst of a fixed window = %d, want 0", got)
+	}
+}
+
+// step is one request of a decision table, at a time since the epoch.
+type step struct {
+	at        time.Duration
+	cost      int
+	allowed   bool
+	remaining int
+	retry     time.Duration
+	reset     time.Duration
+}
+
+// TestDecisionTables walks each algorithm through a sequence of requests on a
+// fake clock and checks every field of every decision: denied requests do not
+// consume quota, and the quota comes back exactly when RetryAfter said.
+func TestDecisionTables(t *testing.T) {
+	s, us := time.Second, time.Microsecond
+	tables := []struct {
+		name  string
+		opts  ratelimit.Options
+		steps []step
+	}{
+		{
+			name: "gcra", // interval 6 s, 3 at once
+			opts: ratelimit.Options{Algorithm: ratelimit.GCRA, Limit: 10, Period: time.Minute, Burst: 3},
+			steps: []step{
+				{at: 0, cost: 1, allowed: true, remaining: 2, reset: 6 * s},
+				{at: 0, cost: 1, allowed: true, remaining: 1, reset: 12 * s},
+				{at: 0, cost: 1, allowed: true, remaining: 0, reset: 18 * s},
+				{at: 0, cost: 1, allowed: false, remaining: 0, retry: 6 * s, reset: 18 * s},
+				{at: 0, cost: 2, allowed: false, remaining: 0, retry: 12 * s, reset: 18 * s},
+				{at: 6*s - us, cost: 1, allowed: false, remaining: 0, retry: us, reset: 12*s + us},
+				{at: 6 * s, cost: 1, allowed: true, remaining: 0, reset: 18 * s},
+				{at: 9 * s, cost: 1, allowed: false, remaining: 0, retry: 3 * s, reset: 15 * s},
+				{at: 18 * s, cost: 2, allowed: true, remaining: 0, reset: 18 * s},
+				{at: 60 * s, cost: 3, allowed: true, remaining: 0, reset: 18 * s},
+				{at: 200 * s, cost: 1, allowed: true, remaining: 2, reset: 6 * s},
+			},
+		},
+		{
+			name: "sliding-window-log",
+			opts: ratelimit.Options{Algorithm: ratelimit.SlidingWindowLog, Limit: 3, Period: time.Minute},
+			steps: []step{
+				{at: 0, cost: 1, allowed: true, remaining: 2, reset: 60 * s},
+				{at: 10 * s, cost: 1, allowed: true, remaining: 1, reset: 60 * s},
+				{at: 10 * s, cost: 1, allowed: true, remaining: 0, reset: 60 * s}, // same µs: a distinct member
+				{at: 20 * s, cost: 1, allowed: false, remaining: 0, retry: 40 * s, reset: 50 * s},
+				{at: 20 * s, cost: 2, allowed: false, remaining: 0, retry: 50 * s, reset: 50 * s},
+				{at: 60*s - us, cost: 1, allowed: false, remaining: 0, retry: us, reset: 10*s + us},
+				{at: 60 * s, cost: 1, allowed: true, remaining: 0, reset: 60 * s},
+				{at: 70 * s, cost: 2, allowed: true, remaining: 0, reset: 60 * s},
+				{at: 70 * s, cost: 1, allowed: false, remaining: 0, retry: 50 * s, reset: 60 * s},
+				{at: 200 * s, cost: 3, allowed: true, remaining: 0, reset: 60 * s},
+			},
+		},
+		{
+			name: "sliding-window-counter", // windows start at 0, 60 s, 120 s...
+			opts: ratelimit.Options{Algorithm: ratelimit.SlidingWindowCounter, Limit: 4, Period: time.Minute},
+			steps: []step{
+				{at: 0, cost: 1, allowed: true, remaining: 3, reset: 120 * s},
+				{at: 30 * s, cost: 3, allowed: true, remaining: 0, reset: 90 * s},
+				// next window: 4×(60−e)/60 + 1 ≤ 4 from e = 15 s on
+				{at: 45 * s, cost: 1, allowed: false, remaining: 0, retry: 30 * s, reset: 75 * s},
+				{at: 75*s - us, cost: 1, allowed: false, remaining: 0, retry: us, reset: 45*s + us},
+				{at: 75 * s, cost: 1, allowed: true, remaining: 0, reset: 105 * s},
+				// 4×(60−e)/60 + 2 ≤ 4 from e = 30 s on
+				{at: 80 * s, cost: 1, allowed: false, remaining: 0, retry: 10 * s, reset: 100 * s},
+				{at: 90 * s, cost: 1, allowed: true, remaining: 0, reset: 90 * s},
+				{at: 120 * s, cost: 1, allowed: true, remaining: 1, reset: 120 * s},
+				{at: 250 * s, cost: 1, allowed: true, remaining: 3, reset: 110 * s},
+			},
+		},
+		{
+			name: "fixed-window", // the window opens with the first request
+			opts: ratelimit.Options{Algorithm: ratelimit.FixedWindow, Limit: 3, Period: time.Minute},
+			steps: []step{
+				{at: 0, cost: 1, allowed: true, remaining: 2, reset: 60 * s},
+				{at: 10 * s, cost: 2, allowed: true, remaining: 0, reset: 50 * s},
+				{at: 20 * s, cost: 1, allowed: false, remaining: 0, retry: 40 * s, reset: 40 * s},
+				{at: 60*s - us, cost: 1, allowed: false, remaining: 0, retry: us, reset: us},
+				{at: 60 * s, cost: 1, allowed: true, remaining: 2, reset: 60 * s},
+				{at: 61 * s, cost: 3, allowed: false, remaining: 2, retry: 59 * s, reset: 59 * s},
+				{at: 61 * s, cost: 2, allowed: true, remaining: 0, reset: 59 * s},
+			},
+		},
+	}
+	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+		for _, table := range tables {
+			t.Run(table.name, func(t *testing.T) {
+				l := newLimiter(t, srv, table.opts)
+				clock := newFakeClock()
+				ratelimit.SetClock(l, clock.Now)
+				for i, st := range table.steps {
+					clock.Set(st.at)
+					got, err := l.AllowN(context.Background(), "client", st.cost)
+					if err != nil {
+						t.Fatalf("step %d (at %s, cost %d): %v", i, st.at, st.cost, err)
+					}
+					want := ratelimit.Result{
+						Allowed: st.allowed, Limit: got.Limit, Remaining: st.remaining,
+						RetryAfter: st.retry, ResetAfter: st.reset, Source: ratelimit.FromRedis,
+					}
+					if got != want {
+						t.Errorf("step %d (at %s, cost %d):\n got %+v\nwant %+v", i, st.at, st.cost, got, want)
+					}
+				}
+			})
+		}
+	})
+}
+
+func TestResultLimit(t *testing.T) {
+	srv := redistest.Standalone(t)
+	tests := []struct {
+		opts ratelimit.Options
+		want int
+	}{
+		{ratelimit.Options{Algorithm: ratelimit.GCRA, Limit: 10, Burst: 4, Period: time.Minute}, 4},
+		{ratelimit.Options{Algorithm: ratelimit.GCRA, Limit: 10, Period: time.Minute}, 10},
+		{ratelimit.Options{Algorithm: ratelimit.SlidingWindowLog, Limit: 10, Period: time.Minute}, 10},
+		{ratelimit.Options{Algorithm: ratelimit.SlidingWindowCounter, Limit: 10, Period: time.Minute}, 10},
+		{ratelimit.Options{Algorithm: ratelimit.FixedWindow, Limit: 10, Period: time.Minute}, 10},
+	}
+	for _, tt := range tests {
+		t.Run(tt.opts.Algorithm.String(), func(t *testing.T) {
+			res, err := newLimiter(t, srv, tt.opts).Allow(context.Background(), "k")
+			if err != nil || res.Limit != tt.want || res.Remaining != tt.want-1 {
+				t.Fatalf("Allow = %+v, %v; want Limit %d, Remaining %d", res, err, tt.want, tt.want-1)
+			}
+		})
+	}
+}
+
+var algorithms = []ratelimit.Algorithm{ratelimit.GCRA, ratelimit.SlidingWindowLog, ratelimit.SlidingWindowCounter, ratelimit.FixedWindow}
+
+func TestBadInput(t *testing.T) {
+	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+		for _, algo := range algorithms {
+			t.Run(algo.String(), func(t *testing.T) {
+				l := newLimiter(t, srv, ratelimit.Options{Algorithm: algo, Limit: 5, Period: time.Minute})
+				ctx := context.Background()
+				if _, err := l.Allow(ctx, ""); !errors.Is(err, ratelimit.ErrEmptyKey) {
+					t.Errorf("Allow(\"\") error = %v, want ErrEmptyKey", err)
+				}
+				if err := l.Reset(ctx, ""); !errors.Is(err, ratelimit.ErrEmptyKey) {
+					t.Errorf("Reset(\"\") error = %v, want ErrEmptyKey", err)
+				}
+				if _, err := l.AllowN(ctx, "k", 0); !errors.Is(err, ratelimit.ErrInvalidCost) {
+					t.Errorf("AllowN(0) error = %v, want ErrInvalidCost", err)
+				}
+				_, err := l.AllowN(ctx, "k", 6)
+				if !errors.Is(err, ratelimit.ErrCostExceedsLimit) || !strings.Contains(err.Error(), "never") {
+					t.Errorf("AllowN(6) with limit 5: error = %v, want ErrCostExceedsLimit", err)
+				}
+				// the largest cost passes once on a fresh key
+				if res, err := l.AllowN(ctx, "k", 5); err != nil || !res.Allowed || res.Remaining != 0 {
+					t.Errorf("AllowN(5) with limit 5 = %+v, %v; want allowed with 0 remaining", res, err)
+				}
+			})
+		}
+	})
+}
+
+func TestReset(t *testing.T) {
+	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+		for _, algo := range algorithms {
+			t.Run(algo.String(), func(t *testing.T) {
+				l := newLimiter(t, srv, ratelimit.Options{Algorithm: algo, Limit: 2, Period: time.Hour, LocalDenyCache: true})
+				ctx := context.Background()
+				for range 3 {
+					if _, err := l.Allow(ctx, "k"); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if res, _ := l.Allow(ctx, "k"); res.Allowed {
+					t.Fatal("allowed after the limit")
+				}
+				if err := l.Reset(ctx, "k"); err != nil {
+					t.Fatal(err)
+				}
+				res, err := l.Allow(ctx, "k")
+				if err != nil || !res.Allowed || res.Remaining != 1 || res.Source != ratelimit.FromRedis {
+					t.Fatalf("Allow after Reset = %+v, %v; want allowed by Redis with 1 remaining", res, err)
+				}
+			})
+		}
+	})
+}
+
+// TestRedisClock checks that the scripts use Redis TIME when no clock is
+// injected: a denied request's RetryAfter counts from the server's now.
+func TestRedisClock(t *testing.T) {
+	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+		for _, algo := range algorithms {
+			t.Run(algo.String(), func(t *testing.T) {
+				l := newLimiter(t, srv, ratelimit.Options{Algorithm: algo, Limit: 2, Period: time.Hour})
+				ctx := context.Background()
+				for range 2 {
+					if res, err := l.Allow(ctx, "k"); err != nil || !res.Allowed {
+						t.Fatalf("Allow = %+v, %v", res, err)
+					}
+				}
+				res, err := l.Allow(ctx, "k")
+				if err != nil || res.Allowed {
+					t.Fatalf("third Allow = %+v, %v; want denied", res, err)
+				}
+				// GCRA frees one unit after Period/Limit; the windows after Period
+				// (the counter: within its next window)
+				lo, hi := 29*time.Minute, 30*time.Minute
+				if algo != ratelimit.GCRA {
+					lo, hi = 30*time.Minute, 2*time.Hour
+				}
+				if res.RetryAfter <= lo || res.RetryAfter > hi {
+					t.Fatalf("RetryAfter = %s, want in (%s, %s]", res.RetryAfter, lo, hi)
+				}
+			})
+		}
+	})
+}
+
+// TestKeysExpire checks that every algorithm leaves no key behind once its
+// state no longer matters.
+func TestKeysExpire(t *testing.T) {
+	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+		raw := srv.Raw(t)
+		for _, algo := range algorithms {
+			t.Run(algo.String(), func(t *testing.T) {
+				prefix := redistest.Prefix(t)
+				period := 100 * time.Millisecond
+				l := newLimiter(t, srv, ratelimit.Options{Algorithm: algo, Limit: 1, Period: period, Prefix: prefix})
+				ctx := context.Background()
+				if _, err := l.Allow(ctx, "k"); err != nil {
+					t.Fatal(err)
+				}
+				key := prefix + "{k}"
+				ttl, err := raw.Do(ctx, raw.B().Pttl().Key(key).Build()).AsInt64()
+				if err != nil || ttl <= 0 || ttl > 2*period.Milliseconds() {
+					t.Fatalf("PTTL %s = %d, %v; want in (0, %d]", key, ttl, err, 2*period.Milliseconds())
+				}
+				deadline := time.Now().Add(5 * time.Second)
+				for {
+					n, err := raw.Do(ctx, raw.B().Exists().Key(key).Build()).AsInt64()
+					if err != nil {
+						t.Fatal(err)
+					}
+					if n == 0 {
+						break
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("%s still exists after 5 s", key)
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
+			})
+		}
+	})
+}
