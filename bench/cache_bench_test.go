@@ -8,8 +8,14 @@ import (
 	"github.com/typecache/typecache/internal/redistest"
 )
 
+// parallelism×GOMAXPROCS goroutines make the requests of the parallel
+// benchmarks, like the handlers of a busy server: enough for the clients
+// that pipeline to show it.
+const parallelism = 16
+
 // BenchmarkLocalHit reads one hot key that each contender already holds in
-// process memory, from one goroutine and from GOMAXPROCS goroutines.
+// process memory, from one goroutine and from parallelism×GOMAXPROCS
+// goroutines.
 func BenchmarkLocalHit(b *testing.B) { benchmarkHit(b, localHitContenders) }
 
 // BenchmarkRemoteHit reads one key that Redis holds, with every local tier and
@@ -35,6 +41,7 @@ func benchmarkHit(b *testing.B, contenders []cacheContender) {
 			})
 			b.Run("parallel", func(b *testing.B) {
 				b.ReportAllocs()
+				b.SetParallelism(parallelism)
 				b.RunParallel(func(pb *testing.PB) {
 					for pb.Next() {
 						if _, err := store.Get(ctx, key); err != nil {

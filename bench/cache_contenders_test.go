@@ -9,8 +9,8 @@ import (
 	gocache "github.com/go-redis/cache/v9"
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/redis/rueidis"
-	"github.com/vmihailenco/msgpack/v5"
 
+	"github.com/typecache/typecache/codec"
 	"github.com/typecache/typecache/internal/redistest"
 )
 
@@ -51,9 +51,7 @@ var localHitContenders = []cacheContender{
 
 // remoteContenders ask Redis on every read: no local tier, no client-side cache.
 var remoteContenders = []cacheContender{
-	{"go-redis-cache", func(tb testing.TB, srv *redistest.Server) userStore {
-		return goRedisCacheStore{gocache.New(&gocache.Options{Redis: newGoRedis(tb, srv)})}
-	}},
+	goRedisCacheRemote,
 	{"rueidis", func(tb testing.TB, srv *redistest.Server) userStore {
 		return rueidisStore(srv.Raw(tb), false)
 	}},
@@ -61,6 +59,11 @@ var remoteContenders = []cacheContender{
 		return goRedisStore(newGoRedis(tb, srv))
 	}},
 }
+
+// goRedisCacheRemote is go-redis/cache without a local cache.
+var goRedisCacheRemote = cacheContender{"go-redis-cache", func(tb testing.TB, srv *redistest.Server) userStore {
+	return goRedisCacheStore{gocache.New(&gocache.Options{Redis: newGoRedis(tb, srv)})}
+}}
 
 // goRedisCacheStore is github.com/go-redis/cache/v9 with its defaults:
 // MessagePack, s2 compression above 64 bytes, singleflight in Once.
@@ -157,11 +160,11 @@ func goRedisStore(client *goredis.Client) plainStore {
 	}
 }
 
-// encodeUser and decodeUser are the codec of the plain-client contenders.
-func encodeUser(u User) ([]byte, error) { return msgpack.Marshal(&u) }
+// userCodec is the codec of the plain-client contenders: the one typecache's
+// cache uses by default, so every contender but go-redis/cache decodes the
+// same bytes the same way.
+var userCodec = codec.MsgPack[User]()
 
-func decodeUser(data []byte) (User, error) {
-	var u User
-	err := msgpack.Unmarshal(data, &u)
-	return u, err
-}
+func encodeUser(u User) ([]byte, error) { return userCodec.Append(nil, u) }
+
+func decodeUser(data []byte) (User, error) { return userCodec.Decode(data) }
