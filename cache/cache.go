@@ -1,0 +1,274 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/rueidis"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/typecache/typecache"
+)
+
+// Cache is a typed cache of values of type T in Redis under the keys
+// name + ":" + key, with a local tier of decoded values in front. It is safe
+// for concurrent use by multiple goroutines. Calls that touch Redis block for
+// a round trip at most (plus the loader's time for Fetch and FetchMany);
+// local hits do not block beyond a shard's read lock.
+//
+// Values returned by the Cache are shared with other callers and with the
+// local tier unless Options.Clone is set: treat them as read-only.
+type Cache[T any] struct {
+	redis  rueidis.Client
+	prefix string // name + ":"
+	s      settings[T]
+	now    func() int64 // unix nanoseconds; tests replace it
+
+	local       *decodedTier[T] // nil when Options.DisableLocal
+	writes      *ownWrites
+	breaker     *breaker
+	loads       singleflight.Group
+	guard       loadGuard
+	refreshes   refreshes
+	stats       counters
+	unsubscribe func()
+
+	closed     atomic.Bool
+	background sync.WaitGroup // background refreshes, waited for by Close
+
+	// afterRemoteRead, set by tests only, runs between a remote read and the
+	// insertion of its result into the local tier.
+	afterRemoteRead func(key string)
+}
+
+// New returns a Cache of values of type T stored under name + ":" + key,
+// configured by opts (which must set TTL). Close it when done: it subscribes
+// to c's invalidations.
+func New[T any](c *typecache.Client, name string, opts Options[T]) (*Cache[T], error) {
+	if c == nil {
+		return nil, errors.New("cache: New needs a *typecache.Client, got nil")
+	}
+	if name == "" {
+		return nil, errors.New("cache: New needs a non-empty name")
+	}
+	s, err := opts.validate()
+	if err != nil {
+		return nil, err
+	}
+	cache := &Cache[T]{
+		redis:  c.Redis(),
+		prefix: name + ":",
+		s:      s,
+		now:    func() int64 { return time.Now().UnixNano() },
+		writes: newOwnWrites(),
+		guard:  processLocalGuard{},
+	}
+	cache.refreshes.init()
+	cache.breaker = newBreaker(s.breakerFailures, int64(s.breakerCooldown), func() {
+		cache.stats.breakerOpens.Add(1)
+		s.observer.OnBreakerOpen()
+	})
+	if s.disableLocal {
+		cache.unsubscribe = func() {}
+	} else {
+		cache.local = newDecodedTier[T](s.maxLocalEntries, s.maxLocalBytes)
+		cache.unsubscribe = c.Subscribe(cache.prefix, invalidationSink[T]{cache})
+	}
+	return cache, nil
+}
+
+// Close stops the Cache: it leaves the invalidation hub, drops the local
+// tier and waits for background refreshes to end. Later calls return
+// ErrClosed. Close does not close the typecache.Client.
+func (c *Cache[T]) Close() {
+	if c.closed.Swap(true) {
+		return
+	}
+	c.unsubscribe()
+	c.refreshes.close()
+	c.background.Wait()
+	if c.local != nil {
+		c.local.invalidateAll()
+	}
+}
+
+// Get returns the value under key: from the local tier, else from Redis. It
+// returns ErrNotFound when the key is absent, cached as absent, past its TTL
+// (the stale window is for Fetch), or holds bytes that do not decode (a
+// decode error is reported to the observer, not returned). Redis failures are
+// returned wrapped with the key; ErrUnavailable while the breaker is open.
+func (c *Cache[T]) Get(ctx context.Context, key string) (T, error) {
+	var zero T
+	if err := c.check(key); err != nil {
+		return zero, err
+	}
+	now := c.now()
+	if it, sh := c.localLookup(key, now); it != nil && now < it.softAt {
+		c.localHit(sh)
+		return c.deliver(it)
+	}
+	it, err := c.readRemote(ctx, key, now)
+	if err != nil {
+		return zero, fmt.Errorf("cache: get %q: %w", key, err)
+	}
+	if it == nil || now >= it.softAt {
+		c.miss()
+		return zero, ErrNotFound
+	}
+	c.remoteHit()
+	return c.deliver(it)
+}
+
+// Set stores v under key for Options.TTL (or WithTTL's), jittered, plus the
+// stale window. This process's local tier drops the key at once and later
+// reads in this process see v (read-your-writes); other processes' local
+// tiers drop it when Redis's invalidation reaches them.
+func (c *Cache[T]) Set(ctx context.Context, key string, v T, opts ...SetOption) error {
+	if err := c.check(key); err != nil {
+		return err
+	}
+	cfg, err := c.s.setConfig(opts)
+	if err != nil {
+		return err
+	}
+	data, err := c.encode(key, v, false, 0)
+	if err != nil {
+		return err
+	}
+	if err := c.write(ctx, key, c.storeCmd(key, data, c.hardTTL(cfg.ttl))); err != nil {
+		return fmt.Errorf("cache: set %q: %w", key, err)
+	}
+	return nil
+}
+
+// Delete removes keys from Redis and from this process's local tier. The
+// first error is returned, wrapped with its key; the other keys are still
+// deleted.
+func (c *Cache[T]) Delete(ctx context.Context, keys ...string) error {
+	for _, key := range keys {
+		if err := c.check(key); err != nil {
+			return err
+		}
+	}
+	cmds := make(rueidis.Commands, len(keys))
+	for i, key := range keys {
+		cmds[i] = c.redis.B().Del().Key(c.prefix + key).Build()
+	}
+	var first error
+	for i, err := range c.writeMany(ctx, keys, cmds) {
+		if err != nil && first == nil {
+			first = fmt.Errorf("cache: delete %q: %w", keys[i], err)
+		}
+	}
+	return first
+}
+
+// Fetch returns the value under key, loading it with loader on a miss
+// (cache-aside):
+//
+//   - a fresh value comes from the local tier or Redis; XFetch may start one
+//     background refresh shortly before the TTL ends;
+//   - within the stale window the stale value is returned at once and one
+//     background refresh starts; if the previous refresh failed, the value
+//     comes with an error wrapping ErrStale and the loader's error;
+//   - on a miss one goroutine per process runs loader (singleflight); the
+//     others wait for its result, each until its own ctx ends, which does not
+//     cancel the load. The value is then stored in Redis; a loader's
+//     ErrNotFound is stored as absent for Options.NegativeTTL; other errors
+//     are returned and not stored. A loader's panic is re-raised in every
+//     waiting goroutine.
+//
+// When Redis fails (or the breaker is open) Fetch answers from the loader.
+func (c *Cache[T]) Fetch(ctx context.Context, key string, loader Loader[T]) (T, error) {
+	var zero T
+	if err := c.check(key); err != nil {
+		return zero, err
+	}
+	now := c.now()
+	it, sh := c.localLookup(key, now)
+	if it != nil {
+		c.localHit(sh)
+	} else {
+		var err error
+		if it, err = c.readRemote(ctx, key, now); err != nil {
+			it = nil // Redis is failing: fail open to the loader
+		} else if it != nil && now < it.hardAt {
+			c.remoteHit()
+		}
+	}
+	if it != nil && now < it.hardAt {
+		return c.serve(key, it, now, loader)
+	}
+	c.miss()
+	return c.load(ctx, key, loader)
+}
+
+// Put writes v through: first to the source of truth with w, then to the
+// cache. If w fails the cache is not touched and w's error is returned. If
+// the cache write fails the key is deleted, so that no stale value stays
+// cached, and the error is returned (joined with the delete's error if that
+// failed too).
+func (c *Cache[T]) Put(ctx context.Context, key string, v T, w Writer[T], opts ...SetOption) error {
+	if err := c.check(key); err != nil {
+		return err
+	}
+	if err := w.Write(ctx, key, v); err != nil {
+		return err
+	}
+	if err := c.Set(ctx, key, v, opts...); err != nil {
+		if delErr := c.Delete(ctx, key); delErr != nil {
+			return errors.Join(err, delErr)
+		}
+		return err
+	}
+	return nil
+}
+
+// Stats returns a snapshot of the Cache's counters.
+func (c *Cache[T]) Stats() Stats {
+	st := Stats{
+		RemoteHits:    c.stats.remoteHits.Load(),
+		Misses:        c.stats.misses.Load(),
+		Loads:         c.stats.loads.Load(),
+		LoadErrors:    c.stats.loadErrors.Load(),
+		StaleServed:   c.stats.staleServed.Load(),
+		DecodeErrors:  c.stats.decodeErrors.Load(),
+		Invalidations: c.stats.invalidations.Load(),
+		BreakerOpens:  c.stats.breakerOpens.Load(),
+	}
+	if c.local != nil {
+		st.LocalEntries, st.LocalBytes, st.LocalHits = c.local.usage()
+	}
+	return st
+}
+
+// check validates a key and the Cache's state.
+func (c *Cache[T]) check(key string) error {
+	if key == "" {
+		return fmt.Errorf("%w: empty key", ErrInvalidKey)
+	}
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	return nil
+}
+
+// invalidationSink receives the hub's invalidations for the Cache's prefix.
+type invalidationSink[T any] struct{ c *Cache[T] }
+
+func (s invalidationSink[T]) Invalidate(key string) {
+	if s.c.local.invalidate(key[len(s.c.prefix):]) {
+		s.c.stats.invalidations.Add(1)
+		s.c.s.observer.OnInvalidation(false)
+	}
+}
+
+func (s invalidationSink[T]) InvalidateAll() {
+	s.c.local.invalidateAll()
+	s.c.stats.invalidations.Add(1)
+	s.c.s.observer.OnInvalidation(true)
+}

@@ -1,0 +1,394 @@
+package cache_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/typecache/typecache"
+	"github.com/typecache/typecache/cache"
+	"github.com/typecache/typecache/internal/redistest"
+)
+
+func TestMain(m *testing.M) { redistest.Main(m) }
+
+// user is the value type of most tests.
+type user struct {
+	ID   int
+	Name string
+}
+
+// cacheName returns a cache name unique to the test.
+func cacheName(t testing.TB) string { return strings.TrimSuffix(redistest.Prefix(t), ":") }
+
+// newCache returns a Cache on client, named name, closed when the test ends.
+func newCache[T any](t testing.TB, client *typecache.Client, name string, opts cache.Options[T]) *cache.Cache[T] {
+	t.Helper()
+	if opts.TTL == 0 {
+		opts.TTL = time.Minute
+	}
+	c, err := cache.New[T](client, name, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// namedClient returns a client whose connections carry name, for CLIENT KILL.
+func namedClient(t *testing.T, srv *redistest.Server, name string) *typecache.Client {
+	t.Helper()
+	opt := srv.Option()
+	opt.ClientName = name
+	client, err := typecache.NewClient(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(client.Close)
+	return client
+}
+
+// eventually polls cond until it holds or within passes.
+func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, within)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func mustGet[T comparable](t *testing.T, c *cache.Cache[T], key string, want T) {
+	t.Helper()
+	got, err := c.Get(context.Background(), key)
+	if err != nil || got != want {
+		t.Fatalf("Get(%q) = %v, %v; want %v, nil", key, got, err, want)
+	}
+}
+
+func TestNewRejectsBadOptions(t *testing.T) {
+	client := redistest.Standalone(t).Client(t)
+	tests := []struct {
+		name  string
+		opts  cache.Options[user]
+		field string
+	}{
+		{"no TTL", cache.Options[user]{}, "Options.TTL"},
+		{"negative TTL", cache.Options[user]{TTL: -time.Second}, "Options.TTL"},
+		{"TTL too long", cache.Options[user]{TTL: cache.MaxTTL + 1}, "Options.TTL"},
+		{"negative stale", cache.Options[user]{TTL: time.Second, StaleTTL: -1}, "Options.StaleTTL"},
+		{"jitter", cache.Options[user]{TTL: time.Second, Jitter: 0.6}, "Options.Jitter"},
+		{"entries", cache.Options[user]{TTL: time.Second, MaxLocalEntries: -1}, "Options.MaxLocalEntries"},
+		{"bytes", cache.Options[user]{TTL: time.Second, MaxLocalBytes: -1}, "Options.MaxLocalBytes"},
+		{"value bytes", cache.Options[user]{TTL: time.Second, MaxValueBytes: -1}, "Options.MaxValueBytes"},
+		{"load timeout", cache.Options[user]{TTL: time.Second, LoadTimeout: -1}, "Options.LoadTimeout"},
+		{"cooldown", cache.Options[user]{TTL: time.Second, BreakerCooldown: -1}, "Options.BreakerCooldown"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := cache.New(client, "n", tt.opts)
+			if err == nil || !strings.Contains(err.Error(), tt.field) {
+				t.Fatalf("New: err = %v, want one naming %s", err, tt.field)
+			}
+		})
+	}
+	if _, err := cache.New(client, "", cache.Options[user]{TTL: time.Second}); err == nil {
+		t.Fatal("New accepted an empty name")
+	}
+}
+
+func TestGetSetDelete(t *testing.T) {
+	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+		ctx := context.Background()
+		name := cacheName(t)
+		c := newCache(t, srv.Client(t), name, cache.Options[user]{TTL: time.Hour})
+		want := user{ID: 1, Name: "ada"}
+
+		if _, err := c.Get(ctx, "1"); !errors.Is(err, cache.ErrNotFound) {
+			t.Fatalf("Get before Set: err = %v, want ErrNotFound", err)
+		}
+		if err := c.Set(ctx, "1", want); err != nil {
+			t.Fatal(err)
+		}
+		// The first read may race the invalidation of the Set (which moves
+		// the generation and keeps the read out of the local tier); once it
+		// has arrived, a remote read is kept and then served locally.
+		eventually(t, 5*time.Second, "a local hit", func() bool {
+			mustGet(t, c, "1", want)
+			return c.Stats().LocalHits > 0
+		})
+		if st := c.Stats(); st.RemoteHits == 0 || st.LocalEntries != 1 {
+			t.Fatalf("stats: %+v, want remote hits and one local entry", st)
+		}
+
+		pttl, err := srv.Raw(t).Do(ctx, srv.Raw(t).B().Pttl().Key(name+":1").Build()).AsInt64()
+		if err != nil || pttl < int64(54*time.Minute/time.Millisecond) || pttl > int64(66*time.Minute/time.Millisecond) {
+			t.Fatalf("PTTL = %d, %v; want 1h ± 10%%", pttl, err)
+		}
+		if err := c.Set(ctx, "2", want, cache.WithTTL(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		pttl, _ = srv.Raw(t).Do(ctx, srv.Raw(t).B().Pttl().Key(name+":2").Build()).AsInt64()
+		if pttl > 1100 {
+			t.Fatalf("PTTL with WithTTL(1s) = %d ms", pttl)
+		}
+
+		if err := c.Delete(ctx, "1", "2"); err != nil {
+			t.Fatal(err)
+		}
+		for _, key := range []string{"1", "2"} {
+			if _, err := c.Get(ctx, key); !errors.Is(err, cache.ErrNotFound) {
+				t.Fatalf("Get after Delete: err = %v, want ErrNotFound", err)
+			}
+		}
+	})
+}
+
+func TestBadKeysAndValues(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Standalone(t)
+	c := newCache(t, srv.Client(t), cacheName(t), cache.Options[string]{TTL: time.Minute, MaxValueBytes: 100})
+	if _, err := c.Get(ctx, ""); !errors.Is(err, cache.ErrInvalidKey) {
+		t.Fatalf("Get(\"\"): %v", err)
+	}
+	if err := c.Set(ctx, "", "v"); !errors.Is(err, cache.ErrInvalidKey) {
+		t.Fatalf("Set(\"\"): %v", err)
+	}
+	if err := c.Delete(ctx, "a", ""); !errors.Is(err, cache.ErrInvalidKey) {
+		t.Fatalf("Delete(\"\"): %v", err)
+	}
+	if err := c.Set(ctx, "big", strings.Repeat("x", 200)); !errors.Is(err, cache.ErrTooLarge) {
+		t.Fatalf("Set of 200 bytes with MaxValueBytes 100: %v", err)
+	}
+	if err := c.Set(ctx, "k", "v", cache.WithTTL(0)); err == nil || !strings.Contains(err.Error(), "WithTTL") {
+		t.Fatalf("WithTTL(0): %v", err)
+	}
+	odd := "\x00 {tag} :\xff\n"
+	if err := c.Set(ctx, odd, "v"); err != nil {
+		t.Fatal(err)
+	}
+	mustGet(t, c, odd, "v")
+	c.Close()
+	if _, err := c.Get(ctx, "k"); !errors.Is(err, cache.ErrClosed) {
+		t.Fatalf("Get after Close: %v", err)
+	}
+}
+
+// TestCoherence: client A caches a key in its local tier; B changes it (or
+// the server loses it, or A's tracking connection dies); A's next Gets
+// return the new state within 50 ms and never the old value after that.
+func TestCoherence(t *testing.T) {
+	tests := []struct {
+		name    string
+		private bool // needs a server of its own
+		change  func(t *testing.T, srv *redistest.Server, b *cache.Cache[string], aName, key string)
+		want    string // "" means ErrNotFound
+	}{
+		{"set", false, func(t *testing.T, _ *redistest.Server, b *cache.Cache[string], _, key string) {
+			if err := b.Set(context.Background(), key, "new"); err != nil {
+				t.Fatal(err)
+			}
+		}, "new"},
+		{"delete", false, func(t *testing.T, _ *redistest.Server, b *cache.Cache[string], _, key string) {
+			if err := b.Delete(context.Background(), key); err != nil {
+				t.Fatal(err)
+			}
+		}, ""},
+		{"flushall", true, func(t *testing.T, srv *redistest.Server, _ *cache.Cache[string], _, _ string) {
+			srv.FlushAll(t)
+		}, ""},
+		{"client-kill", false, func(t *testing.T, srv *redistest.Server, b *cache.Cache[string], aName, key string) {
+			srv.KillClients(t, aName)
+			if err := b.Set(context.Background(), key, "new"); err != nil {
+				t.Fatal(err)
+			}
+		}, "new"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+				if tt.private {
+					srv = privateLike(t, srv)
+				}
+				ctx := context.Background()
+				name := cacheName(t)
+				aName := strings.NewReplacer(" ", "_", ":", "_").Replace(name + "-a")
+				a := newCache(t, namedClient(t, srv, aName), name, cache.Options[string]{TTL: time.Hour})
+				b := newCache(t, srv.Client(t), name, cache.Options[string]{TTL: time.Hour})
+				if err := b.Set(ctx, "k", "old"); err != nil {
+					t.Fatal(err)
+				}
+				eventually(t, 5*time.Second, "A caches the key locally", func() bool {
+					mustGet(t, a, "k", "old")
+					return a.Stats().LocalHits > 0
+				})
+
+				tt.change(t, srv, b, aName, "k")
+
+				current := func() bool {
+					v, err := a.Get(ctx, "k")
+					if tt.want == "" {
+						return errors.Is(err, cache.ErrNotFound)
+					}
+					return err == nil && v == tt.want
+				}
+				eventually(t, 50*time.Millisecond, "A sees the change", current)
+				for i := range 200 {
+					if !current() {
+						t.Fatalf("Get %d after the change returned the old state", i)
+					}
+				}
+			})
+		})
+	}
+}
+
+// privateLike returns a private server of the same kind as srv, for tests
+// that flush or stop it.
+func privateLike(t *testing.T, srv *redistest.Server) *redistest.Server {
+	if srv.IsCluster() {
+		return redistest.NewCluster(t, redistest.ClusterOptions{})
+	}
+	return redistest.NewStandalone(t)
+}
+
+// TestInvalidationDuringRead delivers an invalidation while A's read is in
+// flight (between the reply and the local insert): the old value must not
+// stay in A's local tier.
+func TestInvalidationDuringRead(t *testing.T) {
+	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+		ctx := context.Background()
+		name := cacheName(t)
+		client := srv.Client(t)
+		a := newCache(t, client, name, cache.Options[string]{TTL: time.Hour})
+		b := newCache(t, srv.Client(t), name, cache.Options[string]{TTL: time.Hour})
+		if err := b.Set(ctx, "k", "old"); err != nil {
+			t.Fatal(err)
+		}
+		delivered := make(chan string, 16)
+		defer client.Subscribe(name+":", subscriberFunc(func(key string) {
+			select {
+			case delivered <- key:
+			default:
+			}
+		}))()
+
+		var fired atomic.Bool
+		a.SetAfterRemoteRead(func(key string) {
+			if fired.Swap(true) {
+				return
+			}
+			// Another process writes; wait until A's hub has delivered the
+			// invalidation (the cache subscribed first, so it has seen it).
+			if err := b.Set(ctx, "k", "new"); err != nil {
+				t.Error(err)
+			}
+			select {
+			case <-delivered:
+			case <-time.After(5 * time.Second):
+				t.Error("no invalidation delivered within 5s")
+			}
+		})
+		got, err := a.Get(ctx, "k")
+		if err != nil || got != "old" {
+			t.Fatalf("first Get = %q, %v; want the value read before the write", got, err)
+		}
+		if n := a.Stats().LocalEntries; n != 0 {
+			t.Fatalf("local tier holds %d entries after an invalidation overtook the read", n)
+		}
+		mustGet(t, a, "k", "new")
+	})
+}
+
+// subscriberFunc is a typecache.Subscriber that reports each key to f.
+type subscriberFunc func(key string)
+
+func (f subscriberFunc) Invalidate(key string) { f(key) }
+func (f subscriberFunc) InvalidateAll()        {}
+
+// TestReadYourWrites: Set (or Delete) then Get in the same process returns
+// the new state every time, although rueidis's client-side cache may still
+// hold the old bytes (the invalidation of an own write arrives after its
+// reply).
+func TestReadYourWrites(t *testing.T) {
+	for _, local := range []bool{true, false} {
+		t.Run(map[bool]string{true: "local", false: "no-local"}[local], func(t *testing.T) {
+			redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+				ctx := context.Background()
+				c := newCache(t, srv.Client(t), cacheName(t), cache.Options[int]{TTL: time.Hour, DisableLocal: !local})
+				for i := range 2000 {
+					if i%10 == 9 {
+						if err := c.Delete(ctx, "k"); err != nil {
+							t.Fatal(err)
+						}
+						if v, err := c.Get(ctx, "k"); !errors.Is(err, cache.ErrNotFound) {
+							t.Fatalf("iteration %d: Get after Delete = %d, %v", i, v, err)
+						}
+						continue
+					}
+					if err := c.Set(ctx, "k", i); err != nil {
+						t.Fatal(err)
+					}
+					if v, err := c.Get(ctx, "k"); err != nil || v != i {
+						t.Fatalf("iteration %d: Get after Set = %d, %v", i, v, err)
+					}
+				}
+			})
+		})
+	}
+}
+
+// TestCorruptBytes: bytes a raw client wrote are a miss (counted as a
+// decode error), and Fetch reloads and overwrites them.
+func TestCorruptBytes(t *testing.T) {
+	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+		ctx := context.Background()
+		name := cacheName(t)
+		raw := srv.Raw(t)
+		c := newCache(t, srv.Client(t), name, cache.Options[user]{TTL: time.Hour})
+		for i, junk := range []string{"", "garbage", "\xc1\x00", "\xc1\x00\x00\x00\xff\xff", "\xc1\x01\x00\x00x"} {
+			key := string(rune('a' + i))
+			if err := raw.Do(ctx, raw.B().Set().Key(name+":"+key).Value(junk).Build()).Error(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Get(ctx, key); !errors.Is(err, cache.ErrNotFound) {
+				t.Fatalf("Get of %q: err = %v, want ErrNotFound", junk, err)
+			}
+			want := user{ID: i}
+			got, err := c.Fetch(ctx, key, cache.LoaderFunc[user](func(context.Context, string) (user, error) { return want, nil }))
+			if err != nil || got != want {
+				t.Fatalf("Fetch over %q = %v, %v", junk, got, err)
+			}
+			mustGet(t, c, key, want)
+		}
+		if st := c.Stats(); st.DecodeErrors < 5 || st.Loads != 5 {
+			t.Fatalf("stats: %+v, want ≥5 decode errors and 5 loads", st)
+		}
+	})
+}
+
+// TestWrongTypeIsAnError: a key of another type is an error for Get, and
+// Fetch answers from the loader and overwrites it.
+func TestWrongTypeIsAnError(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Standalone(t)
+	name := cacheName(t)
+	raw := srv.Raw(t)
+	c := newCache(t, srv.Client(t), name, cache.Options[string]{TTL: time.Hour})
+	if err := raw.Do(ctx, raw.B().Lpush().Key(name+":k").Element("x").Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Get(ctx, "k"); err == nil || errors.Is(err, cache.ErrNotFound) || !strings.Contains(err.Error(), `"k"`) {
+		t.Fatalf("Get of a list: %v, want a Redis error naming the key", err)
+	}
+	got, err := c.Fetch(ctx, "k", cache.LoaderFunc[string](func(context.Context, string) (string, error) { return "v", nil }))
+	if err != nil || got != "v" {
+		t.Fatalf("Fetch = %q, %v", got, err)
+	}
+	mustGet(t, c, "k", "v")
+}

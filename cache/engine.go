@@ -1,0 +1,362 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"time"
+	"unsafe"
+
+	"github.com/redis/rueidis"
+)
+
+// localLookup returns key's item from the local tier if it is there and not
+// past its hard expiry, with its shard.
+func (c *Cache[T]) localLookup(key string, now int64) (*item[T], *tierShard[T]) {
+	if c.local == nil {
+		return nil, nil
+	}
+	it, sh := c.local.get(key)
+	if it == nil || now >= it.hardAt {
+		return nil, nil
+	}
+	return it, sh
+}
+
+func (c *Cache[T]) localHit(sh *tierShard[T]) {
+	sh.hits.Add(1)
+	c.s.observer.OnHit(TierLocal)
+}
+
+func (c *Cache[T]) remoteHit() {
+	c.stats.remoteHits.Add(1)
+	c.s.observer.OnHit(TierRemote)
+}
+
+func (c *Cache[T]) miss() {
+	c.stats.misses.Add(1)
+	c.s.observer.OnMiss()
+}
+
+// deliver returns what a caller gets for it.
+func (c *Cache[T]) deliver(it *item[T]) (T, error) {
+	if it.absent {
+		var zero T
+		return zero, ErrNotFound
+	}
+	if c.s.clone != nil {
+		return c.s.clone(it.value), nil
+	}
+	return it.value, nil
+}
+
+// readRemote reads key from Redis through rueidis's client-side cache and
+// puts the result in the local tier. It returns nil, nil for a key that is
+// absent or holds bytes that do not decode.
+//
+// Two rules keep the local tier coherent. The shard's generation is read
+// before the read and checked at insertion (an invalidation that overtakes
+// the read wins). And a client-side cache hit for a key this process wrote
+// in the last few seconds may predate that write (see ownWrites), so it is
+// read again from the server; the key is still tracked (a client-side cache
+// hit means rueidis holds a tracked entry, and the invalidation that would
+// end the tracking moves the generation), so the fresh value may enter the
+// local tier.
+func (c *Cache[T]) readRemote(ctx context.Context, key string, now int64) (*item[T], error) {
+	if !c.breaker.allow(now) {
+		return nil, ErrUnavailable
+	}
+	var gen uint64
+	if c.local != nil {
+		gen = c.local.generation(key)
+	}
+	full := c.prefix + key
+	res := c.redis.DoCache(ctx, c.redis.B().Get().Key(full).Cache(), MaxTTL)
+	pxat := res.CachePXAT()
+	if res.IsCacheHit() && c.writes.recent(key, now) {
+		res, pxat = c.readFromServer(ctx, full)
+	}
+	return c.accept(ctx, key, res, pxat, gen, now)
+}
+
+// readFromServer reads key with a plain GET, bypassing rueidis's client-side
+// cache, and its PTTL in the same round trip. The two are not atomic: a
+// write in between moves the generation (the key is tracked), so the pair
+// never enters the local tier.
+func (c *Cache[T]) readFromServer(ctx context.Context, full string) (rueidis.RedisResult, int64) {
+	rs := c.redis.DoMulti(ctx,
+		c.redis.B().Pttl().Key(full).Build(),
+		c.redis.B().Get().Key(full).Build())
+	pxat := int64(-1)
+	if pttl, err := rs[0].AsInt64(); err == nil && pttl >= 0 {
+		pxat = c.now()/int64(time.Millisecond) + pttl
+	}
+	return rs[1], pxat
+}
+
+// accept turns a GET reply into an item and inserts it into the local tier
+// if gen still holds. pxat is the key's expiry in unix milliseconds, -1 when
+// unknown (no client-side caching, or a key without TTL): such an item is
+// served but not kept, since its expiry and its tracking are not known.
+func (c *Cache[T]) accept(ctx context.Context, key string, res rueidis.RedisResult, pxat int64, gen uint64, now int64) (*item[T], error) {
+	s, err := res.ToString()
+	c.breaker.record(ctx, err, now)
+	if rueidis.IsRedisNil(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	// The codec must not retain or modify data (the Codec contract), so the
+	// reply's string can be decoded in place.
+	data := unsafe.Slice(unsafe.StringData(s), len(s))
+	env, err := parseEnvelope(data)
+	var v T
+	if err == nil && !env.absent {
+		v, err = c.s.codec.Decode(env.payload)
+	}
+	if err != nil {
+		c.stats.decodeErrors.Add(1)
+		c.s.observer.OnDecodeError(key, err)
+		return nil, nil
+	}
+	keep := pxat >= 0
+	hardAt := pxat * int64(time.Millisecond)
+	if !keep {
+		hardAt = now + int64(env.stale+c.s.ttl)
+	}
+	it := newItem(key, v, env, hardAt, c.s.beta, len(data))
+	if c.afterRemoteRead != nil {
+		c.afterRemoteRead(key)
+	}
+	if keep && c.local != nil {
+		c.local.insert(it, gen, now)
+	}
+	return it, nil
+}
+
+// encode builds the envelope of v (or of an absence) for key.
+func (c *Cache[T]) encode(key string, v T, absent bool, loadTime time.Duration) ([]byte, error) {
+	stale := c.s.staleTTL
+	if absent {
+		stale = 0
+	}
+	data := appendEnvelopeHeader(make([]byte, 0, 64), absent, stale, loadTime)
+	if !absent {
+		var err error
+		if data, err = c.s.codec.Append(data, v); err != nil {
+			return nil, fmt.Errorf("cache: encode %q: %w", key, err)
+		}
+	}
+	if len(data) > c.s.maxValueBytes {
+		return nil, fmt.Errorf("%w: %q encodes to %d bytes, more than Options.MaxValueBytes (%d)", ErrTooLarge, key, len(data), c.s.maxValueBytes)
+	}
+	return data, nil
+}
+
+// jittered spreads ttl by ±Options.Jitter.
+func (c *Cache[T]) jittered(ttl time.Duration) time.Duration {
+	if c.s.jitter > 0 {
+		ttl = time.Duration(float64(ttl) * (1 + c.s.jitter*(2*rand.Float64()-1)))
+	}
+	return max(ttl, time.Millisecond)
+}
+
+// hardTTL is the Redis TTL of a value fresh for about ttl: jittered, plus
+// the stale window.
+func (c *Cache[T]) hardTTL(ttl time.Duration) time.Duration {
+	return c.jittered(ttl) + c.s.staleTTL
+}
+
+// storeCmd is the SET that stores data under key for ttl.
+func (c *Cache[T]) storeCmd(key string, data []byte, ttl time.Duration) rueidis.Completed {
+	return c.redis.B().Set().Key(c.prefix + key).Value(rueidis.BinaryString(data)).Px(ttl).Build()
+}
+
+// write sends one command that modifies key.
+func (c *Cache[T]) write(ctx context.Context, key string, cmd rueidis.Completed) error {
+	return c.writeMany(ctx, []string{key}, rueidis.Commands{cmd})[0]
+}
+
+// writeMany sends cmds[i], which modifies keys[i], in one pipeline, and then
+// treats every key as written by this process (see ownWrite), even after an
+// error: a write that timed out may have happened.
+func (c *Cache[T]) writeMany(ctx context.Context, keys []string, cmds rueidis.Commands) []error {
+	errs := make([]error, len(cmds))
+	now := c.now()
+	if !c.breaker.allow(now) {
+		for i := range errs {
+			errs[i] = ErrUnavailable
+		}
+		return errs
+	}
+	for i, res := range c.redis.DoMulti(ctx, cmds...) {
+		errs[i] = res.Error()
+		c.breaker.record(ctx, errs[i], now)
+	}
+	acked := c.now()
+	for _, key := range keys {
+		c.ownWrite(key, acked)
+	}
+	return errs
+}
+
+// ownWrite drops key from the local tier (moving its generation, so reads in
+// flight do not insert the old value) and remembers the write for
+// read-your-writes. An own write never enters the local tier: nothing proves
+// the key is tracked, and an untracked local entry would miss the next
+// write of another process.
+func (c *Cache[T]) ownWrite(key string, now int64) {
+	if c.local != nil {
+		c.local.invalidate(key)
+	}
+	c.writes.add(key, now)
+}
+
+// serve answers Fetch with an item that is not past its hard expiry.
+func (c *Cache[T]) serve(key string, it *item[T], now int64, loader Loader[T]) (T, error) {
+	if now < it.softAt {
+		if now >= it.refreshFrom && c.earlyRefreshDue(it, now) {
+			c.refreshInBackground(key, loader)
+		}
+		return c.deliver(it)
+	}
+	// Within the stale window (absences have none).
+	failure := c.refreshes.failure(key)
+	c.stats.staleServed.Add(1)
+	c.s.observer.OnStale(failure)
+	c.refreshInBackground(key, loader)
+	v, _ := c.deliver(it)
+	if failure != nil {
+		return v, fmt.Errorf("%w: refreshing %q failed: %w", ErrStale, key, failure)
+	}
+	return v, nil
+}
+
+// earlyRefreshDue is XFetch's test: now − Δ·β·ln(rand) ≥ softAt, rand in (0, 1].
+func (c *Cache[T]) earlyRefreshDue(it *item[T], now int64) bool {
+	r := 1 - rand.Float64()
+	return float64(now)-float64(it.loadTime)*c.s.beta*math.Log(r) >= float64(it.softAt)
+}
+
+// loadResult is what a shared load hands to every waiter.
+type loadResult[T any] struct {
+	item     *item[T]
+	panicked bool
+	panicVal any
+}
+
+// load runs loader for key once per process at a time and waits for the
+// result until ctx ends.
+func (c *Cache[T]) load(ctx context.Context, key string, loader Loader[T]) (T, error) {
+	ch := c.loads.DoChan(key, func() (any, error) { return c.loadShared(ctx, key, loader) })
+	var zero T
+	select {
+	case r := <-ch:
+		res := r.Val.(loadResult[T])
+		if res.panicked {
+			panic(res.panicVal)
+		}
+		if r.Err != nil {
+			return zero, r.Err
+		}
+		return c.deliver(res.item)
+	case <-ctx.Done():
+		return zero, fmt.Errorf("cache: fetch %q: %w", key, context.Cause(ctx))
+	}
+}
+
+// loadShared is the load that singleflight shares between the waiters of a
+// key. It runs under a context of its own (the first caller's values,
+// without its cancellation, bounded by Options.LoadTimeout) so that no
+// waiter giving up cancels it for the others. A panic of the loader is
+// caught and handed to every waiter, which re-raises it.
+//
+// This is the one place where loads of a key meet across processes: the
+// loadGuard's lease is held while the loader runs and the value is stored.
+func (c *Cache[T]) loadShared(callerCtx context.Context, key string, loader Loader[T]) (result any, err error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(callerCtx), c.s.loadTimeout)
+	defer cancel()
+	defer func() {
+		if p := recover(); p != nil {
+			result, err = loadResult[T]{panicked: true, panicVal: p}, nil
+		}
+	}()
+	release, waited, err := c.guard.lease(ctx, key)
+	if err != nil {
+		return loadResult[T]{}, fmt.Errorf("cache: load %q: %w", key, err)
+	}
+	defer release()
+	if now := c.now(); waited || c.writes.recent(key, now) {
+		// The value may have been stored since this goroutine missed: by
+		// another process while the lease was held, or by a load of this
+		// process that ended just before this one began.
+		if it, err := c.readRemote(ctx, key, now); err == nil && it != nil && now < it.softAt {
+			return loadResult[T]{item: it}, nil
+		}
+	}
+	start := time.Now()
+	v, err := loader.Load(ctx, key)
+	took := time.Since(start)
+	c.stats.loads.Add(1)
+	c.s.observer.OnLoad(took, err)
+	switch {
+	case err == nil:
+		if data, err := c.encode(key, v, false, took); err == nil {
+			_ = c.write(ctx, key, c.storeCmd(key, data, c.hardTTL(c.s.ttl)))
+		}
+		return loadResult[T]{item: &item[T]{key: key, value: v}}, nil
+	case errors.Is(err, ErrNotFound):
+		if c.s.negativeTTL > 0 {
+			data, _ := c.encode(key, v, true, 0)
+			_ = c.write(ctx, key, c.storeCmd(key, data, c.jittered(c.s.negativeTTL)))
+		}
+		return loadResult[T]{}, err
+	default:
+		c.stats.loadErrors.Add(1)
+		return loadResult[T]{}, err
+	}
+}
+
+// refreshInBackground starts one refresh of key unless one is running or
+// the Cache is closing. The refresh joins a foreground load of the same key
+// if one runs (singleflight); its failure is remembered for the stale window.
+func (c *Cache[T]) refreshInBackground(key string, loader Loader[T]) {
+	if !c.refreshes.start(key, &c.background) {
+		return
+	}
+	go func() {
+		defer c.background.Done()
+		r := <-c.loads.DoChan(key, func() (any, error) { return c.loadShared(context.Background(), key, loader) })
+		err := r.Err
+		if res := r.Val.(loadResult[T]); res.panicked {
+			err = fmt.Errorf("cache: loader panicked: %v", res.panicVal)
+		}
+		if errors.Is(err, ErrNotFound) {
+			err = nil
+		}
+		c.refreshes.finish(key, err)
+	}()
+}
+
+// loadGuard serialises the loads of one key across processes. Within a
+// process singleflight already lets one goroutine per key reach it; the
+// guard lets one process at a time past, so that a cold key costs one loader
+// call in the whole fleet.
+type loadGuard interface {
+	// lease blocks until this process may load key or ctx ends, and returns
+	// the function that gives the lease back once the value is stored.
+	// waited reports that another process held the lease meanwhile and has
+	// probably stored the value, which is then read before loading.
+	lease(ctx context.Context, key string) (release func(), waited bool, err error)
+}
+
+// processLocalGuard is the loadGuard of a Cache without cross-process
+// stampede protection: every process may load at once.
+type processLocalGuard struct{}
+
+func (processLocalGuard) lease(context.Context, string) (func(), bool, error) {
+	return func() {}, false, nil
+}

@@ -1,0 +1,15 @@
+package cache
+
+// Test hooks, compiled into the test binary only.
+
+// SetAfterRemoteRead makes f run between every remote read and the
+// insertion of its result into the local tier.
+func (c *Cache[T]) SetAfterRemoteRead(f func(key string)) { c.afterRemoteRead = f }
+
+// SetClock replaces the clock (unix nanoseconds). Redis's expiries come from
+// the real clock, so a test clock should start at the real time and move
+// forward.
+func (c *Cache[T]) SetClock(now func() int64) { c.now = now }
+
+// WaitRefreshes waits for the background refreshes started so far.
+func (c *Cache[T]) WaitRefreshes() { c.background.Wait() }

@@ -1,0 +1,91 @@
+package cache
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// Tier says where a hit was served from.
+type Tier uint8
+
+const (
+	// TierLocal is the in-process tier of decoded values.
+	TierLocal Tier = iota + 1
+	// TierRemote is Redis, through rueidis's client-side cache or a round trip.
+	TierRemote
+)
+
+// String returns "local" or "remote".
+func (t Tier) String() string {
+	switch t {
+	case TierLocal:
+		return "local"
+	case TierRemote:
+		return "remote"
+	}
+	return "unknown"
+}
+
+// An Observer is told what a Cache does, for metrics and logs; an
+// OpenTelemetry or Prometheus adapter implements it. Its methods are called
+// synchronously on the callers' goroutines (OnInvalidation on rueidis's reader
+// goroutine), concurrently: they must be safe for concurrent use, cheap, and
+// must never block.
+//
+// Embed [NoopObserver] to implement only some methods and keep compiling
+// when methods are added.
+type Observer interface {
+	// OnHit reports a value (or a cached absence) served from tier.
+	OnHit(tier Tier)
+	// OnMiss reports a key found in neither tier.
+	OnMiss()
+	// OnLoad reports one loader call (Load, or LoadMany for a batch), its
+	// duration and its error (nil, ErrNotFound or a failure).
+	OnLoad(d time.Duration, err error)
+	// OnStale reports a value served past its TTL, within the stale window;
+	// err is the loader's error when the value is served because a refresh
+	// failed, nil while a refresh runs.
+	OnStale(err error)
+	// OnDecodeError reports bytes under key that could not be decoded; they
+	// are treated as a miss.
+	OnDecodeError(key string, err error)
+	// OnInvalidation reports a local entry dropped because Redis said the
+	// key changed; all is true when the whole local tier was dropped.
+	OnInvalidation(all bool)
+	// OnBreakerOpen reports that Redis failures opened the breaker.
+	OnBreakerOpen()
+}
+
+// NoopObserver is an [Observer] that does nothing, the default. Embed it in
+// an observer to implement only the methods you need.
+type NoopObserver struct{}
+
+func (NoopObserver) OnHit(Tier)                  {}
+func (NoopObserver) OnMiss()                     {}
+func (NoopObserver) OnLoad(time.Duration, error) {}
+func (NoopObserver) OnStale(error)               {}
+func (NoopObserver) OnDecodeError(string, error) {}
+func (NoopObserver) OnInvalidation(bool)         {}
+func (NoopObserver) OnBreakerOpen()              {}
+
+// Stats is a snapshot of a Cache's counters since New.
+type Stats struct {
+	LocalHits     uint64 // values or absences served from the local tier
+	RemoteHits    uint64 // values or absences served from Redis
+	Misses        uint64 // keys found in neither tier
+	Loads         uint64 // loader calls (a batch counts once)
+	LoadErrors    uint64 // loader calls that failed (ErrNotFound is not a failure)
+	StaleServed   uint64 // values served within the stale window
+	DecodeErrors  uint64 // undecodable bytes met under a key
+	Invalidations uint64 // local entries dropped by Redis invalidations (a flush counts once)
+	BreakerOpens  uint64 // times Redis failures opened the breaker
+	LocalEntries  int    // entries in the local tier now
+	LocalBytes    int64  // weight of the local tier now
+}
+
+// counters are the Cache's statistics. Local hits are counted per shard of
+// the local tier, where the hit path already writes.
+type counters struct {
+	remoteHits, misses, loads, loadErrors, staleServed atomic.Uint64
+	decodeErrors, invalidations, breakerOpens          atomic.Uint64
+}

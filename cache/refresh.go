@@ -1,0 +1,65 @@
+package cache
+
+import "sync"
+
+// refreshes tracks the background refreshes of a Cache: at most one per key,
+// none once the Cache is closing, and the last failure of each key's refresh
+// so that stale values can be returned with it.
+type refreshes struct {
+	mu       sync.Mutex
+	closing  bool
+	running  map[string]struct{}
+	failures map[string]error // bounded by maxRefreshFailures
+}
+
+// maxRefreshFailures bounds the failures remembered; when full the memory is
+// cleared, which only delays reporting ErrStale by one refresh.
+const maxRefreshFailures = 1024
+
+func (r *refreshes) init() {
+	r.running = make(map[string]struct{})
+	r.failures = make(map[string]error)
+}
+
+// start claims the refresh of key and counts it in wg; false when a refresh
+// of key runs or the Cache is closing. wg.Add happens under the lock that
+// close takes, so it never races with Close's wg.Wait.
+func (r *refreshes) start(key string, wg *sync.WaitGroup) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, busy := r.running[key]; busy || r.closing {
+		return false
+	}
+	r.running[key] = struct{}{}
+	wg.Add(1)
+	return true
+}
+
+// finish ends key's refresh and remembers its failure (nil clears it).
+func (r *refreshes) finish(key string, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.running, key)
+	if err == nil {
+		delete(r.failures, key)
+		return
+	}
+	if len(r.failures) >= maxRefreshFailures {
+		clear(r.failures)
+	}
+	r.failures[key] = err
+}
+
+// failure returns the error of key's last refresh, if it failed.
+func (r *refreshes) failure(key string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.failures[key]
+}
+
+// close stops new refreshes from starting.
+func (r *refreshes) close() {
+	r.mu.Lock()
+	r.closing = true
+	r.mu.Unlock()
+}
