@@ -3,7 +3,7 @@ GO       ?= go
 MODULES  := $(shell git ls-files '*go.mod' 2>/dev/null | xargs -rn1 dirname)
 FUZZTIME ?= 10s
 
-.PHONY: test redis fmt-check vet bench fuzz
+.PHONY: test redis fmt-check vet bench bench-report fuzz
 
 ## test: install redis-server if missing, then gofmt check, go vet and go test -race for every module
 test: redis fmt-check vet
@@ -21,6 +21,11 @@ vet:
 ## bench: run the benchmarks against throwaway servers and print a table
 bench: redis
 	@./.ci/bench
+
+## bench-report: run the benchmarks, keep the raw output in bench/results/latest.txt and regenerate docs/benchmarks.md and docs/img/benchmarks.svg from it
+bench-report: redis
+	@BENCH_OUT=bench/results/latest.txt ./.ci/bench; status=$$?; \
+	cd bench && $(GO) run ./cmd/report -in results/latest.txt -md ../docs/benchmarks.md -svg ../docs/img/benchmarks.svg && exit $$status
 
 ## fuzz: a short pass (FUZZTIME each, default 10s) over every fuzz target
 fuzz:

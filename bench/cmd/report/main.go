@@ -1,0 +1,68 @@
+// Command report turns the raw output of `make bench` into
+// docs/benchmarks.md and an SVG bar chart, so that every published figure
+// comes from one real run. `make bench-report` runs it:
+//
+//	go run ./cmd/report -in results/latest.txt -md ../docs/benchmarks.md -svg ../docs/img/benchmarks.svg
+//
+// The input is benchfmt text (`go test -bench` output) with the
+// configuration lines .ci/bench writes: date, cpu-model, cores, go, redis,
+// count, benchtime and, when some workload failed, failed-workloads.
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+func main() {
+	in := flag.String("in", "results/latest.txt", "raw benchmark output of .ci/bench")
+	mdPath := flag.String("md", "../docs/benchmarks.md", "markdown report to write")
+	svgPath := flag.String("svg", "../docs/img/benchmarks.svg", "SVG chart to write")
+	goMod := flag.String("gomod", "go.mod", "the bench module's go.mod, for the contenders' versions")
+	flag.Parse()
+	if err := generate(*in, *mdPath, *svgPath, *goMod); err != nil {
+		fmt.Fprintln(os.Stderr, "report:", err)
+		os.Exit(1)
+	}
+}
+
+func generate(in, mdPath, svgPath, goMod string) error {
+	f, err := os.Open(in)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	r, err := parse(f)
+	if err != nil {
+		return fmt.Errorf("%s: %w", in, err)
+	}
+	mod, err := os.ReadFile(goMod)
+	if err != nil {
+		return err
+	}
+	var md, svg bytes.Buffer
+	chartRel, err := filepath.Rel(filepath.Dir(mdPath), svgPath)
+	if err != nil {
+		return err
+	}
+	writeMarkdown(&md, r, markdownInputs{
+		source:   filepath.ToSlash(filepath.Join("bench", filepath.Clean(in))),
+		chart:    filepath.ToSlash(chartRel),
+		versions: contenderVersions(string(mod)),
+	})
+	writeSVG(&svg, r)
+	if err := os.MkdirAll(filepath.Dir(svgPath), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(mdPath, md.Bytes(), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(svgPath, svg.Bytes(), 0o644); err != nil {
+		return err
+	}
+	fmt.Printf("wrote %s and %s from %s (%d benchmarks)\n", mdPath, svgPath, in, len(r.benchmarks))
+	return nil
+}

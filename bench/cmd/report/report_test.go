@@ -1,0 +1,153 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const sampleRun = `date: 2026-11-25T18:00:00Z
+cpu-model: Test CPU
+cores: 2
+go: go1.26.8
+redis: 7.0.15
+count: 2
+benchtime: 1s
+goos: linux
+goarch: amd64
+pkg: github.com/typecache/typecache/bench
+cpu: Test CPU
+BenchmarkLocalHit/typecache/single-2         	 1000	        50.0 ns/op	       0 B/op	       0 allocs/op
+BenchmarkLocalHit/typecache/single-2         	 1000	        70.0 ns/op	       0 B/op	       0 allocs/op
+BenchmarkLocalHit/go-redis-cache/single-2    	 1000	      6000 ns/op	    2352 B/op	      28 allocs/op
+BenchmarkLocalHit/go-redis-cache/single-2    	 1000	      6400 ns/op	    2352 B/op	      28 allocs/op
+BenchmarkStampede/typecache-2                	    8	 112000000 ns/op	         1.000 loader-calls/op	       103.0 p50-ms	       108.0 p99-ms
+BenchmarkStampede/typecache-2                	    8	 113000000 ns/op	         1.250 loader-calls/op	       104.0 p50-ms	       109.0 p99-ms
+BenchmarkStampede/go-redis-cache-2           	    8	 112000000 ns/op	         4.000 loader-calls/op	       103.0 p50-ms	       120.0 p99-ms
+BenchmarkRateLimit/typecache-gcra/1-key-2    	 5000	     20000 ns/op	        21.00 allowed-%	     50000 decisions/s
+BenchmarkRateLimit/redis_rate-gcra/1-key-2   	 5000	     25000 ns/op	        33.00 allowed-%	     40000 decisions/s
+failed-workloads: Session
+`
+
+func TestParseMedians(t *testing.T) {
+	r, err := parse(strings.NewReader(sampleRun))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, unit string
+		want       float64
+	}{
+		{"LocalHit/typecache/single", "ns/op", 60},
+		{"LocalHit/go-redis-cache/single", "allocs/op", 28},
+		{"Stampede/typecache", "loader-calls/op", 1.125},
+		{"RateLimit/redis_rate-gcra/1-key", "decisions/s", 40000},
+	} {
+		s, ok := r.stat(tc.name, tc.unit)
+		if !ok || s.median != tc.want {
+			t.Errorf("median %s %s = %v (found %v), want %v", tc.name, tc.unit, s.median, ok, tc.want)
+		}
+	}
+	if got, want := strings.Join(r.workloads(), ","), "LocalHit,Stampede,RateLimit"; got != want {
+		t.Errorf("workloads = %s, want %s", got, want)
+	}
+	if r.config["cpu-model"] != "Test CPU" || r.config["failed-workloads"] != "Session" {
+		t.Errorf("config = %v", r.config)
+	}
+}
+
+func TestParseRejectsEmptyInput(t *testing.T) {
+	if _, err := parse(strings.NewReader("goos: linux\nPASS\n")); err == nil {
+		t.Error("parse accepted output without results")
+	}
+}
+
+func TestCheckTargets(t *testing.T) {
+	r, err := parse(strings.NewReader(sampleRun))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]verdict{
+		"local hit (single) ≥ 10× as fast as go-redis/cache with TinyLFU":            met, // 6200/60
+		"local hit (parallel) ≥ 10× as fast as go-redis/cache with TinyLFU":          notMeasured,
+		"local hit ≤ 100 ns/op and 0 allocs/op":                                      met,
+		"remote hit within 10% of plain rueidis GET + decode":                        notMeasured,
+		"stampede (4 processes × 64 goroutines): exactly 1 loader call per cold key": missed, // one run averaged 1.25
+		"stampede: p99 wait ≤ loader time + 10 ms (110 ms)":                          met,
+		"rate-limit decisions/s ≥ redis_rate (GCRA, 1-key)":                          met,
+		"rate-limit decisions/s ≥ redis_rate (GCRA, 10k-keys)":                       notMeasured,
+	}
+	checks := checkTargets(r)
+	if len(checks) != len(want) {
+		t.Errorf("%d checks, want %d", len(checks), len(want))
+	}
+	for _, c := range checks {
+		v, ok := want[c.target]
+		if !ok {
+			t.Errorf("unexpected target %q", c.target)
+			continue
+		}
+		if c.verdict != v {
+			t.Errorf("%s: verdict %v (%s), want %v", c.target, c.verdict, c.measured, v)
+		}
+	}
+}
+
+func TestFormat(t *testing.T) {
+	for _, tc := range []struct {
+		unit string
+		v    float64
+		want string
+	}{
+		{"ns/op", 52.34, "52.3 ns"},
+		{"ns/op", 6392, "6.39 µs"},
+		{"ns/op", 138817, "139 µs"},
+		{"ns/op", 112632700, "113 ms"},
+		{"decisions/s", 17758.2, "17758/s"},
+		{"p99-ms", 109.94, "110 ms"},
+		{"loader-calls/op", 1, "1.00"},
+		{"allocs/op", 0, "0"},
+	} {
+		if got := format(tc.unit, tc.v); got != tc.want {
+			t.Errorf("format(%q, %v) = %q, want %q", tc.unit, tc.v, got, tc.want)
+		}
+	}
+}
+
+// TestGenerate writes the report and chart for the sample run and checks
+// that they carry the stamp, the verdicts and the failed workload.
+func TestGenerate(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "latest.txt")
+	goMod := filepath.Join(dir, "go.mod")
+	if err := os.WriteFile(in, []byte(sampleRun), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(goMod, []byte("require (\n\tgithub.com/go-redis/cache/v9 v9.0.0\n\tgithub.com/redis/rueidis v1.0.79\n)\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	md, svg := filepath.Join(dir, "docs", "benchmarks.md"), filepath.Join(dir, "docs", "img", "benchmarks.svg")
+	if err := generate(in, md, svg, goMod); err != nil {
+		t.Fatal(err)
+	}
+	page, err := os.ReadFile(md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Test CPU, 2 cores", "go1.26.8", "7.0.15", "2026-11-25T18:00:00Z", "(img/benchmarks.svg)",
+		"github.com/go-redis/cache/v9 v9.0.0", "failed in this run: Session", "| **missed** |", "| typecache/single | 60.0 ns |"} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("benchmarks.md lacks %q:\n%s", want, page)
+		}
+	}
+	chart, err := os.ReadFile(svg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"<svg", "Test CPU, 2 cores", "#2563eb", "typecache-gcra/1-key", "[1.12]", "</svg>"} {
+		if !strings.Contains(string(chart), want) {
+			t.Errorf("benchmarks.svg lacks %q", want)
+		}
+	}
+}

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+)
+
+// verdict is whether a run met one performance target.
+type verdict int
+
+const (
+	met verdict = iota
+	missed
+	notMeasured
+)
+
+func (v verdict) String() string {
+	switch v {
+	case met:
+		return "met"
+	case missed:
+		return "**missed**"
+	}
+	return "not measured"
+}
+
+// check is one target of DESIGN.md §3 against one run.
+type check struct {
+	target   string
+	measured string
+	verdict  verdict
+}
+
+// Constants of the targets in DESIGN.md §3 and of the stampede workload.
+const (
+	localHitSpeedup    = 10   // × go-redis/cache's local hit
+	localHitMaxNs      = 100  // ns/op
+	remoteHitTolerance = 0.10 // over plain rueidis GET + decode
+	stampedeLoaderMs   = 100  // the workload's loader time
+	stampedeSlackMs    = 10   // allowed p99 wait beyond the loader time
+)
+
+// checkTargets compares medians of r with the targets; a benchmark missing
+// from r makes its target "not measured".
+func checkTargets(r *run) []check {
+	var checks []check
+	for _, mode := range []string{"single", "parallel"} {
+		checks = append(checks, ratioCheck(r,
+			fmt.Sprintf("local hit (%s) ≥ %d× as fast as go-redis/cache with TinyLFU", mode, localHitSpeedup),
+			"LocalHit/go-redis-cache/"+mode, "LocalHit/typecache/"+mode, "ns/op", localHitSpeedup))
+	}
+	checks = append(checks, localHitAbsolute(r))
+	remote := ratioCheck(r, fmt.Sprintf("remote hit within %d%% of plain rueidis GET + decode", int(remoteHitTolerance*100)),
+		"RemoteHit/rueidis/single", "RemoteHit/typecache/single", "ns/op", 1/(1+remoteHitTolerance))
+	checks = append(checks, remote, stampedeLoads(r), stampedeWait(r))
+	for _, keys := range []string{"1-key", "10k-keys"} {
+		checks = append(checks, ratioCheck(r, "rate-limit decisions/s ≥ redis_rate (GCRA, "+keys+")",
+			"RateLimit/redis_rate-gcra/"+keys, "RateLimit/typecache-gcra/"+keys, "decisions/s", 1))
+	}
+	return checks
+}
+
+// ratioCheck requires candidate to be at least want times as fast as ref in
+// unit: ref/candidate for times, candidate/ref for throughputs.
+func ratioCheck(r *run, target, ref, candidate, unit string, want float64) check {
+	refStat, ok1 := r.stat(ref, unit)
+	candStat, ok2 := r.stat(candidate, unit)
+	if !ok1 || !ok2 {
+		return check{target, missingOf(r, unit, ref, candidate), notMeasured}
+	}
+	speedup := refStat.median / candStat.median
+	if higherIsBetter(unit) {
+		speedup = 1 / speedup
+	}
+	c := check{target: target, verdict: missed}
+	if speedup >= want {
+		c.verdict = met
+	}
+	c.measured = fmt.Sprintf("%s %s vs %s %s: %s× as fast", candidate, format(unit, candStat.median), ref, format(unit, refStat.median), sig3(speedup))
+	return c
+}
+
+// higherIsBetter reports whether larger values of unit are better.
+func higherIsBetter(unit string) bool { return unit == "decisions/s" }
+
+func localHitAbsolute(r *run) check {
+	const name = "LocalHit/typecache/single"
+	target := fmt.Sprintf("local hit ≤ %d ns/op and 0 allocs/op", localHitMaxNs)
+	ns, ok1 := r.stat(name, "ns/op")
+	allocs, ok2 := r.stat(name, "allocs/op")
+	if !ok1 || !ok2 {
+		return check{target, missingOf(r, "ns/op", name), notMeasured}
+	}
+	c := check{target: target, verdict: missed, measured: fmt.Sprintf("%s, %s allocs/op", format("ns/op", ns.median), sig3(allocs.max))}
+	if ns.median <= localHitMaxNs && allocs.max == 0 {
+		c.verdict = met
+	}
+	return c
+}
+
+func stampedeLoads(r *run) check {
+	const name = "Stampede/typecache"
+	target := "stampede (4 processes × 64 goroutines): exactly 1 loader call per cold key"
+	calls, ok := r.stat(name, "loader-calls/op")
+	if !ok {
+		return check{target, missingOf(r, "loader-calls/op", name), notMeasured}
+	}
+	c := check{target: target, verdict: missed}
+	if calls.min == 1 && calls.max == 1 {
+		c.verdict = met
+		c.measured = "typecache: 1 in every round of every run"
+	} else {
+		c.measured = fmt.Sprintf("typecache: %s to %s per round (mean of each run)", sig3(calls.min), sig3(calls.max))
+	}
+	if other, ok := r.stat("Stampede/go-redis-cache", "loader-calls/op"); ok {
+		c.measured += fmt.Sprintf("; go-redis/cache Once: %s", sig3(other.median))
+	}
+	return c
+}
+
+func stampedeWait(r *run) check {
+	const name = "Stampede/typecache"
+	limit := float64(stampedeLoaderMs + stampedeSlackMs)
+	target := fmt.Sprintf("stampede: p99 wait ≤ loader time + %d ms (%s ms)", stampedeSlackMs, sig3(limit))
+	p99, ok := r.stat(name, "p99-ms")
+	if !ok {
+		return check{target, missingOf(r, "p99-ms", name), notMeasured}
+	}
+	c := check{target: target, verdict: missed, measured: fmt.Sprintf("typecache p99 %s ms (median of runs)", sig3(p99.median))}
+	if p99.median <= limit {
+		c.verdict = met
+	}
+	return c
+}
+
+// missingOf says which of names has no samples in unit.
+func missingOf(r *run, unit string, names ...string) string {
+	for _, n := range names {
+		if _, ok := r.stat(n, unit); !ok {
+			return "no " + n + " in this run"
+		}
+	}
+	return ""
+}
+
+// format renders a median in its unit for people.
+func format(unit string, v float64) string {
+	switch unit {
+	case "ns/op":
+		return duration(v)
+	case "decisions/s":
+		return sig3(v) + "/s"
+	case "p50-ms", "p99-ms":
+		return sig3(v) + " ms"
+	case "allowed-%":
+		return sig3(v) + "%"
+	case "B/op":
+		return strconv.FormatFloat(v, 'f', 0, 64) + " B"
+	}
+	return sig3(v)
+}
+
+// duration renders nanoseconds with three significant digits.
+func duration(ns float64) string {
+	switch {
+	case ns < 1e3:
+		return sig3(ns) + " ns"
+	case ns < 1e6:
+		return sig3(ns/1e3) + " µs"
+	case ns < 1e9:
+		return sig3(ns/1e6) + " ms"
+	}
+	return sig3(ns/1e9) + " s"
+}
+
+// sig3 formats v with three significant digits, and no exponent below 1e6.
+func sig3(v float64) string {
+	if v == 0 || math.Abs(v) >= 100 {
+		return strconv.FormatFloat(math.Round(v), 'f', -1, 64)
+	}
+	digits := 2 - int(math.Floor(math.Log10(math.Abs(v))))
+	return strconv.FormatFloat(v, 'f', digits, 64)
+}
