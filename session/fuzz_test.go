@@ -1,0 +1,53 @@
+package session_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/session"
+)
+
+// FuzzMiddlewareCookie serves requests whose Cookie header is arbitrary,
+// under a canceled context so that any Redis call fails with a 500. It
+// checks that nothing panics, that only a well-formed token reaches Redis,
+// and that everything else is served as "no session".
+func FuzzMiddlewareCookie(f *testing.F) {
+	for _, seed := range []string{
+		"", "session=", "session=x", "session=" + strings.Repeat("A", 43), "session=" + strings.Repeat("A", 42) + "B",
+		`session="` + strings.Repeat("-", 43) + `"`, "session=a; session=b", "session=\x00\xff", "a=b; session",
+		"session=" + strings.Repeat("_", 43), ";;;==;", "session=" + strings.Repeat("%41", 43),
+	} {
+		f.Add(seed)
+	}
+	store := newStore(f, redistest.Standalone(f), session.Options[cart]{})
+	f.Fuzz(func(t *testing.T, header string) {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		var handlerSaw *session.Session[cart]
+		ran := false
+		h := store.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ran, handlerSaw = true, store.Current(r.Context())
+		}))
+		req := httptest.NewRequestWithContext(ctx, http.MethodGet, "/", nil)
+		req.Header.Set("Cookie", header)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+
+		wellFormed := false
+		if c, err := req.Cookie("session"); err == nil {
+			wellFormed = session.WellFormed(c.Value)
+		}
+		switch {
+		case wellFormed:
+			if rec.Code != http.StatusInternalServerError || ran {
+				t.Fatalf("Cookie %q: a well-formed token must reach Redis (which fails here): status %d, handler ran %v", header, rec.Code, ran)
+			}
+		case rec.Code != http.StatusOK || !ran || handlerSaw != nil:
+			t.Fatalf("Cookie %q: status %d, handler ran %v with session %v; want 200 with no session", header, rec.Code, ran, handlerSaw)
+		}
+	})
+}
