@@ -41,7 +41,8 @@ func (b *breaker) allow(now int64) bool {
 
 // record notes the outcome of a call that allow let through. Replies from
 // the server (including errors such as WRONGTYPE, and nil) show that Redis is
-// up; the caller's own cancellation says nothing about Redis.
+// up; the end of the caller's own context says nothing about Redis (while
+// the end of the Cache's RedisTimeout, a context of its own, does).
 func (b *breaker) record(ctx context.Context, err error, now int64) {
 	if b == nil {
 		return

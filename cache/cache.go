@@ -31,6 +31,7 @@ type Cache[T any] struct {
 	local       *decodedTier[T] // nil when Options.DisableLocal
 	writes      *ownWrites
 	breaker     *breaker
+	deadline    *redisDeadline // nil when Options.RedisTimeout < 0
 	loads       singleflight.Group
 	guard       loadGuard
 	refreshes   refreshes
@@ -68,6 +69,9 @@ func New[T any](c *typecache.Client, name string, opts Options[T]) (*Cache[T], e
 		guard:  processLocalGuard{},
 	}
 	cache.refreshes.init()
+	if s.redisTimeout > 0 {
+		cache.deadline = &redisDeadline{timeout: int64(s.redisTimeout)}
+	}
 	cache.breaker = newBreaker(s.breakerFailures, int64(s.breakerCooldown), func() {
 		cache.stats.breakerOpens.Add(1)
 		s.observer.OnBreakerOpen()
@@ -91,6 +95,7 @@ func (c *Cache[T]) Close() {
 	c.unsubscribe()
 	c.refreshes.close()
 	c.background.Wait()
+	c.deadline.close()
 	if c.local != nil {
 		c.local.invalidateAll()
 	}

@@ -73,10 +73,12 @@ func (c *Cache[T]) readRemote(ctx context.Context, key string, now int64) (*item
 		gen = c.local.generation(key)
 	}
 	full := c.prefix + key
-	res := c.redis.DoCache(ctx, c.redis.B().Get().Key(full).Cache(), MaxTTL)
+	rctx, done := c.deadline.bound(ctx, now)
+	defer done()
+	res := c.redis.DoCache(rctx, c.redis.B().Get().Key(full).Cache(), MaxTTL)
 	pxat := res.CachePXAT()
 	if res.IsCacheHit() && c.writes.recent(key, now) {
-		res, pxat = c.readFromServer(ctx, full)
+		res, pxat = c.readFromServer(rctx, full)
 	}
 	return c.accept(ctx, key, res, pxat, gen, now)
 }
@@ -97,7 +99,7 @@ func (c *Cache[T]) readFromServer(ctx context.Context, full string) (rueidis.Red
 }
 
 // accept turns a GET reply into an item and inserts it into the local tier
-// if gen still holds. pxat is the key's expiry in unix milliseconds, -1 when
+// if gen still holds; ctx is the caller's, for the breaker. pxat is the key's expiry in unix milliseconds, -1 when
 // unknown (no client-side caching, or a key without TTL): such an item is
 // served but not kept, since its expiry and its tracking are not known.
 func (c *Cache[T]) accept(ctx context.Context, key string, res rueidis.RedisResult, pxat int64, gen uint64, now int64) (*item[T], error) {
@@ -192,7 +194,9 @@ func (c *Cache[T]) writeMany(ctx context.Context, keys []string, cmds rueidis.Co
 		}
 		return errs
 	}
-	for i, res := range c.redis.DoMulti(ctx, cmds...) {
+	rctx, done := c.deadline.bound(ctx, now)
+	defer done()
+	for i, res := range c.redis.DoMulti(rctx, cmds...) {
 		errs[i] = res.Error()
 		c.breaker.record(ctx, errs[i], now)
 	}

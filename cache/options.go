@@ -26,6 +26,8 @@ const (
 	DefaultMaxValueBytes = 16 << 20
 	// DefaultLoadTimeout bounds one shared load.
 	DefaultLoadTimeout = 30 * time.Second
+	// DefaultRedisTimeout bounds each call to Redis.
+	DefaultRedisTimeout = time.Second
 	// DefaultBreakerFailures is how many consecutive Redis failures open the
 	// breaker.
 	DefaultBreakerFailures = 5
@@ -93,6 +95,12 @@ type Options[T any] struct {
 	// DefaultLoadTimeout.
 	LoadTimeout time.Duration
 
+	// RedisTimeout bounds each call to Redis when the caller's context has
+	// no earlier deadline (rueidis retries reads on a dead connection until
+	// the context ends). 0 means DefaultRedisTimeout; a negative value
+	// leaves calls bounded by the caller's context only.
+	RedisTimeout time.Duration
+
 	// BreakerFailures consecutive Redis failures open the breaker: for
 	// BreakerCooldown, Get, Set and Delete fail at once with ErrUnavailable
 	// and Fetch calls the loader without touching Redis; then one call
@@ -117,6 +125,7 @@ type settings[T any] struct {
 	clone                      func(T) T
 	maxValueBytes              int
 	loadTimeout                time.Duration
+	redisTimeout               time.Duration
 	breakerFailures            int
 	breakerCooldown            time.Duration
 	observer                   Observer
@@ -128,7 +137,7 @@ func (o *Options[T]) validate() (settings[T], error) {
 		jitter: o.Jitter, beta: o.EarlyRefreshBeta, codec: o.Codec,
 		maxLocalEntries: o.MaxLocalEntries, maxLocalBytes: o.MaxLocalBytes,
 		disableLocal: o.DisableLocal, clone: o.Clone, maxValueBytes: o.MaxValueBytes,
-		loadTimeout: o.LoadTimeout, breakerFailures: o.BreakerFailures,
+		loadTimeout: o.LoadTimeout, redisTimeout: o.RedisTimeout, breakerFailures: o.BreakerFailures,
 		breakerCooldown: o.BreakerCooldown, observer: o.Observer,
 	}
 	switch {
@@ -158,6 +167,7 @@ func (o *Options[T]) validate() (settings[T], error) {
 	orDefault(&s.maxLocalBytes, DefaultMaxLocalBytes)
 	orDefault(&s.maxValueBytes, DefaultMaxValueBytes)
 	orDefault(&s.loadTimeout, DefaultLoadTimeout)
+	orDefault(&s.redisTimeout, DefaultRedisTimeout)
 	orDefault(&s.breakerFailures, DefaultBreakerFailures)
 	orDefault(&s.breakerCooldown, DefaultBreakerCooldown)
 	orDefault(&s.codec, codec.MsgPack[T]())

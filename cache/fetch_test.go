@@ -1,0 +1,344 @@
+package cache_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/typecache/typecache/cache"
+	"github.com/typecache/typecache/internal/redistest"
+)
+
+// countingLoader returns fn's result and counts its calls.
+type countingLoader[T any] struct {
+	calls atomic.Int64
+	fn    func(ctx context.Context, key string) (T, error)
+}
+
+func (l *countingLoader[T]) Load(ctx context.Context, key string) (T, error) {
+	l.calls.Add(1)
+	return l.fn(ctx, key)
+}
+
+func TestFetchColdKeyLoadsOnce(t *testing.T) {
+	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+		ctx := context.Background()
+		c := newCache(t, srv.Client(t), cacheName(t), cache.Options[user]{TTL: time.Hour})
+		const goroutines = 1000
+		var started sync.WaitGroup
+		started.Add(goroutines)
+		allStarted := make(chan struct{})
+		go func() { started.Wait(); close(allStarted) }()
+		loader := &countingLoader[user]{fn: func(context.Context, string) (user, error) {
+			<-allStarted
+			return user{ID: 7}, nil
+		}}
+		var wg sync.WaitGroup
+		errs := make(chan error, goroutines)
+		for range goroutines {
+			wg.Go(func() {
+				started.Done()
+				got, err := c.Fetch(ctx, "cold", loader)
+				if err == nil && got.ID != 7 {
+					err = fmt.Errorf("got %v", got)
+				}
+				if err != nil {
+					errs <- err
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		if n := loader.calls.Load(); n != 1 {
+			t.Fatalf("loader called %d times for %d goroutines, want 1", n, goroutines)
+		}
+	})
+}
+
+func TestFetchNegativeCaching(t *testing.T) {
+	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+		ctx := context.Background()
+		c := newCache(t, srv.Client(t), cacheName(t), cache.Options[user]{TTL: time.Hour, NegativeTTL: time.Minute})
+		loader := &countingLoader[user]{fn: func(context.Context, string) (user, error) {
+			return user{}, fmt.Errorf("no such user: %w", cache.ErrNotFound)
+		}}
+		for i := range 3 {
+			if _, err := c.Fetch(ctx, "ghost", loader); !errors.Is(err, cache.ErrNotFound) {
+				t.Fatalf("Fetch %d: err = %v, want ErrNotFound", i, err)
+			}
+		}
+		if n := loader.calls.Load(); n != 1 {
+			t.Fatalf("loader called %d times, want 1: ErrNotFound is cached", n)
+		}
+		if _, err := c.Get(ctx, "ghost"); !errors.Is(err, cache.ErrNotFound) {
+			t.Fatalf("Get of a cached absence: %v", err)
+		}
+		if st := c.Stats(); st.LoadErrors != 0 || st.Loads != 1 {
+			t.Fatalf("stats %+v: ErrNotFound is a load, not a load error", st)
+		}
+	})
+}
+
+func TestFetchErrorsAreNotCached(t *testing.T) {
+	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+		ctx := context.Background()
+		c := newCache(t, srv.Client(t), cacheName(t), cache.Options[user]{TTL: time.Hour})
+		boom := errors.New("database down")
+		loader := &countingLoader[user]{fn: func(context.Context, string) (user, error) { return user{}, boom }}
+		for i := range 3 {
+			if _, err := c.Fetch(ctx, "k", loader); !errors.Is(err, boom) {
+				t.Fatalf("Fetch %d: err = %v, want the loader's", i, err)
+			}
+		}
+		if n := loader.calls.Load(); n != 3 {
+			t.Fatalf("loader called %d times, want 3: errors are not cached", n)
+		}
+		if st := c.Stats(); st.LoadErrors != 3 {
+			t.Fatalf("LoadErrors = %d, want 3", st.LoadErrors)
+		}
+	})
+}
+
+// TestFetchPanicReachesEveryWaiter: a loader's panic is re-raised in every
+// goroutine waiting for the load, and the process survives.
+func TestFetchPanicReachesEveryWaiter(t *testing.T) {
+	ctx := context.Background()
+	c := newCache(t, redistest.Standalone(t).Client(t), cacheName(t), cache.Options[user]{TTL: time.Hour})
+	const goroutines = 20
+	var started sync.WaitGroup
+	started.Add(goroutines)
+	release := make(chan struct{})
+	go func() { started.Wait(); close(release) }()
+	loader := cache.LoaderFunc[user](func(context.Context, string) (user, error) {
+		<-release
+		panic("loader exploded")
+	})
+	var panics atomic.Int64
+	var wg sync.WaitGroup
+	for range goroutines {
+		wg.Go(func() {
+			defer func() {
+				if p := recover(); p == "loader exploded" {
+					panics.Add(1)
+				}
+			}()
+			started.Done()
+			_, _ = c.Fetch(ctx, "k", loader)
+		})
+	}
+	wg.Wait()
+	if n := panics.Load(); n != goroutines {
+		t.Fatalf("%d of %d waiters saw the panic", n, goroutines)
+	}
+}
+
+// TestFetchWaiterGivesUp: a caller whose context ends stops waiting, without
+// cancelling the load that others share.
+func TestFetchWaiterGivesUp(t *testing.T) {
+	c := newCache(t, redistest.Standalone(t).Client(t), cacheName(t), cache.Options[user]{TTL: time.Hour})
+	loading, release := make(chan struct{}), make(chan struct{})
+	var loadCtxErr atomic.Value
+	loader := &countingLoader[user]{fn: func(ctx context.Context, _ string) (user, error) {
+		close(loading)
+		<-release
+		loadCtxErr.Store(fmt.Sprint(ctx.Err()))
+		return user{ID: 1}, nil
+	}}
+	firstCtx, cancelFirst := context.WithCancel(context.Background())
+	firstDone := make(chan error, 1)
+	go func() {
+		_, err := c.Fetch(firstCtx, "k", loader)
+		firstDone <- err
+	}()
+	<-loading
+	secondDone := make(chan error, 1)
+	go func() {
+		got, err := c.Fetch(context.Background(), "k", loader)
+		if err == nil && got.ID != 1 {
+			err = fmt.Errorf("got %v", got)
+		}
+		secondDone <- err
+	}()
+	cancelFirst()
+	if err := <-firstDone; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled caller: err = %v, want context.Canceled", err)
+	}
+	close(release)
+	if err := <-secondDone; err != nil {
+		t.Fatalf("other caller: %v", err)
+	}
+	if got := loadCtxErr.Load(); got != "<nil>" {
+		t.Fatalf("the load's context ended with the first caller's: %v", got)
+	}
+	if n := loader.calls.Load(); n != 1 {
+		t.Fatalf("loader called %d times, want 1", n)
+	}
+}
+
+// fakeClock is a test clock that starts at the real time (Redis's expiries
+// come from the real clock) and moves only when told.
+type fakeClock struct{ now atomic.Int64 }
+
+func newFakeClock() *fakeClock {
+	c := &fakeClock{}
+	c.now.Store(time.Now().UnixNano())
+	return c
+}
+
+func (c *fakeClock) Now() int64              { return c.now.Load() }
+func (c *fakeClock) Advance(d time.Duration) { c.now.Add(int64(d)) }
+
+// TestFetchStaleWindow: past the TTL and within the stale window, Fetch
+// serves the old value while one background refresh runs; when that refresh
+// fails, the stale value comes with an error wrapping ErrStale and the
+// loader's error; a successful refresh ends it.
+func TestFetchStaleWindow(t *testing.T) {
+	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+		ctx := context.Background()
+		for _, local := range []bool{true, false} {
+			t.Run(map[bool]string{true: "local", false: "no-local"}[local], func(t *testing.T) {
+				clock := newFakeClock()
+				c := newCache(t, srv.Client(t), cacheName(t), cache.Options[int]{
+					TTL: time.Minute, StaleTTL: time.Minute, Jitter: -1, EarlyRefreshBeta: -1, DisableLocal: !local,
+				})
+				c.SetClock(clock.Now)
+				boom := errors.New("source down")
+				var fail atomic.Bool
+				var version atomic.Int64
+				loader := &countingLoader[int]{fn: func(context.Context, string) (int, error) {
+					if fail.Load() {
+						return 0, boom
+					}
+					return int(version.Add(1)), nil
+				}}
+				if v, err := c.Fetch(ctx, "k", loader); err != nil || v != 1 {
+					t.Fatalf("first Fetch = %d, %v", v, err)
+				}
+				clock.Advance(61 * time.Second) // past the TTL, inside the stale window
+				fail.Store(true)
+				if v, err := c.Fetch(ctx, "k", loader); err != nil || v != 1 {
+					t.Fatalf("Fetch in the stale window = %d, %v; want the stale value while refreshing", v, err)
+				}
+				c.WaitRefreshes()
+				v, err := c.Fetch(ctx, "k", loader)
+				if v != 1 || !errors.Is(err, cache.ErrStale) || !errors.Is(err, boom) {
+					t.Fatalf("Fetch after a failed refresh = %d, %v; want 1 with ErrStale and the loader's error", v, err)
+				}
+				c.WaitRefreshes()
+				if st := c.Stats(); st.StaleServed != 2 || st.LoadErrors != 2 {
+					t.Fatalf("stats %+v: want 2 stale served and 2 failed refreshes", st)
+				}
+				fail.Store(false)
+				_, _ = c.Fetch(ctx, "k", loader) // starts a refresh that succeeds
+				c.WaitRefreshes()
+				if v, err := c.Fetch(ctx, "k", loader); err != nil || v != 2 {
+					t.Fatalf("Fetch after a successful refresh = %d, %v; want 2", v, err)
+				}
+				if _, err := c.Get(ctx, "k"); err != nil {
+					t.Fatalf("Get after the refresh: %v", err)
+				}
+			})
+		}
+	})
+}
+
+// TestGetTreatsStaleAsMiss: Get does not serve values past their TTL.
+func TestGetTreatsStaleAsMiss(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock()
+	c := newCache(t, redistest.Standalone(t).Client(t), cacheName(t), cache.Options[int]{TTL: time.Minute, StaleTTL: time.Minute, Jitter: -1})
+	c.SetClock(clock.Now)
+	if err := c.Set(ctx, "k", 1); err != nil {
+		t.Fatal(err)
+	}
+	mustGet(t, c, "k", 1)
+	clock.Advance(61 * time.Second)
+	if _, err := c.Get(ctx, "k"); !errors.Is(err, cache.ErrNotFound) {
+		t.Fatalf("Get past the TTL: %v, want ErrNotFound (the stale window is Fetch's)", err)
+	}
+}
+
+// TestFetchRoundTrips counts the commands a miss costs on a private server:
+// one tracked GET (with its PTTL, in one round trip) and one SET.
+func TestFetchRoundTrips(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.NewStandalone(t)
+	c := newCache(t, srv.Client(t), "rt", cache.Options[user]{TTL: time.Hour})
+	if _, err := c.Get(ctx, "warm-up"); !errors.Is(err, cache.ErrNotFound) {
+		t.Fatal(err)
+	}
+	node := srv.Nodes()[0]
+	if _, err := node.Do("CONFIG", "RESETSTAT"); err != nil {
+		t.Fatal(err)
+	}
+	loader := cache.LoaderFunc[user](func(context.Context, string) (user, error) { return user{ID: 1}, nil })
+	if _, err := c.Fetch(ctx, "k", loader); err != nil {
+		t.Fatal(err)
+	}
+	stats, err := node.Do("INFO", "commandstats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := map[string]int{}
+	for line := range strings.Lines(stats) {
+		name, rest, ok := strings.Cut(strings.TrimPrefix(strings.TrimSpace(line), "cmdstat_"), ":calls=")
+		if !ok || strings.HasPrefix(name, "config") || name == "info" {
+			continue
+		}
+		n, _ := strconv.Atoi(strings.Split(rest, ",")[0])
+		calls[name] = n
+	}
+	// DoCache sends CLIENT CACHING yes, MULTI, PTTL, GET, EXEC in one write.
+	want := map[string]int{"get": 1, "set": 1, "pttl": 1, "multi": 1, "exec": 1, "client|caching": 1}
+	if fmt.Sprint(calls) != fmt.Sprint(want) {
+		t.Fatalf("commands for a miss: %v, want %v (2 round trips)", calls, want)
+	}
+}
+
+// TestRedisDown: with the server stopped, Fetch answers from the loader and
+// the breaker soon stops trying; Get fails; once the server is back the
+// cache works again.
+func TestRedisDown(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.NewStandalone(t)
+	c := newCache(t, srv.Client(t), cacheName(t), cache.Options[int]{
+		TTL: time.Hour, BreakerFailures: 2, BreakerCooldown: 20 * time.Millisecond, RedisTimeout: 200 * time.Millisecond,
+	})
+	loader := &countingLoader[int]{fn: func(context.Context, string) (int, error) { return 42, nil }}
+	if v, err := c.Fetch(ctx, "k", loader); err != nil || v != 42 {
+		t.Fatalf("Fetch = %d, %v", v, err)
+	}
+	node := srv.Nodes()[0]
+	node.Stop()
+	for i := range 10 {
+		// context.Background: only RedisTimeout bounds the calls to Redis,
+		// which rueidis would otherwise retry for ever.
+		v, err := c.Fetch(ctx, "other"+strconv.Itoa(i), loader)
+		if err != nil || v != 42 {
+			t.Fatalf("Fetch %d with Redis down = %d, %v; want the loader's value", i, v, err)
+		}
+	}
+	if st := c.Stats(); st.BreakerOpens == 0 {
+		t.Fatalf("stats %+v: the breaker never opened", st)
+	}
+	if _, err := c.Get(ctx, "k"); err == nil || errors.Is(err, cache.ErrNotFound) {
+		t.Fatalf("Get with Redis down: %v, want an error", err)
+	}
+	if err := c.Set(ctx, "k", 1); err == nil {
+		t.Fatal("Set with Redis down succeeded")
+	}
+	if err := node.Start(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "Set works again", func() bool { return c.Set(ctx, "k", 2) == nil })
+	mustGet(t, c, "k", 2)
+}
