@@ -33,9 +33,9 @@
 //
 // 0xC1 can start no MessagePack value, JSON text or UTF-8 string. Format
 // ids: 1 json, 2 msgpack, 3 string, 4 bytes, 5 compressed, 6 encrypted; the
-// version is 1. The checksum covers header and payload, so every single-bit
-// flip and every truncation is detected (other damage with probability
-// 1 − 2⁻³²). Below its threshold [Compress] writes the inner frame as is;
+// version is 1. The checksum covers header and payload: it detects every
+// single-bit flip and every burst of up to 32 changed bits, and truncation
+// or other damage with probability 1 − 2⁻³². Below its threshold [Compress] writes the inner frame as is;
 // above it the payload is the compressed inner frame. The encrypted frame is
 //
 //	0xC1 | 6 | 1 | key id | nonce (12) | ciphertext of the inner frame | GCM tag (16)

@@ -1,0 +1,61 @@
+package codec_test
+
+import (
+	"testing"
+
+	"github.com/typecache/typecache/codec"
+)
+
+// BenchmarkCodec measures each codec on the ~1 KB user: Append into a
+// reused buffer and Decode, with the encoded size as the "bytes" metric.
+func BenchmarkCodec(b *testing.B) {
+	u := sampleUser()
+	codecs := []struct {
+		name string
+		c    codec.Codec[user]
+	}{
+		{"json", codec.JSON[user]()},
+		{"msgpack", codec.MsgPack[user]()},
+		{"compress(json)", compressed(codec.JSON[user](), 1)},
+		{"compress(msgpack)", compressed(codec.MsgPack[user](), 1)},
+		{"encrypt(msgpack)", encrypted(codec.MsgPack[user]())},
+		{"encrypt(compress(msgpack))", encrypted(compressed(codec.MsgPack[user](), 1))},
+	}
+	for _, bc := range codecs {
+		b.Run(bc.name+"/append", func(b *testing.B) { benchAppend(b, bc.c, u) })
+		b.Run(bc.name+"/decode", func(b *testing.B) { benchDecode(b, bc.c, u) })
+	}
+}
+
+// BenchmarkRaw measures String and Bytes on a 1 KB value.
+func BenchmarkRaw(b *testing.B) {
+	s := sampleUser().Bio + sampleUser().Bio
+	s = s[:1024]
+	b.Run("string/append", func(b *testing.B) { benchAppend(b, codec.String(), s) })
+	b.Run("string/decode", func(b *testing.B) { benchDecode(b, codec.String(), s) })
+	b.Run("bytes/append", func(b *testing.B) { benchAppend(b, codec.Bytes(), []byte(s)) })
+	b.Run("bytes/decode", func(b *testing.B) { benchDecode(b, codec.Bytes(), []byte(s)) })
+}
+
+func benchAppend[T any](b *testing.B, c codec.Codec[T], v T) {
+	b.ReportAllocs()
+	buf := make([]byte, 0, 4096)
+	for b.Loop() {
+		var err error
+		if buf, err = c.Append(buf[:0], v); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(buf)), "bytes")
+}
+
+func benchDecode[T any](b *testing.B, c codec.Codec[T], v T) {
+	b.ReportAllocs()
+	data := mustEncode(c, v)
+	for b.Loop() {
+		if _, err := c.Decode(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(data)), "bytes")
+}

@@ -1,0 +1,100 @@
+package codec_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/typecache/typecache/codec"
+)
+
+type Profile struct {
+	Name  string   `json:"name" msgpack:"name"`
+	Langs []string `json:"langs" msgpack:"langs"`
+}
+
+func ExampleMsgPack() {
+	c := codec.MsgPack[Profile]()
+
+	var buf []byte // reused across calls: Append writes into it
+	buf, err := c.Append(buf[:0], Profile{Name: "Ada", Langs: []string{"en", "fr"}})
+	if err != nil {
+		panic(err)
+	}
+	p, err := c.Decode(buf) // p does not share memory with buf
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("%+v\n", p)
+	// Output: {Name:Ada Langs:[en fr]}
+}
+
+func ExampleJSON() {
+	c := codec.JSON[Profile]()
+	data, _ := c.Append(nil, Profile{Name: "Ada"})
+	fmt.Printf("header % x, payload %s\n", data[:3], data[3:len(data)-4])
+	// Output: header c1 01 01, payload {"name":"Ada","langs":null}
+}
+
+// Bytes written by another codec are a mismatch: treat them as a miss.
+func ExampleErrMismatch() {
+	data, _ := codec.JSON[Profile]().Append(nil, Profile{Name: "Ada"})
+
+	_, err := codec.MsgPack[Profile]().Decode(data)
+	fmt.Println(errors.Is(err, codec.ErrMismatch))
+	fmt.Println(err)
+	// Output:
+	// true
+	// codec: msgpack: bytes were not written by this codec: frame holds json
+}
+
+func ExampleCompress() {
+	c, err := codec.Compress(codec.String(), codec.CompressOptions{Threshold: 256})
+	if err != nil {
+		panic(err)
+	}
+	small, _ := c.Append(nil, "short")
+	large, _ := c.Append(nil, strings.Repeat("typecache ", 100))
+	fmt.Println(len(small), "bytes: stored as the inner frame")
+	fmt.Println(len(large), "bytes instead of 1007: compressed")
+	// Output:
+	// 12 bytes: stored as the inner frame
+	// 34 bytes instead of 1007: compressed
+}
+
+func ExampleCompress_badOption() {
+	_, err := codec.Compress(codec.String(), codec.CompressOptions{Threshold: -1})
+	fmt.Println(err)
+	// Output: codec: CompressOptions.Threshold must be >= 0, got -1
+}
+
+// Rotate keys by putting the new key first: Append seals with it, Decode
+// still opens values sealed with the old one.
+func ExampleEncrypt() {
+	oldKey := codec.EncryptionKey{ID: 1, Secret: bytes.Repeat([]byte{1}, 32)} // use crypto/rand keys
+	newKey := codec.EncryptionKey{ID: 2, Secret: bytes.Repeat([]byte{2}, 32)}
+
+	before, _ := codec.Encrypt(codec.MsgPack[Profile](), codec.EncryptOptions{Keys: []codec.EncryptionKey{oldKey}})
+	sealed, _ := before.Append(nil, Profile{Name: "Ada"})
+
+	after, err := codec.Encrypt(codec.MsgPack[Profile](), codec.EncryptOptions{Keys: []codec.EncryptionKey{newKey, oldKey}})
+	if err != nil {
+		panic(err)
+	}
+	p, err := after.Decode(sealed)
+	fmt.Println(p.Name, err)
+	resealed, _ := after.Append(nil, p)
+	fmt.Println("key id", sealed[3], "->", resealed[3])
+	// Output:
+	// Ada <nil>
+	// key id 1 -> 2
+}
+
+func ExampleEncrypt_badKey() {
+	_, err := codec.Encrypt(codec.String(), codec.EncryptOptions{
+		Keys: []codec.EncryptionKey{{ID: 1, Secret: []byte("too short")}},
+	})
+	fmt.Println(err)
+	// Output: codec: EncryptOptions.Keys[0].Secret must be 16, 24 or 32 bytes, got 9
+}
