@@ -38,6 +38,7 @@ type cacheContender struct {
 
 // localHitContenders serve a repeated read from process memory.
 var localHitContenders = []cacheContender{
+	typecacheLocal,
 	{"go-redis-cache", func(tb testing.TB, srv *redistest.Server) userStore {
 		return goRedisCacheStore{gocache.New(&gocache.Options{
 			Redis:      newGoRedis(tb, srv),
@@ -51,6 +52,7 @@ var localHitContenders = []cacheContender{
 
 // remoteContenders ask Redis on every read: no local tier, no client-side cache.
 var remoteContenders = []cacheContender{
+	typecacheRemote,
 	goRedisCacheRemote,
 	{"rueidis", func(tb testing.TB, srv *redistest.Server) userStore {
 		return rueidisStore(srv.Raw(tb), false)

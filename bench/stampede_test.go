@@ -21,7 +21,7 @@ import (
 )
 
 // stampedeContenders each protect a cold key from concurrent loads.
-var stampedeContenders = []cacheContender{goRedisCacheRemote}
+var stampedeContenders = []cacheContender{typecacheLocal, goRedisCacheRemote}
 
 // stampedeChildEnv carries a stampedeChild, as JSON, to a re-executed test
 // binary; TestHelperProcess runs only when it is set.
