@@ -3,9 +3,12 @@ package lock_test
 import (
 	"context"
 	"errors"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/internal/redistest"
 	"github.com/typecache/typecache/lock"
 )
@@ -98,5 +101,39 @@ func TestSetAndRelease(t *testing.T) {
 				t.Fatal("SetAndRelease with ttl 0 succeeded")
 			}
 		})
+	})
+}
+
+// TestLoadThroughLease runs the cache-miss recipe of ExampleLock_SetAndRelease
+// from 2 clients × 8 goroutines on one cold key: the loader runs once and
+// every caller gets its value.
+func TestLoadThroughLease(t *testing.T) {
+	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		a, b := twoLockers(t, srv, lock.Options{})
+		clients := []*typecache.Client{srv.Client(t), srv.Client(t)}
+		key := redistest.Prefix(t) + "cold"
+		var loads atomic.Int64
+		load := func() ([]byte, error) {
+			loads.Add(1)
+			time.Sleep(100 * time.Millisecond) // the slow query being protected
+			return []byte("loaded"), nil
+		}
+		var wg sync.WaitGroup
+		for i, lk := range []*lock.Locker{a, b} {
+			for range 8 {
+				wg.Go(func() {
+					value, err := loadThroughLease(ctx, clients[i].Redis(), lk, key, load)
+					if err != nil || string(value) != "loaded" {
+						t.Errorf("loadThroughLease = %q, %v", value, err)
+					}
+				})
+			}
+		}
+		wg.Wait()
+		if n := loads.Load(); n != 1 {
+			t.Fatalf("loader ran %d times, want 1", n)
+		}
 	})
 }
