@@ -25,7 +25,7 @@ const seqForeign = -1
 // encoding/binary.
 type op struct {
 	Key    int32
-	Client int8  // which client (or process) issued it
+	Client int8 // which client (or process) issued it
 	Kind   opKind
 	OK     bool  // the call returned without error
 	Seq    int64 // write/delete: its sequence; read: the sequence seen, 0 = not found
