@@ -45,5 +45,6 @@ func tokenID(token string) (id string, ok bool) {
 
 // publicID shortens a session's Redis identifier to the opaque ID shown by
 // List: 16 characters (96 bits), enough to tell a user's sessions apart and
-// to name one in Revoke, and never usable as a token.
-func publicID(id string) string { return id[:16] }
+// to name one in Revoke, and never usable as a token. A Session that did
+// not come from a Store has no id and gets "".
+func publicID(id string) string { return id[:min(len(id), 16)] }
