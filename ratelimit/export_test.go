@@ -6,7 +6,9 @@ import "time"
 // of time.Now in its local deny cache.
 func SetClock(l *Limiter, now func() time.Time) {
 	l.scriptNow = now
-	l.now = now
+	if l.denials != nil {
+		l.denials.clock = func() time.Duration { return time.Duration(now().UnixNano()) }
+	}
 }
 
 // LocalDenyCacheLen returns the number of keys in l's local deny cache.

@@ -20,29 +20,35 @@ type localDenyCache struct {
 	size     atomic.Int64
 	max      int64
 	evicting sync.Mutex
+	// clock reads the monotonic clock only (time.Since), half the cost of
+	// time.Now: the denied path is mostly this call.
+	clock func() time.Duration
 }
 
-// denial is an immutable record of one denied decision.
+// denial is an immutable record of one denied decision; times are on the
+// cache's clock.
 type denial struct {
-	until   time.Time // when the denied cost could be allowed
-	resetAt time.Time
+	until   time.Duration // when the denied cost could be allowed
+	resetAt time.Duration
 	cost    int
 	res     Result
 }
 
 func newLocalDenyCache(max int) *localDenyCache {
-	return &localDenyCache{max: int64(max)}
+	origin := time.Now()
+	return &localDenyCache{max: int64(max), clock: func() time.Duration { return time.Since(origin) }}
 }
 
-// lookup returns a local denial of a request of cost n for key at now, if one
+// lookup returns a local denial of a request of cost n for key, if one
 // stands.
-func (c *localDenyCache) lookup(key string, n int, now time.Time) (Result, bool) {
+func (c *localDenyCache) lookup(key string, n int) (Result, bool) {
 	v, ok := c.entries.Load(key)
 	if !ok {
 		return Result{}, false
 	}
 	d := v.(*denial)
-	if !now.Before(d.until) {
+	now := c.clock()
+	if now >= d.until {
 		if c.entries.CompareAndDelete(key, d) {
 			c.size.Add(-1)
 		}
@@ -52,15 +58,16 @@ func (c *localDenyCache) lookup(key string, n int, now time.Time) (Result, bool)
 		return Result{}, false
 	}
 	res := d.res
-	res.RetryAfter = d.until.Sub(now)
-	res.ResetAfter = max(d.resetAt.Sub(now), res.RetryAfter)
+	res.RetryAfter = d.until - now
+	res.ResetAfter = max(d.resetAt-now, res.RetryAfter)
 	res.Source = FromLocalDenyCache
 	return res, true
 }
 
-// remember records that Redis denied a request of cost n for key at now.
-func (c *localDenyCache) remember(key string, n int, res Result, now time.Time) {
-	d := &denial{until: now.Add(res.RetryAfter), resetAt: now.Add(res.ResetAfter), cost: n, res: res}
+// remember records that Redis denied a request of cost n for key just now.
+func (c *localDenyCache) remember(key string, n int, res Result) {
+	now := c.clock()
+	d := &denial{until: now + res.RetryAfter, resetAt: now + res.ResetAfter, cost: n, res: res}
 	if _, loaded := c.entries.Swap(key, d); !loaded && c.size.Add(1) > c.max {
 		c.evict(now)
 	}
@@ -77,7 +84,7 @@ func (c *localDenyCache) forget(key string) {
 // then arbitrary ones (sync.Map's order). Dropping a denial only costs a
 // round trip later. One goroutine evicts at a time; the others go on, so the
 // bound can be exceeded by the number of concurrent inserts.
-func (c *localDenyCache) evict(now time.Time) {
+func (c *localDenyCache) evict(now time.Duration) {
 	if !c.evicting.TryLock() {
 		return
 	}
@@ -89,7 +96,7 @@ func (c *localDenyCache) evict(now time.Time) {
 		}
 	}
 	c.entries.Range(func(key, v any) bool {
-		if !now.Before(v.(*denial).until) {
+		if now >= v.(*denial).until {
 			drop(key, v)
 		}
 		return true

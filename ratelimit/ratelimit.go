@@ -226,9 +226,7 @@ type Limiter struct {
 	args    [2]string // the script's per-limiter arguments
 	maxCost int
 	denials *localDenyCache // nil when Options.LocalDenyCache is false
-	// now is the local deny cache's clock; scriptNow, set by tests only,
-	// replaces Redis TIME in the scripts.
-	now       func() time.Time
+	// scriptNow, set by tests only, replaces Redis TIME in the scripts.
 	scriptNow func() time.Time
 }
 
@@ -242,7 +240,7 @@ func New(c *typecache.Client, opts Options) (*Limiter, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Limiter{redis: c.Redis(), opts: o, now: time.Now}
+	l := &Limiter{redis: c.Redis(), opts: o}
 	l.script, l.args, l.maxCost = scriptFor(o)
 	if o.LocalDenyCache {
 		l.denials = newLocalDenyCache(o.LocalDenyCacheSize)
@@ -274,7 +272,7 @@ func (l *Limiter) AllowN(ctx context.Context, key string, n int) (Result, error)
 		return Result{}, err
 	}
 	if l.denials != nil {
-		if res, ok := l.denials.lookup(key, n, l.now()); ok {
+		if res, ok := l.denials.lookup(key, n); ok {
 			return res, nil
 		}
 	}
@@ -286,7 +284,7 @@ func (l *Limiter) AllowN(ctx context.Context, key string, n int) (Result, error)
 		return l.fallback(fmt.Errorf("ratelimit: key %q: %w", key, err)), nil
 	}
 	if !res.Allowed && l.denials != nil {
-		l.denials.remember(key, n, res, l.now())
+		l.denials.remember(key, n, res)
 	}
 	return res, nil
 }

@@ -1,0 +1,89 @@
+package ratelimit_test
+
+import (
+	"context"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/ratelimit"
+)
+
+// BenchmarkAllow measures decisions per second with parallel callers, per
+// algorithm, on one hot key and spread over 10,000 keys. The limit (100,000
+// per 10 s) keeps most decisions on the "allowed" path that writes.
+func BenchmarkAllow(b *testing.B) {
+	srv := redistest.Standalone(b)
+	keys := make([]string, 10_000)
+	for i := range keys {
+		keys[i] = "user:" + strconv.Itoa(i)
+	}
+	for _, algo := range algorithms {
+		for _, workload := range []struct {
+			name string
+			keys []string
+		}{{"single-key", keys[:1]}, {"10k-keys", keys}} {
+			b.Run(algo.String()+"/"+workload.name, func(b *testing.B) {
+				l, err := ratelimit.New(srv.Client(b), ratelimit.Options{
+					Algorithm: algo, Limit: 100_000, Period: 10 * time.Second, Prefix: redistest.Prefix(b),
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				var next atomic.Uint64
+				b.ReportAllocs()
+				b.ResetTimer()
+				b.RunParallel(func(pb *testing.PB) {
+					ctx := context.Background()
+					i := next.Add(7919)
+					for pb.Next() {
+						i++
+						if _, err := l.Allow(ctx, workload.keys[i%uint64(len(workload.keys))]); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "decisions/s")
+			})
+		}
+	}
+}
+
+// BenchmarkLocalDeny measures a decision answered by the local deny cache: no
+// round trip.
+func BenchmarkLocalDeny(b *testing.B) {
+	l, err := ratelimit.New(redistest.Standalone(b).Client(b), ratelimit.Options{
+		Limit: 1, Period: time.Hour, LocalDenyCache: true, Prefix: redistest.Prefix(b),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	for range 2 {
+		if _, err := l.Allow(ctx, "abuser"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	check := func(res ratelimit.Result, err error) {
+		if err != nil || res.Source != ratelimit.FromLocalDenyCache {
+			b.Fatalf("Allow = %+v, %v; want a local denial", res, err)
+		}
+	}
+	b.Run("serial", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			check(l.Allow(ctx, "abuser"))
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				check(l.Allow(ctx, "abuser"))
+			}
+		})
+	})
+}

@@ -1,0 +1,117 @@
+package ratelimit_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/typecache/typecache"
+	"github.com/typecache/typecache/ratelimit"
+)
+
+// connect returns a client of the Redis at localhost:6379; the examples that
+// use it compile but are not run by go test.
+func connect() *typecache.Client {
+	client, err := typecache.NewClient(rueidis.ClientOption{InitAddress: []string{"127.0.0.1:6379"}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	return client
+}
+
+// A login endpoint: 5 attempts per account per 15 minutes, exact, and no
+// attempts at all while Redis is down.
+func ExampleNew() {
+	client := connect()
+	defer client.Close()
+	logins, err := ratelimit.New(client, ratelimit.Options{
+		Algorithm:   ratelimit.SlidingWindowLog,
+		Limit:       5,
+		Period:      15 * time.Minute,
+		Prefix:      "rl:login:",
+		FailureMode: ratelimit.FailClosed,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	res, err := logins.Allow(context.Background(), "alice@example.com")
+	if err != nil {
+		log.Fatal(err)
+	}
+	if !res.Allowed {
+		fmt.Printf("too many attempts, try again in %s\n", res.RetryAfter.Round(time.Second))
+	}
+}
+
+// A batch import costs one unit per row; GCRA lets a client send up to 1,000
+// rows at once and 100 per second on average.
+func ExampleLimiter_AllowN() {
+	client := connect()
+	defer client.Close()
+	rows, err := ratelimit.New(client, ratelimit.Options{
+		Limit: 100, Period: time.Second, Burst: 1000, Prefix: "rl:import:",
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	res, err := rows.AllowN(context.Background(), "tenant-7", 250)
+	switch {
+	case errors.Is(err, ratelimit.ErrCostExceedsLimit):
+		fmt.Println("batch larger than the burst: split it")
+	case err != nil:
+		log.Fatal(err)
+	case !res.Allowed:
+		fmt.Printf("retry in %s\n", res.RetryAfter)
+	default:
+		fmt.Printf("imported; %d rows left in the burst\n", res.Remaining)
+	}
+}
+
+// Limit an API by client IP behind a load balancer in 10.0.0.0/8, with a
+// heavier cost for exports; health checks are not counted.
+func ExampleMiddleware() {
+	client := connect()
+	defer client.Close()
+	limiter, err := ratelimit.New(client, ratelimit.Options{
+		Algorithm: ratelimit.SlidingWindowCounter, Limit: 100, Period: 10 * time.Second, Prefix: "rl:api:",
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	limit := ratelimit.Middleware(limiter, ratelimit.MiddlewareOptions{
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")},
+		PolicyName:     "api",
+		Cost: func(r *http.Request) int {
+			switch r.URL.Path {
+			case "/healthz":
+				return 0
+			case "/export":
+				return 10
+			}
+			return 1
+		},
+	})
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "hello") })
+	log.Fatal(http.ListenAndServe(":8080", limit(mux)))
+}
+
+func ExampleClientIP() {
+	proxies := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	r := httptest.NewRequest("GET", "/", nil)
+	r.RemoteAddr = "10.0.0.7:41000" // the load balancer
+	// the client forged the first entry; the load balancer appended the second
+	r.Header.Set("X-Forwarded-For", "1.2.3.4, 203.0.113.9")
+	fmt.Println(ratelimit.ClientIP(r, proxies))
+	fmt.Println(ratelimit.ClientIP(r, nil)) // no trusted proxies: headers ignored
+	// Output:
+	// 203.0.113.9
+	// 10.0.0.7
+}
