@@ -1,0 +1,30 @@
+package main
+
+import (
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/typecache/typecache/internal/redistest"
+)
+
+func TestMain(m *testing.M) { redistest.Main(m) }
+
+// TestSmoke runs the smoke walk-through (login, cached reads, 429, a second
+// login retiring the first token, logout) against the handler in process,
+// on a standalone server and on a cluster.
+func TestSmoke(t *testing.T) {
+	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+		a, err := newApp(srv.Client(t), redistest.Prefix(t), &profileDB{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.Close()
+		web := httptest.NewServer(a.Handler())
+		defer web.Close()
+		var out strings.Builder
+		if err := smoke(web.URL, &out); err != nil {
+			t.Fatalf("%v\n%s", err, out.String())
+		}
+	})
+}
