@@ -80,6 +80,11 @@ func fuzzSeedSets() []fuzzSeedSet {
 			{"unknown-key-id", unknownKey, false},
 			{"header-only", encFrame[:4], false},
 		}},
+		{"FuzzCheckMsgPack", nil, []fuzzSeed{
+			{"user", rawMsgPack, false},
+			{"nested-arrays", []byte{0x92, 0x91, 0x01, 0x90}, false},
+			{"array32-too-long", []byte{0xdd, 0xff, 0xff, 0xff, 0xff, 0}, false},
+		}},
 		{"FuzzOpenFrame", nil, []fuzzSeed{
 			{"json-frame", mustEncode(codec.JSON[int](), 7), false},
 			{"string-frame", mustEncode(codec.String(), "frame"), false},

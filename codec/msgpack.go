@@ -47,20 +47,18 @@ func (msgpackCodec[T]) Decode(data []byte) (T, error) {
 	if err != nil {
 		return v, err
 	}
+	if err := checkMsgPack(payload); err != nil {
+		return v, mismatch(formatMsgPack, "payload is not one MessagePack value: %v", err)
+	}
 	d := msgpackDecoders.Get().(*msgpackDecoder)
 	d.r.Reset(payload)
 	d.dec.ResetReader(&d.r)
 	err = d.dec.Decode(&v)
-	trailing := d.r.Len()
 	d.r.Reset(nil) // the pool must not keep the caller's buffer
 	msgpackDecoders.Put(d)
-	switch {
-	case err != nil:
+	if err != nil {
 		var zero T
 		return zero, mismatch(formatMsgPack, "payload does not decode as %T: %v", zero, err)
-	case trailing != 0:
-		var zero T
-		return zero, mismatch(formatMsgPack, "%d bytes left after decoding %T", trailing, zero)
 	}
 	return v, nil
 }

@@ -256,3 +256,25 @@ func randomBytes(t *testing.T, n int) []byte {
 	}
 	return b
 }
+
+// TestMsgPackHostilePayload: a valid frame around a few crafted bytes must
+// be an error, not a multi-gigabyte allocation or a stack overflow inside
+// msgpack.
+func TestMsgPackHostilePayload(t *testing.T) {
+	tests := []struct {
+		name    string
+		decode  func([]byte) error
+		payload []byte
+	}{
+		{"array32 of 4 billion ints", decodeErr(codec.MsgPack[[]int]()), []byte{0xdd, 0xff, 0xff, 0xff, 0xff, 1}},
+		{"array32 of 4 billion structs", decodeErr(codec.MsgPack[[]user]()), []byte{0xdd, 0xff, 0xff, 0xff, 0xff, 0x80}},
+		{"a million nested arrays", decodeErr(codec.MsgPack[any]()), append(bytes.Repeat([]byte{0x91}, 1<<20), 0)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.decode(frameForTest(2, tt.payload)); !errors.Is(err, codec.ErrMismatch) {
+				t.Fatalf("err = %v, want ErrMismatch", err)
+			}
+		})
+	}
+}

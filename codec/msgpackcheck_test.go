@@ -1,0 +1,59 @@
+package codec
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+func TestCheckMsgPack(t *testing.T) {
+	tests := []struct {
+		name    string
+		payload []byte
+		wantErr string
+	}{
+		{"int", []byte{0x05}, ""},
+		{"array of three", []byte{0x93, 1, 2, 3}, ""},
+		{"map", []byte{0x81, 0xa1, 'k', 0xc0}, ""},
+		{"str8", []byte{0xd9, 2, 'h', 'i'}, ""},
+		{"fixext8 (time)", append([]byte{0xd7, 0xff}, make([]byte, 8)...), ""},
+		{"ext8", []byte{0xc7, 1, 5, 0}, ""},
+		{"empty", nil, "value runs past the end"},
+		{"array32 of 4 billion", []byte{0xdd, 0xff, 0xff, 0xff, 0xff, 0}, "container declares 4294967295 elements in 1 bytes"},
+		{"map16 longer than payload", []byte{0xde, 0, 3, 1, 1}, "container declares 6 elements in 2 bytes"},
+		{"str32 past the end", []byte{0xdb, 0, 0, 1, 0, 'x'}, "value runs past the end"},
+		{"unused code", []byte{0xc1}, "invalid code 0xc1"},
+		{"trailing bytes", []byte{0x01, 0x02}, "1 bytes after the value"},
+		{"array short of elements", []byte{0x92, 0x91, 1}, "value runs past the end"},
+		{"nested too deep", append(bytes.Repeat([]byte{0x91}, maxMsgPackDepth+1), 0), "nested deeper than 10000"},
+		{"nested at the limit", append(bytes.Repeat([]byte{0x91}, maxMsgPackDepth-1), 0), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := checkMsgPack(tt.payload)
+			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Fatalf("checkMsgPack = %v, want %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// FuzzCheckMsgPack checks the validator against msgpack's own parser: what
+// it accepts, msgpack can skip as exactly one value; what msgpack skips, it
+// accepts unless nested too deep.
+func FuzzCheckMsgPack(f *testing.F) {
+	f.Fuzz(func(t *testing.T, p []byte) {
+		err := checkMsgPack(p)
+		r := bytes.NewReader(p)
+		skipErr := msgpack.NewDecoder(r).Skip()
+		parsed := skipErr == nil && r.Len() == 0
+		if err == nil && !parsed {
+			t.Fatalf("checkMsgPack accepted %x; msgpack: %v, %d bytes left", p, skipErr, r.Len())
+		}
+		if err != nil && parsed && !strings.Contains(err.Error(), "nested deeper") {
+			t.Fatalf("checkMsgPack(%x) = %v; msgpack parses it", p, err)
+		}
+	})
+}
