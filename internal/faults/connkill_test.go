@@ -95,7 +95,7 @@ func TestConnectionKilled(t *testing.T) {
 		figure(t, "load after recovery", "%.0f ops/s, p50 %s, p99 %s", after.opsPerSec, ms(after.p50), ms(after.p99))
 		figure(t, "first successful write after a kill", "median %s, max %s", ms(recovery(ops, killAt).p50), ms(recovery(ops, killAt).max))
 		v := checkHistory(ops, writerOf, checkOptions{crossBound: time.Second})
-		figure(t, "calls failed / total", "%d / %d over %s (%d kills)", v.Errors, len(ops), took.Round(time.Millisecond), kills)
+		figure(t, "calls failed / total", "%d (%d by the open breaker) / %d over %s (%d kills)", v.Errors, v.BreakerErrors, len(ops), took.Round(time.Millisecond), kills)
 	})
 }
 

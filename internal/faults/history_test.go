@@ -24,13 +24,14 @@ const seqForeign = -1
 // Fields are fixed-size so that helper processes can ship their logs with
 // encoding/binary.
 type op struct {
-	Key    int32
-	Client int8 // which client (or process) issued it
-	Kind   opKind
-	OK     bool  // the call returned without error
-	Seq    int64 // write/delete: its sequence; read: the sequence seen, 0 = not found
-	Start  int64 // unix nanoseconds
-	End    int64
+	Key     int32
+	Client  int8 // which client (or process) issued it
+	Kind    opKind
+	OK      bool  // the call returned without error
+	Breaker bool  // the call failed with cache.ErrUnavailable (breaker open)
+	Seq     int64 // write/delete: its sequence; read: the sequence seen, 0 = not found
+	Start   int64 // unix nanoseconds
+	End     int64
 }
 
 // checkOptions says how strict the check is.
@@ -48,6 +49,8 @@ type checkOptions struct {
 // verdict is the result of checking a history.
 type verdict struct {
 	Reads, Writes, Deletes, Errors int
+	// BreakerErrors are the Errors that were cache.ErrUnavailable.
+	BreakerErrors int
 	// Mismatches are wrong values: older than the last write or delete
 	// that completed before the read started (after crossBound for another
 	// client), a value of another key, or a value that was never written.
@@ -84,6 +87,9 @@ func checkHistory(ops []op, writerOf func(key int32) int8, opts checkOptions) ve
 	for _, o := range ops {
 		if !o.OK {
 			v.Errors++
+		}
+		if o.Breaker {
+			v.BreakerErrors++
 		}
 		if time.Duration(o.End-o.Start) > opTimeout+hangSlack {
 			v.Hangs++

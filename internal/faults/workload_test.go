@@ -106,6 +106,7 @@ func (m mix) worker(ctx context.Context, g int) []op {
 		o.End = time.Now().UnixNano()
 		cancel()
 		o.OK = err == nil
+		o.Breaker = errors.Is(err, cache.ErrUnavailable)
 		log = append(log, o)
 	}
 	return log
@@ -142,8 +143,8 @@ func between(ops []op, from, to int64) []op {
 // requireClean fails t unless v has no mismatch and no hang, and logs it.
 func requireClean(t *testing.T, v verdict) {
 	t.Helper()
-	t.Logf("checked %d reads, %d writes, %d deletes; %d calls failed; %d mismatches; %d hangs",
-		v.Reads, v.Writes, v.Deletes, v.Errors, v.Mismatches, v.Hangs)
+	t.Logf("checked %d reads, %d writes, %d deletes; %d calls failed (%d refused by the open breaker); %d mismatches; %d hangs",
+		v.Reads, v.Writes, v.Deletes, v.Errors, v.BreakerErrors, v.Mismatches, v.Hangs)
 	if v.Reads == 0 || v.Writes == 0 {
 		t.Fatalf("the workload did nothing: %+v", v)
 	}

@@ -1,0 +1,199 @@
+package faults_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/typecache/typecache"
+	"github.com/typecache/typecache/cache"
+	"github.com/typecache/typecache/internal/redistest"
+)
+
+// Environment of a soak helper process: this test binary run again with
+// -test.run=^TestHelperProcess$.
+const (
+	envHelper   = "FAULTS_HELPER" // "soak"
+	envAddrs    = "FAULTS_ADDRS"
+	envCluster  = "FAULTS_CLUSTER"
+	envName     = "FAULTS_CACHE_NAME"
+	envProcess  = "FAULTS_PROCESS" // 0 or 1
+	envOut      = "FAULTS_OUT"     // file the process writes its operations to
+	envDuration = "FAULTS_DURATION"
+)
+
+const (
+	soakProcesses  = 2
+	soakGoroutines = 32
+	soakKeys       = 1024
+)
+
+func soakMix(process int, c *cache.Cache[entry]) mix {
+	return mix{
+		keys: soakKeys, goroutines: soakGoroutines,
+		ownerBase: process * soakGoroutines, owners: soakProcesses * soakGoroutines,
+		readPct: 90, writePct: 8,
+		cacheFor: func(int) (*cache.Cache[entry], int8) { return c, int8(process) },
+	}
+}
+
+// TestHelperProcess is the body of a soak process; run directly, it does
+// nothing. It connects, prints "ready", waits for "go" on stdin, runs the
+// mixed load for FAULTS_DURATION and writes its operations to FAULTS_OUT.
+func TestHelperProcess(t *testing.T) {
+	if os.Getenv(envHelper) != "soak" {
+		return
+	}
+	process, _ := strconv.Atoi(os.Getenv(envProcess))
+	duration, err := time.ParseDuration(os.Getenv(envDuration))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cluster, _ := strconv.ParseBool(os.Getenv(envCluster))
+	client, err := typecache.NewClient(rueidis.ClientOption{
+		InitAddress:       strings.Split(os.Getenv(envAddrs), ","),
+		ForceSingleClient: !cluster,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	c, err := cache.New[entry](client, os.Getenv(envName), cache.Options[entry]{TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Println("ready")
+	if line, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil || line != "go\n" {
+		t.Fatalf("waiting for go: %q, %v", line, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), duration)
+	defer cancel()
+	ops := soakMix(process, c).run(ctx)
+	f, err := os.Create(os.Getenv(envOut))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := bufio.NewWriter(f)
+	if err := binary.Write(w, binary.LittleEndian, ops); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Scenario 7: two OS processes × 32 goroutines, 90% reads, 8% writes, 2%
+// deletes against one server while every connection is killed
+// periodically. Zero wrong values across both processes, no hang.
+func TestSoak(t *testing.T) {
+	duration := pick(10*time.Second, 60*time.Second)
+	killEvery := pick(2500*time.Millisecond, 5*time.Second)
+	srv := redistest.NewStandalone(t)
+	name := redistest.Prefix(t) + "soak"
+	dir := t.TempDir()
+
+	type child struct {
+		cmd   *exec.Cmd
+		stdin interface{ Write([]byte) (int, error) }
+		out   string
+	}
+	var children []child
+	for p := range soakProcesses {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1")
+		out := filepath.Join(dir, "ops"+strconv.Itoa(p))
+		cmd.Env = append(os.Environ(),
+			envHelper+"=soak",
+			envAddrs+"="+strings.Join(srv.Option().InitAddress, ","),
+			envCluster+"="+strconv.FormatBool(srv.IsCluster()),
+			envName+"="+name,
+			envProcess+"="+strconv.Itoa(p),
+			envOut+"="+out,
+			envDuration+"="+duration.String(),
+		)
+		cmd.Stderr = os.Stderr
+		stdin, err := cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		if line, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || line != "ready\n" {
+			t.Fatalf("process %d: want ready, got %q, %v", p, line, err)
+		}
+		children = append(children, child{cmd: cmd, stdin: stdin, out: out})
+	}
+	start := time.Now()
+	for _, c := range children {
+		if _, err := c.stdin.Write([]byte("go\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exited := make(chan error, len(children))
+	for _, c := range children {
+		go func() { exited <- c.cmd.Wait() }()
+	}
+	tick := time.NewTicker(killEvery)
+	defer tick.Stop()
+	limit := time.After(duration + opTimeout + hangSlack + 20*time.Second) // + start-up and writing the log
+	kills := 0
+	for done := 0; done < len(children); {
+		select {
+		case <-tick.C:
+			if time.Since(start) < duration {
+				kills++
+				killAllClients(t, srv)
+			}
+		case err := <-exited:
+			if err != nil {
+				t.Fatalf("a soak process failed: %v", err)
+			}
+			done++
+		case <-limit:
+			t.Fatalf("hang: soak processes still running %s after the start", time.Since(start))
+		}
+	}
+	took := time.Since(start)
+
+	var ops []op
+	for _, c := range children {
+		data, err := os.ReadFile(c.out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		part := make([]op, len(data)/binary.Size(op{}))
+		if err := binary.Read(strings.NewReader(string(data)), binary.LittleEndian, part); err != nil {
+			t.Fatal(err)
+		}
+		ops = append(ops, part...)
+	}
+	m := soakMix(0, nil)
+	writerOf := m.writerOf(func(owner int) int8 { return int8(owner / soakGoroutines) })
+	v := checkHistory(ops, writerOf, checkOptions{crossBound: time.Second})
+	requireClean(t, v)
+	if kills == 0 {
+		t.Fatal("no connection was killed")
+	}
+	s := summarize(ops, duration)
+	figure(t, fmt.Sprintf("%d processes × %d goroutines, %s, kills every %s", soakProcesses, soakGoroutines, duration, killEvery),
+		"%.0f ops/s, p50 %s, p99 %s, max %s", s.opsPerSec, ms(s.p50), ms(s.p99), ms(s.max))
+	figure(t, "soak outcome", "%d ops (%d reads, %d writes, %d deletes), %d failed calls (%d by the open breaker), %d kills, %d mismatches, %d hangs, wall %s",
+		len(ops), v.Reads, v.Writes, v.Deletes, v.Errors, v.BreakerErrors, kills, v.Mismatches, v.Hangs, took.Round(time.Millisecond))
+}
