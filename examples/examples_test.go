@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -85,14 +84,11 @@ func withoutRedisURL(env []string) []string {
 	return kept
 }
 
-// goTool returns the go command that runs this test.
+// goTool returns the go command; go test puts its own first on PATH.
 func goTool(t *testing.T) string {
-	if path, err := exec.LookPath("go"); err == nil {
-		return path
-	}
-	path := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(path); err != nil {
-		t.Fatalf("no go command on PATH or in GOROOT: %v", err)
+	path, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("no go command on PATH: %v", err)
 	}
 	return path
 }
