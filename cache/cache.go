@@ -212,6 +212,60 @@ func (c *Cache[T]) Fetch(ctx context.Context, key string, loader Loader[T]) (T, 
 	return c.load(ctx, key, loader)
 }
 
+// FetchMany returns the values of keys that exist, loading the missing ones
+// with one call of loader. Local hits come first; the other keys are read
+// from Redis in one round trip per cluster slot group; the keys found in
+// neither (or undecodable) go to one LoadMany call, and its results are
+// stored per key in one pipeline, keys absent from its result as absent for
+// Options.NegativeTTL. Keys that do not exist are missing from the map.
+// Duplicate keys are read once.
+//
+// Values within the stale window are returned (without ErrStale) and
+// refreshed in the background, one key at a time, like XFetch's early
+// refreshes. When Redis fails every key not found locally is loaded. A loader
+// error is returned with the values found in the cache so far; it is not
+// cached. Unlike Fetch, concurrent FetchMany calls do not share loads, and
+// LoadMany runs under the caller's ctx (bounded by Options.LoadTimeout).
+func (c *Cache[T]) FetchMany(ctx context.Context, keys []string, loader BatchLoader[T]) (map[string]T, error) {
+	found := make(map[string]T, len(keys))
+	remote := make([]string, 0, len(keys))
+	seen := make(map[string]struct{}, len(keys))
+	now := c.now()
+	for _, key := range keys {
+		if err := c.check(key); err != nil {
+			return nil, err
+		}
+		if _, dup := seen[key]; dup {
+			continue
+		}
+		seen[key] = struct{}{}
+		if it, sh := c.localLookup(key, now); it != nil && now < it.softAt {
+			c.localHit(sh)
+			c.collect(found, key, it, now, loader)
+			continue
+		}
+		remote = append(remote, key)
+	}
+	items, err := c.readRemoteMany(ctx, remote, now)
+	if err != nil {
+		items = nil // Redis is failing: fail open to the loader
+	}
+	missing := remote[:0]
+	for i, key := range remote {
+		if err == nil && items[i] != nil && now < items[i].hardAt {
+			c.remoteHit()
+			c.collect(found, key, items[i], now, loader)
+			continue
+		}
+		c.miss()
+		missing = append(missing, key)
+	}
+	if len(missing) == 0 {
+		return found, nil
+	}
+	return found, c.loadMany(ctx, missing, loader, found)
+}
+
 // Put writes v through: first to the source of truth with w, then to the
 // cache. If w fails the cache is not touched and w's error is returned. If
 // the cache write fails the key is deleted, so that no stale value stays

@@ -68,17 +68,57 @@ func (c *Cache[T]) readRemote(ctx context.Context, key string, now int64) (*item
 	if !c.breaker.allow(now) {
 		return nil, ErrUnavailable
 	}
-	var gen uint64
-	if c.local != nil {
-		gen = c.local.generation(key)
-	}
-	full := c.prefix + key
+	gen := c.generation(key)
 	rctx, done := c.deadline.bound(ctx, now)
 	defer done()
-	res := c.redis.DoCache(rctx, c.redis.B().Get().Key(full).Cache(), MaxTTL)
+	res := c.redis.DoCache(rctx, c.redis.B().Get().Key(c.prefix+key).Cache(), MaxTTL)
+	return c.settle(ctx, rctx, key, res, gen, now)
+}
+
+// readRemoteMany is readRemote for many keys, in one round trip per cluster
+// slot group (rueidis's DoMultiCache). It fails as a whole on the first
+// Redis error.
+func (c *Cache[T]) readRemoteMany(ctx context.Context, keys []string, now int64) ([]*item[T], error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	if !c.breaker.allow(now) {
+		return nil, ErrUnavailable
+	}
+	gens := make([]uint64, len(keys))
+	cmds := make([]rueidis.CacheableTTL, len(keys))
+	for i, key := range keys {
+		gens[i] = c.generation(key)
+		cmds[i] = rueidis.CT(c.redis.B().Get().Key(c.prefix+key).Cache(), MaxTTL)
+	}
+	rctx, done := c.deadline.bound(ctx, now)
+	defer done()
+	items := make([]*item[T], len(keys))
+	for i, res := range c.redis.DoMultiCache(rctx, cmds...) {
+		it, err := c.settle(ctx, rctx, keys[i], res, gens[i], now)
+		if err != nil {
+			return nil, fmt.Errorf("cache: get %q: %w", keys[i], err)
+		}
+		items[i] = it
+	}
+	return items, nil
+}
+
+// generation returns the local tier's generation for key (0 without a tier).
+func (c *Cache[T]) generation(key string) uint64 {
+	if c.local == nil {
+		return 0
+	}
+	return c.local.generation(key)
+}
+
+// settle handles a DoCache reply for key: a client-side cache hit for a key
+// this process wrote lately is read again from the server (read-your-writes),
+// and the result is accepted. ctx is the caller's, rctx the bounded one.
+func (c *Cache[T]) settle(ctx, rctx context.Context, key string, res rueidis.RedisResult, gen uint64, now int64) (*item[T], error) {
 	pxat := res.CachePXAT()
 	if res.IsCacheHit() && c.writes.recent(key, now) {
-		res, pxat = c.readFromServer(rctx, full)
+		res, pxat = c.readFromServer(rctx, c.prefix+key)
 	}
 	return c.accept(ctx, key, res, pxat, gen, now)
 }
