@@ -28,7 +28,6 @@ type User struct {
 }
 
 func main() {
-	// In your program: opt := rueidis.ClientOption{InitAddress: []string{"127.0.0.1:6379"}}
 	opt, stopRedis, err := devredis.Option() // REDIS_URL, or a throwaway redis-server
 	if err != nil {
 		log.Fatal(err)
@@ -36,6 +35,7 @@ func main() {
 	defer stopRedis()
 	ctx := context.Background()
 
+	// opt is a rueidis.ClientOption, such as {InitAddress: []string{"127.0.0.1:6379"}}.
 	client, err := typecache.NewClient(opt)
 	if err != nil {
 		log.Fatal(err)
