@@ -35,8 +35,8 @@ type MiddlewareOptions struct {
 	// wrong).
 	DenyHandler func(w http.ResponseWriter, r *http.Request, res Result)
 	// ErrorHandler writes the response when the limiter returns an error:
-	// a cost above the limit (a configuration bug) or the request's context
-	// ending. nil means 500 Internal Server Error.
+	// a cost above the limit (a configuration bug) or the request being
+	// cancelled. nil means 500 Internal Server Error.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 }
 

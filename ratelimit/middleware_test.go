@@ -395,6 +395,11 @@ func TestFailureModes(t *testing.T) {
 	if _, err := closed.Allow(cancelled, "k"); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Allow with a cancelled context: %v, want context.Canceled (no fallback)", err)
 	}
+	expired, cancelExpired := context.WithDeadline(ctx, time.Now().Add(-time.Second))
+	defer cancelExpired()
+	if res, err := closed.Allow(expired, "k"); err != nil || res.Source != ratelimit.FromFailClosed {
+		t.Fatalf("Allow past its deadline = %+v, %v; want a fail-closed decision (Redis too slow)", res, err)
+	}
 	if err := closed.Reset(ctx, "k"); err == nil {
 		t.Fatal("Reset with Redis down succeeded")
 	}

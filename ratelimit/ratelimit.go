@@ -263,10 +263,11 @@ func (l *Limiter) Allow(ctx context.Context, key string) (Result, error) {
 // larger costs fail with an error wrapping ErrCostExceedsLimit. An empty key
 // fails with ErrEmptyKey.
 //
-// When Redis fails (unreachable, timeout, script error), AllowN returns the
-// decision of the configured FailureMode with a nil error; Result.Source and
-// Result.Err say so. When ctx ends first, AllowN returns ctx's error instead:
-// the caller gave up, nothing was decided.
+// When Redis fails (unreachable, too slow for ctx's deadline, a script
+// error), AllowN returns the decision of the configured FailureMode with a
+// nil error; Result.Source and Result.Err say so. When ctx is cancelled,
+// AllowN returns an error wrapping context.Canceled instead: the caller gave
+// up, nothing was decided.
 func (l *Limiter) AllowN(ctx context.Context, key string, n int) (Result, error) {
 	if err := l.checkCost(key, n); err != nil {
 		return Result{}, err
@@ -278,7 +279,7 @@ func (l *Limiter) AllowN(ctx context.Context, key string, n int) (Result, error)
 	}
 	res, err := l.decide(ctx, key, n)
 	if err != nil {
-		if ctx.Err() != nil {
+		if errors.Is(ctx.Err(), context.Canceled) {
 			return Result{}, fmt.Errorf("ratelimit: key %q: %w", key, ctx.Err())
 		}
 		return l.fallback(fmt.Errorf("ratelimit: key %q: %w", key, err)), nil

@@ -172,7 +172,7 @@ func (l *Limiter) decide(ctx context.Context, key string, n int) (Result, error)
 	return Result{
 		Allowed:    reply[0] == 1,
 		Limit:      l.maxCost,
-		Remaining:  int(reply[1]),
+		Remaining:  max(0, int(reply[1])), // negative after Limit was lowered under a used key
 		RetryAfter: time.Duration(reply[2]) * time.Microsecond,
 		ResetAfter: time.Duration(reply[3]) * time.Microsecond,
 	}, nil
