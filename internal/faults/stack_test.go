@@ -22,6 +22,7 @@ type stack struct {
 	srv        *redistest.Server
 	client     *typecache.Client
 	cache      *cache.Cache[string]
+	cacheName  string
 	locks      *lock.Locker
 	openLimit  *ratelimit.Limiter // FailOpen
 	closeLimit *ratelimit.Limiter // FailClosed
@@ -36,7 +37,8 @@ func newStack(t *testing.T, srv *redistest.Server) *stack {
 	s := &stack{srv: srv, client: srv.Client(t)}
 	prefix := redistest.Prefix(t)
 	var err error
-	if s.cache, err = cache.New[string](s.client, prefix+"c", cache.Options[string]{TTL: time.Hour}); err != nil {
+	s.cacheName = prefix + "c"
+	if s.cache, err = cache.New[string](s.client, s.cacheName, cache.Options[string]{TTL: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.cache.Close)
