@@ -49,8 +49,9 @@ type MiddlewareOptions struct {
 //	RateLimit-Policy: "default";q=100;w=60
 //	RateLimit: "default";r=42;t=18
 //
-// where q is Options.Limit (Burst for GCRA), w is Options.Period in whole
-// seconds (rounded up), r the remaining quota and t the seconds until more
+// where q is Options.Limit and w is Options.Period in whole seconds (rounded
+// up): the policy as configured, also for GCRA, whose Burst only shows in r.
+// r is the remaining quota and t the seconds until more
 // quota is available: RetryAfter for a denied request, ResetAfter for an
 // allowed one (an upper bound: with GCRA and the sliding windows some quota
 // returns earlier). Denied requests also get Retry-After in whole seconds,
@@ -103,7 +104,7 @@ func newMiddleware(l *Limiter, opts MiddlewareOptions) (*middleware, error) {
 	return &middleware{
 		limiter:  l,
 		opts:     opts,
-		policy:   quoted + ";q=" + strconv.Itoa(l.maxCost) + ";w=" + strconv.FormatInt(int64(window), 10),
+		policy:   quoted + ";q=" + strconv.Itoa(l.opts.Limit) + ";w=" + strconv.FormatInt(int64(window), 10),
 		itemName: quoted,
 	}, nil
 }

@@ -176,8 +176,9 @@ func TestMiddlewarePolicyName(t *testing.T) {
 	h := ratelimit.Middleware(l, ratelimit.MiddlewareOptions{PolicyName: `api "v1" \ beta`})(okHandler)
 	resp := serve(h, httptest.NewRequest("GET", "/", nil))
 	policy, state := rateLimitFields(t, resp.Header)
-	// GCRA: q is the burst; w is the period rounded up to whole seconds
-	if policy.name != `api "v1" \ beta` || state.name != policy.name || policy.params["q"] != 2 || policy.params["w"] != 2 {
+	// q is the limit, also for GCRA; w is the period rounded up to whole
+	// seconds; r counts from the burst
+	if policy.name != `api "v1" \ beta` || state.name != policy.name || policy.params["q"] != 5 || policy.params["w"] != 2 || state.params["r"] != 1 {
 		t.Fatalf("policy %+v, state %+v from %v", policy, state, resp.Header)
 	}
 }
