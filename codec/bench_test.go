@@ -1,7 +1,10 @@
 package codec_test
 
 import (
+	"encoding/json"
 	"testing"
+
+	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/typecache/typecache/codec"
 )
@@ -14,6 +17,8 @@ func BenchmarkCodec(b *testing.B) {
 		name string
 		c    codec.Codec[user]
 	}{
+		{"baseline-json.Marshal", unframed[user]{json.Marshal, json.Unmarshal}},
+		{"baseline-msgpack.Marshal", unframed[user]{msgpack.Marshal, msgpack.Unmarshal}},
 		{"json", codec.JSON[user]()},
 		{"msgpack", codec.MsgPack[user]()},
 		{"compress(json)", compressed(codec.JSON[user](), 1)},
@@ -25,6 +30,24 @@ func BenchmarkCodec(b *testing.B) {
 		b.Run(bc.name+"/append", func(b *testing.B) { benchAppend(b, bc.c, u) })
 		b.Run(bc.name+"/decode", func(b *testing.B) { benchDecode(b, bc.c, u) })
 	}
+}
+
+// unframed is the baseline: a library's Marshal and Unmarshal with no
+// frame, no checksum and no buffer reuse (what a naive cache does).
+type unframed[T any] struct {
+	marshal   func(any) ([]byte, error)
+	unmarshal func([]byte, any) error
+}
+
+func (u unframed[T]) Append(dst []byte, v T) ([]byte, error) {
+	b, err := u.marshal(v)
+	return append(dst, b...), err
+}
+
+func (u unframed[T]) Decode(data []byte) (T, error) {
+	var v T
+	err := u.unmarshal(data, &v)
+	return v, err
 }
 
 // BenchmarkRaw measures String and Bytes on a 1 KB value.

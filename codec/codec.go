@@ -6,6 +6,8 @@ import "errors"
 // typecache package that stores values in Redis (cache, session) takes one.
 //
 // Implementations must be safe for concurrent use by multiple goroutines.
+// Check a custom implementation with codectest.Run, which tests the rules
+// below (round trip, foreign, truncated and corrupted input, concurrency).
 type Codec[T any] interface {
 	// Append appends the encoding of v to dst and returns the extended slice,
 	// so callers can reuse buffers.

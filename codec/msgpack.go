@@ -11,7 +11,10 @@ import (
 // github.com/vmihailenco/msgpack/v5 inside a typecache frame (format id 2).
 // Struct fields use `msgpack` tags as that package defines them. It is
 // usually smaller and faster than JSON; time.Time values decode in the
-// local time zone (the instant is kept).
+// local time zone (the instant is kept). Maps are written in Go's iteration
+// order, so equal values may encode to different bytes (JSON sorts map
+// keys). Before decoding, the payload's structure is checked, so crafted
+// lengths or nesting return an error instead of exhausting memory or stack.
 //
 // The Codec is stateless apart from pooled encoders and decoders and is safe
 // for concurrent use by multiple goroutines.
