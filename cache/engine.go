@@ -117,7 +117,7 @@ func (c *Cache[T]) generation(key string) uint64 {
 // and the result is accepted. ctx is the caller's, rctx the bounded one.
 func (c *Cache[T]) settle(ctx, rctx context.Context, key string, res rueidis.RedisResult, gen uint64, now int64) (*item[T], error) {
 	pxat := res.CachePXAT()
-	if res.IsCacheHit() && c.writes.recent(key, now) {
+	if res.IsCacheHit() && c.writes.recent(key) {
 		res, pxat = c.readFromServer(rctx, c.prefix+key)
 	}
 	return c.accept(ctx, key, res, pxat, gen, now)
@@ -133,7 +133,7 @@ func (c *Cache[T]) readFromServer(ctx context.Context, full string) (rueidis.Red
 		c.redis.B().Get().Key(full).Build())
 	pxat := int64(-1)
 	if pttl, err := rs[0].AsInt64(); err == nil && pttl >= 0 {
-		pxat = c.now()/int64(time.Millisecond) + pttl
+		pxat = time.Now().UnixMilli() + pttl // the wall clock, as rueidis's CachePXAT
 	}
 	return rs[1], pxat
 }
@@ -240,9 +240,8 @@ func (c *Cache[T]) writeMany(ctx context.Context, keys []string, cmds rueidis.Co
 		errs[i] = res.Error()
 		c.breaker.record(ctx, errs[i], now)
 	}
-	acked := c.now()
 	for _, key := range keys {
-		c.ownWrite(key, acked)
+		c.ownWrite(key)
 	}
 	return errs
 }
@@ -252,11 +251,11 @@ func (c *Cache[T]) writeMany(ctx context.Context, keys []string, cmds rueidis.Co
 // read-your-writes. An own write never enters the local tier: nothing proves
 // the key is tracked, and an untracked local entry would miss the next
 // write of another process.
-func (c *Cache[T]) ownWrite(key string, now int64) {
+func (c *Cache[T]) ownWrite(key string) {
 	if c.local != nil {
 		c.local.invalidate(key)
 	}
-	c.writes.add(key, now)
+	c.writes.add(key)
 }
 
 // serve answers Fetch with an item that is not past its hard expiry.
@@ -333,7 +332,7 @@ func (c *Cache[T]) loadShared(callerCtx context.Context, key string, loader Load
 		return loadResult[T]{}, fmt.Errorf("cache: load %q: %w", key, err)
 	}
 	defer release()
-	if now := c.now(); waited || c.writes.recent(key, now) {
+	if now := c.now(); waited || c.writes.recent(key) {
 		// The value may have been stored since this goroutine missed: by
 		// another process while the lease was held, or by a load of this
 		// process that ended just before this one began.

@@ -105,18 +105,19 @@ func TestEarlyRefreshProbability(t *testing.T) {
 func TestOwnWritesOverflow(t *testing.T) {
 	w := newOwnWrites()
 	w.maxKeys = 3
-	now := int64(1)
+	var now int64 = 1
+	w.now = func() int64 { return now }
 	for i := range 3 {
-		w.add(strconv.Itoa(i), now)
+		w.add(strconv.Itoa(i))
 	}
-	if !w.recent("0", now) || w.recent("x", now) {
+	if !w.recent("0") || w.recent("x") {
 		t.Fatal("recent before overflow")
 	}
-	w.add("3", now) // overflow: every key is suspect for a window
-	if !w.recent("x", now+1) {
+	w.add("3") // overflow: every key is suspect for a window
+	if now++; !w.recent("x") {
 		t.Fatal("after overflow an unknown key is not suspect")
 	}
-	if w.recent("x", now+w.window+1) || w.recent("0", now+w.window+1) {
+	if now += w.window; w.recent("x") || w.recent("0") {
 		t.Fatal("suspicion outlived the window")
 	}
 }

@@ -1,6 +1,9 @@
 package cache
 
-import "sync"
+import (
+	"sync"
+	"time"
+)
 
 // ownWrites remembers the keys this Cache wrote or deleted in the last
 // window, for read-your-writes.
@@ -17,9 +20,13 @@ import "sync"
 // expire after window instead, which bounds both the memory and the extra
 // reads. When more than maxKeys writes fall in one window, every key counts as
 // recently written until the window has passed: still correct, only slower.
+//
+// The window is measured on the real clock, not the Cache's (which tests
+// move): it is about how long an invalidation takes to arrive.
 type ownWrites struct {
 	window  int64 // nanoseconds
 	maxKeys int
+	now     func() int64
 
 	mu       sync.Mutex
 	deadline map[string]int64 // key → end of its window
@@ -41,11 +48,15 @@ const (
 )
 
 func newOwnWrites() *ownWrites {
-	return &ownWrites{window: ownWriteWindow, maxKeys: ownWriteMaxKeys, deadline: make(map[string]int64)}
+	return &ownWrites{
+		window: ownWriteWindow, maxKeys: ownWriteMaxKeys, deadline: make(map[string]int64),
+		now: func() int64 { return time.Now().UnixNano() },
+	}
 }
 
-// add records a write of key that Redis acknowledged at now.
-func (w *ownWrites) add(key string, now int64) {
+// add records a write of key that Redis has just acknowledged.
+func (w *ownWrites) add(key string) {
+	now := w.now()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.expire(now)
@@ -60,8 +71,9 @@ func (w *ownWrites) add(key string, now int64) {
 	w.order = append(w.order, ownWrite{key, end})
 }
 
-// recent reports whether key was written in the window before now.
-func (w *ownWrites) recent(key string, now int64) bool {
+// recent reports whether key was written within the window.
+func (w *ownWrites) recent(key string) bool {
+	now := w.now()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if now < w.allUntil {
