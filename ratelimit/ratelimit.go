@@ -196,7 +196,7 @@ type Result struct {
 	// Limit is the most Remaining can be: Burst for GCRA, Limit otherwise.
 	Limit int
 	// Remaining is how many cost units could be spent right now after this
-	// decision.
+	// decision (for a local denial: as of the Redis denial it repeats).
 	Remaining int
 	// RetryAfter is, for a denied request, how long until the same request
 	// would be allowed if nobody else spent quota meanwhile; 0 when allowed
@@ -234,7 +234,7 @@ type Limiter struct {
 // the field, when opts is invalid; opts is not modified.
 func New(c *typecache.Client, opts Options) (*Limiter, error) {
 	if c == nil {
-		return nil, errors.New("ratelimit: nil *typecache.Client")
+		return nil, fmt.Errorf("%w: nil *typecache.Client", ErrInvalidOptions)
 	}
 	o, err := opts.validate()
 	if err != nil {
