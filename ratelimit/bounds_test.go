@@ -88,7 +88,7 @@ func TestDocumentedBounds(t *testing.T) {
 				at := time.Duration(0)
 				for range 150 {
 					if rng.IntN(3) > 0 { // a third of the requests share the previous one's µs
-						at += time.Duration(rng.Int64N(int64(period/4))).Truncate(time.Microsecond)
+						at += time.Duration(rng.Int64N(int64(period / 4))).Truncate(time.Microsecond)
 					}
 					clock.Set(at)
 					cost := 1 + rng.IntN(3)
