@@ -43,8 +43,8 @@ func TestDocumentedBounds(t *testing.T) {
 			for i, first := range ds {
 				for _, last := range ds[i:] {
 					got := admittedIn(ds, first.at-1, last.at)
-					if max := limit + int((last.at-first.at)/interval); got > max {
-						t.Fatalf("%d admitted in [%s, %s], bound %d", got, first.at, last.at, max)
+					if bound := limit + int((last.at-first.at)/interval); got > bound {
+						t.Fatalf("%d admitted in [%s, %s], bound %d", got, first.at, last.at, bound)
 					}
 				}
 			}
