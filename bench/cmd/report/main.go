@@ -49,7 +49,7 @@ func generate(in, mdPath, svgPath, goMod string) error {
 		return err
 	}
 	writeMarkdown(&md, r, markdownInputs{
-		source:   filepath.ToSlash(filepath.Join("bench", filepath.Clean(in))),
+		source:   sourcePath(in),
 		chart:    filepath.ToSlash(chartRel),
 		versions: contenderVersions(string(mod)),
 	})
@@ -65,4 +65,13 @@ func generate(in, mdPath, svgPath, goMod string) error {
 	}
 	fmt.Printf("wrote %s and %s from %s (%d benchmarks)\n", mdPath, svgPath, in, len(r.benchmarks))
 	return nil
+}
+
+// sourcePath names the raw output as the report shows it: relative to the
+// repository root when it lies in bench/ (where make bench-report runs this).
+func sourcePath(in string) string {
+	if filepath.IsAbs(in) {
+		return filepath.ToSlash(in)
+	}
+	return filepath.ToSlash(filepath.Join("bench", in))
 }

@@ -174,9 +174,10 @@ func duration(ns float64) string {
 	return sig3(ns/1e9) + " s"
 }
 
-// sig3 formats v with three significant digits, and no exponent below 1e6.
+// sig3 formats v with three significant digits (whole numbers as they are),
+// and no exponent.
 func sig3(v float64) string {
-	if v == 0 || math.Abs(v) >= 100 {
+	if v == math.Trunc(v) || math.Abs(v) >= 100 {
 		return strconv.FormatFloat(math.Round(v), 'f', -1, 64)
 	}
 	digits := 2 - int(math.Floor(math.Log10(math.Abs(v))))
