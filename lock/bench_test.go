@@ -2,6 +2,7 @@ package lock_test
 
 import (
 	"context"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,6 +35,29 @@ func BenchmarkAcquireRelease(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkAcquireReleaseParallel mirrors rueidislock's published
+// benchmark: 10 goroutines on one Locker loop Acquire+Release on one name
+// (b.RunParallel), so most acquisitions wait for a local release.
+func BenchmarkAcquireReleaseParallel(b *testing.B) {
+	lk := newLocker(b, redistest.Standalone(b).Client(b), lock.Options{})
+	ctx := context.Background()
+	b.SetParallelism(max(1, 10/runtime.GOMAXPROCS(0)))
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			l, err := lk.Acquire(ctx, "bench")
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			if err := l.Release(ctx); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }
 
 // BenchmarkHandoff has goroutines on separate clients (as separate

@@ -34,7 +34,9 @@
 //
 // # Waiting
 //
-// A waiter in [Locker.Acquire] or [Locker.WaitReleased] reads the lock key
+// Goroutines of one Locker that want the same name queue inside the
+// process, so one at a time tries in Redis. That waiter, in [Locker.Acquire],
+// or one in [Locker.WaitReleased], reads the lock key
 // with DoCache, which asks Redis to report the key's next change, and then
 // sleeps until the Locker's invalidation subscriber wakes it (release,
 // expiry, deletion, extension), until the key's remaining TTL runs out, or

@@ -26,7 +26,7 @@ if ARGV[3] ~= '0' then
 end
 return token`)
 
-func (lk *Locker) tryAcquire(ctx context.Context, name string, keys lockKeys) (*Lock, error) {
+func (lk *Locker) tryAcquire(ctx context.Context, name string, keys lockKeys, turn *turnQueue) (*Lock, error) {
 	owner := newOwner()
 	sent := time.Now()
 	token, err := acquireScript.Exec(ctx, lk.redis,
@@ -41,7 +41,7 @@ func (lk *Locker) tryAcquire(ctx context.Context, name string, keys lockKeys) (*
 	lctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	l := &Lock{
 		locker: lk, name: name, keys: keys, owner: owner, token: token,
-		ctx: lctx, cancel: cancel, start: sent,
+		ctx: lctx, cancel: cancel, turn: turn, start: sent,
 		stopWatchdog: make(chan struct{}), watchdogEnded: make(chan struct{}),
 	}
 	l.leaseEnd.Store(int64(safeLease(lk.opts.Validity)))
@@ -147,7 +147,7 @@ func (l *Lock) pushLeaseEnd(sinceStart time.Duration) {
 // lose cancels Context with an ErrNotHeld cause and returns that cause (or
 // the earlier cause, if the Context was already cancelled).
 func (l *Lock) lose(reason string) error {
-	l.cancel(fmt.Errorf("%w: %q: %s", ErrNotHeld, l.keys.lock, reason))
+	l.finish(fmt.Errorf("%w: %q: %s", ErrNotHeld, l.keys.lock, reason))
 	return l.heldErr()
 }
 
@@ -174,14 +174,21 @@ return 0`)
 func (l *Lock) released(held bool, err error) error {
 	switch {
 	case err != nil:
-		l.cancel(ErrReleased)
+		l.finish(ErrReleased)
 		return fmt.Errorf("lock: release %q: %w", l.keys.lock, err)
 	case !held:
 		return l.lose("the lease lapsed or the key was taken before release")
 	}
-	l.cancel(ErrReleased)
+	l.finish(ErrReleased)
 	l.locker.wakes.Invalidate(l.keys.lock)
 	return nil
+}
+
+// finish cancels Context with cause (the first cause wins) and passes this
+// process's turn for the name to the next local goroutine.
+func (l *Lock) finish(cause error) {
+	l.cancel(cause)
+	l.finishOnce.Do(func() { l.locker.turns.leave(l.keys.lock, l.turn) })
 }
 
 // observe reads the lock key through the client-side cache, which also asks
@@ -284,4 +291,75 @@ func notify(wake chan struct{}) {
 	case wake <- struct{}{}:
 	default:
 	}
+}
+
+// localTurns queues a Locker's goroutines per lock name: one at a time tries
+// for the lock in Redis and then holds it, and the others wait here, costing
+// Redis nothing, instead of all retrying on every release. Queues exist only
+// while in use, so per-key names do not accumulate.
+type localTurns struct {
+	mu     sync.Mutex
+	queues map[string]*turnQueue
+}
+
+// turnQueue holds a value in turn while a goroutine has the turn; users
+// counts the goroutines holding or waiting for it.
+type turnQueue struct {
+	turn  chan struct{}
+	users int
+}
+
+func newLocalTurns() *localTurns { return &localTurns{queues: make(map[string]*turnQueue)} }
+
+func (t *localTurns) join(key string) *turnQueue {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	q := t.queues[key]
+	if q == nil {
+		q = &turnQueue{turn: make(chan struct{}, 1)}
+		t.queues[key] = q
+	}
+	q.users++
+	return q
+}
+
+func (t *localTurns) drop(key string, q *turnQueue) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if q.users--; q.users == 0 {
+		delete(t.queues, key)
+	}
+}
+
+// wait blocks until the caller has key's turn, ctx ends or closed closes.
+func (t *localTurns) wait(ctx context.Context, key string, closed <-chan struct{}) (*turnQueue, error) {
+	q := t.join(key)
+	select {
+	case q.turn <- struct{}{}:
+		return q, nil
+	case <-ctx.Done():
+		t.drop(key, q)
+		return nil, fmt.Errorf("lock: wait for %q: %w", key, context.Cause(ctx))
+	case <-closed:
+		t.drop(key, q)
+		return nil, ErrClosed
+	}
+}
+
+// try takes key's turn if no local goroutine has it.
+func (t *localTurns) try(key string) (*turnQueue, bool) {
+	q := t.join(key)
+	select {
+	case q.turn <- struct{}{}:
+		return q, true
+	default:
+		t.drop(key, q)
+		return nil, false
+	}
+}
+
+// leave gives key's turn to the next waiting goroutine.
+func (t *localTurns) leave(key string, q *turnQueue) {
+	<-q.turn
+	t.drop(key, q)
 }

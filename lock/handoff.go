@@ -53,7 +53,7 @@ func (l *Lock) SetAndRelease(ctx context.Context, key string, value []byte, ttl 
 		[]string{l.keys.lock, key},
 		[]string{l.owner, rueidis.BinaryString(value), millis(ttl)}).AsInt64()
 	if err != nil {
-		l.cancel(ErrReleased)
+		l.finish(ErrReleased)
 		return false, fmt.Errorf("lock: set %q and release %q: %w", key, l.keys.lock, err)
 	}
 	return outcome != 0, l.released(outcome == 1, nil)

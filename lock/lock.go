@@ -41,6 +41,7 @@ type Locker struct {
 	redis  rueidis.Client
 	opts   Options
 	wakes  *wakeRouter
+	turns  *localTurns
 	unsub  func()
 	closed chan struct{}
 	close  sync.Once
@@ -56,7 +57,7 @@ func New(c *typecache.Client, opts Options) (*Locker, error) {
 	if err != nil {
 		return nil, err
 	}
-	lk := &Locker{redis: c.Redis(), opts: opts, wakes: newWakeRouter(), closed: make(chan struct{})}
+	lk := &Locker{redis: c.Redis(), opts: opts, wakes: newWakeRouter(), turns: newLocalTurns(), closed: make(chan struct{})}
 	lk.unsub = c.Subscribe(opts.Prefix+":", lk.wakes)
 	return lk, nil
 }
@@ -72,14 +73,24 @@ func (lk *Locker) Close() {
 }
 
 // TryAcquire takes the lock name if it is free, in one round trip, and
-// returns ErrNotAcquired at once if it is held elsewhere. ctx bounds the
-// round trip only: the returned Lock lives until Release or loss.
+// returns ErrNotAcquired at once if it is held elsewhere, or if another
+// goroutine of this Locker holds it or is waiting for it (then no round
+// trip is made). ctx bounds the round trip only: the returned Lock lives
+// until Release or loss.
 func (lk *Locker) TryAcquire(ctx context.Context, name string) (*Lock, error) {
 	keys, err := lk.keysFor(name)
 	if err != nil {
 		return nil, err
 	}
-	return lk.tryAcquire(ctx, name, keys)
+	turn, ok := lk.turns.try(keys.lock)
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrNotAcquired, keys.lock)
+	}
+	l, err := lk.tryAcquire(ctx, name, keys, turn)
+	if err != nil {
+		lk.turns.leave(keys.lock, turn)
+	}
+	return l, err
 }
 
 // Acquire takes the lock name, blocking until it is free or ctx ends; then it
@@ -88,18 +99,34 @@ func (lk *Locker) TryAcquire(ctx context.Context, name string) (*Lock, error) {
 // values but not its cancellation. Other goroutines' waits are unaffected by
 // this one's ctx.
 //
-// Waiting costs no polling: the waiter is woken when Redis invalidates the
-// lock key (release, expiry, extension), when the key's TTL runs out, or
-// after Options.RecheckInterval at most.
+// Waiting costs no polling. Goroutines of one Locker queue for the same
+// name in the process, so only one of them at a time tries in Redis. That
+// one is woken when Redis invalidates the lock key (release, expiry,
+// extension), when the key's TTL runs out, or after
+// Options.RecheckInterval at most.
 func (lk *Locker) Acquire(ctx context.Context, name string) (*Lock, error) {
 	keys, err := lk.keysFor(name)
 	if err != nil {
 		return nil, err
 	}
+	turn, err := lk.turns.wait(ctx, keys.lock, lk.closed)
+	if err != nil {
+		return nil, err
+	}
+	l, err := lk.acquireInTurn(ctx, name, keys, turn)
+	if err != nil {
+		lk.turns.leave(keys.lock, turn)
+	}
+	return l, err
+}
+
+// acquireInTurn is Acquire's Redis part, run by the goroutine whose turn it
+// is in this process.
+func (lk *Locker) acquireInTurn(ctx context.Context, name string, keys lockKeys, turn *turnQueue) (*Lock, error) {
 	wake := lk.wakes.add(keys.lock)
 	defer lk.wakes.remove(keys.lock, wake)
 	for {
-		l, err := lk.tryAcquire(ctx, name, keys)
+		l, err := lk.tryAcquire(ctx, name, keys, turn)
 		if !errors.Is(err, ErrNotAcquired) {
 			return l, err
 		}
@@ -173,8 +200,10 @@ type Lock struct {
 	owner  string // random value proving ownership to the scripts
 	token  int64
 
-	ctx    context.Context
-	cancel context.CancelCauseFunc
+	ctx        context.Context
+	cancel     context.CancelCauseFunc
+	turn       *turnQueue // this process's queue for the name, left when the lock ends
+	finishOnce sync.Once
 
 	// leaseEnd is when the lease surely ends unless extended, measured on
 	// the monotonic clock as nanoseconds since start: the send time of the

@@ -460,9 +460,13 @@ func TestWaitReleased(t *testing.T) {
 func TestClose(t *testing.T) {
 	srv := redistest.Standalone(t)
 	ctx := context.Background()
-	lk := newLocker(t, srv.Client(t), lock.Options{RecheckInterval: time.Minute})
+	lk, holderSide := twoLockers(t, srv, lock.Options{RecheckInterval: time.Minute})
 	baseline := trackedKeys(t, srv)
-	held, err := lk.TryAcquire(ctx, "closing")
+	held, err := holderSide.TryAcquire(ctx, "closing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ownHeld, err := lk.TryAcquire(ctx, "held-across-close")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -481,5 +485,9 @@ func TestClose(t *testing.T) {
 		t.Fatalf("TryAcquire after Close = %v, want ErrClosed", err)
 	}
 	// A lock held across Close is still extended and released normally.
+	if err := ownHeld.Extend(ctx, time.Minute); err != nil {
+		t.Fatalf("Extend after Close: %v", err)
+	}
+	release(t, ownHeld)
 	release(t, held)
 }

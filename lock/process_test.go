@@ -72,17 +72,24 @@ func TestHelperProcess(t *testing.T) {
 	}
 	defer c.Close()
 	prefix := os.Getenv(envPrefix)
-	lk, err := lock.New(c, lock.Options{Prefix: prefix})
-	if err != nil {
-		t.Fatal(err)
+	newLocker := func() *lock.Locker {
+		lk, err := lock.New(c, lock.Options{Prefix: prefix})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(lk.Close)
+		return lk
 	}
-	defer lk.Close()
 	switch role {
 	case "contend":
 		total, _ := strconv.Atoi(os.Getenv(envTotal))
 		goroutines, _ := strconv.Atoi(os.Getenv(envGoroutine))
-		contend(t, c.Redis(), lk, checkKeysFor(prefix), int64(total), goroutines)
+		// Goroutines of one Locker queue for a name inside the process; four
+		// Lockers per process make four of them contend in Redis at once.
+		lockers := []*lock.Locker{newLocker(), newLocker(), newLocker(), newLocker()}
+		contend(t, c.Redis(), lockers, checkKeysFor(prefix), int64(total), goroutines)
 	case "hold":
+		lk := newLocker()
 		l, err := lk.Acquire(context.Background(), "crash")
 		if err != nil {
 			t.Fatal(err)
@@ -97,7 +104,7 @@ func TestHelperProcess(t *testing.T) {
 // contend runs goroutines that take the lock until total acquisitions have
 // happened across all processes, recording in Redis anything that shows two
 // holders at once or a token that did not increase.
-func contend(t *testing.T, redis rueidis.Client, lk *lock.Locker, keys checkKeys, total int64, goroutines int) {
+func contend(t *testing.T, redis rueidis.Client, lockers []*lock.Locker, keys checkKeys, total int64, goroutines int) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	do := func(cmd rueidis.Completed) int64 {
@@ -109,7 +116,8 @@ func contend(t *testing.T, redis rueidis.Client, lk *lock.Locker, keys checkKeys
 	}
 	b := redis.B()
 	var wg sync.WaitGroup
-	for range goroutines {
+	for i := range goroutines {
+		lk := lockers[i%len(lockers)]
 		wg.Go(func() {
 			for ctx.Err() == nil {
 				l, err := lk.Acquire(ctx, "shared")

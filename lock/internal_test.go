@@ -120,3 +120,38 @@ func TestWakeRouter(t *testing.T) {
 		t.Fatalf("waiters left after remove: %v", r.waiters)
 	}
 }
+
+func TestLocalTurns(t *testing.T) {
+	turns := newLocalTurns()
+	closed := make(chan struct{})
+	first, ok := turns.try("k")
+	if !ok {
+		t.Fatal("try on a free name failed")
+	}
+	if _, ok := turns.try("k"); ok {
+		t.Fatal("try succeeded while another goroutine has the turn")
+	}
+	if _, ok := turns.try("other"); !ok {
+		t.Fatal("another name is blocked")
+	} else {
+		turns.leave("other", turns.queues["other"])
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := turns.wait(ctx, "k", closed); err == nil {
+		t.Fatal("wait with a cancelled context succeeded")
+	}
+	next := make(chan *turnQueue)
+	go func() {
+		q, err := turns.wait(context.Background(), "k", closed)
+		if err != nil {
+			t.Error(err)
+		}
+		next <- q
+	}()
+	turns.leave("k", first)
+	turns.leave("k", <-next)
+	if len(turns.queues) != 0 {
+		t.Fatalf("queues left after everyone left: %v", turns.queues)
+	}
+}
