@@ -97,7 +97,8 @@ func (lk *Locker) TryAcquire(ctx context.Context, name string) (*Lock, error) {
 // returns ctx's error (or cause), wrapped. ctx bounds the wait only: the
 // returned Lock lives until Release or loss, and its Context carries ctx's
 // values but not its cancellation. Other goroutines' waits are unaffected by
-// this one's ctx.
+// this one's ctx. Locks are not reentrant: a goroutine that acquires a name
+// it already holds waits for itself until ctx ends.
 //
 // Waiting costs no polling. Goroutines of one Locker queue for the same
 // name in the process, so only one of them at a time tries in Redis. That
