@@ -233,6 +233,9 @@ func Compile(root, tmp string, blocks []Block) ([]Problem, error) {
 	if err != nil {
 		return nil, err
 	}
+	if tmp, err = filepath.Abs(tmp); err != nil {
+		return nil, err
+	}
 	overlay := map[string]string{}
 	offsets := map[string]int{} // snippet file -> lines before the block
 	index := map[string]int{}   // snippet file -> index in blocks
@@ -268,7 +271,11 @@ func Compile(root, tmp string, blocks []Block) ([]Problem, error) {
 		if m == nil {
 			continue
 		}
-		i, ok := index[m[1]]
+		file := m[1] // go build prints paths relative to its directory when shorter
+		if !filepath.IsAbs(file) {
+			file = filepath.Join(absRoot, file)
+		}
+		i, ok := index[file]
 		switch {
 		case !ok:
 			foreign = append(foreign, line)
@@ -277,7 +284,7 @@ func Compile(root, tmp string, blocks []Block) ([]Problem, error) {
 		default:
 			attributed = true
 			n, _ := strconv.Atoi(m[2])
-			reasons[i] = append(reasons[i], fmt.Sprintf("\t%s:%d: %s", blocks[i].File, blocks[i].Line+n-offsets[m[1]]-1, m[3]))
+			reasons[i] = append(reasons[i], fmt.Sprintf("\t%s:%d: %s", blocks[i].File, blocks[i].Line+n-offsets[file]-1, m[3]))
 		}
 	}
 	if len(foreign) > 0 || (buildErr != nil && !attributed) {
