@@ -26,18 +26,21 @@ func benchmarkHit(b *testing.B, contenders []cacheContender) {
 	for _, c := range contenders {
 		b.Run(c.name, func(b *testing.B) {
 			ctx := context.Background()
-			store := c.open(b, server(b))
+			srv := server(b)
+			store := c.open(b, srv)
 			key := redistest.Prefix(b) + "user"
 			if err := roundTrip(ctx, store, key, sampleUser(1)); err != nil {
 				b.Fatalf("%s: %v", c.name, err)
 			}
 			b.Run("single", func(b *testing.B) {
 				b.ReportAllocs()
+				before := srv.writes.Load()
 				for b.Loop() {
 					if _, err := store.Get(ctx, key); err != nil {
 						b.Fatalf("%s: Get: %v", c.name, err)
 					}
 				}
+				srv.reportRoundTrips(b, before)
 			})
 			b.Run("parallel", func(b *testing.B) {
 				b.ReportAllocs()
@@ -56,16 +59,19 @@ func benchmarkHit(b *testing.B, contenders []cacheContender) {
 }
 
 // BenchmarkMissLoadStore asks for a key nobody has cached: each operation
-// misses, calls an instant loader and stores the result.
+// misses, calls an instant loader and stores the result. The single-goroutine
+// benchmarks report round-trips/op: requests written to Redis per operation.
 func BenchmarkMissLoadStore(b *testing.B) {
 	user := sampleUser(1)
 	load := func(context.Context) (User, error) { return user, nil }
 	for _, c := range remoteContenders {
 		b.Run(c.name, func(b *testing.B) {
 			ctx := context.Background()
-			store := c.open(b, server(b))
+			srv := server(b)
+			store := c.open(b, srv)
 			prefix := redistest.Prefix(b)
 			b.ReportAllocs()
+			before := srv.writes.Load()
 			i := 0
 			for b.Loop() {
 				i++
@@ -73,6 +79,7 @@ func BenchmarkMissLoadStore(b *testing.B) {
 					b.Fatalf("%s: Fetch: %v", c.name, err)
 				}
 			}
+			srv.reportRoundTrips(b, before)
 		})
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/typecache/typecache/codec"
-	"github.com/typecache/typecache/internal/redistest"
 )
 
 // valueTTL is the expiry every contender gives the values it stores.
@@ -33,20 +32,20 @@ type userStore interface {
 // A cacheContender builds one contender's userStore on a server.
 type cacheContender struct {
 	name string
-	open func(tb testing.TB, srv *redistest.Server) userStore
+	open func(tb testing.TB, srv *benchServer) userStore
 }
 
 // localHitContenders serve a repeated read from process memory.
 var localHitContenders = []cacheContender{
 	typecacheLocal,
-	{"go-redis-cache", func(tb testing.TB, srv *redistest.Server) userStore {
+	{"go-redis-cache", func(tb testing.TB, srv *benchServer) userStore {
 		return goRedisCacheStore{gocache.New(&gocache.Options{
-			Redis:      newGoRedis(tb, srv),
+			Redis:      srv.goRedis(tb),
 			LocalCache: gocache.NewTinyLFU(10_000, valueTTL),
 		})}
 	}},
-	{"rueidis-docache", func(tb testing.TB, srv *redistest.Server) userStore {
-		return rueidisStore(newRueidisCaching(tb, srv), true)
+	{"rueidis-docache", func(tb testing.TB, srv *benchServer) userStore {
+		return rueidisStore(srv.rueidisClient(tb, true), true)
 	}},
 }
 
@@ -54,17 +53,17 @@ var localHitContenders = []cacheContender{
 var remoteContenders = []cacheContender{
 	typecacheRemote,
 	goRedisCacheRemote,
-	{"rueidis", func(tb testing.TB, srv *redistest.Server) userStore {
-		return rueidisStore(srv.Raw(tb), false)
+	{"rueidis", func(tb testing.TB, srv *benchServer) userStore {
+		return rueidisStore(srv.rueidisClient(tb, false), false)
 	}},
-	{"go-redis", func(tb testing.TB, srv *redistest.Server) userStore {
-		return goRedisStore(newGoRedis(tb, srv))
+	{"go-redis", func(tb testing.TB, srv *benchServer) userStore {
+		return goRedisStore(srv.goRedis(tb))
 	}},
 }
 
 // goRedisCacheRemote is go-redis/cache without a local cache.
-var goRedisCacheRemote = cacheContender{"go-redis-cache", func(tb testing.TB, srv *redistest.Server) userStore {
-	return goRedisCacheStore{gocache.New(&gocache.Options{Redis: newGoRedis(tb, srv)})}
+var goRedisCacheRemote = cacheContender{"go-redis-cache", func(tb testing.TB, srv *benchServer) userStore {
+	return goRedisCacheStore{gocache.New(&gocache.Options{Redis: srv.goRedis(tb)})}
 }}
 
 // goRedisCacheStore is github.com/go-redis/cache/v9 with its defaults:

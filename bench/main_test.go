@@ -2,19 +2,24 @@ package bench
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"reflect"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	redigo "github.com/gomodule/redigo/redis"
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/redis/rueidis"
 	"go.uber.org/goleak"
 
+	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/internal/redistest"
 )
 
@@ -82,48 +87,129 @@ func equalUser(a, b User) bool {
 	return reflect.DeepEqual(a, b)
 }
 
-// server returns the shared standalone server: a throwaway redis-server, or
-// the one REDIS_URL names.
-func server(tb testing.TB) *redistest.Server {
-	tb.Helper()
-	return redistest.Standalone(tb)
+// benchServer is the Redis server of one benchmark or test, and the clients
+// its contenders connect with. Every connection those clients open counts
+// its writes: with one request in flight at a time, as in the single-goroutine
+// benchmarks, a write is a round trip.
+type benchServer struct {
+	srv    *redistest.Server
+	writes atomic.Int64
 }
 
-// redisURL renders srv's address and credentials as a redis:// URL, the form
-// REDIS_URL takes, so child processes reach the same server.
-func redisURL(srv *redistest.Server) string {
-	opt := srv.Option()
-	u := url.URL{Scheme: "redis", Host: opt.InitAddress[0], Path: "/" + strconv.Itoa(opt.SelectDB)}
-	if opt.Username != "" || opt.Password != "" {
-		u.User = url.UserPassword(opt.Username, opt.Password)
+// server returns the shared standalone server (a throwaway redis-server, or
+// the one REDIS_URL names) with a fresh write counter.
+func server(tb testing.TB) *benchServer {
+	tb.Helper()
+	return &benchServer{srv: redistest.Standalone(tb)}
+}
+
+// reportRoundTrips reports the writes to Redis since before, per operation.
+func (s *benchServer) reportRoundTrips(b *testing.B, before int64) {
+	b.ReportMetric(float64(s.writes.Load()-before)/float64(b.N), "round-trips/op")
+}
+
+// countingConn counts its Writes.
+type countingConn struct {
+	net.Conn
+	writes *atomic.Int64
+}
+
+func (c countingConn) Write(p []byte) (int, error) {
+	c.writes.Add(1)
+	return c.Conn.Write(p)
+}
+
+func (s *benchServer) dial(ctx context.Context, dialer *net.Dialer, addr string, tlsConfig *tls.Config) (net.Conn, error) {
+	var conn net.Conn
+	var err error
+	if tlsConfig != nil {
+		conn, err = (&tls.Dialer{NetDialer: dialer, Config: tlsConfig}).DialContext(ctx, "tcp", addr)
+	} else {
+		conn, err = dialer.DialContext(ctx, "tcp", addr)
 	}
-	return u.String()
+	if err != nil {
+		return nil, err
+	}
+	return countingConn{conn, &s.writes}, nil
 }
 
-// newGoRedis returns a go-redis client for srv, closed when tb ends.
-func newGoRedis(tb testing.TB, srv *redistest.Server) *goredis.Client {
+// rueidisOption returns client options for s whose connections are counted.
+func (s *benchServer) rueidisOption(clientSideCache bool) rueidis.ClientOption {
+	opt := s.srv.Option()
+	opt.DisableCache = !clientSideCache
+	opt.DialCtxFn = func(ctx context.Context, addr string, dialer *net.Dialer, tlsConfig *tls.Config) (net.Conn, error) {
+		return s.dial(ctx, dialer, addr, tlsConfig)
+	}
+	return opt
+}
+
+// rueidisClient returns a plain rueidis client, closed when tb ends.
+func (s *benchServer) rueidisClient(tb testing.TB, clientSideCache bool) rueidis.Client {
+	return connect(tb, s.rueidisOption(clientSideCache), rueidis.NewClient)
+}
+
+// typecacheClient returns a typecache client, closed when tb ends.
+func (s *benchServer) typecacheClient(tb testing.TB, clientSideCache bool) *typecache.Client {
+	return connect(tb, s.rueidisOption(clientSideCache), typecache.NewClient)
+}
+
+// connect builds a client with newClient and closes it when tb ends.
+func connect[C interface{ Close() }](tb testing.TB, opt rueidis.ClientOption, newClient func(rueidis.ClientOption) (C, error)) C {
 	tb.Helper()
-	opt := srv.Option()
+	c, err := newClient(opt)
+	if err != nil {
+		tb.Fatalf("connect to %v: %v", opt.InitAddress, err)
+	}
+	tb.Cleanup(c.Close)
+	return c
+}
+
+// goRedis returns a go-redis client, closed when tb ends.
+func (s *benchServer) goRedis(tb testing.TB) *goredis.Client {
+	opt := s.srv.Option()
 	rdb := goredis.NewClient(&goredis.Options{
-		Addr:     opt.InitAddress[0],
-		Username: opt.Username,
-		Password: opt.Password,
-		DB:       opt.SelectDB,
+		Addr:      opt.InitAddress[0],
+		Username:  opt.Username,
+		Password:  opt.Password,
+		DB:        opt.SelectDB,
+		TLSConfig: opt.TLSConfig,
+		Dialer: func(ctx context.Context, _, addr string) (net.Conn, error) {
+			return s.dial(ctx, &net.Dialer{Timeout: 5 * time.Second}, addr, opt.TLSConfig)
+		},
 	})
 	tb.Cleanup(func() { rdb.Close() })
 	return rdb
 }
 
-// newRueidisCaching returns a plain rueidis client with client-side caching
-// on (the rueidis default), closed when tb ends.
-func newRueidisCaching(tb testing.TB, srv *redistest.Server) rueidis.Client {
-	tb.Helper()
-	c, err := rueidis.NewClient(srv.Option())
-	if err != nil {
-		tb.Fatalf("rueidis: connect: %v", err)
+// redigoPool returns a redigo pool, closed when tb ends.
+func (s *benchServer) redigoPool(tb testing.TB) *redigo.Pool {
+	opt := s.srv.Option()
+	pool := &redigo.Pool{
+		MaxIdle: 64,
+		Dial: func() (redigo.Conn, error) {
+			return redigo.Dial("tcp", opt.InitAddress[0],
+				redigo.DialUsername(opt.Username), redigo.DialPassword(opt.Password), redigo.DialDatabase(opt.SelectDB),
+				redigo.DialContextFunc(func(ctx context.Context, _, addr string) (net.Conn, error) {
+					return s.dial(ctx, &net.Dialer{Timeout: 5 * time.Second}, addr, opt.TLSConfig)
+				}))
+		},
 	}
-	tb.Cleanup(c.Close)
-	return c
+	tb.Cleanup(func() { pool.Close() })
+	return pool
+}
+
+// redisURL renders the server's address and credentials as a redis:// URL,
+// the form REDIS_URL takes, so child processes reach the same server.
+func (s *benchServer) redisURL() string {
+	opt := s.srv.Option()
+	u := url.URL{Scheme: "redis", Host: opt.InitAddress[0], Path: "/" + strconv.Itoa(opt.SelectDB)}
+	if opt.TLSConfig != nil {
+		u.Scheme = "rediss"
+	}
+	if opt.Username != "" || opt.Password != "" {
+		u.User = url.UserPassword(opt.Username, opt.Password)
+	}
+	return u.String()
 }
 
 // TestServerInfo prints the server's version for the benchmark report. It
@@ -132,7 +218,7 @@ func TestServerInfo(t *testing.T) {
 	if os.Getenv("BENCH_SERVER_INFO") != "1" {
 		t.Skip("run by .ci/bench to stamp the report")
 	}
-	raw := server(t).Raw(t)
+	raw := server(t).srv.Raw(t)
 	info, err := raw.Do(context.Background(), raw.B().Info().Section("server").Build()).ToString()
 	if err != nil {
 		t.Fatalf("INFO server: %v", err)

@@ -28,12 +28,12 @@ type allowFunc func(ctx context.Context, key string) (allowed bool, err error)
 // per key (with a burst of limit where the algorithm has one).
 type rateContender struct {
 	name string
-	open func(tb testing.TB, srv *redistest.Server, limit int, period time.Duration) allowFunc
+	open func(tb testing.TB, srv *benchServer, limit int, period time.Duration) allowFunc
 }
 
 var rateContenders = append(typecacheRateContenders(), rateContender{"redis_rate-gcra",
-	func(tb testing.TB, srv *redistest.Server, limit int, period time.Duration) allowFunc {
-		limiter := redis_rate.NewLimiter(newGoRedis(tb, srv))
+	func(tb testing.TB, srv *benchServer, limit int, period time.Duration) allowFunc {
+		limiter := redis_rate.NewLimiter(srv.goRedis(tb))
 		rate := redis_rate.Limit{Rate: limit, Burst: limit, Period: period}
 		return func(ctx context.Context, key string) (bool, error) {
 			res, err := limiter.Allow(ctx, key, rate)
@@ -50,8 +50,8 @@ func typecacheRateContenders() []rateContender {
 	var contenders []rateContender
 	for _, algorithm := range []ratelimit.Algorithm{ratelimit.GCRA, ratelimit.SlidingWindowLog, ratelimit.SlidingWindowCounter, ratelimit.FixedWindow} {
 		contenders = append(contenders, rateContender{"typecache-" + algorithm.String(),
-			func(tb testing.TB, srv *redistest.Server, limit int, period time.Duration) allowFunc {
-				limiter, err := ratelimit.New(srv.Client(tb), ratelimit.Options{
+			func(tb testing.TB, srv *benchServer, limit int, period time.Duration) allowFunc {
+				limiter, err := ratelimit.New(srv.typecacheClient(tb, true), ratelimit.Options{
 					Algorithm: algorithm, Limit: limit, Period: period, Prefix: redistest.Prefix(tb),
 				})
 				if err != nil {

@@ -10,7 +10,6 @@ import (
 
 	"github.com/alexedwards/scs/redisstore"
 	"github.com/alexedwards/scs/v2"
-	"github.com/gomodule/redigo/redis"
 
 	"github.com/typecache/typecache/internal/redistest"
 	"github.com/typecache/typecache/session"
@@ -28,12 +27,12 @@ type sessionStore interface {
 
 type sessionContender struct {
 	name string
-	open func(tb testing.TB, srv *redistest.Server) sessionStore
+	open func(tb testing.TB, srv *benchServer) sessionStore
 }
 
 var sessionContenders = []sessionContender{
-	{"typecache", func(tb testing.TB, srv *redistest.Server) sessionStore {
-		store, err := session.New(srv.Client(tb), session.Options[User]{
+	{"typecache", func(tb testing.TB, srv *benchServer) sessionStore {
+		store, err := session.New(srv.typecacheClient(tb, true), session.Options[User]{
 			IdleTimeout: sessionLifetime, Prefix: redistest.Prefix(tb),
 		})
 		if err != nil {
@@ -41,9 +40,9 @@ var sessionContenders = []sessionContender{
 		}
 		return typecacheSessions{store}
 	}},
-	{"scs-redisstore", func(tb testing.TB, srv *redistest.Server) sessionStore {
+	{"scs-redisstore", func(tb testing.TB, srv *benchServer) sessionStore {
 		manager := scs.New() // leaves a memstore cleanup goroutine behind: see TestMain
-		manager.Store = redisstore.NewWithPrefix(newRedigoPool(tb, srv), redistest.Prefix(tb))
+		manager.Store = redisstore.NewWithPrefix(srv.redigoPool(tb), redistest.Prefix(tb))
 		manager.Lifetime = sessionLifetime
 		return scsSessions{manager}
 	}},
@@ -96,20 +95,6 @@ func (s scsSessions) Get(ctx context.Context, token string) (User, error) {
 		return User{}, errors.New("scs: no user in the session")
 	}
 	return u, nil
-}
-
-// newRedigoPool returns a redigo pool for srv, closed when tb ends.
-func newRedigoPool(tb testing.TB, srv *redistest.Server) *redis.Pool {
-	opt := srv.Option()
-	pool := &redis.Pool{
-		MaxIdle: 64,
-		Dial: func() (redis.Conn, error) {
-			return redis.Dial("tcp", opt.InitAddress[0],
-				redis.DialUsername(opt.Username), redis.DialPassword(opt.Password), redis.DialDatabase(opt.SelectDB))
-		},
-	}
-	tb.Cleanup(func() { pool.Close() })
-	return pool
 }
 
 // BenchmarkSession creates sessions and reads one back, from

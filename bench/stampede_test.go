@@ -116,7 +116,7 @@ func TestStampedeHarness(t *testing.T) {
 // reports. When tb is a *testing.B, only the rounds are timed.
 func runStampede(tb testing.TB, contender string, cfg stampedeConfig) (stampedeResult, error) {
 	srv := server(tb)
-	coord := srv.Raw(tb)
+	coord := srv.srv.Raw(tb)
 	prefix := redistest.Prefix(tb)
 	children := make([]*stampedeProcess, cfg.Processes)
 	defer func() {
@@ -131,7 +131,7 @@ func runStampede(tb testing.TB, contender string, cfg stampedeConfig) (stampedeR
 		if err != nil {
 			return stampedeResult{}, err
 		}
-		if children[i], err = startStampedeProcess(redisURL(srv), string(spec)); err != nil {
+		if children[i], err = startStampedeProcess(srv.redisURL(), string(spec)); err != nil {
 			return stampedeResult{}, err
 		}
 	}
@@ -274,7 +274,7 @@ func TestHelperProcess(t *testing.T) {
 		t.Fatalf("unknown contender %q", child.Contender)
 	}
 	srv := server(t)
-	coord := srv.Raw(t)
+	coord := srv.srv.Raw(t)
 	store := stampedeContenders[i].open(t, srv)
 	ctx := context.Background()
 	if err := coord.Do(ctx, coord.B().Rpush().Key(child.Prefix+"ready").Element(strconv.Itoa(child.Index)).Build()).Error(); err != nil {

@@ -11,21 +11,14 @@ import (
 
 // typecacheLocal is a cache.Cache with its defaults: decoded local tier on,
 // rueidis client-side caching under it.
-var typecacheLocal = cacheContender{"typecache", func(tb testing.TB, srv *redistest.Server) userStore {
-	return newTypecacheStore(tb, srv.Client(tb), cache.Options[User]{TTL: valueTTL})
+var typecacheLocal = cacheContender{"typecache", func(tb testing.TB, srv *benchServer) userStore {
+	return newTypecacheStore(tb, srv.typecacheClient(tb, true), cache.Options[User]{TTL: valueTTL})
 }}
 
 // typecacheRemote has the local tier off, on a client whose client-side cache
 // is off too, so every read is served by Redis.
-var typecacheRemote = cacheContender{"typecache", func(tb testing.TB, srv *redistest.Server) userStore {
-	opt := srv.Option()
-	opt.DisableCache = true
-	client, err := typecache.NewClient(opt)
-	if err != nil {
-		tb.Fatalf("typecache.NewClient: %v", err)
-	}
-	tb.Cleanup(client.Close)
-	return newTypecacheStore(tb, client, cache.Options[User]{TTL: valueTTL, DisableLocal: true})
+var typecacheRemote = cacheContender{"typecache", func(tb testing.TB, srv *benchServer) userStore {
+	return newTypecacheStore(tb, srv.typecacheClient(tb, false), cache.Options[User]{TTL: valueTTL, DisableLocal: true})
 }}
 
 func newTypecacheStore(tb testing.TB, client *typecache.Client, opts cache.Options[User]) userStore {

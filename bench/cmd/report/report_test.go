@@ -22,6 +22,7 @@ BenchmarkLocalHit/typecache/single-2         	 1000	        50.0 ns/op	       0 
 BenchmarkLocalHit/typecache/single-2         	 1000	        70.0 ns/op	       0 B/op	       0 allocs/op
 BenchmarkLocalHit/go-redis-cache/single-2    	 1000	      6000 ns/op	    2352 B/op	      28 allocs/op
 BenchmarkLocalHit/go-redis-cache/single-2    	 1000	      6400 ns/op	    2352 B/op	      28 allocs/op
+BenchmarkMissLoadStore/typecache-2           	 5000	    200000 ns/op	         3.001 round-trips/op	    5257 B/op	      40 allocs/op
 BenchmarkStampede/typecache-2                	    8	 112000000 ns/op	         1.000 loader-calls/op	       103.0 p50-ms	       108.0 p99-ms
 BenchmarkStampede/typecache-2                	    8	 113000000 ns/op	         1.250 loader-calls/op	       104.0 p50-ms	       109.0 p99-ms
 BenchmarkStampede/go-redis-cache-2           	    8	 112000000 ns/op	         4.000 loader-calls/op	       103.0 p50-ms	       120.0 p99-ms
@@ -49,7 +50,7 @@ func TestParseMedians(t *testing.T) {
 			t.Errorf("median %s %s = %v (found %v), want %v", tc.name, tc.unit, s.median, ok, tc.want)
 		}
 	}
-	if got, want := strings.Join(r.workloads(), ","), "LocalHit,Stampede,RateLimit"; got != want {
+	if got, want := strings.Join(r.workloads(), ","), "LocalHit,MissLoadStore,Stampede,RateLimit"; got != want {
 		t.Errorf("workloads = %s, want %s", got, want)
 	}
 	if r.config["cpu-model"] != "Test CPU" || r.config["failed-workloads"] != "Session" {
@@ -73,6 +74,7 @@ func TestCheckTargets(t *testing.T) {
 		"local hit (parallel) ≥ 10× as fast as go-redis/cache with TinyLFU":          notMeasured,
 		"local hit ≤ 100 ns/op and 0 allocs/op":                                      met,
 		"remote hit within 10% of plain rueidis GET + decode":                        notMeasured,
+		"miss + load + store ≤ 2 round trips beyond the loader":                      missed, // 3.001
 		"stampede (4 processes × 64 goroutines): exactly 1 loader call per cold key": missed, // one run averaged 1.25
 		"stampede: p99 wait ≤ loader time + 10 ms (110 ms)":                          met,
 		"rate-limit decisions/s ≥ redis_rate (GCRA, 1-key)":                          met,
