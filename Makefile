@@ -30,3 +30,9 @@ bench-report: redis
 ## fuzz: a short pass (FUZZTIME each, default 10s) over every fuzz target
 fuzz:
 	@FUZZTIME=$(FUZZTIME) ./.ci/fuzz
+
+## faults: the full fault-injection suite (60 s soak, longer scenarios); figures go to internal/faults/figures.txt
+.PHONY: faults
+faults: redis
+	@rm -f internal/faults/figures.txt
+	FAULTS_FULL=1 FAULTS_FIGURES=$(CURDIR)/internal/faults/figures.txt $(GO) test -race -count=1 -timeout 30m -v ./internal/faults/
