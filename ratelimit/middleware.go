@@ -15,7 +15,9 @@ import (
 type MiddlewareOptions struct {
 	// Key returns the identifier a request is counted under. An empty key
 	// lets the request through uncounted (for exemptions such as health
-	// checks). nil means the client IP: ClientIP(r, TrustedProxies).
+	// checks). nil means the client IP: ClientIP(r, TrustedProxies), which
+	// is empty only when r.RemoteAddr is (some Unix-socket listeners: set
+	// Key there).
 	Key func(r *http.Request) string
 	// TrustedProxies lists the networks of your own reverse proxies and load
 	// balancers. Only when the connection comes from one of them are
@@ -23,7 +25,8 @@ type MiddlewareOptions struct {
 	// connection's address is the client, always.
 	TrustedProxies []netip.Prefix
 	// Cost returns the cost of a request (a per-route weight). 0 lets the
-	// request through uncounted. nil means 1 for every request.
+	// request through uncounted; a negative cost goes to ErrorHandler. nil
+	// means 1 for every request.
 	Cost func(r *http.Request) int
 	// PolicyName names the quota policy in the RateLimit-Policy and
 	// RateLimit fields; empty means "default". It must be printable ASCII.
@@ -35,7 +38,7 @@ type MiddlewareOptions struct {
 	// wrong).
 	DenyHandler func(w http.ResponseWriter, r *http.Request, res Result)
 	// ErrorHandler writes the response when the limiter returns an error:
-	// a cost above the limit (a configuration bug) or the request being
+	// a cost above the limit or below 0 (a configuration bug) or the request being
 	// cancelled. nil means 500 Internal Server Error.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 }
@@ -51,10 +54,9 @@ type MiddlewareOptions struct {
 //
 // where q is Options.Limit and w is Options.Period in whole seconds (rounded
 // up): the policy as configured, also for GCRA, whose Burst only shows in r.
-// r is the remaining quota and t the seconds until more
-// quota is available: RetryAfter for a denied request, ResetAfter for an
-// allowed one (an upper bound: with GCRA and the sliding windows some quota
-// returns earlier). Denied requests also get Retry-After in whole seconds,
+// r is the remaining quota and t the seconds until more quota is available:
+// RetryAfter for a denied request, ResetAfter for an allowed one (an upper
+// bound: with GCRA and the sliding windows some quota returns earlier). Denied requests also get Retry-After in whole seconds,
 // rounded up. Fallback decisions (Redis down) carry RateLimit-Policy only,
 // since the remaining quota is unknown.
 //
