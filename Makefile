@@ -25,7 +25,7 @@ bench: redis
 ## bench-report: run the benchmarks, keep the raw output in bench/results/latest.txt and regenerate docs/benchmarks.md and docs/img/benchmarks.svg from it
 bench-report: redis
 	@BENCH_OUT=bench/results/latest.txt ./.ci/bench; status=$$?; \
-	cd bench && $(GO) run ./cmd/report -in results/latest.txt -md ../docs/benchmarks.md -svg ../docs/img/benchmarks.svg && exit $$status
+	cd bench && $(GO) run ./cmd/report -in results/latest.txt -notes results/notes.md -md ../docs/benchmarks.md -svg ../docs/img/benchmarks.svg && exit $$status
 
 ## fuzz: a short pass (FUZZTIME each, default 10s) over every fuzz target
 fuzz:

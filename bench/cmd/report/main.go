@@ -11,10 +11,13 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 func main() {
@@ -22,14 +25,15 @@ func main() {
 	mdPath := flag.String("md", "../docs/benchmarks.md", "markdown report to write")
 	svgPath := flag.String("svg", "../docs/img/benchmarks.svg", "SVG chart to write")
 	goMod := flag.String("gomod", "go.mod", "the bench module's go.mod, for the contenders' versions")
+	notes := flag.String("notes", "results/notes.md", "hand-written notes on the run, included when their first line is <!-- run: DATE --> with the run's date")
 	flag.Parse()
-	if err := generate(*in, *mdPath, *svgPath, *goMod); err != nil {
+	if err := generate(*in, *mdPath, *svgPath, *goMod, *notes); err != nil {
 		fmt.Fprintln(os.Stderr, "report:", err)
 		os.Exit(1)
 	}
 }
 
-func generate(in, mdPath, svgPath, goMod string) error {
+func generate(in, mdPath, svgPath, goMod, notesPath string) error {
 	f, err := os.Open(in)
 	if err != nil {
 		return err
@@ -43,6 +47,10 @@ func generate(in, mdPath, svgPath, goMod string) error {
 	if err != nil {
 		return err
 	}
+	notes, err := runNotes(notesPath, r.config["date"])
+	if err != nil {
+		return err
+	}
 	var md, svg bytes.Buffer
 	chartRel, err := filepath.Rel(filepath.Dir(mdPath), svgPath)
 	if err != nil {
@@ -52,6 +60,7 @@ func generate(in, mdPath, svgPath, goMod string) error {
 		source:   sourcePath(in),
 		chart:    filepath.ToSlash(chartRel),
 		versions: contenderVersions(string(mod)),
+		notes:    notes,
 	})
 	writeSVG(&svg, r)
 	if err := os.MkdirAll(filepath.Dir(svgPath), 0o755); err != nil {
@@ -65,6 +74,25 @@ func generate(in, mdPath, svgPath, goMod string) error {
 	}
 	fmt.Printf("wrote %s and %s from %s (%d benchmarks)\n", mdPath, svgPath, in, len(r.benchmarks))
 	return nil
+}
+
+// runNotes returns the notes at path without their first line, if that line
+// names the run of date; notes written for another run are left out, with a
+// warning, so that no explanation outlives the figures it explains.
+func runNotes(path, date string) (string, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	first, rest, _ := strings.Cut(string(data), "\n")
+	if strings.TrimSpace(first) != "<!-- run: "+date+" -->" {
+		fmt.Fprintf(os.Stderr, "report: leaving out %s: its first line is %q, not <!-- run: %s -->\n", path, first, date)
+		return "", nil
+	}
+	return strings.TrimSpace(rest), nil
 }
 
 // sourcePath names the raw output as the report shows it: relative to the

@@ -14,12 +14,15 @@ var workloadDocs = map[string]string{
 		"typecache returns the value its decoded local tier holds (no decode, no copy); " +
 		"go-redis/cache keeps encoded bytes in TinyLFU, so every hit decompresses (s2) and decodes (MessagePack); " +
 		"rueidis `DoCache` keeps the RESP reply in its client-side cache, so every hit copies and decodes. " +
-		"`single` is one goroutine; `parallel` is 16 goroutines per core.",
+		"`single` is one goroutine; `parallel` is 16 goroutines per core. " +
+		"`round-trips/op` (single only) counts the requests written to Redis per read: 0 means no I/O at all.",
 	"RemoteHit": "A typed read of one key that Redis holds, with every local tier and client-side cache off: " +
 		"one round trip and one decode per read. typecache runs with `DisableLocal` on a client with `DisableCache`; " +
-		"go-redis/cache has no local cache; rueidis and go-redis are a hand-written GET + decode with typecache's default codec (MessagePack in a checksummed frame).",
+		"go-redis/cache has no local cache; rueidis and go-redis are a hand-written GET + decode with typecache's default codec (MessagePack in a checksummed frame). " +
+		"`round-trips/op` (single only) counts the requests each contender's connections wrote to Redis per read.",
 	"MissLoadStore": "A read of a key nobody has cached: the contender misses, calls an instant loader and stores the result. " +
-		"typecache's `Fetch` and go-redis/cache's `Once` also deduplicate concurrent loads; rueidis and go-redis are a hand-written GET, load, SET.",
+		"typecache's `Fetch` and go-redis/cache's `Once` also deduplicate concurrent loads; rueidis and go-redis are a hand-written GET, load, SET. " +
+		"`round-trips/op` counts the requests written to Redis per operation (one goroutine, so one request in flight at a time).",
 	"Stampede": "4 OS processes × 64 goroutines ask for the same cold key at the same moment; the loader takes 100 ms. " +
 		"One op is one round on a new key. `loader-calls/op` is the loader calls of a round summed over the 4 processes; " +
 		"`p50-ms` and `p99-ms` are the latencies the 256 callers saw.",
@@ -35,6 +38,7 @@ type markdownInputs struct {
 	source   string   // the raw output, relative to the repository root
 	chart    string   // the SVG, relative to the markdown file
 	versions []string // "module version" of each contender
+	notes    string   // hand-written notes on this run, Markdown
 }
 
 func writeMarkdown(w io.Writer, r *run, in markdownInputs) {
@@ -64,6 +68,9 @@ func writeMarkdown(w io.Writer, r *run, in markdownInputs) {
 		fmt.Fprintf(w, "| %s | %s | %s |\n", ch.target, ch.measured, ch.verdict)
 	}
 	fmt.Fprintf(w, "\nNot measured by this suite: `FetchMany` round trips per slot group, the local tier's memory bound, and the round-trip counts of session reads.\n\n")
+	if in.notes != "" {
+		fmt.Fprintf(w, "### Notes on this run\n\n%s\n\n", in.notes)
+	}
 
 	fmt.Fprintf(w, "## Workloads\n\n")
 	for _, name := range r.workloads() {

@@ -132,7 +132,11 @@ func TestGenerate(t *testing.T) {
 		t.Fatal(err)
 	}
 	md, svg := filepath.Join(dir, "docs", "benchmarks.md"), filepath.Join(dir, "docs", "img", "benchmarks.svg")
-	if err := generate(in, md, svg, goMod); err != nil {
+	notes := filepath.Join(dir, "notes.md")
+	if err := os.WriteFile(notes, []byte("<!-- run: 2026-11-25T18:00:00Z -->\nThe stampede target was missed because of X.\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := generate(in, md, svg, goMod, notes); err != nil {
 		t.Fatal(err)
 	}
 	page, err := os.ReadFile(md)
@@ -140,7 +144,8 @@ func TestGenerate(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"Test CPU, 2 cores", "go1.26.8", "7.0.15", "2026-11-25T18:00:00Z", "(img/benchmarks.svg)",
-		"github.com/go-redis/cache/v9 v9.0.0", "failed in this run: Session", "| **missed** |", "| typecache/single | 60 ns |"} {
+		"github.com/go-redis/cache/v9 v9.0.0", "failed in this run: Session", "| **missed** |", "| typecache/single | 60 ns |",
+		"### Notes on this run\n\nThe stampede target was missed because of X."} {
 		if !strings.Contains(string(page), want) {
 			t.Errorf("benchmarks.md lacks %q:\n%s", want, page)
 		}
@@ -153,5 +158,19 @@ func TestGenerate(t *testing.T) {
 		if !strings.Contains(string(chart), want) {
 			t.Errorf("benchmarks.svg lacks %q", want)
 		}
+	}
+}
+
+func TestRunNotesOfAnotherRunAreLeftOut(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "notes.md")
+	if err := os.WriteFile(path, []byte("<!-- run: 2026-01-01T00:00:00Z -->\nold\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	notes, err := runNotes(path, "2026-11-25T18:00:00Z")
+	if err != nil || notes != "" {
+		t.Errorf("runNotes = %q, %v; want nothing for another run's notes", notes, err)
+	}
+	if notes, err := runNotes(filepath.Join(t.TempDir(), "missing.md"), "x"); err != nil || notes != "" {
+		t.Errorf("runNotes of a missing file = %q, %v; want nothing", notes, err)
 	}
 }
