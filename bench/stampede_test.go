@@ -141,9 +141,9 @@ func runStampede(tb testing.TB, contender string, cfg stampedeConfig) (stampedeR
 			return stampedeResult{}, fmt.Errorf("waiting for the child processes to connect: %w", err)
 		}
 	}
-	if b, ok := tb.(*testing.B); ok {
+	b, timed := tb.(*testing.B)
+	if timed {
 		b.ResetTimer()
-		defer b.StopTimer()
 	}
 	var res stampedeResult
 	for round := range cfg.Rounds {
@@ -173,6 +173,9 @@ func runStampede(tb testing.TB, contender string, cfg stampedeConfig) (stampedeR
 				res.Latencies = append(res.Latencies, time.Duration(ns))
 			}
 		}
+	}
+	if timed {
+		b.StopTimer()
 	}
 	for i, child := range children {
 		if err := child.wait(); err != nil {

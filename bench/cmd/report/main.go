@@ -7,6 +7,11 @@
 // The input is benchfmt text (`go test -bench` output) with the
 // configuration lines .ci/bench writes: date, cpu-model, cores, go, redis,
 // count, benchtime and, when some workload failed, failed-workloads.
+//
+// -notes names a hand-written Markdown file that explains the run (why a
+// target was missed, what else ran on the machine). It is included only
+// when its first line is <!-- run: DATE --> with the run's date line, so
+// an explanation never outlives the figures it explains.
 package main
 
 import (
