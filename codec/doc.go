@@ -5,8 +5,9 @@
 // built-in codec or write your own and check it with the codectest package.
 //
 //	c := codec.MsgPack[User]()
-//	buf, err := c.Append(buf[:0], user) // reuse buf across calls
-//	u, err := c.Decode(buf)             // never retains buf
+//	var buf []byte                      // reused across calls
+//	buf, err := c.Append(buf[:0], user) // Append writes into buf
+//	u, err := c.Decode(buf)             // u shares no memory with buf
 //
 // # Built-in codecs
 //

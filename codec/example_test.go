@@ -2,6 +2,7 @@ package codec_test
 
 import (
 	"bytes"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"strings"
@@ -97,4 +98,32 @@ func ExampleEncrypt_badKey() {
 	})
 	fmt.Println(err)
 	// Output: codec: EncryptOptions.Keys[0].Secret must be 16, 24 or 32 bytes, got 9
+}
+
+// Compress, then encrypt: the wrappers nest. Keys come from crypto/rand (or
+// a secret store); the newest key is listed first.
+func ExampleEncrypt_compressed() {
+	newKey, oldKey := make([]byte, 32), make([]byte, 32)
+	if _, err := rand.Read(newKey); err != nil {
+		panic(err)
+	}
+	if _, err := rand.Read(oldKey); err != nil {
+		panic(err)
+	}
+
+	compressed, err := codec.Compress(codec.MsgPack[Profile](), codec.CompressOptions{}) // threshold 1 KiB
+	if err != nil {
+		panic(err)
+	}
+	sealed, err := codec.Encrypt(compressed, codec.EncryptOptions{
+		Keys:           []codec.EncryptionKey{{ID: 2, Secret: newKey}, {ID: 1, Secret: oldKey}},
+		AssociatedData: []byte("myapp/profile/v1"),
+	})
+	if err != nil {
+		panic(err)
+	}
+	data, _ := sealed.Append(nil, Profile{Name: "Ada", Langs: []string{strings.Repeat("x", 2000)}})
+	p, err := sealed.Decode(data)
+	fmt.Println(p.Name, len(p.Langs[0]), err, len(data) < 2000)
+	// Output: Ada 2000 <nil> true
 }
