@@ -24,7 +24,7 @@ type harness[T any] struct {
 }
 
 // decode runs c.Decode, turning a panic into a test failure.
-func (h *harness[T]) decode(t *testing.T, data []byte) (v T, err error, ok bool) {
+func (h *harness[T]) decode(t *testing.T, data []byte) (v T, ok bool, err error) {
 	t.Helper()
 	defer func() {
 		if p := recover(); p != nil {
@@ -33,7 +33,7 @@ func (h *harness[T]) decode(t *testing.T, data []byte) (v T, err error, ok bool)
 		}
 	}()
 	v, err = h.c.Decode(data)
-	return v, err, true
+	return v, true, err
 }
 
 // expectDamageDetected checks the rule for a damaged encoding: an error
@@ -41,7 +41,7 @@ func (h *harness[T]) decode(t *testing.T, data []byte) (v T, err error, ok bool)
 // AllowUndetectedDamage, any value without an error).
 func (h *harness[T]) expectDamageDetected(t *testing.T, what string, data []byte) {
 	t.Helper()
-	v, err, ok := h.decode(t, data)
+	v, ok, err := h.decode(t, data)
 	switch {
 	case !ok:
 	case err == nil && h.cfg.allowUndetected:
@@ -98,7 +98,7 @@ func (h *harness[T]) roundTrip(t *testing.T) {
 // expectValue checks that data decodes to want.
 func (h *harness[T]) expectValue(t *testing.T, what string, data []byte, want T) {
 	t.Helper()
-	v, err, ok := h.decode(t, data)
+	v, ok, err := h.decode(t, data)
 	if !ok {
 		return
 	}
@@ -122,7 +122,7 @@ type foreignInput[T any] struct {
 
 func (h *harness[T]) foreignBytes(t *testing.T) {
 	for _, in := range h.foreignInputs() {
-		v, err, ok := h.decode(t, in.data)
+		v, ok, err := h.decode(t, in.data)
 		switch {
 		case !ok:
 		case err != nil:
