@@ -365,3 +365,27 @@ func TestKeysExpire(t *testing.T) {
 		}
 	})
 }
+
+// TestClockGoesBack: when Redis's clock steps back (a failover to a server
+// whose clock is behind), no algorithm forgets what it has counted.
+func TestClockGoesBack(t *testing.T) {
+	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+		for _, algo := range algorithms {
+			t.Run(algo.String(), func(t *testing.T) {
+				l := newLimiter(t, srv, ratelimit.Options{Algorithm: algo, Limit: 2, Period: time.Minute})
+				clock := newFakeClock()
+				ratelimit.SetClock(l, clock.Now)
+				clock.Set(5 * time.Minute)
+				for range 2 {
+					if res, err := l.Allow(context.Background(), "k"); err != nil || !res.Allowed {
+						t.Fatalf("Allow = %+v, %v", res, err)
+					}
+				}
+				clock.Set(4 * time.Minute)
+				if res, err := l.Allow(context.Background(), "k"); err != nil || res.Allowed || res.RetryAfter <= 0 {
+					t.Fatalf("Allow a minute in the past = %+v, %v; want denied", res, err)
+				}
+			})
+		}
+	})
+}

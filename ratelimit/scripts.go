@@ -85,10 +85,15 @@ return {1, limit - count - cost, 0, period}
 // the period.
 var slidingCounterScript = rueidis.NewLuaScript(clockLua + `
 local limit, period = tonumber(ARGV[3]), tonumber(ARGV[4])
-local window = math.floor(now / period)
-local elapsed = now - window * period
 local state = redis.call('HMGET', KEYS[1], 'w', 'c', 'p')
 local last, curr, prev = tonumber(state[1]), tonumber(state[2]) or 0, tonumber(state[3]) or 0
+local window = math.floor(now / period)
+if last and last > window then
+  -- the clock went back (a failover): stay in the stored window, which
+  -- errs on the side of denying
+  window = last
+end
+local elapsed = now - window * period
 if last == window - 1 then
   prev, curr = curr, 0
 elseif last ~= window then
