@@ -18,8 +18,10 @@ type CompressOptions struct {
 	Threshold int
 
 	// MaxDecodedSize is the largest decompressed size Decode accepts, so a
-	// hostile or damaged frame cannot make it allocate without bound. Zero
-	// means 64 MiB. Negative is an error.
+	// hostile or damaged frame cannot make it allocate without bound. Decode
+	// allocates the size a frame claims before decompressing, so a few
+	// crafted bytes can cost up to this much memory per call: set it near
+	// your largest value. Zero means 64 MiB. Negative is an error.
 	MaxDecodedSize int
 }
 
