@@ -32,18 +32,21 @@ func ExampleNew() {
 	client := connect()
 	defer client.Close()
 	logins, err := ratelimit.New(client, ratelimit.Options{
-		Algorithm:   ratelimit.SlidingWindowLog,
+		Algorithm:   ratelimit.SlidingWindowLog, // zero value: GCRA
 		Limit:       5,
 		Period:      15 * time.Minute,
-		Prefix:      "rl:login:",
-		FailureMode: ratelimit.FailClosed,
+		Prefix:      "rl:login:",          // one prefix per limiter
+		FailureMode: ratelimit.FailClosed, // zero value: FailOpen
 	})
 	if err != nil {
+		// an invalid option, named:
+		// "ratelimit: invalid options: Options.Limit must be > 0, got 0"
 		log.Fatal(err)
 	}
+	// AllowN(ctx, key, n) for a request of cost n
 	res, err := logins.Allow(context.Background(), "alice@example.com")
 	if err != nil {
-		log.Fatal(err)
+		log.Fatal(err) // only bad input or a cancelled ctx: Redis failures follow FailureMode
 	}
 	if !res.Allowed {
 		fmt.Printf("too many attempts, try again in %s\n", res.RetryAfter.Round(time.Second))
