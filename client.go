@@ -2,9 +2,15 @@ package typecache
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/redis/rueidis"
 )
+
+// DefaultTopologyInterval is how often a cluster Client checks its view of the
+// cluster's masters, and the ClusterOption.ShardsRefreshInterval NewClient
+// sets when the caller left it zero.
+const DefaultTopologyInterval = time.Second
 
 // Client is a rueidis client with an invalidation hub. It is safe for
 // concurrent use by multiple goroutines; build one per Redis deployment and
@@ -13,23 +19,41 @@ import (
 // NewClient installs its own ClientOption.OnInvalidations callback. A callback
 // the caller set in the options keeps working: it is called first, with the
 // same messages, on the same goroutine.
+//
+// On a cluster, a failover moves slots to a node that never tracked this
+// client's reads, and the demoted master may never send their invalidations.
+// So a cluster Client also watches the set of masters rueidis routes to (which
+// rueidis rescans every ClusterOption.ShardsRefreshInterval, and at once on a
+// MOVED reply) and tells subscribers to drop everything when it changes.
 type Client struct {
-	redis rueidis.Client
-	hub   *invalidationHub
+	redis    rueidis.Client
+	hub      *invalidationHub
+	topology *topologyWatch // nil unless the client is a cluster client
 }
 
 // NewClient connects to Redis as rueidis.NewClient does and returns a Client
 // whose invalidation messages reach every [Subscriber].
 //
-// The option is copied; the caller's value is not modified.
+// The option is copied; the caller's value is not modified. A zero
+// ClusterOption.ShardsRefreshInterval becomes [DefaultTopologyInterval], so
+// that a client that reads only from local tiers still notices a failover.
 func NewClient(opt rueidis.ClientOption) (*Client, error) {
 	hub := newInvalidationHub(opt.OnInvalidations)
 	opt.OnInvalidations = hub.dispatch
+	interval := opt.ClusterOption.ShardsRefreshInterval
+	if interval <= 0 {
+		interval = DefaultTopologyInterval
+		opt.ClusterOption.ShardsRefreshInterval = interval
+	}
 	redis, err := rueidis.NewClient(opt)
 	if err != nil {
 		return nil, fmt.Errorf("typecache: connect: %w", err)
 	}
-	return &Client{redis: redis, hub: hub}, nil
+	c := &Client{redis: redis, hub: hub}
+	if redis.Mode() == rueidis.ClientModeCluster {
+		c.topology = watchTopology(redis, hub, interval)
+	}
+	return c, nil
 }
 
 // Redis returns the underlying rueidis client, for commands typecache does not
@@ -39,6 +63,9 @@ func (c *Client) Redis() rueidis.Client { return c.redis }
 // Close closes the connections. Subscribers are told to drop everything,
 // since no further invalidations will arrive.
 func (c *Client) Close() {
+	if c.topology != nil {
+		c.topology.stop()
+	}
 	c.redis.Close()
 	c.hub.dispatch(nil)
 }

@@ -62,13 +62,11 @@ func (h *invalidationHub) dispatch(messages []rueidis.RedisMessage) {
 	if h.userCallback != nil {
 		h.userCallback(messages)
 	}
-	subs := *h.subscriptions.Load()
 	if messages == nil {
-		for _, s := range subs {
-			s.subscriber.InvalidateAll()
-		}
+		h.flushSubscribers()
 		return
 	}
+	subs := *h.subscriptions.Load()
 	for _, m := range messages {
 		key, err := m.ToString()
 		if err != nil {
@@ -79,5 +77,12 @@ func (h *invalidationHub) dispatch(messages []rueidis.RedisMessage) {
 				s.subscriber.Invalidate(key)
 			}
 		}
+	}
+}
+
+// flushSubscribers tells every subscriber to drop everything.
+func (h *invalidationHub) flushSubscribers() {
+	for _, s := range *h.subscriptions.Load() {
+		s.subscriber.InvalidateAll()
 	}
 }
