@@ -57,3 +57,35 @@ func FuzzCheckMsgPack(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkFrameOverhead measures what the frame adds to decoding 1 KB: the
+// checksum, and for MessagePack the structure check.
+func BenchmarkFrameOverhead(b *testing.B) {
+	value := map[string]any{
+		"name": "Ada Lovelace", "email": "ada.lovelace@analytical-engine.example.com",
+		"bio": strings.Repeat("Mathematician and writer. ", 20), "age": 36, "score": 99.5,
+		"tags":  []string{"math", "poetry", "engines", "notes", "bernoulli", "london", "science", "history"},
+		"prefs": map[string]string{"theme": "dark", "lang": "en-GB", "tz": "Europe/London", "font": "serif"},
+	}
+	payload, err := msgpack.Marshal(value)
+	if err != nil {
+		b.Fatal(err)
+	}
+	frame := appendChecksum(append(appendHeader(nil, formatMsgPack), payload...), 0)
+	b.Run("checksum", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := openFrame(frame, formatMsgPack); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(len(frame)), "bytes")
+	})
+	b.Run("check-msgpack", func(b *testing.B) {
+		for b.Loop() {
+			if err := checkMsgPack(payload); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(len(payload)), "bytes")
+	})
+}
