@@ -194,22 +194,19 @@ func (c *Cache[T]) Fetch(ctx context.Context, key string, loader Loader[T]) (T, 
 		return zero, err
 	}
 	now := c.now()
-	it, sh := c.localLookup(key, now)
-	if it != nil {
+	if it, sh := c.localLookup(key, now); it != nil {
 		c.localHit(sh)
-	} else {
-		var err error
-		if it, err = c.readRemote(ctx, key, now); err != nil {
-			it = nil // Redis is failing: fail open to the loader
-		} else if it != nil && now < it.hardAt {
-			c.remoteHit()
-		}
-	}
-	if it != nil && now < it.hardAt {
 		return c.serve(key, it, now, loader)
 	}
+	since := c.writes.stamp()
+	it, err := c.readRemote(ctx, key, now)
+	if err == nil && it != nil && now < it.hardAt {
+		c.remoteHit()
+		return c.serve(key, it, now, loader)
+	}
+	// A miss, or Redis is failing: fail open to the loader.
 	c.miss()
-	return c.load(ctx, key, loader)
+	return c.load(ctx, key, loader, since)
 }
 
 // FetchMany returns the values of keys that exist, loading the missing ones

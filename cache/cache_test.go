@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -315,12 +316,34 @@ func (f subscriberFunc) InvalidateAll()        {}
 // the new state every time, although rueidis's client-side cache may still
 // hold the old bytes (the invalidation of an own write arrives after its
 // reply).
+//
+// A concurrent reader keeps reads of the key in flight across the writes, so
+// that replies read before a write arrive after it.
 func TestReadYourWrites(t *testing.T) {
-	for _, local := range []bool{true, false} {
-		t.Run(map[bool]string{true: "local", false: "no-local"}[local], func(t *testing.T) {
+	for _, tt := range []struct {
+		name              string
+		local, concurrent bool
+	}{{"local", true, false}, {"no-local", false, false}, {"local-concurrent-reader", true, true}, {"no-local-concurrent-reader", false, true}} {
+		t.Run(tt.name, func(t *testing.T) {
 			redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
 				ctx := context.Background()
-				c := newCache(t, srv.Client(t), cacheName(t), cache.Options[int]{TTL: time.Hour, DisableLocal: !local})
+				c := newCache(t, srv.Client(t), cacheName(t), cache.Options[int]{TTL: time.Hour, DisableLocal: !tt.local})
+				if tt.concurrent {
+					stop := make(chan struct{})
+					var wg sync.WaitGroup
+					defer wg.Wait()
+					defer close(stop)
+					wg.Go(func() {
+						for {
+							select {
+							case <-stop:
+								return
+							default:
+								_, _ = c.Get(ctx, "k")
+							}
+						}
+					})
+				}
 				for i := range 2000 {
 					if i%10 == 9 {
 						if err := c.Delete(ctx, "k"); err != nil {

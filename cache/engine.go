@@ -68,11 +68,11 @@ func (c *Cache[T]) readRemote(ctx context.Context, key string, now int64) (*item
 	if !c.breaker.allow(now) {
 		return nil, ErrUnavailable
 	}
-	gen := c.generation(key)
+	gen, since := c.generation(key), c.writes.stamp()
 	rctx, done := c.deadline.bound(ctx, now)
 	defer done()
 	res := c.redis.DoCache(rctx, c.redis.B().Get().Key(c.prefix+key).Cache(), MaxTTL)
-	return c.settle(ctx, rctx, key, res, gen, now)
+	return c.settle(ctx, rctx, key, res, since, gen, now)
 }
 
 // readRemoteMany is readRemote for many keys, in one round trip per cluster
@@ -85,7 +85,7 @@ func (c *Cache[T]) readRemoteMany(ctx context.Context, keys []string, now int64)
 	if !c.breaker.allow(now) {
 		return nil, ErrUnavailable
 	}
-	gens := make([]uint64, len(keys))
+	gens, since := make([]uint64, len(keys)), c.writes.stamp()
 	cmds := make([]rueidis.CacheableTTL, len(keys))
 	for i, key := range keys {
 		gens[i] = c.generation(key)
@@ -95,7 +95,7 @@ func (c *Cache[T]) readRemoteMany(ctx context.Context, keys []string, now int64)
 	defer done()
 	items := make([]*item[T], len(keys))
 	for i, res := range c.redis.DoMultiCache(rctx, cmds...) {
-		it, err := c.settle(ctx, rctx, keys[i], res, gens[i], now)
+		it, err := c.settle(ctx, rctx, keys[i], res, since, gens[i], now)
 		if err != nil {
 			return nil, fmt.Errorf("cache: get %q: %w", keys[i], err)
 		}
@@ -112,13 +112,24 @@ func (c *Cache[T]) generation(key string) uint64 {
 	return c.local.generation(key)
 }
 
-// settle handles a DoCache reply for key: a client-side cache hit for a key
-// this process wrote lately is read again from the server (read-your-writes),
-// and the result is accepted. ctx is the caller's, rctx the bounded one.
-func (c *Cache[T]) settle(ctx, rctx context.Context, key string, res rueidis.RedisResult, gen uint64, now int64) (*item[T], error) {
+// settle handles a DoCache reply for key, sent after the ownWrites stamp
+// since was taken: a client-side cache hit for a key this process wrote lately
+// is read again from the server (read-your-writes), and the result is
+// accepted. ctx is the caller's, rctx the bounded one.
+func (c *Cache[T]) settle(ctx, rctx context.Context, key string, res rueidis.RedisResult, since uint64, gen uint64, now int64) (*item[T], error) {
 	pxat := res.CachePXAT()
-	if res.IsCacheHit() && c.writes.recent(key) {
+	switch {
+	case res.IsCacheHit() && c.writes.recent(key):
+		cached, cachedErr := res.ToString()
+		before := c.writes.stamp()
 		res, pxat = c.readFromServer(rctx, c.prefix+key)
+		if fresh, err := res.ToString(); fresh == cached && (err == nil) == (cachedErr == nil) {
+			// rueidis's entry holds the bytes the server had after every
+			// write recorded before the re-read.
+			c.writes.confirm(key, before)
+		}
+	case !res.IsCacheHit() && (res.Error() == nil || rueidis.IsRedisNil(res.Error())):
+		c.writes.confirm(key, since) // this read's own request followed the write
 	}
 	return c.accept(ctx, key, res, pxat, gen, now)
 }
@@ -251,11 +262,14 @@ func (c *Cache[T]) writeMany(ctx context.Context, keys []string, cmds rueidis.Co
 // read-your-writes. An own write never enters the local tier: nothing proves
 // the key is tracked, and an untracked local entry would miss the next
 // write of another process.
+//
+// The record comes first: a read that notes the generation after the drop
+// then sees the record, and one that noted it before cannot insert.
 func (c *Cache[T]) ownWrite(key string) {
+	c.writes.add(key)
 	if c.local != nil {
 		c.local.invalidate(key)
 	}
-	c.writes.add(key)
 }
 
 // serve answers Fetch with an item that is not past its hard expiry.
@@ -292,9 +306,10 @@ type loadResult[T any] struct {
 }
 
 // load runs loader for key once per process at a time and waits for the
-// result until ctx ends.
-func (c *Cache[T]) load(ctx context.Context, key string, loader Loader[T]) (T, error) {
-	ch := c.loads.DoChan(key, func() (any, error) { return c.loadShared(ctx, key, loader) })
+// result until ctx ends. since is the ownWrites stamp taken before the
+// caller looked for key in Redis.
+func (c *Cache[T]) load(ctx context.Context, key string, loader Loader[T], since uint64) (T, error) {
+	ch := c.loads.DoChan(key, func() (any, error) { return c.loadShared(ctx, key, loader, since) })
 	var zero T
 	select {
 	case r := <-ch:
@@ -319,7 +334,7 @@ func (c *Cache[T]) load(ctx context.Context, key string, loader Loader[T]) (T, e
 //
 // This is the one place where loads of a key meet across processes: the
 // loadGuard's lease is held while the loader runs and the value is stored.
-func (c *Cache[T]) loadShared(callerCtx context.Context, key string, loader Loader[T]) (result any, err error) {
+func (c *Cache[T]) loadShared(callerCtx context.Context, key string, loader Loader[T], since uint64) (result any, err error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(callerCtx), c.s.loadTimeout)
 	defer cancel()
 	defer func() {
@@ -332,10 +347,10 @@ func (c *Cache[T]) loadShared(callerCtx context.Context, key string, loader Load
 		return loadResult[T]{}, fmt.Errorf("cache: load %q: %w", key, err)
 	}
 	defer release()
-	if now := c.now(); waited || c.writes.recent(key) {
+	if now := c.now(); waited || c.writes.writtenSince(key, since) {
 		// The value may have been stored since this goroutine missed: by
-		// another process while the lease was held, or by a load of this
-		// process that ended just before this one began.
+		// another process while the lease was held, or by this process (a
+		// load that ended just before this one began, or a Set).
 		if it, err := c.readRemote(ctx, key, now); err == nil && it != nil && now < it.softAt {
 			return loadResult[T]{item: it}, nil
 		}
@@ -372,7 +387,8 @@ func (c *Cache[T]) refreshInBackground(key string, loader Loader[T]) {
 	}
 	go func() {
 		defer c.background.Done()
-		r := <-c.loads.DoChan(key, func() (any, error) { return c.loadShared(context.Background(), key, loader) })
+		since := c.writes.stamp()
+		r := <-c.loads.DoChan(key, func() (any, error) { return c.loadShared(context.Background(), key, loader, since) })
 		err := r.Err
 		if res := r.Val.(loadResult[T]); res.panicked {
 			err = fmt.Errorf("cache: loader panicked: %v", res.panicVal)

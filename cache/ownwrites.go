@@ -2,24 +2,28 @@ package cache
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
-// ownWrites remembers the keys this Cache wrote or deleted in the last
-// window, for read-your-writes.
+// ownWrites remembers the keys this Cache wrote or deleted lately, for
+// read-your-writes.
 //
 // Redis pushes the invalidation of a write after the write's reply, and
 // rueidis sends writes and tracked reads over different connections, so for a
 // moment after Set returns rueidis's client-side cache may still hold the old
 // bytes (rueidis issue #534). A DoCache result that is a client-side cache hit
-// for a key written in the window may predate the write, so the Cache reads
-// it again from the server.
+// for a key with a record may predate the write, so the Cache reads it again
+// from the server.
 //
-// Entries are not dropped when an invalidation for the key arrives: that
-// invalidation may be an older one, overtaking the one of this write. They
-// expire after window instead, which bounds both the memory and the extra
-// reads. When more than maxKeys writes fall in one window, every key counts as
-// recently written until the window has passed: still correct, only slower.
+// A record stops counting when a read proves that rueidis's entry for the key is not
+// older than the write: a DoCache that was not a client-side cache hit and
+// began after the record (its own request reached the server after the
+// write), or a hit whose bytes equal the server's. It does not end when an
+// invalidation of the key arrives, because that may be an older invalidation
+// overtaking the write's. Records also expire after window, which bounds
+// their memory; when more than maxKeys fall in one window, every key counts
+// as written until the window has passed: still correct, only slower.
 //
 // The window is measured on the real clock, not the Cache's (which tests
 // move): it is about how long an invalidation takes to arrive.
@@ -27,21 +31,23 @@ type ownWrites struct {
 	window  int64 // nanoseconds
 	maxKeys int
 	now     func() int64
+	stamps  atomic.Uint64 // counts records, to order them against reads
 
 	mu       sync.Mutex
-	deadline map[string]int64 // key → end of its window
-	order    []ownWrite       // FIFO by deadline
-	allUntil int64            // overflow: every key is suspect until then
+	records  map[string]ownWrite
+	order    []ownWrite // FIFO by end
+	allUntil int64      // overflow: every key is suspect until then
 }
 
 type ownWrite struct {
-	key      string
-	deadline int64
+	key       string
+	end       int64  // end of the window
+	stamp     uint64 // value of stamps when recorded
+	confirmed bool   // a read proved rueidis's entry current
 }
 
 // ownWriteWindow is far longer than an invalidation takes to arrive (well
-// under a millisecond on a healthy connection), and short enough that the
-// extra reads it may cause stay rare.
+// under a millisecond on a healthy connection).
 const (
 	ownWriteWindow  = 3e9 // 3 s in nanoseconds
 	ownWriteMaxKeys = 1 << 16
@@ -49,7 +55,7 @@ const (
 
 func newOwnWrites() *ownWrites {
 	return &ownWrites{
-		window: ownWriteWindow, maxKeys: ownWriteMaxKeys, deadline: make(map[string]int64),
+		window: ownWriteWindow, maxKeys: ownWriteMaxKeys, records: make(map[string]ownWrite),
 		now: func() int64 { return time.Now().UnixNano() },
 	}
 }
@@ -63,15 +69,19 @@ func (w *ownWrites) add(key string) {
 	end := now + w.window
 	if len(w.order) >= w.maxKeys {
 		w.allUntil = end
-		clear(w.deadline)
+		clear(w.records)
 		w.order = w.order[:0]
 		return
 	}
-	w.deadline[key] = end
-	w.order = append(w.order, ownWrite{key, end})
+	r := ownWrite{key: key, end: end, stamp: w.stamps.Add(1)}
+	w.records[key] = r
+	w.order = append(w.order, r)
 }
 
-// recent reports whether key was written within the window.
+// stamp returns the current stamp; a read takes it before it starts.
+func (w *ownWrites) stamp() uint64 { return w.stamps.Load() }
+
+// recent reports whether key may have been written since rueidis cached it.
 func (w *ownWrites) recent(key string) bool {
 	now := w.now()
 	w.mu.Lock()
@@ -79,15 +89,36 @@ func (w *ownWrites) recent(key string) bool {
 	if now < w.allUntil {
 		return true
 	}
-	end, ok := w.deadline[key]
-	return ok && now < end
+	r, ok := w.records[key]
+	return ok && !r.confirmed && now < r.end
+}
+
+// writtenSince reports whether key was written after the stamp since was
+// taken (within the window), confirmed or not.
+func (w *ownWrites) writtenSince(key string, since uint64) bool {
+	now := w.now()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	r, ok := w.records[key]
+	return now < w.allUntil || (ok && r.stamp > since && now < r.end)
+}
+
+// confirm marks key's record confirmed if it was made before the stamp
+// since, taken by a read that proved rueidis's entry current.
+func (w *ownWrites) confirm(key string, since uint64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if r, ok := w.records[key]; ok && r.stamp <= since && !r.confirmed {
+		r.confirmed = true
+		w.records[key] = r
+	}
 }
 
 func (w *ownWrites) expire(now int64) {
 	n := 0
-	for n < len(w.order) && w.order[n].deadline <= now {
-		if w.deadline[w.order[n].key] == w.order[n].deadline {
-			delete(w.deadline, w.order[n].key)
+	for n < len(w.order) && w.order[n].end <= now {
+		if r := w.records[w.order[n].key]; r.stamp == w.order[n].stamp {
+			delete(w.records, w.order[n].key)
 		}
 		n++
 	}
