@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/redis/rueidis"
 	"golang.org/x/sync/singleflight"
@@ -64,7 +63,7 @@ func New[T any](c *typecache.Client, name string, opts Options[T]) (*Cache[T], e
 		redis:  c.Redis(),
 		prefix: name + ":",
 		s:      s,
-		now:    func() int64 { return time.Now().UnixNano() },
+		now:    wallClock.read,
 		writes: newOwnWrites(),
 		guard:  processLocalGuard{},
 	}
@@ -76,6 +75,7 @@ func New[T any](c *typecache.Client, name string, opts Options[T]) (*Cache[T], e
 		cache.stats.breakerOpens.Add(1)
 		s.observer.OnBreakerOpen()
 	})
+	wallClock.acquire()
 	if s.disableLocal {
 		cache.unsubscribe = func() {}
 	} else {
@@ -96,6 +96,7 @@ func (c *Cache[T]) Close() {
 	c.refreshes.close()
 	c.background.Wait()
 	c.deadline.close()
+	wallClock.release()
 	if c.local != nil {
 		c.local.invalidateAll()
 	}

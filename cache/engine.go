@@ -40,16 +40,21 @@ func (c *Cache[T]) miss() {
 	c.s.observer.OnMiss()
 }
 
-// deliver returns what a caller gets for it.
+// deliver returns what a caller gets for it. It is small enough to be
+// inlined, which saves a copy of T on the local hit path.
 func (c *Cache[T]) deliver(it *item[T]) (T, error) {
+	if it.absent || c.s.clone != nil {
+		return c.deliverSlow(it)
+	}
+	return it.value, nil
+}
+
+func (c *Cache[T]) deliverSlow(it *item[T]) (T, error) {
 	if it.absent {
 		var zero T
 		return zero, ErrNotFound
 	}
-	if c.s.clone != nil {
-		return c.s.clone(it.value), nil
-	}
-	return it.value, nil
+	return c.s.clone(it.value), nil
 }
 
 // readRemote reads key from Redis through rueidis's client-side cache and
@@ -59,8 +64,8 @@ func (c *Cache[T]) deliver(it *item[T]) (T, error) {
 // Two rules keep the local tier coherent. The shard's generation is read
 // before the read and checked at insertion (an invalidation that overtakes
 // the read wins). And a client-side cache hit for a key this process wrote
-// in the last few seconds may predate that write (see ownWrites), so it is
-// read again from the server; the key is still tracked (a client-side cache
+// lately may predate that write (see ownWrites), so it is read again from
+// the server; the key is still tracked (a client-side cache
 // hit means rueidis holds a tracked entry, and the invalidation that would
 // end the tracking moves the generation), so the fresh value may enter the
 // local tier.

@@ -60,13 +60,26 @@ type Observer interface {
 // an observer to implement only the methods you need.
 type NoopObserver struct{}
 
-func (NoopObserver) OnHit(Tier)                  {}
-func (NoopObserver) OnMiss()                     {}
+// OnHit does nothing.
+func (NoopObserver) OnHit(Tier) {}
+
+// OnMiss does nothing.
+func (NoopObserver) OnMiss() {}
+
+// OnLoad does nothing.
 func (NoopObserver) OnLoad(time.Duration, error) {}
-func (NoopObserver) OnStale(error)               {}
+
+// OnStale does nothing.
+func (NoopObserver) OnStale(error) {}
+
+// OnDecodeError does nothing.
 func (NoopObserver) OnDecodeError(string, error) {}
-func (NoopObserver) OnInvalidation(bool)         {}
-func (NoopObserver) OnBreakerOpen()              {}
+
+// OnInvalidation does nothing.
+func (NoopObserver) OnInvalidation(bool) {}
+
+// OnBreakerOpen does nothing.
+func (NoopObserver) OnBreakerOpen() {}
 
 // Stats is a snapshot of a Cache's counters since New.
 type Stats struct {

@@ -1,0 +1,168 @@
+package cache_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/typecache/typecache"
+	"github.com/typecache/typecache/cache"
+)
+
+// User is the examples' value type.
+type User struct {
+	ID   string
+	Name string
+}
+
+// db stands in for the source of truth.
+var db = map[string]User{"42": {ID: "42", Name: "Ada"}}
+
+func Example() {
+	client, err := typecache.NewClient(rueidis.ClientOption{InitAddress: []string{"127.0.0.1:6379"}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Close()
+
+	users, err := cache.New[User](client, "user", cache.Options[User]{TTL: time.Hour})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer users.Close()
+
+	// Cache-aside: a miss calls the loader once per process, stores the
+	// value in Redis and returns it; later calls are served from the local
+	// tier until another process changes the key.
+	u, err := users.Fetch(context.Background(), "42", cache.LoaderFunc[User](func(ctx context.Context, id string) (User, error) {
+		u, ok := db[id]
+		if !ok {
+			return User{}, cache.ErrNotFound // cached as absent for NegativeTTL
+		}
+		return u, nil
+	}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(u.Name)
+}
+
+func ExampleCache_Put() {
+	client, err := typecache.NewClient(rueidis.ClientOption{InitAddress: []string{"127.0.0.1:6379"}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Close()
+	users, err := cache.New[User](client, "user", cache.Options[User]{TTL: time.Hour})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer users.Close()
+
+	// Write-through: the database first, then the cache. If the cache
+	// write fails the key is deleted, so no stale value stays cached.
+	saveUser := cache.WriterFunc[User](func(ctx context.Context, id string, u User) error {
+		db[id] = u // UPDATE users SET ... in real life
+		return nil
+	})
+	if err := users.Put(context.Background(), "42", User{ID: "42", Name: "Ada King"}, saveUser); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func ExampleCache_FetchMany() {
+	client, err := typecache.NewClient(rueidis.ClientOption{InitAddress: []string{"127.0.0.1:6379"}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Close()
+	users, err := cache.New[User](client, "user", cache.Options[User]{TTL: time.Hour})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer users.Close()
+
+	// One round trip per cluster slot group for the cached keys, one
+	// LoadMany for the others (SELECT ... WHERE id IN (...)).
+	found, err := users.FetchMany(context.Background(), []string{"42", "43"}, cache.BatchLoaderFunc[User](
+		func(ctx context.Context, ids []string) (map[string]User, error) {
+			out := make(map[string]User, len(ids))
+			for _, id := range ids {
+				if u, ok := db[id]; ok {
+					out[id] = u
+				}
+			}
+			return out, nil // ids missing from the map are cached as absent
+		}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(len(found))
+}
+
+func ExampleOptions_staleWhileRevalidate() {
+	client, err := typecache.NewClient(rueidis.ClientOption{InitAddress: []string{"127.0.0.1:6379"}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Close()
+
+	// Fresh for 5 minutes; for 1 hour after that Fetch still answers with
+	// the old value at once while one background refresh runs. If the
+	// source is down, the old value comes back with an error that wraps
+	// cache.ErrStale.
+	prices, err := cache.New[float64](client, "price", cache.Options[float64]{
+		TTL:      5 * time.Minute,
+		StaleTTL: time.Hour,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer prices.Close()
+
+	p, err := prices.Fetch(context.Background(), "EURUSD", cache.LoaderFunc[float64](fetchQuote))
+	switch {
+	case errors.Is(err, cache.ErrStale):
+		log.Printf("serving a stale quote: %v", err)
+	case err != nil:
+		log.Fatal(err)
+	}
+	fmt.Println(p)
+}
+
+func fetchQuote(ctx context.Context, symbol string) (float64, error) { return 1.08, nil }
+
+// metrics is an Observer that counts hits by tier; embedding NoopObserver
+// keeps it compiling when methods are added to Observer.
+// Its methods run concurrently on the callers' goroutines: atomics only.
+type metrics struct {
+	cache.NoopObserver
+	local, remote atomic.Int64
+}
+
+func (m *metrics) OnHit(tier cache.Tier) {
+	if tier == cache.TierLocal {
+		m.local.Add(1)
+	} else {
+		m.remote.Add(1)
+	}
+}
+
+func ExampleObserver() {
+	client, err := typecache.NewClient(rueidis.ClientOption{InitAddress: []string{"127.0.0.1:6379"}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Close()
+	users, err := cache.New[User](client, "user", cache.Options[User]{TTL: time.Hour, Observer: &metrics{}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer users.Close()
+	fmt.Printf("%+v\n", users.Stats())
+}
