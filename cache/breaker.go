@@ -39,6 +39,16 @@ func (b *breaker) allow(now int64) bool {
 	return until == 0 || (now >= until && b.openUntil.CompareAndSwap(until, now+b.cooldown))
 }
 
+// isOpen reports whether the breaker refuses calls at now, without claiming
+// the probe.
+func (b *breaker) isOpen(now int64) bool {
+	if b == nil {
+		return false
+	}
+	until := b.openUntil.Load()
+	return until != 0 && now < until
+}
+
 // record notes the outcome of a call that allow let through. Replies from
 // the server (including errors such as WRONGTYPE, and nil) show that Redis is
 // up; the end of the caller's own context says nothing about Redis (while

@@ -6,12 +6,18 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/redis/rueidis"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/typecache/typecache"
+	"github.com/typecache/typecache/lock"
 )
+
+// leaseFenceTTL lets the fencing counters of per-key load leases expire: a
+// cache uses many short-lived lock names and does not need their tokens.
+const leaseFenceTTL = time.Minute
 
 // Cache is a typed cache of values of type T in Redis under the keys
 // name + ":" + key, with a local tier of decoded values in front. It is safe
@@ -33,6 +39,7 @@ type Cache[T any] struct {
 	deadline    *redisDeadline // nil when Options.RedisTimeout < 0
 	loads       singleflight.Group
 	guard       loadGuard
+	locker      *lock.Locker // nil with Options.DisableStampedeLock
 	refreshes   refreshes
 	stats       counters
 	unsubscribe func()
@@ -65,7 +72,6 @@ func New[T any](c *typecache.Client, name string, opts Options[T]) (*Cache[T], e
 		s:      s,
 		now:    wallClock.read,
 		writes: newOwnWrites(),
-		guard:  processLocalGuard{},
 	}
 	cache.refreshes.init()
 	if s.redisTimeout > 0 {
@@ -75,6 +81,24 @@ func New[T any](c *typecache.Client, name string, opts Options[T]) (*Cache[T], e
 		cache.stats.breakerOpens.Add(1)
 		s.observer.OnBreakerOpen()
 	})
+	direct := processLocalGuard{write: func(ctx context.Context, key string, data []byte, ttl time.Duration) error {
+		return cache.write(ctx, key, cache.storeCmd(key, data, ttl))
+	}}
+	cache.guard = direct
+	if !s.disableStampedeLock {
+		locker, err := lock.New(c, lock.Options{FenceTTL: leaseFenceTTL})
+		if err != nil {
+			return nil, err
+		}
+		cache.locker = locker
+		cache.guard = &lockGuard{
+			locker: locker, prefix: cache.prefix, fallback: direct,
+			ownWrite: cache.ownWrite,
+			waited:   func() { cache.stats.lockWaits.Add(1) },
+			failed:   func() { cache.stats.lockErrors.Add(1) },
+			isDown:   func() bool { return cache.breaker.isOpen(cache.now()) },
+		}
+	}
 	wallClock.acquire()
 	if s.disableLocal {
 		cache.unsubscribe = func() {}
@@ -93,6 +117,9 @@ func (c *Cache[T]) Close() {
 		return
 	}
 	c.unsubscribe()
+	if c.locker != nil {
+		c.locker.Close()
+	}
 	c.refreshes.close()
 	c.background.Wait()
 	c.deadline.close()
@@ -296,6 +323,8 @@ func (c *Cache[T]) Stats() Stats {
 		DecodeErrors:  c.stats.decodeErrors.Load(),
 		Invalidations: c.stats.invalidations.Load(),
 		BreakerOpens:  c.stats.breakerOpens.Load(),
+		LockWaits:     c.stats.lockWaits.Load(),
+		LockErrors:    c.stats.lockErrors.Load(),
 	}
 	if c.local != nil {
 		st.LocalEntries, st.LocalBytes, st.LocalHits = c.local.usage()

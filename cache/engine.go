@@ -338,7 +338,7 @@ func (c *Cache[T]) load(ctx context.Context, key string, loader Loader[T], since
 // caught and handed to every waiter, which re-raises it.
 //
 // This is the one place where loads of a key meet across processes: the
-// loadGuard's lease is held while the loader runs and the value is stored.
+// loadGuard's lease is held while the loader runs and ends with the store.
 func (c *Cache[T]) loadShared(callerCtx context.Context, key string, loader Loader[T], since uint64) (result any, err error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(callerCtx), c.s.loadTimeout)
 	defer cancel()
@@ -347,19 +347,30 @@ func (c *Cache[T]) loadShared(callerCtx context.Context, key string, loader Load
 			result, err = loadResult[T]{panicked: true, panicVal: p}, nil
 		}
 	}()
-	release, waited, err := c.guard.lease(ctx, key)
-	if err != nil {
-		return loadResult[T]{}, fmt.Errorf("cache: load %q: %w", key, err)
-	}
-	defer release()
-	if now := c.now(); waited || c.writes.writtenSince(key, since) {
-		// The value may have been stored since this goroutine missed: by
-		// another process while the lease was held, or by this process (a
-		// load that ended just before this one began, or a Set).
-		if it, err := c.readRemote(ctx, key, now); err == nil && it != nil && now < it.softAt {
+	// This process may have stored the key since this goroutine missed it
+	// (a load that ended just before this one began, or a Set).
+	if c.writes.writtenSince(key, since) {
+		if it := c.freshInRedis(ctx, key); it != nil {
 			return loadResult[T]{item: it}, nil
 		}
 	}
+	var lease loadLease
+	for lease == nil {
+		if lease, err = c.guard.lease(ctx, key); err != nil {
+			return loadResult[T]{}, fmt.Errorf("cache: load %q: waiting for another process: %w", key, err)
+		}
+		if lease == nil { // another process loaded the key meanwhile
+			if it := c.freshInRedis(ctx, key); it != nil {
+				return loadResult[T]{item: it}, nil
+			}
+		}
+	}
+	stored := false
+	defer func() {
+		if !stored {
+			lease.release(ctx) // also when the loader panics
+		}
+	}()
 	start := time.Now()
 	v, err := loader.Load(ctx, key)
 	took := time.Since(start)
@@ -368,19 +379,30 @@ func (c *Cache[T]) loadShared(callerCtx context.Context, key string, loader Load
 	switch {
 	case err == nil:
 		if data, err := c.encode(key, v, false, took); err == nil {
-			_ = c.write(ctx, key, c.storeCmd(key, data, c.hardTTL(c.s.ttl)))
+			stored = true
+			_ = lease.store(ctx, key, data, c.hardTTL(c.s.ttl)) // failing to store does not fail the load
 		}
 		return loadResult[T]{item: &item[T]{key: key, value: v}}, nil
 	case errors.Is(err, ErrNotFound):
 		if c.s.negativeTTL > 0 {
 			data, _ := c.encode(key, v, true, 0)
-			_ = c.write(ctx, key, c.storeCmd(key, data, c.jittered(c.s.negativeTTL)))
+			stored = true
+			_ = lease.store(ctx, key, data, c.jittered(c.s.negativeTTL))
 		}
 		return loadResult[T]{}, err
 	default:
 		c.stats.loadErrors.Add(1)
 		return loadResult[T]{}, err
 	}
+}
+
+// freshInRedis reads key from Redis and returns it if it is fresh.
+func (c *Cache[T]) freshInRedis(ctx context.Context, key string) *item[T] {
+	now := c.now()
+	if it, err := c.readRemote(ctx, key, now); err == nil && it != nil && now < it.softAt {
+		return it
+	}
+	return nil
 }
 
 // refreshInBackground starts one refresh of key unless one is running or
@@ -403,24 +425,4 @@ func (c *Cache[T]) refreshInBackground(key string, loader Loader[T]) {
 		}
 		c.refreshes.finish(key, err)
 	}()
-}
-
-// loadGuard serialises the loads of one key across processes. Within a
-// process singleflight already lets one goroutine per key reach it; the
-// guard lets one process at a time past, so that a cold key costs one loader
-// call in the whole fleet.
-type loadGuard interface {
-	// lease blocks until this process may load key or ctx ends, and returns
-	// the function that gives the lease back once the value is stored.
-	// waited reports that another process held the lease meanwhile and has
-	// probably stored the value, which is then read before loading.
-	lease(ctx context.Context, key string) (release func(), waited bool, err error)
-}
-
-// processLocalGuard is the loadGuard of a Cache without cross-process
-// stampede protection: every process may load at once.
-type processLocalGuard struct{}
-
-func (processLocalGuard) lease(context.Context, string) (func(), bool, error) {
-	return func() {}, false, nil
 }

@@ -52,17 +52,22 @@ func Example() {
 	fmt.Println(u.Name)
 }
 
-func ExampleCache_Put() {
+// openUsers connects and opens the "user" cache, as in Example.
+func openUsers(opts cache.Options[User]) (*cache.Cache[User], func()) {
 	client, err := typecache.NewClient(rueidis.ClientOption{InitAddress: []string{"127.0.0.1:6379"}})
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer client.Close()
-	users, err := cache.New[User](client, "user", cache.Options[User]{TTL: time.Hour})
+	users, err := cache.New[User](client, "user", opts)
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer users.Close()
+	return users, func() { users.Close(); client.Close() }
+}
+
+func ExampleCache_Put() {
+	users, closeAll := openUsers(cache.Options[User]{TTL: time.Hour})
+	defer closeAll()
 
 	// Write-through: the database first, then the cache. If the cache
 	// write fails the key is deleted, so no stale value stays cached.
@@ -76,16 +81,8 @@ func ExampleCache_Put() {
 }
 
 func ExampleCache_FetchMany() {
-	client, err := typecache.NewClient(rueidis.ClientOption{InitAddress: []string{"127.0.0.1:6379"}})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer client.Close()
-	users, err := cache.New[User](client, "user", cache.Options[User]{TTL: time.Hour})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer users.Close()
+	users, closeAll := openUsers(cache.Options[User]{TTL: time.Hour})
+	defer closeAll()
 
 	// One round trip per cluster slot group for the cached keys, one
 	// LoadMany for the others (SELECT ... WHERE id IN (...)).
@@ -154,15 +151,7 @@ func (m *metrics) OnHit(tier cache.Tier) {
 }
 
 func ExampleObserver() {
-	client, err := typecache.NewClient(rueidis.ClientOption{InitAddress: []string{"127.0.0.1:6379"}})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer client.Close()
-	users, err := cache.New[User](client, "user", cache.Options[User]{TTL: time.Hour, Observer: &metrics{}})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer users.Close()
+	users, closeAll := openUsers(cache.Options[User]{TTL: time.Hour, Observer: &metrics{}})
+	defer closeAll()
 	fmt.Printf("%+v\n", users.Stats())
 }

@@ -264,40 +264,55 @@ func TestGetTreatsStaleAsMiss(t *testing.T) {
 	}
 }
 
-// TestFetchRoundTrips counts the commands a miss costs on a private server:
-// one tracked GET (with its PTTL, in one round trip) and one SET.
+// TestFetchRoundTrips counts the commands a miss costs on a private server.
+// Without the stampede lock: one tracked GET (with its PTTL, in one round
+// trip) and one SET. With it: the same GET, the acquire script (SET NX, and
+// INCR + PEXPIRE of the fencing counter) and the store-and-release script
+// (GET of the lock, SET of the value, DEL of the lock): three round trips.
 func TestFetchRoundTrips(t *testing.T) {
-	ctx := context.Background()
-	srv := redistest.NewStandalone(t)
-	c := newCache(t, srv.Client(t), "rt", cache.Options[user]{TTL: time.Hour})
-	if _, err := c.Get(ctx, "warm-up"); !errors.Is(err, cache.ErrNotFound) {
-		t.Fatal(err)
+	tests := []struct {
+		name   string
+		noLock bool
+		want   map[string]int
+		rounds int
+	}{
+		{"without-lock", true, map[string]int{"client|caching": 1, "multi": 1, "pttl": 1, "get": 1, "exec": 1, "set": 1}, 2},
+		{"with-lock", false, map[string]int{"client|caching": 1, "multi": 1, "pttl": 1, "get": 2, "exec": 1,
+			"evalsha": 2, "set": 2, "incr": 1, "pexpire": 1, "del": 1}, 3},
 	}
-	node := srv.Nodes()[0]
-	if _, err := node.Do("CONFIG", "RESETSTAT"); err != nil {
-		t.Fatal(err)
-	}
-	loader := cache.LoaderFunc[user](func(context.Context, string) (user, error) { return user{ID: 1}, nil })
-	if _, err := c.Fetch(ctx, "k", loader); err != nil {
-		t.Fatal(err)
-	}
-	stats, err := node.Do("INFO", "commandstats")
-	if err != nil {
-		t.Fatal(err)
-	}
-	calls := map[string]int{}
-	for line := range strings.Lines(stats) {
-		name, rest, ok := strings.Cut(strings.TrimPrefix(strings.TrimSpace(line), "cmdstat_"), ":calls=")
-		if !ok || strings.HasPrefix(name, "config") || name == "info" {
-			continue
-		}
-		n, _ := strconv.Atoi(strings.Split(rest, ",")[0])
-		calls[name] = n
-	}
-	// DoCache sends CLIENT CACHING yes, MULTI, PTTL, GET, EXEC in one write.
-	want := map[string]int{"get": 1, "set": 1, "pttl": 1, "multi": 1, "exec": 1, "client|caching": 1}
-	if fmt.Sprint(calls) != fmt.Sprint(want) {
-		t.Fatalf("commands for a miss: %v, want %v (2 round trips)", calls, want)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			srv := redistest.NewStandalone(t)
+			c := newCache(t, srv.Client(t), "rt", cache.Options[user]{TTL: time.Hour, DisableStampedeLock: tt.noLock})
+			loader := cache.LoaderFunc[user](func(context.Context, string) (user, error) { return user{ID: 1}, nil })
+			if _, err := c.Fetch(ctx, "warm-up", loader); err != nil { // connects and loads the scripts
+				t.Fatal(err)
+			}
+			node := srv.Nodes()[0]
+			if _, err := node.Do("CONFIG", "RESETSTAT"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Fetch(ctx, "k", loader); err != nil {
+				t.Fatal(err)
+			}
+			stats, err := node.Do("INFO", "commandstats")
+			if err != nil {
+				t.Fatal(err)
+			}
+			calls := map[string]int{}
+			for line := range strings.Lines(stats) {
+				name, rest, ok := strings.Cut(strings.TrimPrefix(strings.TrimSpace(line), "cmdstat_"), ":calls=")
+				if !ok || strings.HasPrefix(name, "config") || name == "info" {
+					continue
+				}
+				n, _ := strconv.Atoi(strings.Split(rest, ",")[0])
+				calls[name] = n
+			}
+			if fmt.Sprint(calls) != fmt.Sprint(tt.want) {
+				t.Fatalf("commands for a miss: %v, want %v (%d round trips)", calls, tt.want, tt.rounds)
+			}
+		})
 	}
 }
 

@@ -92,6 +92,8 @@ type Stats struct {
 	DecodeErrors  uint64 // undecodable bytes met under a key
 	Invalidations uint64 // local entries dropped by Redis invalidations (a flush counts once)
 	BreakerOpens  uint64 // times Redis failures opened the breaker
+	LockWaits     uint64 // misses that waited for another process's load
+	LockErrors    uint64 // misses that loaded without a lease because the lock failed
 	LocalEntries  int    // entries in the local tier now
 	LocalBytes    int64  // weight of the local tier now
 }
@@ -101,4 +103,5 @@ type Stats struct {
 type counters struct {
 	remoteHits, misses, loads, loadErrors, staleServed atomic.Uint64
 	decodeErrors, invalidations, breakerOpens          atomic.Uint64
+	lockWaits, lockErrors                              atomic.Uint64
 }

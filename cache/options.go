@@ -110,6 +110,15 @@ type Options[T any] struct {
 	BreakerFailures int
 	BreakerCooldown time.Duration
 
+	// DisableStampedeLock turns cross-process stampede protection off. By
+	// default a miss takes a lease on the key (the lock package, lock name
+	// lock.NameFor of the value's Redis key, under the "lock" prefix) before
+	// calling the loader, so that one process in the fleet loads while the
+	// others wait for the value; this costs one more round trip per miss
+	// (GET, acquire, then store and release in one script). With it off, a
+	// miss costs two round trips (GET, SET) and every process may load.
+	DisableStampedeLock bool
+
 	// Observer is told about hits, misses, loads and errors. nil means none.
 	Observer Observer
 }
@@ -129,6 +138,7 @@ type settings[T any] struct {
 	breakerFailures            int
 	breakerCooldown            time.Duration
 	observer                   Observer
+	disableStampedeLock        bool
 }
 
 func (o *Options[T]) validate() (settings[T], error) {
@@ -138,7 +148,7 @@ func (o *Options[T]) validate() (settings[T], error) {
 		maxLocalEntries: o.MaxLocalEntries, maxLocalBytes: o.MaxLocalBytes,
 		disableLocal: o.DisableLocal, clone: o.Clone, maxValueBytes: o.MaxValueBytes,
 		loadTimeout: o.LoadTimeout, redisTimeout: o.RedisTimeout, breakerFailures: o.BreakerFailures,
-		breakerCooldown: o.BreakerCooldown, observer: o.Observer,
+		breakerCooldown: o.BreakerCooldown, observer: o.Observer, disableStampedeLock: o.DisableStampedeLock,
 	}
 	switch {
 	case o.TTL <= 0:
