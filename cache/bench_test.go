@@ -80,18 +80,23 @@ func BenchmarkGet(b *testing.B) {
 			sinkProfile, _ = c.Get(ctx, "k")
 		}
 	})
-	b.Run("miss-load", func(b *testing.B) {
-		c := newCache(b, srv.Client(b), cacheName(b), cache.Options[profile]{TTL: time.Hour})
-		loader := cache.LoaderFunc[profile](func(context.Context, string) (profile, error) { return value, nil })
-		b.ReportAllocs()
-		i := 0
-		for b.Loop() {
-			i++
-			if _, err := c.Fetch(ctx, strconv.Itoa(i), loader); err != nil {
-				b.Fatal(err)
+	for _, tt := range []struct {
+		name   string
+		noLock bool
+	}{{"miss-load", false}, {"miss-load-no-lock", true}} {
+		b.Run(tt.name, func(b *testing.B) {
+			c := newCache(b, srv.Client(b), cacheName(b), cache.Options[profile]{TTL: time.Hour, DisableStampedeLock: tt.noLock})
+			loader := cache.LoaderFunc[profile](func(context.Context, string) (profile, error) { return value, nil })
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				i++
+				if _, err := c.Fetch(ctx, strconv.Itoa(i), loader); err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
-	})
+		})
+	}
 }
 
 // BenchmarkBaseline is what Get's remote hit is measured against: a plain

@@ -86,9 +86,9 @@ func New[T any](c *typecache.Client, name string, opts Options[T]) (*Cache[T], e
 	}}
 	cache.guard = direct
 	if !s.disableStampedeLock {
-		locker, err := lock.New(c, lock.Options{FenceTTL: leaseFenceTTL})
+		locker, err := lock.New(c, lock.Options{Validity: s.stampedeLease, FenceTTL: max(leaseFenceTTL, s.stampedeLease)})
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("cache: Options.StampedeLease: %w", err)
 		}
 		cache.locker = locker
 		cache.guard = &lockGuard{

@@ -119,6 +119,12 @@ type Options[T any] struct {
 	// miss costs two round trips (GET, SET) and every process may load.
 	DisableStampedeLock bool
 
+	// StampedeLease is how long a miss's lease survives its process: the
+	// lease is extended while the load runs, so this only bounds how long
+	// other processes wait after the loading process dies before one of them
+	// loads instead. 0 means lock.DefaultValidity (5 s).
+	StampedeLease time.Duration
+
 	// Observer is told about hits, misses, loads and errors. nil means none.
 	Observer Observer
 }
@@ -139,6 +145,7 @@ type settings[T any] struct {
 	breakerCooldown            time.Duration
 	observer                   Observer
 	disableStampedeLock        bool
+	stampedeLease              time.Duration
 }
 
 func (o *Options[T]) validate() (settings[T], error) {
@@ -149,6 +156,7 @@ func (o *Options[T]) validate() (settings[T], error) {
 		disableLocal: o.DisableLocal, clone: o.Clone, maxValueBytes: o.MaxValueBytes,
 		loadTimeout: o.LoadTimeout, redisTimeout: o.RedisTimeout, breakerFailures: o.BreakerFailures,
 		breakerCooldown: o.BreakerCooldown, observer: o.Observer, disableStampedeLock: o.DisableStampedeLock,
+		stampedeLease: o.StampedeLease,
 	}
 	switch {
 	case o.TTL <= 0:
@@ -169,6 +177,8 @@ func (o *Options[T]) validate() (settings[T], error) {
 		return s, fmt.Errorf("cache: Options.MaxValueBytes must be >= 0, got %d", o.MaxValueBytes)
 	case o.LoadTimeout < 0:
 		return s, fmt.Errorf("cache: Options.LoadTimeout must be >= 0, got %v", o.LoadTimeout)
+	case o.StampedeLease < 0:
+		return s, fmt.Errorf("cache: Options.StampedeLease must be >= 0, got %v", o.StampedeLease)
 	case o.BreakerCooldown < 0:
 		return s, fmt.Errorf("cache: Options.BreakerCooldown must be >= 0, got %v", o.BreakerCooldown)
 	}

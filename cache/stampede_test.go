@@ -98,9 +98,13 @@ func parseLatencies(t *testing.T, out string) []time.Duration {
 	return nil
 }
 
-// TestHelperProcess is a child of TestStampedeAcrossProcesses; it does
-// nothing in a normal run.
+// TestHelperProcess is a child of TestStampedeAcrossProcesses or
+// TestLoaderHolderKilled; it does nothing in a normal run.
 func TestHelperProcess(t *testing.T) {
+	if spec := os.Getenv(holderEnv); spec != "" {
+		holderProcess(t, spec)
+		return
+	}
 	spec := os.Getenv(stampedeEnv)
 	if spec == "" {
 		return
@@ -147,4 +151,75 @@ func TestHelperProcess(t *testing.T) {
 	}
 	wg.Wait()
 	fmt.Println("latencies: " + strings.Join(latencies, ","))
+}
+
+// TestLoaderHolderKilled: the process loading a key is SIGKILLed mid-load;
+// once its lease lapses another process loads, and every waiter gets the
+// value.
+func TestLoaderHolderKilled(t *testing.T) {
+	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+		ctx := context.Background()
+		raw := srv.Raw(t)
+		name := cacheName(t)
+		const lease = 500 * time.Millisecond
+		child := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1")
+		child.Env = append(os.Environ(),
+			holderEnv+"="+strings.Join([]string{name, strings.Join(srv.Option().InitAddress, ","), strconv.FormatBool(srv.IsCluster())}, ";"))
+		var out bytes.Buffer
+		child.Stdout, child.Stderr = &out, &out
+		if err := child.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if err := raw.Do(ctx, raw.B().Blpop().Key(name+":loading").Timeout(60).Build()).Error(); err != nil {
+			t.Fatalf("child never started loading: %v\n%s", err, out.String())
+		}
+		_ = child.Process.Kill()
+		_ = child.Wait()
+		killed := time.Now()
+
+		c := newCache(t, srv.Client(t), name, cache.Options[string]{TTL: time.Minute, StampedeLease: lease})
+		loader := &countingLoader[string]{fn: func(context.Context, string) (string, error) { return "value", nil }}
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				callCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				defer cancel()
+				if v, err := c.Fetch(callCtx, "k", loader); err != nil || v != "value" {
+					t.Errorf("Fetch = %q, %v", v, err)
+				}
+			})
+		}
+		wg.Wait()
+		if took := time.Since(killed); took > lease+time.Second {
+			t.Errorf("the value came %v after the holder died, want ≤ lease + 1s", took)
+		}
+		if n := loader.calls.Load(); n != 1 {
+			t.Fatalf("loader called %d times here, want 1", n)
+		}
+		if st := c.Stats(); st.LockWaits == 0 {
+			t.Fatalf("stats %+v: the Fetch did not wait for the dead holder's lease", st)
+		}
+	})
+}
+
+const holderEnv = "TYPECACHE_HOLDER"
+
+// holderProcess is TestHelperProcess as the loader that gets killed: it
+// reports that its load started and blocks.
+func holderProcess(t *testing.T, spec string) {
+	parts := strings.Split(spec, ";")
+	name, addrs, cluster := parts[0], strings.Split(parts[1], ","), parts[2] == "true"
+	client, err := typecache.NewClient(rueidis.ClientOption{InitAddress: addrs, ForceSingleClient: !cluster})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := cache.New[string](client, name, cache.Options[string]{TTL: time.Minute, StampedeLease: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	redis := client.Redis()
+	_, _ = c.Fetch(context.Background(), "k", cache.LoaderFunc[string](func(ctx context.Context, _ string) (string, error) {
+		_ = redis.Do(ctx, redis.B().Rpush().Key(name+":loading").Element("1").Build()).Error()
+		select {} // killed here
+	}))
 }
