@@ -22,8 +22,10 @@ const leaseFenceTTL = time.Minute
 // Cache is a typed cache of values of type T in Redis under the keys
 // name + ":" + key, with a local tier of decoded values in front. It is safe
 // for concurrent use by multiple goroutines. Calls that touch Redis block for
-// a round trip at most (plus the loader's time for Fetch and FetchMany);
-// local hits do not block beyond a shard's read lock.
+// a few round trips at most, each bounded by Options.RedisTimeout; Fetch and
+// FetchMany also wait for the loader, Fetch possibly for a load running in
+// another goroutine or process. Local hits do not block beyond a shard's
+// read lock.
 //
 // Values returned by the Cache are shared with other callers and with the
 // local tier unless Options.Clone is set: treat them as read-only.
@@ -249,8 +251,9 @@ func (c *Cache[T]) Fetch(ctx context.Context, key string, loader Loader[T]) (T, 
 // refreshed in the background, one key at a time, like XFetch's early
 // refreshes. When Redis fails every key not found locally is loaded. A loader
 // error is returned with the values found in the cache so far; it is not
-// cached. Unlike Fetch, concurrent FetchMany calls do not share loads, and
-// LoadMany runs under the caller's ctx (bounded by Options.LoadTimeout).
+// cached. Unlike Fetch, concurrent FetchMany calls do not share loads, take
+// no cross-process lease, and LoadMany runs under the caller's ctx (bounded
+// by Options.LoadTimeout).
 func (c *Cache[T]) FetchMany(ctx context.Context, keys []string, loader BatchLoader[T]) (map[string]T, error) {
 	found := make(map[string]T, len(keys))
 	remote := make([]string, 0, len(keys))

@@ -55,6 +55,9 @@ func (d *redisDeadline) bound(ctx context.Context, now int64) (context.Context, 
 	if s == nil || s.end-now < d.timeout/2 {
 		s = d.renew(now)
 	}
+	if ctx == context.Background() || ctx == context.TODO() {
+		return s.ctx, func() {} // no values to carry
+	}
 	return &valuesOf{Context: s.ctx, values: ctx}, func() {}
 }
 

@@ -3,7 +3,6 @@ package cache
 import (
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // ownWrites remembers the keys this Cache wrote or deleted lately, for
@@ -25,8 +24,8 @@ import (
 // their memory; when more than maxKeys fall in one window, every key counts
 // as written until the window has passed: still correct, only slower.
 //
-// The window is measured on the real clock, not the Cache's (which tests
-// move): it is about how long an invalidation takes to arrive.
+// The window is measured on the real (coarse) clock, not the Cache's, which
+// tests move: it is about how long an invalidation takes to arrive.
 type ownWrites struct {
 	window  int64 // nanoseconds
 	maxKeys int
@@ -56,7 +55,7 @@ const (
 func newOwnWrites() *ownWrites {
 	return &ownWrites{
 		window: ownWriteWindow, maxKeys: ownWriteMaxKeys, records: make(map[string]ownWrite),
-		now: func() int64 { return time.Now().UnixNano() },
+		now: wallClock.read,
 	}
 }
 
