@@ -354,3 +354,45 @@ func TestRedisDown(t *testing.T) {
 	eventually(t, 10*time.Second, "Set works again", func() bool { return c.Set(ctx, "k", 2) == nil })
 	mustGet(t, c, "k", 2)
 }
+
+// TestFetchEarlyRefresh: shortly before the TTL ends, a Fetch of a value that
+// was slow to load starts a background refresh (XFetch) and still returns
+// the current value; long before, it does not.
+func TestFetchEarlyRefresh(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock()
+	c := newCache(t, redistest.Standalone(t).Client(t), cacheName(t), cache.Options[int]{
+		TTL: time.Hour, Jitter: -1, EarlyRefreshBeta: 1000, DisableLocal: true,
+	})
+	c.SetClock(clock.Now)
+	var version atomic.Int64
+	loader := &countingLoader[int]{fn: func(context.Context, string) (int, error) {
+		time.Sleep(10 * time.Millisecond) // a slow query: Δ ≥ 10 ms, so β·Δ ≥ 10 s
+		return int(version.Add(1)), nil
+	}}
+	if v, err := c.Fetch(ctx, "k", loader); err != nil || v != 1 {
+		t.Fatalf("Fetch = %d, %v", v, err)
+	}
+	// An hour before expiry, with β·Δ under 100 s: P(refresh) < e⁻³⁶.
+	if v, err := c.Fetch(ctx, "k", loader); err != nil || v != 1 {
+		t.Fatalf("Fetch = %d, %v", v, err)
+	}
+	c.WaitRefreshes()
+	if n := loader.calls.Load(); n != 1 {
+		t.Fatalf("early refresh an hour before expiry: %d loads", n)
+	}
+	// 2 s before expiry: P(refresh) ≥ exp(−2 s / 10 s) ≈ 0.82 per Fetch.
+	clock.Advance(time.Hour - 2*time.Second)
+	for try := 0; loader.calls.Load() == 1; try++ {
+		if try == 20 {
+			t.Fatal("no early refresh in 20 Fetches 2 s before expiry")
+		}
+		if v, err := c.Fetch(ctx, "k", loader); err != nil || v != 1 {
+			t.Fatalf("Fetch near expiry = %d, %v; want the current value", v, err)
+		}
+		c.WaitRefreshes()
+	}
+	if v, err := c.Fetch(ctx, "k", loader); err != nil || v != 2 {
+		t.Fatalf("Fetch after the early refresh = %d, %v; want 2", v, err)
+	}
+}
