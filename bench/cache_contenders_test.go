@@ -61,6 +61,10 @@ var remoteContenders = []cacheContender{
 	}},
 }
 
+// missContenders are the remote contenders plus typecache without its
+// cross-process stampede lock, which costs a miss one round trip.
+var missContenders = append([]cacheContender{typecacheRemoteNoLock}, remoteContenders...)
+
 // goRedisCacheRemote is go-redis/cache without a local cache.
 var goRedisCacheRemote = cacheContender{"go-redis-cache", func(tb testing.TB, srv *benchServer) userStore {
 	return goRedisCacheStore{gocache.New(&gocache.Options{Redis: srv.goRedis(tb)})}

@@ -33,7 +33,7 @@ func TestCacheContenders(t *testing.T) {
 	for _, group := range []struct {
 		name       string
 		contenders []cacheContender
-	}{{"local", localHitContenders}, {"remote", remoteContenders}} {
+	}{{"local", localHitContenders}, {"remote", missContenders}} {
 		for _, c := range group.contenders {
 			t.Run(group.name+"/"+c.name, func(t *testing.T) {
 				ctx := context.Background()

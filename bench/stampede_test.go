@@ -34,6 +34,10 @@ type stampedeConfig struct {
 	Goroutines  int
 	Rounds      int
 	LoaderDelay time.Duration
+	// Warm has the parent store each round's value before the round, so
+	// that no process should call its loader: a check that the processes
+	// and the parent share the key.
+	Warm bool
 }
 
 // stampedeChild is what one child process needs to know.
@@ -87,25 +91,35 @@ func BenchmarkStampede(b *testing.B) {
 	}
 }
 
-// TestStampedeHarness runs one small round per contender and checks that
-// every caller of every process got the loader's value, and that the loader
-// ran at least once and at most once per process.
+// TestStampedeHarness runs one small cold round and one warm round per
+// contender. Cold: every caller of every process gets the loader's value, and
+// the loader runs at least once and at most once per process. Warm (the
+// parent stored the value first): no process loads, which proves that the
+// processes really share the key.
 func TestStampedeHarness(t *testing.T) {
 	for _, c := range stampedeContenders {
 		t.Run(c.name, func(t *testing.T) {
-			cfg := stampedeConfig{Processes: 2, Goroutines: 8, Rounds: 1, LoaderDelay: 50 * time.Millisecond}
-			res, err := runStampede(t, c.name, cfg)
+			cold := stampedeConfig{Processes: 2, Goroutines: 8, Rounds: 1, LoaderDelay: 50 * time.Millisecond}
+			res, err := runStampede(t, c.name, cold)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := cfg.Processes * cfg.Goroutines; len(res.Latencies) != want {
+			if want := cold.Processes * cold.Goroutines; len(res.Latencies) != want {
 				t.Errorf("%d callers reported, want %d", len(res.Latencies), want)
 			}
-			if res.LoaderCalls < 1 || res.LoaderCalls > int64(cfg.Processes) {
-				t.Errorf("loader called %d times, want 1 to %d", res.LoaderCalls, cfg.Processes)
+			if res.LoaderCalls < 1 || res.LoaderCalls > int64(cold.Processes) {
+				t.Errorf("cold round: loader called %d times, want 1 to %d", res.LoaderCalls, cold.Processes)
 			}
-			if p := res.Percentile(0.5); p < cfg.LoaderDelay {
-				t.Errorf("median caller waited %v, less than the loader's %v", p, cfg.LoaderDelay)
+			if p := res.Percentile(0.5); p < cold.LoaderDelay {
+				t.Errorf("cold round: median caller waited %v, less than the loader's %v", p, cold.LoaderDelay)
+			}
+			warm := cold
+			warm.Warm = true
+			if res, err = runStampede(t, c.name, warm); err != nil {
+				t.Fatal(err)
+			}
+			if res.LoaderCalls != 0 {
+				t.Errorf("warm round: loader called %d times although the parent stored the value", res.LoaderCalls)
 			}
 		})
 	}
@@ -118,6 +132,14 @@ func runStampede(tb testing.TB, contender string, cfg stampedeConfig) (stampedeR
 	srv := server(tb)
 	coord := srv.srv.Raw(tb)
 	prefix := redistest.Prefix(tb)
+	var warmer userStore
+	if cfg.Warm {
+		c, err := findStampedeContender(contender)
+		if err != nil {
+			return stampedeResult{}, err
+		}
+		warmer = c.open(tb, srv)
+	}
 	children := make([]*stampedeProcess, cfg.Processes)
 	defer func() {
 		for _, child := range children {
@@ -147,6 +169,11 @@ func runStampede(tb testing.TB, contender string, cfg stampedeConfig) (stampedeR
 	}
 	var res stampedeResult
 	for round := range cfg.Rounds {
+		if warmer != nil {
+			if err := warmer.Set(ctx, stampedeKey(prefix, round), sampleUser(int64(round))); err != nil {
+				return res, fmt.Errorf("round %d: warming the key: %w", round, err)
+			}
+		}
 		starts := make(rueidis.Commands, len(children))
 		for i := range children {
 			starts[i] = coord.B().Rpush().Key(prefix + "start:" + strconv.Itoa(i)).Element(strconv.Itoa(round)).Build()
@@ -272,13 +299,13 @@ func TestHelperProcess(t *testing.T) {
 	if err := json.Unmarshal([]byte(spec), &child); err != nil {
 		t.Fatalf("%s: %v", stampedeChildEnv, err)
 	}
-	i := slices.IndexFunc(stampedeContenders, func(c cacheContender) bool { return c.name == child.Contender })
-	if i < 0 {
-		t.Fatalf("unknown contender %q", child.Contender)
+	contender, err := findStampedeContender(child.Contender)
+	if err != nil {
+		t.Fatal(err)
 	}
 	srv := server(t)
 	coord := srv.srv.Raw(t)
-	store := stampedeContenders[i].open(t, srv)
+	store := contender.open(t, srv)
 	ctx := context.Background()
 	if err := coord.Do(ctx, coord.B().Rpush().Key(child.Prefix+"ready").Element(strconv.Itoa(child.Index)).Build()).Error(); err != nil {
 		t.Fatal(err)
@@ -303,10 +330,22 @@ func TestHelperProcess(t *testing.T) {
 	}
 }
 
+func findStampedeContender(name string) (cacheContender, error) {
+	i := slices.IndexFunc(stampedeContenders, func(c cacheContender) bool { return c.name == name })
+	if i < 0 {
+		return cacheContender{}, fmt.Errorf("unknown stampede contender %q", name)
+	}
+	return stampedeContenders[i], nil
+}
+
+// stampedeKey is the cold key of one round: a new key each round, so that
+// no local tier of any process holds it.
+func stampedeKey(prefix string, round int) string { return prefix + "round:" + strconv.Itoa(round) }
+
 // stampedeRound has child.Goroutines goroutines fetch the round's key at once
 // and reports their latencies and how often this process's loader ran.
 func stampedeRound(ctx context.Context, store userStore, child stampedeChild, round int) stampedeReport {
-	key := child.Prefix + "round:" + strconv.Itoa(round)
+	key := stampedeKey(child.Prefix, round)
 	want := sampleUser(int64(round))
 	var loaderCalls atomic.Int64
 	load := func(context.Context) (User, error) {

@@ -6,7 +6,6 @@ import (
 
 	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/cache"
-	"github.com/typecache/typecache/internal/redistest"
 )
 
 // typecacheLocal is a cache.Cache with its defaults: decoded local tier on,
@@ -21,8 +20,16 @@ var typecacheRemote = cacheContender{"typecache", func(tb testing.TB, srv *bench
 	return newTypecacheStore(tb, srv.typecacheClient(tb, false), cache.Options[User]{TTL: valueTTL, DisableLocal: true})
 }}
 
+// typecacheRemoteNoLock is typecacheRemote without cross-process stampede
+// protection: a miss skips the lease, as go-redis/cache's Once does.
+var typecacheRemoteNoLock = cacheContender{"typecache-nolock", func(tb testing.TB, srv *benchServer) userStore {
+	return newTypecacheStore(tb, srv.typecacheClient(tb, false), cache.Options[User]{TTL: valueTTL, DisableLocal: true, DisableStampedeLock: true})
+}}
+
 func newTypecacheStore(tb testing.TB, client *typecache.Client, opts cache.Options[User]) userStore {
-	c, err := cache.New(client, redistest.Prefix(tb)+"users", opts)
+	// One name in every process: the stampede's processes must share keys.
+	// Tests keep apart through their keys, which start with redistest.Prefix.
+	c, err := cache.New(client, "bench-users", opts)
 	if err != nil {
 		tb.Fatalf("cache.New: %v", err)
 	}
