@@ -5,8 +5,8 @@
 //	go run ./cmd/report -in results/latest.txt -md ../docs/benchmarks.md -svg ../docs/img/benchmarks.svg
 //
 // The input is benchfmt text (`go test -bench` output) with the
-// configuration lines .ci/bench writes: date, cpu-model, cores, go, redis,
-// count, benchtime and, when some workload failed, failed-workloads.
+// configuration lines .ci/bench writes: date, commit, cpu-model, cores, go,
+// redis, count, benchtime and, when some workload failed, failed-workloads.
 //
 // -notes names a hand-written Markdown file that explains the run (why a
 // target was missed, what else ran on the machine). It is included only

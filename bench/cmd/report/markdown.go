@@ -51,6 +51,7 @@ func writeMarkdown(w io.Writer, r *run, in markdownInputs) {
 		"compare your own run with `benchstat %s your-run.txt`.\n\n", in.source, in.source)
 	fmt.Fprintf(w, "| run | |\n|---|---|\n")
 	fmt.Fprintf(w, "| date | %s |\n", c["date"])
+	fmt.Fprintf(w, "| typecache | commit %s |\n", c["commit"])
 	fmt.Fprintf(w, "| machine | %s, %s cores (%s/%s) |\n", c["cpu-model"], c["cores"], c["goos"], c["goarch"])
 	fmt.Fprintf(w, "| Go | %s |\n", c["go"])
 	fmt.Fprintf(w, "| Redis | %s, standalone, on the same machine |\n", c["redis"])

@@ -8,6 +8,7 @@ import (
 )
 
 const sampleRun = `date: 2026-11-25T18:00:00Z
+commit: 0123abc
 cpu-model: Test CPU
 cores: 2
 go: go1.26.8
@@ -143,7 +144,7 @@ func TestGenerate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"Test CPU, 2 cores", "go1.26.8", "7.0.15", "2026-11-25T18:00:00Z", "(img/benchmarks.svg)",
+	for _, want := range []string{"Test CPU, 2 cores", "go1.26.8", "7.0.15", "2026-11-25T18:00:00Z", "commit 0123abc", "(img/benchmarks.svg)",
 		"github.com/go-redis/cache/v9 v9.0.0", "failed in this run: Session", "| **missed** |", "| typecache/single | 60 ns |",
 		"### Notes on this run\n\nThe stampede target was missed because of X."} {
 		if !strings.Contains(string(page), want) {
