@@ -3,7 +3,6 @@ package typecache_test
 import (
 	"context"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -165,7 +164,7 @@ func TestFlushAllReachesSubscribers(t *testing.T) {
 		name  string
 		cause func(t *testing.T, srv *redistest.Server, clientName string)
 	}{
-		{"client-kill", killClientsNamed},
+		{"client-kill", func(t *testing.T, srv *redistest.Server, name string) { srv.KillClients(t, name) }},
 		{"flushall", func(t *testing.T, srv *redistest.Server, _ string) { srv.FlushAll(t) }},
 	}
 	for _, tt := range tests {
@@ -200,33 +199,6 @@ func privateLike(t *testing.T, srv *redistest.Server) *redistest.Server {
 		return redistest.NewCluster(t, redistest.ClusterOptions{})
 	}
 	return redistest.NewStandalone(t)
-}
-
-// killClientsNamed kills, on every node, the connections whose name is name.
-func killClientsNamed(t *testing.T, srv *redistest.Server, name string) {
-	t.Helper()
-	raw := srv.Raw(t)
-	ctx := context.Background()
-	var killed atomic.Int64
-	for _, node := range raw.Nodes() {
-		list, err := node.Do(ctx, node.B().ClientList().Build()).ToString()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for line := range strings.Lines(list) {
-			if !strings.Contains(line, " name="+name+" ") {
-				continue
-			}
-			// RESP3 returns CLIENT LIST as a verbatim string: "txt:id=3 addr=...".
-			_, id, _ := strings.Cut(strings.Fields(line)[0], "id=")
-			if err := node.Do(ctx, node.B().Arbitrary("CLIENT", "KILL", "ID", id).Build()).Error(); err == nil {
-				killed.Add(1)
-			}
-		}
-	}
-	if killed.Load() == 0 {
-		t.Fatalf("no connection named %q found", name)
-	}
 }
 
 func TestCloseTellsSubscribersToFlush(t *testing.T) {
