@@ -17,13 +17,12 @@ type Profile struct {
 
 func ExampleMsgPack() {
 	c := codec.MsgPack[Profile]()
-
-	var buf []byte // reused across calls: Append writes into it
+	var buf []byte // reused across calls: Append writes into buf[:0]
 	buf, err := c.Append(buf[:0], Profile{Name: "Ada", Langs: []string{"en", "fr"}})
 	if err != nil {
 		panic(err)
 	}
-	p, err := c.Decode(buf) // p does not share memory with buf
+	p, err := c.Decode(buf) // p shares no memory with buf
 	if err != nil {
 		panic(err)
 	}
