@@ -28,7 +28,7 @@ func ExampleLocker_Acquire() {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // bounds the wait only
 	defer cancel()
-	l, err := locker.Acquire(ctx, "nightly-report")
+	l, err := locker.Acquire(ctx, "nightly-report") // blocks until held or ctx ends
 	if err != nil {
 		log.Fatal(err) // wraps ctx's error if the wait timed out
 	}

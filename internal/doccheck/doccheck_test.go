@@ -16,7 +16,6 @@ const moduleRoot = "../.."
 var pending = map[string]bool{
 	"docs/benchmarks.md": true,
 	"docs/cache.md":      true,
-	"docs/lock.md":       true,
 	"docs/operations.md": true,
 	"docs/ratelimit.md":  true,
 	"docs/session.md":    true,
