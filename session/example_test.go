@@ -2,6 +2,8 @@ package session_test
 
 import (
 	"context"
+	"encoding/base64"
+	"errors"
 	"fmt"
 	"log"
 	"net/http"
@@ -19,6 +21,42 @@ import (
 type Profile struct {
 	Name  string
 	Roles []string
+}
+
+// Example is a session's life outside HTTP handlers; in handlers,
+// Store.Middleware does the same through the cookie (see
+// ExampleStore_Middleware).
+func Example() {
+	var client *typecache.Client // from typecache.NewClient
+	ctx := context.Background()
+
+	store, err := session.New(client, session.Options[Profile]{}) // zero Options = safe defaults
+	if err != nil {
+		log.Fatal(err)
+	}
+	sess, err := store.Create(ctx, "user-42", Profile{Name: "Ada"}) // new token, 256 bits
+	if err != nil {
+		log.Fatal(err)
+	}
+	token := sess.Token // for the cookie only: Redis sees its SHA-256
+
+	sess, err = store.Get(ctx, token) // 1 round trip
+	if errors.Is(err, session.ErrNotFound) {
+		return // unknown, expired, destroyed or malformed: log in again
+	} else if err != nil {
+		log.Fatal(err)
+	}
+	sess.Data.Name = "Ada L."
+	if err := store.Save(ctx, sess); err != nil {
+		log.Fatal(err) // ErrConflict if another request saved first: Get and redo
+	}
+	sess, err = store.Regenerate(ctx, sess) // login / privilege change: new token, old one dead
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := store.DestroyAll(ctx, sess.UserID); err != nil { // log out everywhere, no SCAN
+		log.Fatal(err)
+	}
 }
 
 func ExampleNew() {
@@ -103,7 +141,10 @@ func ExampleStore_List() {
 func ExampleOptions_encryption() {
 	var client *typecache.Client // from typecache.NewClient
 
-	key := []byte(os.Getenv("SESSION_KEY")) // 32 random bytes
+	key, err := base64.StdEncoding.DecodeString(os.Getenv("SESSION_KEY")) // 32 random bytes
+	if err != nil {
+		log.Fatal(err)
+	}
 	sealed, err := codec.Encrypt(codec.JSON[Profile](), codec.EncryptOptions{
 		Keys:           []codec.EncryptionKey{{ID: 1, Secret: key}},
 		AssociatedData: []byte("myapp/session/v1"),
