@@ -1,13 +1,10 @@
 package ratelimit_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -71,8 +68,7 @@ func TestHelperProcess(t *testing.T) {
 			ratelimit.SetClock(limiters[i], func() time.Time { return frozen })
 		}
 	}
-	fmt.Println("ready")
-	if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil {
+	if err := redistest.Ready(); err != nil {
 		t.Fatal(err)
 	}
 	allowed := make([]atomic.Int64, len(limiters))
@@ -167,54 +163,21 @@ func runHelpers(t *testing.T, job helperJob, n int) (allowed, failed []int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	type helper struct {
-		cmd   *exec.Cmd
-		stdin io.WriteCloser
-		out   *bufio.Scanner
-	}
-	helpers := make([]helper, n)
-	for i := range helpers {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1")
-		cmd.Env = append(os.Environ(), helperEnv+"="+string(spec))
-		cmd.Stderr = os.Stderr
-		stdin, err := cmd.StdinPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-		helpers[i] = helper{cmd: cmd, stdin: stdin, out: bufio.NewScanner(stdout)}
-	}
-	// barrier: every helper is connected before any sends a request
-	for i, h := range helpers {
-		if !h.out.Scan() || h.out.Text() != "ready" {
-			t.Fatalf("helper %d did not get ready: %q %v", i, h.out.Text(), h.out.Err())
-		}
-	}
-	for _, h := range helpers {
-		if _, err := io.WriteString(h.stdin, "go\n"); err != nil {
-			t.Fatal(err)
-		}
-	}
+	helpers := redistest.StartChildren(t, n, func(int) []string { return []string{helperEnv + "=" + string(spec)} })
+	redistest.Release(t, helpers)
 	allowed, failed = make([]int, len(job.Limiters)), make([]int, len(job.Limiters))
 	for i, h := range helpers {
 		reports := 0
-		for h.out.Scan() {
+		for h.Output.Scan() {
 			var l, a, f int
-			if _, err := fmt.Sscanf(h.out.Text(), "limiter %d allowed %d failed %d", &l, &a, &f); err != nil {
+			if _, err := fmt.Sscanf(h.Output.Text(), "limiter %d allowed %d failed %d", &l, &a, &f); err != nil {
 				continue // the testing package's own output
 			}
 			allowed[l] += a
 			failed[l] += f
 			reports++
 		}
-		if err := h.cmd.Wait(); err != nil || reports != len(job.Limiters) {
+		if err := h.Cmd.Wait(); err != nil || reports != len(job.Limiters) {
 			t.Fatalf("helper %d: exit %v, %d reports of %d", i, err, reports, len(job.Limiters))
 		}
 	}

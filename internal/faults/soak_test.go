@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -73,9 +72,8 @@ func TestHelperProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	fmt.Println("ready")
-	if line, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil || line != "go\n" {
-		t.Fatalf("waiting for go: %q, %v", line, err)
+	if err := redistest.Ready(); err != nil {
+		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), duration)
 	defer cancel()
@@ -104,51 +102,24 @@ func TestSoak(t *testing.T) {
 	name := redistest.Prefix(t) + "soak"
 	dir := t.TempDir()
 
-	type child struct {
-		cmd   *exec.Cmd
-		stdin interface{ Write([]byte) (int, error) }
-		out   string
-	}
-	var children []child
-	for p := range soakProcesses {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1")
-		out := filepath.Join(dir, "ops"+strconv.Itoa(p))
-		cmd.Env = append(os.Environ(),
-			envHelper+"=soak",
-			envAddrs+"="+strings.Join(srv.Option().InitAddress, ","),
-			envCluster+"="+strconv.FormatBool(srv.IsCluster()),
-			envName+"="+name,
-			envProcess+"="+strconv.Itoa(p),
-			envOut+"="+out,
-			envDuration+"="+duration.String(),
-		)
-		cmd.Stderr = os.Stderr
-		stdin, err := cmd.StdinPipe()
-		if err != nil {
-			t.Fatal(err)
+	outs := make([]string, soakProcesses)
+	children := redistest.StartChildren(t, soakProcesses, func(p int) []string {
+		outs[p] = filepath.Join(dir, "ops"+strconv.Itoa(p))
+		return []string{
+			envHelper + "=soak",
+			envAddrs + "=" + strings.Join(srv.Option().InitAddress, ","),
+			envCluster + "=" + strconv.FormatBool(srv.IsCluster()),
+			envName + "=" + name,
+			envProcess + "=" + strconv.Itoa(p),
+			envOut + "=" + outs[p],
+			envDuration + "=" + duration.String(),
 		}
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-		if line, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || line != "ready\n" {
-			t.Fatalf("process %d: want ready, got %q, %v", p, line, err)
-		}
-		children = append(children, child{cmd: cmd, stdin: stdin, out: out})
-	}
+	})
 	start := time.Now()
-	for _, c := range children {
-		if _, err := c.stdin.Write([]byte("go\n")); err != nil {
-			t.Fatal(err)
-		}
-	}
+	redistest.Release(t, children)
 	exited := make(chan error, len(children))
 	for _, c := range children {
-		go func() { exited <- c.cmd.Wait() }()
+		go func() { exited <- c.Cmd.Wait() }()
 	}
 	tick := time.NewTicker(killEvery)
 	defer tick.Stop()
@@ -173,8 +144,8 @@ func TestSoak(t *testing.T) {
 	took := time.Since(start)
 
 	var ops []op
-	for _, c := range children {
-		data, err := os.ReadFile(c.out)
+	for _, out := range outs {
+		data, err := os.ReadFile(out)
 		if err != nil {
 			t.Fatal(err)
 		}

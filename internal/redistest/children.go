@@ -1,0 +1,88 @@
+package redistest
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"testing"
+)
+
+// Child is a copy of the test binary running the test package's
+// TestHelperProcess: a real OS process, for tests of behaviour across
+// processes (stampedes, exact rate limits, soaks).
+//
+// The parent and its children meet at a barrier: each child calls [Ready]
+// once it is connected, StartChildren returns when all have, and [Release]
+// lets them all go at the same moment.
+type Child struct {
+	// Cmd is the running process.
+	Cmd *exec.Cmd
+	// Output reads what the child printed after "ready", line by line.
+	Output *bufio.Scanner
+
+	stdin io.WriteCloser
+}
+
+// StartChildren starts n children, child i with env(i) added to its
+// environment, waits until every one has called Ready, and kills them when
+// the test ends.
+func StartChildren(t testing.TB, n int, env func(i int) []string) []*Child {
+	t.Helper()
+	children := make([]*Child, n)
+	for i := range children {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1")
+		cmd.Env = append(os.Environ(), env(i)...)
+		cmd.Stderr = os.Stderr
+		stdin, err := cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("redistest: start child %d: %v", i, err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		children[i] = &Child{Cmd: cmd, Output: bufio.NewScanner(stdout), stdin: stdin}
+	}
+	for i, c := range children {
+		if !c.Output.Scan() || c.Output.Text() != readyLine {
+			t.Fatalf("redistest: child %d did not get ready: got %q, %v", i, c.Output.Text(), c.Output.Err())
+		}
+	}
+	return children
+}
+
+// Release lets every child waiting in Ready go.
+func Release(t testing.TB, children []*Child) {
+	t.Helper()
+	for i, c := range children {
+		if _, err := io.WriteString(c.stdin, goLine+"\n"); err != nil {
+			t.Fatalf("redistest: release child %d: %v", i, err)
+		}
+	}
+}
+
+const (
+	readyLine = "ready"
+	goLine    = "go"
+)
+
+// Ready is a child's half of the barrier: it tells the parent the child is
+// ready and blocks until the parent calls Release.
+func Ready() error {
+	fmt.Println(readyLine)
+	line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+	if err != nil {
+		return fmt.Errorf("redistest: waiting for the parent: %w", err)
+	}
+	if line != goLine+"\n" {
+		return errors.New("redistest: unexpected line from the parent: " + line)
+	}
+	return nil
+}
