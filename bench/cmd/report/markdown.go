@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -117,7 +118,7 @@ func writeTable(w io.Writer, bs []*benchmark) {
 		}
 		for _, u := range units {
 			if v, ok := b.samples[u]; ok {
-				fmt.Fprintf(w, " %s |", sig3(summarize(v).median))
+				fmt.Fprintf(w, " %s |", cell(u, summarize(v).median))
 			} else {
 				fmt.Fprintf(w, " |")
 			}
@@ -141,4 +142,15 @@ func contenderVersions(goMod string) []string {
 		}
 	}
 	return versions
+}
+
+// cell formats a table cell: the unit is in the column header.
+func cell(unit string, v float64) string {
+	switch unit {
+	case "p50-ms", "p99-ms":
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	case "round-trips/op":
+		return format(unit, v)
+	}
+	return sig3(v)
 }
