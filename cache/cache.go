@@ -191,7 +191,7 @@ func (c *Cache[T]) Delete(ctx context.Context, keys ...string) error {
 	}
 	cmds := make(rueidis.Commands, len(keys))
 	for i, key := range keys {
-		cmds[i] = c.redis.B().Del().Key(c.prefix + key).Build()
+		cmds[i] = c.redis.B().Del().Key(c.prefix + key).Build().Pin() // see getCmd
 	}
 	var first error
 	for i, err := range c.writeMany(ctx, keys, cmds) {

@@ -76,7 +76,7 @@ func (c *Cache[T]) readRemote(ctx context.Context, key string, now int64) (*item
 	gen, since := c.generation(key), c.writes.stamp()
 	rctx, done := c.deadline.bound(ctx, now)
 	defer done()
-	res := c.redis.DoCache(rctx, c.redis.B().Get().Key(c.prefix+key).Cache(), MaxTTL)
+	res := c.redis.DoCache(rctx, c.getCmd(key), MaxTTL)
 	return c.settle(ctx, rctx, key, res, since, gen, now)
 }
 
@@ -94,7 +94,7 @@ func (c *Cache[T]) readRemoteMany(ctx context.Context, keys []string, now int64)
 	cmds := make([]rueidis.CacheableTTL, len(keys))
 	for i, key := range keys {
 		gens[i] = c.generation(key)
-		cmds[i] = rueidis.CT(c.redis.B().Get().Key(c.prefix+key).Cache(), MaxTTL)
+		cmds[i] = rueidis.CT(c.getCmd(key), MaxTTL)
 	}
 	rctx, done := c.deadline.bound(ctx, now)
 	defer done()
@@ -145,8 +145,8 @@ func (c *Cache[T]) settle(ctx, rctx context.Context, key string, res rueidis.Red
 // never enters the local tier.
 func (c *Cache[T]) readFromServer(ctx context.Context, full string) (rueidis.RedisResult, int64) {
 	rs := c.redis.DoMulti(ctx,
-		c.redis.B().Pttl().Key(full).Build(),
-		c.redis.B().Get().Key(full).Build())
+		c.redis.B().Pttl().Key(full).Build().Pin(),
+		c.redis.B().Get().Key(full).Build().Pin())
 	pxat := int64(-1)
 	if pttl, err := rs[0].AsInt64(); err == nil && pttl >= 0 {
 		pxat = time.Now().UnixMilli() + pttl // the wall clock, as rueidis's CachePXAT
@@ -228,9 +228,20 @@ func (c *Cache[T]) hardTTL(ttl time.Duration) time.Duration {
 	return c.jittered(ttl) + c.s.staleTTL
 }
 
+// Every command a Cache sends is pinned. rueidis puts a command back into
+// its pool when a call succeeds, also when the call succeeded on a retry
+// after its connection broke, while the broken connection's writer goroutine
+// may still be reading the command: a data race (seen under CLIENT KILL). A
+// pinned command is never recycled; it costs two small allocations per call.
+
+// getCmd is the tracked GET of key.
+func (c *Cache[T]) getCmd(key string) rueidis.Cacheable {
+	return c.redis.B().Get().Key(c.prefix + key).Cache().Pin()
+}
+
 // storeCmd is the SET that stores data under key for ttl.
 func (c *Cache[T]) storeCmd(key string, data []byte, ttl time.Duration) rueidis.Completed {
-	return c.redis.B().Set().Key(c.prefix + key).Value(rueidis.BinaryString(data)).Px(ttl).Build()
+	return c.redis.B().Set().Key(c.prefix + key).Value(rueidis.BinaryString(data)).Px(ttl).Build().Pin()
 }
 
 // write sends one command that modifies key.
