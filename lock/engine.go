@@ -201,7 +201,7 @@ func (l *Lock) finish(cause error) {
 // passes distrustCachedFree to wait for that invalidation instead of
 // spinning.
 func (lk *Locker) observe(ctx context.Context, key string, distrustCachedFree bool) (held bool, wait time.Duration, err error) {
-	res := lk.redis.DoCache(ctx, lk.redis.B().Get().Key(key).Cache(), lk.opts.RecheckInterval)
+	res := lk.redis.DoCache(ctx, lk.redis.B().Get().Key(key).Cache().Pin(), lk.opts.RecheckInterval) // pinned: rueidis recycles a retried read that its broken connection may still be writing (a data race under CLIENT KILL)
 	wait = lk.opts.RecheckInterval
 	if ms := res.CachePTTL(); ms >= 0 && time.Duration(ms)*time.Millisecond < wait {
 		wait = time.Duration(ms+1) * time.Millisecond

@@ -330,7 +330,7 @@ func (s *Store[T]) destroy(ctx context.Context, id, owner string) error {
 
 func (s *Store[T]) indexMembers(ctx context.Context, user string) ([]string, error) {
 	key := s.indexKey(user)
-	ids, err := s.redis.Do(ctx, s.redis.B().Zrange().Key(key).Min("0").Max("-1").Build()).AsStrSlice()
+	ids, err := s.redis.Do(ctx, s.redis.B().Zrange().Key(key).Min("0").Max("-1").Build().Pin()).AsStrSlice() // pinned: rueidis recycles a retried read that its broken connection may still be writing (a data race under CLIENT KILL)
 	if err != nil {
 		return nil, s.redisErr("index", key, err)
 	}
