@@ -34,12 +34,20 @@ type Client struct {
 // NewClient connects to Redis as rueidis.NewClient does and returns a Client
 // whose invalidation messages reach every [Subscriber].
 //
+// With ClientOption.DisableCache nothing is tracked, so subscribers hear only
+// Close.
+//
 // The option is copied; the caller's value is not modified. A zero
 // ClusterOption.ShardsRefreshInterval becomes [DefaultTopologyInterval], so
 // that a client that reads only from local tiers still notices a failover.
 func NewClient(opt rueidis.ClientOption) (*Client, error) {
 	hub := newInvalidationHub(opt.OnInvalidations)
-	opt.OnInvalidations = hub.dispatch
+	if !opt.DisableCache || opt.OnInvalidations != nil {
+		// Without client-side caching nothing is tracked, so there is nothing
+		// to dispatch, and rueidis without a callback can answer a lone
+		// caller on its own goroutine instead of its pipelining ones.
+		opt.OnInvalidations = hub.dispatch
+	}
 	interval := opt.ClusterOption.ShardsRefreshInterval
 	if interval <= 0 {
 		interval = DefaultTopologyInterval
