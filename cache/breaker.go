@@ -3,24 +3,40 @@ package cache
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/redis/rueidis"
 )
 
-// breaker stops a Cache from waiting on a Redis that is down. After threshold
-// consecutive failures it opens for cooldown: calls are refused at once.
+// breakerMinSpan is how long failures must keep coming, with no success in
+// between, before they open the breaker. A killed connection fails every
+// call in flight on it at once, and rueidis has a new connection a few
+// milliseconds later: that burst must not refuse Redis for a whole cooldown.
+// A Redis that is down keeps failing past the span.
+const breakerMinSpan = 100 * time.Millisecond
+
+// breaker stops a Cache from waiting on a Redis that is down. It opens for
+// cooldown after threshold failures without a success in between, the first
+// and the last at least breakerMinSpan apart: calls are then refused at once.
 // When the cooldown has passed, the first call to ask becomes the probe and
 // the breaker stays open for the others for another cooldown; the probe's
 // success closes it, its failure leaves it open. A probe that never reports
 // back only costs one cooldown. A nil *breaker always allows.
+//
+// Successes, the common case, touch only atomics; failures take a mutex.
 type breaker struct {
 	threshold int64
 	cooldown  int64 // nanoseconds
 	onOpen    func()
 
-	failures  atomic.Int64
+	failing   atomic.Bool  // failures > 0
 	openUntil atomic.Int64 // 0 while closed
+
+	mu           sync.Mutex
+	failures     int64 // since the last success
+	firstFailure int64 // when the first of them was recorded
 }
 
 func newBreaker(threshold int, cooldown int64, onOpen func()) *breaker {
@@ -49,17 +65,21 @@ func (b *breaker) isOpen(now int64) bool {
 	return until != 0 && now < until
 }
 
-// record notes the outcome of a call that allow let through. Replies from
-// the server (including errors such as WRONGTYPE, and nil) show that Redis is
-// up; the end of the caller's own context says nothing about Redis (while
-// the end of the Cache's RedisTimeout, a context of its own, does).
+// record notes, at now, the outcome of a call that allow let through.
+// Replies from the server (including errors such as WRONGTYPE, and nil) show
+// that Redis is up; the end of the caller's own context says nothing about
+// Redis (while the end of the Cache's RedisTimeout, a context of its own,
+// does).
 func (b *breaker) record(ctx context.Context, err error, now int64) {
 	if b == nil {
 		return
 	}
 	if _, reply := rueidis.IsRedisErr(err); err == nil || reply || rueidis.IsRedisNil(err) {
-		if b.failures.Load() != 0 {
-			b.failures.Store(0)
+		if b.failing.Load() {
+			b.mu.Lock()
+			b.failures = 0
+			b.failing.Store(false)
+			b.mu.Unlock()
 		}
 		if b.openUntil.Load() != 0 {
 			b.openUntil.Store(0)
@@ -69,7 +89,15 @@ func (b *breaker) record(ctx context.Context, err error, now int64) {
 	if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
 		return
 	}
-	if b.failures.Add(1) >= b.threshold && b.openUntil.CompareAndSwap(0, now+b.cooldown) {
+	b.mu.Lock()
+	if b.failures == 0 {
+		b.firstFailure = now
+		b.failing.Store(true)
+	}
+	b.failures++
+	trip := b.failures >= b.threshold && now-b.firstFailure >= int64(breakerMinSpan)
+	b.mu.Unlock()
+	if trip && b.openUntil.CompareAndSwap(0, now+b.cooldown) {
 		b.onOpen()
 	}
 }

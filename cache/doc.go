@@ -48,8 +48,9 @@
 // # Failures
 //
 // Each call to Redis is bounded by Options.RedisTimeout. After
-// Options.BreakerFailures consecutive failures a breaker skips Redis for
-// Options.BreakerCooldown: Get, Set and Delete return ErrUnavailable at once
+// Options.BreakerFailures failures with no success in between, spread over
+// at least 100 ms (so the burst of one killed connection does not count), a
+// breaker skips Redis for Options.BreakerCooldown: Get, Set and Delete return ErrUnavailable at once
 // and Fetch calls the loader. One call then probes Redis; when it answers,
 // everything works again. Bytes that do not decode under a key are a miss,
 // reported to the Observer; Fetch overwrites them.

@@ -160,7 +160,7 @@ func (c *Cache[T]) readFromServer(ctx context.Context, full string) (rueidis.Red
 // served but not kept, since its expiry and its tracking are not known.
 func (c *Cache[T]) accept(ctx context.Context, key string, res rueidis.RedisResult, pxat int64, gen uint64, now int64) (*item[T], error) {
 	s, err := res.ToString()
-	c.breaker.record(ctx, err, now)
+	c.breaker.record(ctx, err, c.now())
 	if rueidis.IsRedisNil(err) {
 		return nil, nil
 	}
@@ -263,9 +263,11 @@ func (c *Cache[T]) writeMany(ctx context.Context, keys []string, cmds rueidis.Co
 	}
 	rctx, done := c.deadline.bound(ctx, now)
 	defer done()
-	for i, res := range c.redis.DoMulti(rctx, cmds...) {
+	results := c.redis.DoMulti(rctx, cmds...)
+	replied := c.now()
+	for i, res := range results {
 		errs[i] = res.Error()
-		c.breaker.record(ctx, errs[i], now)
+		c.breaker.record(ctx, errs[i], replied)
 	}
 	for _, key := range keys {
 		c.ownWrite(key)

@@ -28,7 +28,7 @@ const (
 	DefaultLoadTimeout = 30 * time.Second
 	// DefaultRedisTimeout bounds each call to Redis.
 	DefaultRedisTimeout = time.Second
-	// DefaultBreakerFailures is how many consecutive Redis failures open the
+	// DefaultBreakerFailures is how many Redis failures in a row open the
 	// breaker.
 	DefaultBreakerFailures = 5
 	// DefaultBreakerCooldown is how long an open breaker skips Redis before
@@ -101,7 +101,10 @@ type Options[T any] struct {
 	// leaves calls bounded by the caller's context only.
 	RedisTimeout time.Duration
 
-	// BreakerFailures consecutive Redis failures open the breaker: for
+	// BreakerFailures Redis failures with no success in between, the first
+	// and the last at least 100 ms apart, open the breaker (the calls in
+	// flight on one broken connection all fail at once, and rueidis
+	// reconnects within milliseconds: that alone does not open it): for
 	// BreakerCooldown, Get, Set and Delete fail at once with ErrUnavailable
 	// and Fetch calls the loader without touching Redis; then one call
 	// probes Redis and closes the breaker when it succeeds. 0 means
