@@ -18,8 +18,9 @@ func (c *Cache[T]) collect(found map[string]T, key string, it *item[T], now int6
 }
 
 // loadMany loads keys with one LoadMany call, adds what it found to found and
-// stores every key's result in one pipeline.
-func (c *Cache[T]) loadMany(ctx context.Context, keys []string, loader BatchLoader[T], found map[string]T) error {
+// stores every key's result in one pipeline, unless redisFailed (reading
+// them failed: the store would wait on the failing Redis as well).
+func (c *Cache[T]) loadMany(ctx context.Context, keys []string, loader BatchLoader[T], found map[string]T, redisFailed bool) error {
 	lctx, cancel := context.WithTimeout(ctx, c.s.loadTimeout)
 	defer cancel()
 	start := time.Now()
@@ -35,11 +36,16 @@ func (c *Cache[T]) loadMany(ctx context.Context, keys []string, loader BatchLoad
 	cmds := make(rueidis.Commands, 0, len(keys))
 	for _, key := range keys {
 		v, ok := values[key]
+		if ok {
+			found[key], _ = c.deliver(&item[T]{value: v})
+		}
+		if redisFailed {
+			continue
+		}
 		var data []byte
 		var ttl time.Duration
 		switch {
 		case ok:
-			found[key], _ = c.deliver(&item[T]{value: v})
 			data, err = c.encode(key, v, false, took)
 			ttl = c.hardTTL(c.s.ttl)
 		case c.s.negativeTTL > 0:

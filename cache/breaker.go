@@ -19,7 +19,8 @@ const breakerMinSpan = 100 * time.Millisecond
 
 // breaker stops a Cache from waiting on a Redis that is down. It opens for
 // cooldown after threshold failures without a success in between, the first
-// and the last at least breakerMinSpan apart: calls are then refused at once.
+// and the last at least breakerMinSpan apart (a threshold of 1 opens on any
+// failure): calls are then refused at once.
 // When the cooldown has passed, the first call to ask becomes the probe and
 // the breaker stays open for the others for another cooldown; the probe's
 // success closes it, its failure leaves it open. A probe that never reports
@@ -37,6 +38,14 @@ type breaker struct {
 	mu           sync.Mutex
 	failures     int64 // since the last success
 	firstFailure int64 // when the first of them was recorded
+}
+
+// redisAnswered reports whether err, the outcome of a call, is nil or wraps
+// a reply of the server (nil, WRONGTYPE…): Redis is up. Other errors say
+// that it could not be reached in time.
+func redisAnswered(err error) bool {
+	var reply *rueidis.RedisError
+	return err == nil || errors.As(err, &reply)
 }
 
 func newBreaker(threshold int, cooldown int64, onOpen func()) *breaker {
@@ -74,7 +83,7 @@ func (b *breaker) record(ctx context.Context, err error, now int64) {
 	if b == nil {
 		return
 	}
-	if _, reply := rueidis.IsRedisErr(err); err == nil || reply || rueidis.IsRedisNil(err) {
+	if redisAnswered(err) {
 		if b.failing.Load() {
 			b.mu.Lock()
 			b.failures = 0
@@ -95,7 +104,7 @@ func (b *breaker) record(ctx context.Context, err error, now int64) {
 		b.failing.Store(true)
 	}
 	b.failures++
-	trip := b.failures >= b.threshold && now-b.firstFailure >= int64(breakerMinSpan)
+	trip := b.failures >= b.threshold && (b.threshold == 1 || now-b.firstFailure >= int64(breakerMinSpan))
 	b.mu.Unlock()
 	if trip && b.openUntil.CompareAndSwap(0, now+b.cooldown) {
 		b.onOpen()

@@ -109,6 +109,13 @@ func TestBreaker(t *testing.T) {
 		})
 	}
 
+	t.Run("a threshold of 1 opens on the first failure", func(t *testing.T) {
+		b := newBreaker(1, int64(cooldown), func() {})
+		b.record(bg, errDown, start)
+		if b.allow(start + ms(1)) {
+			t.Fatal("allowed after a failure with threshold 1")
+		}
+	})
 	t.Run("the caller's own deadline does not count", func(t *testing.T) {
 		b := newBreaker(1, int64(cooldown), func() { t.Fatal("opened") })
 		ctx, cancel := context.WithCancel(bg)

@@ -35,16 +35,19 @@ type Cache[T any] struct {
 	s      settings[T]
 	now    func() int64 // unix nanoseconds; tests replace it
 
-	local       *decodedTier[T] // nil when Options.DisableLocal
-	writes      *ownWrites
-	breaker     *breaker
-	deadline    *redisDeadline // nil when Options.RedisTimeout < 0
-	loads       singleflight.Group
-	guard       loadGuard
-	locker      *lock.Locker // nil with Options.DisableStampedeLock
-	refreshes   refreshes
-	stats       counters
-	unsubscribe func()
+	local    *decodedTier[T] // nil when Options.DisableLocal
+	writes   *ownWrites
+	breaker  *breaker
+	deadline *redisDeadline // nil when Options.RedisTimeout < 0
+	loads    singleflight.Group
+	// loadsWithoutRedis are loads after a failed read: they skip the
+	// lease and the store, and must not join a load waiting on Redis.
+	loadsWithoutRedis singleflight.Group
+	guard             loadGuard
+	locker            *lock.Locker // nil with Options.DisableStampedeLock
+	refreshes         refreshes
+	stats             counters
+	unsubscribe       func()
 
 	closed     atomic.Bool
 	background sync.WaitGroup // background refreshes, waited for by Close
@@ -146,7 +149,7 @@ func (c *Cache[T]) Get(ctx context.Context, key string) (T, error) {
 		c.localHit(sh)
 		return c.deliver(it)
 	}
-	it, err := c.readRemote(ctx, key, now)
+	it, err := c.readRemote(ctx, key, now, false)
 	if err != nil {
 		return zero, fmt.Errorf("cache: get %q: %w", key, err)
 	}
@@ -229,14 +232,14 @@ func (c *Cache[T]) Fetch(ctx context.Context, key string, loader Loader[T]) (T, 
 		return c.serve(key, it, now, loader)
 	}
 	since := c.writes.stamp()
-	it, err := c.readRemote(ctx, key, now)
+	it, err := c.readRemote(ctx, key, now, true)
 	if err == nil && it != nil && now < it.hardAt {
 		c.remoteHit()
 		return c.serve(key, it, now, loader)
 	}
 	// A miss, or Redis is failing: fail open to the loader.
 	c.miss()
-	return c.load(ctx, key, loader, since)
+	return c.load(ctx, key, loader, since, !redisAnswered(err))
 }
 
 // FetchMany returns the values of keys that exist, loading the missing ones
@@ -291,7 +294,7 @@ func (c *Cache[T]) FetchMany(ctx context.Context, keys []string, loader BatchLoa
 	if len(missing) == 0 {
 		return found, nil
 	}
-	return found, c.loadMany(ctx, missing, loader, found)
+	return found, c.loadMany(ctx, missing, loader, found, !redisAnswered(err))
 }
 
 // Put writes v through: first to the source of truth with w, then to the

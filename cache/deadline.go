@@ -61,6 +61,19 @@ func (d *redisDeadline) bound(ctx context.Context, now int64) (context.Context, 
 	return &valuesOf{Context: s.ctx, values: ctx}, func() {}
 }
 
+// boundBeforeLoad is bound for a read that a load follows when it fails
+// (Fetch, FetchMany): if ctx has a deadline, the read gets at most half of
+// the time left, so that a stalled Redis leaves the loader the other half.
+// The read's own deadline then ends it, which the breaker counts.
+func (d *redisDeadline) boundBeforeLoad(ctx context.Context, now int64) (context.Context, context.CancelFunc) {
+	if dl, ok := ctx.Deadline(); ok {
+		if half := time.Until(dl) / 2; d == nil || int64(half) < d.timeout {
+			return context.WithTimeout(ctx, half)
+		}
+	}
+	return d.bound(ctx, now)
+}
+
 func (d *redisDeadline) renew(now int64) *sharedDeadline {
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -69,20 +69,27 @@ func (c *Cache[T]) deliverSlow(it *item[T]) (T, error) {
 // hit means rueidis holds a tracked entry, and the invalidation that would
 // end the tracking moves the generation), so the fresh value may enter the
 // local tier.
-func (c *Cache[T]) readRemote(ctx context.Context, key string, now int64) (*item[T], error) {
+//
+// beforeLoad says that the caller loads when the read fails (Fetch), so the
+// read leaves the loader half of ctx's time (redisDeadline.boundBeforeLoad).
+func (c *Cache[T]) readRemote(ctx context.Context, key string, now int64, beforeLoad bool) (*item[T], error) {
 	if !c.breaker.allow(now) {
 		return nil, ErrUnavailable
 	}
 	gen, since := c.generation(key), c.writes.stamp()
-	rctx, done := c.deadline.bound(ctx, now)
+	bound := c.deadline.bound
+	if beforeLoad {
+		bound = c.deadline.boundBeforeLoad
+	}
+	rctx, done := bound(ctx, now)
 	defer done()
 	res := c.redis.DoCache(rctx, c.getCmd(key), MaxTTL)
 	return c.settle(ctx, rctx, key, res, since, gen, now)
 }
 
 // readRemoteMany is readRemote for many keys, in one round trip per cluster
-// slot group (rueidis's DoMultiCache). It fails as a whole on the first
-// Redis error.
+// slot group (rueidis's DoMultiCache), for FetchMany: it leaves the loader
+// half of ctx's time. It fails as a whole on the first Redis error.
 func (c *Cache[T]) readRemoteMany(ctx context.Context, keys []string, now int64) ([]*item[T], error) {
 	if len(keys) == 0 {
 		return nil, nil
@@ -96,7 +103,7 @@ func (c *Cache[T]) readRemoteMany(ctx context.Context, keys []string, now int64)
 		gens[i] = c.generation(key)
 		cmds[i] = rueidis.CT(c.getCmd(key), MaxTTL)
 	}
-	rctx, done := c.deadline.bound(ctx, now)
+	rctx, done := c.deadline.boundBeforeLoad(ctx, now)
 	defer done()
 	items := make([]*item[T], len(keys))
 	for i, res := range c.redis.DoMultiCache(rctx, cmds...) {
@@ -325,9 +332,16 @@ type loadResult[T any] struct {
 
 // load runs loader for key once per process at a time and waits for the
 // result until ctx ends. since is the ownWrites stamp taken before the
-// caller looked for key in Redis.
-func (c *Cache[T]) load(ctx context.Context, key string, loader Loader[T], since uint64) (T, error) {
-	ch := c.loads.DoChan(key, func() (any, error) { return c.loadShared(ctx, key, loader, since) })
+// caller looked for key in Redis. redisFailed says that Redis did not
+// answer (see redisAnswered): the load then neither takes the lease nor
+// stores its result (both would wait on the failing Redis), and is shared
+// only with other such loads.
+func (c *Cache[T]) load(ctx context.Context, key string, loader Loader[T], since uint64, redisFailed bool) (T, error) {
+	loads := &c.loads
+	if redisFailed {
+		loads = &c.loadsWithoutRedis
+	}
+	ch := loads.DoChan(key, func() (any, error) { return c.loadShared(ctx, key, loader, since, redisFailed) })
 	var zero T
 	select {
 	case r := <-ch:
@@ -352,7 +366,7 @@ func (c *Cache[T]) load(ctx context.Context, key string, loader Loader[T], since
 //
 // This is the one place where loads of a key meet across processes: the
 // loadGuard's lease is held while the loader runs and ends with the store.
-func (c *Cache[T]) loadShared(callerCtx context.Context, key string, loader Loader[T], since uint64) (result any, err error) {
+func (c *Cache[T]) loadShared(callerCtx context.Context, key string, loader Loader[T], since uint64, redisFailed bool) (result any, err error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(callerCtx), c.s.loadTimeout)
 	defer cancel()
 	defer func() {
@@ -360,22 +374,11 @@ func (c *Cache[T]) loadShared(callerCtx context.Context, key string, loader Load
 			result, err = loadResult[T]{panicked: true, panicVal: p}, nil
 		}
 	}()
-	// This process may have stored the key since this goroutine missed it
-	// (a load that ended just before this one began, or a Set).
-	if c.writes.writtenSince(key, since) {
-		if it := c.freshInRedis(ctx, key); it != nil {
-			return loadResult[T]{item: it}, nil
-		}
-	}
-	var lease loadLease
-	for lease == nil {
-		if lease, err = c.guard.lease(ctx, key); err != nil {
-			return loadResult[T]{}, fmt.Errorf("cache: load %q: waiting for another process: %w", key, err)
-		}
-		if lease == nil { // another process loaded the key meanwhile
-			if it := c.freshInRedis(ctx, key); it != nil {
-				return loadResult[T]{item: it}, nil
-			}
+	lease := loadLease(storeNothing{})
+	if !redisFailed {
+		var it *item[T]
+		if it, lease, err = c.leaseOrValue(ctx, key, since); it != nil || err != nil {
+			return loadResult[T]{item: it}, err
 		}
 	}
 	stored := false
@@ -409,10 +412,36 @@ func (c *Cache[T]) loadShared(callerCtx context.Context, key string, loader Load
 	}
 }
 
+// leaseOrValue returns the lease to load key, or key's fresh value when this
+// process stored it since the stamp since or another process loaded it while
+// this one waited for the lease.
+func (c *Cache[T]) leaseOrValue(ctx context.Context, key string, since uint64) (*item[T], loadLease, error) {
+	// This process may have stored the key since this goroutine missed it
+	// (a load that ended just before this one began, or a Set).
+	if c.writes.writtenSince(key, since) {
+		if it := c.freshInRedis(ctx, key); it != nil {
+			return it, nil, nil
+		}
+	}
+	for {
+		lease, err := c.guard.lease(ctx, key)
+		if err != nil {
+			return nil, nil, fmt.Errorf("cache: load %q: waiting for another process: %w", key, err)
+		}
+		if lease != nil {
+			return nil, lease, nil
+		}
+		// Another process loaded the key meanwhile.
+		if it := c.freshInRedis(ctx, key); it != nil {
+			return it, nil, nil
+		}
+	}
+}
+
 // freshInRedis reads key from Redis and returns it if it is fresh.
 func (c *Cache[T]) freshInRedis(ctx context.Context, key string) *item[T] {
 	now := c.now()
-	if it, err := c.readRemote(ctx, key, now); err == nil && it != nil && now < it.softAt {
+	if it, err := c.readRemote(ctx, key, now, false); err == nil && it != nil && now < it.softAt {
 		return it
 	}
 	return nil
@@ -428,7 +457,7 @@ func (c *Cache[T]) refreshInBackground(key string, loader Loader[T]) {
 	go func() {
 		defer c.background.Done()
 		since := c.writes.stamp()
-		r := <-c.loads.DoChan(key, func() (any, error) { return c.loadShared(context.Background(), key, loader, since) })
+		r := <-c.loads.DoChan(key, func() (any, error) { return c.loadShared(context.Background(), key, loader, since, false) })
 		err := r.Err
 		if res := r.Val.(loadResult[T]); res.panicked {
 			err = fmt.Errorf("cache: loader panicked: %v", res.panicVal)

@@ -396,3 +396,72 @@ func TestFetchEarlyRefresh(t *testing.T) {
 		t.Fatalf("Fetch after the early refresh = %d, %v; want 2", v, err)
 	}
 }
+
+// TestFetchFailsOpenWhenRedisStalls: while the server answers nothing
+// (CLIENT PAUSE), Fetch and FetchMany give their Redis read half of the
+// caller's remaining time and answer from the loader with the other half,
+// without taking the lease or storing (both would wait on Redis too); the
+// reads' expiries count as breaker failures, so the breaker opens.
+func TestFetchFailsOpenWhenRedisStalls(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.NewStandalone(t)
+	c := newCache(t, srv.Client(t), cacheName(t), cache.Options[int]{TTL: time.Hour, BreakerFailures: 3})
+	for _, k := range []string{"a", "b"} {
+		if err := c.Set(ctx, k, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	loader := &countingLoader[int]{fn: func(context.Context, string) (int, error) { return 42, nil }}
+	batch := cache.BatchLoaderFunc[int](func(_ context.Context, keys []string) (map[string]int, error) {
+		m := make(map[string]int, len(keys))
+		for _, k := range keys {
+			m[k] = 42
+		}
+		return m, nil
+	})
+	fetch := func(key string) func(ctx context.Context) error {
+		return func(ctx context.Context) error {
+			v, err := c.Fetch(ctx, key, loader)
+			if err == nil && v != 42 {
+				err = fmt.Errorf("value %d", v)
+			}
+			return err
+		}
+	}
+	fetchMany := func(ctx context.Context) error {
+		m, err := c.FetchMany(ctx, []string{"a", "b"}, batch)
+		if err == nil && (m["a"] != 42 || m["b"] != 42) {
+			err = fmt.Errorf("values %v", m)
+		}
+		return err
+	}
+	steps := []struct {
+		name      string
+		call      func(ctx context.Context) error
+		wantOpens uint64 // BreakerOpens after the call
+	}{
+		{"FetchMany", fetchMany, 0},
+		{"Fetch", fetch("a"), 0},
+		{"Fetch", fetch("b"), 1}, // the third failure, 600 ms after the first
+		{"Fetch with the breaker open", fetch("a"), 1},
+	}
+	if _, err := srv.Nodes()[0].Do("CLIENT", "PAUSE", "3000"); err != nil {
+		t.Fatal(err)
+	}
+	for i, st := range steps {
+		// A 600 ms deadline, which the call must not reach: the caller's
+		// deadline is for the answer, not for waiting on Redis.
+		ctx, cancel := context.WithTimeout(ctx, 600*time.Millisecond)
+		err := st.call(ctx)
+		if err == nil {
+			err = ctx.Err()
+		}
+		cancel()
+		if err != nil {
+			t.Fatalf("step %d, %s during the stall: %v; want the loader's values before the deadline", i, st.name, err)
+		}
+		if got := c.Stats().BreakerOpens; got != st.wantOpens {
+			t.Fatalf("step %d, %s: BreakerOpens = %d, want %d", i, st.name, got, st.wantOpens)
+		}
+	}
+}

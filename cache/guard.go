@@ -45,6 +45,14 @@ func (g processLocalGuard) store(ctx context.Context, key string, data []byte, t
 
 func (processLocalGuard) release(context.Context) {}
 
+// storeNothing is the lease of a load that runs because Redis failed (Fetch
+// fails open): storing would wait on the failing Redis as well.
+type storeNothing struct{}
+
+func (storeNothing) store(context.Context, string, []byte, time.Duration) error { return nil }
+
+func (storeNothing) release(context.Context) {}
+
 // lockGuard takes a lease per key with the lock package: the lock named
 // lock.NameFor(the value's Redis key), in the value's cluster slot, so that
 // the holder writes the value and releases the lock in one script. The

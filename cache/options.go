@@ -97,19 +97,22 @@ type Options[T any] struct {
 
 	// RedisTimeout bounds each call to Redis when the caller's context has
 	// no earlier deadline (rueidis retries reads on a dead connection until
-	// the context ends). 0 means DefaultRedisTimeout; a negative value
-	// leaves calls bounded by the caller's context only.
+	// the context ends). Fetch and FetchMany also give their read at most
+	// half of the time left on the caller's context, so that a stalled
+	// Redis leaves the loader the other half. 0 means DefaultRedisTimeout; a
+	// negative value leaves calls bounded by the caller's context only.
 	RedisTimeout time.Duration
 
 	// BreakerFailures Redis failures with no success in between, the first
-	// and the last at least 100 ms apart, open the breaker (the calls in
-	// flight on one broken connection all fail at once, and rueidis
-	// reconnects within milliseconds: that alone does not open it): for
-	// BreakerCooldown, Get, Set and Delete fail at once with ErrUnavailable
-	// and Fetch calls the loader without touching Redis; then one call
-	// probes Redis and closes the breaker when it succeeds. 0 means
-	// DefaultBreakerFailures and DefaultBreakerCooldown; a negative
-	// BreakerFailures turns the breaker off.
+	// and the last at least 100 ms apart, open the breaker for
+	// BreakerCooldown: Get, Set and Delete then fail at once with
+	// ErrUnavailable and Fetch calls the loader without touching Redis;
+	// then one call probes Redis and closes the breaker when it succeeds.
+	// The span keeps one broken connection from opening it: the calls in
+	// flight on it fail at once, and rueidis reconnects within
+	// milliseconds. 1 opens on any failure. 0 means DefaultBreakerFailures
+	// and DefaultBreakerCooldown; a negative BreakerFailures turns the
+	// breaker off.
 	BreakerFailures int
 	BreakerCooldown time.Duration
 

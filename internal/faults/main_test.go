@@ -102,7 +102,6 @@ func killAllClients(t testing.TB, srv *redistest.Server) int {
 // meets one skips with its description instead of failing `make test`;
 // FAULTS_STRICT=1 makes it fail.
 var knownBugs = map[string]bool{
-	"F3": true,
 	"F4": true,
 	"F5": true,
 }
