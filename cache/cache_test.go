@@ -3,6 +3,7 @@ package cache_test
 import (
 	"context"
 	"errors"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -84,6 +85,11 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		{"TTL too long", cache.Options[user]{TTL: cache.MaxTTL + 1}, "Options.TTL"},
 		{"negative stale", cache.Options[user]{TTL: time.Second, StaleTTL: -1}, "Options.StaleTTL"},
 		{"jitter", cache.Options[user]{TTL: time.Second, Jitter: 0.6}, "Options.Jitter"},
+		{"jitter NaN", cache.Options[user]{TTL: time.Second, Jitter: math.NaN()}, "Options.Jitter"},
+		{"jitter -Inf", cache.Options[user]{TTL: time.Second, Jitter: math.Inf(-1)}, "Options.Jitter"},
+		{"beta +Inf", cache.Options[user]{TTL: time.Second, EarlyRefreshBeta: math.Inf(1)}, "Options.EarlyRefreshBeta"},
+		{"beta -Inf", cache.Options[user]{TTL: time.Second, EarlyRefreshBeta: math.Inf(-1)}, "Options.EarlyRefreshBeta"},
+		{"beta NaN", cache.Options[user]{TTL: time.Second, EarlyRefreshBeta: math.NaN()}, "Options.EarlyRefreshBeta"},
 		{"entries", cache.Options[user]{TTL: time.Second, MaxLocalEntries: -1}, "Options.MaxLocalEntries"},
 		{"bytes", cache.Options[user]{TTL: time.Second, MaxLocalBytes: -1}, "Options.MaxLocalBytes"},
 		{"value bytes", cache.Options[user]{TTL: time.Second, MaxValueBytes: -1}, "Options.MaxValueBytes"},

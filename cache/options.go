@@ -3,6 +3,7 @@ package cache
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/typecache/typecache/codec"
@@ -173,8 +174,10 @@ func (o *Options[T]) validate() (settings[T], error) {
 		return s, fmt.Errorf("cache: Options.TTL + Options.StaleTTL must be <= %v, got %v", MaxTTL, o.TTL+o.StaleTTL)
 	case o.NegativeTTL > MaxTTL:
 		return s, fmt.Errorf("cache: Options.NegativeTTL must be <= %v, got %v", MaxTTL, o.NegativeTTL)
-	case o.Jitter > 0.5:
-		return s, fmt.Errorf("cache: Options.Jitter must be <= 0.5, got %v", o.Jitter)
+	case !(o.Jitter <= 0.5) || math.IsInf(o.Jitter, -1): // !(<=) also rejects NaN
+		return s, fmt.Errorf("cache: Options.Jitter must be a finite number <= 0.5, got %v", o.Jitter)
+	case math.IsNaN(o.EarlyRefreshBeta) || math.IsInf(o.EarlyRefreshBeta, 0):
+		return s, fmt.Errorf("cache: Options.EarlyRefreshBeta must be a finite number, got %v", o.EarlyRefreshBeta)
 	case o.MaxLocalEntries < 0:
 		return s, fmt.Errorf("cache: Options.MaxLocalEntries must be >= 0, got %d", o.MaxLocalEntries)
 	case o.MaxLocalBytes < 0:

@@ -103,7 +103,6 @@ func killAllClients(t testing.TB, srv *redistest.Server) int {
 // FAULTS_STRICT=1 makes it fail.
 var knownBugs = map[string]bool{
 	"F4": true,
-	"F5": true,
 }
 
 // skipKnownBug fails t, or skips it when id is a known, reported bug and
