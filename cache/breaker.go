@@ -44,8 +44,11 @@ type breaker struct {
 // a reply of the server (nil, WRONGTYPE…): Redis is up. Other errors say
 // that it could not be reached in time.
 func redisAnswered(err error) bool {
+	if err == nil || rueidis.IsRedisNil(err) { // first: the variable below escapes
+		return true
+	}
 	var reply *rueidis.RedisError
-	return err == nil || errors.As(err, &reply)
+	return errors.As(err, &reply)
 }
 
 func newBreaker(threshold int, cooldown int64, onOpen func()) *breaker {

@@ -149,7 +149,8 @@ func (c *Cache[T]) Get(ctx context.Context, key string) (T, error) {
 		c.localHit(sh)
 		return c.deliver(it)
 	}
-	it, err := c.readRemote(ctx, key, now, false)
+	var into item[T]
+	it, err := c.readRemote(ctx, key, now, false, &into)
 	if err != nil {
 		return zero, fmt.Errorf("cache: get %q: %w", key, err)
 	}
@@ -232,7 +233,8 @@ func (c *Cache[T]) Fetch(ctx context.Context, key string, loader Loader[T]) (T, 
 		return c.serve(key, it, now, loader)
 	}
 	since := c.writes.stamp()
-	it, err := c.readRemote(ctx, key, now, true)
+	var into item[T]
+	it, err := c.readRemote(ctx, key, now, true, &into)
 	if err == nil && it != nil && now < it.hardAt {
 		c.remoteHit()
 		return c.serve(key, it, now, loader)

@@ -72,7 +72,9 @@ func (c *Cache[T]) deliverSlow(it *item[T]) (T, error) {
 //
 // beforeLoad says that the caller loads when the read fails (Fetch), so the
 // read leaves the loader half of ctx's time (redisDeadline.boundBeforeLoad).
-func (c *Cache[T]) readRemote(ctx context.Context, key string, now int64, beforeLoad bool) (*item[T], error) {
+// into, when not nil, receives an item that does not enter the local tier,
+// so that a caller that only looks at the item spares its allocation.
+func (c *Cache[T]) readRemote(ctx context.Context, key string, now int64, beforeLoad bool, into *item[T]) (*item[T], error) {
 	if !c.breaker.allow(now) {
 		return nil, ErrUnavailable
 	}
@@ -84,7 +86,7 @@ func (c *Cache[T]) readRemote(ctx context.Context, key string, now int64, before
 	rctx, done := bound(ctx, now)
 	defer done()
 	res := c.redis.DoCache(rctx, c.getCmd(key), MaxTTL)
-	return c.settle(ctx, rctx, key, res, since, gen, now)
+	return c.settle(ctx, rctx, key, res, since, gen, now, into)
 }
 
 // readRemoteMany is readRemote for many keys, in one round trip per cluster
@@ -107,7 +109,7 @@ func (c *Cache[T]) readRemoteMany(ctx context.Context, keys []string, now int64)
 	defer done()
 	items := make([]*item[T], len(keys))
 	for i, res := range c.redis.DoMultiCache(rctx, cmds...) {
-		it, err := c.settle(ctx, rctx, keys[i], res, since, gens[i], now)
+		it, err := c.settle(ctx, rctx, keys[i], res, since, gens[i], now, nil)
 		if err != nil {
 			return nil, fmt.Errorf("cache: get %q: %w", keys[i], err)
 		}
@@ -127,8 +129,8 @@ func (c *Cache[T]) generation(key string) uint64 {
 // settle handles a DoCache reply for key, sent after the ownWrites stamp
 // since was taken: a client-side cache hit for a key this process wrote lately
 // is read again from the server (read-your-writes), and the result is
-// accepted. ctx is the caller's, rctx the bounded one.
-func (c *Cache[T]) settle(ctx, rctx context.Context, key string, res rueidis.RedisResult, since uint64, gen uint64, now int64) (*item[T], error) {
+// accepted (see accept for into). ctx is the caller's, rctx the bounded one.
+func (c *Cache[T]) settle(ctx, rctx context.Context, key string, res rueidis.RedisResult, since uint64, gen uint64, now int64, into *item[T]) (*item[T], error) {
 	pxat := res.CachePXAT()
 	switch {
 	case res.IsCacheHit() && c.writes.recent(key):
@@ -143,7 +145,7 @@ func (c *Cache[T]) settle(ctx, rctx context.Context, key string, res rueidis.Red
 	case !res.IsCacheHit() && (res.Error() == nil || rueidis.IsRedisNil(res.Error())):
 		c.writes.confirm(key, since) // this read's own request followed the write
 	}
-	return c.accept(ctx, key, res, pxat, gen, now)
+	return c.accept(ctx, key, res, pxat, gen, now, into)
 }
 
 // readFromServer reads key with a plain GET, bypassing rueidis's client-side
@@ -162,10 +164,12 @@ func (c *Cache[T]) readFromServer(ctx context.Context, full string) (rueidis.Red
 }
 
 // accept turns a GET reply into an item and inserts it into the local tier
-// if gen still holds; ctx is the caller's, for the breaker. pxat is the key's expiry in unix milliseconds, -1 when
-// unknown (no client-side caching, or a key without TTL): such an item is
-// served but not kept, since its expiry and its tracking are not known.
-func (c *Cache[T]) accept(ctx context.Context, key string, res rueidis.RedisResult, pxat int64, gen uint64, now int64) (*item[T], error) {
+// if gen still holds; ctx is the caller's, for the breaker. pxat is the
+// key's expiry in unix milliseconds, -1 when unknown (no client-side
+// caching, or a key without TTL): such an item is served but not kept, since
+// its expiry and its tracking are not known. An item that is not kept is
+// built in into when the caller passed one.
+func (c *Cache[T]) accept(ctx context.Context, key string, res rueidis.RedisResult, pxat int64, gen uint64, now int64, into *item[T]) (*item[T], error) {
 	s, err := res.ToString()
 	c.breaker.record(ctx, err, c.now())
 	if rueidis.IsRedisNil(err) {
@@ -192,14 +196,20 @@ func (c *Cache[T]) accept(ctx context.Context, key string, res rueidis.RedisResu
 	if !keep {
 		hardAt = now + int64(env.stale+c.s.ttl)
 	}
-	it := newItem(key, v, env, hardAt, c.s.beta, len(data))
 	if c.afterRemoteRead != nil {
 		c.afterRemoteRead(key)
 	}
 	if keep && c.local != nil {
+		it := newItem(key, v, env, hardAt, c.s.beta, len(data))
 		c.local.insert(it, gen, now)
+		return it, nil
 	}
-	return it, nil
+	// Kept apart from the branch above, so that into does not escape.
+	if into == nil {
+		into = new(item[T])
+	}
+	into.init(key, v, env, hardAt, c.s.beta, len(data))
+	return into, nil
 }
 
 // encode builds the envelope of v (or of an absence) for key.
@@ -441,7 +451,7 @@ func (c *Cache[T]) leaseOrValue(ctx context.Context, key string, since uint64) (
 // freshInRedis reads key from Redis and returns it if it is fresh.
 func (c *Cache[T]) freshInRedis(ctx context.Context, key string) *item[T] {
 	now := c.now()
-	if it, err := c.readRemote(ctx, key, now, false); err == nil && it != nil && now < it.softAt {
+	if it, err := c.readRemote(ctx, key, now, false, nil); err == nil && it != nil && now < it.softAt {
 		return it
 	}
 	return nil

@@ -122,6 +122,38 @@ func TestOwnWritesOverflow(t *testing.T) {
 	}
 }
 
+// TestOwnWritesUnconfirmedCount: recent answers false without the mutex
+// only while no record is unconfirmed, so the count must follow every add,
+// confirm, rewrite and expiry.
+func TestOwnWritesUnconfirmedCount(t *testing.T) {
+	w := newOwnWrites()
+	var now int64 = 1
+	w.now = func() int64 { return now }
+	check := func(step string, want int64, recentA bool) {
+		t.Helper()
+		if got := w.unconfirmed.Load(); got != want {
+			t.Fatalf("%s: %d unconfirmed, want %d", step, got, want)
+		}
+		if got := w.recent("a"); got != recentA {
+			t.Fatalf("%s: recent(a) = %v, want %v", step, got, recentA)
+		}
+	}
+	w.add("a")
+	w.add("b")
+	check("two writes", 2, true)
+	w.add("a")
+	check("a rewritten before a read", 2, true)
+	w.confirm("a", w.stamp())
+	check("a confirmed", 1, false)
+	w.confirm("a", w.stamp())
+	check("a confirmed twice", 1, false)
+	w.add("a")
+	check("a rewritten after its confirmation", 2, true)
+	now += w.window
+	w.add("c") // expires a and b
+	check("a and b expired", 1, false)
+}
+
 func TestEnvelopeRoundTrip(t *testing.T) {
 	for _, tt := range []struct {
 		absent          bool

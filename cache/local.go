@@ -35,17 +35,21 @@ const itemOverhead = 128
 const xfetchHorizon = 40
 
 func newItem[T any](key string, value T, env envelope, hardAt int64, beta float64, encodedLen int) *item[T] {
-	it := &item[T]{
-		key: key, value: value, absent: env.absent,
-		hardAt: hardAt, softAt: hardAt - int64(env.stale),
-		loadTime: int64(env.loadTime),
-		weight:   int64(len(key)+encodedLen) + itemOverhead,
-	}
+	it := new(item[T])
+	it.init(key, value, env, hardAt, beta, encodedLen)
+	return it
+}
+
+// init sets the fields of a new item.
+func (it *item[T]) init(key string, value T, env envelope, hardAt int64, beta float64, encodedLen int) {
+	it.key, it.value, it.absent = key, value, env.absent
+	it.hardAt, it.softAt = hardAt, hardAt-int64(env.stale)
+	it.loadTime = int64(env.loadTime)
+	it.weight = int64(len(key)+encodedLen) + itemOverhead
 	it.refreshFrom = math.MaxInt64
 	if beta > 0 && it.loadTime > 0 && !it.absent {
 		it.refreshFrom = it.softAt - int64(xfetchHorizon*beta*float64(it.loadTime))
 	}
-	return it
 }
 
 // decodedTier is the local tier: a bounded map of decoded items, sharded by

@@ -26,16 +26,22 @@ import (
 //
 // The window is measured on the real (coarse) clock, not the Cache's, which
 // tests move: it is about how long an invalidation takes to arrive.
+//
+// recent runs on every client-side cache hit, so it answers without the
+// mutex while no record is unconfirmed, the usual state: a write's record
+// is confirmed by the next read of the key.
 type ownWrites struct {
 	window  int64 // nanoseconds
 	maxKeys int
 	now     func() int64
 	stamps  atomic.Uint64 // counts records, to order them against reads
 
-	mu       sync.Mutex
-	records  map[string]ownWrite
-	order    []ownWrite // FIFO by end
-	allUntil int64      // overflow: every key is suspect until then
+	unconfirmed atomic.Int64 // records not confirmed, written under mu
+	allUntil    atomic.Int64 // overflow: every key is suspect until then; written under mu
+
+	mu      sync.Mutex
+	records map[string]ownWrite
+	order   []ownWrite // FIFO by end
 }
 
 type ownWrite struct {
@@ -67,12 +73,16 @@ func (w *ownWrites) add(key string) {
 	w.expire(now)
 	end := now + w.window
 	if len(w.order) >= w.maxKeys {
-		w.allUntil = end
+		w.allUntil.Store(end)
 		clear(w.records)
+		w.unconfirmed.Store(0)
 		w.order = w.order[:0]
 		return
 	}
 	r := ownWrite{key: key, end: end, stamp: w.stamps.Add(1)}
+	if old, ok := w.records[key]; !ok || old.confirmed {
+		w.unconfirmed.Add(1)
+	}
 	w.records[key] = r
 	w.order = append(w.order, r)
 }
@@ -83,11 +93,14 @@ func (w *ownWrites) stamp() uint64 { return w.stamps.Load() }
 // recent reports whether key may have been written since rueidis cached it.
 func (w *ownWrites) recent(key string) bool {
 	now := w.now()
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if now < w.allUntil {
+	if now < w.allUntil.Load() {
 		return true
 	}
+	if w.unconfirmed.Load() == 0 {
+		return false
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	r, ok := w.records[key]
 	return ok && !r.confirmed && now < r.end
 }
@@ -99,7 +112,7 @@ func (w *ownWrites) writtenSince(key string, since uint64) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	r, ok := w.records[key]
-	return now < w.allUntil || (ok && r.stamp > since && now < r.end)
+	return now < w.allUntil.Load() || (ok && r.stamp > since && now < r.end)
 }
 
 // confirm marks key's record confirmed if it was made before the stamp
@@ -110,6 +123,7 @@ func (w *ownWrites) confirm(key string, since uint64) {
 	if r, ok := w.records[key]; ok && r.stamp <= since && !r.confirmed {
 		r.confirmed = true
 		w.records[key] = r
+		w.unconfirmed.Add(-1)
 	}
 }
 
@@ -118,6 +132,9 @@ func (w *ownWrites) expire(now int64) {
 	for n < len(w.order) && w.order[n].end <= now {
 		if r := w.records[w.order[n].key]; r.stamp == w.order[n].stamp {
 			delete(w.records, w.order[n].key)
+			if !r.confirmed {
+				w.unconfirmed.Add(-1)
+			}
 		}
 		n++
 	}
