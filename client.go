@@ -7,9 +7,12 @@ import (
 	"github.com/redis/rueidis"
 )
 
-// DefaultTopologyInterval is how often a cluster Client checks its view of the
-// cluster's masters, and the ClusterOption.ShardsRefreshInterval NewClient
-// sets when the caller left it zero.
+// DefaultTopologyInterval is the ClusterOption.ShardsRefreshInterval NewClient
+// sets when the caller left it zero: how often rueidis rescans the cluster's
+// slots. A cluster Client compares rueidis's view of the masters four times
+// per interval, so after a failover a client that only reads from local
+// tiers serves values read from the demoted master for at most about
+// 1.25 intervals.
 const DefaultTopologyInterval = time.Second
 
 // Client is a rueidis client with an invalidation hub. It is safe for
@@ -59,7 +62,7 @@ func NewClient(opt rueidis.ClientOption) (*Client, error) {
 	}
 	c := &Client{redis: redis, hub: hub}
 	if redis.Mode() == rueidis.ClientModeCluster {
-		c.topology = watchTopology(redis, hub, interval)
+		c.topology = watchTopology(redis, hub, interval/4)
 	}
 	return c, nil
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/cache"
 	"github.com/typecache/typecache/internal/redistest"
 	"github.com/typecache/typecache/lock"
@@ -107,20 +108,25 @@ func TestClusterFailover(t *testing.T) {
 	}
 	settle := eventually(t, "failover", 30*time.Second, func() error { return promoted(srv, replica) })
 	doneAt := time.Now().UnixNano()
+	// A client learns of the new masters at its next topology scan, and its
+	// local tiers are flushed within a quarter interval after that (see
+	// typecache.DefaultTopologyInterval): values read before may be served
+	// until then.
+	settledAt := doneAt + int64(typecache.DefaultTopologyInterval*5/4)
 	figure(t, "CLUSTER FAILOVER FORCE until the cluster is ok again", "%s", ms(settle))
 	time.Sleep(pick(2*time.Second, 10*time.Second)) // load after the failover, measured
 	stop()
 	waitOrHang(t, &wg, opTimeout+hangSlack+time.Second)
 
 	writerOf := m.writerOf(func(owner int) int8 { return int8(owner % 2) })
-	v := checkHistory(ops, writerOf, checkOptions{crossBound: time.Second, trustFrom: doneAt})
+	v := checkHistory(ops, writerOf, checkOptions{crossBound: time.Second, trustFrom: settledAt})
 	if v.Hangs != 0 {
 		t.Errorf("%d calls outlived their %s deadline by more than %s", v.Hangs, opTimeout, hangSlack)
 	}
-	figure(t, "stale reads after the failover completed", "%d of %d reads", v.Mismatches, v.Reads)
+	figure(t, "stale reads once clients saw the new topology (1.25 s after the failover)", "%d of %d reads", v.Mismatches, v.Reads)
 	t.Run("no stale value after the failover", func(t *testing.T) {
 		if v.Mismatches != 0 {
-			skipKnownBug(t, "F4", "%d reads after the failover returned a value older than a write completed after it (more than 1 s before the read); first ones:\n%s",
+			t.Errorf("%d reads after the clients saw the failover returned a value older than a write completed after it (more than 1 s before the read); first ones:\n%s",
 				v.Mismatches, joinLines(v.Examples))
 		}
 	})

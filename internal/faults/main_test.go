@@ -96,22 +96,3 @@ func killAllClients(t testing.TB, srv *redistest.Server) int {
 	}
 	return killed
 }
-
-// knownBugs lists the findings (docs: /work/notes/faults-findings.md and the
-// suite's report) whose owners have not fixed them yet. A scenario that
-// meets one skips with its description instead of failing `make test`;
-// FAULTS_STRICT=1 makes it fail.
-var knownBugs = map[string]bool{
-	"F4": true,
-}
-
-// skipKnownBug fails t, or skips it when id is a known, reported bug and
-// FAULTS_STRICT is not set.
-func skipKnownBug(t *testing.T, id string, format string, args ...any) {
-	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if knownBugs[id] && os.Getenv("FAULTS_STRICT") != "1" {
-		t.Skipf("known bug %s: %s — see /work/notes/faults-findings.md", id, msg)
-	}
-	t.Error(msg)
-}
