@@ -79,11 +79,13 @@ func (c *Cache[T]) readRemote(ctx context.Context, key string, now int64, before
 		return nil, ErrUnavailable
 	}
 	gen, since := c.generation(key), c.writes.stamp()
-	bound := c.deadline.bound
+	var rctx context.Context
+	var done context.CancelFunc
 	if beforeLoad {
-		bound = c.deadline.boundBeforeLoad
+		rctx, done = c.deadline.boundBeforeLoad(ctx, now)
+	} else {
+		rctx, done = c.deadline.bound(ctx, now)
 	}
-	rctx, done := bound(ctx, now)
 	defer done()
 	res := c.redis.DoCache(rctx, c.getCmd(key), MaxTTL)
 	return c.settle(ctx, rctx, key, res, since, gen, now, into)
