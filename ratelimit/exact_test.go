@@ -177,7 +177,7 @@ func runHelpers(t *testing.T, job helperJob, n int) (allowed, failed []int) {
 			failed[l] += f
 			reports++
 		}
-		if err := h.Cmd.Wait(); err != nil || reports != len(job.Limiters) {
+		if err := h.Wait(); err != nil || reports != len(job.Limiters) {
 			t.Fatalf("helper %d: exit %v, %d reports of %d", i, err, reports, len(job.Limiters))
 		}
 	}

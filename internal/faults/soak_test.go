@@ -119,7 +119,7 @@ func TestSoak(t *testing.T) {
 	redistest.Release(t, children)
 	exited := make(chan error, len(children))
 	for _, c := range children {
-		go func() { exited <- c.Cmd.Wait() }()
+		go func() { exited <- c.Wait() }()
 	}
 	tick := time.NewTicker(killEvery)
 	defer tick.Stop()

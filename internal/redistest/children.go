@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"sync"
 	"testing"
 )
 
@@ -18,12 +19,20 @@ import (
 // once it is connected, StartChildren returns when all have, and [Release]
 // lets them all go at the same moment.
 type Child struct {
-	// Cmd is the running process.
-	Cmd *exec.Cmd
 	// Output reads what the child printed after "ready", line by line.
 	Output *bufio.Scanner
 
-	stdin io.WriteCloser
+	cmd     *exec.Cmd
+	stdin   io.WriteCloser
+	waited  sync.Once
+	exitErr error
+}
+
+// Wait waits for the child to exit and returns its exit error; it may be
+// called more than once, from any goroutine.
+func (c *Child) Wait() error {
+	c.waited.Do(func() { c.exitErr = c.cmd.Wait() })
+	return c.exitErr
 }
 
 // StartChildren starts n children, child i with env(i) added to its
@@ -47,8 +56,9 @@ func StartChildren(t testing.TB, n int, env func(i int) []string) []*Child {
 		if err := cmd.Start(); err != nil {
 			t.Fatalf("redistest: start child %d: %v", i, err)
 		}
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-		children[i] = &Child{Cmd: cmd, Output: bufio.NewScanner(stdout), stdin: stdin}
+		child := &Child{cmd: cmd, Output: bufio.NewScanner(stdout), stdin: stdin}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = child.Wait() })
+		children[i] = child
 	}
 	for i, c := range children {
 		if !c.Output.Scan() || c.Output.Text() != readyLine {
