@@ -36,9 +36,9 @@ func Example() {
 	}
 	defer users.Close()
 
-	// Cache-aside: a miss calls the loader once per process, stores the
-	// value in Redis and returns it; later calls are served from the local
-	// tier until another process changes the key.
+	// Cache-aside: a miss calls the loader once across all processes,
+	// stores the value in Redis and returns it; later calls are served from
+	// the local tier until another process changes the key.
 	u, err := users.Fetch(context.Background(), "42", cache.LoaderFunc[User](func(ctx context.Context, id string) (User, error) {
 		u, ok := db[id]
 		if !ok {
