@@ -214,9 +214,13 @@ func (c *Cache[T]) Delete(ctx context.Context, keys ...string) error {
 //   - within the stale window the stale value is returned at once and one
 //     background refresh starts; if the previous refresh failed, the value
 //     comes with an error wrapping ErrStale and the loader's error;
-//   - on a miss one goroutine per process runs loader (singleflight); the
-//     others wait for its result, each until its own ctx ends, which does not
-//     cancel the load. The value is then stored in Redis; a loader's
+//   - on a miss one goroutine per process asks for the key's load lease
+//     (singleflight), and one process of all that share the Redis deployment
+//     gets it and runs loader; the others wait for the value to land in
+//     Redis (woken by its invalidation), or take over if the lease lapses.
+//     Each caller waits until its own ctx ends, which does not cancel the
+//     load (Options.DisableStampedeLock turns the lease off). The value is
+//     stored in Redis with the lease released in the same script; a loader's
 //     ErrNotFound is stored as absent for Options.NegativeTTL; other errors
 //     are returned and not stored. A loader's panic is re-raised in every
 //     waiting goroutine.
