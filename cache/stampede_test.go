@@ -36,39 +36,21 @@ const (
 
 func TestStampedeAcrossProcesses(t *testing.T) {
 	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
-		raw := srv.Raw(t)
-		ctx := context.Background()
 		var all []time.Duration
 		for rep := range 5 {
 			loads := 0
-			name := cacheName(t)
-			var wg sync.WaitGroup
-			outputs := make([]bytes.Buffer, stampedeProcesses)
-			errs := make([]error, stampedeProcesses)
-			for i := range stampedeProcesses {
-				cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1")
-				cmd.Env = append(os.Environ(),
-					stampedeEnv+"="+strings.Join([]string{name, strings.Join(srv.Option().InitAddress, ","), strconv.FormatBool(srv.IsCluster())}, ";"))
-				cmd.Stdout, cmd.Stderr = &outputs[i], &outputs[i]
-				wg.Go(func() { errs[i] = cmd.Run() })
-			}
-			// Start them together: each pushes to the ready list, then
-			// blocks on the go list.
-			for range stampedeProcesses {
-				if err := raw.Do(ctx, raw.B().Blpop().Key(name+":ready").Timeout(60).Build()).Error(); err != nil {
-					t.Fatalf("repetition %d: children not ready: %v", rep, err)
+			spec := strings.Join([]string{cacheName(t), strings.Join(srv.Option().InitAddress, ","), strconv.FormatBool(srv.IsCluster())}, ";")
+			children := redistest.StartChildren(t, stampedeProcesses, func(int) []string { return []string{stampedeEnv + "=" + spec} })
+			redistest.Release(t, children) // all start their Fetch calls together
+			for i, child := range children {
+				var out strings.Builder
+				for child.Output.Scan() {
+					out.WriteString(child.Output.Text() + "\n")
 				}
-			}
-			gos := slices.Repeat([]string{"go"}, stampedeProcesses)
-			if err := raw.Do(ctx, raw.B().Rpush().Key(name+":go").Element(gos...).Build()).Error(); err != nil {
-				t.Fatal(err)
-			}
-			wg.Wait()
-			for i, err := range errs {
-				if err != nil {
-					t.Fatalf("repetition %d: child %d: %v\n%s", rep, i, err, outputs[i].String())
+				if err := child.Wait(); err != nil {
+					t.Fatalf("repetition %d: child %d: %v\n%s", rep, i, err, out.String())
 				}
-				latencies, n := parseChild(t, outputs[i].String())
+				latencies, n := parseChild(t, out.String())
 				all = append(all, latencies...)
 				loads += n
 			}
@@ -130,7 +112,6 @@ func TestHelperProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer client.Close()
-	redis := client.Redis()
 	ctx := context.Background()
 	c, err := cache.New[string](client, name, cache.Options[string]{TTL: time.Minute})
 	if err != nil {
@@ -144,10 +125,7 @@ func TestHelperProcess(t *testing.T) {
 		return "value", nil
 	})
 
-	if err := redis.Do(ctx, redis.B().Rpush().Key(name+":ready").Element("1").Build()).Error(); err != nil {
-		t.Fatal(err)
-	}
-	if err := redis.Do(ctx, redis.B().Blpop().Key(name+":go").Timeout(60).Build()).Error(); err != nil {
+	if err := redistest.Ready(); err != nil {
 		t.Fatal(err)
 	}
 	latencies := make([]string, stampedeGoroutines)
