@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testclock"
 	"github.com/typecache/typecache/ratelimit"
 )
 
@@ -81,7 +82,7 @@ func TestDocumentedBounds(t *testing.T) {
 		for _, algo := range algorithms {
 			t.Run(algo.String(), func(t *testing.T) {
 				l := newLimiter(t, srv, ratelimit.Options{Algorithm: algo, Limit: limit, Period: period})
-				clock := newFakeClock()
+				clock := testclock.New(epoch)
 				ratelimit.SetClock(l, clock.Now)
 				rng := rand.New(rand.NewPCG(1, uint64(algo)))
 				var ds []decision
@@ -90,7 +91,7 @@ func TestDocumentedBounds(t *testing.T) {
 					if rng.IntN(3) > 0 { // a third of the requests share the previous one's µs
 						at += time.Duration(rng.Int64N(int64(period / 4))).Truncate(time.Microsecond)
 					}
-					clock.Set(at)
+					clock.Set(epoch.Add(at))
 					cost := 1 + rng.IntN(3)
 					res, err := l.AllowN(context.Background(), "k", cost)
 					if err != nil {

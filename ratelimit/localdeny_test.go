@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testclock"
 	"github.com/typecache/typecache/ratelimit"
 )
 
@@ -31,10 +32,10 @@ func TestLocalDenyCache(t *testing.T) {
 	}
 	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
 		l := newLimiter(t, srv, ratelimit.Options{Algorithm: ratelimit.FixedWindow, Limit: 3, Period: time.Minute, LocalDenyCache: true})
-		clock := newFakeClock()
+		clock := testclock.New(epoch)
 		ratelimit.SetClock(l, clock.Now)
 		for i, st := range steps {
-			clock.Set(st.at)
+			clock.Set(epoch.Add(st.at))
 			res, err := l.AllowN(context.Background(), "k", st.cost)
 			if err != nil || res.Allowed != st.allowed || res.Source != st.source || res.RetryAfter != st.retry {
 				t.Fatalf("step %d (at %s, cost %d) = %+v, %v; want allowed %v from %s, retry %s",

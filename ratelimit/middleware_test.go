@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testclock"
 	"github.com/typecache/typecache/ratelimit"
 )
 
@@ -132,7 +133,7 @@ func serve(h http.Handler, r *http.Request) *http.Response {
 func TestMiddlewareHeaders(t *testing.T) {
 	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
 		l := newLimiter(t, srv, ratelimit.Options{Algorithm: ratelimit.FixedWindow, Limit: 3, Period: time.Minute})
-		clock := newFakeClock()
+		clock := testclock.New(epoch)
 		ratelimit.SetClock(l, clock.Now)
 		h := ratelimit.Middleware(l, ratelimit.MiddlewareOptions{})(okHandler)
 		steps := []struct {
@@ -149,7 +150,7 @@ func TestMiddlewareHeaders(t *testing.T) {
 			{60 * time.Second, 200, 2, 60, ""},
 		}
 		for i, st := range steps {
-			clock.Set(st.at)
+			clock.Set(epoch.Add(st.at))
 			req := httptest.NewRequest("GET", "/", nil)
 			req.RemoteAddr = "192.0.2.7:4711"
 			resp := serve(h, req)

@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testclock"
 	"github.com/typecache/typecache/ratelimit"
 )
 
@@ -17,26 +17,6 @@ func TestMain(m *testing.M) { redistest.Main(m) }
 // epoch is the fake clock's start: a multiple of a minute, so the sliding
 // counter's windows start at offsets 0, 60 s, 120 s...
 var epoch = time.Unix(1_700_000_040, 0)
-
-// fakeClock is a clock the test moves by hand.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{now: epoch} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Set(sinceEpoch time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = epoch.Add(sinceEpoch)
-}
 
 func newLimiter(t *testing.T, srv *redistest.Server, opts ratelimit.Options) *ratelimit.Limiter {
 	t.Helper()
@@ -198,10 +178,10 @@ func TestDecisionTables(t *testing.T) {
 		for _, table := range tables {
 			t.Run(table.name, func(t *testing.T) {
 				l := newLimiter(t, srv, table.opts)
-				clock := newFakeClock()
+				clock := testclock.New(epoch)
 				ratelimit.SetClock(l, clock.Now)
 				for i, st := range table.steps {
-					clock.Set(st.at)
+					clock.Set(epoch.Add(st.at))
 					got, err := l.AllowN(context.Background(), "client", st.cost)
 					if err != nil {
 						t.Fatalf("step %d (at %s, cost %d): %v", i, st.at, st.cost, err)
@@ -373,15 +353,15 @@ func TestClockGoesBack(t *testing.T) {
 		for _, algo := range algorithms {
 			t.Run(algo.String(), func(t *testing.T) {
 				l := newLimiter(t, srv, ratelimit.Options{Algorithm: algo, Limit: 2, Period: time.Minute})
-				clock := newFakeClock()
+				clock := testclock.New(epoch)
 				ratelimit.SetClock(l, clock.Now)
-				clock.Set(5 * time.Minute)
+				clock.Set(epoch.Add(5 * time.Minute))
 				for range 2 {
 					if res, err := l.Allow(context.Background(), "k"); err != nil || !res.Allowed {
 						t.Fatalf("Allow = %+v, %v", res, err)
 					}
 				}
-				clock.Set(4 * time.Minute)
+				clock.Set(epoch.Add(4 * time.Minute))
 				if res, err := l.Allow(context.Background(), "k"); err != nil || res.Allowed || res.RetryAfter <= 0 {
 					t.Fatalf("Allow a minute in the past = %+v, %v; want denied", res, err)
 				}

@@ -4,11 +4,11 @@ import (
 	"context"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testclock"
 	"github.com/typecache/typecache/session"
 )
 
@@ -18,26 +18,6 @@ func TestMain(m *testing.M) { redistest.Main(m) }
 type cart struct {
 	Items []string `json:"items"`
 	Admin bool     `json:"admin,omitempty"`
-}
-
-// clock is a test clock that moves only when told.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Now().Truncate(time.Millisecond)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }
 
 // newStore returns a store on srv under a key prefix unique to t.
@@ -54,9 +34,9 @@ func newStore(t testing.TB, srv *redistest.Server, opts session.Options[cart]) *
 }
 
 // newClockedStore is newStore with a test clock in place of Redis TIME.
-func newClockedStore(t testing.TB, srv *redistest.Server, opts session.Options[cart]) (*session.Store[cart], *clock) {
+func newClockedStore(t testing.TB, srv *redistest.Server, opts session.Options[cart]) (*session.Store[cart], *testclock.Clock) {
 	s := newStore(t, srv, opts)
-	c := newClock()
+	c := testclock.New(time.Now().Truncate(time.Millisecond))
 	session.SetClock(s, c.Now)
 	return s, c
 }
