@@ -395,8 +395,8 @@ func (c *Cache[T]) loadShared(callerCtx context.Context, key string, loader Load
 	}
 	stored := false
 	defer func() {
-		if !stored {
-			lease.release(ctx) // also when the loader panics
+		if !stored { // also when the loader panics
+			c.afterLoad(ctx, lease.release)
 		}
 	}()
 	start := time.Now()
@@ -408,20 +408,34 @@ func (c *Cache[T]) loadShared(callerCtx context.Context, key string, loader Load
 	case err == nil:
 		if data, err := c.encode(key, v, false, took); err == nil {
 			stored = true
-			_ = lease.store(ctx, key, data, c.hardTTL(c.s.ttl)) // failing to store does not fail the load
+			c.afterLoad(ctx, func(ctx context.Context) {
+				_ = lease.store(ctx, key, data, c.hardTTL(c.s.ttl)) // failing to store does not fail the load
+			})
 		}
 		return loadResult[T]{item: &item[T]{key: key, value: v}}, nil
 	case errors.Is(err, ErrNotFound):
 		if c.s.negativeTTL > 0 {
 			data, _ := c.encode(key, v, true, 0)
 			stored = true
-			_ = lease.store(ctx, key, data, c.jittered(c.s.negativeTTL))
+			c.afterLoad(ctx, func(ctx context.Context) {
+				_ = lease.store(ctx, key, data, c.jittered(c.s.negativeTTL))
+			})
 		}
 		return loadResult[T]{}, err
 	default:
 		c.stats.loadErrors.Add(1)
 		return loadResult[T]{}, err
 	}
+}
+
+// afterLoad runs finish (the store and the lease's release) with a context
+// of its own, bounded by the Redis timeout: the loader may have used up the
+// load's context, and a lease left in Redis would hold other processes off
+// until it lapses.
+func (c *Cache[T]) afterLoad(ctx context.Context, finish func(context.Context)) {
+	fctx, done := c.deadline.bound(context.WithoutCancel(ctx), c.now())
+	defer done()
+	finish(fctx)
 }
 
 // leaseOrValue returns the lease to load key, or key's fresh value when this

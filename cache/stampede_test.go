@@ -3,6 +3,7 @@ package cache_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -214,4 +215,30 @@ func holderProcess(t *testing.T, spec string) {
 		_ = redis.Do(ctx, redis.B().Rpush().Key(name+":loading").Element("1").Build()).Error()
 		select {} // killed here
 	}))
+}
+
+// TestLeaseReleasedAfterLoadTimeout: a loader that uses up LoadTimeout must
+// not leave its lease behind; another process then loads at once instead of
+// waiting for the lease to lapse.
+func TestLeaseReleasedAfterLoadTimeout(t *testing.T) {
+	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+		name := cacheName(t)
+		const lease = 10 * time.Second // far longer than the test waits
+		slow := newCache(t, srv.Client(t), name, cache.Options[string]{StampedeLease: lease, LoadTimeout: 100 * time.Millisecond})
+		_, err := slow.Fetch(context.Background(), "k", cache.LoaderFunc[string](func(ctx context.Context, _ string) (string, error) {
+			<-ctx.Done() // the load's own deadline
+			return "", ctx.Err()
+		}))
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("slow Fetch = %v, want the loader's DeadlineExceeded", err)
+		}
+
+		other := newCache(t, srv.Client(t), name, cache.Options[string]{StampedeLease: lease})
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		v, err := other.Fetch(ctx, "k", cache.LoaderFunc[string](func(context.Context, string) (string, error) { return "v", nil }))
+		if err != nil || v != "v" {
+			t.Fatalf("Fetch in another process = %q, %v: the timed-out load's lease was not released", v, err)
+		}
+	})
 }
