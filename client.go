@@ -2,6 +2,7 @@ package typecache
 
 import (
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -32,6 +33,8 @@ type Client struct {
 	redis    rueidis.Client
 	hub      *invalidationHub
 	topology *topologyWatch // nil unless the client is a cluster client
+
+	closeOnce sync.Once
 }
 
 // NewClient connects to Redis as rueidis.NewClient does and returns a Client
@@ -72,13 +75,16 @@ func NewClient(opt rueidis.ClientOption) (*Client, error) {
 func (c *Client) Redis() rueidis.Client { return c.redis }
 
 // Close closes the connections. Subscribers are told to drop everything,
-// since no further invalidations will arrive.
+// since no further invalidations will arrive. Calls after the first do
+// nothing.
 func (c *Client) Close() {
-	if c.topology != nil {
-		c.topology.stop()
-	}
-	c.redis.Close()
-	c.hub.dispatch(nil)
+	c.closeOnce.Do(func() {
+		if c.topology != nil {
+			c.topology.stop()
+		}
+		c.redis.Close()
+		c.hub.dispatch(nil)
+	})
 }
 
 // Subscribe registers s for invalidations of keys that start with prefix (an

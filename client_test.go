@@ -213,6 +213,17 @@ func TestCloseTellsSubscribersToFlush(t *testing.T) {
 	rec.waitFlush(t)
 }
 
+func TestCloseTwice(t *testing.T) {
+	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+		client, err := typecache.NewClient(srv.Option())
+		if err != nil {
+			t.Fatal(err)
+		}
+		client.Close()
+		client.Close() // a deferred Close after an explicit one must not panic
+	})
+}
+
 func TestClusterFailoverFlushesSubscribers(t *testing.T) {
 	srv := redistest.NewCluster(t, redistest.ClusterOptions{Replicas: 1})
 	client := srv.Client(t)
