@@ -185,12 +185,11 @@ func (s *Store[T]) saveRecord(ctx context.Context, id string, version int64, dat
 	if err != nil {
 		return 0, 0, err
 	}
-	newVersion, err1 := strconv.ParseInt(fields[0], 10, 64)
-	seen, err2 := strconv.ParseInt(fields[1], 10, 64)
-	if err := errors.Join(err1, err2); err != nil || len(fields) != 2 {
-		return 0, 0, s.redisErr("save", key, fmt.Errorf("unexpected reply %q", fields))
+	values, err := parseInts(fields, 2)
+	if err != nil {
+		return 0, 0, s.redisErr("save", key, err)
 	}
-	return newVersion, seen, nil
+	return values[0], values[1], nil
 }
 
 // claimScript deletes a live record at version ARGV[3] and replies with its
