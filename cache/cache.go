@@ -114,19 +114,21 @@ func New[T any](c *typecache.Client, name string, opts Options[T]) (*Cache[T], e
 	return cache, nil
 }
 
-// Close stops the Cache: it leaves the invalidation hub, drops the local
-// tier and waits for background refreshes to end. Later calls return
-// ErrClosed. Close does not close the typecache.Client.
+// Close stops the Cache: it leaves the invalidation hub, waits for loads in
+// flight (including those every caller gave up on, each bounded by
+// Options.LoadTimeout) and background refreshes to end, and drops the local
+// tier. Later calls return ErrClosed. Close does not close the
+// typecache.Client.
 func (c *Cache[T]) Close() {
 	if c.closed.Swap(true) {
 		return
 	}
 	c.unsubscribe()
+	c.refreshes.close()
+	c.background.Wait()
 	if c.locker != nil {
 		c.locker.Close()
 	}
-	c.refreshes.close()
-	c.background.Wait()
 	c.deadline.close()
 	wallClock.release()
 	if c.local != nil {

@@ -353,7 +353,14 @@ func (c *Cache[T]) load(ctx context.Context, key string, loader Loader[T], since
 	if redisFailed {
 		loads = &c.loadsWithoutRedis
 	}
-	ch := loads.DoChan(key, func() (any, error) { return c.loadShared(ctx, key, loader, since, redisFailed) })
+	ch := loads.DoChan(key, func() (any, error) {
+		// The load may outlive every caller that gave up; Close waits for it.
+		if !c.refreshes.enter(&c.background) {
+			return loadResult[T]{}, ErrClosed
+		}
+		defer c.background.Done()
+		return c.loadShared(ctx, key, loader, since, redisFailed)
+	})
 	var zero T
 	select {
 	case r := <-ch:

@@ -35,6 +35,19 @@ func (r *refreshes) start(key string, wg *sync.WaitGroup) bool {
 	return true
 }
 
+// enter counts a load that callers wait for in wg, so that Close waits for
+// it too; false when the Cache is closing. Like start, it adds to wg under
+// the lock that close takes.
+func (r *refreshes) enter(wg *sync.WaitGroup) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closing {
+		return false
+	}
+	wg.Add(1)
+	return true
+}
+
 // finish ends key's refresh and remembers its failure (nil clears it).
 func (r *refreshes) finish(key string, err error) {
 	r.mu.Lock()
