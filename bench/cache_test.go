@@ -54,7 +54,9 @@ func TestCacheContenders(t *testing.T) {
 						t.Fatalf("Fetch returned %+v, want sampleUser(8)", got)
 					}
 				}
-				if loads != 1 {
+				// The second Fetch may miss once more where a read can
+				// predate the first Fetch's own store.
+				if loads != 1 && !(c.staleAfterOwnWrite && loads == 2) {
 					t.Errorf("two Fetches of one key called the loader %d times, want 1", loads)
 				}
 			})

@@ -10,19 +10,19 @@ import (
 
 // typecacheLocal is a cache.Cache with its defaults: decoded local tier on,
 // rueidis client-side caching under it.
-var typecacheLocal = cacheContender{"typecache", func(tb testing.TB, srv *benchServer) userStore {
+var typecacheLocal = cacheContender{name: "typecache", open: func(tb testing.TB, srv *benchServer) userStore {
 	return newTypecacheStore(tb, srv.typecacheClient(tb, true), cache.Options[User]{TTL: valueTTL})
 }}
 
 // typecacheRemote has the local tier off, on a client whose client-side cache
 // is off too, so every read is served by Redis.
-var typecacheRemote = cacheContender{"typecache", func(tb testing.TB, srv *benchServer) userStore {
+var typecacheRemote = cacheContender{name: "typecache", open: func(tb testing.TB, srv *benchServer) userStore {
 	return newTypecacheStore(tb, srv.typecacheClient(tb, false), cache.Options[User]{TTL: valueTTL, DisableLocal: true})
 }}
 
 // typecacheRemoteNoLock is typecacheRemote without cross-process stampede
 // protection: a miss skips the lease, as go-redis/cache's Once does.
-var typecacheRemoteNoLock = cacheContender{"typecache-nolock", func(tb testing.TB, srv *benchServer) userStore {
+var typecacheRemoteNoLock = cacheContender{name: "typecache-nolock", open: func(tb testing.TB, srv *benchServer) userStore {
 	return newTypecacheStore(tb, srv.typecacheClient(tb, false), cache.Options[User]{TTL: valueTTL, DisableLocal: true, DisableStampedeLock: true})
 }}
 
