@@ -181,13 +181,9 @@ func (s *Store[T]) saveRecord(ctx context.Context, id string, version int64, dat
 	key := s.recordKey(id)
 	res := saveScript.Exec(ctx, s.redis, []string{key},
 		[]string{s.nowArg(), s.idleArg(), strconv.FormatInt(version, 10), rueidis.BinaryString(data)})
-	fields, err := s.scriptReply(res, "save", key)
+	values, err := s.scriptInts(res, "save", key, 2)
 	if err != nil {
 		return 0, 0, err
-	}
-	values, err := parseInts(fields, 2)
-	if err != nil {
-		return 0, 0, s.redisErr("save", key, err)
 	}
 	return values[0], values[1], nil
 }
@@ -232,13 +228,9 @@ func (s *Store[T]) writeRecord(ctx context.Context, id string, rec *record, data
 	}
 	res := writeScript.Exec(ctx, s.redis, []string{key}, []string{
 		s.nowArg(), s.idleArg(), millis(s.cfg.absolute), rec.user, rueidis.BinaryString(data), created, absolute})
-	fields, err := s.scriptReply(res, "create", key)
+	times, err := s.scriptInts(res, "create", key, 3)
 	if err != nil {
 		return err
-	}
-	times, err := parseInts(fields, 3)
-	if err != nil {
-		return s.redisErr("create", key, err)
 	}
 	rec.created, rec.absolute, rec.seen, rec.version = times[0], times[1], times[2], 1
 	return nil
@@ -272,26 +264,27 @@ func (s *Store[T]) addToIndex(ctx context.Context, user, id, replaced string, ab
 	}
 	res := indexScript.Exec(ctx, s.redis, []string{key}, []string{
 		s.nowArg(), millis(s.cfg.absolute), millis(indexGrace), id, replaced, deadlineArg})
-	fields, err := s.scriptReply(res, "index", key)
+	times, err := s.scriptInts(res, "index", key, 2)
 	if err != nil {
 		return 0, 0, err
-	}
-	times, err := parseInts(fields, 2)
-	if err != nil {
-		return 0, 0, s.redisErr("index", key, err)
 	}
 	return times[0], times[1], nil
 }
 
-func parseInts(fields []string, want int) ([]int64, error) {
+// scriptInts is scriptReply for scripts that reply with want integers.
+func (s *Store[T]) scriptInts(res rueidis.RedisResult, op, key string, want int) ([]int64, error) {
+	fields, err := s.scriptReply(res, op, key)
+	if err != nil {
+		return nil, err
+	}
 	if len(fields) != want {
-		return nil, fmt.Errorf("unexpected reply %q", fields)
+		return nil, s.redisErr(op, key, fmt.Errorf("unexpected reply %q", fields))
 	}
 	out := make([]int64, want)
 	for i, f := range fields {
 		n, err := strconv.ParseInt(f, 10, 64)
 		if err != nil {
-			return nil, fmt.Errorf("unexpected reply %q", fields)
+			return nil, s.redisErr(op, key, fmt.Errorf("unexpected reply %q", fields))
 		}
 		out[i] = n
 	}
