@@ -15,9 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/rueidis"
-
-	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/cache"
 	"github.com/typecache/typecache/internal/redistest"
 )
@@ -40,8 +37,8 @@ func TestStampedeAcrossProcesses(t *testing.T) {
 		var all []time.Duration
 		for rep := range 5 {
 			loads := 0
-			spec := strings.Join([]string{cacheName(t), strings.Join(srv.Option().InitAddress, ","), strconv.FormatBool(srv.IsCluster())}, ";")
-			children := redistest.StartChildren(t, stampedeProcesses, func(int) []string { return []string{stampedeEnv + "=" + spec} })
+			name := cacheName(t)
+			children := redistest.StartChildren(t, stampedeProcesses, func(int) []string { return []string{stampedeEnv + "=" + name, srv.Env()} })
 			redistest.Release(t, children) // all start their Fetch calls together
 			for i, child := range children {
 				var out strings.Builder
@@ -98,21 +95,15 @@ func parseChild(t *testing.T, out string) (latencies []time.Duration, loads int)
 // TestHelperProcess is a child of TestStampedeAcrossProcesses or
 // TestLoaderHolderKilled; it does nothing in a normal run.
 func TestHelperProcess(t *testing.T) {
-	if spec := os.Getenv(holderEnv); spec != "" {
-		holderProcess(t, spec)
+	if name := os.Getenv(holderEnv); name != "" {
+		holderProcess(t, name)
 		return
 	}
-	spec := os.Getenv(stampedeEnv)
-	if spec == "" {
+	name := os.Getenv(stampedeEnv)
+	if name == "" {
 		return
 	}
-	parts := strings.Split(spec, ";")
-	name, addrs, cluster := parts[0], strings.Split(parts[1], ","), parts[2] == "true"
-	client, err := typecache.NewClient(rueidis.ClientOption{InitAddress: addrs, ForceSingleClient: !cluster})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := redistest.ServerFromEnv().Client(t)
 	ctx := context.Background()
 	c, err := cache.New[string](client, name, cache.Options[string]{TTL: time.Minute})
 	if err != nil {
@@ -157,7 +148,7 @@ func TestLoaderHolderKilled(t *testing.T) {
 		const lease = 500 * time.Millisecond
 		child := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1")
 		child.Env = append(os.Environ(),
-			holderEnv+"="+strings.Join([]string{name, strings.Join(srv.Option().InitAddress, ","), strconv.FormatBool(srv.IsCluster())}, ";"))
+			holderEnv+"="+name, srv.Env())
 		var out bytes.Buffer
 		child.Stdout, child.Stderr = &out, &out
 		if err := child.Start(); err != nil {
@@ -199,13 +190,8 @@ const holderEnv = "TYPECACHE_HOLDER"
 
 // holderProcess is TestHelperProcess as the loader that gets killed: it
 // reports that its load started and blocks.
-func holderProcess(t *testing.T, spec string) {
-	parts := strings.Split(spec, ";")
-	name, addrs, cluster := parts[0], strings.Split(parts[1], ","), parts[2] == "true"
-	client, err := typecache.NewClient(rueidis.ClientOption{InitAddress: addrs, ForceSingleClient: !cluster})
-	if err != nil {
-		t.Fatal(err)
-	}
+func holderProcess(t *testing.T, name string) {
+	client := redistest.ServerFromEnv().Client(t)
 	c, err := cache.New[string](client, name, cache.Options[string]{TTL: time.Minute, StampedeLease: 500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

@@ -16,7 +16,6 @@ import (
 
 	"github.com/redis/rueidis"
 
-	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/internal/redistest"
 	"github.com/typecache/typecache/lock"
 )
@@ -25,8 +24,6 @@ import (
 // binary run again with -test.run=^TestHelperProcess$.
 const (
 	envRole      = "TYPECACHE_LOCK_HELPER" // "contend" or "hold"
-	envAddrs     = "TYPECACHE_LOCK_ADDRS"  // comma-separated server addresses
-	envCluster   = "TYPECACHE_LOCK_CLUSTER"
 	envPrefix    = "TYPECACHE_LOCK_PREFIX" // the Locker's Prefix; also prefixes the check keys
 	envTotal     = "TYPECACHE_LOCK_TOTAL"  // acquisitions shared by all processes
 	envGoroutine = "TYPECACHE_LOCK_GOROUTINES"
@@ -38,8 +35,7 @@ func helperCommand(srv *redistest.Server, role, prefix string, extra ...string) 
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1")
 	cmd.Env = append(os.Environ(),
 		envRole+"="+role,
-		envAddrs+"="+strings.Join(srv.Option().InitAddress, ","),
-		envCluster+"="+strconv.FormatBool(srv.IsCluster()),
+		srv.Env(),
 		envPrefix+"="+prefix,
 	)
 	cmd.Env = append(cmd.Env, extra...)
@@ -62,15 +58,7 @@ func TestHelperProcess(t *testing.T) {
 	if role == "" {
 		return
 	}
-	cluster, _ := strconv.ParseBool(os.Getenv(envCluster))
-	c, err := typecache.NewClient(rueidis.ClientOption{
-		InitAddress:       strings.Split(os.Getenv(envAddrs), ","),
-		ForceSingleClient: !cluster,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := redistest.ServerFromEnv().Client(t)
 	prefix := os.Getenv(envPrefix)
 	newLocker := func() *lock.Locker {
 		lk, err := lock.New(c, lock.Options{Prefix: prefix})

@@ -10,9 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/rueidis"
-
-	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/internal/redistest"
 	"github.com/typecache/typecache/ratelimit"
 )
@@ -24,8 +21,6 @@ const helperEnv = "RATELIMIT_TEST_HELPER"
 // Requests decisions from Goroutines goroutines against one key, after the
 // parent says go.
 type helperJob struct {
-	Addrs      []string
-	Cluster    bool
 	Limiters   []helperLimiter
 	Key        string
 	Requests   int
@@ -53,13 +48,10 @@ func TestHelperProcess(t *testing.T) {
 	if err := json.Unmarshal([]byte(spec), &job); err != nil {
 		t.Fatal(err)
 	}
-	client, err := typecache.NewClient(rueidis.ClientOption{InitAddress: job.Addrs, ForceSingleClient: !job.Cluster})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := redistest.ServerFromEnv().Client(t)
 	limiters := make([]*ratelimit.Limiter, len(job.Limiters))
 	for i, spec := range job.Limiters {
+		var err error
 		if limiters[i], err = ratelimit.New(client, spec.Options); err != nil {
 			t.Fatal(err)
 		}
@@ -123,8 +115,6 @@ func TestExactAcrossProcesses(t *testing.T) {
 	const period = 10 * time.Second
 	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
 		job := helperJob{
-			Addrs:      srv.Option().InitAddress,
-			Cluster:    srv.IsCluster(),
 			Key:        "shared",
 			Requests:   total / processes,
 			Goroutines: 16,
@@ -139,7 +129,7 @@ func TestExactAcrossProcesses(t *testing.T) {
 			job.Limiters = append(job.Limiters, spec)
 		}
 		start := time.Now()
-		allowed, failed := runHelpers(t, job, processes)
+		allowed, failed := runHelpers(t, srv, job, processes)
 		elapsed := time.Since(start)
 		for i, c := range cases {
 			if failed[i] != 0 {
@@ -155,15 +145,15 @@ func TestExactAcrossProcesses(t *testing.T) {
 	})
 }
 
-// runHelpers runs job in n helper processes at once and sums, per limiter,
+// runHelpers runs job in n helper processes on srv at once and sums, per limiter,
 // what they report.
-func runHelpers(t *testing.T, job helperJob, n int) (allowed, failed []int) {
+func runHelpers(t *testing.T, srv *redistest.Server, job helperJob, n int) (allowed, failed []int) {
 	t.Helper()
 	spec, err := json.Marshal(job)
 	if err != nil {
 		t.Fatal(err)
 	}
-	helpers := redistest.StartChildren(t, n, func(int) []string { return []string{helperEnv + "=" + string(spec)} })
+	helpers := redistest.StartChildren(t, n, func(int) []string { return []string{helperEnv + "=" + string(spec), srv.Env()} })
 	redistest.Release(t, helpers)
 	allowed, failed = make([]int, len(job.Limiters)), make([]int, len(job.Limiters))
 	for i, h := range helpers {

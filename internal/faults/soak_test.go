@@ -12,9 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/rueidis"
-
-	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/cache"
 	"github.com/typecache/typecache/internal/redistest"
 )
@@ -23,8 +20,6 @@ import (
 // -test.run=^TestHelperProcess$.
 const (
 	envHelper   = "FAULTS_HELPER" // "soak"
-	envAddrs    = "FAULTS_ADDRS"
-	envCluster  = "FAULTS_CLUSTER"
 	envName     = "FAULTS_CACHE_NAME"
 	envProcess  = "FAULTS_PROCESS" // 0 or 1
 	envOut      = "FAULTS_OUT"     // file the process writes its operations to
@@ -58,15 +53,7 @@ func TestHelperProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cluster, _ := strconv.ParseBool(os.Getenv(envCluster))
-	client, err := typecache.NewClient(rueidis.ClientOption{
-		InitAddress:       strings.Split(os.Getenv(envAddrs), ","),
-		ForceSingleClient: !cluster,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := redistest.ServerFromEnv().Client(t)
 	c, err := cache.New[entry](client, os.Getenv(envName), cache.Options[entry]{TTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
@@ -107,8 +94,7 @@ func TestSoak(t *testing.T) {
 		outs[p] = filepath.Join(dir, "ops"+strconv.Itoa(p))
 		return []string{
 			envHelper + "=soak",
-			envAddrs + "=" + strings.Join(srv.Option().InitAddress, ","),
-			envCluster + "=" + strconv.FormatBool(srv.IsCluster()),
+			srv.Env(),
 			envName + "=" + name,
 			envProcess + "=" + strconv.Itoa(p),
 			envOut + "=" + outs[p],

@@ -7,8 +7,11 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"testing"
+
+	"github.com/redis/rueidis"
 )
 
 // Child is a copy of the test binary running the test package's
@@ -95,4 +98,33 @@ func Ready() error {
 		return errors.New("redistest: unexpected line from the parent: " + line)
 	}
 	return nil
+}
+
+// childServerEnv carries a Server to children: "cluster" or "standalone",
+// a space, then the comma-separated seed addresses.
+const childServerEnv = "REDISTEST_CHILD_SERVER"
+
+// Env returns the environment entry that lets a child process reach s
+// through ServerFromEnv.
+func (s *Server) Env() string {
+	kind := "standalone"
+	if s.cluster {
+		kind = "cluster"
+	}
+	return childServerEnv + "=" + kind + " " + strings.Join(s.option.InitAddress, ",")
+}
+
+// ServerFromEnv returns, in a child process, the Server its parent passed
+// with Server.Env, or nil when there is none (the test binary was not
+// started as a child).
+func ServerFromEnv() *Server {
+	kind, addrs, ok := strings.Cut(os.Getenv(childServerEnv), " ")
+	if !ok {
+		return nil
+	}
+	cluster := kind == "cluster"
+	return &Server{cluster: cluster, option: rueidis.ClientOption{
+		InitAddress:       strings.Split(addrs, ","),
+		ForceSingleClient: !cluster,
+	}}
 }
