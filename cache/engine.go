@@ -431,7 +431,7 @@ func (c *Cache[T]) loadShared(callerCtx context.Context, key string, loader Load
 		return loadResult[T]{}, err
 	default:
 		c.stats.loadErrors.Add(1)
-		return loadResult[T]{}, err
+		return loadResult[T]{}, fmt.Errorf("cache: load %q: %w", key, err)
 	}
 }
 
