@@ -101,6 +101,7 @@ func (w *ownWrites) recent(key string) bool {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.expire(now) // so that unconfirmed drops to 0, and the fast path returns, once writes stop
 	r, ok := w.records[key]
 	return ok && !r.confirmed && now < r.end
 }
