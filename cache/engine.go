@@ -421,11 +421,13 @@ func (c *Cache[T]) loadShared(callerCtx context.Context, key string, loader Load
 		}
 		return loadResult[T]{item: &item[T]{key: key, value: v}}, nil
 	case errors.Is(err, ErrNotFound):
-		if data, err := c.encode(key, v, true, 0); c.s.negativeTTL > 0 && err == nil {
-			stored = true
-			c.afterLoad(ctx, func(ctx context.Context) {
-				_ = lease.store(ctx, key, data, c.jittered(c.s.negativeTTL))
-			})
+		if c.s.negativeTTL > 0 {
+			if data, err := c.encode(key, v, true, 0); err == nil {
+				stored = true
+				c.afterLoad(ctx, func(ctx context.Context) {
+					_ = lease.store(ctx, key, data, c.jittered(c.s.negativeTTL))
+				})
+			}
 		}
 		return loadResult[T]{}, err
 	default:
