@@ -1,0 +1,63 @@
+// Package rediscmd holds the conventions every typecache package follows
+// when it builds commands and scripts: which commands are pinned, the clock
+// every script reads, and how durations are written as arguments.
+//
+// # Pinning
+//
+// rueidis returns a command to its pool when a call succeeds, also when the
+// call succeeded on a retry after its connection broke, while the broken
+// connection's writer goroutine may still be reading the command: a data
+// race (seen under CLIENT KILL). rueidis retries only read-only commands
+// (and DoCache reads); writes, scripts (EVAL/EVALSHA) and batches that
+// contain one are never retried. So typecache pins exactly the read-only
+// commands it sends (Retried), and nothing else: a pin costs two small
+// allocations per call.
+//
+// # Clock
+//
+// Scripts that need the time read it from Redis TIME, so that the clocks of
+// the clients never matter; tests inject a time instead through ARGV[1]
+// (ClockArg). Effects replication, the only mode of Redis 7, makes TIME safe
+// before writes.
+package rediscmd
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/redis/rueidis"
+)
+
+// Retried pins cmd, a read-only command that rueidis may retry; see the
+// package doc.
+func Retried(cmd rueidis.Completed) rueidis.Completed { return cmd.Pin() }
+
+// RetriedCacheable pins a cacheable read; see the package doc.
+func RetriedCacheable(cmd rueidis.Cacheable) rueidis.Cacheable { return cmd.Pin() }
+
+// ClockLua defines, at the top of a script, now_us() and now_ms(): the time
+// in integer microseconds and milliseconds, from ARGV[1] when it is not
+// empty (a test's clock, in microseconds) and from Redis TIME otherwise.
+// Doubles hold such times exactly for centuries. fmt(n) writes a number
+// without Lua's exponent notation (tostring keeps 14 digits only).
+const ClockLua = `
+local function now_us()
+  if ARGV[1] ~= '' then return tonumber(ARGV[1]) end
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+local function now_ms() return math.floor(now_us() / 1000) end
+local function fmt(n) return string.format('%.0f', n) end
+`
+
+// ClockArg is ARGV[1] of a script that starts with ClockLua: empty when now
+// is nil (production: Redis TIME), else now() in Unix microseconds.
+func ClockArg(now func() time.Time) string {
+	if now == nil {
+		return ""
+	}
+	return strconv.FormatInt(now().UnixMicro(), 10)
+}
+
+// Millis writes d as whole milliseconds, for PX and PEXPIRE arguments.
+func Millis(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }
