@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/redis/rueidis"
 	"go.uber.org/goleak"
@@ -217,6 +218,22 @@ func Prefix(t testing.TB) string {
 	return fmt.Sprintf("%s.%d.%d:", name, os.Getpid(), prefixCounter.Add(1))
 }
 
+// Name returns an instance name (a cache's name, a limiter's prefix) unique
+// to this test and this call, made only of the characters every package
+// accepts in names.
+func Name(t testing.TB) string {
+	clean := strings.Map(func(r rune) rune {
+		if 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-' || r == '_' {
+			return r
+		}
+		return '.'
+	}, t.Name())
+	if len(clean) > 60 {
+		clean = clean[len(clean)-60:]
+	}
+	return fmt.Sprintf("%s.%d.%d", clean, os.Getpid(), prefixCounter.Add(1))
+}
+
 // Main runs the tests, stops the shared servers, and then fails the binary if
 // goroutines leaked. Call it from TestMain:
 //
@@ -239,4 +256,23 @@ func Main(m *testing.M, opts ...goleak.Option) {
 		}
 	}
 	os.Exit(code)
+}
+
+// Eventually calls cond until it returns nil, and fails t with cond's last
+// error when that has not happened within timeout. It is for conditions that
+// settle asynchronously (an invalidation that arrives, a key that expires),
+// never as a stand-in for synchronisation a test can force.
+func Eventually(t testing.TB, timeout time.Duration, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %v: %v", timeout, err)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 }
