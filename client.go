@@ -1,6 +1,7 @@
 package typecache
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -15,6 +16,8 @@ import (
 // tiers serves values read from the demoted master for at most about
 // 1.25 intervals.
 const DefaultTopologyInterval = time.Second
+
+var errShortExec = errors.New("typecache: EXEC of a tracked read returned a short reply")
 
 // Client is a rueidis client with an invalidation hub. It is safe for
 // concurrent use by multiple goroutines; build one per Redis deployment and
@@ -32,6 +35,7 @@ const DefaultTopologyInterval = time.Second
 type Client struct {
 	redis    rueidis.Client
 	hub      *invalidationHub
+	tracked  *trackedRead   // nil when nothing is tracked
 	topology *topologyWatch // nil unless the client is a cluster client
 
 	closeOnce sync.Once
@@ -63,7 +67,7 @@ func NewClient(opt rueidis.ClientOption) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("typecache: connect: %w", err)
 	}
-	c := &Client{redis: redis, hub: hub}
+	c := &Client{redis: redis, hub: hub, tracked: newTrackedRead(redis, opt)}
 	if redis.Mode() == rueidis.ClientModeCluster {
 		c.topology = watchTopology(redis, hub, interval/4)
 	}
