@@ -57,10 +57,11 @@ func ExampleCompress() {
 	small, _ := c.Append(nil, "short")
 	large, _ := c.Append(nil, strings.Repeat("typecache ", 100))
 	fmt.Println(len(small), "bytes: stored as the inner frame")
-	fmt.Println(len(large), "bytes instead of 1007: compressed")
+	// S2's exact output differs between platforms (assembly or pure Go)
+	fmt.Println("1007 bytes compressed to under 50:", len(large) < 50)
 	// Output:
 	// 12 bytes: stored as the inner frame
-	// 34 bytes instead of 1007: compressed
+	// 1007 bytes compressed to under 50: true
 }
 
 func ExampleCompress_badOption() {

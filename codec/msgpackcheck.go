@@ -42,8 +42,6 @@ func checkMsgPack(p []byte) error {
 		switch {
 		case i > len(p):
 			return errMsgPackTruncated
-		case elems > len(p)-i: // every element takes at least one byte
-			return fmt.Errorf("container declares %d elements in %d bytes", elems, len(p)-i)
 		case elems > 0 && len(pending) == maxMsgPackDepth:
 			return fmt.Errorf("nested deeper than %d", maxMsgPackDepth)
 		case elems > 0:
@@ -79,6 +77,11 @@ var (
 // bytes after c. It returns how many bytes of rest the token occupies
 // (length field and data, not container elements) and, for arrays and
 // maps, how many values follow as elements.
+//
+// A 32-bit length (and a map's 2×length elements) can exceed what int holds
+// on 32-bit platforms, where int(...) would turn it negative and move the
+// cursor backwards. So lengths are computed in uint64 and checked against
+// the bytes left before they become ints: every value returned fits in rest.
 func msgpackToken(c byte, rest []byte) (skip, elems int, err error) {
 	switch {
 	case c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3: // fixints, nil, bools
@@ -99,22 +102,31 @@ func msgpackToken(c byte, rest []byte) (skip, elems int, err error) {
 	case len(rest) < w:
 		return 0, 0, errMsgPackTruncated
 	}
-	var n int
+	var n uint64
 	switch w {
 	case 1:
-		n = int(rest[0])
+		n = uint64(rest[0])
 	case 2:
-		n = int(binary.BigEndian.Uint16(rest))
+		n = uint64(binary.BigEndian.Uint16(rest))
 	default:
-		n = int(binary.BigEndian.Uint32(rest))
+		n = uint64(binary.BigEndian.Uint32(rest))
 	}
+	left := uint64(len(rest) - w)
 	switch c {
 	case 0xdc, 0xdd: // array
-		return w, n, nil
 	case 0xde, 0xdf: // map
-		return w, 2 * n, nil
+		n *= 2
 	case 0xc7, 0xc8, 0xc9: // ext: type byte + data
-		return w + 1 + n, 0, nil
+		n++
+		fallthrough
+	default: // str, bin: data
+		if n > left {
+			return 0, 0, errMsgPackTruncated
+		}
+		return w + int(n), 0, nil
 	}
-	return w + n, 0, nil
+	if n > left { // every element takes at least one byte
+		return 0, 0, fmt.Errorf("container declares %d elements in %d bytes", n, left)
+	}
+	return w, int(n), nil
 }

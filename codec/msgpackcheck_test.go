@@ -24,6 +24,16 @@ func TestCheckMsgPack(t *testing.T) {
 		{"array32 of 4 billion", []byte{0xdd, 0xff, 0xff, 0xff, 0xff, 0}, "container declares 4294967295 elements in 1 bytes"},
 		{"map16 longer than payload", []byte{0xde, 0, 3, 1, 1}, "container declares 6 elements in 2 bytes"},
 		{"str32 past the end", []byte{0xdb, 0, 0, 1, 0, 'x'}, "value runs past the end"},
+		// 32-bit lengths at and above 2^31: negative as an int on 32-bit
+		// platforms, where they used to move the cursor backwards and panic
+		{"str32 of 2^31 bytes", []byte{0xdb, 0x80, 0, 0, 0, 'x'}, "value runs past the end"},
+		{"bin32 of 2^32-1 bytes", []byte{0xc6, 0xff, 0xff, 0xff, 0xff, 'x'}, "value runs past the end"},
+		{"ext32 of 2^32-1 bytes", []byte{0xc9, 0xff, 0xff, 0xff, 0xff, 1, 'x'}, "value runs past the end"},
+		{"str32 of 2^31 bytes, then a value", []byte{0x92, 0xdb, 0x80, 0, 0, 0, 0x01}, "value runs past the end"},
+		{"str32 of 2^32-6 bytes, then a value", []byte{0x92, 0xdb, 0xff, 0xff, 0xff, 0xfa, 0x01, 0x01}, "value runs past the end"},
+		{"map32 of 2^31 entries", []byte{0xdf, 0x80, 0, 0, 0, 0}, "container declares 4294967296 elements in 1 bytes"},
+		{"array32 of 2^31", []byte{0xdd, 0x80, 0, 0, 0, 0}, "container declares 2147483648 elements in 1 bytes"},
+		{"map32 of 2^31 entries, alone", []byte{0xdf, 0x80, 0, 0, 0}, "container declares 4294967296 elements in 0 bytes"},
 		{"unused code", []byte{0xc1}, "invalid code 0xc1"},
 		{"trailing bytes", []byte{0x01, 0x02}, "1 bytes after the value"},
 		{"array short of elements", []byte{0x92, 0x91, 1}, "value runs past the end"},
@@ -37,6 +47,17 @@ func TestCheckMsgPack(t *testing.T) {
 				t.Fatalf("checkMsgPack = %v, want %q", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// TestMsgPackDecodeHugeMap: a frame declaring a map of 2^31 entries in five
+// bytes is an error, not an allocation of gigabytes or a crash, on 32-bit
+// platforms too (where 2×2^31 elements wrapped to 0 and the payload passed
+// the check).
+func TestMsgPackDecodeHugeMap(t *testing.T) {
+	frame := appendChecksum(append(appendHeader(nil, formatMsgPack), 0xdf, 0x80, 0, 0, 0), 0)
+	if v, err := MsgPack[map[string]int]().Decode(frame); err == nil {
+		t.Fatalf("Decode = %d entries, nil error; want an error", len(v))
 	}
 }
 
