@@ -55,18 +55,59 @@ func (c *Client) DoTracked(ctx context.Context, cmd rueidis.Completed) (rueidis.
 	if c.tracked == nil || !c.tracked.optIn {
 		return c.redis.Do(ctx, cmd).ToMessage()
 	}
-	rs := c.redis.DoMulti(ctx, c.tracked.multi, c.tracked.caching, cmd, c.tracked.exec)
-	for _, r := range rs[:3] {
-		if err := r.Error(); err != nil {
-			return rueidis.RedisMessage{}, err
-		}
-	}
-	replies, err := rs[3].ToArray()
+	replies, err := c.DoTrackedMulti(ctx, cmd)
 	if err != nil {
 		return rueidis.RedisMessage{}, err
 	}
-	if len(replies) != 2 {
-		return rueidis.RedisMessage{}, errShortExec
+	return replies[0], replies[0].Error()
+}
+
+// DoTrackedMulti is DoTracked for several commands whose keys all live in
+// one cluster slot, in one transaction and one round trip. It returns one
+// reply per command (an error reply is a message whose Error is not nil);
+// the error is for the transaction as a whole.
+func (c *Client) DoTrackedMulti(ctx context.Context, cmds ...rueidis.Completed) ([]rueidis.RedisMessage, error) {
+	if c.tracked == nil || !c.tracked.optIn {
+		replies := make([]rueidis.RedisMessage, len(cmds))
+		for i, r := range c.redis.DoMulti(ctx, cmds...) {
+			msg, err := r.ToMessage()
+			if err != nil && !isReply(err) {
+				return nil, err
+			}
+			replies[i] = msg
+		}
+		return replies, nil
 	}
-	return replies[1], replies[1].Error()
+	batch := make(rueidis.Commands, 0, len(cmds)+3)
+	batch = append(batch, c.tracked.multi, c.tracked.caching)
+	batch = append(batch, cmds...)
+	batch = append(batch, c.tracked.exec)
+	rs := c.redis.DoMulti(ctx, batch...)
+	for _, r := range rs[:2] {
+		if err := r.Error(); err != nil {
+			return nil, err
+		}
+	}
+	replies, err := rs[len(rs)-1].ToArray()
+	if err != nil {
+		// A command refused while queued (MOVED, a syntax error) aborts
+		// the transaction; its own reply says why.
+		for _, r := range rs[2 : len(rs)-1] {
+			if qerr := r.Error(); qerr != nil {
+				return nil, qerr
+			}
+		}
+		return nil, err
+	}
+	if len(replies) != len(cmds)+1 {
+		return nil, errShortExec
+	}
+	return replies[1:], nil
+}
+
+// isReply reports whether err is a reply of the server (not a failure to
+// reach it).
+func isReply(err error) bool {
+	_, ok := rueidis.IsRedisErr(err)
+	return ok || rueidis.IsRedisNil(err)
 }

@@ -147,3 +147,37 @@ func (s Space) Parse(key string) (kind, id string, ok bool) {
 	}
 	return kind, b.String(), true
 }
+
+// clusterSlots is the number of hash slots of a Redis cluster.
+const clusterSlots = 16384
+
+// Slot returns the cluster slot of every key of id in any space: the slot
+// of its encoded text, which is the keys' hash tag.
+func Slot(id string) uint16 {
+	var crc uint16 // CRC-16/XMODEM, Redis Cluster's key hash
+	add := func(b byte) {
+		crc ^= uint16(b) << 8
+		for range 8 {
+			if crc&0x8000 != 0 {
+				crc = crc<<1 ^ 0x1021
+			} else {
+				crc <<= 1
+			}
+		}
+	}
+	for i := 0; i < len(id); i++ {
+		switch id[i] {
+		case '%':
+			add('%')
+			add('2')
+			add('5')
+		case '}':
+			add('%')
+			add('7')
+			add('D')
+		default:
+			add(id[i])
+		}
+	}
+	return crc % clusterSlots
+}

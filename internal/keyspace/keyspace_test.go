@@ -103,3 +103,12 @@ func FuzzParse(f *testing.F) {
 		_, _, _ = s.Parse(id) // any input: no panic
 	})
 }
+
+func TestSlot(t *testing.T) {
+	// Slots Redis gives these hash tags (CLUSTER KEYSLOT).
+	for id, want := range map[string]uint16{"foo": 12182, "123456789": 12739, "": 0} {
+		if got := Slot(id); got != want {
+			t.Errorf("Slot(%q) = %d, want %d", id, got, want)
+		}
+	}
+}
