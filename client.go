@@ -11,10 +11,11 @@ import (
 
 // DefaultTopologyInterval is the ClusterOption.ShardsRefreshInterval NewClient
 // sets when the caller left it zero: how often rueidis rescans the cluster's
-// slots. A cluster Client compares rueidis's view of the masters four times
-// per interval, so after a failover a client that only reads from local
-// tiers serves values read from the demoted master for at most about
-// 1.25 intervals.
+// slots. A cluster Client also asks the cluster which master serves each
+// slot (CLUSTER SLOTS) four times per interval, and flushes its subscribers
+// as soon as one answer differs from the last: a client sees a failover or
+// a moved slot at most a quarter interval (250 ms by default) plus one round
+// trip after the node it asks has learned of it.
 const DefaultTopologyInterval = time.Second
 
 var errShortExec = errors.New("typecache: EXEC of a tracked read returned a short reply")
@@ -27,11 +28,11 @@ var errShortExec = errors.New("typecache: EXEC of a tracked read returned a shor
 // the caller set in the options keeps working: it is called first, with the
 // same messages, on the same goroutine.
 //
-// On a cluster, a failover moves slots to a node that never tracked this
-// client's reads, and the demoted master may never send their invalidations.
-// So a cluster Client also watches the set of masters rueidis routes to (which
-// rueidis rescans every ClusterOption.ShardsRefreshInterval, and at once on a
-// MOVED reply) and tells subscribers to drop everything when it changes.
+// On a cluster, a failover or a resharding moves slots to a node that never
+// tracked this client's reads, and the node that lost them may never send
+// their invalidations. So a cluster Client also asks the cluster which master
+// serves each slot, four times per ClusterOption.ShardsRefreshInterval, and
+// tells subscribers to drop everything as soon as any slot's master changed.
 type Client struct {
 	redis    rueidis.Client
 	hub      *invalidationHub

@@ -1,11 +1,13 @@
 package redistest
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"testing"
 	"time"
 )
 
@@ -74,7 +76,7 @@ func startCluster(dir string, opts ClusterOptions) ([]*Node, error) {
 			return fail(fmt.Errorf("redistest: CLUSTER REPLICATE on %s: %w", replica.Addr, err))
 		}
 	}
-	if err := waitFor(func() error { return clusterReady(nodes, opts.Masters) }); err != nil {
+	if err := waitFor(func() error { return clusterReady(nodes) }); err != nil {
 		return fail(err)
 	}
 	return nodes, nil
@@ -93,7 +95,9 @@ func allKnow(nodes []*Node, total int) error {
 	return nil
 }
 
-func clusterReady(nodes []*Node, masters int) error {
+// clusterReady reports nil once every node reports cluster_state:ok with
+// every slot served, and every replica is linked to its master.
+func clusterReady(nodes []*Node) error {
 	for _, n := range nodes {
 		info, err := n.Do("CLUSTER", "INFO")
 		if err != nil {
@@ -103,13 +107,13 @@ func clusterReady(nodes []*Node, masters int) error {
 			return fmt.Errorf("redistest: %s: cluster_state:%s", n.Addr, field(info, "cluster_state"))
 		}
 	}
-	for _, replica := range nodes[masters:] {
-		info, err := replica.Do("INFO", "replication")
+	for _, n := range nodes {
+		info, err := n.Do("INFO", "replication")
 		if err != nil {
 			return err
 		}
-		if field(info, "master_link_status") != "up" {
-			return fmt.Errorf("redistest: replica %s not linked to its master yet", replica.Addr)
+		if field(info, "role") == "slave" && field(info, "master_link_status") != "up" {
+			return fmt.Errorf("redistest: replica %s not linked to its master yet", n.Addr)
 		}
 	}
 	return nil
@@ -138,5 +142,121 @@ func waitFor(check func() error) error {
 			return err
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Failover runs CLUSTER FAILOVER on replica, a replica in a cluster (mode
+// "FORCE" or "TAKEOVER", or "" for a coordinated failover), and waits until
+// replica is a master, its old master a replica linked to it, and every
+// node reports cluster_state:ok.
+func (s *Server) Failover(t testing.TB, replica *Node, mode string) {
+	t.Helper()
+	master, err := s.masterOf(replica)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"CLUSTER", "FAILOVER"}
+	if mode != "" {
+		args = append(args, mode)
+	}
+	if _, err := replica.Do(args...); err != nil {
+		t.Fatalf("redistest: %s on %s: %v", strings.Join(args, " "), replica.Addr, err)
+	}
+	s.waitAgreed(t, func() error {
+		if info, err := replica.Do("INFO", "replication"); err != nil || field(info, "role") != "master" {
+			return fmt.Errorf("redistest: %s not promoted yet (%v)", replica.Addr, err)
+		}
+		if info, err := master.Do("INFO", "replication"); err != nil || field(info, "role") != "slave" || field(info, "master_link_status") != "up" {
+			return fmt.Errorf("redistest: old master %s not a linked replica yet (%v)", master.Addr, err)
+		}
+		return nil
+	})
+}
+
+// masterOf returns the node replica replicates.
+func (s *Server) masterOf(replica *Node) (*Node, error) {
+	info, err := replica.Do("INFO", "replication")
+	if err != nil {
+		return nil, err
+	}
+	addr := field(info, "master_host") + ":" + field(info, "master_port")
+	for _, n := range s.nodes {
+		if n.Addr == addr {
+			return n, nil
+		}
+	}
+	return nil, fmt.Errorf("redistest: %s is not a replica of a node of this cluster (master %q)", replica.Addr, addr)
+}
+
+// MoveSlot hands the slot of key, which must hold no key, from the master
+// that serves it to the master to, the way redis-cli --cluster reshard does
+// (nothing to MIGRATE), and waits until every node sends key's commands to
+// to and reports cluster_state:ok.
+func (s *Server) MoveSlot(t testing.TB, key string, to *Node) {
+	t.Helper()
+	owner := func(n *Node) string { // the address n sends key's commands to
+		if _, err := n.Do("EXISTS", key); err != nil {
+			fields := strings.Fields(err.Error()) // MOVED slot host:port
+			if len(fields) == 3 && fields[0] == "MOVED" {
+				return fields[2]
+			}
+			return err.Error()
+		}
+		return n.Addr
+	}
+	var from *Node
+	for _, n := range s.nodes {
+		if n.Addr == owner(to) {
+			from = n
+		}
+	}
+	if from == nil || from == to {
+		t.Fatalf("redistest: MoveSlot: %s already serves %q, or no node does (%s)", to.Addr, key, owner(to))
+	}
+	slot, err := to.Do("CLUSTER", "KEYSLOT", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromID, err1 := from.Do("CLUSTER", "MYID")
+	toID, err2 := to.Do("CLUSTER", "MYID")
+	if err := errors.Join(err1, err2); err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []struct {
+		node *Node
+		args []string
+	}{
+		{to, []string{"CLUSTER", "SETSLOT", slot, "IMPORTING", fromID}},
+		{from, []string{"CLUSTER", "SETSLOT", slot, "MIGRATING", toID}},
+		{to, []string{"CLUSTER", "SETSLOT", slot, "NODE", toID}},
+		{from, []string{"CLUSTER", "SETSLOT", slot, "NODE", toID}},
+	} {
+		if _, err := step.node.Do(step.args...); err != nil {
+			t.Fatalf("redistest: %s on %s: %v", strings.Join(step.args, " "), step.node.Addr, err)
+		}
+	}
+	s.waitAgreed(t, func() error {
+		for _, n := range s.nodes {
+			if got := owner(n); got != to.Addr {
+				return fmt.Errorf("redistest: %s sends %q to %s, not %s yet", n.Addr, key, got, to.Addr)
+			}
+		}
+		return nil
+	})
+}
+
+// waitAgreed waits until done returns nil and every node reports
+// cluster_state:ok, and fails t when that takes longer than the cluster's
+// gossip should.
+func (s *Server) waitAgreed(t testing.TB, done func() error) {
+	t.Helper()
+	err := waitFor(func() error {
+		if err := done(); err != nil {
+			return err
+		}
+		return clusterReady(s.nodes)
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
