@@ -220,12 +220,14 @@ func (b *Buffered) Flush(ctx context.Context) error {
 	}
 	start := time.Now()
 	keys := make([]string, 0, len(batch))
-	execs := make([]rueidis.LuaExec, 0, len(batch))
+	rkeys := make([][]string, 0, len(batch))
+	args := make([][]string, 0, len(batch))
 	for key, delta := range batch {
 		keys = append(keys, key)
-		execs = append(execs, addExec(b.counter.redisKey(key), delta, b.counter.ttl))
+		rkeys = append(rkeys, []string{b.counter.redisKey(key)})
+		args = append(args, addArgs(delta, b.counter.ttl))
 	}
-	results := execAll(ctx, b.counter.redis, addScript, execs)
+	results := addScript.ExecMany(ctx, b.counter.redis, rkeys, args)
 
 	var dropped []error
 	var kept int
@@ -233,9 +235,9 @@ func (b *Buffered) Flush(ctx context.Context) error {
 	b.mu.Lock()
 	for i, key := range keys {
 		if b.cache != nil {
-			b.cache.Invalidate(execs[i].Keys[0])
+			b.cache.Invalidate(rkeys[i][0])
 		}
-		_, err := addReply(results[i])
+		_, err := addReply(results[i].ToMessage())
 		switch {
 		case err == nil:
 		case permanent(err):

@@ -34,6 +34,7 @@ const (
 type Counter struct {
 	client *typecache.Client
 	redis  rueidis.Client
+	send   rediscmd.Sender // rediscmd.Plain(redis)
 	space  keyspace.Space
 	opts   Options
 	ttl    string // Options.TTL in milliseconds, the script's argument
@@ -47,7 +48,7 @@ func New(c *typecache.Client, name string, opts Options) (*Counter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Counter{client: c, redis: c.Redis(), space: space, opts: o, ttl: rediscmd.Millis(o.TTL)}, nil
+	return &Counter{client: c, redis: c.Redis(), send: rediscmd.Plain(c.Redis()), space: space, opts: o, ttl: rediscmd.Millis(o.TTL)}, nil
 }
 
 // Options returns the counter's options with the defaults filled in.
@@ -60,7 +61,7 @@ func (c *Counter) Options() Options { return c.opts }
 // value is unchanged). Lua never holds a count: its numbers are doubles,
 // exact only up to 2^53, so the new value is returned as GET's string
 // rather than as INCRBY's reply converted to a Lua number.
-var addScript = newScript(`
+var addScript = rediscmd.NewScript(`
 local r = redis.pcall('INCRBY', KEYS[1], ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2], 'NX')
 if type(r) == 'table' and r.err then return r end
@@ -74,27 +75,25 @@ func (c *Counter) Add(ctx context.Context, key string, delta int64) (int64, erro
 	if err := checkKey(key); err != nil {
 		return 0, err
 	}
-	v, err := add(ctx, c.redis, addExec(c.redisKey(key), delta, c.ttl))
+	v, err := add(ctx, c.redis, c.send, c.redisKey(key), delta, c.ttl)
 	if err != nil {
 		return 0, fmt.Errorf("counter: add to %q: %w", key, err)
 	}
 	return v, nil
 }
 
-// add runs addScript once.
-func add(ctx context.Context, redis rueidis.Client, e rueidis.LuaExec) (int64, error) {
-	return addReply(addScript.Exec(ctx, redis, e.Keys, e.Args))
+// add runs addScript once on the Redis key rkey: it adds delta and gives
+// the key the expiry ttl (ms) if it has none.
+func add(ctx context.Context, redis rueidis.Client, send rediscmd.Sender, rkey string, delta int64, ttl string) (int64, error) {
+	return addReply(addScript.Exec(ctx, redis, send, []string{rkey}, addArgs(delta, ttl)))
 }
 
-// addExec is the run of addScript that adds delta to the Redis key rkey
-// and gives it the expiry ttl (ms) if it has none.
-func addExec(rkey string, delta int64, ttl string) rueidis.LuaExec {
-	return rueidis.LuaExec{Keys: []string{rkey}, Args: []string{strconv.FormatInt(delta, 10), ttl}}
-}
+// addArgs are addScript's arguments.
+func addArgs(delta int64, ttl string) []string { return []string{strconv.FormatInt(delta, 10), ttl} }
 
 // addReply reads addScript's reply.
-func addReply(r rueidis.RedisResult) (int64, error) {
-	v, err := parseValue(r.ToMessage())
+func addReply(m rueidis.RedisMessage, err error) (int64, error) {
+	v, err := parseValue(m, err)
 	if err != nil {
 		return 0, redisError(err)
 	}

@@ -18,3 +18,6 @@ func RedisKey(c *Counter, key string) string { return c.redisKey(key) }
 
 // Prefix returns the text every Redis key of c's name starts with.
 func Prefix(c *Counter) string { return c.space.Prefix() }
+
+// WindowedPrefix returns the text every Redis key of w's name starts with.
+func WindowedPrefix(w *Windowed) string { return w.space.Prefix() }

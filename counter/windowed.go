@@ -25,6 +25,7 @@ import (
 // made within d of a window's edge into different windows.
 type Windowed struct {
 	redis  rueidis.Client
+	send   rediscmd.Sender // rediscmd.Plain(redis)
 	space  keyspace.Space
 	opts   WindowOptions
 	kind   string // kindWindow + the window's length in ms + "."
@@ -52,7 +53,7 @@ func NewWindowed(c *typecache.Client, name string, opts WindowOptions) (*Windowe
 	}
 	window := o.Window.Milliseconds()
 	return &Windowed{
-		redis: c.Redis(), space: space, opts: o, window: window,
+		redis: c.Redis(), send: rediscmd.Plain(c.Redis()), space: space, opts: o, window: window,
 		// The window's length is part of the key, so windows of another
 		// length under the same name are never mixed.
 		kind: kindWindow + strconv.FormatInt(window, 10) + ".",
@@ -71,7 +72,7 @@ func (w *Windowed) Add(ctx context.Context, key string, delta int64) (int64, err
 	if err := checkKey(key); err != nil {
 		return 0, err
 	}
-	v, err := add(ctx, w.redis, addExec(w.windowKey(key, w.index(w.now())), delta, w.ttl))
+	v, err := add(ctx, w.redis, w.send, w.windowKey(key, w.index(w.now())), delta, w.ttl)
 	if err != nil {
 		return 0, fmt.Errorf("counter: add to %q: %w", key, err)
 	}
