@@ -67,22 +67,70 @@ func (c *Client) DoTracked(ctx context.Context, cmd rueidis.Completed) (rueidis.
 // reply per command (an error reply is a message whose Error is not nil);
 // the error is for the transaction as a whole.
 func (c *Client) DoTrackedMulti(ctx context.Context, cmds ...rueidis.Completed) ([]rueidis.RedisMessage, error) {
+	replies, errs := c.DoTrackedBatches(ctx, TrackedBatch{Cmds: cmds})
+	return replies[0], errs[0]
+}
+
+// A TrackedBatch is commands whose keys all live in the cluster slot of
+// SlotKey (any key of theirs; it may be empty for a standalone server).
+type TrackedBatch struct {
+	SlotKey string
+	Cmds    rueidis.Commands
+}
+
+// DoTrackedBatches sends each batch as DoTrackedMulti does, all of them in
+// one pipeline: rueidis sends each node its batches together, in one round
+// trip. It returns each batch's replies and error.
+//
+// In a cluster, batches of several slots cannot move as a unit if a slot
+// migrates meanwhile: a command that Redis redirects is then re-sent alone
+// by rueidis, and its batch reports an error (EXECABORT) although that
+// command ran. Callers treat such an error as a failed read.
+func (c *Client) DoTrackedBatches(ctx context.Context, batches ...TrackedBatch) ([][]rueidis.RedisMessage, []error) {
+	replies, errs := make([][]rueidis.RedisMessage, len(batches)), make([]error, len(batches))
 	if c.tracked == nil || !c.tracked.optIn {
-		replies := make([]rueidis.RedisMessage, len(cmds))
-		for i, r := range c.redis.DoMulti(ctx, cmds...) {
-			msg, err := r.ToMessage()
-			if err != nil && !isReply(err) {
-				return nil, err
-			}
-			replies[i] = msg
+		var all rueidis.Commands
+		for _, b := range batches {
+			all = append(all, b.Cmds...)
 		}
-		return replies, nil
+		results := c.redis.DoMulti(ctx, all...)
+		for i, b := range batches {
+			replies[i] = make([]rueidis.RedisMessage, len(b.Cmds))
+			for j := range b.Cmds {
+				msg, err := results[0].ToMessage()
+				results = results[1:]
+				if err != nil && !isReply(err) && errs[i] == nil {
+					errs[i] = err
+				}
+				replies[i][j] = msg
+			}
+		}
+		return replies, errs
 	}
-	batch := make(rueidis.Commands, 0, len(cmds)+3)
-	batch = append(batch, c.tracked.multi, c.tracked.caching)
-	batch = append(batch, cmds...)
-	batch = append(batch, c.tracked.exec)
-	rs := c.redis.DoMulti(ctx, batch...)
+	all := make(rueidis.Commands, 0, 4*len(batches))
+	for _, b := range batches {
+		multi, caching, exec := c.tracked.multi, c.tracked.caching, c.tracked.exec
+		if len(batches) > 1 {
+			// Keyless commands would make rueidis send the whole pipeline
+			// to one slot; give them the batch's.
+			multi, caching, exec = multi.SetSlot(b.SlotKey), caching.SetSlot(b.SlotKey), exec.SetSlot(b.SlotKey)
+		}
+		all = append(all, multi, caching)
+		all = append(all, b.Cmds...)
+		all = append(all, exec)
+	}
+	results := c.redis.DoMulti(ctx, all...)
+	for i, b := range batches {
+		rs := results[:len(b.Cmds)+3]
+		results = results[len(b.Cmds)+3:]
+		replies[i], errs[i] = execReplies(rs, len(b.Cmds))
+	}
+	return replies, errs
+}
+
+// execReplies returns the replies of the n commands of a tracked
+// transaction from its results: MULTI, CLIENT CACHING, the commands, EXEC.
+func execReplies(rs []rueidis.RedisResult, n int) ([]rueidis.RedisMessage, error) {
 	for _, r := range rs[:2] {
 		if err := r.Error(); err != nil {
 			return nil, err
@@ -99,7 +147,7 @@ func (c *Client) DoTrackedMulti(ctx context.Context, cmds ...rueidis.Completed) 
 		}
 		return nil, err
 	}
-	if len(replies) != len(cmds)+1 {
+	if len(replies) != n+1 {
 		return nil, errShortExec
 	}
 	return replies[1:], nil

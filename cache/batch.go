@@ -4,10 +4,292 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/redis/rueidis"
+
+	"github.com/typecache/typecache"
+	"github.com/typecache/typecache/internal/keyspace"
+	"github.com/typecache/typecache/internal/rediscmd"
 )
+
+// FetchMany returns the values of keys that exist, loading the missing ones
+// with one call of loader. Local hits come first; the other keys are read
+// from Redis in one round trip per cluster slot group, and the reads that
+// find a key missing take its load lease, as Fetch's do. The keys whose
+// leases this call won go to one LoadMany call, and their results are
+// stored per key in one pipeline (keys absent from its result as absent
+// for Options.NegativeTTL); only then does it wait for keys that other
+// callers are loading, never while holding leases. Keys being fetched by a
+// concurrent Fetch or FetchMany of this process are joined, not loaded
+// twice; loads run detached from ctx, as Fetch's do. Keys that do not exist
+// are missing from the map. Duplicate keys are read once.
+//
+// Values within the stale window are returned (without ErrStale) and
+// refreshed in the background, one key at a time, like XFetch's early
+// refreshes. When Redis fails every key not found locally is loaded,
+// without storing. A loader error is returned with the values found so far;
+// it is not cached.
+func (c *Cache[T]) FetchMany(ctx context.Context, keys []string, loader BatchLoader[T]) (map[string]T, error) {
+	if loader == nil {
+		return nil, fmt.Errorf("%w: FetchMany needs a BatchLoader, got nil", ErrInvalidArgument)
+	}
+	for _, key := range keys {
+		if err := c.check(key); err != nil {
+			return nil, fmt.Errorf("cache: FetchMany: key %q: %w", key, err)
+		}
+	}
+	found := make(map[string]T, len(keys))
+	now := c.now()
+	var led []string
+	var ledFlights, joined []*flight[T]
+	var joinedKeys []string
+	seen := make(map[string]struct{}, len(keys))
+	for _, key := range keys {
+		if _, dup := seen[key]; dup {
+			continue
+		}
+		seen[key] = struct{}{}
+		if it, sh := c.localLookup(key, now); it != nil && now < it.softAt {
+			c.localHit(sh)
+			c.collect(found, key, it, now, loader)
+			continue
+		}
+		f, leader := c.flights.join(key)
+		if leader {
+			led, ledFlights = append(led, key), append(ledFlights, f)
+		} else {
+			joined, joinedKeys = append(joined, f), append(joinedKeys, key)
+		}
+	}
+	if len(led) > 0 {
+		f, k, err := c.leadMany(ctx, led, ledFlights, loader, found, now)
+		if err != nil {
+			return found, err
+		}
+		joined, joinedKeys = append(joined, f...), append(joinedKeys, k...)
+	}
+	var first error
+	single := batchAsLoader[T]{loader}
+	for i, f := range joined {
+		key := joinedKeys[i]
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return found, fmt.Errorf("cache: fetch %d keys: %w", len(keys), context.Cause(ctx))
+		}
+		var v T
+		var err error
+		if f.retry {
+			v, err = c.fetchRemote(ctx, key, single, now)
+		} else {
+			v, err = c.deliverOutcome(key, f.outcome, now, single)
+		}
+		switch {
+		case err == nil || errors.Is(err, ErrStale):
+			found[key] = v
+		case errors.Is(err, ErrNotFound):
+		case first == nil:
+			first = err
+		}
+	}
+	return found, first
+}
+
+// leadMany reads the keys whose flights this FetchMany leads, collects the
+// hits into found and lands their flights, and hands the others to a
+// detached resolveMany; it returns those flights for the caller to wait on.
+func (c *Cache[T]) leadMany(ctx context.Context, keys []string, flights []*flight[T], loader BatchLoader[T], found map[string]T, now int64) ([]*flight[T], []string, error) {
+	tokens := make([]string, len(keys))
+	for i := range tokens {
+		tokens[i] = newToken()
+	}
+	results, readErr := c.readMany(ctx, keys, tokens, now)
+	if readErr != nil && ctx.Err() != nil { // the caller gave up, not Redis
+		for i, key := range keys {
+			c.flights.land(key, flights[i], outcome[T]{retry: true})
+		}
+		return nil, nil, fmt.Errorf("cache: fetch %d keys: %w", len(keys), context.Cause(ctx))
+	}
+	var rest []int
+	for i, key := range keys {
+		if readErr == nil && results[i].state == stateHit {
+			it := results[i].item
+			c.flights.land(key, flights[i], outcome[T]{item: it, hit: true})
+			c.remoteHit()
+			c.collect(found, key, it, now, loader)
+			continue
+		}
+		rest = append(rest, i)
+	}
+	if len(rest) == 0 {
+		return nil, nil, nil
+	}
+	pick := func(i int) int { return rest[i] }
+	restKeys, restTokens, restFlights := make([]string, len(rest)), make([]string, len(rest)), make([]*flight[T], len(rest))
+	var restResults []readResult[T]
+	for i := range rest {
+		restKeys[i], restTokens[i], restFlights[i] = keys[pick(i)], tokens[pick(i)], flights[pick(i)]
+		if readErr == nil {
+			restResults = append(restResults, results[pick(i)])
+		}
+	}
+	if !c.refreshes.enter(&c.background) {
+		for i, key := range restKeys {
+			c.flights.land(key, restFlights[i], outcome[T]{err: ErrClosed})
+		}
+		return restFlights, restKeys, nil
+	}
+	go func() {
+		defer c.background.Done()
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.o.LoadTimeout)
+		defer cancel()
+		c.resolveMany(lctx, restKeys, restTokens, restResults, restFlights, loader)
+	}()
+	return restFlights, restKeys, nil
+}
+
+// resolveMany is resolve for a batch: it loads the keys whose lease the
+// batch's read won (or all of them, without storing, when that read failed:
+// results is nil) in one LoadMany call, lands their flights, and only then
+// resolves the others one by one, concurrently (waiting for other callers'
+// loads, loading over undecodable bytes).
+func (c *Cache[T]) resolveMany(ctx context.Context, keys, tokens []string, results []readResult[T], flights []*flight[T], loader BatchLoader[T]) {
+	var load, loadTokens []string
+	var loadFlights []*flight[T]
+	var others []int
+	for i, key := range keys {
+		switch {
+		case results == nil:
+			load, loadTokens, loadFlights = append(load, key), append(loadTokens, ""), append(loadFlights, flights[i])
+		case results[i].state == stateLeased:
+			load, loadTokens, loadFlights = append(load, key), append(loadTokens, tokens[i]), append(loadFlights, flights[i])
+		default:
+			others = append(others, i)
+		}
+	}
+	if len(load) > 0 {
+		for i, out := range c.loadMany(ctx, load, loadTokens, loader) {
+			c.flights.land(load[i], loadFlights[i], out)
+		}
+	}
+	var wg sync.WaitGroup
+	single := batchAsLoader[T]{loader}
+	for _, i := range others {
+		wg.Go(func() {
+			c.flights.land(keys[i], flights[i], c.resolve(ctx, keys[i], tokens[i], results[i], nil, single))
+		})
+	}
+	wg.Wait()
+}
+
+// loadMany runs one LoadMany for keys and stores each result under the
+// lease tokens[i] ("" for none), in one pipeline. It returns each key's
+// outcome.
+func (c *Cache[T]) loadMany(ctx context.Context, keys, tokens []string, loader BatchLoader[T]) (outs []outcome[T]) {
+	outs = make([]outcome[T], len(keys))
+	stopExtending := c.keepLeases(ctx, keys, tokens)
+	defer func() {
+		stopExtending()
+		if p := recover(); p != nil {
+			c.finishLeases(ctx, keys, tokens, nil)
+			for i := range outs {
+				outs[i] = outcome[T]{panicked: true, panicVal: p}
+			}
+		}
+	}()
+	start := time.Now()
+	values, err := loader.LoadMany(ctx, keys)
+	took := time.Since(start)
+	c.stats.loads.Add(1)
+	c.o.Observer.OnLoad(took, err)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		c.stats.loadErrors.Add(1)
+		c.finishLeases(ctx, keys, tokens, nil)
+		err = fmt.Errorf("cache: load %d keys: %w", len(keys), err)
+		for i := range outs {
+			outs[i] = outcome[T]{err: err}
+		}
+		return outs
+	}
+	results := make([]loaded[T], len(keys))
+	for i, key := range keys {
+		v, ok := values[key]
+		results[i] = loaded[T]{value: v, absent: !ok, took: took}
+		outs[i] = outcome[T]{item: &item[T]{key: key, value: v, absent: !ok}}
+	}
+	c.finishLeases(ctx, keys, tokens, results)
+	return outs
+}
+
+// readMany is read in readOrLease mode for many keys: one tracked
+// transaction per cluster slot, all in one pipeline, so that rueidis sends each node its part in one round trip.
+// It fails as a whole on the first error.
+func (c *Cache[T]) readMany(ctx context.Context, keys, tokens []string, now int64) ([]readResult[T], error) {
+	if !c.breaker.allow(now) {
+		return nil, ErrUnavailable
+	}
+	rctx, done := c.deadline.boundBeforeLoad(ctx, now)
+	defer done()
+	results, noScript, err := c.readBatches(rctx, keys, tokens, now, readScript.EvalSha)
+	if err == nil && noScript {
+		// The first reads since the server started: send them all again
+		// with the script's text.
+		results, _, err = c.readBatches(rctx, keys, tokens, now, readScript.Eval)
+	}
+	c.breaker.record(ctx, err, c.now())
+	if err != nil {
+		return nil, fmt.Errorf("cache: get %d keys: %w", len(keys), err)
+	}
+	return results, nil
+}
+
+// readBatches sends readMany's transactions, built with cmd (EVALSHA or
+// EVAL). noScript reports that the server did not know the script.
+func (c *Cache[T]) readBatches(ctx context.Context, keys, tokens []string, now int64, cmd func(rueidis.Client, []string, []string) rueidis.Completed) (results []readResult[T], noScript bool, err error) {
+	bySlot := map[uint16]int{}
+	var batches []typecache.TrackedBatch
+	var members [][]int
+	gens := make([]uint64, len(keys))
+	cluster := c.redis.Mode() == rueidis.ClientModeCluster
+	for i, key := range keys {
+		slot := uint16(0)
+		if cluster {
+			slot = keyspace.Slot(key)
+		}
+		b, ok := bySlot[slot]
+		if !ok {
+			b = len(batches)
+			bySlot[slot] = b
+			batches = append(batches, typecache.TrackedBatch{SlotKey: c.space.Key(valueKind, key)})
+			members = append(members, nil)
+		}
+		gens[i] = c.generation(key)
+		batches[b].Cmds = append(batches[b].Cmds, cmd(c.redis, c.keysOf(key), c.leaseArgs(readOrLease, tokens[i])))
+		members[b] = append(members[b], i)
+	}
+	replies, errs := c.client.DoTrackedBatches(ctx, batches...)
+	results = make([]readResult[T], len(keys))
+	for b, batch := range members {
+		if errs[b] != nil {
+			return nil, false, errs[b]
+		}
+		for j, i := range batch {
+			msg := replies[b][j]
+			if err := msg.Error(); rediscmd.IsNoScript(err) {
+				noScript = true
+				continue
+			} else if err != nil {
+				return nil, false, err
+			}
+			if results[i], err = c.settle(keys[i], msg, gens[i], now, nil); err != nil {
+				return nil, false, err
+			}
+		}
+	}
+	return results, noScript, nil
+}
 
 // collect adds key's value to found unless it is a cached absence, starting
 // a background refresh when the item is stale or due for an early refresh.
@@ -17,55 +299,7 @@ func (c *Cache[T]) collect(found map[string]T, key string, it *item[T], now int6
 	}
 }
 
-// loadMany loads keys with one LoadMany call, adds what it found to found and
-// stores every key's result in one pipeline, unless redisFailed (reading
-// them failed: the store would wait on the failing Redis as well).
-func (c *Cache[T]) loadMany(ctx context.Context, keys []string, loader BatchLoader[T], found map[string]T, redisFailed bool) error {
-	lctx, cancel := context.WithTimeout(ctx, c.s.loadTimeout)
-	defer cancel()
-	start := time.Now()
-	values, err := loader.LoadMany(lctx, keys)
-	took := time.Since(start)
-	c.stats.loads.Add(1)
-	c.s.observer.OnLoad(took, err)
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		c.stats.loadErrors.Add(1)
-		return fmt.Errorf("cache: load %d keys: %w", len(keys), err)
-	}
-	stored := make([]string, 0, len(keys))
-	cmds := make(rueidis.Commands, 0, len(keys))
-	for _, key := range keys {
-		v, ok := values[key]
-		if ok {
-			found[key], _ = c.deliver(&item[T]{value: v})
-		}
-		if redisFailed {
-			continue
-		}
-		var data []byte
-		var ttl time.Duration
-		switch {
-		case ok:
-			data, err = c.encode(key, v, false, took)
-			ttl = c.hardTTL(c.s.ttl)
-		case c.s.negativeTTL > 0:
-			data, err = c.encode(key, v, true, 0)
-			ttl = c.jittered(c.s.negativeTTL)
-		default:
-			continue
-		}
-		if err == nil {
-			stored = append(stored, key)
-			cmds = append(cmds, c.storeCmd(key, data, ttl))
-		}
-	}
-	if len(cmds) > 0 {
-		c.writeMany(ctx, stored, cmds) // failures to store do not fail the fetch
-	}
-	return nil
-}
-
-// batchAsLoader refreshes one key of a FetchMany with its BatchLoader.
+// batchAsLoader loads one key of a FetchMany with its BatchLoader.
 type batchAsLoader[T any] struct{ batch BatchLoader[T] }
 
 func (l batchAsLoader[T]) Load(ctx context.Context, key string) (T, error) {

@@ -2,17 +2,12 @@ package cache_test
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
-	"net"
 	"slices"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/cache"
 	"github.com/typecache/typecache/internal/redistest"
 )
@@ -89,52 +84,13 @@ func TestFetchManyLoaderError(t *testing.T) {
 	}
 }
 
-// writeCountingConn counts the writes to a connection: rueidis writes a
-// pipeline in one go, so a batch of commands costs about one write on each
-// connection it uses (rueidis spreads keys over a node's connections by slot).
-type writeCountingConn struct {
-	net.Conn
-	writes atomic.Int64
-}
-
-func (c *writeCountingConn) Write(p []byte) (int, error) {
-	c.writes.Add(1)
-	return c.Conn.Write(p)
-}
-
 // TestFetchManyRoundTrips: FetchMany of 100 keys held in Redis (not locally)
 // writes about once per connection, not once per key.
 func TestFetchManyRoundTrips(t *testing.T) {
 	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
 		ctx := context.Background()
 		name := cacheName(t)
-		var mu sync.Mutex
-		var conns []*writeCountingConn
-		opt := srv.Option()
-		opt.DialCtxFn = func(ctx context.Context, addr string, d *net.Dialer, _ *tls.Config) (net.Conn, error) {
-			conn, err := d.DialContext(ctx, "tcp", addr)
-			if err != nil {
-				return nil, err
-			}
-			counted := &writeCountingConn{Conn: conn}
-			mu.Lock()
-			conns = append(conns, counted)
-			mu.Unlock()
-			return counted, nil
-		}
-		writesPerConn := func() (counts []int64) {
-			mu.Lock()
-			defer mu.Unlock()
-			for _, c := range conns {
-				counts = append(counts, c.writes.Load())
-			}
-			return counts
-		}
-		client, err := typecache.NewClient(opt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer client.Close()
+		client, writesPerConn := countingClient(t, srv)
 		c := newCache(t, client, name, cache.Options[int]{TTL: time.Hour, DisableLocal: true})
 		writer := newCache(t, srv.Client(t), name, cache.Options[int]{TTL: time.Hour})
 		var keys []string

@@ -3,8 +3,10 @@ package cache
 import (
 	"context"
 	"errors"
+	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -49,6 +51,14 @@ func redisAnswered(err error) bool {
 	}
 	var reply *rueidis.RedisError
 	return errors.As(err, &reply)
+}
+
+// refused reports whether err says that no connection to Redis could be
+// made at all (the server is down, not slow): failures that keep coming
+// then need no span to prove it.
+func refused(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial" || errors.Is(err, syscall.ECONNREFUSED)
 }
 
 func newBreaker(threshold int, cooldown int64, onOpen func()) *breaker {
@@ -107,7 +117,7 @@ func (b *breaker) record(ctx context.Context, err error, now int64) {
 		b.failing.Store(true)
 	}
 	b.failures++
-	trip := b.failures >= b.threshold && (b.threshold == 1 || now-b.firstFailure >= int64(breakerMinSpan))
+	trip := b.failures >= b.threshold && (b.threshold == 1 || now-b.firstFailure >= int64(breakerMinSpan) || refused(err))
 	b.mu.Unlock()
 	if trip && b.openUntil.CompareAndSwap(0, now+b.cooldown) {
 		b.onOpen()

@@ -9,108 +9,101 @@ import (
 	"time"
 
 	"github.com/redis/rueidis"
-	"golang.org/x/sync/singleflight"
 
 	"github.com/typecache/typecache"
-	"github.com/typecache/typecache/lock"
+	"github.com/typecache/typecache/internal/keyspace"
+	"github.com/typecache/typecache/internal/rediscmd"
 )
 
-// leaseFenceTTL lets the fencing counters of per-key load leases expire: a
-// cache uses many short-lived lock names and does not need their tokens.
-const leaseFenceTTL = time.Minute
-
-// Cache is a typed cache of values of type T in Redis under the keys
-// name + ":" + key, with a local tier of decoded values in front. It is safe
-// for concurrent use by multiple goroutines. Calls that touch Redis block for
-// a few round trips at most, each bounded by Options.RedisTimeout; Fetch and
-// FetchMany also wait for the loader, Fetch possibly for a load running in
-// another goroutine or process. Local hits do not block beyond a shard's
-// read lock.
+// Cache is a typed cache of values of type T in Redis, with a local tier of
+// decoded values in front. It is safe for concurrent use by multiple
+// goroutines. Calls that touch Redis block for a few round trips at most,
+// each bounded by Options.RedisTimeout; Fetch and FetchMany also wait for
+// the loader, possibly for a load running in another goroutine or process.
+// Local hits do not block beyond a shard's read lock.
 //
 // Values returned by the Cache are shared with other callers and with the
 // local tier unless Options.Clone is set: treat them as read-only.
+//
+// # Guarantees
+//
+// Within one process: a read that starts after a Set, Put or Delete
+// returned sees that write or a later one (read your writes), and a read
+// never returns a value older than one a read that ended before it
+// returned (monotonic reads). Across processes: a load never stores a value
+// after a write of the key completed (a write ends every load's lease), one
+// load runs per missing key at a time in the whole fleet (the load lease),
+// and every process sees the last completed write within the invalidation
+// delay (Redis's push to the process's connection). See the cache guide for
+// the faults under which each holds.
 type Cache[T any] struct {
+	client *typecache.Client
 	redis  rueidis.Client
-	prefix string // name + ":"
-	s      settings[T]
+	space  keyspace.Space
+	o      Options[T]   // validated, defaults filled in
 	now    func() int64 // unix nanoseconds; tests replace it
 
-	local    *decodedTier[T] // nil when Options.DisableLocal
-	writes   *ownWrites
-	breaker  *breaker
-	deadline *redisDeadline // nil when Options.RedisTimeout < 0
-	loads    singleflight.Group
-	// loadsWithoutRedis are loads after a failed read: they skip the
-	// lease and the store, and must not join a load waiting on Redis.
-	loadsWithoutRedis singleflight.Group
-	guard             loadGuard
-	locker            *lock.Locker // nil with Options.DisableStampedeLock
-	refreshes         refreshes
-	stats             counters
-	unsubscribe       func()
+	// send sends the first read of a key: tracked when the local tier may
+	// keep its reply.
+	send        rediscmd.Sender
+	leaseMillis string // Options.StampedeLease, for the scripts
 
-	closed     atomic.Bool
-	background sync.WaitGroup // background refreshes, waited for by Close
+	local     *decodedTier[T] // nil when Options.DisableLocal or the client tracks nothing
+	breaker   *breaker
+	deadline  *redisDeadline // nil when Options.RedisTimeout < 0
+	flights   flightGroup[T]
+	waiters   leaseWaiters
+	refreshes refreshes
+	stats     counters
+
+	unsubscribe func()
+	closed      atomic.Bool
+	background  sync.WaitGroup // loads and refreshes, waited for by Close
 
 	// afterRemoteRead, set by tests only, runs between a remote read and the
 	// insertion of its result into the local tier.
 	afterRemoteRead func(key string)
 }
 
-// New returns a Cache of values of type T stored under name + ":" + key,
-// configured by opts (which must set TTL). Close it when done: it subscribes
-// to c's invalidations.
+// New returns a Cache of values of type T named name, configured by opts
+// (which must set TTL). Its Redis keys are "cache:<name>:{<key>}" and, for
+// each key's load lease and write mark, "cache:<name>:l{<key>}"; name must be
+// 1 to 100 letters, digits, '.', '_', '-' or '@', so that caches of
+// different names never share a key. Close the Cache when done: it
+// subscribes to c's invalidations.
 func New[T any](c *typecache.Client, name string, opts Options[T]) (*Cache[T], error) {
 	if c == nil {
-		return nil, errors.New("cache: New needs a *typecache.Client, got nil")
+		return nil, fmt.Errorf("%w: New needs a *typecache.Client, got nil", ErrInvalidOptions)
 	}
-	if name == "" {
-		return nil, errors.New("cache: New needs a non-empty name")
+	space, err := keyspace.New(keyspace.Cache, name)
+	if err != nil {
+		return nil, fmt.Errorf("%w: name %v", ErrInvalidOptions, err)
 	}
-	s, err := opts.validate()
+	o, err := opts.validated()
 	if err != nil {
 		return nil, err
 	}
 	cache := &Cache[T]{
-		redis:  c.Redis(),
-		prefix: name + ":",
-		s:      s,
-		now:    wallClock.read,
-		writes: newOwnWrites(),
+		client: c, redis: c.Redis(), space: space, o: o,
+		now:         wallClock.read,
+		send:        rediscmd.Plain(c.Redis()),
+		leaseMillis: rediscmd.Millis(o.StampedeLease),
 	}
 	cache.refreshes.init()
-	if s.redisTimeout > 0 {
-		cache.deadline = &redisDeadline{timeout: int64(s.redisTimeout)}
+	if o.RedisTimeout > 0 {
+		cache.deadline = &redisDeadline{timeout: int64(o.RedisTimeout)}
 	}
-	cache.breaker = newBreaker(s.breakerFailures, int64(s.breakerCooldown), func() {
+	cache.breaker = newBreaker(o.BreakerFailures, int64(o.BreakerCooldown), func() {
 		cache.stats.breakerOpens.Add(1)
-		s.observer.OnBreakerOpen()
+		o.Observer.OnBreakerOpen()
 	})
-	direct := processLocalGuard{write: func(ctx context.Context, key string, data []byte, ttl time.Duration) error {
-		return cache.write(ctx, key, cache.storeCmd(key, data, ttl))
-	}}
-	cache.guard = direct
-	if !s.disableStampedeLock {
-		locker, err := lock.New(c, lock.Options{Validity: s.stampedeLease, FenceTTL: max(leaseFenceTTL, s.stampedeLease)})
-		if err != nil {
-			return nil, fmt.Errorf("cache: Options.StampedeLease: %w", err)
-		}
-		cache.locker = locker
-		cache.guard = &lockGuard{
-			locker: locker, prefix: cache.prefix, fallback: direct,
-			ownWrite: cache.ownWrite,
-			waited:   func() { cache.stats.lockWaits.Add(1) },
-			failed:   func() { cache.stats.lockErrors.Add(1) },
-			isDown:   func() bool { return cache.breaker.isOpen(cache.now()) },
-		}
+	if !o.DisableLocal && c.Tracking() {
+		// Only tracked replies may stay: Redis then says when they change.
+		cache.local = newDecodedTier[T](o.MaxLocalEntries, o.MaxLocalBytes)
+		cache.send = c.DoTracked
 	}
 	wallClock.acquire()
-	if s.disableLocal {
-		cache.unsubscribe = func() {}
-	} else {
-		cache.local = newDecodedTier[T](s.maxLocalEntries, s.maxLocalBytes)
-		cache.unsubscribe = c.Subscribe(cache.prefix, invalidationSink[T]{cache})
-	}
+	cache.unsubscribe = c.Subscribe(space.Prefix(), invalidationSink[T]{cache})
 	return cache, nil
 }
 
@@ -125,10 +118,8 @@ func (c *Cache[T]) Close() {
 	}
 	c.unsubscribe()
 	c.refreshes.close()
+	c.waiters.wakeAll()
 	c.background.Wait()
-	if c.locker != nil {
-		c.locker.Close()
-	}
 	c.deadline.close()
 	wallClock.release()
 	if c.local != nil {
@@ -152,10 +143,11 @@ func (c *Cache[T]) Get(ctx context.Context, key string) (T, error) {
 		return c.deliver(it)
 	}
 	var into item[T]
-	it, err := c.readRemote(ctx, key, now, false, &into)
+	res, err := c.read(ctx, key, readOnly, "", now, false, &into)
 	if err != nil {
 		return zero, fmt.Errorf("cache: get %q: %w", key, err)
 	}
+	it := res.item
 	if it == nil || now >= it.softAt {
 		c.miss()
 		return zero, ErrNotFound
@@ -172,7 +164,12 @@ func (c *Cache[T]) Set(ctx context.Context, key string, v T, opts ...SetOption) 
 	if err := c.check(key); err != nil {
 		return err
 	}
-	cfg, err := c.s.setConfig(opts)
+	return c.set(ctx, key, v, opts, -1)
+}
+
+// set stores v under key; conflictWindow is the write's (see write).
+func (c *Cache[T]) set(ctx context.Context, key string, v T, opts []SetOption, conflictWindow time.Duration) error {
+	cfg, err := c.o.setConfig(opts)
 	if err != nil {
 		return err
 	}
@@ -180,8 +177,9 @@ func (c *Cache[T]) Set(ctx context.Context, key string, v T, opts ...SetOption) 
 	if err != nil {
 		return err
 	}
-	if err := c.write(ctx, key, c.storeCmd(key, data, c.hardTTL(cfg.ttl))); err != nil {
-		return fmt.Errorf("cache: set %q: %w", key, err)
+	errs, _ := c.writeMany(ctx, []write{{key: key, data: data, ttl: c.hardTTL(cfg.ttl), conflictWindow: conflictWindow}})
+	if errs[0] != nil {
+		return fmt.Errorf("cache: set %q: %w", key, errs[0])
 	}
 	return nil
 }
@@ -195,12 +193,13 @@ func (c *Cache[T]) Delete(ctx context.Context, keys ...string) error {
 			return err
 		}
 	}
-	cmds := make(rueidis.Commands, len(keys))
+	ws := make([]write, len(keys))
 	for i, key := range keys {
-		cmds[i] = c.redis.B().Del().Key(c.prefix + key).Build().Pin() // see getCmd
+		ws[i] = write{key: key, del: true, conflictWindow: -1}
 	}
+	errs, _ := c.writeMany(ctx, ws)
 	var first error
-	for i, err := range c.writeMany(ctx, keys, cmds) {
+	for i, err := range errs {
 		if err != nil && first == nil {
 			first = fmt.Errorf("cache: delete %q: %w", keys[i], err)
 		}
@@ -216,112 +215,74 @@ func (c *Cache[T]) Delete(ctx context.Context, keys ...string) error {
 //   - within the stale window the stale value is returned at once and one
 //     background refresh starts; if the previous refresh failed, the value
 //     comes with an error wrapping ErrStale and the loader's error;
-//   - on a miss one goroutine per process asks for the key's load lease
-//     (singleflight), and one process of all that share the Redis deployment
-//     gets it and runs loader; the others wait for the value to land in
-//     Redis (woken by its invalidation), or take over if the lease lapses.
-//     Each caller waits until its own ctx ends, which does not cancel the
-//     load (Options.DisableStampedeLock turns the lease off). The value is
-//     stored in Redis with the lease released in the same script; a loader's
+//   - on a miss, the read that found the key missing also took its load
+//     lease (one round trip), unless another process holds it: one caller
+//     per process (the others join it) and one process in the fleet runs
+//     loader, and the others wait for the value to land in Redis (woken by
+//     its invalidation), or take over if the lease lapses. The value is
+//     stored, and the lease ended, in one more round trip. Each caller waits
+//     until its own ctx ends, which does not cancel the load. A loader's
 //     ErrNotFound is stored as absent for Options.NegativeTTL; other errors
 //     are returned and not stored. A loader's panic is re-raised in every
 //     waiting goroutine.
 //
-// When Redis fails (or the breaker is open) Fetch answers from the loader.
+// A write (Set, Put, Delete) that completes while a load runs wins: the
+// load's value is returned to its callers but not stored.
+//
+// When Redis fails (or the breaker is open) Fetch answers from the loader,
+// without storing.
 func (c *Cache[T]) Fetch(ctx context.Context, key string, loader Loader[T]) (T, error) {
 	var zero T
 	if err := c.check(key); err != nil {
 		return zero, err
+	}
+	if loader == nil {
+		return zero, fmt.Errorf("%w: Fetch needs a Loader, got nil", ErrInvalidArgument)
 	}
 	now := c.now()
 	if it, sh := c.localLookup(key, now); it != nil {
 		c.localHit(sh)
 		return c.serve(key, it, now, loader)
 	}
-	since := c.writes.stamp()
-	var into item[T]
-	it, err := c.readRemote(ctx, key, now, true, &into)
-	if err == nil && it != nil && now < it.hardAt {
-		c.remoteHit()
-		return c.serve(key, it, now, loader)
-	}
-	// A miss, or Redis is failing: fail open to the loader.
-	c.miss()
-	return c.load(ctx, key, loader, since, !redisAnswered(err))
-}
-
-// FetchMany returns the values of keys that exist, loading the missing ones
-// with one call of loader. Local hits come first; the other keys are read
-// from Redis in one round trip per cluster slot group; the keys found in
-// neither (or undecodable) go to one LoadMany call, and its results are
-// stored per key in one pipeline, keys absent from its result as absent for
-// Options.NegativeTTL. Keys that do not exist are missing from the map.
-// Duplicate keys are read once.
-//
-// Values within the stale window are returned (without ErrStale) and
-// refreshed in the background, one key at a time, like XFetch's early
-// refreshes. When Redis fails every key not found locally is loaded. A loader
-// error is returned with the values found in the cache so far; it is not
-// cached. Unlike Fetch, concurrent FetchMany calls do not share loads, take
-// no cross-process lease, and LoadMany runs under the caller's ctx (bounded
-// by Options.LoadTimeout).
-func (c *Cache[T]) FetchMany(ctx context.Context, keys []string, loader BatchLoader[T]) (map[string]T, error) {
-	found := make(map[string]T, len(keys))
-	remote := make([]string, 0, len(keys))
-	seen := make(map[string]struct{}, len(keys))
-	now := c.now()
-	for _, key := range keys {
-		if err := c.check(key); err != nil {
-			return nil, err
-		}
-		if _, dup := seen[key]; dup {
-			continue
-		}
-		seen[key] = struct{}{}
-		if it, sh := c.localLookup(key, now); it != nil && now < it.softAt {
-			c.localHit(sh)
-			c.collect(found, key, it, now, loader)
-			continue
-		}
-		remote = append(remote, key)
-	}
-	items, err := c.readRemoteMany(ctx, remote, now)
-	if err != nil {
-		items = nil // Redis is failing: fail open to the loader
-	}
-	missing := remote[:0]
-	for i, key := range remote {
-		if err == nil && items[i] != nil && now < items[i].hardAt {
-			c.remoteHit()
-			c.collect(found, key, items[i], now, loader)
-			continue
-		}
-		c.miss()
-		missing = append(missing, key)
-	}
-	if len(missing) == 0 {
-		return found, nil
-	}
-	return found, c.loadMany(ctx, missing, loader, found, !redisAnswered(err))
+	return c.fetchRemote(ctx, key, loader, now)
 }
 
 // Put writes v through: first to the source of truth with w, then to the
-// cache. If w fails the cache is not touched and w's error is returned. If
-// the cache write fails the key is deleted, so that no stale value stays
-// cached, and the error is returned (joined with the delete's error if that
-// failed too).
+// cache. If w fails the cache is not touched and w's error is returned.
+//
+// Two writes of one key can reach the source in one order and the cache in
+// the other. So a Put that learns of another write of the key (or of a load
+// holding its lease) since it began deletes the entry instead of storing v,
+// and the next read loads from the source: the cache never keeps a value
+// older than the source's once the writes are done. The same happens when
+// the Put took longer than 10 s. If the cache update fails (say ErrTooLarge)
+// the entry is deleted and the error says so; if that fails too, the error
+// says that the entry may be stale until its TTL. Either way the source was
+// written.
 func (c *Cache[T]) Put(ctx context.Context, key string, v T, w Writer[T], opts ...SetOption) error {
 	if err := c.check(key); err != nil {
 		return err
 	}
+	if w == nil {
+		return fmt.Errorf("%w: Put needs a Writer, got nil", ErrInvalidArgument)
+	}
+	began := time.Now()
 	if err := w.Write(ctx, key, v); err != nil {
 		return err
 	}
-	if err := c.Set(ctx, key, v, opts...); err != nil {
-		if delErr := c.Delete(ctx, key); delErr != nil {
-			return errors.Join(err, delErr)
+	// The script runs after it is sent: allow RedisTimeout for that.
+	window := time.Since(began) + max(c.o.RedisTimeout, 0)
+	var setErr error
+	if window < writeMarkWindow {
+		if setErr = c.set(ctx, key, v, opts, window); setErr == nil {
+			return nil
 		}
-		return err
+	}
+	if err := c.Delete(ctx, key); err != nil {
+		return fmt.Errorf("cache: put %q: the source was written, but the cache entry could not be updated or removed, and may be stale until its TTL: %w", key, errors.Unwrap(err))
+	}
+	if setErr != nil {
+		return fmt.Errorf("cache: put %q: the source was written, and the cache entry removed because it could not be updated: %w", key, setErr)
 	}
 	return nil
 }
@@ -338,6 +299,7 @@ func (c *Cache[T]) Stats() Stats {
 		Invalidations: c.stats.invalidations.Load(),
 		BreakerOpens:  c.stats.breakerOpens.Load(),
 		LockWaits:     c.stats.lockWaits.Load(),
+		StoreFailures: c.stats.storeFailures.Load(),
 		LockErrors:    c.stats.lockErrors.Load(),
 	}
 	if c.local != nil {
@@ -360,15 +322,26 @@ func (c *Cache[T]) check(key string) error {
 // invalidationSink receives the hub's invalidations for the Cache's prefix.
 type invalidationSink[T any] struct{ c *Cache[T] }
 
-func (s invalidationSink[T]) Invalidate(key string) {
-	if s.c.local.invalidate(key[len(s.c.prefix):]) {
-		s.c.stats.invalidations.Add(1)
-		s.c.s.observer.OnInvalidation(false)
+// Invalidate drops the local entry of a changed value and wakes the callers
+// waiting for the key's load (its value or its guard changed).
+func (s invalidationSink[T]) Invalidate(redisKey string) {
+	kind, key, ok := s.c.space.Parse(redisKey)
+	if !ok {
+		return
 	}
+	if kind == valueKind && s.c.local != nil && s.c.local.invalidate(key) {
+		s.c.stats.invalidations.Add(1)
+		s.c.o.Observer.OnInvalidation(false)
+	}
+	s.c.waiters.wake(key)
 }
 
+// InvalidateAll drops the local tier and wakes every waiting caller.
 func (s invalidationSink[T]) InvalidateAll() {
-	s.c.local.invalidateAll()
-	s.c.stats.invalidations.Add(1)
-	s.c.s.observer.OnInvalidation(true)
+	if s.c.local != nil {
+		s.c.local.invalidateAll()
+		s.c.stats.invalidations.Add(1)
+		s.c.o.Observer.OnInvalidation(true)
+	}
+	s.c.waiters.wakeAll()
 }

@@ -2,8 +2,10 @@ package cache_test
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"math"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,7 +26,7 @@ type user struct {
 }
 
 // cacheName returns a cache name unique to the test.
-func cacheName(t testing.TB) string { return strings.TrimSuffix(redistest.Prefix(t), ":") }
+func cacheName(t testing.TB) string { return redistest.Name(t) }
 
 // newCache returns a Cache on client, named name, closed when the test ends.
 func newCache[T any](t testing.TB, client *typecache.Client, name string, opts cache.Options[T]) *cache.Cache[T] {
@@ -133,14 +135,14 @@ func TestGetSetDelete(t *testing.T) {
 			t.Fatalf("stats: %+v, want remote hits and one local entry", st)
 		}
 
-		pttl, err := srv.Raw(t).Do(ctx, srv.Raw(t).B().Pttl().Key(name+":1").Build()).AsInt64()
+		pttl, err := srv.Raw(t).Do(ctx, srv.Raw(t).B().Pttl().Key(c.RedisKey("1")).Build()).AsInt64()
 		if err != nil || pttl < int64(54*time.Minute/time.Millisecond) || pttl > int64(66*time.Minute/time.Millisecond) {
 			t.Fatalf("PTTL = %d, %v; want 1h ± 10%%", pttl, err)
 		}
 		if err := c.Set(ctx, "2", want, cache.WithTTL(time.Second)); err != nil {
 			t.Fatal(err)
 		}
-		pttl, _ = srv.Raw(t).Do(ctx, srv.Raw(t).B().Pttl().Key(name+":2").Build()).AsInt64()
+		pttl, _ = srv.Raw(t).Do(ctx, srv.Raw(t).B().Pttl().Key(c.RedisKey("2")).Build()).AsInt64()
 		if pttl > 1100 {
 			t.Fatalf("PTTL with WithTTL(1s) = %d ms", pttl)
 		}
@@ -278,7 +280,7 @@ func TestInvalidationDuringRead(t *testing.T) {
 			t.Fatal(err)
 		}
 		delivered := make(chan string, 16)
-		defer client.Subscribe(name+":", subscriberFunc(func(key string) {
+		defer client.Subscribe(a.RedisKey("k"), subscriberFunc(func(key string) {
 			select {
 			case delivered <- key:
 			default:
@@ -382,7 +384,7 @@ func TestCorruptBytes(t *testing.T) {
 		c := newCache(t, srv.Client(t), name, cache.Options[user]{TTL: time.Hour})
 		for i, junk := range []string{"", "garbage", "\xc1\x00", "\xc1\x00\x00\x00\xff\xff", "\xc1\x01\x00\x00x"} {
 			key := string(rune('a' + i))
-			if err := raw.Do(ctx, raw.B().Set().Key(name+":"+key).Value(junk).Build()).Error(); err != nil {
+			if err := raw.Do(ctx, raw.B().Set().Key(c.RedisKey(key)).Value(junk).Build()).Error(); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := c.Get(ctx, key); !errors.Is(err, cache.ErrNotFound) {
@@ -409,7 +411,7 @@ func TestWrongTypeIsAnError(t *testing.T) {
 	name := cacheName(t)
 	raw := srv.Raw(t)
 	c := newCache(t, srv.Client(t), name, cache.Options[string]{TTL: time.Hour})
-	if err := raw.Do(ctx, raw.B().Lpush().Key(name+":k").Element("x").Build()).Error(); err != nil {
+	if err := raw.Do(ctx, raw.B().Lpush().Key(c.RedisKey("k")).Element("x").Build()).Error(); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.Get(ctx, "k"); err == nil || errors.Is(err, cache.ErrNotFound) || !strings.Contains(err.Error(), `"k"`) {
@@ -420,4 +422,52 @@ func TestWrongTypeIsAnError(t *testing.T) {
 		t.Fatalf("Fetch = %q, %v", got, err)
 	}
 	mustGet(t, c, "k", "v")
+}
+
+// writeCountingConn counts the writes to a connection: rueidis writes a
+// pipeline in one go, so a batch of commands costs about one write on each
+// connection it uses (rueidis spreads keys over a node's connections by slot).
+type writeCountingConn struct {
+	net.Conn
+	writes atomic.Int64
+}
+
+func (c *writeCountingConn) Write(p []byte) (int, error) {
+	c.writes.Add(1)
+	return c.Conn.Write(p)
+}
+
+// countingClient returns a client on srv whose connections count their
+// writes, and a function that reads the counts. rueidis writes a pipeline
+// in one go, so a request and its reply cost one write on the connection
+// that carries them: one round trip.
+func countingClient(t *testing.T, srv *redistest.Server) (*typecache.Client, func() []int64) {
+	t.Helper()
+	var mu sync.Mutex
+	var conns []*writeCountingConn
+	opt := srv.Option()
+	opt.DialCtxFn = func(ctx context.Context, addr string, d *net.Dialer, _ *tls.Config) (net.Conn, error) {
+		conn, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return nil, err
+		}
+		counted := &writeCountingConn{Conn: conn}
+		mu.Lock()
+		conns = append(conns, counted)
+		mu.Unlock()
+		return counted, nil
+	}
+	client, err := typecache.NewClient(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(client.Close)
+	return client, func() (counts []int64) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			counts = append(counts, c.writes.Load())
+		}
+		return counts
+	}
 }

@@ -13,3 +13,9 @@ func (c *Cache[T]) SetClock(now func() int64) { c.now = now }
 
 // WaitRefreshes waits for the background refreshes started so far.
 func (c *Cache[T]) WaitRefreshes() { c.background.Wait() }
+
+// RedisKey returns the Redis key of key's value.
+func (c *Cache[T]) RedisKey(key string) string { return c.space.Key(valueKind, key) }
+
+// RedisGuardKey returns the Redis key of key's lease and write mark.
+func (c *Cache[T]) RedisGuardKey(key string) string { return c.space.Key(guardKind, key) }

@@ -79,7 +79,7 @@ func TestDecodedTierGeneration(t *testing.T) {
 // TestEarlyRefreshProbability checks XFetch's rule against its distribution:
 // with gap = softAt − now, P(refresh) = exp(−gap / (β·Δ)).
 func TestEarlyRefreshProbability(t *testing.T) {
-	c := &Cache[int]{s: settings[int]{beta: 1}}
+	c := &Cache[int]{o: Options[int]{EarlyRefreshBeta: 1}}
 	delta := time.Second
 	for _, gap := range []time.Duration{10 * time.Millisecond, time.Second, 3 * time.Second} {
 		now := time.Now().UnixNano()
@@ -100,58 +100,6 @@ func TestEarlyRefreshProbability(t *testing.T) {
 	if time.Now().UnixNano() >= far.refreshFrom {
 		t.Fatal("an item an hour from expiry is checked for early refresh")
 	}
-}
-
-func TestOwnWritesOverflow(t *testing.T) {
-	w := newOwnWrites()
-	w.maxKeys = 3
-	var now int64 = 1
-	w.now = func() int64 { return now }
-	for i := range 3 {
-		w.add(strconv.Itoa(i))
-	}
-	if !w.recent("0") || w.recent("x") {
-		t.Fatal("recent before overflow")
-	}
-	w.add("3") // overflow: every key is suspect for a window
-	if now++; !w.recent("x") {
-		t.Fatal("after overflow an unknown key is not suspect")
-	}
-	if now += w.window; w.recent("x") || w.recent("0") {
-		t.Fatal("suspicion outlived the window")
-	}
-}
-
-// TestOwnWritesUnconfirmedCount: recent answers false without the mutex
-// only while no record is unconfirmed, so the count must follow every add,
-// confirm, rewrite and expiry.
-func TestOwnWritesUnconfirmedCount(t *testing.T) {
-	w := newOwnWrites()
-	var now int64 = 1
-	w.now = func() int64 { return now }
-	check := func(step string, want int64, recentA bool) {
-		t.Helper()
-		if got := w.unconfirmed.Load(); got != want {
-			t.Fatalf("%s: %d unconfirmed, want %d", step, got, want)
-		}
-		if got := w.recent("a"); got != recentA {
-			t.Fatalf("%s: recent(a) = %v, want %v", step, got, recentA)
-		}
-	}
-	w.add("a")
-	w.add("b")
-	check("two writes", 2, true)
-	w.add("a")
-	check("a rewritten before a read", 2, true)
-	w.confirm("a", w.stamp())
-	check("a confirmed", 1, false)
-	w.confirm("a", w.stamp())
-	check("a confirmed twice", 1, false)
-	w.add("a")
-	check("a rewritten after its confirmation", 2, true)
-	now += w.window
-	w.add("c") // expires a and b
-	check("a and b expired", 1, false)
 }
 
 func TestEnvelopeRoundTrip(t *testing.T) {

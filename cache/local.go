@@ -14,12 +14,13 @@ import (
 type item[T any] struct {
 	key         string
 	value       T
-	absent      bool  // a cached "not found"
-	softAt      int64 // end of the TTL: fresh before, stale after
-	hardAt      int64 // end of the stale window: the key is gone from Redis
-	refreshFrom int64 // XFetch cannot fire before this (see newItem)
-	loadTime    int64 // Δ, nanoseconds
-	weight      int64 // the local tier's cost of the item
+	absent      bool   // a cached "not found"
+	softAt      int64  // end of the TTL: fresh before, stale after
+	hardAt      int64  // end of the stale window: the key is gone from Redis
+	refreshFrom int64  // XFetch cannot fire before this (see newItem)
+	loadTime    int64  // Δ, nanoseconds
+	weight      int64  // the local tier's cost of the item
+	version     uint64 // of the stored value; grows with every write of the key
 
 	referenced atomic.Bool // CLOCK's second-chance bit, set on hits
 	slot       int         // index in the shard's ring, under the shard's lock
@@ -130,7 +131,8 @@ func (t *decodedTier[T]) generation(key string) uint64 {
 }
 
 // insert stores it unless the generation of its shard moved since gen was
-// read, evicting as needed; now lets eviction prefer expired items.
+// read or the shard holds a newer version of the key, evicting as needed;
+// now lets eviction prefer expired items.
 func (t *decodedTier[T]) insert(it *item[T], gen uint64, now int64) bool {
 	s := t.shard(it.key)
 	if it.weight > s.maxBytes {
@@ -142,6 +144,9 @@ func (t *decodedTier[T]) insert(it *item[T], gen uint64, now int64) bool {
 		return false
 	}
 	if old := s.items[it.key]; old != nil {
+		if old.version > it.version {
+			return false // a reply that overtook this one read a newer value
+		}
 		s.removeAt(old.slot)
 	}
 	for len(s.ring) > 0 && (len(s.ring) >= s.maxEntries || s.bytes+it.weight > s.maxBytes) {

@@ -54,6 +54,11 @@ type Observer interface {
 	OnInvalidation(all bool)
 	// OnBreakerOpen reports that Redis failures opened the breaker.
 	OnBreakerOpen()
+	// OnStoreFailure reports a loaded value that was not stored in Redis:
+	// err wraps ErrTooLarge, a Redis or codec error, or is ErrSuperseded
+	// (a write reached the key while the loader ran). The value was still
+	// returned to the callers.
+	OnStoreFailure(key string, err error)
 }
 
 // NoopObserver is an [Observer] that does nothing, the default. Embed it in
@@ -81,6 +86,9 @@ func (NoopObserver) OnInvalidation(bool) {}
 // OnBreakerOpen does nothing.
 func (NoopObserver) OnBreakerOpen() {}
 
+// OnStoreFailure does nothing.
+func (NoopObserver) OnStoreFailure(string, error) {}
+
 // Stats is a snapshot of a Cache's counters since New.
 type Stats struct {
 	LocalHits     uint64 // values or absences served from the local tier
@@ -92,8 +100,9 @@ type Stats struct {
 	DecodeErrors  uint64 // undecodable bytes met under a key
 	Invalidations uint64 // local entries dropped by Redis invalidations (a flush counts once)
 	BreakerOpens  uint64 // times Redis failures opened the breaker
-	LockWaits     uint64 // misses that waited for another process's load
-	LockErrors    uint64 // misses that loaded without a lease because the lock failed
+	LockWaits     uint64 // misses that waited for another caller's load
+	LockErrors    uint64 // load leases that could not be extended (Redis errors)
+	StoreFailures uint64 // loaded values not stored (see Observer.OnStoreFailure)
 	LocalEntries  int    // entries in the local tier now
 	LocalBytes    int64  // weight of the local tier now
 }
@@ -103,5 +112,5 @@ type Stats struct {
 type counters struct {
 	remoteHits, misses, loads, loadErrors, staleServed atomic.Uint64
 	decodeErrors, invalidations, breakerOpens          atomic.Uint64
-	lockWaits, lockErrors                              atomic.Uint64
+	lockWaits, lockErrors, storeFailures               atomic.Uint64
 }

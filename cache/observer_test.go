@@ -51,7 +51,7 @@ func TestObserverAndStatsAgree(t *testing.T) {
 		}
 		eventually(t, 5*time.Second, "an invalidation", func() bool { return obs.invalidations.Load() > 0 })
 		raw := srv.Raw(t)
-		if err := raw.Do(ctx, raw.B().Set().Key(name+":junk").Value("junk").Build()).Error(); err != nil {
+		if err := raw.Do(ctx, raw.B().Set().Key(c.RedisKey("junk")).Value("junk").Build()).Error(); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := c.Get(ctx, "junk"); !errors.Is(err, cache.ErrNotFound) {

@@ -32,6 +32,9 @@ const (
 	// DefaultBreakerFailures is how many Redis failures in a row open the
 	// breaker.
 	DefaultBreakerFailures = 5
+	// DefaultStampedeLease is how long a load lease outlives a process that
+	// died while loading.
+	DefaultStampedeLease = 5 * time.Second
 	// DefaultBreakerCooldown is how long an open breaker skips Redis before
 	// it lets one probe through.
 	DefaultBreakerCooldown = time.Second
@@ -117,95 +120,86 @@ type Options[T any] struct {
 	BreakerFailures int
 	BreakerCooldown time.Duration
 
-	// DisableStampedeLock turns cross-process stampede protection off. By
-	// default a miss takes a lease on the key (the lock package, lock name
-	// lock.NameFor of the value's Redis key, under the "lock" prefix) before
-	// calling the loader, so that one process in the fleet loads while the
-	// others wait for the value; this costs one more round trip per miss
-	// (GET, acquire, then store and release in one script). With it off, a
-	// miss costs two round trips (GET, SET) and every process may load.
+	// DisableStampedeLock stops misses from waiting for a load that another
+	// process runs. By default the read that finds a key missing also takes
+	// the key's load lease, in the same round trip, so that one process in
+	// the fleet loads while the others wait for the value (woken by its
+	// invalidation); the store ends the lease: two round trips per cold
+	// miss, as for a plain GET and SET. With it set, a process that finds
+	// the lease taken loads too, and returns its value without storing it
+	// (only the lease holder stores, so a write still beats every load).
 	DisableStampedeLock bool
 
 	// StampedeLease is how long a miss's lease survives its process: the
 	// lease is extended while the load runs, so this only bounds how long
 	// other processes wait after the loading process dies before one of them
-	// loads instead. 0 means lock.DefaultValidity (5 s).
+	// loads instead. 0 means DefaultStampedeLease.
 	StampedeLease time.Duration
 
 	// Observer is told about hits, misses, loads and errors. nil means none.
 	Observer Observer
 }
 
-// settings are validated Options with the defaults filled in.
-type settings[T any] struct {
-	ttl, staleTTL, negativeTTL time.Duration
-	jitter, beta               float64
-	codec                      codec.Codec[T]
-	maxLocalEntries            int
-	maxLocalBytes              int64
-	disableLocal               bool
-	clone                      func(T) T
-	maxValueBytes              int
-	loadTimeout                time.Duration
-	redisTimeout               time.Duration
-	breakerFailures            int
-	breakerCooldown            time.Duration
-	observer                   Observer
-	disableStampedeLock        bool
-	stampedeLease              time.Duration
-}
+// MinTTL is the shortest TTL a Cache accepts: Redis expires keys in whole
+// milliseconds.
+const MinTTL = time.Millisecond
 
-func (o *Options[T]) validate() (settings[T], error) {
-	s := settings[T]{
-		ttl: o.TTL, staleTTL: o.StaleTTL, negativeTTL: o.NegativeTTL,
-		jitter: o.Jitter, beta: o.EarlyRefreshBeta, codec: o.Codec,
-		maxLocalEntries: o.MaxLocalEntries, maxLocalBytes: o.MaxLocalBytes,
-		disableLocal: o.DisableLocal, clone: o.Clone, maxValueBytes: o.MaxValueBytes,
-		loadTimeout: o.LoadTimeout, redisTimeout: o.RedisTimeout, breakerFailures: o.BreakerFailures,
-		breakerCooldown: o.BreakerCooldown, observer: o.Observer, disableStampedeLock: o.DisableStampedeLock,
-		stampedeLease: o.StampedeLease,
+// validated returns a copy of o with every default filled in and the
+// switches resolved (a negative NegativeTTL, Jitter or EarlyRefreshBeta
+// becomes 0: off), or an error wrapping ErrInvalidOptions that names the
+// field. The Cache keeps the copy; zero values in it mean "off".
+func (o Options[T]) validated() (Options[T], error) {
+	invalid := func(format string, args ...any) (Options[T], error) {
+		return o, fmt.Errorf("%w: "+format, append([]any{ErrInvalidOptions}, args...)...)
 	}
 	switch {
-	case o.TTL <= 0:
-		return s, fmt.Errorf("cache: Options.TTL must be > 0, got %v", o.TTL)
+	case o.TTL < MinTTL:
+		return invalid("Options.TTL must be at least %v, got %v", MinTTL, o.TTL)
 	case o.StaleTTL < 0:
-		return s, fmt.Errorf("cache: Options.StaleTTL must be >= 0, got %v", o.StaleTTL)
+		return invalid("Options.StaleTTL must be >= 0, got %v", o.StaleTTL)
 	case o.TTL+o.StaleTTL > MaxTTL || o.TTL > MaxTTL:
-		return s, fmt.Errorf("cache: Options.TTL + Options.StaleTTL must be <= %v, got %v", MaxTTL, o.TTL+o.StaleTTL)
+		return invalid("Options.TTL + Options.StaleTTL must be <= %v, got %v", MaxTTL, o.TTL+o.StaleTTL)
 	case o.NegativeTTL > MaxTTL:
-		return s, fmt.Errorf("cache: Options.NegativeTTL must be <= %v, got %v", MaxTTL, o.NegativeTTL)
+		return invalid("Options.NegativeTTL must be <= %v, got %v", MaxTTL, o.NegativeTTL)
+	case o.NegativeTTL > 0 && o.NegativeTTL < MinTTL:
+		return invalid("Options.NegativeTTL must be at least %v (or negative: off), got %v", MinTTL, o.NegativeTTL)
 	case !(o.Jitter <= 0.5) || math.IsInf(o.Jitter, -1): // !(<=) also rejects NaN
-		return s, fmt.Errorf("cache: Options.Jitter must be a finite number <= 0.5, got %v", o.Jitter)
+		return invalid("Options.Jitter must be a finite number <= 0.5, got %v", o.Jitter)
 	case math.IsNaN(o.EarlyRefreshBeta) || math.IsInf(o.EarlyRefreshBeta, 0):
-		return s, fmt.Errorf("cache: Options.EarlyRefreshBeta must be a finite number, got %v", o.EarlyRefreshBeta)
+		return invalid("Options.EarlyRefreshBeta must be a finite number, got %v", o.EarlyRefreshBeta)
 	case o.MaxLocalEntries < 0:
-		return s, fmt.Errorf("cache: Options.MaxLocalEntries must be >= 0, got %d", o.MaxLocalEntries)
+		return invalid("Options.MaxLocalEntries must be >= 0, got %d", o.MaxLocalEntries)
 	case o.MaxLocalBytes < 0:
-		return s, fmt.Errorf("cache: Options.MaxLocalBytes must be >= 0, got %d", o.MaxLocalBytes)
+		return invalid("Options.MaxLocalBytes must be >= 0, got %d", o.MaxLocalBytes)
 	case o.MaxValueBytes < 0:
-		return s, fmt.Errorf("cache: Options.MaxValueBytes must be >= 0, got %d", o.MaxValueBytes)
+		return invalid("Options.MaxValueBytes must be >= 0, got %d", o.MaxValueBytes)
 	case o.LoadTimeout < 0:
-		return s, fmt.Errorf("cache: Options.LoadTimeout must be >= 0, got %v", o.LoadTimeout)
-	case o.StampedeLease < 0:
-		return s, fmt.Errorf("cache: Options.StampedeLease must be >= 0, got %v", o.StampedeLease)
+		return invalid("Options.LoadTimeout must be >= 0, got %v", o.LoadTimeout)
+	case o.StampedeLease < 0 || (o.StampedeLease > 0 && o.StampedeLease < 10*time.Millisecond):
+		return invalid("Options.StampedeLease must be 0 (the default) or at least 10ms, got %v", o.StampedeLease)
 	case o.BreakerCooldown < 0:
-		return s, fmt.Errorf("cache: Options.BreakerCooldown must be >= 0, got %v", o.BreakerCooldown)
+		return invalid("Options.BreakerCooldown must be >= 0, got %v", o.BreakerCooldown)
 	}
-	orDefault(&s.negativeTTL, DefaultNegativeTTL)
-	orDefault(&s.maxLocalEntries, DefaultMaxLocalEntries)
-	orDefault(&s.maxLocalBytes, DefaultMaxLocalBytes)
-	orDefault(&s.maxValueBytes, DefaultMaxValueBytes)
-	orDefault(&s.loadTimeout, DefaultLoadTimeout)
-	orDefault(&s.redisTimeout, DefaultRedisTimeout)
-	orDefault(&s.breakerFailures, DefaultBreakerFailures)
-	orDefault(&s.breakerCooldown, DefaultBreakerCooldown)
-	orDefault(&s.codec, codec.MsgPack[T]())
+	orDefault(&o.NegativeTTL, DefaultNegativeTTL)
+	orDefault(&o.MaxLocalEntries, DefaultMaxLocalEntries)
+	orDefault(&o.MaxLocalBytes, DefaultMaxLocalBytes)
+	orDefault(&o.MaxValueBytes, DefaultMaxValueBytes)
+	orDefault(&o.LoadTimeout, DefaultLoadTimeout)
+	orDefault(&o.RedisTimeout, DefaultRedisTimeout)
+	orDefault(&o.BreakerFailures, DefaultBreakerFailures)
+	orDefault(&o.BreakerCooldown, DefaultBreakerCooldown)
+	orDefault(&o.StampedeLease, DefaultStampedeLease)
+	if o.Codec == nil {
+		o.Codec = codec.MsgPack[T]()
+	}
+	if o.Observer == nil {
+		o.Observer = NoopObserver{}
+	}
 	// Jitter and EarlyRefreshBeta: 0 is the default, negative turns them off.
-	orDefault(&s.jitter, DefaultJitter)
-	orDefault(&s.beta, DefaultEarlyRefreshBeta)
-	s.jitter, s.beta = max(s.jitter, 0), max(s.beta, 0)
-	orDefault(&s.observer, Observer(NoopObserver{}))
-	return s, nil
+	orDefault(&o.Jitter, DefaultJitter)
+	orDefault(&o.EarlyRefreshBeta, DefaultEarlyRefreshBeta)
+	o.Jitter, o.EarlyRefreshBeta, o.NegativeTTL = max(o.Jitter, 0), max(o.EarlyRefreshBeta, 0), max(o.NegativeTTL, 0)
+	return o, nil
 }
 
 // orDefault sets *v to def when it holds the zero value.
@@ -227,13 +221,16 @@ func WithTTL(d time.Duration) SetOption {
 	return func(c *setConfig) { c.ttl = d }
 }
 
-func (s *settings[T]) setConfig(opts []SetOption) (setConfig, error) {
-	c := setConfig{ttl: s.ttl}
-	for _, o := range opts {
-		o(&c)
+func (o *Options[T]) setConfig(opts []SetOption) (setConfig, error) {
+	c := setConfig{ttl: o.TTL}
+	for _, opt := range opts {
+		if opt == nil {
+			return c, fmt.Errorf("%w: nil SetOption", ErrInvalidArgument)
+		}
+		opt(&c)
 	}
-	if c.ttl <= 0 || c.ttl+s.staleTTL > MaxTTL {
-		return c, fmt.Errorf("cache: WithTTL must be in (0, %v], got %v", MaxTTL-s.staleTTL, c.ttl)
+	if c.ttl < MinTTL || c.ttl+o.StaleTTL > MaxTTL {
+		return c, fmt.Errorf("cache: WithTTL must be in [%v, %v], got %v", MinTTL, MaxTTL-o.StaleTTL, c.ttl)
 	}
 	return c, nil
 }
@@ -263,4 +260,16 @@ var (
 
 	// ErrTooLarge reports a value whose encoding exceeds Options.MaxValueBytes.
 	ErrTooLarge = errors.New("cache: value too large")
+
+	// ErrInvalidOptions reports options New cannot use; the message names
+	// the field.
+	ErrInvalidOptions = errors.New("cache: invalid options")
+
+	// ErrInvalidArgument reports a nil Loader, BatchLoader or Writer.
+	ErrInvalidArgument = errors.New("cache: invalid argument")
+
+	// ErrSuperseded reports a loaded value that was not stored because a
+	// write (or another load) reached the key while the loader ran; the
+	// value is still returned to the callers of that load.
+	ErrSuperseded = errors.New("cache: load superseded by a write")
 )

@@ -46,16 +46,26 @@ func (s *Script) Exec(ctx context.Context, redis rueidis.Client, send Sender, ke
 // ExecMany runs the script once per entry of keys and args (keys[i] in one
 // slot each) in one pipeline: rueidis sends each node its part in one round
 // trip. Calls the server did not know the script for are sent again with
-// EVAL.
+// EVAL, together.
 func (s *Script) ExecMany(ctx context.Context, redis rueidis.Client, keys, args [][]string) []rueidis.RedisResult {
 	cmds := make(rueidis.Commands, len(keys))
 	for i := range keys {
 		cmds[i] = s.evalsha(redis, keys[i], args[i])
 	}
 	results := redis.DoMulti(ctx, cmds...)
+	var again []int
 	for i, res := range results {
 		if IsNoScript(res.Error()) {
-			results[i] = redis.Do(ctx, s.eval(redis, keys[i], args[i]))
+			again = append(again, i)
+		}
+	}
+	if len(again) > 0 {
+		evals := make(rueidis.Commands, len(again))
+		for j, i := range again {
+			evals[j] = s.eval(redis, keys[i], args[i])
+		}
+		for j, res := range redis.DoMulti(ctx, evals...) {
+			results[again[j]] = res
 		}
 	}
 	return results

@@ -1,0 +1,78 @@
+package cache
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+)
+
+// localLookup returns key's item from the local tier if it is there and not
+// past its hard expiry, with its shard.
+func (c *Cache[T]) localLookup(key string, now int64) (*item[T], *tierShard[T]) {
+	if c.local == nil {
+		return nil, nil
+	}
+	it, sh := c.local.get(key)
+	if it == nil || now >= it.hardAt {
+		return nil, nil
+	}
+	return it, sh
+}
+
+func (c *Cache[T]) localHit(sh *tierShard[T]) {
+	sh.hits.Add(1)
+	c.o.Observer.OnHit(TierLocal)
+}
+
+func (c *Cache[T]) remoteHit() {
+	c.stats.remoteHits.Add(1)
+	c.o.Observer.OnHit(TierRemote)
+}
+
+func (c *Cache[T]) miss() {
+	c.stats.misses.Add(1)
+	c.o.Observer.OnMiss()
+}
+
+// deliver returns what a caller gets for it. It is small enough to be
+// inlined, which saves a copy of T on the local hit path.
+func (c *Cache[T]) deliver(it *item[T]) (T, error) {
+	if it.absent || c.o.Clone != nil {
+		return c.deliverSlow(it)
+	}
+	return it.value, nil
+}
+
+func (c *Cache[T]) deliverSlow(it *item[T]) (T, error) {
+	if it.absent {
+		var zero T
+		return zero, ErrNotFound
+	}
+	return c.o.Clone(it.value), nil
+}
+
+// serve answers Fetch with an item that is not past its hard expiry.
+func (c *Cache[T]) serve(key string, it *item[T], now int64, loader Loader[T]) (T, error) {
+	if now < it.softAt {
+		if now >= it.refreshFrom && c.earlyRefreshDue(it, now) {
+			c.refreshInBackground(key, loader)
+		}
+		return c.deliver(it)
+	}
+	// Within the stale window (absences have none).
+	failure := c.refreshes.failure(key)
+	c.stats.staleServed.Add(1)
+	c.o.Observer.OnStale(failure)
+	c.refreshInBackground(key, loader)
+	v, _ := c.deliver(it)
+	if failure != nil {
+		return v, fmt.Errorf("%w: refreshing %q failed: %w", ErrStale, key, failure)
+	}
+	return v, nil
+}
+
+// earlyRefreshDue is XFetch's test: now − Δ·β·ln(rand) ≥ softAt, rand in (0, 1].
+func (c *Cache[T]) earlyRefreshDue(it *item[T], now int64) bool {
+	r := 1 - rand.Float64()
+	return float64(now)-float64(it.loadTime)*c.o.EarlyRefreshBeta*math.Log(r) >= float64(it.softAt)
+}

@@ -1,0 +1,120 @@
+package cache
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/typecache/typecache/internal/rediscmd"
+)
+
+// writeMarkWindow is how long a write's mark stays as a key's guard: a Put
+// that took longer than this (from before its source write until its cache
+// update reaches Redis) cannot learn whether another write came in between,
+// and deletes the entry instead of storing it.
+const writeMarkWindow = 10 * time.Second
+
+// write is one key's write for writeMany.
+type write struct {
+	key  string
+	del  bool
+	data []byte
+	ttl  time.Duration
+	// conflictWindow, for a Put, is how long before its cache update it may
+	// have written the source: another write that recent means a conflict.
+	// Negative for Set and Delete.
+	conflictWindow time.Duration
+}
+
+// writeMany sends ws in one pipeline (one round trip per node) and treats
+// every key as written by this process (see ownWrite), even after an error:
+// a write that timed out may have happened. conflicts[i] reports that a
+// Put's store became a delete (see writeScript).
+func (c *Cache[T]) writeMany(ctx context.Context, ws []write) (errs []error, conflicts []bool) {
+	errs, conflicts = make([]error, len(ws)), make([]bool, len(ws))
+	now := c.now()
+	if !c.breaker.allow(now) {
+		for i := range errs {
+			errs[i] = ErrUnavailable
+		}
+		return errs, conflicts
+	}
+	keys, args := make([][]string, len(ws)), make([][]string, len(ws))
+	for i, w := range ws {
+		keys[i] = c.keysOf(w.key)
+		op := "set"
+		if w.del {
+			op = "del"
+		}
+		window := "-1"
+		if w.conflictWindow >= 0 {
+			window = fmt.Sprint(w.conflictWindow.Microseconds())
+		}
+		args[i] = []string{op, rueidis.BinaryString(w.data), rediscmd.Millis(w.ttl), window, rediscmd.Millis(writeMarkWindow)}
+	}
+	rctx, done := c.deadline.bound(ctx, now)
+	defer done()
+	results := writeScript.ExecMany(rctx, c.redis, keys, args)
+	replied := c.now()
+	for i, res := range results {
+		n, err := res.AsInt64()
+		errs[i], conflicts[i] = err, n == 1
+		c.breaker.record(ctx, err, replied)
+	}
+	for _, w := range ws {
+		c.ownWrite(w.key)
+	}
+	return errs, conflicts
+}
+
+// ownWrite makes this process's next reads of key see its write (read your
+// writes): it drops key from the local tier, moving its generation so that
+// reads in flight do not insert what they read before the write, and
+// forgets key's flight, so that later callers do not join a load that began
+// before the write. It runs after the write's reply: a read that starts
+// afterwards reaches Redis after the write.
+//
+// An own write never enters the local tier: nothing tracks it, and an
+// untracked local entry would miss the next write of another process.
+func (c *Cache[T]) ownWrite(key string) {
+	if c.local != nil {
+		c.local.invalidate(key)
+	}
+	c.flights.forget(key)
+}
+
+// encode builds the envelope of v (or of an absence) for key.
+func (c *Cache[T]) encode(key string, v T, absent bool, loadTime time.Duration) ([]byte, error) {
+	stale := c.o.StaleTTL
+	if absent {
+		stale = 0
+	}
+	data := appendEnvelopeHeader(make([]byte, 0, 64), absent, stale, loadTime)
+	if !absent {
+		var err error
+		if data, err = c.o.Codec.Append(data, v); err != nil {
+			return nil, fmt.Errorf("cache: encode %q: %w", key, err)
+		}
+	}
+	if len(data) > c.o.MaxValueBytes {
+		return nil, fmt.Errorf("%w: %q encodes to %d bytes, more than Options.MaxValueBytes (%d)", ErrTooLarge, key, len(data), c.o.MaxValueBytes)
+	}
+	return data, nil
+}
+
+// jittered spreads ttl by ±Options.Jitter.
+func (c *Cache[T]) jittered(ttl time.Duration) time.Duration {
+	if c.o.Jitter > 0 {
+		ttl = time.Duration(float64(ttl) * (1 + c.o.Jitter*(2*rand.Float64()-1)))
+	}
+	return max(ttl, MinTTL)
+}
+
+// hardTTL is the Redis TTL of a value fresh for about ttl: jittered, plus
+// the stale window.
+func (c *Cache[T]) hardTTL(ttl time.Duration) time.Duration {
+	return c.jittered(ttl) + c.o.StaleTTL
+}
