@@ -25,8 +25,8 @@ func encryptedJSON(t *testing.T, secret byte) codec.Codec[cart] {
 
 func TestEncryptionAtRest(t *testing.T) {
 	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
-		prefix := redistest.Prefix(t)
-		store := newStore(t, srv, session.Options[cart]{Prefix: prefix, Codec: encryptedJSON(t, 1)})
+		name := redistest.Name(t)
+		store := newStore(t, srv, session.Options[cart]{Prefix: name, Codec: encryptedJSON(t, 1)})
 		const secret = "card-4111111111111111"
 		sess, err := store.Create(background, "alice", cart{Items: []string{secret}})
 		if err != nil {
@@ -36,7 +36,7 @@ func TestEncryptionAtRest(t *testing.T) {
 		if err != nil || got.Data.Items[0] != secret {
 			t.Fatalf("Get = %v, %v", got, err)
 		}
-		for key, values := range dump(t, srv, prefix) {
+		for key, values := range dump(t, srv, keyPrefix(name)) {
 			for _, v := range values {
 				if strings.Contains(v, secret) || strings.Contains(v, "items") {
 					t.Errorf("key %s holds plaintext: %q", key, v)
@@ -45,7 +45,7 @@ func TestEncryptionAtRest(t *testing.T) {
 		}
 		// A store with another key cannot read it: the session is gone for
 		// it, and the error says why.
-		other := newStore(t, srv, session.Options[cart]{Prefix: prefix, Codec: encryptedJSON(t, 2)})
+		other := newStore(t, srv, session.Options[cart]{Prefix: name, Codec: encryptedJSON(t, 2)})
 		if _, err := other.Get(background, sess.Token); !errors.Is(err, session.ErrNotFound) || !errors.Is(err, codec.ErrMismatch) {
 			t.Errorf("Get with the wrong key = %v, want ErrNotFound wrapping codec.ErrMismatch", err)
 		}

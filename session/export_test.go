@@ -1,9 +1,13 @@
 package session
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
-// SetClock makes s's scripts use now() instead of Redis TIME, so tests can
-// move time without sleeping.
+// SetClock makes s's scripts use now() instead of Redis TIME, and s use it
+// instead of the application's clock, so tests can move time without
+// sleeping.
 func SetClock[T any](s *Store[T], now func() time.Time) { s.now = now }
 
 // Version returns the record version sess was loaded at.
@@ -11,6 +15,29 @@ func Version[T any](sess *Session[T]) int64 { return sess.version }
 
 // WellFormed reports whether token has the shape of a token.
 func WellFormed(token string) bool {
-	_, ok := tokenID(token)
+	_, _, ok := parseToken(token)
 	return ok
 }
+
+// UserKey returns the Redis key that holds userID's sessions.
+func UserKey[T any](s *Store[T], userID string) string { return s.key(userRoute(userID)) }
+
+// SessionKey returns the Redis key that holds the session token names, and
+// the session's id (the name of its fields there).
+func SessionKey[T any](s *Store[T], token string) (key, id string) {
+	route, id, _ := parseToken(token)
+	return s.key(route), id
+}
+
+// Sign returns the integrity field s would write for a session.
+func Sign[T any](s *Store[T], id, user string, data []byte, version, created, absolute int64) string {
+	return s.sign(id, &record{user: user, data: data, version: version, created: created, absolute: absolute})
+}
+
+// Local reports whether s has a local tier.
+func Local[T any](s *Store[T]) bool { return s.local != nil }
+
+// HoldRead makes s call hold with the context of every read it sends to
+// Redis, after the read's reply arrived and before it may enter the local
+// tier: tests overtake a read with writes.
+func HoldRead[T any](s *Store[T], hold func(ctx context.Context)) { s.afterRead = hold }

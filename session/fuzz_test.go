@@ -17,9 +17,10 @@ import (
 // and that everything else is served as "no session".
 func FuzzMiddlewareCookie(f *testing.F) {
 	for _, seed := range []string{
-		"", "session=", "session=x", "session=" + strings.Repeat("A", 43), "session=" + strings.Repeat("A", 42) + "B",
-		`session="` + strings.Repeat("-", 43) + `"`, "session=a; session=b", "session=\x00\xff", "a=b; session",
-		"session=" + strings.Repeat("_", 43), ";;;==;", "session=" + strings.Repeat("%41", 43),
+		"", "__Host-session=", "__Host-session=x", "__Host-session=" + wellFormed, "__Host-session=" + wellFormed[:65] + "B",
+		`__Host-session="` + strings.Repeat("-", 22) + "." + strings.Repeat("-", 43) + `"`, "__Host-session=a; __Host-session=b",
+		"__Host-session=\x00\xff", "a=b; __Host-session", "session=" + wellFormed, "__Host-session=" + strings.Repeat("_", 66),
+		";;;==;", "__Host-session=" + strings.Repeat("%41", 66),
 	} {
 		f.Add(seed)
 	}
@@ -38,7 +39,7 @@ func FuzzMiddlewareCookie(f *testing.F) {
 		h.ServeHTTP(rec, req)
 
 		wellFormed := false
-		if c, err := req.Cookie("session"); err == nil {
+		if c, err := req.Cookie(sessionCookieName); err == nil {
 			wellFormed = session.WellFormed(c.Value)
 		}
 		switch {

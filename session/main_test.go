@@ -1,12 +1,17 @@
 package session_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
+	"net"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/internal/redistest"
 	"github.com/typecache/typecache/internal/testclock"
 	"github.com/typecache/typecache/session"
@@ -20,20 +25,31 @@ type cart struct {
 	Admin bool     `json:"admin,omitempty"`
 }
 
-// newStore returns a store on srv under a key prefix unique to t.
+// newStore returns a store on srv under an instance name unique to t
+// (opts.Prefix, when the test chose one).
 func newStore(t testing.TB, srv *redistest.Server, opts session.Options[cart]) *session.Store[cart] {
 	t.Helper()
+	return newStoreOn(t, srv.Client(t), opts)
+}
+
+func newStoreOn(t testing.TB, client *typecache.Client, opts session.Options[cart]) *session.Store[cart] {
+	t.Helper()
 	if opts.Prefix == "" {
-		opts.Prefix = redistest.Prefix(t)
+		opts.Prefix = redistest.Name(t)
 	}
-	s, err := session.New(srv.Client(t), opts)
+	s, err := session.New(client, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(s.Close)
 	return s
 }
 
-// newClockedStore is newStore with a test clock in place of Redis TIME.
+// keyPrefix is the start of every Redis key of the store instance name.
+func keyPrefix(name string) string { return "session:" + name + ":" }
+
+// newClockedStore is newStore with a test clock in place of Redis TIME and
+// of the application's clock.
 func newClockedStore(t testing.TB, srv *redistest.Server, opts session.Options[cart]) (*session.Store[cart], *testclock.Clock) {
 	s := newStore(t, srv, opts)
 	c := testclock.New(time.Now().Truncate(time.Millisecond))
@@ -41,10 +57,58 @@ func newClockedStore(t testing.TB, srv *redistest.Server, opts session.Options[c
 	return s, c
 }
 
+// roundTrips counts, at the connection, the writes to Redis that carry a
+// command of one store instance: every write whose bytes hold one of the
+// instance's keys. With one request in flight at a time, a write is a round
+// trip (rueidis writes the commands of one call, a tracked read's MULTI …
+// EXEC included, in one write). Other traffic on the connections (the
+// cluster topology watch, pings) names no key of the instance and is not
+// counted.
+type roundTrips struct {
+	marker []byte
+	n      atomic.Int64
+}
+
+func (r *roundTrips) Load() int64 { return r.n.Load() }
+
+type countingConn struct {
+	net.Conn
+	trips *roundTrips
+}
+
+func (c countingConn) Write(p []byte) (int, error) {
+	if bytes.Contains(p, c.trips.marker) {
+		c.trips.n.Add(1)
+	}
+	return c.Conn.Write(p)
+}
+
+// countedClient returns a client of srv whose connections count the round
+// trips of instance name, closed when t ends.
+func countedClient(t testing.TB, srv *redistest.Server, name string) (*typecache.Client, *roundTrips) {
+	t.Helper()
+	trips := &roundTrips{marker: []byte(keyPrefix(name))}
+	opt := srv.Option()
+	opt.DialCtxFn = func(ctx context.Context, addr string, dialer *net.Dialer, _ *tls.Config) (net.Conn, error) {
+		conn, err := dialer.DialContext(ctx, "tcp", addr) // the test servers speak plain TCP
+		if err != nil {
+			return nil, err
+		}
+		return countingConn{conn, trips}, nil
+	}
+	client, err := typecache.NewClient(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(client.Close)
+	return client, trips
+}
+
 // commandCounts sums INFO commandstats "calls" over srv's masters, by
 // command name. The servers are private to this test binary and its tests
 // run one at a time, so a difference between two snapshots counts exactly
-// the commands the test sent in between (commands run by scripts included).
+// the commands the test sent in between (commands run by scripts included),
+// apart from the cluster client's topology watch (CLUSTER SLOTS).
 func commandCounts(t *testing.T, srv *redistest.Server) map[string]int {
 	t.Helper()
 	counts := map[string]int{}

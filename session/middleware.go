@@ -9,45 +9,57 @@ import (
 	"time"
 )
 
+// errNilHandler is what Middleware(nil) reports for every request.
+var errNilHandler = errors.New("session: Middleware was given a nil http.Handler")
+
 // contextKey identifies one Store's request state in a context; each Store
 // has its own, so two stores can serve the same request.
 type contextKey struct{}
 
 // requestState is what Middleware keeps for one request: the session the
 // cookie named (or the handler started), and what must happen to it and
-// to the cookie before the response header goes out.
+// to the cookie when the response header is written.
 type requestState[T any] struct {
-	mu          sync.Mutex
-	session     *Session[T] // nil when the request has no session
-	modified    bool        // Put was called: Save before responding
-	sendToken   bool        // the token changed: set the cookie
-	clearCookie bool        // the cookie names no session: expire it
+	mu            sync.Mutex
+	session       *Session[T] // nil when the request has no session
+	stored        bool        // session is in Redis; false after Start: the commit creates it
+	modified      bool        // Put changed a stored session: Save at the commit
+	sendToken     bool        // the token changed: set the cookie
+	clearCookie   bool        // the cookie names no session: expire it
+	clearPrevious bool        // a cookie under Cookie.PreviousName was read: expire it
+	personal      bool        // the response depends on a session: keep shared caches off it
+	committed     bool        // the header was written: no more changes
 }
 
 // Middleware loads the session named by the request's cookie into the
-// request context and, before the response header is written, saves it if
-// the handler called Put and sets or clears the cookie. Handlers reach the
-// session through Current, Put, Start, Renew and End.
+// request context and, when the response header is written (the first
+// WriteHeader, Write or Flush, or the handler's return), stores it if the
+// handler started or changed it and sets or clears the cookie. Handlers
+// reach the session through Current, Put, Start, Renew and End. A session
+// started and filled within one request is written once, at that moment,
+// in one round trip; a read session that was not changed costs nothing
+// more; a changed one costs one Save.
 //
 // A cookie that is malformed or names no live session counts as no
 // session: the handler runs without one and the cookie is cleared. Only a
-// Redis failure, or a failed Save (ErrConflict included), is an error; it
+// Redis failure, or a failed store (ErrConflict included), is an error; it
 // goes to Options.ErrorHandler, which writes the response in place of the
 // handler's (writes the handler makes afterwards return the error).
+//
+// Responses of a request with a session get "Vary: Cookie" and, when the
+// handler set no Cache-Control, "Cache-Control: private"; responses that
+// set or clear the cookie also get "no-store", merged into the handler's
+// own directives.
 func (s *Store[T]) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if next == nil {
+			s.o.ErrorHandler(w, r, errNilHandler)
+			return
+		}
 		state := &requestState[T]{}
-		if cookie, err := r.Cookie(s.cfg.cookie.Name); err == nil {
-			sess, err := s.Get(r.Context(), cookie.Value)
-			switch {
-			case err == nil:
-				state.session = sess
-			case errors.Is(err, ErrNotFound):
-				state.clearCookie = true
-			default:
-				s.cfg.errorHandler(w, r, err)
-				return
-			}
+		if err := s.loadRequest(r, state); err != nil {
+			s.o.ErrorHandler(w, r, err)
+			return
 		}
 		r = r.WithContext(context.WithValue(r.Context(), s.ctxKey, state))
 		sw := &responseWriter[T]{ResponseWriter: w, store: s, state: state, request: r}
@@ -56,8 +68,37 @@ func (s *Store[T]) Middleware(next http.Handler) http.Handler {
 	})
 }
 
+// loadRequest fills state from the request's cookie: under the cookie's
+// name, or else under Cookie.PreviousName, whose session moves to the
+// current name.
+func (s *Store[T]) loadRequest(r *http.Request, state *requestState[T]) error {
+	cookie, err := r.Cookie(s.o.Cookie.Name)
+	previous := false
+	if err != nil && s.o.Cookie.PreviousName != "" {
+		cookie, err = r.Cookie(s.o.Cookie.PreviousName)
+		previous = err == nil
+	}
+	if err != nil {
+		return nil
+	}
+	sess, err := s.Get(r.Context(), cookie.Value)
+	switch {
+	case err == nil:
+		state.session, state.stored, state.personal = sess, true, true
+		state.sendToken, state.clearPrevious = previous, previous
+	case errors.Is(err, ErrNotFound):
+		state.clearCookie, state.clearPrevious = !previous, previous
+	default:
+		return err
+	}
+	return nil
+}
+
 // inRequest runs f with ctx's request state locked.
 func (s *Store[T]) inRequest(ctx context.Context, f func(state *requestState[T]) error) error {
+	if ctx == nil {
+		return ErrNoMiddleware
+	}
 	state, ok := ctx.Value(s.ctxKey).(*requestState[T])
 	if !ok {
 		return ErrNoMiddleware
@@ -65,6 +106,16 @@ func (s *Store[T]) inRequest(ctx context.Context, f func(state *requestState[T])
 	state.mu.Lock()
 	defer state.mu.Unlock()
 	return f(state)
+}
+
+// changeable runs f like inRequest, but refuses once the header is written.
+func (s *Store[T]) changeable(ctx context.Context, f func(state *requestState[T]) error) error {
+	return s.inRequest(ctx, func(state *requestState[T]) error {
+		if state.committed {
+			return ErrHeaderWritten
+		}
+		return f(state)
+	})
 }
 
 // Current returns the request's session, or nil when it has none. ctx must
@@ -79,33 +130,63 @@ func (s *Store[T]) Current(ctx context.Context) *Session[T] {
 	return sess
 }
 
-// Put replaces the data of the request's session; Middleware saves it
-// before the response header is written. It returns ErrNotFound when the
-// request has no session (call Start first).
+// Put replaces the data of the request's session; Middleware stores it
+// when the response header is written. It returns ErrNotFound when the
+// request has no session (call Start first), and ErrHeaderWritten once the
+// header is written (from then on the session cannot change).
 func (s *Store[T]) Put(ctx context.Context, data T) error {
-	return s.inRequest(ctx, func(state *requestState[T]) error {
+	return s.changeable(ctx, func(state *requestState[T]) error {
 		if state.session == nil {
 			return ErrNotFound
 		}
 		state.session.Data = data
-		state.modified = true
+		state.modified = state.stored
 		return nil
 	})
 }
 
-// Start creates a session for userID holding data, makes it the request's
-// session and sends its token in the cookie. Call it at login: any session
-// the request already had is destroyed, so a token planted before login
-// (session fixation) never becomes an authenticated one.
+// Start makes a new session for userID holding data the request's session
+// and returns it; Middleware stores it and sends its token in the cookie
+// when the response header is written (so data given to Put in the same
+// request is stored with it, in one round trip). Call it at login: any
+// session the request already had is destroyed first, so a token planted
+// before login (session fixation) never becomes an authenticated one. It
+// returns ErrHeaderWritten once the header is written.
 func (s *Store[T]) Start(ctx context.Context, userID string, data T) (*Session[T], error) {
 	var sess *Session[T]
-	err := s.inRequest(ctx, func(state *requestState[T]) error {
-		var err error
-		if sess, err = s.Create(ctx, userID, data); err != nil {
-			return err
-		}
-		if old := state.session; old != nil {
+	err := s.changeable(ctx, func(state *requestState[T]) error {
+		if old := state.session; old != nil && state.stored {
 			if err := s.Destroy(ctx, old.Token); err != nil && !errors.Is(err, ErrNotFound) {
+				return err
+			}
+		}
+		sess = s.prepare(userID, data)
+		state.session, state.stored, state.modified = sess, false, false
+		state.sendToken, state.personal = true, true
+		return nil
+	})
+	return sess, err
+}
+
+// Renew moves the request's session to a new token (see Regenerate) and
+// sends the new token in the cookie. Call it on every change of privilege.
+// Data given to Put earlier in the request is stored with it. It returns
+// ErrNotFound when the request has no session, and ErrHeaderWritten once
+// the header is written.
+func (s *Store[T]) Renew(ctx context.Context) (*Session[T], error) {
+	var sess *Session[T]
+	err := s.changeable(ctx, func(state *requestState[T]) error {
+		old := state.session
+		switch {
+		case old == nil:
+			return ErrNotFound
+		case !state.stored: // started in this request: only the token changes
+			renewed := *old
+			renewed.Token, renewed.id = newID(old.route)
+			sess = &renewed
+		default:
+			var err error
+			if sess, err = s.Regenerate(ctx, old); err != nil {
 				return err
 			}
 		}
@@ -115,42 +196,27 @@ func (s *Store[T]) Start(ctx context.Context, userID string, data T) (*Session[T
 	return sess, err
 }
 
-// Renew moves the request's session to a new token (see Regenerate) and
-// sends the new token in the cookie. Call it on every change of privilege.
-// Data given to Put earlier in the request is stored with it. It returns
-// ErrNotFound when the request has no session.
-func (s *Store[T]) Renew(ctx context.Context) (*Session[T], error) {
-	var sess *Session[T]
-	err := s.inRequest(ctx, func(state *requestState[T]) error {
-		if state.session == nil {
-			return ErrNotFound
-		}
-		var err error
-		if sess, err = s.Regenerate(ctx, state.session); err != nil {
-			return err
-		}
-		state.session, state.modified, state.sendToken = sess, false, true
-		return nil
-	})
-	return sess, err
-}
-
 // End destroys the request's session (logout) and clears the cookie. It is
-// a no-op when the request has no session.
+// a no-op when the request has no session. Called after the header was
+// written, it still destroys the session, but the cookie stays until the
+// next request clears it.
 func (s *Store[T]) End(ctx context.Context) error {
 	return s.inRequest(ctx, func(state *requestState[T]) error {
 		if state.session == nil {
 			return nil
 		}
-		if err := s.Destroy(ctx, state.session.Token); err != nil && !errors.Is(err, ErrNotFound) {
-			return err
+		if state.stored {
+			if err := s.Destroy(ctx, state.session.Token); err != nil && !errors.Is(err, ErrNotFound) {
+				return err
+			}
 		}
-		state.session, state.modified, state.sendToken, state.clearCookie = nil, false, false, true
+		state.session, state.stored, state.modified, state.sendToken = nil, false, false, false
+		state.clearCookie = true
 		return nil
 	})
 }
 
-// responseWriter commits the session (save, cookie) just before the
+// responseWriter commits the session (store, cookie) just before the
 // response header is written.
 type responseWriter[T any] struct {
 	http.ResponseWriter
@@ -161,8 +227,9 @@ type responseWriter[T any] struct {
 	failure   error // the commit failed and ErrorHandler wrote the response
 }
 
-// commit saves a modified session and sets the cookie, once. It reports
-// whether the handler's response may proceed.
+// commit stores a started or modified session and sets the cookie and the
+// caching headers, once. It reports whether the handler's response may
+// proceed.
 func (w *responseWriter[T]) commit() bool {
 	if w.committed {
 		return w.failure == nil
@@ -171,29 +238,52 @@ func (w *responseWriter[T]) commit() bool {
 	state := w.state
 	state.mu.Lock()
 	defer state.mu.Unlock()
-	if state.session != nil && state.modified {
-		// The handler's work is done: save it even if the client has gone.
-		ctx := context.WithoutCancel(w.request.Context())
-		if err := w.store.Save(ctx, state.session); err != nil {
-			w.failure = fmt.Errorf("session: response replaced by Options.ErrorHandler: %w", err)
-			w.store.cfg.errorHandler(w.ResponseWriter, w.request, err)
-			return false
-		}
+	state.committed = true
+	if err := w.store.flush(w.request.Context(), state); err != nil {
+		w.failure = fmt.Errorf("session: response replaced by Options.ErrorHandler: %w", err)
+		w.store.o.ErrorHandler(w.ResponseWriter, w.request, err)
+		return false
 	}
-	switch {
-	case state.session != nil && state.sendToken:
-		w.setCookie(w.store.cookie(state.session))
-	case state.session == nil && state.clearCookie:
-		w.setCookie(w.store.expiredCookie())
+	h := w.Header()
+	cookieSent := false
+	if state.session != nil && state.sendToken {
+		http.SetCookie(w, w.store.cookie(state.session))
+		cookieSent = true
+	}
+	if state.session == nil && state.clearCookie {
+		http.SetCookie(w, w.store.expiredCookie(w.store.o.Cookie.Name))
+		cookieSent = true
+	}
+	if state.clearPrevious {
+		http.SetCookie(w, w.store.expiredCookie(w.store.o.Cookie.PreviousName))
+		cookieSent = true
+	}
+	if cookieSent || state.personal {
+		keepFromSharedCaches(h, cookieSent)
 	}
 	return true
 }
 
-func (w *responseWriter[T]) setCookie(c *http.Cookie) {
-	h := w.Header()
-	http.SetCookie(w, c)
-	h.Add("Vary", "Cookie")
-	h.Set("Cache-Control", `no-cache="Set-Cookie"`)
+// flush writes what the request changed: the session Start made, or the
+// data Put changed. The handler's work is done, so it is stored even if
+// the client has gone.
+func (s *Store[T]) flush(ctx context.Context, state *requestState[T]) error {
+	ctx = context.WithoutCancel(ctx)
+	switch {
+	case state.session == nil:
+		return nil
+	case !state.stored:
+		if err := s.insert(ctx, state.session); err != nil {
+			return err
+		}
+		state.stored = true
+	case state.modified:
+		if err := s.Save(ctx, state.session); err != nil {
+			return err
+		}
+		state.modified = false
+	}
+	return nil
 }
 
 // WriteHeader commits the session before a final status; informational
@@ -223,26 +313,26 @@ func (w *responseWriter[T]) Flush() {
 func (w *responseWriter[T]) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (s *Store[T]) cookie(sess *Session[T]) *http.Cookie {
-	c := s.baseCookie()
+	c := s.baseCookie(s.o.Cookie.Name)
 	c.Value = sess.Token
-	if s.cfg.cookie.Persistent {
+	if s.o.Cookie.Persistent {
 		c.Expires = sess.AbsoluteExpiresAt.UTC()
-		c.MaxAge = max(1, int(time.Until(sess.AbsoluteExpiresAt).Seconds()))
+		c.MaxAge = max(1, int(sess.AbsoluteExpiresAt.Sub(s.clock()).Seconds()))
 	}
 	return c
 }
 
-func (s *Store[T]) expiredCookie() *http.Cookie {
-	c := s.baseCookie()
+func (s *Store[T]) expiredCookie(name string) *http.Cookie {
+	c := s.baseCookie(name)
 	c.Expires = time.Unix(1, 0).UTC()
 	c.MaxAge = -1
 	return c
 }
 
-func (s *Store[T]) baseCookie() *http.Cookie {
-	o := &s.cfg.cookie
+func (s *Store[T]) baseCookie(name string) *http.Cookie {
+	o := &s.o.Cookie
 	return &http.Cookie{
-		Name: o.Name, Path: o.Path, Domain: o.Domain,
+		Name: name, Path: o.Path, Domain: o.Domain,
 		Secure: !o.Insecure, HttpOnly: true, SameSite: o.SameSite,
 	}
 }

@@ -69,6 +69,9 @@ func app(store *session.Store[cart]) http.Handler {
 	return store.Middleware(mux)
 }
 
+// sessionCookieName is the default cookie's name.
+const sessionCookieName = "__Host-session"
+
 // do serves one request with the given cookie header and returns the
 // response.
 func do(t *testing.T, h http.Handler, ctx context.Context, target, cookie string) *http.Response {
@@ -121,14 +124,14 @@ func TestMiddlewareLifecycle(t *testing.T) {
 		if login == nil {
 			t.Fatal("login set no cookie")
 		}
-		want := "session=" + login.Value + "; Path=/; HttpOnly; Secure; SameSite=Lax"
+		want := "__Host-session=" + login.Value + "; Path=/; HttpOnly; Secure; SameSite=Lax"
 		if got := resp.Header.Get("Set-Cookie"); got != want {
 			t.Errorf("Set-Cookie = %q, want %q (no Max-Age, no Expires, no Domain)", got, want)
 		}
-		if resp.Header.Get("Vary") != "Cookie" || resp.Header.Get("Cache-Control") != `no-cache="Set-Cookie"` {
-			t.Errorf("Vary %q, Cache-Control %q: a response that sets the cookie must not be cached", resp.Header.Get("Vary"), resp.Header.Get("Cache-Control"))
+		if resp.Header.Get("Vary") != "Cookie" || resp.Header.Get("Cache-Control") != "private, no-store" {
+			t.Errorf("Vary %q, Cache-Control %q: a response that sets the cookie must not be stored", resp.Header.Get("Vary"), resp.Header.Get("Cache-Control"))
 		}
-		cookie := "session=" + login.Value
+		cookie := sessionCookieName + "=" + login.Value
 
 		// Modified-only saves: a read leaves the record's version alone, a
 		// Put bumps it.
@@ -165,7 +168,7 @@ func TestMiddlewareLifecycle(t *testing.T) {
 			t.Errorf("renewed data (-want +got):\n%s", diff)
 		}
 
-		cookie = "session=" + promoted.Value
+		cookie = sessionCookieName + "=" + promoted.Value
 		resp = do(t, h, background, "/logout", cookie)
 		cleared := sessionCookie(t, resp)
 		if cleared == nil || cleared.Value != "" || cleared.MaxAge >= 0 {
@@ -188,7 +191,7 @@ func TestMiddlewareLoginReplacesPlantedSession(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp := do(t, app(store), background, "/login?user=victim", "session="+planted.Token)
+		resp := do(t, app(store), background, "/login?user=victim", sessionCookieName+"="+planted.Token)
 		if c := sessionCookie(t, resp); c == nil || c.Value == planted.Token {
 			t.Fatalf("login kept the planted token: %v", c)
 		}
@@ -206,7 +209,8 @@ func TestMiddlewareMalformedCookie(t *testing.T) {
 	h := app(store)
 	ctx, cancel := context.WithCancel(background)
 	cancel()
-	for _, cookie := range []string{"session=", "session=abc", "session=" + strings.Repeat("A", 44), "session=" + strings.Repeat("%", 43), "other=1"} {
+	for _, value := range []string{"", "abc", strings.Repeat("A", 66), strings.Repeat("%", 66), wellFormed[23:]} {
+		cookie := sessionCookieName + "=" + value
 		resp := do(t, h, ctx, "/view", cookie)
 		if resp.StatusCode != http.StatusOK || body(t, resp) != "" {
 			t.Errorf("cookie %q: status %d; want 200 without a session", cookie, resp.StatusCode)
@@ -214,7 +218,7 @@ func TestMiddlewareMalformedCookie(t *testing.T) {
 	}
 	// A well-formed token does reach Redis, which fails under the canceled
 	// context: the default ErrorHandler answers 500.
-	if resp := do(t, h, ctx, "/view", "session="+strings.Repeat("A", 43)); resp.StatusCode != http.StatusInternalServerError {
+	if resp := do(t, h, ctx, "/view", sessionCookieName+"="+wellFormed); resp.StatusCode != http.StatusInternalServerError {
 		t.Errorf("Redis failure on load: status %d, want 500", resp.StatusCode)
 	}
 }
@@ -272,7 +276,7 @@ func TestMiddlewareSaveConflict(t *testing.T) {
 			}
 			_, writeErr = io.WriteString(w, "ok")
 		}))
-		resp := do(t, h, background, "/", "session="+sess.Token)
+		resp := do(t, h, background, "/", sessionCookieName+"="+sess.Token)
 		if resp.StatusCode != http.StatusConflict || !errors.Is(handled, session.ErrConflict) || !errors.Is(writeErr, session.ErrConflict) {
 			t.Errorf("status %d, ErrorHandler got %v, handler's Write got %v; want 409 and ErrConflict twice", resp.StatusCode, handled, writeErr)
 		}
@@ -292,7 +296,7 @@ func TestMiddlewareFlushCommitsFirst(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp := do(t, app(store), background, "/stream", "session="+sess.Token)
+	resp := do(t, app(store), background, "/stream", sessionCookieName+"="+sess.Token)
 	if got := body(t, resp); got != "chunk" {
 		t.Errorf("body %q", got)
 	}

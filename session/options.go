@@ -1,12 +1,15 @@
 package session
 
 import (
+	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/typecache/typecache/codec"
+	"github.com/typecache/typecache/internal/keyspace"
 )
 
 // Defaults used for zero fields of Options and CookieOptions. The timeouts
@@ -15,16 +18,31 @@ import (
 const (
 	DefaultIdleTimeout     = 30 * time.Minute
 	DefaultAbsoluteTimeout = 8 * time.Hour
-	DefaultPrefix          = "session:"
+	DefaultPrefix          = "default"
 	DefaultCookieName      = "session"
+	// DefaultMaxLocalSessions bounds the sessions a Store keeps in memory
+	// for reads without a round trip.
+	DefaultMaxLocalSessions = 10_000
+	// MinIntegrityKeyLen is the shortest key Options.IntegrityKeys accepts:
+	// HMAC-SHA-256 gains nothing from more, and loses strength with less.
+	MinIntegrityKeyLen = 32
 )
+
+// hostPrefix is the cookie-name prefix browsers accept only for a Secure
+// cookie with Path=/ and no Domain, so that no other host (a sibling
+// subdomain) can set or shadow it.
+const hostPrefix = "__Host-"
+
+// ErrInvalidOptions is wrapped by New's errors for invalid Options; the
+// message names the field.
+var ErrInvalidOptions = errors.New("session: invalid options")
 
 // Options configures a Store. The zero value is valid and means the
 // documented defaults. New copies the options; the caller's value is never
 // modified.
 type Options[T any] struct {
 	// IdleTimeout ends a session that has not been used for this long. It
-	// slides: every Get more than TouchThreshold after the last extension
+	// slides: a read more than TouchThreshold after the last extension
 	// pushes it forward. Default DefaultIdleTimeout (30 minutes).
 	IdleTimeout time.Duration
 
@@ -34,48 +52,79 @@ type Options[T any] struct {
 	AbsoluteTimeout time.Duration
 
 	// TouchThreshold is how old the last extension of the idle deadline must
-	// be before a Get extends it again. Reads within the threshold write
-	// nothing to Redis. A session therefore idles out between
-	// IdleTimeout-TouchThreshold and IdleTimeout after its last use.
-	// Default IdleTimeout/10; it must be less than IdleTimeout.
+	// be before a read extends it again. Reads within the threshold write
+	// nothing to Redis (and, served from the local tier, send nothing). A
+	// session therefore idles out between IdleTimeout-TouchThreshold and
+	// IdleTimeout after its last use. Default IdleTimeout/10; it must be
+	// less than IdleTimeout.
 	TouchThreshold time.Duration
 
 	// Codec encodes session data. Default codec.JSON[T](). Wrap it with the
 	// codec package's AES-GCM wrapper to encrypt data at rest.
 	Codec codec.Codec[T]
 
-	// Prefix starts every Redis key of the store. It must not contain '{' or
-	// '}': keys are hash-tagged by token hash and by user ID, and a brace in
-	// the prefix would put every session in one cluster slot.
-	// Default DefaultPrefix ("session:").
+	// Prefix names the store's instance: every Redis key of the store
+	// starts with "session:<Prefix>:". Two stores with the same Prefix
+	// share their sessions; give stores of different data types different
+	// prefixes. It may hold letters, digits, '.', '_', '-' and '@'.
+	// Default DefaultPrefix ("default").
 	Prefix string
+
+	// IntegrityKeys, when set, authenticate every record with HMAC-SHA-256
+	// over the fields the store writes (session id, user ID, creation time,
+	// absolute deadline, version and data): a record that someone with
+	// write access to Redis minted or changed reads as ErrNotFound (wrapping
+	// ErrTampered). The first key signs; every key verifies, so rotate by
+	// putting a new key first and dropping the old one after
+	// AbsoluteTimeout. Each key must be at least MinIntegrityKeyLen bytes
+	// from a CSPRNG. Without keys, Redis must be trusted: see the security
+	// guide.
+	IntegrityKeys [][]byte
+
+	// MaxLocalSessions bounds the sessions this process keeps in memory so
+	// that reading an unchanged session costs no round trip (Redis tells
+	// the process when one changes). Default DefaultMaxLocalSessions.
+	MaxLocalSessions int
+
+	// DisableLocal turns the local tier off: every read is a round trip.
+	// A client built with rueidis's DisableCache has no local tier either.
+	DisableLocal bool
+
+	// Observer is told of every session's life-cycle event (created,
+	// loaded, saved, conflicts, regenerated, destroyed, rejected tokens,
+	// errors); LogObserver adapts a *slog.Logger. Default none.
+	Observer Observer
 
 	// Cookie configures the cookie Middleware reads and writes.
 	Cookie CookieOptions
 
 	// ErrorHandler writes the response when Middleware cannot load or save
-	// a session (Redis unavailable, ErrConflict). Default: 500 Internal
-	// Server Error with no detail.
+	// a session (Redis unavailable, ErrConflict). Default: log the error
+	// with slog.Default and answer 500 Internal Server Error with no detail.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 }
 
 // CookieOptions configures the session cookie. The zero value gives the
-// safe defaults: HttpOnly (always), Secure, SameSite=Lax, Path=/, no
-// Domain, and no Max-Age or Expires, so the browser forgets the cookie when
-// it closes.
+// safe defaults: the name "__Host-session", HttpOnly (always), Secure,
+// SameSite=Lax, Path=/, no Domain, and no Max-Age or Expires, so the browser
+// forgets the cookie when it closes.
 type CookieOptions struct {
-	// Name is the cookie name. Default DefaultCookieName ("session").
+	// Name is the cookie name, before the "__Host-" prefix. Default
+	// DefaultCookieName ("session").
 	Name string
 
-	// Domain, when set, sends the cookie to subdomains too. Leave it empty
-	// unless you need that; HostPrefix requires it empty.
+	// Domain, when set, sends the cookie to subdomains too, and the
+	// "__Host-" prefix is dropped (browsers refuse it with a Domain). Leave
+	// it empty unless you need that.
 	Domain string
 
-	// Path scopes the cookie. Default "/".
+	// Path scopes the cookie. Default "/". Another path drops the "__Host-"
+	// prefix.
 	Path string
 
 	// Insecure drops the Secure attribute, so the cookie also travels over
-	// plain HTTP. Only for local development.
+	// plain HTTP, and drops the "__Host-" prefix. Only for local
+	// development.
 	Insecure bool
 
 	// SameSite is the SameSite attribute: http.SameSiteLaxMode (default),
@@ -83,73 +132,93 @@ type CookieOptions struct {
 	// Secure). http.SameSiteDefaultMode is rejected: say what you mean.
 	SameSite http.SameSite
 
-	// HostPrefix prepends "__Host-" to the name, which browsers honour only
-	// for Secure cookies with Path=/ and no Domain; New checks all three.
+	// HostPrefix insists on the "__Host-" prefix: New fails when Insecure,
+	// Domain or Path forbid it, instead of dropping it. The prefix is the
+	// default wherever it is allowed; this only turns the silent drop into
+	// an error.
 	HostPrefix bool
+
+	// NoHostPrefix names the cookie Name exactly, without the "__Host-"
+	// prefix it gets by default.
+	NoHostPrefix bool
+
+	// PreviousName is a name the session cookie had before, such as
+	// "session" when moving to the "__Host-" prefix. While it is set,
+	// Middleware also reads a cookie of that name when the current one is
+	// absent, moves its session to the current name and expires the old
+	// cookie, so renaming logs nobody out. The old name lacks the prefix's
+	// protection, so remove it once AbsoluteTimeout has passed.
+	PreviousName string
 
 	// Persistent makes the cookie outlive the browser session: it gets
 	// Max-Age and Expires set to the session's absolute deadline.
 	Persistent bool
 }
 
-// config is the validated, defaulted form of Options.
-type config[T any] struct {
-	idle, absolute, touch time.Duration
-	codec                 codec.Codec[T]
-	prefix                string
-	cookie                CookieOptions // Name includes any "__Host-" prefix
-	errorHandler          func(http.ResponseWriter, *http.Request, error)
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidOptions}, args...)...)
 }
 
-func optionError(format string, args ...any) error {
-	return fmt.Errorf("session: Options."+format, args...)
+// validated returns a copy of o with the defaults filled in, or an error
+// naming the first invalid field. The copy's Cookie.Name is the name sent,
+// "__Host-" prefix included.
+func (o Options[T]) validated() (Options[T], error) {
+	if o.IdleTimeout == 0 {
+		o.IdleTimeout = DefaultIdleTimeout
+	}
+	if o.IdleTimeout < time.Millisecond {
+		return o, invalid("Options.IdleTimeout must be >= 1ms, got %v", o.IdleTimeout)
+	}
+	if o.AbsoluteTimeout == 0 {
+		o.AbsoluteTimeout = DefaultAbsoluteTimeout
+	}
+	if o.AbsoluteTimeout < o.IdleTimeout {
+		return o, invalid("Options.AbsoluteTimeout must be >= IdleTimeout (%v), got %v", o.IdleTimeout, o.AbsoluteTimeout)
+	}
+	touch := o.TouchThreshold
+	if touch == 0 {
+		o.TouchThreshold = o.IdleTimeout / 10
+	}
+	if touch < 0 || o.TouchThreshold >= o.IdleTimeout || o.TouchThreshold < time.Millisecond {
+		return o, invalid("Options.TouchThreshold must be >= 1ms and < IdleTimeout (%v), got %v", o.IdleTimeout, touch)
+	}
+	if o.Codec == nil {
+		o.Codec = codec.JSON[T]()
+	}
+	if o.Prefix == "" {
+		o.Prefix = DefaultPrefix
+	}
+	if err := keyspace.CheckName(o.Prefix); err != nil {
+		return o, invalid("Options.Prefix %v", err)
+	}
+	keys := make([][]byte, len(o.IntegrityKeys))
+	for i, k := range o.IntegrityKeys {
+		if len(k) < MinIntegrityKeyLen {
+			return o, invalid("Options.IntegrityKeys[%d] must be at least %d bytes, got %d", i, MinIntegrityKeyLen, len(k))
+		}
+		keys[i] = append([]byte(nil), k...) // the caller may reuse its slices
+	}
+	o.IntegrityKeys = keys
+	if o.MaxLocalSessions == 0 {
+		o.MaxLocalSessions = DefaultMaxLocalSessions
+	}
+	if o.MaxLocalSessions < 0 {
+		return o, invalid("Options.MaxLocalSessions must be >= 0, got %d", o.MaxLocalSessions)
+	}
+	if o.Observer == nil {
+		o.Observer = NoopObserver{}
+	}
+	if o.ErrorHandler == nil {
+		o.ErrorHandler = logAndFail
+	}
+	cookie, err := o.Cookie.validated()
+	o.Cookie = cookie
+	return o, err
 }
 
-func (o Options[T]) validate() (config[T], error) {
-	c := config[T]{
-		idle: o.IdleTimeout, absolute: o.AbsoluteTimeout, touch: o.TouchThreshold,
-		codec: o.Codec, prefix: o.Prefix, cookie: o.Cookie, errorHandler: o.ErrorHandler,
-	}
-	if c.idle == 0 {
-		c.idle = DefaultIdleTimeout
-	}
-	if c.absolute == 0 {
-		c.absolute = DefaultAbsoluteTimeout
-	}
-	if c.idle < time.Millisecond {
-		return c, optionError("IdleTimeout must be >= 1ms, got %v", o.IdleTimeout)
-	}
-	if c.absolute < c.idle {
-		return c, optionError("AbsoluteTimeout (%v) must be >= IdleTimeout (%v)", c.absolute, c.idle)
-	}
-	if c.touch == 0 {
-		c.touch = c.idle / 10
-	}
-	if c.touch < 0 || c.touch >= c.idle {
-		return c, optionError("TouchThreshold must be >= 0 and < IdleTimeout (%v), got %v", c.idle, o.TouchThreshold)
-	}
-	if c.codec == nil {
-		c.codec = codec.JSON[T]()
-	}
-	if c.prefix == "" {
-		c.prefix = DefaultPrefix
-	}
-	if strings.ContainsAny(c.prefix, "{}") {
-		return c, optionError("Prefix must not contain '{' or '}', got %q", o.Prefix)
-	}
-	if c.errorHandler == nil {
-		c.errorHandler = internalServerError
-	}
-	err := c.cookie.validate()
-	return c, err
-}
-
-func (c *CookieOptions) validate() error {
+func (c CookieOptions) validated() (CookieOptions, error) {
 	if c.Name == "" {
 		c.Name = DefaultCookieName
-	}
-	if c.HostPrefix {
-		c.Name = "__Host-" + c.Name
 	}
 	if c.Path == "" {
 		c.Path = "/"
@@ -161,23 +230,46 @@ func (c *CookieOptions) validate() error {
 	case http.SameSiteLaxMode, http.SameSiteStrictMode:
 	case http.SameSiteNoneMode:
 		if c.Insecure {
-			return optionError("Cookie.SameSite None requires Secure; Cookie.Insecure must be false")
+			return c, invalid("Options.Cookie.SameSite None requires Secure; Options.Cookie.Insecure must be false")
 		}
 	default:
-		return optionError("Cookie.SameSite must be Lax, Strict or None, got %d", c.SameSite)
+		return c, invalid("Options.Cookie.SameSite must be Lax, Strict or None, got %d", c.SameSite)
 	}
-	if err := (&http.Cookie{Name: c.Name, Value: "x", Domain: c.Domain, Path: c.Path}).Valid(); err != nil {
-		return optionError("Cookie is not a valid cookie: %v", err)
+	prefixAllowed := !c.Insecure && c.Path == "/" && c.Domain == ""
+	switch {
+	case c.HostPrefix && c.NoHostPrefix:
+		return c, invalid("Options.Cookie.HostPrefix and Options.Cookie.NoHostPrefix cannot both be set")
+	case strings.HasPrefix(c.Name, hostPrefix) || c.HostPrefix:
+		if !prefixAllowed {
+			return c, invalid("Options.Cookie.HostPrefix (or a %q Name) requires Secure, Path \"/\" and no Domain; got Insecure=%v Path=%q Domain=%q", hostPrefix, c.Insecure, c.Path, c.Domain)
+		}
+		c.HostPrefix = true
+	case !c.NoHostPrefix && prefixAllowed:
+		c.HostPrefix = true
 	}
-	if strings.HasPrefix(c.Name, "__Host-") && (c.Insecure || c.Path != "/" || c.Domain != "") {
-		return optionError("Cookie.HostPrefix (or a \"__Host-\" Name) requires Secure, Path \"/\" and no Domain; got Insecure=%v Path=%q Domain=%q", c.Insecure, c.Path, c.Domain)
+	if c.HostPrefix && !strings.HasPrefix(c.Name, hostPrefix) {
+		c.Name = hostPrefix + c.Name
 	}
 	if strings.HasPrefix(c.Name, "__Secure-") && c.Insecure {
-		return optionError("Cookie.Name %q starts with \"__Secure-\" and requires Secure; Cookie.Insecure must be false", c.Name)
+		return c, invalid("Options.Cookie.Name %q starts with \"__Secure-\" and requires Secure; Options.Cookie.Insecure must be false", c.Name)
 	}
-	return nil
+	for _, name := range []string{c.Name, c.PreviousName} {
+		if name == "" {
+			continue
+		}
+		if err := (&http.Cookie{Name: name, Value: "x", Domain: c.Domain, Path: c.Path}).Valid(); err != nil {
+			return c, invalid("Options.Cookie is not a valid cookie: %v", err)
+		}
+	}
+	if c.PreviousName == c.Name {
+		return c, invalid("Options.Cookie.PreviousName must differ from the cookie's name %q", c.Name)
+	}
+	return c, nil
 }
 
-func internalServerError(w http.ResponseWriter, _ *http.Request, _ error) {
+// logAndFail is the default ErrorHandler: the error goes to the log (it
+// never holds a token), the client gets a bare 500.
+func logAndFail(w http.ResponseWriter, r *http.Request, err error) {
+	slog.ErrorContext(r.Context(), "session: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 }

@@ -3,6 +3,7 @@ package session_test
 import (
 	"bytes"
 	"encoding/base64"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,8 +15,7 @@ import (
 )
 
 // dump returns every key under prefix on every node of srv, with the
-// strings its value holds (hash fields and values, sorted-set members and
-// scores).
+// strings its value holds (hash fields and values).
 func dump(t *testing.T, srv *redistest.Server, prefix string) map[string][]string {
 	t.Helper()
 	out := map[string][]string{}
@@ -36,8 +36,6 @@ func dump(t *testing.T, srv *redistest.Server, prefix string) map[string][]strin
 					for f, v := range fields {
 						values = append(values, f, v)
 					}
-				case "zset":
-					values, err = node.Do(background, node.B().Zrange().Key(key).Min("0").Max("-1").Withscores().Build()).AsStrSlice()
 				default:
 					t.Fatalf("key %q has unexpected type %q", key, typ)
 				}
@@ -56,8 +54,8 @@ func dump(t *testing.T, srv *redistest.Server, prefix string) map[string][]strin
 
 func TestRedisHoldsNoToken(t *testing.T) {
 	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
-		prefix := redistest.Prefix(t)
-		store, clk := newClockedStore(t, srv, session.Options[cart]{Prefix: prefix, IdleTimeout: time.Minute})
+		name := redistest.Name(t)
+		store, clk := newClockedStore(t, srv, session.Options[cart]{Prefix: name, IdleTimeout: time.Minute})
 		var tokens []string
 		keep := func(s *session.Session[cart], err error) *session.Session[cart] {
 			t.Helper()
@@ -81,16 +79,19 @@ func TestRedisHoldsNoToken(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		contents := dump(t, srv, prefix)
-		if len(contents) < 5 { // 3 live records, 2 user indexes
-			t.Fatalf("found only %d keys under %q: %v", len(contents), prefix, contents)
+		contents := dump(t, srv, keyPrefix(name))
+		if len(contents) != 3 { // alice's sessions, bob's, the anonymous one (the destroyed one's key is gone)
+			t.Fatalf("found %d keys under %q, want 3: %v", len(contents), keyPrefix(name), contents)
 		}
+		// The route (the part before '.') locates the session's key and is
+		// no secret; the secret after it must appear nowhere.
 		for key, values := range contents {
 			for _, s := range append([]string{key}, values...) {
 				for _, token := range tokens {
-					raw, _ := base64.RawURLEncoding.DecodeString(token)
-					if strings.Contains(s, token) || bytes.Contains([]byte(s), raw) {
-						t.Errorf("Redis holds token %s in key %q: %q", token, key, s)
+					secret := token[strings.IndexByte(token, '.')+1:]
+					raw, _ := base64.RawURLEncoding.DecodeString(secret)
+					if strings.Contains(s, secret) || bytes.Contains([]byte(s), raw) {
+						t.Errorf("Redis holds the secret of token %s in key %q: %q", token, key, s)
 					}
 				}
 			}
@@ -98,33 +99,42 @@ func TestRedisHoldsNoToken(t *testing.T) {
 	})
 }
 
-func TestIndexIsPrunedAfterAbsoluteDeadline(t *testing.T) {
+// TestEndedSessionsArePruned: a user's ended sessions leave the user's key
+// at the next Create, and the key expires with its last session.
+func TestEndedSessionsArePruned(t *testing.T) {
 	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
-		prefix := redistest.Prefix(t)
-		store, clk := newClockedStore(t, srv, session.Options[cart]{Prefix: prefix, IdleTimeout: time.Minute, AbsoluteTimeout: time.Hour})
+		name := redistest.Name(t)
+		store, clk := newClockedStore(t, srv, session.Options[cart]{Prefix: name, IdleTimeout: time.Minute, AbsoluteTimeout: time.Hour})
+		var renewed *session.Session[cart]
 		for range 3 {
-			if _, err := store.Create(background, "alice", cart{}); err != nil {
+			s, err := store.Create(background, "alice", cart{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if renewed, err = store.Regenerate(background, s); err != nil { // leaves a forward behind
 				t.Fatal(err)
 			}
 		}
-		// Past the deadline plus the index's grace (one minute), the next
-		// Create drops the three dead entries.
-		clk.Advance(time.Hour + time.Minute + time.Millisecond)
+		clk.Advance(5 * time.Minute) // every session idles out, every forward ends
 		fresh, err := store.Create(background, "alice", cart{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		index := prefix + "u:{alice}"
-		members, err := srv.Raw(t).Do(background, srv.Raw(t).B().Zrange().Key(index).Min("0").Max("-1").Build()).AsStrSlice()
+		key, id := session.SessionKey(store, fresh.Token)
+		if renewedKey, _ := session.SessionKey(store, renewed.Token); renewedKey != key || session.UserKey(store, "alice") != key {
+			t.Fatalf("alice's sessions are in keys %s and %s, want one key %s", key, renewedKey, session.UserKey(store, "alice"))
+		}
+		fields, err := srv.Raw(t).Do(background, srv.Raw(t).B().Hkeys().Key(key).Build()).AsStrSlice()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(members) != 1 || !strings.HasPrefix(members[0], fresh.ID()) {
-			t.Errorf("index %s = %v, want only the fresh session %s…", index, members, fresh.ID())
+		slices.Sort(fields)
+		if want := []string{id, id + "d"}; !slices.Equal(fields, want) {
+			t.Errorf("fields of %s = %v, want only the fresh session's %v", key, fields, want)
 		}
-		ttl, err := srv.Raw(t).Do(background, srv.Raw(t).B().Pttl().Key(index).Build()).AsInt64()
-		if err != nil || ttl <= 0 || ttl > (time.Hour+time.Minute).Milliseconds() {
-			t.Errorf("index PTTL = %d ms, %v; want (0, 61 min]: the index expires with its last session", ttl, err)
+		ttl, err := srv.Raw(t).Do(background, srv.Raw(t).B().Pttl().Key(key).Build()).AsInt64()
+		if err != nil || ttl <= 0 || ttl > time.Minute.Milliseconds() {
+			t.Errorf("PTTL of %s = %d ms, %v; want (0, 1 min]: the key expires with its last session", key, ttl, err)
 		}
 	})
 }

@@ -4,18 +4,24 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/rueidis"
 
 	"github.com/typecache/typecache"
+	"github.com/typecache/typecache/internal/keyspace"
+	"github.com/typecache/typecache/internal/rediscmd"
 )
 
 var (
 	// ErrNotFound reports that no live session has the given token: it is
 	// unknown, expired, destroyed, or not a well-formed token at all. All
 	// these cases return this same value, so callers cannot tell them apart
-	// and neither can an attacker probing tokens.
+	// and neither can an attacker probing tokens. A record that fails its
+	// integrity check or cannot be decoded gives an error that wraps it.
 	ErrNotFound = errors.New("session: not found")
 
 	// ErrConflict reports that Save or Regenerate lost a race: the session
@@ -25,14 +31,25 @@ var (
 
 	// ErrEmptyUserID reports a per-user operation (List, DestroyAll, Revoke)
 	// called with an empty user ID. Sessions created with an empty user ID
-	// are anonymous and belong to no user's index.
+	// are anonymous and belong to no user.
 	ErrEmptyUserID = errors.New("session: empty user ID")
 
 	// ErrNoMiddleware reports a request helper (Put, Start, Renew, End)
 	// called with a context that did not come through this Store's
 	// Middleware.
 	ErrNoMiddleware = errors.New("session: context did not come through this Store's Middleware")
+
+	// ErrHeaderWritten reports Put, Start or Renew called after the
+	// response header was written: the session was committed with the
+	// header (the cookie is a header), so the change could not reach the
+	// browser, and nothing was changed.
+	ErrHeaderWritten = errors.New("session: response header already written, the session can no longer change in this request")
 )
+
+// forwardFor is how long Destroy of a token that Regenerate replaced still
+// ends the successor: long enough for every request that loaded the old
+// token before the renewal to finish (say, an End racing a Renew).
+const forwardFor = 5 * time.Minute
 
 // Session is one user's session: its token, owner, typed data and
 // deadlines. Get, Create and Regenerate return a fresh Session; change Data
@@ -43,9 +60,9 @@ var (
 // two copies, of which only the first to Save wins (the other gets
 // ErrConflict).
 type Session[T any] struct {
-	// Token is the secret that identifies the session: 32 random bytes in
-	// base64url without padding (43 characters). Send it only in the
-	// session cookie; never log it. Redis holds only its SHA-256.
+	// Token is the secret that identifies the session, 66 characters of
+	// base64url and one '.'. Send it only in the session cookie; never log
+	// it (log ID instead). Redis holds only a SHA-256 of its secret part.
 	Token string
 
 	// UserID is the owner given to Create; empty for anonymous sessions.
@@ -54,12 +71,13 @@ type Session[T any] struct {
 	// Data is the application's data, stored by Save.
 	Data T
 
-	// CreatedAt is when Create made the session (Regenerate keeps it).
+	// CreatedAt is when Create made the session (Regenerate keeps it), by
+	// the application's clock.
 	CreatedAt time.Time
 
-	// LastSeen is when the idle deadline was last extended: by Create, by
-	// Save, or by a Get more than TouchThreshold after the previous
-	// extension. It is accurate to within TouchThreshold.
+	// LastSeen is when the idle deadline was last extended, by Redis's
+	// clock: by Create, by Save, or by a read more than TouchThreshold after
+	// the previous extension. It is accurate to within TouchThreshold.
 	LastSeen time.Time
 
 	// ExpiresAt is when the session ends if it is not used again: the
@@ -70,14 +88,17 @@ type Session[T any] struct {
 	// CreatedAt+AbsoluteTimeout. Regenerate does not move it.
 	AbsoluteExpiresAt time.Time
 
-	id      string // SHA-256 of Token, base64url: the session's name in Redis
+	route   string // the token's route: which Redis hash holds the session
+	id      string // SHA-256 of the token's secret, base64url: its name in Redis
 	version int64  // record version this copy was loaded at, checked by Save
 }
 
 // ID returns the session's opaque public identifier, the one List reports
 // and Revoke accepts. It is derived from a hash of the token and cannot be
-// used as a token; it is safe to show to the session's owner.
+// used as a token; it is safe to log and to show to the session's owner.
 func (s *Session[T]) ID() string { return publicID(s.id) }
+
+func (s *Session[T]) event() Event { return Event{UserID: s.UserID, ID: s.ID()} }
 
 // Info describes one of a user's sessions for a "your active sessions"
 // page. It carries no token.
@@ -93,75 +114,222 @@ type Info struct {
 // Store keeps typed sessions in Redis. It is safe for concurrent use by
 // multiple goroutines; every method that touches Redis takes a context and
 // blocks until Redis answers or the context ends. Build one per session
-// type and share it.
+// type and share it; Close it when done.
+//
+// A Store keeps the sessions this process read recently (up to
+// Options.MaxLocalSessions), so that reading a session that has not changed
+// costs no round trip; Redis tells the process when one changes, and every
+// write of this process drops what it replaced before it returns.
 type Store[T any] struct {
-	redis  rueidis.Client
-	cfg    config[T]
-	ctxKey *contextKey // identifies this store's request state in a context
+	o           Options[T] // validated
+	redis       rueidis.Client
+	space       keyspace.Space
+	plain       rediscmd.Sender // writes
+	tracked     rediscmd.Sender // reads: DoTracked when the local tier is on
+	local       *localTier      // nil when off
+	unsubscribe func()
+	ctxKey      *contextKey // identifies this store's request state in a context
 
-	// now replaces Redis TIME in the scripts when non-nil. Only tests set it
-	// (export_test.go), to move time without sleeping.
+	idleArg, touchArg, forwardArg string
+
+	// now replaces Redis TIME in the scripts, and the application's clock,
+	// when non-nil. Only tests set it (export_test.go).
 	now func() time.Time
+	// afterRead, when non-nil, runs between a read's reply and its entry
+	// into the local tier. Only tests set it, to overtake a read.
+	afterRead func(ctx context.Context)
 }
 
 // New returns a Store that keeps sessions through c. It validates opts,
-// naming the first bad field in the error; the zero Options is valid.
+// returning an error that wraps ErrInvalidOptions and names the first bad
+// field; the zero Options is valid.
 func New[T any](c *typecache.Client, opts Options[T]) (*Store[T], error) {
 	if c == nil {
-		return nil, errors.New("session: New: client is nil")
+		return nil, fmt.Errorf("%w: New needs a *typecache.Client, got nil", ErrInvalidOptions)
 	}
-	cfg, err := opts.validate()
+	o, err := opts.validated()
 	if err != nil {
 		return nil, err
 	}
-	return &Store[T]{redis: c.Redis(), cfg: cfg, ctxKey: new(contextKey)}, nil
+	space, err := keyspace.New(keyspace.Session, o.Prefix)
+	if err != nil {
+		return nil, invalid("Options.Prefix %v", err)
+	}
+	s := &Store[T]{
+		o: o, redis: c.Redis(), space: space, ctxKey: new(contextKey),
+		plain:      rediscmd.Plain(c.Redis()),
+		idleArg:    rediscmd.Millis(o.IdleTimeout),
+		touchArg:   rediscmd.Millis(o.TouchThreshold),
+		forwardArg: rediscmd.Millis(forwardFor),
+	}
+	s.tracked = s.plain
+	s.unsubscribe = func() {}
+	if !o.DisableLocal && o.MaxLocalSessions > 0 && c.Tracking() {
+		s.local = newLocalTier(o.MaxLocalSessions)
+		s.tracked = c.DoTracked
+		s.unsubscribe = c.Subscribe(space.Prefix(), s.local)
+	}
+	return s, nil
+}
+
+// Close stops the Store's local tier: it leaves the client's invalidations
+// and drops what it kept. The Store keeps working afterwards, every read a
+// round trip. Close does not close the typecache.Client; calls after the
+// first do nothing.
+func (s *Store[T]) Close() {
+	s.unsubscribe()
+	if s.local != nil {
+		s.local.close()
+	}
+}
+
+// clock is the application's clock (the test clock when set).
+func (s *Store[T]) clock() time.Time {
+	if s.now != nil {
+		return s.now()
+	}
+	return time.Now()
+}
+
+// key is the Redis key of route's sessions.
+func (s *Store[T]) key(route string) string { return s.space.Key(groupKind, route) }
+
+// ownWrite drops what this process kept of key after it wrote key (or may
+// have: a failed write may have been applied).
+func (s *Store[T]) ownWrite(key string) {
+	if s.local != nil {
+		s.local.Invalidate(key)
+	}
+}
+
+// failed reports err to the observer unless it is a verdict about the
+// session rather than a failure, and returns it.
+func (s *Store[T]) failed(op string, err error) error {
+	if !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrConflict) {
+		s.o.Observer.OnError(op, err)
+	}
+	return err
 }
 
 // Create starts a session for userID holding data and returns it with its
-// new token. An empty userID makes an anonymous session, which List and
-// DestroyAll do not see. Create costs two round trips for a user (the
-// user's index first, then the record) and one for an anonymous session.
+// new token, in one round trip. An empty userID makes an anonymous
+// session, which List and DestroyAll do not see.
 func (s *Store[T]) Create(ctx context.Context, userID string, data T) (*Session[T], error) {
-	encoded, err := s.cfg.codec.Append(nil, data)
-	if err != nil {
-		return nil, fmt.Errorf("session: encode data: %w", err)
-	}
-	token := newToken()
-	id, _ := tokenID(token)
-	rec := record{user: userID}
-	if userID != "" {
-		rec.created, rec.absolute, err = s.addToIndex(ctx, userID, id, "", 0)
-		if err != nil {
-			return nil, err
-		}
-	}
-	if err := s.writeRecord(ctx, id, &rec, encoded); err != nil {
+	sess := s.prepare(userID, data)
+	if err := s.insert(ctx, sess); err != nil {
 		return nil, err
 	}
-	return s.newSession(token, id, rec, data), nil
+	return sess, nil
 }
 
-// Get returns the live session that token names, in one round trip. It
-// extends the idle deadline only when the last extension is older than
-// TouchThreshold, and then writes only that timestamp and the key's TTL,
-// never the record. Unknown, expired and malformed tokens all return
-// ErrNotFound; malformed ones without contacting Redis. A record whose data
-// the codec cannot decode (say, after a change of codec or key) also
-// returns an error that wraps ErrNotFound, with the codec's error.
+// prepare returns a new session of userID holding data, not stored yet:
+// its token, and its creation time and absolute deadline by the
+// application's clock (they are signed before they reach Redis).
+func (s *Store[T]) prepare(userID string, data T) *Session[T] {
+	token, id := newID(routeFor(userID))
+	created := s.clock().UnixMilli()
+	absolute := created + s.o.AbsoluteTimeout.Milliseconds()
+	sess := &Session[T]{Token: token, UserID: userID, Data: data, route: token[:routeLen], id: id}
+	s.setTimes(sess, created, absolute, created)
+	return sess
+}
+
+// insert stores sess, which prepare made, in one round trip.
+func (s *Store[T]) insert(ctx context.Context, sess *Session[T]) error {
+	encoded, err := s.o.Codec.Append(nil, sess.Data)
+	if err != nil {
+		return fmt.Errorf("session: encode data: %w", err)
+	}
+	rec := record{user: sess.UserID, data: encoded, version: 1, created: sess.CreatedAt.UnixMilli(), absolute: sess.AbsoluteExpiresAt.UnixMilli()}
+	key := s.key(sess.route)
+	msg, err := createScript.Exec(ctx, s.redis, s.plain, []string{key}, []string{
+		rediscmd.ClockArg(s.now), sess.id, s.idleArg,
+		strconv.FormatInt(rec.created, 10), strconv.FormatInt(rec.absolute, 10),
+		s.sign(sess.id, &rec), rec.user, rueidis.BinaryString(encoded)})
+	s.ownWrite(key)
+	fields, err := s.reply(msg, err, "create", key, 1)
+	if err != nil {
+		return s.failed("create", err)
+	}
+	seen, err := replyInt("create", key, fields[0])
+	if err != nil {
+		return s.failed("create", err)
+	}
+	sess.version = 1
+	s.setTimes(sess, rec.created, rec.absolute, seen)
+	s.o.Observer.OnCreated(sess.event())
+	return nil
+}
+
+// Get returns the live session that token names. A session this process
+// read before and that has not changed since is served from memory, with
+// no round trip; otherwise Get costs one. It extends the idle deadline only
+// when the last extension is older than TouchThreshold, and then writes
+// only that timestamp and the key's TTL, never the data. Unknown, expired
+// and malformed tokens all return ErrNotFound; malformed ones without
+// contacting Redis. A record whose data the codec cannot decode (say,
+// after a change of codec or key), or that fails its integrity check, also
+// returns an error that wraps ErrNotFound, with the cause.
 func (s *Store[T]) Get(ctx context.Context, token string) (*Session[T], error) {
-	id, ok := tokenID(token)
+	route, id, ok := parseToken(token)
 	if !ok {
+		s.o.Observer.OnRejected(RejectMalformed)
 		return nil, ErrNotFound
 	}
-	rec, err := s.loadRecord(ctx, id, true)
+	key := s.key(route)
+	rec, local, err := s.load(ctx, key, id)
 	if err != nil {
-		return nil, err
+		switch {
+		case errors.Is(err, ErrTampered), errors.Is(err, errMalformed):
+			s.o.Observer.OnRejected(RejectTampered)
+		case errors.Is(err, ErrNotFound):
+			s.o.Observer.OnRejected(RejectUnknown)
+		}
+		return nil, s.failed("get", err)
 	}
-	data, err := s.cfg.codec.Decode(rec.data)
+	data, err := s.o.Codec.Decode(rec.data)
 	if err != nil {
-		return nil, fmt.Errorf("%w: record %s: %w", ErrNotFound, s.recordKey(id), err)
+		s.o.Observer.OnRejected(RejectUndecodable)
+		return nil, fmt.Errorf("%w: record %s: %w", ErrNotFound, key, err)
 	}
-	return s.newSession(token, id, rec, data), nil
+	sess := &Session[T]{Token: token, UserID: rec.user, Data: data, route: route, id: id, version: rec.version}
+	s.setTimes(sess, rec.created, rec.absolute, rec.seen)
+	s.o.Observer.OnLoaded(sess.event(), local)
+	return sess, nil
+}
+
+// load returns session id of key from the local tier when it is fresh
+// there (local is true), else from Redis, keeping the reply when nothing
+// overtook it.
+func (s *Store[T]) load(ctx context.Context, key, id string) (rec record, local bool, err error) {
+	var sent time.Time
+	var gen uint64
+	if s.local != nil {
+		sent = s.clock()
+		if rec, ok := s.local.get(key, id, sent); ok {
+			return rec, true, nil
+		}
+		gen = s.local.generation(key)
+	}
+	r, err := s.readRecord(ctx, key, id)
+	if s.afterRead != nil {
+		s.afterRead(ctx)
+	}
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		s.ownWrite(key) // the read may have extended the session before it failed
+	}
+	if err != nil {
+		return record{}, false, err
+	}
+	if r.touched {
+		s.ownWrite(key)
+	} else if s.local != nil && r.checkErr == nil {
+		// Fresh until the next extension is due or the session idles out,
+		// counted from when the read was sent, in this process's clock.
+		due := min(r.rec.seen+s.o.TouchThreshold.Milliseconds(), r.rec.seen+s.o.IdleTimeout.Milliseconds(), r.rec.absolute)
+		s.local.insert(key, gen, localRecord{id: id, rec: r.rec, until: sent.Add(time.Duration(due-r.now) * time.Millisecond)})
+	}
+	return r.rec, false, r.checkErr
 }
 
 // Save stores sess.Data and extends the idle deadline, in one round trip.
@@ -170,78 +338,118 @@ func (s *Store[T]) Get(ctx context.Context, token string) (*Session[T], error) {
 // session has ended. On success sess's version, LastSeen and ExpiresAt are
 // updated, so sess can be saved again.
 func (s *Store[T]) Save(ctx context.Context, sess *Session[T]) error {
-	encoded, err := s.cfg.codec.Append(nil, sess.Data)
+	if sess == nil || sess.id == "" {
+		return ErrNotFound
+	}
+	encoded, err := s.o.Codec.Append(nil, sess.Data)
 	if err != nil {
 		return fmt.Errorf("session: encode data: %w", err)
 	}
-	if sess.id == "" {
-		return ErrNotFound
+	next := record{user: sess.UserID, data: encoded, version: sess.version + 1,
+		created: sess.CreatedAt.UnixMilli(), absolute: sess.AbsoluteExpiresAt.UnixMilli()}
+	key := s.key(sess.route)
+	msg, err := saveScript.Exec(ctx, s.redis, s.plain, []string{key}, []string{
+		rediscmd.ClockArg(s.now), sess.id, s.idleArg, strconv.FormatInt(sess.version, 10),
+		s.sign(sess.id, &next), rueidis.BinaryString(encoded)})
+	s.ownWrite(key)
+	fields, err := s.reply(msg, err, "save", key, 2)
+	if errors.Is(err, ErrConflict) {
+		s.o.Observer.OnConflict(sess.event())
 	}
-	version, seen, err := s.saveRecord(ctx, sess.id, sess.version, encoded)
 	if err != nil {
-		return err
+		return s.failed("save", err)
+	}
+	version, err := replyInt("save", key, fields[0])
+	if err != nil {
+		return s.failed("save", err)
+	}
+	seen, err := replyInt("save", key, fields[1])
+	if err != nil {
+		return s.failed("save", err)
 	}
 	sess.version = version
-	sess.LastSeen = time.UnixMilli(seen)
-	sess.ExpiresAt = s.expiresAt(seen, sess.AbsoluteExpiresAt.UnixMilli())
+	s.setTimes(sess, next.created, next.absolute, seen)
+	s.o.Observer.OnSaved(sess.event())
 	return nil
 }
 
 // Regenerate moves sess to a new token, for login and every change of
-// privilege (the defence against session fixation): the old token stops
-// working at once, sess.Data is stored under the new token, and CreatedAt
-// and the absolute deadline are kept. Like Save it returns ErrConflict when
-// sess is out of date. It costs three round trips: the old record is
-// deleted first, so a failure later on can log the user out but never
-// leaves the old token valid.
+// privilege (the defence against session fixation), in one round trip:
+// the old token stops working at once, sess.Data is stored under the new
+// token, and CreatedAt and the absolute deadline are kept. Like Save it
+// returns ErrConflict when sess is out of date. For a few minutes after,
+// destroying the old token (say, a logout racing the renewal) also ends
+// the new one.
 func (s *Store[T]) Regenerate(ctx context.Context, sess *Session[T]) (*Session[T], error) {
-	encoded, err := s.cfg.codec.Append(nil, sess.Data)
+	if sess == nil || sess.id == "" {
+		return nil, ErrNotFound
+	}
+	encoded, err := s.o.Codec.Append(nil, sess.Data)
 	if err != nil {
 		return nil, fmt.Errorf("session: encode data: %w", err)
 	}
-	if sess.id == "" {
-		return nil, ErrNotFound
+	token, id := newID(sess.route)
+	next := record{user: sess.UserID, data: encoded, version: 1,
+		created: sess.CreatedAt.UnixMilli(), absolute: sess.AbsoluteExpiresAt.UnixMilli()}
+	key := s.key(sess.route)
+	msg, err := regenerateScript.Exec(ctx, s.redis, s.plain, []string{key}, []string{
+		rediscmd.ClockArg(s.now), sess.id, s.idleArg, strconv.FormatInt(sess.version, 10),
+		id, s.sign(id, &next), rueidis.BinaryString(encoded), s.forwardArg})
+	s.ownWrite(key)
+	fields, err := s.reply(msg, err, "regenerate", key, 2)
+	if errors.Is(err, ErrConflict) {
+		s.o.Observer.OnConflict(sess.event())
 	}
-	rec, err := s.claimRecord(ctx, sess.id, sess.version)
 	if err != nil {
-		return nil, err
+		return nil, s.failed("regenerate", err)
 	}
-	token := newToken()
-	id, _ := tokenID(token)
-	if rec.user != "" {
-		if _, _, err := s.addToIndex(ctx, rec.user, id, sess.id, rec.absolute); err != nil {
-			return nil, err
-		}
+	rec, err := s.checkedRecord(key, id, fields[0], encoded)
+	if err != nil {
+		return nil, s.failed("regenerate", err)
 	}
-	if err := s.writeRecord(ctx, id, &rec, encoded); err != nil {
-		return nil, err
-	}
-	return s.newSession(token, id, rec, sess.Data), nil
+	renewed := &Session[T]{Token: token, UserID: rec.user, Data: sess.Data, route: sess.route, id: id, version: rec.version}
+	s.setTimes(renewed, rec.created, rec.absolute, rec.seen)
+	s.o.Observer.OnRegenerated(renewed.event(), sess.ID())
+	return renewed, nil
 }
 
-// Destroy ends the session that token names (logout). It returns
-// ErrNotFound when there is no such session, which callers usually ignore.
+// Destroy ends the session that token names (logout), and any session that
+// Regenerate moved it to in the last few minutes. It returns ErrNotFound
+// when there is no such session, which callers usually ignore.
 func (s *Store[T]) Destroy(ctx context.Context, token string) error {
-	id, ok := tokenID(token)
+	route, id, ok := parseToken(token)
 	if !ok {
 		return ErrNotFound
 	}
-	return s.destroy(ctx, id, "")
+	key := s.key(route)
+	msg, err := destroyScript.Exec(ctx, s.redis, s.plain, []string{key}, []string{rediscmd.ClockArg(s.now), id, s.idleArg})
+	s.ownWrite(key)
+	fields, err := s.reply(msg, err, "destroy", key, 1)
+	if err != nil {
+		return s.failed("destroy", err)
+	}
+	s.o.Observer.OnDestroyed(Event{UserID: fields[0], ID: publicID(id)})
+	return nil
 }
 
-// DestroyAll ends every session of userID ("log out everywhere"), found
-// through the user's index, never by SCAN. Sessions other users own are
-// untouched. A session that Create is still making while DestroyAll runs
-// may survive it.
+// DestroyAll ends every session of userID ("log out everywhere"), in one
+// round trip and without SCAN: a user's sessions share one Redis key. It is
+// atomic with every other change of the user's sessions, so no session of
+// userID created, saved or regenerated before DestroyAll returns survives
+// it. Sessions other users own are untouched.
 func (s *Store[T]) DestroyAll(ctx context.Context, userID string) error {
 	if userID == "" {
 		return ErrEmptyUserID
 	}
-	ids, err := s.indexMembers(ctx, userID)
-	if err != nil || len(ids) == 0 {
-		return err
+	key := s.key(userRoute(userID))
+	n, err := destroyAllScript.Exec(ctx, s.redis, s.plain, []string{key}, []string{rediscmd.ClockArg(s.now), userID})
+	s.ownWrite(key)
+	if err != nil {
+		return s.failed("destroy", fmt.Errorf("session: destroy all %s: %w", key, err))
 	}
-	return s.deleteSessions(ctx, userID, ids)
+	count, _ := n.AsInt64()
+	s.o.Observer.OnDestroyedAll(userID, int(count))
+	return nil
 }
 
 // Revoke ends the session of userID whose ID (as List reports it) is id:
@@ -251,43 +459,61 @@ func (s *Store[T]) Revoke(ctx context.Context, userID, id string) error {
 	if userID == "" {
 		return ErrEmptyUserID
 	}
-	ids, err := s.indexMembers(ctx, userID)
+	if len(id) != publicIDLen {
+		return ErrNotFound
+	}
+	key := s.key(userRoute(userID))
+	_, err := revokeScript.Exec(ctx, s.redis, s.plain, []string{key}, []string{rediscmd.ClockArg(s.now), id, s.idleArg, userID})
+	s.ownWrite(key)
+	if rueidis.IsRedisNil(err) {
+		return ErrNotFound
+	}
 	if err != nil {
-		return err
+		return s.failed("revoke", fmt.Errorf("session: revoke %s: %w", key, err))
 	}
-	for _, full := range ids {
-		if publicID(full) == id {
-			return s.destroy(ctx, full, userID)
-		}
-	}
-	return ErrNotFound
+	s.o.Observer.OnDestroyed(Event{UserID: userID, ID: id})
+	return nil
 }
 
 // List returns userID's live sessions, oldest first, for a "your active
-// sessions" page. It reads each session without extending it, and drops
-// index entries whose sessions have ended.
+// sessions" page, in one round trip. It reads each session without
+// extending it.
 func (s *Store[T]) List(ctx context.Context, userID string) ([]Info, error) {
 	if userID == "" {
 		return nil, ErrEmptyUserID
 	}
-	ids, err := s.indexMembers(ctx, userID)
-	if err != nil || len(ids) == 0 {
-		return nil, err
+	key := s.key(userRoute(userID))
+	msg, err := listScript.Exec(ctx, s.redis, s.plain, []string{key}, []string{rediscmd.ClockArg(s.now), userID, s.idleArg})
+	fields, err := s.reply(msg, err, "list", key, -1)
+	if err != nil {
+		return nil, s.failed("list", err)
 	}
-	return s.listSessions(ctx, userID, ids)
+	var infos []Info
+	for i := 0; i+2 < len(fields); i += 3 {
+		rec, err := s.checkedRecord(key, fields[i], fields[i+1], []byte(fields[i+2]))
+		if err != nil || rec.user != userID {
+			continue // not a session this store wrote for userID
+		}
+		info := Info{ID: publicID(fields[i])}
+		info.CreatedAt, info.LastSeen, info.ExpiresAt, info.AbsoluteExpiresAt = s.times(rec.created, rec.absolute, rec.seen)
+		infos = append(infos, info)
+	}
+	slices.SortFunc(infos, func(a, b Info) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return infos, nil
 }
 
-func (s *Store[T]) newSession(token, id string, rec record, data T) *Session[T] {
-	return &Session[T]{
-		Token: token, UserID: rec.user, Data: data,
-		CreatedAt:         time.UnixMilli(rec.created),
-		LastSeen:          time.UnixMilli(rec.seen),
-		ExpiresAt:         s.expiresAt(rec.seen, rec.absolute),
-		AbsoluteExpiresAt: time.UnixMilli(rec.absolute),
-		id:                id, version: rec.version,
-	}
+// times turns a record's Unix-ms times into CreatedAt, LastSeen, ExpiresAt
+// and AbsoluteExpiresAt.
+func (s *Store[T]) times(created, absolute, seen int64) (c, l, e, a time.Time) {
+	return time.UnixMilli(created), time.UnixMilli(seen),
+		time.UnixMilli(min(seen+s.o.IdleTimeout.Milliseconds(), absolute)), time.UnixMilli(absolute)
 }
 
-func (s *Store[T]) expiresAt(seenMs, absoluteMs int64) time.Time {
-	return time.UnixMilli(min(seenMs+s.cfg.idle.Milliseconds(), absoluteMs))
+func (s *Store[T]) setTimes(sess *Session[T], created, absolute, seen int64) {
+	sess.CreatedAt, sess.LastSeen, sess.ExpiresAt, sess.AbsoluteExpiresAt = s.times(created, absolute, seen)
 }

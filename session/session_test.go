@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testclock"
 	"github.com/typecache/typecache/session"
 )
 
@@ -66,17 +67,18 @@ func TestNotFoundIsOneError(t *testing.T) {
 			t.Fatal(err)
 		}
 		clk.Advance(time.Minute)
-		unknown := strings.Repeat("A", 43)
+		unknown := wellFormed
 		for name, token := range map[string]string{
 			"unknown":                      unknown,
 			"expired":                      expired.Token,
 			"destroyed":                    destroyed.Token,
 			"empty":                        "",
-			"short":                        unknown[:42],
+			"secret only":                  expired.Token[23:],
+			"short":                        unknown[:65],
 			"long":                         unknown + "A",
-			"padded":                       unknown[:42] + "=",
+			"padded":                       unknown[:65] + "=",
 			"alphabet":                     "+" + unknown[1:],
-			"non-canonical last character": unknown[:42] + "B",
+			"non-canonical last character": unknown[:65] + "B",
 		} {
 			if _, err := store.Get(background, token); err != session.ErrNotFound {
 				t.Errorf("%s: Get err = %v, want exactly ErrNotFound", name, err)
@@ -85,13 +87,16 @@ func TestNotFoundIsOneError(t *testing.T) {
 	})
 }
 
+// wellFormed has the shape of a token and names no session.
+var wellFormed = strings.Repeat("A", 22) + "." + strings.Repeat("A", 43)
+
 // A canceled context makes every Redis call fail, so an ErrNotFound under
 // one proves that no call was made.
 func TestMalformedTokenSkipsRedis(t *testing.T) {
 	store := newStore(t, redistest.Standalone(t), session.Options[cart]{})
 	ctx, cancel := context.WithCancel(background)
 	cancel()
-	for _, token := range []string{"", "x", strings.Repeat("A", 42) + "B", strings.Repeat("/", 43)} {
+	for _, token := range []string{"", "x", wellFormed[:65] + "B", strings.Repeat("/", 66), wellFormed[23:]} {
 		if _, err := store.Get(ctx, token); err != session.ErrNotFound {
 			t.Errorf("Get(%q) with canceled ctx = %v, want ErrNotFound without a Redis call", token, err)
 		}
@@ -99,7 +104,7 @@ func TestMalformedTokenSkipsRedis(t *testing.T) {
 			t.Errorf("Destroy(%q) with canceled ctx = %v, want ErrNotFound without a Redis call", token, err)
 		}
 	}
-	if _, err := store.Get(ctx, strings.Repeat("A", 43)); !errors.Is(err, context.Canceled) {
+	if _, err := store.Get(ctx, wellFormed); !errors.Is(err, context.Canceled) {
 		t.Errorf("Get(well-formed) with canceled ctx = %v, want context.Canceled (it must reach Redis)", err)
 	}
 }
@@ -163,42 +168,71 @@ func TestAbsoluteTimeout(t *testing.T) {
 	})
 }
 
+// TestReadWithinTouchThresholdWritesNothing: reads within TouchThreshold
+// write nothing (with the local tier, they send nothing at all), and the
+// first read past it writes one meta field (and the key's TTL when that
+// grows; with the test clock, Redis's own clock has not moved, so it may
+// not).
 func TestReadWithinTouchThresholdWritesNothing(t *testing.T) {
 	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
-		store, clk := newClockedStore(t, srv, session.Options[cart]{IdleTimeout: 10 * time.Minute, TouchThreshold: time.Minute})
-		sess, err := store.Create(background, "alice", cart{Items: []string{"apple"}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := store.Get(background, sess.Token); err != nil { // loads the script
-			t.Fatal(err)
-		}
-		const reads = 5
-		before := commandCounts(t, srv)
-		for range reads {
-			clk.Advance(10 * time.Second) // 50 s in all: within the threshold
-			if _, err := store.Get(background, sess.Token); err != nil {
-				t.Fatal(err)
-			}
-		}
-		after := commandCounts(t, srv)
-		want := map[string]int{"evalsha": reads, "hmget": reads}
-		if diff := cmp.Diff(want, pick(commandDelta(before, after), "evalsha", "eval", "hmget", "hset", "pexpire", "del")); diff != "" {
-			t.Errorf("commands for %d reads within the threshold (-want +got):\n%s", reads, diff)
-		}
+		for _, tc := range []struct {
+			name         string
+			disableLocal bool
+			readTrips    int64 // round trips of the 5 reads within the threshold
+		}{
+			{"local tier", false, 0},
+			{"no local tier", true, 5},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				name := redistest.Name(t)
+				client, trips := countedClient(t, srv, name)
+				store := newStoreOn(t, client, session.Options[cart]{Prefix: name, IdleTimeout: 10 * time.Minute, TouchThreshold: time.Minute, DisableLocal: tc.disableLocal})
+				clk := testclock.New(time.Now().Truncate(time.Millisecond))
+				session.SetClock(store, clk.Now)
+				sess, err := store.Create(background, "alice", cart{Items: []string{"apple"}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := store.Get(background, sess.Token); err != nil { // loads the script, fills the local tier
+					t.Fatal(err)
+				}
+				const reads = 5
+				before, tripsBefore := commandCounts(t, srv), trips.Load()
+				for range reads {
+					clk.Advance(10 * time.Second) // 50 s in all: within the threshold
+					if _, err := store.Get(background, sess.Token); err != nil {
+						t.Fatal(err)
+					}
+				}
+				after := commandCounts(t, srv)
+				if got := trips.Load() - tripsBefore; got != tc.readTrips {
+					t.Errorf("%d reads within the threshold took %d round trips, want %d", reads, got, tc.readTrips)
+				}
+				want := map[string]int{}
+				if tc.readTrips > 0 {
+					want["evalsha"] = reads
+				}
+				if diff := cmp.Diff(want, pick(commandDelta(before, after), "evalsha", "eval", "hset", "pexpire", "del", "hdel")); diff != "" {
+					t.Errorf("commands for %d reads within the threshold (-want +got):\n%s", reads, diff)
+				}
 
-		clk.Advance(10 * time.Second) // 60 s since the last extension
-		before = after
-		got, err := store.Get(background, sess.Token)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want = map[string]int{"evalsha": 1, "hmget": 1, "hset": 1, "pexpire": 1}
-		if diff := cmp.Diff(want, pick(commandDelta(before, commandCounts(t, srv)), "evalsha", "eval", "hmget", "hset", "pexpire", "del")); diff != "" {
-			t.Errorf("commands for a read past the threshold (-want +got):\n%s", diff)
-		}
-		if !got.LastSeen.Equal(clk.Now()) {
-			t.Errorf("LastSeen = %v, want %v after the extension", got.LastSeen, clk.Now())
+				clk.Advance(10 * time.Second) // 60 s since the last extension
+				before, tripsBefore = after, trips.Load()
+				got, err := store.Get(background, sess.Token)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want = map[string]int{"evalsha": 1, "hset": 1}
+				if diff := cmp.Diff(want, pick(commandDelta(before, commandCounts(t, srv)), "evalsha", "eval", "hset", "del", "hdel")); diff != "" {
+					t.Errorf("commands for a read past the threshold (-want +got):\n%s", diff)
+				}
+				if n := trips.Load() - tripsBefore; n != 1 {
+					t.Errorf("a read past the threshold took %d round trips, want 1", n)
+				}
+				if !got.LastSeen.Equal(clk.Now()) {
+					t.Errorf("LastSeen = %v, want %v after the extension", got.LastSeen, clk.Now())
+				}
+			})
 		}
 	})
 }

@@ -10,38 +10,48 @@ import (
 const base64URLAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 func TestNewTokenFormat(t *testing.T) {
-	for range 1000 {
-		token := newToken()
-		if len(token) != 43 || strings.Trim(token, base64URLAlphabet) != "" {
-			t.Fatalf("token %q: want 43 base64url characters without padding", token)
+	for _, user := range []string{"", "alice", "a user with spaces"} {
+		for range 300 {
+			token, id := newID(routeFor(user))
+			route, secret, ok := strings.Cut(token, ".")
+			if len(token) != 66 || !ok || len(route) != 22 || len(secret) != 43 ||
+				strings.Trim(route, base64URLAlphabet) != "" || strings.Trim(secret, base64URLAlphabet) != "" {
+				t.Fatalf("token %q: want 22 and 43 base64url characters joined by '.'", token)
+			}
+			raw, err := tokenEncoding.DecodeString(secret)
+			if err != nil || len(raw) != 32 {
+				t.Fatalf("secret %q decodes to %d bytes, %v; want 32", secret, len(raw), err)
+			}
+			gotRoute, gotID, ok := parseToken(token)
+			sum := sha256.Sum256(raw)
+			if !ok || gotRoute != route || gotID != id || id != tokenEncoding.EncodeToString(sum[:]) {
+				t.Fatalf("parseToken(%q) = %q, %q, %v; want the route and the base64url SHA-256 of the secret's bytes", token, gotRoute, gotID, ok)
+			}
+			if user != "" && route != userRoute(user) {
+				t.Fatalf("route of %q's token = %q, want userRoute %q", user, route, userRoute(user))
+			}
 		}
-		raw, err := tokenEncoding.DecodeString(token)
-		if err != nil || len(raw) != 32 {
-			t.Fatalf("token %q decodes to %d bytes, %v; want 32", token, len(raw), err)
-		}
-		id, ok := tokenID(token)
-		sum := sha256.Sum256(raw)
-		if !ok || id != tokenEncoding.EncodeToString(sum[:]) {
-			t.Fatalf("tokenID(%q) = %q, %v; want the base64url SHA-256 of its bytes", token, id, ok)
-		}
+	}
+	if userRoute("alice") == userRoute("bob") || userRoute("") == userRoute("alice") {
+		t.Error("two users share a route")
 	}
 }
 
-// TestNewTokenEntropy checks that tokens are unique and that every one of
-// the 256 bit positions is set in about half of them. For n = 4096 tokens a
-// fair bit is set 2048 ± 32 (one standard deviation) times; a stuck or
+// TestNewTokenEntropy checks that secrets are unique and that every one of
+// the 256 bit positions is set in about half of them. For n = 4096 secrets
+// a fair bit is set 2048 ± 32 (one standard deviation) times; a stuck or
 // biased bit (say, a counter or a timestamp) lands far outside ±8σ.
 func TestNewTokenEntropy(t *testing.T) {
 	const n = 4096
 	seen := make(map[string]bool, n)
 	var ones [256]int
 	for range n {
-		token := newToken()
-		if seen[token] {
-			t.Fatalf("token %q generated twice", token)
+		secret := newSecret()
+		if seen[secret] {
+			t.Fatalf("secret %q generated twice", secret)
 		}
-		seen[token] = true
-		raw, _ := tokenEncoding.DecodeString(token)
+		seen[secret] = true
+		raw, _ := tokenEncoding.DecodeString(secret)
 		for i, b := range raw {
 			for j := range 8 {
 				ones[i*8+j] += int(b>>j) & 1
@@ -50,89 +60,103 @@ func TestNewTokenEntropy(t *testing.T) {
 	}
 	for bit, count := range ones {
 		if count < n/2-8*32 || count > n/2+8*32 {
-			t.Errorf("bit %d set in %d of %d tokens, want about %d", bit, count, n, n/2)
+			t.Errorf("bit %d set in %d of %d secrets, want about %d", bit, count, n, n/2)
 		}
 	}
-	// Successive tokens share about half their bits, not more.
-	a, _ := tokenEncoding.DecodeString(newToken())
-	b, _ := tokenEncoding.DecodeString(newToken())
+	// Successive secrets share about half their bits, not more.
+	a, _ := tokenEncoding.DecodeString(newSecret())
+	b, _ := tokenEncoding.DecodeString(newSecret())
 	same := 0
 	for i := range a {
 		same += 8 - bits.OnesCount8(a[i]^b[i])
 	}
 	if same > 128+8*8 {
-		t.Errorf("two successive tokens share %d of 256 bits", same)
+		t.Errorf("two successive secrets share %d of 256 bits", same)
 	}
 }
 
-func TestTokenIDRejectsMalformed(t *testing.T) {
-	valid := newToken()
+func TestParseTokenRejectsMalformed(t *testing.T) {
+	valid, _ := newID(newRoute())
+	route, secret := valid[:22], valid[23:]
 	for name, token := range map[string]string{
-		"empty":                  "",
-		"short":                  valid[:42],
-		"long":                   valid + "A",
-		"padding":                valid[:42] + "=",
-		"standard alphabet +":    "+" + valid[1:],
-		"standard alphabet /":    "/" + valid[1:],
-		"space":                  " " + valid[1:],
-		"non-ASCII":              "é" + valid[2:],
-		"non-zero trailing bits": valid[:42] + "B", // 'B' = 000001: the last 2 bits must be 0
-		"newline":                valid[:42] + "\n",
-		"std-encoded 32 bytes":   strings.Repeat("A", 42) + "=",
-		"43 chars of 33 bytes":   strings.Repeat("_", 43),
+		"empty":                          "",
+		"secret only":                    secret,
+		"short":                          valid[:65],
+		"long":                           valid + "A",
+		"no separator":                   route + "A" + secret,
+		"other separator":                route + "~" + secret,
+		"padding":                        valid[:65] + "=",
+		"standard alphabet +":            "+" + valid[1:],
+		"standard alphabet /":            route + "./" + secret[1:],
+		"space":                          " " + valid[1:],
+		"non-ASCII":                      "é" + valid[2:],
+		"secret non-zero trailing bits":  valid[:65] + "B", // 'B' = 000001: the last 2 bits must be 0
+		"route non-zero trailing bits":   route[:21] + "B." + secret,
+		"newline":                        valid[:65] + "\n",
+		"43 chars of 33 bytes":           route + "." + strings.Repeat("_", 43),
+		"route of 17 bytes":              strings.Repeat("_", 22) + "." + secret,
+		"separator in the wrong place":   route[:21] + "." + route[21:] + secret[1:],
+		"route and secret swapped sizes": secret[:22] + "." + route + secret[:21],
 	} {
-		if id, ok := tokenID(token); ok {
-			t.Errorf("%s: tokenID(%q) accepted it as %q", name, token, id)
+		if _, id, ok := parseToken(token); ok {
+			t.Errorf("%s: parseToken(%q) accepted it as %q", name, token, id)
 		}
 	}
-	if _, ok := tokenID(valid); !ok {
-		t.Errorf("tokenID rejected a fresh token %q", valid)
+	if _, _, ok := parseToken(valid); !ok {
+		t.Errorf("parseToken rejected a fresh token %q", valid)
 	}
 }
 
-// FuzzTokenID: any string either is rejected or is exactly the canonical
-// encoding of 32 bytes; never a panic.
-func FuzzTokenID(f *testing.F) {
-	f.Add(newToken())
-	f.Add(strings.Repeat("A", 43))
-	f.Add(strings.Repeat("A", 42) + "B")
-	f.Add(strings.Repeat("_", 43))
+// FuzzParseToken: any string either is rejected or is exactly a canonical
+// route and secret; never a panic.
+func FuzzParseToken(f *testing.F) {
+	valid, _ := newID(newRoute())
+	f.Add(valid)
+	f.Add(strings.Repeat("A", 22) + "." + strings.Repeat("A", 43))
+	f.Add(strings.Repeat("A", 22) + "." + strings.Repeat("A", 42) + "B")
+	f.Add(strings.Repeat("_", 66))
 	f.Add("")
-	f.Add(strings.Repeat("=", 43))
+	f.Add(strings.Repeat("=", 66))
 	f.Fuzz(func(t *testing.T, token string) {
-		id, ok := tokenID(token)
+		route, id, ok := parseToken(token)
 		if !ok {
 			return
 		}
-		raw, err := tokenEncoding.DecodeString(token)
-		if err != nil || len(raw) != 32 || tokenEncoding.EncodeToString(raw) != token {
-			t.Fatalf("tokenID accepted %q, which is not a canonical 32-byte token", token)
+		rawRoute, err1 := tokenEncoding.DecodeString(route)
+		rawSecret, err2 := tokenEncoding.DecodeString(token[23:])
+		if err1 != nil || err2 != nil || len(rawRoute) != 16 || len(rawSecret) != 32 ||
+			tokenEncoding.EncodeToString(rawRoute)+"."+tokenEncoding.EncodeToString(rawSecret) != token {
+			t.Fatalf("parseToken accepted %q, which is not a canonical token", token)
 		}
 		if len(id) != 43 || strings.Contains(token, id) {
-			t.Fatalf("tokenID(%q) = %q", token, id)
+			t.Fatalf("parseToken(%q) id = %q", token, id)
 		}
 	})
 }
 
-// FuzzParseRecord: whatever a record's fields hold (a foreign writer, a bug,
-// an attacker with Redis access), parseRecord returns an error or a record
-// whose numbers passed its checks; the codec then decides about the data.
-func FuzzParseRecord(f *testing.F) {
-	f.Add("alice", []byte(`{"items":["a"]}`), "1", "1700000000000", "1700028800000", "1700000000000")
-	f.Add("", []byte{}, "0", "-1", "x", "")
-	f.Add("u", []byte{0xff, 0}, "9223372036854775807", "1", "0", "1")
-	f.Fuzz(func(t *testing.T, user string, data []byte, version, created, absolute, seen string) {
-		rec, err := parseRecord([]string{user, string(data), version, created, absolute, seen})
+// FuzzParseMeta: whatever a session's meta field holds (a foreign writer, a
+// bug, an attacker with Redis access), parseMeta returns an error or a
+// record whose numbers passed its checks, and pack in the scripts could
+// have written it; the codec then decides about the data.
+func FuzzParseMeta(f *testing.F) {
+	f.Add("1 1700000000000 1700028800000 1700000000000 - alice", []byte(`{"items":["a"]}`))
+	f.Add("> 0123456789012345678901234567890123456789012 1700028800000", []byte{})
+	f.Add("9223372036854775807 1 0 1 x u", []byte{0xff, 0})
+	f.Add("1 2 3 4 - ", []byte("null"))
+	f.Add("-1 2 3 4 - u", []byte("null"))
+	f.Add("1 2 3 4 -", []byte("null"))
+	f.Fuzz(func(t *testing.T, meta string, data []byte) {
+		rec, err := parseMeta(meta)
 		if err != nil {
 			return
 		}
-		if rec.version < 1 || rec.created > rec.absolute || rec.seen > rec.absolute || rec.user != user {
-			t.Fatalf("parseRecord accepted an inconsistent record %+v", rec)
+		if rec.version < 1 || rec.created > rec.absolute || rec.seen < 0 || rec.mac == "" || strings.Contains(rec.mac, " ") {
+			t.Fatalf("parseMeta accepted an inconsistent record %+v from %q", rec, meta)
 		}
-		cfg, err := Options[map[string]any]{}.validate()
+		o, err := Options[map[string]any]{}.validated()
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, _ = cfg.codec.Decode(rec.data) // must not panic
+		_, _ = o.Codec.Decode(data) // must not panic
 	})
 }

@@ -1,0 +1,263 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/redis/rueidis"
+
+	"github.com/typecache/typecache/internal/rediscmd"
+)
+
+// Every script works on one key, KEYS[1], the hash of a route (see
+// record.go), so each runs atomically in one cluster slot. ARGV[1] is the
+// clock (rediscmd.ClockArg), ARGV[2] what the script is about (a session
+// id, the start of one, or a user ID), ARGV[3] the idle timeout in ms.
+//
+// parse decodes a meta field (nil for a forward or foreign bytes); pack
+// writes one; live returns a session's parsed meta when it exists and
+// neither deadline has passed; keep makes the key live at least until a
+// deadline; prune deletes ended sessions and forwards.
+const luaCommon = rediscmd.ClockLua + `
+local function parse(m)
+  if not m then return nil end
+  local v, c, a, s, h, u = string.match(m, '^(%d+) (%d+) (%d+) (%d+) (%S+) (.*)$')
+  if not v then return nil end
+  return {v = v, c = c, a = tonumber(a), s = tonumber(s), h = h, u = u}
+end
+local function pack(r)
+  return r.v .. ' ' .. r.c .. ' ' .. fmt(r.a) .. ' ' .. fmt(r.s) .. ' ' .. r.h .. ' ' .. r.u
+end
+local function live(key, id, now, idle)
+  local r = parse(redis.call('HGET', key, id))
+  if r and now < r.a and now < r.s + idle then return r end
+  return nil
+end
+local function keep(key, deadline, now)
+  if redis.call('PTTL', key) < deadline - now then redis.call('PEXPIRE', key, deadline - now) end
+end
+local function hdel(key, fields)
+  for i = 1, #fields, 1000 do
+    redis.call('HDEL', key, unpack(fields, i, math.min(i + 999, #fields)))
+  end
+end
+local function prune(key, now, idle)
+  local dead = {}
+  for _, f in ipairs(redis.call('HKEYS', key)) do
+    if #f == 43 then
+      local m = redis.call('HGET', key, f)
+      local r, gone = parse(m), true
+      if r then
+        gone = now >= r.a or now >= r.s + idle
+      else
+        local til = tonumber(string.match(m, '^> %S+ (%d+)$'))
+        gone = not til or now >= til
+      end
+      if gone then dead[#dead + 1] = f; dead[#dead + 1] = f .. 'd' end
+    end
+  end
+  hdel(key, dead)
+end
+`
+
+// conflictCode is what the version-checking scripts return when the
+// session has moved on since the caller loaded it. They return false when
+// it is missing or has ended.
+const conflictCode = -1
+
+// reply turns a script's reply into its array of strings, ErrNotFound
+// (false) or ErrConflict (conflictCode), checking its length.
+func (s *Store[T]) reply(msg rueidis.RedisMessage, err error, op, key string, want int) ([]string, error) {
+	if rueidis.IsRedisNil(err) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("session: %s %s: %w", op, key, err)
+	}
+	if code, err := msg.AsInt64(); err == nil && code == conflictCode {
+		return nil, ErrConflict
+	}
+	fields, err := msg.AsStrSlice()
+	if err == nil && want >= 0 && len(fields) != want {
+		err = fmt.Errorf("unexpected reply %q", fields)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("session: %s %s: %w", op, key, err)
+	}
+	return fields, nil
+}
+
+// replyInt parses an integer a script replied with.
+func replyInt(op, key, field string) (int64, error) {
+	n, err := strconv.ParseInt(field, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("session: %s %s: unexpected reply %q", op, key, field)
+	}
+	return n, nil
+}
+
+// readScript reads session ARGV[2] and, when its last extension is at
+// least ARGV[4] ms old, extends its idle deadline (ARGV[3] ms), writing
+// only its meta field and the key's TTL. It replies {meta, data, now,
+// touched}.
+var readScript = rediscmd.NewScript(luaCommon + `
+local now, idle, id = now_ms(), tonumber(ARGV[3]), ARGV[2]
+local r = live(KEYS[1], id, now, idle)
+if not r then return false end
+local touched = '0'
+if now - r.s >= tonumber(ARGV[4]) then
+  r.s = now
+  redis.call('HSET', KEYS[1], id, pack(r))
+  keep(KEYS[1], math.min(now + idle, r.a), now)
+  touched = '1'
+end
+return {pack(r), redis.call('HGET', KEYS[1], id .. 'd') or '', fmt(now), touched}
+`)
+
+// readReply is what readScript told: the session, Redis's clock, and
+// whether the read wrote.
+type readReply struct {
+	rec      record
+	now      int64
+	touched  bool
+	checkErr error // the record failed parsing or its integrity check
+}
+
+func (s *Store[T]) readRecord(ctx context.Context, key, id string) (readReply, error) {
+	msg, err := readScript.Exec(ctx, s.redis, s.tracked, []string{key}, []string{rediscmd.ClockArg(s.now), id, s.idleArg, s.touchArg})
+	fields, err := s.reply(msg, err, "get", key, 4)
+	if err != nil {
+		return readReply{}, err
+	}
+	now, err := replyInt("get", key, fields[2])
+	if err != nil {
+		return readReply{}, err
+	}
+	r := readReply{now: now, touched: fields[3] == "1"}
+	r.rec, r.checkErr = s.checkedRecord(key, id, fields[0], []byte(fields[1]))
+	return r, nil
+}
+
+// createScript writes a new session ARGV[2] at version 1: created ARGV[4],
+// absolute deadline ARGV[5], mac ARGV[6], user ARGV[7], data ARGV[8]. It
+// first prunes the key's ended sessions, and replies {now}, or false when
+// the absolute deadline has passed already.
+var createScript = rediscmd.NewScript(luaCommon + `
+local now, idle, id = now_ms(), tonumber(ARGV[3]), ARGV[2]
+local a = tonumber(ARGV[5])
+if a <= now then return false end
+prune(KEYS[1], now, idle)
+local r = {v = '1', c = ARGV[4], a = a, s = now, h = ARGV[6], u = ARGV[7]}
+redis.call('HSET', KEYS[1], id, pack(r), id .. 'd', ARGV[8])
+keep(KEYS[1], math.min(now + idle, a), now)
+return {fmt(now)}
+`)
+
+// saveScript stores data ARGV[6] and mac ARGV[5] if session ARGV[2] is
+// still at version ARGV[4], bumps the version and extends the idle
+// deadline. It replies {version, now}.
+var saveScript = rediscmd.NewScript(luaCommon + `
+local now, idle, id = now_ms(), tonumber(ARGV[3]), ARGV[2]
+local r = live(KEYS[1], id, now, idle)
+if not r then return false end
+if r.v ~= ARGV[4] then return -1 end
+r.v, r.s, r.h = fmt(tonumber(r.v) + 1), now, ARGV[5]
+redis.call('HSET', KEYS[1], id, pack(r), id .. 'd', ARGV[6])
+keep(KEYS[1], math.min(now + idle, r.a), now)
+return {r.v, fmt(now)}
+`)
+
+// regenerateScript moves session ARGV[2], if still at version ARGV[4], to
+// id ARGV[5] with mac ARGV[6] and data ARGV[7], at version 1 with the same
+// user, creation time and absolute deadline, and leaves a forward to it
+// under the old id for ARGV[8] ms (at most until the absolute deadline).
+// It replies {new meta, now}.
+var regenerateScript = rediscmd.NewScript(luaCommon + `
+local now, idle, id = now_ms(), tonumber(ARGV[3]), ARGV[2]
+local r = live(KEYS[1], id, now, idle)
+if not r then return false end
+if r.v ~= ARGV[4] then return -1 end
+prune(KEYS[1], now, idle)
+redis.call('HDEL', KEYS[1], id .. 'd')
+redis.call('HSET', KEYS[1], id, '> ' .. ARGV[5] .. ' ' .. fmt(math.min(r.a, now + tonumber(ARGV[8]))))
+r.v, r.s, r.h = '1', now, ARGV[6]
+redis.call('HSET', KEYS[1], ARGV[5], pack(r), ARGV[5] .. 'd', ARGV[7])
+keep(KEYS[1], math.min(now + idle, r.a), now)
+return {pack(r), fmt(now)}
+`)
+
+// destroyScript deletes session ARGV[2] and, when it was moved by
+// Regenerate, follows the forwards and deletes its successors. It replies
+// {user} of the live session it ended, or false when none was live.
+var destroyScript = rediscmd.NewScript(luaCommon + `
+local now, idle, id = now_ms(), tonumber(ARGV[3]), ARGV[2]
+local ended = false
+while true do
+  local m = redis.call('HGET', KEYS[1], id)
+  if not m then break end
+  redis.call('HDEL', KEYS[1], id, id .. 'd')
+  local r = parse(m)
+  if r then
+    if now < r.a and now < r.s + idle then ended = r.u end
+    break
+  end
+  local nxt, til = string.match(m, '^> (%S+) (%d+)$')
+  if not nxt or now >= tonumber(til) then break end
+  id = nxt
+end
+if ended then return {ended} end
+return false
+`)
+
+// destroyAllScript deletes every session of user ARGV[2] in the key, and
+// every forward, and replies with how many sessions it deleted.
+var destroyAllScript = rediscmd.NewScript(luaCommon + `
+local dead, others, n = {}, false, 0
+for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
+  if #f == 43 then
+    local r = parse(redis.call('HGET', KEYS[1], f))
+    if r and r.u ~= ARGV[2] then
+      others = true
+    else
+      if r then n = n + 1 end
+      dead[#dead + 1] = f; dead[#dead + 1] = f .. 'd'
+    end
+  end
+end
+if others then hdel(KEYS[1], dead) else redis.call('DEL', KEYS[1]) end
+return n
+`)
+
+// revokeScript deletes the live session of user ARGV[4] whose id starts
+// with ARGV[2], and replies 1, or false when there is none.
+var revokeScript = rediscmd.NewScript(luaCommon + `
+local now, idle = now_ms(), tonumber(ARGV[3])
+for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
+  if #f == 43 and string.sub(f, 1, #ARGV[2]) == ARGV[2] then
+    local r = live(KEYS[1], f, now, idle)
+    if r and r.u == ARGV[4] then
+      redis.call('HDEL', KEYS[1], f, f .. 'd')
+      return 1
+    end
+  end
+end
+return false
+`)
+
+// listScript replies {id, meta, data, ...} for every live session of user
+// ARGV[2] in the key. It writes nothing.
+var listScript = rediscmd.NewScript(luaCommon + `
+local now, idle, out = now_ms(), tonumber(ARGV[3]), {}
+for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
+  if #f == 43 then
+    local r = live(KEYS[1], f, now, idle)
+    if r and r.u == ARGV[2] then
+      out[#out + 1] = f
+      out[#out + 1] = pack(r)
+      out[#out + 1] = redis.call('HGET', KEYS[1], f .. 'd') or ''
+    end
+  end
+end
+return out
+`)
