@@ -60,9 +60,11 @@ type Cache[T any] struct {
 	closed      atomic.Bool
 	background  sync.WaitGroup // loads and refreshes, waited for by Close
 
-	// afterRemoteRead, set by tests only, runs between a remote read and the
-	// insertion of its result into the local tier.
+	// Set by tests only: afterRemoteRead runs between a remote read and the
+	// insertion of its result into the local tier; onLeaseBusy when a read
+	// finds another caller's lease, before waiting for it.
 	afterRemoteRead func(key string)
+	onLeaseBusy     func(key string)
 }
 
 // New returns a Cache of values of type T named name, configured by opts

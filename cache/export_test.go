@@ -19,3 +19,7 @@ func (c *Cache[T]) RedisKey(key string) string { return c.space.Key(valueKind, k
 
 // RedisGuardKey returns the Redis key of key's lease and write mark.
 func (c *Cache[T]) RedisGuardKey(key string) string { return c.space.Key(guardKind, key) }
+
+// SetOnLeaseBusy makes f run when a read finds another caller's load lease,
+// before the wait for it.
+func (c *Cache[T]) SetOnLeaseBusy(f func(key string)) { c.onLeaseBusy = f }

@@ -140,3 +140,24 @@ func FuzzParseEnvelope(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodedTierKeepsNewerVersion: of two replies that race into the tier
+// with the same generation, the one that read the newer version stays.
+func TestDecodedTierKeepsNewerVersion(t *testing.T) {
+	tier := newDecodedTier[string](100, 1<<20)
+	now := time.Now().UnixNano()
+	gen := tier.generation("k")
+	newer := newItem("k", "new", envelope{}, now+int64(time.Hour), 1, 3)
+	newer.version = 2
+	older := newItem("k", "old", envelope{}, now+int64(time.Hour), 1, 3)
+	older.version = 1
+	if !tier.insert(newer, gen, now) {
+		t.Fatal("insert of the newer reply failed")
+	}
+	if tier.insert(older, gen, now) {
+		t.Fatal("an older reply replaced a newer one")
+	}
+	if it, _ := tier.get("k"); it.value != "new" {
+		t.Fatalf("tier holds %q", it.value)
+	}
+}

@@ -111,6 +111,9 @@ func (c *Cache[T]) resolve(ctx context.Context, key, token string, res readResul
 				return c.load(ctx, key, "", loader)
 			}
 			c.stats.lockWaits.Add(1)
+			if c.onLeaseBusy != nil {
+				c.onLeaseBusy(key)
+			}
 			if res, readErr = c.awaitLease(ctx, key, token); readErr != nil && ctx.Err() != nil {
 				return outcome[T]{err: fmt.Errorf("cache: load %q: waiting for another caller's load: %w", key, readErr)}
 			}

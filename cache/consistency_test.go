@@ -1,0 +1,342 @@
+package cache_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/typecache/typecache/cache"
+	"github.com/typecache/typecache/internal/redistest"
+)
+
+// The tests below force, with hooks and channels, each interleaving that
+// once broke a guarantee of the cache. Two Caches on two clients stand for
+// two processes: they share nothing but Redis.
+
+// source is a source of truth with versions, for loaders and writers.
+type source struct {
+	mu     sync.Mutex
+	values map[string]int
+}
+
+func newSource() *source { return &source{values: map[string]int{}} }
+
+func (s *source) get(key string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.values[key]
+}
+
+func (s *source) set(key string, v int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.values[key] = v
+}
+
+func (s *source) writer() cache.Writer[int] {
+	return cache.WriterFunc[int](func(_ context.Context, key string, v int) error { s.set(key, v); return nil })
+}
+
+// blockingLoader reads the source when called, reports that on read, and
+// returns what it read once release is closed.
+func blockingLoader(src *source, read chan<- struct{}, release <-chan struct{}) cache.LoaderFunc[int] {
+	return func(_ context.Context, key string) (int, error) {
+		v := src.get(key)
+		close(read)
+		<-release
+		return v, nil
+	}
+}
+
+// TestReplyReadBeforeOwnWrite: a read whose reply left Redis before this
+// process's write completed, and that is inserted after it, must not be
+// served afterwards (read your writes). The hook holds the reader between
+// its reply and its insertion while the writer sets and reads.
+func TestReplyReadBeforeOwnWrite(t *testing.T) {
+	for _, write := range []string{"set", "delete"} {
+		t.Run(write, func(t *testing.T) {
+			redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+				ctx := context.Background()
+				c := newCache(t, srv.Client(t), cacheName(t), cache.Options[int]{TTL: time.Hour})
+				if err := c.Set(ctx, "k", 1); err != nil {
+					t.Fatal(err)
+				}
+				replied, resume := make(chan struct{}), make(chan struct{})
+				var once sync.Once
+				c.SetAfterRemoteRead(func(string) {
+					once.Do(func() { close(replied); <-resume })
+				})
+				done := make(chan struct{})
+				go func() {
+					defer close(done)
+					if v, err := c.Get(ctx, "k"); err != nil || v != 1 {
+						t.Errorf("reader's Get = %d, %v; want the value before the write", v, err)
+					}
+				}()
+				<-replied
+				var want int
+				if write == "set" {
+					want = 2
+					if err := c.Set(ctx, "k", 2); err != nil {
+						t.Fatal(err)
+					}
+				} else if err := c.Delete(ctx, "k"); err != nil {
+					t.Fatal(err)
+				}
+				close(resume)
+				<-done
+				for range 3 { // the stale reply must not have entered the local tier
+					v, err := c.Get(ctx, "k")
+					if write == "delete" && !errors.Is(err, cache.ErrNotFound) || write == "set" && (err != nil || v != want) {
+						t.Fatalf("Get after own %s = %d, %v", write, v, err)
+					}
+				}
+			})
+		})
+	}
+}
+
+// TestNoLoadAfterValueStored: a process that found the lease busy must not
+// load once the holder has stored the value (it reads the value instead),
+// and exactly one loader runs.
+func TestNoLoadAfterValueStored(t *testing.T) {
+	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+		ctx := context.Background()
+		name := cacheName(t)
+		a := newCache(t, srv.Client(t), name, cache.Options[int]{TTL: time.Hour})
+		b := newCache(t, srv.Client(t), name, cache.Options[int]{TTL: time.Hour})
+		src := newSource()
+		src.set("k", 7)
+		read, release := make(chan struct{}), make(chan struct{})
+		aDone := make(chan struct{})
+		go func() {
+			defer close(aDone)
+			if v, err := a.Fetch(ctx, "k", blockingLoader(src, read, release)); err != nil || v != 7 {
+				t.Errorf("holder's Fetch = %d, %v", v, err)
+			}
+		}()
+		<-read // A holds the lease and is loading
+		busy := make(chan struct{})
+		var once sync.Once
+		b.SetOnLeaseBusy(func(string) {
+			once.Do(func() {
+				close(busy)
+				<-aDone // A stores and releases before B waits
+			})
+		})
+		bLoads := &countingLoader[int]{fn: func(_ context.Context, key string) (int, error) { return src.get(key), nil }}
+		bDone := make(chan struct{})
+		go func() {
+			defer close(bDone)
+			if v, err := b.Fetch(ctx, "k", bLoads); err != nil || v != 7 {
+				t.Errorf("waiter's Fetch = %d, %v", v, err)
+			}
+		}()
+		<-busy
+		close(release)
+		<-bDone
+		if n := bLoads.calls.Load(); n != 0 {
+			t.Fatalf("the waiter loaded %d times after the holder stored the value", n)
+		}
+	})
+}
+
+// TestWriteBeatsLoad: a load that read the source before a write completed
+// must not store after it, in the same process or another one, whether the
+// write is a Put, a Set or a Delete; and a Fetch that starts after an own
+// write does not join a load that began before it.
+func TestWriteBeatsLoad(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		sameCache bool
+		write     string
+	}{
+		{"put/other-process", false, "put"}, {"put/same-process", true, "put"},
+		{"set/other-process", false, "set"}, {"delete/other-process", false, "delete"},
+		{"delete/same-process", true, "delete"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+				ctx := context.Background()
+				name := cacheName(t)
+				loading := newCache(t, srv.Client(t), name, cache.Options[int]{TTL: time.Hour})
+				writing := loading
+				if !tc.sameCache {
+					writing = newCache(t, srv.Client(t), name, cache.Options[int]{TTL: time.Hour})
+				}
+				src := newSource()
+				src.set("k", 1)
+				read, release := make(chan struct{}), make(chan struct{})
+				loadDone := make(chan struct{})
+				go func() {
+					defer close(loadDone)
+					if v, err := loading.Fetch(ctx, "k", blockingLoader(src, read, release)); err != nil || v != 1 {
+						t.Errorf("the slow load's Fetch = %d, %v; want what it read", v, err)
+					}
+				}()
+				<-read // the loader has read 1 from the source
+				var err error
+				switch tc.write {
+				case "put":
+					err = writing.Put(ctx, "k", 2, src.writer())
+				case "set":
+					src.set("k", 2)
+					err = writing.Set(ctx, "k", 2)
+				case "delete":
+					src.set("k", 2)
+					err = writing.Delete(ctx, "k")
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				// A Fetch after the write, in the writing process, never joins
+				// the old load: it reads 2 from Redis or loads it.
+				fresh := cache.LoaderFunc[int](func(_ context.Context, key string) (int, error) { return src.get(key), nil })
+				if v, err := writing.Fetch(ctx, "k", fresh); err != nil || v != 2 {
+					t.Fatalf("Fetch after the %s = %d, %v; want 2", tc.write, v, err)
+				}
+				close(release)
+				<-loadDone
+				for _, c := range []*cache.Cache[int]{loading, writing} {
+					if v, err := c.Get(ctx, "k"); err == nil && v != 2 {
+						t.Fatalf("after the slow load ended the cache holds %d, older than the completed write", v)
+					}
+				}
+				if st := loading.Stats(); tc.write == "put" && tc.sameCache && st.StoreFailures == 0 {
+					t.Fatalf("stats %+v: the superseded load was not counted", st)
+				}
+			})
+		})
+	}
+}
+
+// TestConcurrentPuts: two Puts whose source writes and cache updates land
+// in opposite orders must not leave the older value cached: the later
+// cache update sees the other write's mark and deletes instead.
+func TestConcurrentPuts(t *testing.T) {
+	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+		ctx := context.Background()
+		name := cacheName(t)
+		first := newCache(t, srv.Client(t), name, cache.Options[int]{TTL: time.Hour})
+		second := newCache(t, srv.Client(t), name, cache.Options[int]{TTL: time.Hour})
+		src := newSource()
+		written, resume := make(chan struct{}), make(chan struct{})
+		slow := cache.WriterFunc[int](func(_ context.Context, key string, v int) error {
+			src.set(key, v)
+			close(written)
+			<-resume // the source has v; the cache update waits
+			return nil
+		})
+		done := make(chan error, 1)
+		go func() { done <- first.Put(ctx, "k", 1, slow) }()
+		<-written
+		if err := second.Put(ctx, "k", 2, src.writer()); err != nil { // source 2, cache 2
+			t.Fatal(err)
+		}
+		close(resume) // the first Put's cache update comes last, with 1
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if got := src.get("k"); got != 2 {
+			t.Fatalf("source = %d", got)
+		}
+		for _, c := range []*cache.Cache[int]{first, second} {
+			if v, err := c.Get(ctx, "k"); err == nil && v != 2 {
+				t.Fatalf("cache holds %d while the source holds 2", v)
+			}
+		}
+	})
+}
+
+// TestFetchManyJoinsLoads: FetchMany neither loads a key that a Fetch of
+// this process is loading, nor one another process holds the lease of; it
+// loads the rest in one batch, and cancelling its ctx does not cancel its
+// loads for the Fetch that joined them.
+func TestFetchManyJoinsLoads(t *testing.T) {
+	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+		ctx := context.Background()
+		name := cacheName(t)
+		c := newCache(t, srv.Client(t), name, cache.Options[int]{TTL: time.Hour})
+		other := newCache(t, srv.Client(t), name, cache.Options[int]{TTL: time.Hour})
+		src := newSource()
+		for i, key := range []string{"local", "remote", "free"} {
+			src.set(key, i+1)
+		}
+		localRead, localRelease := make(chan struct{}), make(chan struct{})
+		remoteRead, remoteRelease := make(chan struct{}), make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Go(func() { _, _ = c.Fetch(ctx, "local", blockingLoader(src, localRead, localRelease)) })
+		wg.Go(func() { _, _ = other.Fetch(ctx, "remote", blockingLoader(src, remoteRead, remoteRelease)) })
+		<-localRead
+		<-remoteRead
+		var batches atomic.Int64
+		var loadedKeys []string
+		batchLoader := cache.BatchLoaderFunc[int](func(_ context.Context, keys []string) (map[string]int, error) {
+			batches.Add(1)
+			loadedKeys = append(loadedKeys, keys...)
+			out := map[string]int{}
+			for _, k := range keys {
+				out[k] = src.get(k)
+			}
+			return out, nil
+		})
+		busy := make(chan struct{})
+		var once sync.Once
+		c.SetOnLeaseBusy(func(key string) {
+			if key == "remote" {
+				once.Do(func() { close(busy) })
+			}
+		})
+		got := make(chan map[string]int, 1)
+		go func() {
+			m, err := c.FetchMany(ctx, []string{"local", "remote", "free"}, batchLoader)
+			if err != nil {
+				t.Error(err)
+			}
+			got <- m
+		}()
+		<-busy // "free" was loaded first; now it waits for "remote"
+		close(localRelease)
+		close(remoteRelease)
+		m := <-got
+		wg.Wait()
+		if m["local"] != 1 || m["remote"] != 2 || m["free"] != 3 {
+			t.Fatalf("FetchMany = %v", m)
+		}
+		if batches.Load() != 1 || len(loadedKeys) != 1 || loadedKeys[0] != "free" {
+			t.Fatalf("LoadMany called %d times with %v; want once with [free]", batches.Load(), loadedKeys)
+		}
+
+		// Detached loads: the FetchMany that leads a key gives up, a Fetch
+		// that joined it still gets the value.
+		read, release := make(chan struct{}), make(chan struct{})
+		slowBatch := cache.BatchLoaderFunc[int](func(_ context.Context, keys []string) (map[string]int, error) {
+			close(read)
+			<-release
+			return map[string]int{"later": 9}, nil
+		})
+		cctx, cancel := context.WithCancel(ctx)
+		manyDone := make(chan error, 1)
+		go func() { _, err := c.FetchMany(cctx, []string{"later"}, slowBatch); manyDone <- err }()
+		<-read
+		fetched := make(chan int, 1)
+		go func() {
+			v, _ := c.Fetch(ctx, "later", cache.LoaderFunc[int](func(context.Context, string) (int, error) {
+				t.Error("the joining Fetch loaded")
+				return 0, nil
+			}))
+			fetched <- v
+		}()
+		cancel()
+		if err := <-manyDone; !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled FetchMany = %v", err)
+		}
+		close(release)
+		if v := <-fetched; v != 9 {
+			t.Fatalf("joining Fetch = %d, want 9", v)
+		}
+	})
+}
