@@ -1,0 +1,435 @@
+package leaderboard
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/typecache/typecache"
+	"github.com/typecache/typecache/internal/keyspace"
+	"github.com/typecache/typecache/internal/rediscmd"
+)
+
+// Key kinds of the leaderboard package (see internal/keyspace): a board's
+// sorted set and its hash of tie codes; the id is the board's period label.
+const (
+	kindSet  = "z"
+	kindHash = "h"
+)
+
+// Entry is one member's place on a board.
+type Entry struct {
+	// Member is the member's name.
+	Member string
+	// Score is the member's score.
+	Score float64
+	// Rank is the member's place, 1-based: the first entry of Top has
+	// Rank 1.
+	Rank int64
+}
+
+// A Board is a named leaderboard in Redis: members ranked by a float64
+// score, ties ranked by who reached the score first, bounded by
+// Options.MaxSize. It is safe for concurrent use by multiple goroutines.
+// Every call is one round trip (Top none when its cache answers) and
+// atomic; a board's keys live in one cluster slot. Every process that builds
+// a Board with the same name on the same Redis deployment shares it.
+//
+// A periodic board (Options.Period) is a new board every period, picked
+// with the clock of the process that calls; At reads and writes the board of
+// another time.
+type Board struct {
+	client *typecache.Client
+	redis  rueidis.Client
+	send   rediscmd.Sender // rediscmd.Plain(redis)
+	space  keyspace.Space
+	opts   Options
+	order  string // the scripts' ARGV[1]
+	max    string // Options.MaxSize, the write scripts' ARGV[4]
+	now    func() time.Time
+	at     *time.Time // the time whose board an At view uses; nil: now
+
+	top         *topCache // nil when off, and in At views
+	unsubscribe func()
+	topRead     func() // set by tests only: Top has read Redis and is about to cache it
+}
+
+// New returns the board called name (letters, digits, '.', '_', '-' and
+// '@'; it is part of every key) in c's Redis deployment. It fails, naming
+// the field, when name or opts is invalid; opts is not modified.
+func New(c *typecache.Client, name string, opts Options) (*Board, error) {
+	if c == nil {
+		return nil, fmt.Errorf("%w: New needs a *typecache.Client, got nil", ErrInvalidOptions)
+	}
+	space, err := keyspace.New(keyspace.Leaderboard, name)
+	if err != nil {
+		return nil, invalid("name %v", err)
+	}
+	o, err := opts.validated()
+	if err != nil {
+		return nil, err
+	}
+	b := &Board{
+		client: c, redis: c.Redis(), send: rediscmd.Plain(c.Redis()), space: space, opts: o,
+		order: "h", max: strconv.Itoa(o.MaxSize), now: time.Now,
+	}
+	if o.Order == LowestFirst {
+		b.order = "l"
+	}
+	if !o.DisableTopCache && c.Tracking() {
+		b.top = &topCache{}
+		b.unsubscribe = c.Subscribe(space.Prefix()+kindSet+"{", b.top)
+	}
+	return b, nil
+}
+
+// Options returns the board's options with the defaults filled in.
+func (b *Board) Options() Options { return b.opts }
+
+// At returns a view of the board of the period that holds t: for a
+// periodic board, yesterday's or last week's board; for an AllTime board,
+// the board itself. The view shares b's options; its Top is never cached.
+func (b *Board) At(t time.Time) *Board {
+	if b.opts.Period == AllTime {
+		return b
+	}
+	view := *b
+	view.at, view.top, view.unsubscribe = &t, nil, nil
+	return &view
+}
+
+// Close stops the Top cache's subscription to invalidations; the board
+// keeps working, reading Top from Redis. Calls after the first, and on At
+// views, do nothing.
+func (b *Board) Close() {
+	if b.unsubscribe != nil {
+		b.unsubscribe()
+	}
+}
+
+// keys returns the board's sorted set and hash for the current period (or
+// the At view's), and the write scripts' expiry arguments.
+func (b *Board) keys() (set, hash string, expiry [2]string, err error) {
+	t := b.now()
+	if b.at != nil {
+		t = *b.at
+	}
+	label, end := periodOf(b.opts.Period, b.opts.Location, t)
+	switch {
+	case b.opts.Persistent:
+	case b.opts.Period == AllTime:
+		expiry = [2]string{"px", rediscmd.Millis(b.opts.TTL)}
+	default:
+		until := end.Add(b.opts.TTL)
+		if !until.After(b.now()) {
+			err = fmt.Errorf("%w: board %s ended at %v", ErrPeriodOver, label, until)
+		}
+		expiry = [2]string{"pxat", strconv.FormatInt(until.UnixMilli(), 10)}
+	}
+	return b.space.Key(kindSet, label), b.space.Key(kindHash, label), expiry, err
+}
+
+// Add sets member's score, whatever it was. A member whose score changes
+// ranks after the members that already had the new score.
+func (b *Board) Add(ctx context.Context, member string, score float64) error {
+	_, err := b.add(ctx, member, score, "set")
+	return err
+}
+
+// AddIfBetter sets member's score only when it ranks better than the
+// member's current one (higher for HighestFirst, lower for LowestFirst) or
+// the member is absent, and reports whether it did: a best score per
+// member. On a full board, a new member that ranks last is removed again at
+// once.
+func (b *Board) AddIfBetter(ctx context.Context, member string, score float64) (bool, error) {
+	return b.add(ctx, member, score, "best")
+}
+
+func (b *Board) add(ctx context.Context, member string, score float64, mode string) (bool, error) {
+	if err := checkMember(member); err != nil {
+		return false, err
+	}
+	if err := checkScore(score); err != nil {
+		return false, fmt.Errorf("%w, got %v (member %q)", err, score, member)
+	}
+	reply, err := b.write(ctx, addScript, member, strconv.FormatFloat(score, 'g', -1, 64), mode)
+	if err != nil {
+		return false, fmt.Errorf("leaderboard: add %q: %w", member, err)
+	}
+	changed, err := reply[0].AsInt64()
+	if err != nil {
+		return false, fmt.Errorf("leaderboard: add %q: %w", member, err)
+	}
+	return changed == 1, nil
+}
+
+// Incr adds delta (of any sign) to member's score, 0 when absent, and
+// returns the new score. The sum is the float64 sum Redis's ZINCRBY would
+// compute; a sum that is not finite is ErrInvalidScore, and the score is
+// unchanged. On a full board, a new member that ranks last is removed
+// again at once; Incr still returns the score it computed.
+func (b *Board) Incr(ctx context.Context, member string, delta float64) (float64, error) {
+	if err := checkMember(member); err != nil {
+		return 0, err
+	}
+	if err := checkScore(delta); err != nil {
+		return 0, fmt.Errorf("%w, got delta %v (member %q)", err, delta, member)
+	}
+	reply, err := b.write(ctx, incrScript, member, strconv.FormatFloat(delta, 'g', -1, 64), "")
+	if err != nil {
+		if re, ok := rueidis.IsRedisErr(err); ok && strings.Contains(re.Error(), "score out of range") {
+			err = fmt.Errorf("%w: %q plus %v", ErrInvalidScore, member, delta)
+		}
+		return 0, fmt.Errorf("leaderboard: incr %q: %w", member, err)
+	}
+	score, err := reply[0].AsFloat64()
+	if err != nil {
+		return 0, fmt.Errorf("leaderboard: incr %q: %w", member, err)
+	}
+	return score, nil
+}
+
+// write runs a write script, whose reply is {result, members trimmed}, and
+// then drops the Top cache: the write's reply may come before Redis's
+// invalidation of the board.
+func (b *Board) write(ctx context.Context, script *rediscmd.Script, member, value, mode string) ([]rueidis.RedisMessage, error) {
+	set, hash, expiry, err := b.keys()
+	if err != nil {
+		return nil, err
+	}
+	msg, err := script.Exec(ctx, b.redis, b.send, []string{set, hash}, []string{b.order, expiry[0], expiry[1], b.max, member, value, mode})
+	if b.top != nil {
+		b.top.Invalidate(set)
+	}
+	if err != nil {
+		return nil, err
+	}
+	reply, err := msg.ToArray()
+	if err == nil && len(reply) != 2 {
+		err = fmt.Errorf("unexpected reply %v", msg)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if trimmed, _ := reply[1].AsInt64(); trimmed > 0 {
+		b.opts.Observer.OnTrim(int(trimmed))
+	}
+	return reply, nil
+}
+
+// Score returns member's score, or ErrNotFound.
+func (b *Board) Score(ctx context.Context, member string) (float64, error) {
+	e, err := b.lookup(ctx, member)
+	return e.Score, err
+}
+
+// Rank returns member's 1-based rank (the first entry of Top has rank 1),
+// or ErrNotFound.
+func (b *Board) Rank(ctx context.Context, member string) (int64, error) {
+	e, err := b.lookup(ctx, member)
+	return e.Rank, err
+}
+
+func (b *Board) lookup(ctx context.Context, member string) (Entry, error) {
+	if err := checkMember(member); err != nil {
+		return Entry{}, err
+	}
+	set, hash, _, _ := b.keys()
+	msg, err := lookupScript.Exec(ctx, b.redis, b.send, []string{set, hash}, []string{b.order, member})
+	if err != nil {
+		return Entry{}, b.readError(member, err)
+	}
+	reply, err := msg.ToArray()
+	if err != nil || len(reply) != 2 {
+		return Entry{}, fmt.Errorf("leaderboard: %q: unexpected reply %v (%v)", member, msg, err)
+	}
+	rank, err := reply[0].AsInt64()
+	if err != nil {
+		return Entry{}, fmt.Errorf("leaderboard: %q: %w", member, err)
+	}
+	score, err := reply[1].AsFloat64()
+	if err != nil {
+		return Entry{}, fmt.Errorf("leaderboard: %q: %w", member, err)
+	}
+	return Entry{Member: member, Score: score, Rank: rank + 1}, nil
+}
+
+// readError turns a nil reply into ErrNotFound.
+func (b *Board) readError(member string, err error) error {
+	if rueidis.IsRedisNil(err) {
+		return fmt.Errorf("%w: %q", ErrNotFound, member)
+	}
+	return fmt.Errorf("leaderboard: %q: %w", member, err)
+}
+
+// Top returns the first n entries (fewer when the board is smaller), best
+// first. On the current board it is served from a local cache while Redis
+// reports no change of the board (Options.DisableTopCache): a change made
+// by this process is seen at once, another process's change after Redis's
+// invalidation reaches this one.
+func (b *Board) Top(ctx context.Context, n int) ([]Entry, error) {
+	if err := checkCount(n); err != nil {
+		return nil, err
+	}
+	if b.top == nil {
+		b.opts.Observer.OnTop(false)
+		return b.Page(ctx, 0, n)
+	}
+	n = min(n, maxCount)
+	set, _, _, _ := b.keys()
+	entries, gen, ok := b.top.get(set, n)
+	b.opts.Observer.OnTop(ok)
+	if ok {
+		return entries, nil
+	}
+	// Not pinned: DoTracked sends it inside MULTI/EXEC, which rueidis never
+	// retries.
+	msg, err := b.client.DoTracked(ctx, b.rangeCmd(set, 0, n))
+	entries, err = parseRange(msg, err, 0)
+	if err != nil {
+		return nil, fmt.Errorf("leaderboard: top %d: %w", n, err)
+	}
+	if b.topRead != nil {
+		b.topRead()
+	}
+	b.top.put(gen, set, n, entries)
+	return entries, nil
+}
+
+// Page returns n entries (fewer at the end of the board) from the 0-based
+// offset: Page(ctx, 0, 10) is the first ten, Page(ctx, 10, 10) the next.
+func (b *Board) Page(ctx context.Context, offset, n int) ([]Entry, error) {
+	if err := checkCount(n); err != nil {
+		return nil, err
+	}
+	if offset < 0 {
+		return nil, fmt.Errorf("%w: offset must be >= 0, got %d", ErrInvalidCount, offset)
+	}
+	set, _, _, _ := b.keys()
+	offset, n = min(offset, maxCount), min(n, maxCount)
+	msg, err := b.redis.Do(ctx, rediscmd.Retried(b.rangeCmd(set, offset, n))).ToMessage()
+	entries, err := parseRange(msg, err, int64(offset))
+	if err != nil {
+		return nil, fmt.Errorf("leaderboard: page %d+%d: %w", offset, n, err)
+	}
+	return entries, nil
+}
+
+// rangeCmd reads n entries from the 0-based rank offset, best first.
+func (b *Board) rangeCmd(set string, offset, n int) rueidis.Completed {
+	r := b.redis.B().Zrange().Key(set).Min(strconv.Itoa(offset)).Max(strconv.Itoa(offset + n - 1))
+	if b.opts.Order == HighestFirst {
+		return r.Rev().Withscores().Build()
+	}
+	return r.Withscores().Build()
+}
+
+// parseRange reads a ZRANGE ... WITHSCORES reply whose first entry has the
+// 0-based rank offset.
+func parseRange(msg rueidis.RedisMessage, err error, offset int64) ([]Entry, error) {
+	if err != nil {
+		return nil, err
+	}
+	scores, err := msg.AsZScores()
+	if err != nil {
+		return nil, err
+	}
+	entries := make([]Entry, len(scores))
+	for i, s := range scores {
+		if len(s.Member) <= codeLen {
+			return nil, fmt.Errorf("element %q is not a member after its tie code", s.Member)
+		}
+		entries[i] = Entry{Member: s.Member[codeLen:], Score: s.Score, Rank: offset + int64(i) + 1}
+	}
+	return entries, nil
+}
+
+// codeLen is the length of the tie code that starts every element.
+const codeLen = 16
+
+// Around returns the entries from n above member to n below it (fewer at
+// the ends of the board), best first, or ErrNotFound when member is not on
+// the board.
+func (b *Board) Around(ctx context.Context, member string, n int) ([]Entry, error) {
+	if err := checkMember(member); err != nil {
+		return nil, err
+	}
+	if err := checkCount(n); err != nil {
+		return nil, err
+	}
+	set, hash, _, _ := b.keys()
+	msg, err := aroundScript.Exec(ctx, b.redis, b.send, []string{set, hash}, []string{b.order, member, strconv.Itoa(min(n, maxCount))})
+	if err != nil {
+		return nil, b.readError(member, err)
+	}
+	reply, err := msg.ToArray()
+	if err != nil || len(reply) != 2 {
+		return nil, fmt.Errorf("leaderboard: around %q: unexpected reply %v (%v)", member, msg, err)
+	}
+	first, err := reply[0].AsInt64()
+	if err != nil {
+		return nil, fmt.Errorf("leaderboard: around %q: %w", member, err)
+	}
+	entries, err := parseRange(reply[1], nil, first)
+	if err != nil {
+		return nil, fmt.Errorf("leaderboard: around %q: %w", member, err)
+	}
+	return entries, nil
+}
+
+// Remove removes members from the board; absent ones are ignored.
+func (b *Board) Remove(ctx context.Context, members ...string) error {
+	if len(members) == 0 {
+		return nil
+	}
+	for i, m := range members {
+		if err := checkMember(m); err != nil {
+			return fmt.Errorf("%w (members[%d])", err, i)
+		}
+	}
+	set, hash, _, _ := b.keys()
+	_, err := removeScript.Exec(ctx, b.redis, b.send, []string{set, hash}, append([]string{b.order}, members...))
+	if b.top != nil {
+		b.top.Invalidate(set)
+	}
+	if err != nil {
+		return fmt.Errorf("leaderboard: remove: %w", err)
+	}
+	return nil
+}
+
+// Len returns how many members the board holds.
+func (b *Board) Len(ctx context.Context) (int64, error) {
+	set, _, _, _ := b.keys()
+	n, err := b.redis.Do(ctx, rediscmd.Retried(b.redis.B().Zcard().Key(set).Build())).AsInt64()
+	if err != nil {
+		return 0, fmt.Errorf("leaderboard: len: %w", err)
+	}
+	return n, nil
+}
+
+func checkMember(member string) error {
+	if member == "" {
+		return ErrEmptyMember
+	}
+	return nil
+}
+
+func checkScore(f float64) error {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return ErrInvalidScore
+	}
+	return nil
+}
+
+func checkCount(n int) error {
+	if n < 1 {
+		return fmt.Errorf("%w: n must be >= 1, got %d", ErrInvalidCount, n)
+	}
+	return nil
+}

@@ -1,0 +1,16 @@
+package leaderboard
+
+import "time"
+
+// SetClock makes b pick its period with now instead of time.Now.
+func SetClock(b *Board, now func() time.Time) { b.now = now }
+
+// SetTopReadHook makes b's Top call hook after it read Redis and before it
+// caches what it read.
+func SetTopReadHook(b *Board, hook func()) { b.topRead = hook }
+
+// Keys returns the Redis keys of b's current board: its sorted set and hash.
+func Keys(b *Board) (set, hash string) {
+	set, hash, _, _ = b.keys()
+	return set, hash
+}
