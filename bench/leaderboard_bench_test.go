@@ -117,30 +117,11 @@ func BenchmarkLeaderboardAddTop(b *testing.B) {
 func BenchmarkLeaderboardTop(b *testing.B) {
 	for _, c := range boardContenders {
 		b.Run(c.name, func(b *testing.B) {
-			ctx := context.Background()
 			srv := server(b)
 			ops := openBoard(b, c, srv)
-			b.Run("single", func(b *testing.B) {
-				b.ReportAllocs()
-				before := srv.writes.Load()
-				for b.Loop() {
-					if _, err := ops.top(ctx, 10); err != nil {
-						b.Fatalf("%s: top: %v", c.name, err)
-					}
-				}
-				srv.reportRoundTrips(b, before)
-			})
-			b.Run("parallel", func(b *testing.B) {
-				b.ReportAllocs()
-				b.SetParallelism(parallelism)
-				b.RunParallel(func(pb *testing.PB) {
-					for pb.Next() {
-						if _, err := ops.top(ctx, 10); err != nil {
-							b.Errorf("%s: top: %v", c.name, err)
-							return
-						}
-					}
-				})
+			benchSingleAndParallel(b, srv, c.name, func(ctx context.Context) error {
+				_, err := ops.top(ctx, 10)
+				return err
 			})
 		})
 	}
