@@ -40,7 +40,7 @@ func BenchmarkAllow(b *testing.B) {
 
 func benchmarkAllow(b *testing.B, srv *redistest.Server, algo ratelimit.Algorithm, keys []string) {
 	l, err := ratelimit.New(srv.Client(b), ratelimit.Options{
-		Algorithm: algo, Limit: 100_000, Period: 10 * time.Second, Prefix: redistest.Prefix(b),
+		Algorithm: algo, Limit: 100_000, Period: 10 * time.Second, Prefix: redistest.Name(b),
 	})
 	if err != nil {
 		b.Fatal(err)
@@ -67,7 +67,7 @@ func benchmarkAllow(b *testing.B, srv *redistest.Server, algo ratelimit.Algorith
 // round trip.
 func BenchmarkLocalDeny(b *testing.B) {
 	l, err := ratelimit.New(redistest.Standalone(b).Client(b), ratelimit.Options{
-		Limit: 1, Period: time.Hour, LocalDenyCache: true, Prefix: redistest.Prefix(b),
+		Limit: 1, Period: time.Hour, LocalDenyCache: true, Prefix: redistest.Name(b),
 	})
 	if err != nil {
 		b.Fatal(err)

@@ -7,7 +7,7 @@
 // script, so the clocks of the application servers never matter. Results are
 // durations (RetryAfter, ResetAfter), never timestamps.
 //
-//	limiter, err := ratelimit.New(client, ratelimit.Options{Limit: 100, Period: time.Minute})
+//	limiter, err := ratelimit.New(client, ratelimit.Options{Limit: 100, Period: time.Minute, Prefix: "api"})
 //	...
 //	res, err := limiter.Allow(ctx, "user:42")
 //	if err == nil && !res.Allowed {
@@ -34,18 +34,25 @@
 //   - A cost larger than the Burst (GCRA) or Limit can never pass: AllowN
 //     returns ErrCostExceedsLimit instead of a retry time.
 //   - Keys expire on their own once their state no longer matters.
-//   - Keys are Prefix + "{" + key + "}": the hash tag is the identifier, so
-//     keys spread across cluster slots.
-//   - When Redis fails, the decision follows Options.FailureMode (FailOpen by
-//     default) and Result.Source says so; nothing panics.
+//   - Keys are "ratelimit:<Prefix>:<algorithm>{<key>}": the hash tag is the
+//     whole identifier, so keys spread across cluster slots, and limiters
+//     with different prefixes or algorithms never share a key.
+//   - When Redis is unavailable (unreachable, or replying that it cannot
+//     serve now), the decision follows Options.FailureMode (FailOpen by
+//     default) and Result.Source says so; a refused connection fails at
+//     once. Any other error reply (WRONGTYPE) is returned as an error, never
+//     hidden behind the failure mode. Nothing panics.
+//   - Options.Observer is told about every decision.
 //
 // # HTTP
 //
 // [Middleware] limits an http.Handler by client IP (or any key), answers
 // denied requests with 429 and Retry-After, and sets the RateLimit-Policy and
 // RateLimit fields of draft-ietf-httpapi-ratelimit-headers-10 on every
-// response. X-Forwarded-For is honoured only from the proxies listed in
-// MiddlewareOptions.TrustedProxies.
+// response. The client's address is the connection's unless
+// MiddlewareOptions.ClientIP names the one header your proxies set, which is
+// then read only on connections from its TrustedProxies; IPv6 clients are
+// counted by /64.
 //
 // docs/ratelimit.md has the full guide: which algorithm when, burst
 // semantics compared with redis_rate and throttled, error bounds, cluster

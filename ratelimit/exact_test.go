@@ -121,7 +121,7 @@ func TestExactAcrossProcesses(t *testing.T) {
 		}
 		for _, c := range cases {
 			spec := helperLimiter{Options: ratelimit.Options{
-				Algorithm: c.algo, Limit: limit, Period: period, Prefix: redistest.Prefix(t),
+				Algorithm: c.algo, Limit: limit, Period: period, Prefix: redistest.Name(t),
 			}}
 			if c.frozen {
 				spec.FrozenNowUS = epoch.UnixMicro()

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -35,7 +36,7 @@ func ExampleNew() {
 		Algorithm:   ratelimit.SlidingWindowLog, // zero value: GCRA
 		Limit:       5,
 		Period:      15 * time.Minute,
-		Prefix:      "rl:login:",          // one prefix per limiter
+		Prefix:      "login",              // one prefix per limit
 		FailureMode: ratelimit.FailClosed, // zero value: FailOpen
 	})
 	if err != nil {
@@ -59,7 +60,7 @@ func ExampleLimiter_AllowN() {
 	client := connect()
 	defer client.Close()
 	rows, err := ratelimit.New(client, ratelimit.Options{
-		Limit: 100, Period: time.Second, Burst: 1000, Prefix: "rl:import:",
+		Limit: 100, Period: time.Second, Burst: 1000, Prefix: "import",
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -77,20 +78,24 @@ func ExampleLimiter_AllowN() {
 	}
 }
 
-// Limit an API by client IP behind a load balancer in 10.0.0.0/8, with a
-// heavier cost for exports; health checks are not counted.
+// Limit an API by client IP behind load balancers in 10.0.0.0/8 that append
+// to X-Forwarded-For, with a heavier cost for exports; health checks are not
+// counted.
 func ExampleMiddleware() {
 	client := connect()
 	defer client.Close()
 	limiter, err := ratelimit.New(client, ratelimit.Options{
-		Algorithm: ratelimit.SlidingWindowCounter, Limit: 100, Period: 10 * time.Second, Prefix: "rl:api:",
+		Algorithm: ratelimit.SlidingWindowCounter, Limit: 100, Period: 10 * time.Second, Prefix: "api",
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
-	limit := ratelimit.Middleware(limiter, ratelimit.MiddlewareOptions{
-		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")},
-		PolicyName:     "api",
+	limit, err := ratelimit.Middleware(limiter, ratelimit.MiddlewareOptions{
+		ClientIP: ratelimit.ClientIPSource{
+			Header:         "X-Forwarded-For",
+			TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")},
+		},
+		PolicyName: "api",
 		Cost: func(r *http.Request) int {
 			switch r.URL.Path {
 			case "/healthz":
@@ -101,20 +106,54 @@ func ExampleMiddleware() {
 			return 1
 		},
 	})
+	if err != nil {
+		log.Fatal(err) // "ratelimit: invalid options: MiddlewareOptions.…"
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "hello") })
 	log.Fatal(http.ListenAndServe(":8080", limit(mux)))
 }
 
 func ExampleClientIP() {
-	proxies := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
 	r := httptest.NewRequest("GET", "/", nil)
 	r.RemoteAddr = "10.0.0.7:41000" // the load balancer
 	// the client forged the first entry; the load balancer appended the second
 	r.Header.Set("X-Forwarded-For", "1.2.3.4, 203.0.113.9")
-	fmt.Println(ratelimit.ClientIP(r, proxies))
-	fmt.Println(ratelimit.ClientIP(r, nil)) // no trusted proxies: headers ignored
+	behindProxies := ratelimit.ClientIPSource{
+		Header:         "X-Forwarded-For",
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")},
+	}
+	fmt.Println(ratelimit.ClientIP(r, behindProxies))
+	fmt.Println(ratelimit.ClientIP(r, ratelimit.ClientIPSource{})) // the zero value: no header is read
 	// Output:
 	// 203.0.113.9
 	// 10.0.0.7
+}
+
+// countingObserver counts decisions by outcome; a metrics adapter does the
+// same with its counters.
+type countingObserver struct {
+	ratelimit.NoopObserver // the methods not written here do nothing
+	allowed, denied        atomic.Int64
+}
+
+func (o *countingObserver) OnAllowed(key string, n int) { o.allowed.Add(1) }
+func (o *countingObserver) OnDenied(key string, n int)  { o.denied.Add(1) }
+
+// Count decisions with an Observer; embedding NoopObserver keeps it
+// compiling when methods are added.
+func ExampleObserver() {
+	client := connect()
+	defer client.Close()
+	obs := &countingObserver{}
+	limiter, err := ratelimit.New(client, ratelimit.Options{Limit: 2, Period: time.Minute, Prefix: "observed", Observer: obs})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for range 3 {
+		if _, err := limiter.Allow(context.Background(), "alice"); err != nil {
+			log.Fatal(err)
+		}
+	}
+	fmt.Println(obs.allowed.Load(), "allowed,", obs.denied.Load(), "denied")
 }

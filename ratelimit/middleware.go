@@ -1,29 +1,39 @@
 package ratelimit
 
 import (
+	"context"
 	"fmt"
-	"net"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"strings"
 	"time"
 )
 
+// DefaultMiddlewareTimeout bounds a decision of the middleware when the
+// request's context has no earlier deadline and MiddlewareOptions.Timeout is
+// 0.
+const DefaultMiddlewareTimeout = 100 * time.Millisecond
+
 // MiddlewareOptions configures [Middleware]. The zero value limits by client
-// IP at cost 1, trusts no proxy, and answers denied requests with 429.
+// IP (the connection's address, IPv6 clients by /64) at cost 1, reads no
+// header, and answers denied requests with 429.
 type MiddlewareOptions struct {
 	// Key returns the identifier a request is counted under. An empty key
 	// lets the request through uncounted (for exemptions such as health
-	// checks). nil means the client IP: ClientIP(r, TrustedProxies), which
-	// is empty only when r.RemoteAddr is (some Unix-socket listeners: set
-	// Key there).
+	// checks). nil means ClientKey(r, ClientIP, IPv6PrefixBits): the
+	// client's address, an IPv6 address reduced to its network; it is empty
+	// only when r.RemoteAddr is (some Unix-socket listeners: set Key there).
 	Key func(r *http.Request) string
-	// TrustedProxies lists the networks of your own reverse proxies and load
-	// balancers. Only when the connection comes from one of them are
-	// X-Forwarded-For and X-Real-IP read; see ClientIP. Empty means the
-	// connection's address is the client, always.
-	TrustedProxies []netip.Prefix
+	// ClientIP says where the default key reads the client's address: the
+	// connection's (the zero value) or one header set by your proxies. See
+	// ClientIPSource.
+	ClientIP ClientIPSource
+	// IPv6PrefixBits is how many leading bits of an IPv6 client address the
+	// default key keeps: 0 means 64, the network one subscriber usually
+	// gets (with the full /128 anyone holding a /64 would have 2⁶⁴ limits);
+	// 128 limits every address on its own. Between 1 and 128. IPv4 and
+	// IPv4-mapped addresses are always whole.
+	IPv6PrefixBits int
 	// Cost returns the cost of a request (a per-route weight). 0 lets the
 	// request through uncounted; a negative cost goes to ErrorHandler. nil
 	// means 1 for every request.
@@ -31,20 +41,31 @@ type MiddlewareOptions struct {
 	// PolicyName names the quota policy in the RateLimit-Policy and
 	// RateLimit fields; empty means "default". It must be printable ASCII.
 	PolicyName string
+	// Timeout bounds each decision when the request's context has no
+	// earlier deadline: past it Redis counts as unavailable and the
+	// limiter's FailureMode decides, so a stalled Redis adds at most Timeout
+	// to a request. 0 means DefaultMiddlewareTimeout; negative means no
+	// bound beyond the request's context.
+	Timeout time.Duration
 	// DenyHandler writes the response to a denied request, after the
 	// RateLimit fields and Retry-After have been set. nil means 429 Too Many
 	// Requests with a short text body, or 503 Service Unavailable when the
 	// denial comes from FailClosed (Redis is down: the client did nothing
 	// wrong).
 	DenyHandler func(w http.ResponseWriter, r *http.Request, res Result)
-	// ErrorHandler writes the response when the limiter returns an error:
-	// a cost above the limit or below 0 (a configuration bug) or the request being
-	// cancelled. nil means 500 Internal Server Error.
+	// ErrorHandler writes the response when the limiter returns an error: a
+	// cost above the limit or below 0 (a configuration bug), an error reply
+	// of Redis (such as WRONGTYPE), or the request being cancelled. nil
+	// means 500 Internal Server Error.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 }
 
 // Middleware returns a decorator that admits each request through l before
-// calling the next handler.
+// calling the next handler, or an error wrapping ErrInvalidOptions that names
+// the field when opts is invalid (a nil limiter, a ClientIP header without
+// trusted proxies or proxies without a header, an invalid trusted proxy
+// prefix, IPv6PrefixBits out of range, a policy name that is not printable
+// ASCII).
 //
 // Every counted response carries the fields of
 // draft-ietf-httpapi-ratelimit-headers-10, for example
@@ -56,24 +77,33 @@ type MiddlewareOptions struct {
 // up): the policy as configured, also for GCRA, whose Burst only shows in r.
 // r is the remaining quota and t the seconds until more quota is available:
 // RetryAfter for a denied request, ResetAfter for an allowed one (an upper
-// bound: with GCRA and the sliding windows some quota returns earlier). Denied requests also get Retry-After in whole seconds,
-// rounded up. Fallback decisions (Redis down) carry RateLimit-Policy only,
-// since the remaining quota is unknown.
+// bound: with GCRA and the sliding windows some quota returns earlier).
+// Denied requests also get Retry-After in whole seconds, rounded up.
+// Fallback decisions (Redis unavailable) carry RateLimit-Policy only, since
+// the remaining quota is unknown.
 //
-// Middleware panics when opts is invalid (nil limiter, an invalid trusted
-// proxy prefix, a policy name that is not printable ASCII), as
-// http.ServeMux.Handle does for a bad pattern: it is a programming error found
-// at start-up. The returned handler is safe for concurrent use.
-func Middleware(l *Limiter, opts MiddlewareOptions) func(http.Handler) http.Handler {
+// The returned handler is safe for concurrent use.
+func Middleware(l *Limiter, opts MiddlewareOptions) (func(http.Handler) http.Handler, error) {
 	m, err := newMiddleware(l, opts)
 	if err != nil {
-		panic(err)
+		return nil, err
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			m.serve(w, r, next)
 		})
+	}, nil
+}
+
+// MustMiddleware is Middleware for options fixed in the program: it panics
+// where Middleware returns an error, as regexp.MustCompile does, so that a
+// bad configuration stops the program at start-up.
+func MustMiddleware(l *Limiter, opts MiddlewareOptions) func(http.Handler) http.Handler {
+	mw, err := Middleware(l, opts)
+	if err != nil {
+		panic(err)
 	}
+	return mw
 }
 
 // middleware is a validated MiddlewareOptions with its constant header
@@ -87,12 +117,30 @@ type middleware struct {
 
 func newMiddleware(l *Limiter, opts MiddlewareOptions) (*middleware, error) {
 	if l == nil {
-		return nil, fmt.Errorf("ratelimit: Middleware needs a *Limiter, got nil")
+		return nil, fmt.Errorf("%w: Middleware needs a *Limiter, got nil", ErrInvalidOptions)
 	}
-	for i, p := range opts.TrustedProxies {
+	src := opts.ClientIP
+	switch {
+	case src.Header != "" && len(src.TrustedProxies) == 0:
+		return nil, invalid("MiddlewareOptions.ClientIP.TrustedProxies must list the proxies that set %s, got none", src.Header)
+	case src.Header == "" && len(src.TrustedProxies) > 0:
+		return nil, invalid("MiddlewareOptions.ClientIP.Header must name the header your trusted proxies set (X-Forwarded-For, X-Real-IP...), got none")
+	case strings.EqualFold(src.Header, "Forwarded"):
+		return nil, invalid("MiddlewareOptions.ClientIP.Header must hold addresses (the Forwarded field's syntax is not read), got %q", src.Header)
+	}
+	for i, p := range src.TrustedProxies {
 		if !p.IsValid() {
-			return nil, fmt.Errorf("ratelimit: MiddlewareOptions.TrustedProxies[%d] is not a valid prefix", i)
+			return nil, invalid("MiddlewareOptions.ClientIP.TrustedProxies[%d] must be a valid prefix, got %v", i, p)
 		}
+	}
+	switch {
+	case opts.IPv6PrefixBits == 0:
+		opts.IPv6PrefixBits = 64
+	case opts.IPv6PrefixBits < 1 || opts.IPv6PrefixBits > 128:
+		return nil, invalid("MiddlewareOptions.IPv6PrefixBits must be between 1 and 128, got %d", opts.IPv6PrefixBits)
+	}
+	if opts.Timeout == 0 {
+		opts.Timeout = DefaultMiddlewareTimeout
 	}
 	name := opts.PolicyName
 	if name == "" {
@@ -100,7 +148,7 @@ func newMiddleware(l *Limiter, opts MiddlewareOptions) (*middleware, error) {
 	}
 	quoted, err := sfString(name)
 	if err != nil {
-		return nil, fmt.Errorf("ratelimit: MiddlewareOptions.PolicyName: %w", err)
+		return nil, invalid("MiddlewareOptions.PolicyName must be printable ASCII, got %q", name)
 	}
 	window := (l.opts.Period + time.Second - 1) / time.Second
 	return &middleware{
@@ -111,7 +159,8 @@ func newMiddleware(l *Limiter, opts MiddlewareOptions) (*middleware, error) {
 	}, nil
 }
 
-// sfString quotes s as a Structured Fields string (RFC 9651 §3.3.3).
+// sfString quotes s as a Structured Fields string (RFC 9651 §3.3.3); it
+// fails for bytes outside printable ASCII.
 func sfString(s string) (string, error) {
 	var b strings.Builder
 	b.WriteByte('"')
@@ -142,7 +191,7 @@ func (m *middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 		next.ServeHTTP(w, r)
 		return
 	}
-	res, err := m.limiter.AllowN(r.Context(), key, cost)
+	res, err := m.allow(r.Context(), key, cost)
 	if err != nil {
 		if m.opts.ErrorHandler != nil {
 			m.opts.ErrorHandler(w, r, err)
@@ -178,90 +227,27 @@ func (m *middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 	http.Error(w, "rate limit exceeded, retry in "+strconv.FormatInt(ceilSeconds(res.RetryAfter), 10)+" s", http.StatusTooManyRequests)
 }
 
+// allow asks the limiter, bounding the call by the middleware's Timeout
+// unless ctx ends earlier.
+func (m *middleware) allow(ctx context.Context, key string, cost int) (Result, error) {
+	if t := m.opts.Timeout; t > 0 {
+		if deadline, ok := ctx.Deadline(); !ok || time.Until(deadline) > t {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, t)
+			defer cancel()
+		}
+	}
+	return m.limiter.AllowN(ctx, key, cost)
+}
+
 func (m *middleware) key(r *http.Request) string {
 	if m.opts.Key != nil {
 		return m.opts.Key(r)
 	}
-	return ClientIP(r, m.opts.TrustedProxies)
+	return ClientKey(r, m.opts.ClientIP, m.opts.IPv6PrefixBits)
 }
 
 // ceilSeconds is d in whole seconds, rounded up.
 func ceilSeconds(d time.Duration) int64 {
 	return int64((d + time.Second - 1) / time.Second)
-}
-
-// ClientIP returns the address of the client that sent r, for use as a rate
-// limit key.
-//
-// It is the connection's address (r.RemoteAddr) unless that address is in
-// trustedProxies. Then X-Forwarded-For is walked from the right: each entry
-// was appended by the proxy to its right, so entries that are themselves
-// trusted proxies are skipped, and the first one that is not is the client.
-// When every entry is trusted, the leftmost is taken. Without
-// X-Forwarded-For, a parsable X-Real-IP set by the trusted proxy is used.
-// Addresses left of the client's are never read: the client can write
-// anything there.
-//
-// IPv4-mapped IPv6 addresses are returned as IPv4. An entry a trusted proxy
-// wrote that is not an IP address (such as "unknown") is returned as it is.
-func ClientIP(r *http.Request, trustedProxies []netip.Prefix) string {
-	remote, ok := parseAddr(r.RemoteAddr)
-	if !ok {
-		return r.RemoteAddr
-	}
-	if !trusted(remote, trustedProxies) {
-		return remote.String()
-	}
-	if forwarded := r.Header.Values("X-Forwarded-For"); len(forwarded) > 0 {
-		return clientFromForwarded(strings.Join(forwarded, ","), remote, trustedProxies)
-	}
-	if real, ok := parseAddr(strings.TrimSpace(r.Header.Get("X-Real-IP"))); ok {
-		return real.String()
-	}
-	return remote.String()
-}
-
-// clientFromForwarded returns the rightmost untrusted entry of an
-// X-Forwarded-For list whose sender, remote, is trusted; the leftmost entry
-// when all are trusted. It never returns "": an empty entry stands for the
-// hop to its right.
-func clientFromForwarded(list string, remote netip.Addr, trustedProxies []netip.Prefix) string {
-	hop := remote.String()
-	for list != "" {
-		i := strings.LastIndexByte(list, ',')
-		entry := strings.TrimSpace(list[i+1:])
-		list = list[:max(i, 0)]
-		addr, ok := parseAddr(entry)
-		switch {
-		case !ok && entry == "":
-			return hop
-		case !ok:
-			return entry
-		case !trusted(addr, trustedProxies):
-			return addr.String()
-		}
-		hop = addr.String()
-	}
-	return hop
-}
-
-// parseAddr parses "ip", "ip:port" or "[ipv6]:port", unmapping IPv4-in-IPv6.
-func parseAddr(s string) (netip.Addr, bool) {
-	if host, _, err := net.SplitHostPort(s); err == nil {
-		s = host
-	}
-	addr, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Addr{}, false
-	}
-	return addr.Unmap().WithZone(""), true
-}
-
-func trusted(addr netip.Addr, prefixes []netip.Prefix) bool {
-	for _, p := range prefixes {
-		if p.Contains(addr) {
-			return true
-		}
-	}
-	return false
 }

@@ -1,7 +1,6 @@
 package ratelimit_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -124,6 +123,16 @@ func rateLimitFields(t *testing.T, h http.Header) (policy sfItem, state *sfItem)
 
 var okHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
 
+// handler returns okHandler behind the middleware of l and opts.
+func handler(t *testing.T, l *ratelimit.Limiter, opts ratelimit.MiddlewareOptions) http.Handler {
+	t.Helper()
+	mw, err := ratelimit.Middleware(l, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mw(okHandler)
+}
+
 func serve(h http.Handler, r *http.Request) *http.Response {
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, r)
@@ -135,7 +144,7 @@ func TestMiddlewareHeaders(t *testing.T) {
 		l := newLimiter(t, srv, ratelimit.Options{Algorithm: ratelimit.FixedWindow, Limit: 3, Period: time.Minute})
 		clock := testclock.New(epoch)
 		ratelimit.SetClock(l, clock.Now)
-		h := ratelimit.Middleware(l, ratelimit.MiddlewareOptions{})(okHandler)
+		h := handler(t, l, ratelimit.MiddlewareOptions{})
 		steps := []struct {
 			at         time.Duration
 			status     int
@@ -174,7 +183,7 @@ func TestMiddlewareHeaders(t *testing.T) {
 
 func TestMiddlewarePolicyName(t *testing.T) {
 	l := newLimiter(t, redistest.Standalone(t), ratelimit.Options{Limit: 5, Burst: 2, Period: 1500 * time.Millisecond})
-	h := ratelimit.Middleware(l, ratelimit.MiddlewareOptions{PolicyName: `api "v1" \ beta`})(okHandler)
+	h := handler(t, l, ratelimit.MiddlewareOptions{PolicyName: `api "v1" \ beta`})
 	resp := serve(h, httptest.NewRequest("GET", "/", nil))
 	policy, state := rateLimitFields(t, resp.Header)
 	// q is the limit, also for GCRA; w is the period rounded up to whole
@@ -184,25 +193,36 @@ func TestMiddlewarePolicyName(t *testing.T) {
 	}
 }
 
-func TestMiddlewarePanicsOnInvalidOptions(t *testing.T) {
+func TestMiddlewareRejectsInvalidOptions(t *testing.T) {
 	l := newLimiter(t, redistest.Standalone(t), ratelimit.Options{Limit: 5, Period: time.Second})
+	proxies := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
 	tests := []struct {
-		name string
-		l    *ratelimit.Limiter
-		opts ratelimit.MiddlewareOptions
+		name  string
+		l     *ratelimit.Limiter
+		opts  ratelimit.MiddlewareOptions
+		field string
 	}{
-		{"nil limiter", nil, ratelimit.MiddlewareOptions{}},
-		{"invalid proxy prefix", l, ratelimit.MiddlewareOptions{TrustedProxies: []netip.Prefix{{}}}},
-		{"non-ASCII policy name", l, ratelimit.MiddlewareOptions{PolicyName: "débit"}},
+		{"nil limiter", nil, ratelimit.MiddlewareOptions{}, "Middleware needs a *Limiter, got nil"},
+		{"header without proxies", l, ratelimit.MiddlewareOptions{ClientIP: ratelimit.ClientIPSource{Header: "X-Real-IP"}}, "MiddlewareOptions.ClientIP.TrustedProxies"},
+		{"proxies without header", l, ratelimit.MiddlewareOptions{ClientIP: ratelimit.ClientIPSource{TrustedProxies: proxies}}, "MiddlewareOptions.ClientIP.Header"},
+		{"Forwarded header", l, ratelimit.MiddlewareOptions{ClientIP: ratelimit.ClientIPSource{Header: "forwarded", TrustedProxies: proxies}}, "MiddlewareOptions.ClientIP.Header"},
+		{"invalid proxy prefix", l, ratelimit.MiddlewareOptions{ClientIP: ratelimit.ClientIPSource{Header: "X-Real-IP", TrustedProxies: []netip.Prefix{{}}}}, "MiddlewareOptions.ClientIP.TrustedProxies[0]"},
+		{"IPv6 prefix negative", l, ratelimit.MiddlewareOptions{IPv6PrefixBits: -1}, "MiddlewareOptions.IPv6PrefixBits"},
+		{"IPv6 prefix too long", l, ratelimit.MiddlewareOptions{IPv6PrefixBits: 129}, "MiddlewareOptions.IPv6PrefixBits"},
+		{"non-ASCII policy name", l, ratelimit.MiddlewareOptions{PolicyName: "débit"}, "MiddlewareOptions.PolicyName"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			mw, err := ratelimit.Middleware(tt.l, tt.opts)
+			if mw != nil || !errors.Is(err, ratelimit.ErrInvalidOptions) || !strings.Contains(err.Error(), tt.field) {
+				t.Fatalf("Middleware = %v, %v; want ErrInvalidOptions naming %s", mw != nil, err, tt.field)
+			}
 			defer func() {
-				if r := recover(); r == nil || !strings.HasPrefix(fmt.Sprint(r), "ratelimit: ") {
-					t.Fatalf("recovered %v, want a ratelimit panic", r)
+				if r := recover(); r != err && fmt.Sprint(r) != err.Error() {
+					t.Fatalf("MustMiddleware recovered %v, want the panic %v", r, err)
 				}
 			}()
-			ratelimit.Middleware(tt.l, tt.opts)
+			ratelimit.MustMiddleware(tt.l, tt.opts)
 		})
 	}
 }
@@ -210,7 +230,7 @@ func TestMiddlewarePanicsOnInvalidOptions(t *testing.T) {
 func TestMiddlewareKeyAndCost(t *testing.T) {
 	l := newLimiter(t, redistest.Standalone(t), ratelimit.Options{Algorithm: ratelimit.FixedWindow, Limit: 4, Period: time.Hour})
 	var handled error
-	h := ratelimit.Middleware(l, ratelimit.MiddlewareOptions{
+	h := handler(t, l, ratelimit.MiddlewareOptions{
 		Key: func(r *http.Request) string { return r.Header.Get("X-API-Key") },
 		Cost: func(r *http.Request) int {
 			switch r.URL.Path {
@@ -231,7 +251,7 @@ func TestMiddlewareKeyAndCost(t *testing.T) {
 			handled = err
 			w.WriteHeader(http.StatusBadRequest)
 		},
-	})(okHandler)
+	})
 	request := func(path, apiKey string) (*http.Response, string) {
 		req := httptest.NewRequest("GET", path, nil)
 		if apiKey != "" {
@@ -263,168 +283,5 @@ func TestMiddlewareKeyAndCost(t *testing.T) {
 	}
 	if resp, _ := request("/huge", "carol"); resp.StatusCode != http.StatusBadRequest || !errors.Is(handled, ratelimit.ErrCostExceedsLimit) {
 		t.Fatalf("cost above the limit: %d, error handler got %v", resp.StatusCode, handled)
-	}
-}
-
-func TestClientIP(t *testing.T) {
-	proxies := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8::/32")}
-	tests := []struct {
-		name    string
-		remote  string
-		xff     []string
-		realIP  string
-		trusted []netip.Prefix
-		want    string
-	}{
-		{"direct", "198.51.100.1:1234", nil, "", proxies, "198.51.100.1"},
-		{"untrusted sender's headers ignored", "198.51.100.1:1234", []string{"1.1.1.1"}, "2.2.2.2", proxies, "198.51.100.1"},
-		{"no trusted proxies: headers ignored", "10.0.0.1:80", []string{"1.1.1.1"}, "", nil, "10.0.0.1"},
-		{"one proxy", "10.0.0.1:80", []string{"203.0.113.9"}, "", proxies, "203.0.113.9"},
-		{"spoofed left entries skipped", "10.0.0.1:80", []string{"6.6.6.6, 203.0.113.9"}, "", proxies, "203.0.113.9"},
-		{"proxy chain", "10.0.0.1:80", []string{"6.6.6.6, 203.0.113.9, 10.1.2.3", "10.9.9.9"}, "", proxies, "203.0.113.9"},
-		{"all trusted: leftmost", "10.0.0.1:80", []string{"10.0.0.5, 10.0.0.6"}, "", proxies, "10.0.0.5"},
-		{"x-real-ip", "10.0.0.1:80", nil, " 203.0.113.4 ", proxies, "203.0.113.4"},
-		{"bad x-real-ip", "10.0.0.1:80", nil, "nonsense", proxies, "10.0.0.1"},
-		{"ipv6 remote", "[2001:db9::1]:443", nil, "", proxies, "2001:db9::1"},
-		{"ipv6 proxy, v4 client with port", "[2001:db8::1]:443", []string{"203.0.113.9:5555"}, "", proxies, "203.0.113.9"},
-		{"ipv6 client in brackets", "10.0.0.1:80", []string{"[2001:db9::7]:1"}, "", proxies, "2001:db9::7"},
-		{"ipv4-mapped ipv6", "[::ffff:198.51.100.1]:1", nil, "", proxies, "198.51.100.1"},
-		{"obfuscated entry", "10.0.0.1:80", []string{"unknown"}, "", proxies, "unknown"},
-		{"empty entry: the hop to its right", "10.0.0.1:80", []string{"6.6.6.6, , 10.0.0.2"}, "", proxies, "10.0.0.2"},
-		{"empty header", "10.0.0.1:80", []string{""}, "", proxies, "10.0.0.1"},
-		{"remote without port", "198.51.100.1", nil, "", proxies, "198.51.100.1"},
-		{"unparsable remote", "pipe", nil, "", proxies, "pipe"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r := httptest.NewRequest("GET", "/", nil)
-			r.RemoteAddr = tt.remote
-			for _, v := range tt.xff {
-				r.Header.Add("X-Forwarded-For", v)
-			}
-			if tt.realIP != "" {
-				r.Header.Set("X-Real-IP", tt.realIP)
-			}
-			if got := ratelimit.ClientIP(r, tt.trusted); got != tt.want {
-				t.Fatalf("ClientIP = %q, want %q", got, tt.want)
-			}
-		})
-	}
-}
-
-// FuzzClientIP: whatever the headers, the key is never empty, and the
-// headers matter only when the connection comes from a trusted proxy.
-func FuzzClientIP(f *testing.F) {
-	for _, seed := range []struct{ remote, xff, realIP string }{
-		{"10.0.0.1:80", "203.0.113.9", ""},
-		{"10.0.0.1:80", "6.6.6.6, 203.0.113.9, 10.1.2.3", ""},
-		{"10.0.0.1:80", ", , ,", "1.2.3.4"},
-		{"[2001:db8::1]:443", "[2001:db9::7]:1,unknown", ""},
-		{"198.51.100.1:1", "1.1.1.1", "2.2.2.2"},
-		{"", "", ""},
-	} {
-		f.Add(seed.remote, seed.xff, seed.realIP)
-	}
-	proxies := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8::/32")}
-	f.Fuzz(func(t *testing.T, remote, xff, realIP string) {
-		r := &http.Request{RemoteAddr: remote, Header: http.Header{}}
-		r.Header.Set("X-Forwarded-For", xff)
-		r.Header.Set("X-Real-IP", realIP)
-		got := ratelimit.ClientIP(r, proxies)
-		if got == "" && remote != "" {
-			t.Fatalf("empty key for remote %q, XFF %q", remote, xff)
-		}
-		direct := ratelimit.ClientIP(&http.Request{RemoteAddr: remote}, proxies)
-		if addr, err := netip.ParseAddr(direct); (err != nil || !proxies[0].Contains(addr) && !proxies[1].Contains(addr)) && got != direct {
-			t.Fatalf("untrusted sender %q: key %q, want %q whatever its headers", remote, got, direct)
-		}
-	})
-}
-
-// TestMiddlewareRedisDown stops a private server and checks both failure
-// modes at the HTTP level.
-func TestMiddlewareRedisDown(t *testing.T) {
-	srv := redistest.NewStandalone(t)
-	handlers := map[ratelimit.FailureMode]http.Handler{}
-	for _, mode := range []ratelimit.FailureMode{ratelimit.FailOpen, ratelimit.FailClosed} {
-		l := newLimiter(t, srv, ratelimit.Options{Limit: 10, Period: time.Minute, FailureMode: mode})
-		handlers[mode] = ratelimit.Middleware(l, ratelimit.MiddlewareOptions{})(okHandler)
-		if resp := serve(handlers[mode], httptest.NewRequest("GET", "/", nil)); resp.StatusCode != 200 || resp.Header.Get("RateLimit") == "" {
-			t.Fatalf("mode %d with Redis up: %d %v", mode, resp.StatusCode, resp.Header)
-		}
-	}
-	srv.Masters()[0].Stop()
-	open := serve(handlers[ratelimit.FailOpen], httptest.NewRequest("GET", "/", nil))
-	closed := serve(handlers[ratelimit.FailClosed], httptest.NewRequest("GET", "/", nil))
-	for _, resp := range []*http.Response{open, closed} {
-		if policy, state := rateLimitFields(t, resp.Header); policy.params["q"] != 10 || state != nil {
-			t.Fatalf("fallback headers %v: want the policy only", resp.Header)
-		}
-	}
-	if open.StatusCode != 200 {
-		t.Fatalf("fail-open with Redis down: %d, want 200", open.StatusCode)
-	}
-	if body, _ := io.ReadAll(closed.Body); closed.StatusCode != 503 || !strings.Contains(string(body), "unavailable") {
-		t.Fatalf("fail-closed with Redis down: %d %q, want 503", closed.StatusCode, body)
-	}
-}
-
-// TestFailureModes checks the decisions Allow returns while Redis is down and
-// after it is back.
-func TestFailureModes(t *testing.T) {
-	srv := redistest.NewStandalone(t)
-	ctx := context.Background()
-	open := newLimiter(t, srv, ratelimit.Options{Limit: 10, Period: time.Minute})
-	closed := newLimiter(t, srv, ratelimit.Options{Limit: 10, Period: time.Minute, FailureMode: ratelimit.FailClosed})
-	node := srv.Masters()[0]
-	node.Stop()
-	tests := []struct {
-		l       *ratelimit.Limiter
-		allowed bool
-		source  ratelimit.Source
-	}{
-		{open, true, ratelimit.FromFailOpen},
-		{closed, false, ratelimit.FromFailClosed},
-	}
-	for _, tt := range tests {
-		res, err := tt.l.Allow(ctx, "k")
-		if err != nil || res.Allowed != tt.allowed || res.Source != tt.source || res.Err == nil || !strings.Contains(res.Err.Error(), `"k"`) {
-			t.Fatalf("%s: Allow with Redis down = %+v, %v", tt.source, res, err)
-		}
-	}
-	cancelled, cancel := context.WithCancel(ctx)
-	cancel()
-	if _, err := closed.Allow(cancelled, "k"); !errors.Is(err, context.Canceled) {
-		t.Fatalf("Allow with a cancelled context: %v, want context.Canceled (no fallback)", err)
-	}
-	expired, cancelExpired := context.WithDeadline(ctx, time.Now().Add(-time.Second))
-	defer cancelExpired()
-	if res, err := closed.Allow(expired, "k"); err != nil || res.Source != ratelimit.FromFailClosed {
-		t.Fatalf("Allow past its deadline = %+v, %v; want a fail-closed decision (Redis too slow)", res, err)
-	}
-	if err := closed.Reset(ctx, "k"); err == nil {
-		t.Fatal("Reset with Redis down succeeded")
-	}
-	if err := node.Start(); err != nil {
-		t.Fatal(err)
-	}
-	// rueidis reconnects on its own; bounded poll for the first decision
-	// made by Redis again
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		res, err := closed.Allow(ctx, "k")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if res.Source == ratelimit.FromRedis {
-			if !res.Allowed || res.Remaining != 9 {
-				t.Fatalf("after restart: %+v", res)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("still %s 10 s after Redis came back", res.Source)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }

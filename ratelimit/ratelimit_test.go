@@ -3,6 +3,7 @@ package ratelimit_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +22,7 @@ var epoch = time.Unix(1_700_000_040, 0)
 func newLimiter(t *testing.T, srv *redistest.Server, opts ratelimit.Options) *ratelimit.Limiter {
 	t.Helper()
 	if opts.Prefix == "" {
-		opts.Prefix = redistest.Prefix(t)
+		opts.Prefix = redistest.Name(t)
 	}
 	l, err := ratelimit.New(srv.Client(t), opts)
 	if err != nil {
@@ -46,7 +47,9 @@ func TestNewRejectsInvalidOptions(t *testing.T) {
 		{"burst with a window algorithm", func(o *ratelimit.Options) { o.Algorithm, o.Burst = ratelimit.FixedWindow, 5 }, "Options.Burst"},
 		{"unknown algorithm", func(o *ratelimit.Options) { o.Algorithm = 99 }, "Options.Algorithm"},
 		{"negative algorithm", func(o *ratelimit.Options) { o.Algorithm = -1 }, "Options.Algorithm"},
-		{"hash tag in prefix", func(o *ratelimit.Options) { o.Prefix = "rl:{shared}:" }, "Options.Prefix"},
+		{"hash tag in prefix", func(o *ratelimit.Options) { o.Prefix = "rl{shared}" }, "Options.Prefix"},
+		{"separator in prefix", func(o *ratelimit.Options) { o.Prefix = "rl:login" }, "Options.Prefix"},
+		{"prefix too long", func(o *ratelimit.Options) { o.Prefix = strings.Repeat("p", 101) }, "Options.Prefix"},
 		{"unknown failure mode", func(o *ratelimit.Options) { o.FailureMode = 7 }, "Options.FailureMode"},
 		{"negative deny cache size", func(o *ratelimit.Options) { o.LocalDenyCacheSize = -1 }, "Options.LocalDenyCacheSize"},
 	}
@@ -65,9 +68,12 @@ func TestNewRejectsInvalidOptions(t *testing.T) {
 			}
 		})
 	}
-	if _, err := ratelimit.New(nil, valid); err == nil {
-		t.Fatal("New(nil client) succeeded")
-	}
+	t.Run("nil client", func(t *testing.T) {
+		_, err := ratelimit.New(nil, valid)
+		if !errors.Is(err, ratelimit.ErrInvalidOptions) || err.Error() != "ratelimit: invalid options: New needs a *typecache.Client, got nil" {
+			t.Fatalf("New(nil client) = %v", err)
+		}
+	})
 }
 
 func TestNewDefaults(t *testing.T) {
@@ -77,8 +83,8 @@ func TestNewDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := l.Options()
-	if got.Algorithm != ratelimit.GCRA || got.Burst != 7 || got.Prefix != ratelimit.DefaultPrefix ||
-		got.FailureMode != ratelimit.FailOpen || got.LocalDenyCacheSize != 10_000 {
+	if got.Algorithm != ratelimit.GCRA || got.Burst != 7 || got.Prefix != "default" ||
+		got.FailureMode != ratelimit.FailOpen || got.LocalDenyCacheSize != 10_000 || got.Observer != (ratelimit.NoopObserver{}) {
 		t.Fatalf("defaults = %+v", got)
 	}
 	l, err = ratelimit.New(client, ratelimit.Options{Algorithm: ratelimit.FixedWindow, Limit: 7, Period: time.Second})
@@ -315,32 +321,24 @@ func TestKeysExpire(t *testing.T) {
 		raw := srv.Raw(t)
 		for _, algo := range algorithms {
 			t.Run(algo.String(), func(t *testing.T) {
-				prefix := redistest.Prefix(t)
 				period := 100 * time.Millisecond
-				l := newLimiter(t, srv, ratelimit.Options{Algorithm: algo, Limit: 1, Period: period, Prefix: prefix})
+				l := newLimiter(t, srv, ratelimit.Options{Algorithm: algo, Limit: 1, Period: period})
 				ctx := context.Background()
 				if _, err := l.Allow(ctx, "k"); err != nil {
 					t.Fatal(err)
 				}
-				key := prefix + "{k}"
+				key := ratelimit.RedisKey(l, "k")
 				ttl, err := raw.Do(ctx, raw.B().Pttl().Key(key).Build()).AsInt64()
 				if err != nil || ttl <= 0 || ttl > 2*period.Milliseconds() {
 					t.Fatalf("PTTL %s = %d, %v; want in (0, %d]", key, ttl, err, 2*period.Milliseconds())
 				}
-				deadline := time.Now().Add(5 * time.Second)
-				for {
+				redistest.Eventually(t, 5*time.Second, func() error {
 					n, err := raw.Do(ctx, raw.B().Exists().Key(key).Build()).AsInt64()
-					if err != nil {
-						t.Fatal(err)
+					if err == nil && n != 0 {
+						err = fmt.Errorf("%s still exists", key)
 					}
-					if n == 0 {
-						break
-					}
-					if time.Now().After(deadline) {
-						t.Fatalf("%s still exists after 5 s", key)
-					}
-					time.Sleep(20 * time.Millisecond)
-				}
+					return err
+				})
 			})
 		}
 	})
