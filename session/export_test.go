@@ -41,3 +41,6 @@ func Local[T any](s *Store[T]) bool { return s.local != nil }
 // Redis, after the read's reply arrived and before it may enter the local
 // tier: tests overtake a read with writes.
 func HoldRead[T any](s *Store[T], hold func(ctx context.Context)) { s.afterRead = hold }
+
+// PrefixOf returns s's instance name.
+func PrefixOf[T any](s *Store[T]) string { return s.o.Prefix }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"net"
 	"strconv"
 	"strings"
@@ -144,3 +145,36 @@ func commandDelta(before, after map[string]int) map[string]int {
 }
 
 var background = context.Background()
+
+// warmScripts runs each of store's scripts on sessions of 64 random routes,
+// so that every node of a cluster (all but surely) knows every script: a
+// script's first use on a node costs a second round trip (NOSCRIPT, then
+// EVAL), which round-trip counts should not see.
+func warmScripts(t testing.TB, store *session.Store[cart]) {
+	t.Helper()
+	for i := range 64 {
+		user := "warm-" + strconv.Itoa(i)
+		sess, err := store.Create(background, user, cart{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := store.Get(background, sess.Token); err != nil {
+			t.Fatal(err)
+		}
+		if err := store.Save(background, sess); err != nil {
+			t.Fatal(err)
+		}
+		if sess, err = store.Regenerate(background, sess); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := store.List(background, user); err != nil {
+			t.Fatal(err)
+		}
+		if err := store.Revoke(background, user, sess.ID()); err != nil {
+			t.Fatal(err)
+		}
+		if err := errors.Join(store.Destroy(background, sess.Token), store.DestroyAll(background, user)); err != nil && !errors.Is(err, session.ErrNotFound) {
+			t.Fatal(err)
+		}
+	}
+}

@@ -29,6 +29,10 @@ type requestState[T any] struct {
 	clearPrevious bool        // a cookie under Cookie.PreviousName was read: expire it
 	personal      bool        // the response depends on a session: keep shared caches off it
 	committed     bool        // the header was written: no more changes
+	// staleToken is the cookie's token when it named no live session: End
+	// still destroys it, since Regenerate may have moved it an instant ago
+	// (a logout sent with the cookie a renewal was replacing).
+	staleToken string
 }
 
 // Middleware loads the session named by the request's cookie into the
@@ -88,6 +92,7 @@ func (s *Store[T]) loadRequest(r *http.Request, state *requestState[T]) error {
 		state.sendToken, state.clearPrevious = previous, previous
 	case errors.Is(err, ErrNotFound):
 		state.clearCookie, state.clearPrevious = !previous, previous
+		state.staleToken = cookie.Value
 	default:
 		return err
 	}
@@ -196,19 +201,26 @@ func (s *Store[T]) Renew(ctx context.Context) (*Session[T], error) {
 	return sess, err
 }
 
-// End destroys the request's session (logout) and clears the cookie. It is
-// a no-op when the request has no session. Called after the header was
-// written, it still destroys the session, but the cookie stays until the
-// next request clears it.
+// End destroys the request's session (logout) and clears the cookie. When
+// the cookie names no live session, End still destroys what its token
+// leads to: a session that Regenerate (a Renew in a concurrent request)
+// moved it to an instant before. Called after the header was written, End
+// still destroys the session, but the cookie stays until the next request
+// clears it.
 func (s *Store[T]) End(ctx context.Context) error {
 	return s.inRequest(ctx, func(state *requestState[T]) error {
-		if state.session == nil {
-			return nil
+		token := state.staleToken
+		if state.session != nil && state.stored {
+			token = state.session.Token
 		}
-		if state.stored {
-			if err := s.Destroy(ctx, state.session.Token); err != nil && !errors.Is(err, ErrNotFound) {
+		if token != "" {
+			if err := s.Destroy(ctx, token); err != nil && !errors.Is(err, ErrNotFound) {
 				return err
 			}
+		}
+		state.staleToken = ""
+		if state.session == nil {
+			return nil
 		}
 		state.session, state.stored, state.modified, state.sendToken = nil, false, false, false
 		state.clearCookie = true

@@ -46,7 +46,12 @@ func app(store *session.Store[cart]) http.Handler {
 		}
 	})
 	mux.HandleFunc("/promote", func(w http.ResponseWriter, r *http.Request) {
-		data := store.Current(r.Context()).Data
+		sess := store.Current(r.Context())
+		if sess == nil {
+			http.Error(w, "no session", http.StatusUnauthorized)
+			return
+		}
+		data := sess.Data
 		data.Admin = true
 		if err := store.Put(r.Context(), data); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)

@@ -1,0 +1,194 @@
+package session_test
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/session"
+)
+
+// Environment of a child process (TestHelperProcess).
+const (
+	envChildPrefix = "TYPECACHE_SESSION_CHILD_PREFIX" // the stores' instance name
+	envChildTokens = "TYPECACHE_SESSION_CHILD_TOKENS" // op=token,op=token,...
+)
+
+// revocations are the writes TestRevocationAcrossProcesses makes in the
+// parent, each on a session of its own key, and what children must see
+// afterwards.
+var revocations = []string{"destroy", "destroyall", "regenerate", "save"}
+
+// TestRevocationAcrossProcesses: child processes hold sessions in their
+// local tiers (reads without a round trip); the parent destroys, destroys
+// all of a user's, regenerates and saves them. Every child hears of each
+// change (the invalidation delay is the time from the parent's write
+// returning to the child's hearing of it, logged) and then no longer
+// serves what the write replaced.
+func TestRevocationAcrossProcesses(t *testing.T) {
+	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+		name := redistest.Name(t)
+		parent := newStore(t, srv, session.Options[cart]{Prefix: name})
+		sessions := map[string]*session.Session[cart]{}
+		var pairs []string
+		for _, op := range revocations {
+			user := ""
+			if op == "destroyall" {
+				user = "carol"
+			}
+			sess, err := parent.Create(background, user, cart{Items: []string{"old"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sessions[op] = sess
+			pairs = append(pairs, op+"="+sess.Token)
+		}
+		const childCount = 3
+		children := redistest.StartChildren(t, childCount, func(int) []string {
+			return []string{srv.Env(), envChildPrefix + "=" + name, envChildTokens + "=" + strings.Join(pairs, ",")}
+		})
+
+		// Every child now serves each session from memory; revoke them.
+		done := map[string]time.Time{}
+		for _, op := range revocations {
+			sess := sessions[op]
+			var err error
+			switch op {
+			case "destroy":
+				err = parent.Destroy(background, sess.Token)
+			case "destroyall":
+				err = parent.DestroyAll(background, sess.UserID)
+			case "regenerate":
+				_, err = parent.Regenerate(background, sess)
+			case "save":
+				sess.Data.Items = []string{"saved"}
+				err = parent.Save(background, sess)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			done[op] = time.Now()
+		}
+		redistest.Release(t, children)
+
+		var delays []time.Duration
+		for i, c := range children {
+			for c.Output.Scan() {
+				line := c.Output.Text()
+				if line == "done" {
+					break
+				}
+				var op string
+				var nanos int64
+				if _, err := fmt.Sscanf(line, "heard %s %d", &op, &nanos); err != nil {
+					t.Errorf("child %d: %s", i, line)
+					continue
+				}
+				delays = append(delays, max(0, time.Unix(0, nanos).Sub(done[op])))
+			}
+			if err := c.Wait(); err != nil {
+				t.Fatalf("child %d: %v", i, err)
+			}
+		}
+		if len(delays) != childCount*len(revocations) {
+			t.Fatalf("heard %d invalidations, want %d", len(delays), childCount*len(revocations))
+		}
+		slices.Sort(delays)
+		t.Logf("invalidation delay after the write returned, %d samples: p50 %v, max %v", len(delays), delays[len(delays)/2], delays[len(delays)-1])
+	})
+}
+
+// arrivals is a typecache.Subscriber that notes when each key was first
+// invalidated.
+type arrivals struct {
+	mu    sync.Mutex
+	times map[string]time.Time
+}
+
+func (a *arrivals) Invalidate(key string) {
+	now := time.Now()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if _, ok := a.times[key]; !ok {
+		a.times[key] = now
+	}
+}
+
+func (a *arrivals) InvalidateAll() {}
+
+func (a *arrivals) at(key string) (time.Time, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	t, ok := a.times[key]
+	return t, ok
+}
+
+// TestHelperProcess is the body of a child process of
+// TestRevocationAcrossProcesses; run directly, it does nothing.
+func TestHelperProcess(t *testing.T) {
+	name := os.Getenv(envChildPrefix)
+	if name == "" {
+		return
+	}
+	// The parent reads stdout only up to its "ready" line: say what went
+	// wrong on stderr, which it passes through.
+	fatalf := func(format string, args ...any) {
+		t.Helper()
+		fmt.Fprintf(os.Stderr, "session child: "+format+"\n", args...)
+		t.FailNow()
+	}
+	client := redistest.ServerFromEnv().Client(t)
+	loads := &eventLog{}
+	store := newStoreOn(t, client, session.Options[cart]{Prefix: name, Observer: loads})
+	heard := &arrivals{times: map[string]time.Time{}}
+	defer client.Subscribe(keyPrefix(name), heard)()
+	tokens := map[string]string{}
+	for pair := range strings.SplitSeq(os.Getenv(envChildTokens), ",") {
+		op, token, _ := strings.Cut(pair, "=")
+		tokens[op] = token
+		// The first read fills the local tier, unless something moved its
+		// generation meanwhile (a new connection's flush): then the next does.
+		local := false
+		for range 5 {
+			if _, err := store.Get(background, token); err != nil {
+				fatalf("%s: %v", op, err)
+			}
+			if events := loads.take(); len(events) == 1 && strings.HasSuffix(events[0], "local=true") {
+				local = true
+				break
+			}
+		}
+		if !local {
+			fatalf("%s: no read was served from memory", op)
+		}
+	}
+	if err := redistest.Ready(); err != nil {
+		fatalf("%v", err)
+	}
+	for _, op := range revocations {
+		key, _ := session.SessionKey(store, tokens[op])
+		redistest.Eventually(t, 10*time.Second, func() error {
+			if _, ok := heard.at(key); !ok {
+				return errors.New(op + ": no invalidation")
+			}
+			return nil
+		})
+		at, _ := heard.at(key)
+		got, err := store.Get(background, tokens[op])
+		switch {
+		case op == "save" && (err != nil || strings.Join(got.Data.Items, ",") != "saved"):
+			fatalf("save: %+v, %v; want the saved data", got, err)
+		case op != "save" && !errors.Is(err, session.ErrNotFound):
+			fatalf("%s: the revoked session is still served: %v", op, err)
+		}
+		fmt.Println("heard", op, strconv.FormatInt(at.UnixNano(), 10))
+	}
+	fmt.Println("done")
+}

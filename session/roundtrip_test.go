@@ -1,0 +1,222 @@
+package session_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/session"
+)
+
+// keyRecorder is a typecache.Subscriber that remembers which keys were
+// invalidated.
+type keyRecorder struct {
+	mu   sync.Mutex
+	keys map[string]int
+	all  int
+}
+
+func (r *keyRecorder) Invalidate(key string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.keys == nil {
+		r.keys = map[string]int{}
+	}
+	r.keys[key]++
+}
+
+func (r *keyRecorder) InvalidateAll() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.all++
+}
+
+func (r *keyRecorder) count(key string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.keys[key]
+}
+
+// TestRoundTrips counts round trips at the connection (writes that carry
+// one of the store's keys, see roundTrips) for the middleware's four
+// workloads: an unchanged session read costs 0, a session changed by
+// another process 1, a session created and filled (three Puts) in one
+// request 1, a modification 1.
+func TestRoundTrips(t *testing.T) {
+	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+		name := redistest.Name(t)
+		client, trips := countedClient(t, srv, name)
+		store := newStoreOn(t, client, session.Options[cart]{Prefix: name})
+		other := newStore(t, srv, session.Options[cart]{Prefix: name}) // another process
+		warmScripts(t, store)
+		invalidations := &keyRecorder{}
+		defer client.Subscribe(keyPrefix(name), invalidations)()
+
+		sess, err := other.Create(background, "alice", cart{Items: []string{"a"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		key, _ := session.SessionKey(store, sess.Token)
+		h := app(store)
+		cookie := sessionCookieName + "=" + sess.Token
+		request := func(what, target, cookie string, wantTrips int64, wantBody string) {
+			t.Helper()
+			before := trips.Load()
+			resp := do(t, h, background, target, cookie)
+			if got := body(t, resp); resp.StatusCode != http.StatusOK || (wantBody != "" && got != wantBody) {
+				t.Fatalf("%s: status %d, body %q; want 200 and %q", what, resp.StatusCode, got, wantBody)
+			}
+			if got := trips.Load() - before; got != wantTrips {
+				t.Errorf("%s: %d round trips, want %d", what, got, wantTrips)
+			}
+		}
+
+		request("first read in this process", "/view", cookie, 1, "alice:a")
+		for range 5 {
+			request("unchanged read", "/view", cookie, 0, "alice:a")
+		}
+
+		changed, err := other.Get(background, sess.Token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		changed.Data.Items = []string{"b"}
+		if err := other.Save(background, changed); err != nil {
+			t.Fatal(err)
+		}
+		redistest.Eventually(t, 5*time.Second, func() error {
+			if invalidations.count(key) == 0 {
+				return errors.New("the other process's save has not been reported yet")
+			}
+			return nil
+		})
+		request("read changed by another process", "/view", cookie, 1, "alice:b")
+		request("unchanged read", "/view", cookie, 0, "alice:b")
+
+		request("modify", "/add?item=c", cookie, 1, "b,c")
+
+		fill := store.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if _, err := store.Start(r.Context(), "", cart{}); err != nil {
+				t.Error(err)
+			}
+			var items []string
+			for _, item := range []string{"x", "y", "z"} {
+				items = append(items, item)
+				if err := store.Put(r.Context(), cart{Items: items}); err != nil {
+					t.Error(err)
+				}
+			}
+			io.WriteString(w, "ok")
+		}))
+		before := trips.Load()
+		resp := do(t, fill, background, "/", "")
+		if got := trips.Load() - before; got != 1 {
+			t.Errorf("create and fill: %d round trips, want 1", got)
+		}
+		created := sessionCookie(t, resp)
+		if created == nil {
+			t.Fatal("create and fill set no cookie")
+		}
+		if got, err := other.Get(background, created.Value); err != nil || strings.Join(got.Data.Items, ",") != "x,y,z" {
+			t.Errorf("created session %v, %v; want items x,y,z", got, err)
+		}
+	})
+}
+
+// TestOwnWritesAreNeverOvertaken: after Destroy, DestroyAll, Regenerate or
+// Save returns, the process that made it never serves what it replaced,
+// also when a read that started before the write delivers its (older)
+// reply after it: the read's reply reaches its caller but not the local
+// tier.
+func TestOwnWritesAreNeverOvertaken(t *testing.T) {
+	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+		for _, tc := range []struct {
+			name  string
+			write func(store *session.Store[cart], sess *session.Session[cart]) error
+			check func(store *session.Store[cart], sess *session.Session[cart]) error // after the write
+		}{
+			{"Destroy", func(store *session.Store[cart], sess *session.Session[cart]) error {
+				return store.Destroy(background, sess.Token)
+			}, gone},
+			{"DestroyAll", func(store *session.Store[cart], sess *session.Session[cart]) error {
+				return store.DestroyAll(background, sess.UserID)
+			}, gone},
+			{"Regenerate", func(store *session.Store[cart], sess *session.Session[cart]) error {
+				_, err := store.Regenerate(background, sess)
+				return err
+			}, gone},
+			{"Save", func(store *session.Store[cart], sess *session.Session[cart]) error {
+				sess.Data.Items = []string{"saved"}
+				return store.Save(background, sess)
+			}, func(store *session.Store[cart], sess *session.Session[cart]) error {
+				got, err := store.Get(background, sess.Token)
+				if err != nil || strings.Join(got.Data.Items, ",") != "saved" {
+					return errors.New("the saved data is not what is served")
+				}
+				return nil
+			}},
+		} {
+			for _, inFlight := range []bool{false, true} {
+				name := tc.name + "/cached"
+				if inFlight {
+					name = tc.name + "/read in flight"
+				}
+				t.Run(name, func(t *testing.T) {
+					store := newStore(t, srv, session.Options[cart]{})
+					sess, err := store.Create(background, "alice", cart{Items: []string{"old"}})
+					if err != nil {
+						t.Fatal(err)
+					}
+					writer, err := store.Get(background, sess.Token) // the copy the write starts from; cached now
+					if err != nil {
+						t.Fatal(err)
+					}
+					if inFlight {
+						// A fresh read, held after its reply until the write returned.
+						if err := store.Save(background, writer); err != nil { // drops the cached entry
+							t.Fatal(err)
+						}
+						held, release := make(chan struct{}), make(chan struct{})
+						var once sync.Once
+						session.HoldRead(store, func(context.Context) {
+							once.Do(func() { close(held); <-release })
+						})
+						done := make(chan error, 1)
+						go func() {
+							_, err := store.Get(background, sess.Token)
+							done <- err
+						}()
+						<-held
+						if err := tc.write(store, writer); err != nil {
+							t.Fatal(err)
+						}
+						close(release)
+						if err := <-done; err != nil {
+							t.Fatalf("the overtaken read: %v (it may serve the old state, but not fail)", err)
+						}
+					} else if err := tc.write(store, writer); err != nil {
+						t.Fatal(err)
+					}
+					for range 3 {
+						if err := tc.check(store, writer); err != nil {
+							t.Fatal(err)
+						}
+					}
+				})
+			}
+		}
+	})
+}
+
+func gone(store *session.Store[cart], sess *session.Session[cart]) error {
+	if _, err := store.Get(background, sess.Token); !errors.Is(err, session.ErrNotFound) {
+		return errors.New("the revoked session is still served")
+	}
+	return nil
+}
