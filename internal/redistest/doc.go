@@ -1,6 +1,8 @@
 // Package redistest starts real redis-server (or valkey-server) processes for
 // typecache's tests: a standalone server and a three-master cluster, each on
-// free loopback ports, in a temporary directory, with persistence off.
+// free loopback ports, in a temporary directory, with persistence off. The
+// processes are started by internal/testserver, which the public package
+// typecachetest (the test server for users' tests) shares.
 //
 // Most tests share one server of each kind per test binary, started on first
 // use and stopped by [Main]; [Run] runs a test body on both. Tests that stop,

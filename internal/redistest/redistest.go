@@ -2,6 +2,7 @@ package redistest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -14,15 +15,28 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/typecache/typecache"
+	"github.com/typecache/typecache/internal/testserver"
 )
 
 // Server is a Redis deployment under test: one standalone server, or a cluster.
 type Server struct {
 	cluster bool
-	nodes   []*Node // masters first, then replicas; nil for an external server
-	masters int
+	proc    *testserver.Server // nil for an external server
 	option  rueidis.ClientOption
-	dir     string
+}
+
+// Node is one redis-server process.
+type Node = testserver.Node
+
+// InstallHint is how to install a server binary.
+const InstallHint = testserver.InstallHint
+
+// ClusterOptions configures NewCluster.
+type ClusterOptions struct {
+	// Masters is the number of master nodes; 0 means 3.
+	Masters int
+	// Replicas is the number of replicas of each master (0 or more).
+	Replicas int
 }
 
 // IsCluster reports whether s is a Redis cluster.
@@ -30,14 +44,38 @@ func (s *Server) IsCluster() bool { return s.cluster }
 
 // Nodes returns the server processes, masters first, or nil when s is an
 // external server given by REDIS_URL or REDIS_CLUSTER_URL.
-func (s *Server) Nodes() []*Node { return s.nodes }
-
-// Masters returns the master nodes of a cluster, or the one standalone node.
-func (s *Server) Masters() []*Node {
-	if s.nodes == nil {
+func (s *Server) Nodes() []*Node {
+	if s.proc == nil {
 		return nil
 	}
-	return s.nodes[:s.masters]
+	return s.proc.Nodes
+}
+
+// Masters returns the nodes of a cluster that started as masters, or the
+// one standalone node.
+func (s *Server) Masters() []*Node {
+	if s.proc == nil {
+		return nil
+	}
+	return s.proc.Nodes[:s.proc.Masters]
+}
+
+// Failover runs CLUSTER FAILOVER on replica, a replica in s (mode "FORCE" or
+// "TAKEOVER", or "" for a coordinated failover), and waits until replica is
+// a master, its old master a replica linked to it, and every node reports
+// cluster_state:ok.
+func (s *Server) Failover(t testing.TB, replica *Node, mode string) {
+	t.Helper()
+	s.proc.Failover(t, replica, mode)
+}
+
+// MoveSlot hands the slot of key, which must hold no key, from the master
+// that serves it to the master to, the way redis-cli --cluster reshard does,
+// and waits until every node sends key's commands to to and reports
+// cluster_state:ok.
+func (s *Server) MoveSlot(t testing.TB, key string, to *Node) {
+	t.Helper()
+	s.proc.MoveSlot(t, key, to)
 }
 
 // Option returns client options that reach s. Each call returns a fresh copy.
@@ -85,40 +123,26 @@ func (s *Server) FlushAll(t testing.TB) {
 
 // Stop stops every process of s and removes its directory.
 func (s *Server) Stop() {
-	for _, n := range s.nodes {
-		n.Stop()
-	}
-	if s.dir != "" {
-		os.RemoveAll(s.dir)
+	if s.proc != nil {
+		s.proc.Stop()
 	}
 }
 
 func newLocalServer(cluster bool, opts ClusterOptions) (*Server, error) {
-	dir, err := os.MkdirTemp("", "redistest-")
-	if err != nil {
-		return nil, err
-	}
-	s := &Server{cluster: cluster, dir: dir}
-	if cluster {
-		if opts.Masters <= 0 {
-			opts.Masters = 3
-		}
-		s.nodes, err = startCluster(dir, opts)
-		s.masters = opts.Masters
-	} else {
-		var n *Node
-		n, err = startNode(dir)
-		s.nodes, s.masters = []*Node{n}, 1
+	proc, err := testserver.Start(testserver.Options{
+		Cluster: cluster, Masters: opts.Masters, Replicas: opts.Replicas,
+		Args: []string{"--enable-debug-command", "yes"}, // DEBUG SLEEP in the fault tests
+	})
+	if errors.Is(err, testserver.ErrNoServer) {
+		return nil, fmt.Errorf("redistest: %w (or run `make test`, which installs one when root)", err)
 	}
 	if err != nil {
-		os.RemoveAll(dir)
-		return nil, err
+		return nil, fmt.Errorf("redistest: %w", err)
 	}
-	for _, n := range s.Masters() {
-		s.option.InitAddress = append(s.option.InitAddress, n.Addr)
-	}
-	s.option.ForceSingleClient = !cluster
-	return s, nil
+	return &Server{cluster: cluster, proc: proc, option: rueidis.ClientOption{
+		InitAddress:       proc.MasterAddrs(),
+		ForceSingleClient: !cluster,
+	}}, nil
 }
 
 func newExternalServer(envVar string, cluster bool) (*Server, error) {

@@ -1,4 +1,4 @@
-package redistest
+package testserver
 
 import (
 	"bufio"
@@ -15,8 +15,12 @@ import (
 	"time"
 )
 
-// InstallHint is the command that installs a server binary on Debian and Ubuntu.
-const InstallHint = "apt-get update && apt-get install -y redis-server"
+// InstallHint is how to install a server binary.
+const InstallHint = "sudo apt-get install -y redis-server (Debian, Ubuntu), brew install redis (macOS), or valkey-server from your distribution"
+
+// ErrNoServer is returned when neither redis-server nor valkey-server is on
+// PATH.
+var ErrNoServer = errors.New("neither redis-server nor valkey-server is on PATH; install one: " + InstallHint)
 
 // Node is one redis-server process.
 type Node struct {
@@ -39,7 +43,7 @@ func serverBinary() (string, error) {
 			return path, nil
 		}
 	}
-	return "", fmt.Errorf("redistest: neither redis-server nor valkey-server is on PATH; install one with: %s (or run `make test`, which does it when root)", InstallHint)
+	return "", ErrNoServer
 }
 
 // freePort returns a loopback port that is free now, and whose cluster bus
@@ -62,7 +66,7 @@ func freePort() (int, error) {
 		bus.Close()
 		return port, nil
 	}
-	return 0, errors.New("redistest: no free loopback port pair found")
+	return 0, errors.New("no free loopback port pair found")
 }
 
 // startNode starts a redis-server in dir with persistence off; extra are
@@ -87,7 +91,6 @@ func startNode(dir string, extra ...string) (*Node, error) {
 			"--appendonly", "no",
 			"--daemonize", "no",
 			"--logfile", filepath.Join(dir, "server.log"),
-			"--enable-debug-command", "yes",
 		}, extra...)
 		if lastErr = n.Start(); lastErr == nil {
 			return n, nil
@@ -101,10 +104,9 @@ func startNode(dir string, extra ...string) (*Node, error) {
 func (n *Node) Start() error {
 	cmd := exec.Command(n.binary, n.args...)
 	cmd.Dir = n.dir
-	// The server dies with the test binary even when Main is not reached.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = diesWithParent()
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("redistest: start %s: %w", n.binary, err)
+		return fmt.Errorf("start %s: %w", n.binary, err)
 	}
 	n.cmd = cmd
 	n.exited = make(chan struct{})
@@ -114,7 +116,7 @@ func (n *Node) Start() error {
 	}()
 	if err := n.waitReady(10 * time.Second); err != nil {
 		n.Kill()
-		return fmt.Errorf("redistest: %s on port %d did not start: %w\n%s", n.binary, n.Port, err, n.logTail())
+		return fmt.Errorf("%s on port %d did not start: %w\n%s", n.binary, n.Port, err, n.logTail())
 	}
 	return nil
 }
@@ -137,7 +139,9 @@ func (n *Node) signal(sig syscall.Signal) {
 		return
 	default:
 	}
-	_ = n.cmd.Process.Signal(sig)
+	if err := n.cmd.Process.Signal(sig); err != nil {
+		_ = n.cmd.Process.Kill() // no such signal on this platform
+	}
 	select {
 	case <-n.exited:
 	case <-time.After(10 * time.Second):
@@ -174,7 +178,7 @@ func readReply(r *bufio.Reader) (string, error) {
 	}
 	line = strings.TrimSuffix(line, "\r\n")
 	if line == "" {
-		return "", errors.New("redistest: empty reply")
+		return "", errors.New("empty reply")
 	}
 	switch line[0] {
 	case '+', ':':

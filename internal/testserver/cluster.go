@@ -1,10 +1,11 @@
-package redistest
+package testserver
 
 import (
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,17 +15,10 @@ import (
 // clusterSlots is the number of hash slots in a Redis cluster.
 const clusterSlots = 16384
 
-// ClusterOptions configures NewCluster.
-type ClusterOptions struct {
-	// Masters is the number of master nodes; 0 means 3.
-	Masters int
-	// Replicas is the number of replicas of each master (0 or more).
-	Replicas int
-}
-
-// startCluster starts masters and replicas under dir, assigns the slots evenly,
-// joins the nodes (opts.Masters must be set) and waits until every node reports cluster_state:ok.
-func startCluster(dir string, opts ClusterOptions) ([]*Node, error) {
+// startCluster starts masters and replicas under dir, assigns the slots
+// evenly, joins the nodes (opts.Masters must be set) and waits until every
+// node reports cluster_state:ok.
+func startCluster(dir string, opts Options) ([]*Node, error) {
 	total := opts.Masters * (1 + opts.Replicas)
 	nodes := make([]*Node, 0, total)
 	fail := func(err error) ([]*Node, error) {
@@ -38,11 +32,14 @@ func startCluster(dir string, opts ClusterOptions) ([]*Node, error) {
 		if err := os.MkdirAll(nodeDir, 0o755); err != nil {
 			return fail(err)
 		}
-		n, err := startNode(nodeDir,
+		n, err := startNode(nodeDir, append([]string{
 			"--cluster-enabled", "yes",
 			"--cluster-config-file", "nodes.conf",
 			"--cluster-node-timeout", "2000",
-		)
+			// A demoted master resyncs at once instead of after the
+			// default 5 s wait for more replicas to share the transfer.
+			"--repl-diskless-sync-delay", "0",
+		}, opts.Args...)...)
 		if err != nil {
 			return fail(err)
 		}
@@ -55,12 +52,12 @@ func startCluster(dir string, opts ClusterOptions) ([]*Node, error) {
 			args = append(args, strconv.Itoa(slot))
 		}
 		if _, err := nodes[i].Do(args...); err != nil {
-			return fail(fmt.Errorf("redistest: CLUSTER ADDSLOTS on %s: %w", nodes[i].Addr, err))
+			return fail(fmt.Errorf("CLUSTER ADDSLOTS on %s: %w", nodes[i].Addr, err))
 		}
 	}
 	for _, n := range nodes[1:] {
 		if _, err := nodes[0].Do("CLUSTER", "MEET", "127.0.0.1", strconv.Itoa(n.Port)); err != nil {
-			return fail(fmt.Errorf("redistest: CLUSTER MEET %s: %w", n.Addr, err))
+			return fail(fmt.Errorf("CLUSTER MEET %s: %w", n.Addr, err))
 		}
 	}
 	if err := waitFor(func() error { return allKnow(nodes, total) }); err != nil {
@@ -73,7 +70,7 @@ func startCluster(dir string, opts ClusterOptions) ([]*Node, error) {
 			return fail(err)
 		}
 		if _, err := replica.Do("CLUSTER", "REPLICATE", id); err != nil {
-			return fail(fmt.Errorf("redistest: CLUSTER REPLICATE on %s: %w", replica.Addr, err))
+			return fail(fmt.Errorf("CLUSTER REPLICATE on %s: %w", replica.Addr, err))
 		}
 	}
 	if err := waitFor(func() error { return clusterReady(nodes) }); err != nil {
@@ -89,14 +86,16 @@ func allKnow(nodes []*Node, total int) error {
 			return err
 		}
 		if field(info, "cluster_known_nodes") != strconv.Itoa(total) {
-			return fmt.Errorf("redistest: %s knows %s of %d nodes", n.Addr, field(info, "cluster_known_nodes"), total)
+			return fmt.Errorf("%s knows %s of %d nodes", n.Addr, field(info, "cluster_known_nodes"), total)
 		}
 	}
 	return nil
 }
 
 // clusterReady reports nil once every node reports cluster_state:ok with
-// every slot served, and every replica is linked to its master.
+// every slot served, every replica is linked to its master, and every node
+// knows which nodes are replicas (a master that still takes a replica for a
+// master refuses it its vote in a failover).
 func clusterReady(nodes []*Node) error {
 	for _, n := range nodes {
 		info, err := n.Do("CLUSTER", "INFO")
@@ -104,16 +103,35 @@ func clusterReady(nodes []*Node) error {
 			return err
 		}
 		if field(info, "cluster_state") != "ok" || field(info, "cluster_slots_ok") != strconv.Itoa(clusterSlots) {
-			return fmt.Errorf("redistest: %s: cluster_state:%s", n.Addr, field(info, "cluster_state"))
+			return fmt.Errorf("%s: cluster_state:%s", n.Addr, field(info, "cluster_state"))
 		}
 	}
+	replicas := 0
 	for _, n := range nodes {
 		info, err := n.Do("INFO", "replication")
 		if err != nil {
 			return err
 		}
-		if field(info, "role") == "slave" && field(info, "master_link_status") != "up" {
-			return fmt.Errorf("redistest: replica %s not linked to its master yet", n.Addr)
+		if field(info, "role") == "slave" {
+			replicas++
+			if field(info, "master_link_status") != "up" {
+				return fmt.Errorf("replica %s not linked to its master yet", n.Addr)
+			}
+		}
+	}
+	for _, n := range nodes {
+		view, err := n.Do("CLUSTER", "NODES")
+		if err != nil {
+			return err
+		}
+		seen := 0
+		for line := range strings.Lines(view) {
+			if fields := strings.Fields(line); len(fields) > 2 && slices.Contains(strings.Split(fields[2], ","), "slave") {
+				seen++
+			}
+		}
+		if seen != replicas {
+			return fmt.Errorf("%s sees %d replicas of %d", n.Addr, seen, replicas)
 		}
 	}
 	return nil
@@ -160,14 +178,14 @@ func (s *Server) Failover(t testing.TB, replica *Node, mode string) {
 		args = append(args, mode)
 	}
 	if _, err := replica.Do(args...); err != nil {
-		t.Fatalf("redistest: %s on %s: %v", strings.Join(args, " "), replica.Addr, err)
+		t.Fatalf("%s on %s: %v", strings.Join(args, " "), replica.Addr, err)
 	}
 	s.waitAgreed(t, func() error {
 		if info, err := replica.Do("INFO", "replication"); err != nil || field(info, "role") != "master" {
-			return fmt.Errorf("redistest: %s not promoted yet (%v)", replica.Addr, err)
+			return fmt.Errorf("%s not promoted yet (%v)", replica.Addr, err)
 		}
 		if info, err := master.Do("INFO", "replication"); err != nil || field(info, "role") != "slave" || field(info, "master_link_status") != "up" {
-			return fmt.Errorf("redistest: old master %s not a linked replica yet (%v)", master.Addr, err)
+			return fmt.Errorf("old master %s not a linked replica yet (%v)", master.Addr, err)
 		}
 		return nil
 	})
@@ -180,12 +198,12 @@ func (s *Server) masterOf(replica *Node) (*Node, error) {
 		return nil, err
 	}
 	addr := field(info, "master_host") + ":" + field(info, "master_port")
-	for _, n := range s.nodes {
+	for _, n := range s.Nodes {
 		if n.Addr == addr {
 			return n, nil
 		}
 	}
-	return nil, fmt.Errorf("redistest: %s is not a replica of a node of this cluster (master %q)", replica.Addr, addr)
+	return nil, fmt.Errorf("%s is not a replica of a node of this cluster (master %q)", replica.Addr, addr)
 }
 
 // MoveSlot hands the slot of key, which must hold no key, from the master
@@ -205,13 +223,13 @@ func (s *Server) MoveSlot(t testing.TB, key string, to *Node) {
 		return n.Addr
 	}
 	var from *Node
-	for _, n := range s.nodes {
+	for _, n := range s.Nodes {
 		if n.Addr == owner(to) {
 			from = n
 		}
 	}
 	if from == nil || from == to {
-		t.Fatalf("redistest: MoveSlot: %s already serves %q, or no node does (%s)", to.Addr, key, owner(to))
+		t.Fatalf("MoveSlot: %s already serves %q, or no node does (%s)", to.Addr, key, owner(to))
 	}
 	slot, err := to.Do("CLUSTER", "KEYSLOT", key)
 	if err != nil {
@@ -232,13 +250,13 @@ func (s *Server) MoveSlot(t testing.TB, key string, to *Node) {
 		{from, []string{"CLUSTER", "SETSLOT", slot, "NODE", toID}},
 	} {
 		if _, err := step.node.Do(step.args...); err != nil {
-			t.Fatalf("redistest: %s on %s: %v", strings.Join(step.args, " "), step.node.Addr, err)
+			t.Fatalf("%s on %s: %v", strings.Join(step.args, " "), step.node.Addr, err)
 		}
 	}
 	s.waitAgreed(t, func() error {
-		for _, n := range s.nodes {
+		for _, n := range s.Nodes {
 			if got := owner(n); got != to.Addr {
-				return fmt.Errorf("redistest: %s sends %q to %s, not %s yet", n.Addr, key, got, to.Addr)
+				return fmt.Errorf("%s sends %q to %s, not %s yet", n.Addr, key, got, to.Addr)
 			}
 		}
 		return nil
@@ -254,7 +272,7 @@ func (s *Server) waitAgreed(t testing.TB, done func() error) {
 		if err := done(); err != nil {
 			return err
 		}
-		return clusterReady(s.nodes)
+		return clusterReady(s.Nodes)
 	})
 	if err != nil {
 		t.Fatal(err)
