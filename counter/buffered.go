@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/rueidis"
+
+	"github.com/typecache/typecache/internal/keyspace"
 )
 
 // A Buffered adds to a Counter's counters through a buffer in this process:
@@ -85,7 +87,7 @@ func (c *Counter) Buffered(opts BufferOptions) (*Buffered, error) {
 	}
 	if !o.DisableReadCache && c.client.Tracking() {
 		b.cache = newReadCache(o.ReadCacheSize)
-		b.stopSub = c.client.Subscribe(c.space.Prefix()+kindValue+"{", b.cache)
+		b.stopSub = c.client.Subscribe(c.space.Prefix()+kindValue+"{", invalidations{b.cache, c.space})
 	}
 	go b.flusher()
 	return b, nil
@@ -135,7 +137,6 @@ func (b *Buffered) Get(ctx context.Context, key string) (int64, error) {
 	if err := checkKey(key); err != nil {
 		return 0, err
 	}
-	rkey := b.counter.redisKey(key)
 	for {
 		b.mu.Lock()
 		if b.closed {
@@ -158,7 +159,7 @@ func (b *Buffered) Get(ctx context.Context, key string) (int64, error) {
 			b.hooks.getReading()
 		}
 
-		stored, err := b.stored(ctx, rkey)
+		stored, err := b.stored(ctx, key)
 		if err != nil {
 			return 0, fmt.Errorf("counter: get %q: %w", key, err)
 		}
@@ -176,24 +177,39 @@ func (b *Buffered) Get(ctx context.Context, key string) (int64, error) {
 	}
 }
 
-// stored returns the value of rkey in Redis, from the read cache when it
-// holds it.
-func (b *Buffered) stored(ctx context.Context, rkey string) (int64, error) {
+// stored returns the value of key's counter in Redis, from the read cache
+// when it holds it.
+func (b *Buffered) stored(ctx context.Context, key string) (int64, error) {
 	if b.cache == nil {
-		return parseValue(b.counter.redis.Do(ctx, b.counter.getCmd(rkey)).ToMessage())
+		return parseValue(b.counter.redis.Do(ctx, b.counter.getCmd(b.counter.redisKey(key))).ToMessage())
 	}
-	if v, ok := b.cache.get(rkey); ok {
+	if v, ok := b.cache.get(key); ok {
 		b.counter.opts.Observer.OnRead(true)
 		return v, nil
 	}
 	b.counter.opts.Observer.OnRead(false)
-	r := b.cache.begin(rkey)
+	r := b.cache.begin(key)
 	// Not pinned: DoTracked sends it inside MULTI/EXEC, which rueidis never
 	// retries.
-	v, err := parseValue(b.counter.client.DoTracked(ctx, b.counter.redis.B().Get().Key(rkey).Build()))
-	b.cache.end(rkey, r, v, err == nil)
+	v, err := parseValue(b.counter.client.DoTracked(ctx, b.counter.redis.B().Get().Key(b.counter.redisKey(key)).Build()))
+	b.cache.end(key, r, v, err == nil)
 	return v, err
 }
+
+// invalidations passes Redis's invalidations of a counter's value keys to
+// a read cache, which is keyed by the callers' keys.
+type invalidations struct {
+	cache *readCache
+	space keyspace.Space
+}
+
+func (i invalidations) Invalidate(rkey string) {
+	if kind, key, ok := i.space.Parse(rkey); ok && kind == kindValue {
+		i.cache.Invalidate(key)
+	}
+}
+
+func (i invalidations) InvalidateAll() { i.cache.InvalidateAll() }
 
 // Flush sends every delta added before the call, in one pipelined round
 // trip per Redis node, and returns when Redis has answered. A flush already
@@ -235,7 +251,7 @@ func (b *Buffered) Flush(ctx context.Context) error {
 	b.mu.Lock()
 	for i, key := range keys {
 		if b.cache != nil {
-			b.cache.Invalidate(rkeys[i][0])
+			b.cache.Invalidate(key)
 		}
 		_, err := addReply(results[i].ToMessage())
 		switch {

@@ -17,8 +17,8 @@ type readCache struct {
 	max int
 
 	mu     sync.Mutex
-	values map[string]int64          // by Redis key
-	reads  map[string]*readsInFlight // by Redis key
+	values map[string]int64          // by the caller's key
+	reads  map[string]*readsInFlight // by the caller's key
 }
 
 // readsInFlight counts the reads of one key in flight and says whether the
@@ -33,53 +33,53 @@ func newReadCache(max int) *readCache {
 	return &readCache{max: max, values: make(map[string]int64), reads: make(map[string]*readsInFlight)}
 }
 
-// get returns the cached value of rkey.
-func (c *readCache) get(rkey string) (int64, bool) {
+// get returns the cached value of key.
+func (c *readCache) get(key string) (int64, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	v, ok := c.values[rkey]
+	v, ok := c.values[key]
 	return v, ok
 }
 
-// begin registers a read of rkey about to be sent; end must follow.
-func (c *readCache) begin(rkey string) *readsInFlight {
+// begin registers a read of key about to be sent; end must follow.
+func (c *readCache) begin(key string) *readsInFlight {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	r := c.reads[rkey]
+	r := c.reads[key]
 	if r == nil {
 		r = &readsInFlight{}
-		c.reads[rkey] = r
+		c.reads[key] = r
 	}
 	r.n++
 	return r
 }
 
 // end ends a read begun with begin, and caches v when the read succeeded
-// (ok) and rkey did not change while it was in flight.
-func (c *readCache) end(rkey string, r *readsInFlight, v int64, ok bool) {
+// (ok) and key did not change while it was in flight.
+func (c *readCache) end(key string, r *readsInFlight, v int64, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if ok && !r.stale {
-		if _, present := c.values[rkey]; !present && len(c.values) >= c.max {
+		if _, present := c.values[key]; !present && len(c.values) >= c.max {
 			for k := range c.values { // evict an arbitrary entry
 				delete(c.values, k)
 				break
 			}
 		}
-		c.values[rkey] = v
+		c.values[key] = v
 	}
 	if r.n--; r.n == 0 {
-		delete(c.reads, rkey)
+		delete(c.reads, key)
 	}
 }
 
-// Invalidate drops rkey: Redis reports that it changed, or this process
+// Invalidate drops key: Redis reports that it changed, or this process
 // wrote it.
-func (c *readCache) Invalidate(rkey string) {
+func (c *readCache) Invalidate(key string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	delete(c.values, rkey)
-	if r := c.reads[rkey]; r != nil {
+	delete(c.values, key)
+	if r := c.reads[key]; r != nil {
 		r.stale = true
 	}
 }

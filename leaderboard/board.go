@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -52,7 +53,9 @@ type Board struct {
 	order  string // the scripts' ARGV[1]
 	max    string // Options.MaxSize, the write scripts' ARGV[4]
 	now    func() time.Time
-	at     *time.Time // the time whose board an At view uses; nil: now
+
+	current atomic.Pointer[boardKeys] // the keys of the current period, once used
+	fixed   *boardKeys                // an At view's keys; nil: the current period's
 
 	top         *topCache // nil when off, and in At views
 	unsubscribe func()
@@ -98,9 +101,10 @@ func (b *Board) At(t time.Time) *Board {
 	if b.opts.Period == AllTime {
 		return b
 	}
-	view := *b
-	view.at, view.top, view.unsubscribe = &t, nil, nil
-	return &view
+	return &Board{
+		client: b.client, redis: b.redis, send: b.send, space: b.space, opts: b.opts,
+		order: b.order, max: b.max, now: b.now, fixed: b.keysAt(t),
+	}
 }
 
 // Close stops the Top cache's subscription to invalidations; the board
@@ -112,26 +116,43 @@ func (b *Board) Close() {
 	}
 }
 
-// keys returns the board's sorted set and hash for the current period (or
-// the At view's), and the write scripts' expiry arguments.
-func (b *Board) keys() (set, hash string, expiry [2]string, err error) {
-	t := b.now()
-	if b.at != nil {
-		t = *b.at
+// boardKeys are the keys of one period's board.
+type boardKeys struct {
+	set, hash  string
+	label      string
+	start, end time.Time // the period; zero for AllTime
+	until      time.Time // when a periodic board's keys expire
+	expiry     [2]string // the write scripts' ARGV[2] and ARGV[3]
+}
+
+// keys returns the keys of the current period's board, or the At view's.
+func (b *Board) keys() *boardKeys {
+	if b.fixed != nil {
+		return b.fixed
 	}
-	label, end := periodOf(b.opts.Period, b.opts.Location, t)
+	k := b.current.Load()
+	if k == nil || b.opts.Period != AllTime && !inPeriod(k, b.now()) {
+		k = b.keysAt(b.now())
+		b.current.Store(k)
+	}
+	return k
+}
+
+func inPeriod(k *boardKeys, t time.Time) bool { return !t.Before(k.start) && t.Before(k.end) }
+
+// keysAt returns the keys of the board of the period that holds t.
+func (b *Board) keysAt(t time.Time) *boardKeys {
+	label, start, end := periodOf(b.opts.Period, b.opts.Location, t)
+	k := &boardKeys{set: b.space.Key(kindSet, label), hash: b.space.Key(kindHash, label), label: label, start: start, end: end}
 	switch {
 	case b.opts.Persistent:
 	case b.opts.Period == AllTime:
-		expiry = [2]string{"px", rediscmd.Millis(b.opts.TTL)}
+		k.expiry = [2]string{"px", rediscmd.Millis(b.opts.TTL)}
 	default:
-		until := end.Add(b.opts.TTL)
-		if !until.After(b.now()) {
-			err = fmt.Errorf("%w: board %s ended at %v", ErrPeriodOver, label, until)
-		}
-		expiry = [2]string{"pxat", strconv.FormatInt(until.UnixMilli(), 10)}
+		k.until = end.Add(b.opts.TTL)
+		k.expiry = [2]string{"pxat", strconv.FormatInt(k.until.UnixMilli(), 10)}
 	}
-	return b.space.Key(kindSet, label), b.space.Key(kindHash, label), expiry, err
+	return k
 }
 
 // Add sets member's score, whatever it was. A member whose score changes
@@ -198,13 +219,13 @@ func (b *Board) Incr(ctx context.Context, member string, delta float64) (float64
 // then drops the Top cache: the write's reply may come before Redis's
 // invalidation of the board.
 func (b *Board) write(ctx context.Context, script *rediscmd.Script, member, value, mode string) ([]rueidis.RedisMessage, error) {
-	set, hash, expiry, err := b.keys()
-	if err != nil {
-		return nil, err
+	k := b.keys()
+	if !k.until.IsZero() && !k.until.After(b.now()) {
+		return nil, fmt.Errorf("%w: board %s ended at %v", ErrPeriodOver, k.label, k.until)
 	}
-	msg, err := script.Exec(ctx, b.redis, b.send, []string{set, hash}, []string{b.order, expiry[0], expiry[1], b.max, member, value, mode})
+	msg, err := script.Exec(ctx, b.redis, b.send, []string{k.set, k.hash}, []string{b.order, k.expiry[0], k.expiry[1], b.max, member, value, mode})
 	if b.top != nil {
-		b.top.Invalidate(set)
+		b.top.Invalidate(k.set)
 	}
 	if err != nil {
 		return nil, err
@@ -239,8 +260,8 @@ func (b *Board) lookup(ctx context.Context, member string) (Entry, error) {
 	if err := checkMember(member); err != nil {
 		return Entry{}, err
 	}
-	set, hash, _, _ := b.keys()
-	msg, err := lookupScript.Exec(ctx, b.redis, b.send, []string{set, hash}, []string{b.order, member})
+	k := b.keys()
+	msg, err := lookupScript.Exec(ctx, b.redis, b.send, []string{k.set, k.hash}, []string{b.order, member})
 	if err != nil {
 		return Entry{}, b.readError(member, err)
 	}
@@ -281,7 +302,7 @@ func (b *Board) Top(ctx context.Context, n int) ([]Entry, error) {
 		return b.Page(ctx, 0, n)
 	}
 	n = min(n, maxCount)
-	set, _, _, _ := b.keys()
+	set := b.keys().set
 	entries, gen, ok := b.top.get(set, n)
 	b.opts.Observer.OnTop(ok)
 	if ok {
@@ -310,9 +331,8 @@ func (b *Board) Page(ctx context.Context, offset, n int) ([]Entry, error) {
 	if offset < 0 {
 		return nil, fmt.Errorf("%w: offset must be >= 0, got %d", ErrInvalidCount, offset)
 	}
-	set, _, _, _ := b.keys()
 	offset, n = min(offset, maxCount), min(n, maxCount)
-	msg, err := b.redis.Do(ctx, rediscmd.Retried(b.rangeCmd(set, offset, n))).ToMessage()
+	msg, err := b.redis.Do(ctx, rediscmd.Retried(b.rangeCmd(b.keys().set, offset, n))).ToMessage()
 	entries, err := parseRange(msg, err, int64(offset))
 	if err != nil {
 		return nil, fmt.Errorf("leaderboard: page %d+%d: %w", offset, n, err)
@@ -362,8 +382,8 @@ func (b *Board) Around(ctx context.Context, member string, n int) ([]Entry, erro
 	if err := checkCount(n); err != nil {
 		return nil, err
 	}
-	set, hash, _, _ := b.keys()
-	msg, err := aroundScript.Exec(ctx, b.redis, b.send, []string{set, hash}, []string{b.order, member, strconv.Itoa(min(n, maxCount))})
+	k := b.keys()
+	msg, err := aroundScript.Exec(ctx, b.redis, b.send, []string{k.set, k.hash}, []string{b.order, member, strconv.Itoa(min(n, maxCount))})
 	if err != nil {
 		return nil, b.readError(member, err)
 	}
@@ -392,10 +412,10 @@ func (b *Board) Remove(ctx context.Context, members ...string) error {
 			return fmt.Errorf("%w (members[%d])", err, i)
 		}
 	}
-	set, hash, _, _ := b.keys()
-	_, err := removeScript.Exec(ctx, b.redis, b.send, []string{set, hash}, append([]string{b.order}, members...))
+	k := b.keys()
+	_, err := removeScript.Exec(ctx, b.redis, b.send, []string{k.set, k.hash}, append([]string{b.order}, members...))
 	if b.top != nil {
-		b.top.Invalidate(set)
+		b.top.Invalidate(k.set)
 	}
 	if err != nil {
 		return fmt.Errorf("leaderboard: remove: %w", err)
@@ -405,8 +425,7 @@ func (b *Board) Remove(ctx context.Context, members ...string) error {
 
 // Len returns how many members the board holds.
 func (b *Board) Len(ctx context.Context) (int64, error) {
-	set, _, _, _ := b.keys()
-	n, err := b.redis.Do(ctx, rediscmd.Retried(b.redis.B().Zcard().Key(set).Build())).AsInt64()
+	n, err := b.redis.Do(ctx, rediscmd.Retried(b.redis.B().Zcard().Key(b.keys().set).Build())).AsInt64()
 	if err != nil {
 		return 0, fmt.Errorf("leaderboard: len: %w", err)
 	}

@@ -11,6 +11,6 @@ func SetTopReadHook(b *Board, hook func()) { b.topRead = hook }
 
 // Keys returns the Redis keys of b's current board: its sorted set and hash.
 func Keys(b *Board) (set, hash string) {
-	set, hash, _, _ = b.keys()
-	return set, hash
+	k := b.keys()
+	return k.set, k.hash
 }

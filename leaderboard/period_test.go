@@ -26,9 +26,12 @@ func TestPeriodOf(t *testing.T) {
 		{"monthly", Monthly, time.UTC, time.Date(2026, 12, 31, 23, 0, 0, 0, time.UTC), "2026-12", time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			label, end := periodOf(tc.period, tc.loc, tc.t)
+			label, start, end := periodOf(tc.period, tc.loc, tc.t)
 			if label != tc.label || !end.Equal(tc.end) {
 				t.Fatalf("periodOf = %q, %v; want %q, %v", label, end, tc.label, tc.end)
+			}
+			if tc.period != AllTime && (tc.t.Before(start) || !tc.t.Before(end) || !start.Before(end)) {
+				t.Fatalf("period [%v, %v) does not hold %v", start, end, tc.t)
 			}
 		})
 	}
