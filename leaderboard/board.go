@@ -113,6 +113,7 @@ func (b *Board) At(t time.Time) *Board {
 func (b *Board) Close() {
 	if b.unsubscribe != nil {
 		b.unsubscribe()
+		b.top.stop()
 	}
 }
 

@@ -18,6 +18,7 @@ type topCache struct {
 	key     string  // the sorted set the entries come from
 	asked   int     // the n they were read for
 	entries []Entry // nil when there is no entry
+	stopped bool    // no invalidations arrive any more: cache nothing
 }
 
 // get returns a copy of the first n entries of the board key when the cache
@@ -35,7 +36,7 @@ func (c *topCache) get(key string, n int) ([]Entry, uint64, bool) {
 func (c *topCache) put(gen uint64, key string, n int, entries []Entry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.gen == gen {
+	if c.gen == gen && !c.stopped {
 		c.key, c.asked, c.entries = key, n, append(make([]Entry, 0, len(entries)), entries...)
 	}
 }
@@ -51,4 +52,12 @@ func (c *topCache) InvalidateAll() {
 	defer c.mu.Unlock()
 	c.gen++
 	c.entries = nil
+}
+
+// stop drops the entry for good: the Board's subscription to invalidations
+// has ended.
+func (c *topCache) stop() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.stopped, c.entries = true, nil
 }
