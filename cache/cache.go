@@ -47,6 +47,7 @@ type Cache[T any] struct {
 	// keep its reply.
 	send        rediscmd.Sender
 	leaseMillis string // Options.StampedeLease, for the scripts
+	markMillis  string // writeMarkWindow, for the scripts
 
 	local     *decodedTier[T] // nil when Options.DisableLocal or the client tracks nothing
 	breaker   *breaker
@@ -90,6 +91,7 @@ func New[T any](c *typecache.Client, name string, opts Options[T]) (*Cache[T], e
 		now:         wallClock.read,
 		send:        rediscmd.Plain(c.Redis()),
 		leaseMillis: rediscmd.Millis(o.StampedeLease),
+		markMillis:  rediscmd.Millis(writeMarkWindow),
 	}
 	cache.refreshes.init()
 	if o.RedisTimeout > 0 {
@@ -324,22 +326,28 @@ func (c *Cache[T]) check(key string) error {
 // invalidationSink receives the hub's invalidations for the Cache's prefix.
 type invalidationSink[T any] struct{ c *Cache[T] }
 
-// Invalidate drops the local entry of a changed value and wakes the callers
-// waiting for the key's load (its value or its guard changed).
+// Invalidate drops the local entry of a changed value, forgets its flight
+// (see flightGroup) and wakes the callers waiting for the key's load (its
+// value or its guard changed).
 func (s invalidationSink[T]) Invalidate(redisKey string) {
 	kind, key, ok := s.c.space.Parse(redisKey)
 	if !ok {
 		return
 	}
-	if kind == valueKind && s.c.local != nil && s.c.local.invalidate(key) {
-		s.c.stats.invalidations.Add(1)
-		s.c.o.Observer.OnInvalidation(false)
+	if kind == valueKind {
+		s.c.flights.forget(key)
+		if s.c.local != nil && s.c.local.invalidate(key) {
+			s.c.stats.invalidations.Add(1)
+			s.c.o.Observer.OnInvalidation(false)
+		}
 	}
 	s.c.waiters.wake(key)
 }
 
-// InvalidateAll drops the local tier and wakes every waiting caller.
+// InvalidateAll drops the local tier, forgets every flight and wakes every
+// waiting caller.
 func (s invalidationSink[T]) InvalidateAll() {
+	s.c.flights.forgetAll()
 	if s.c.local != nil {
 		s.c.local.invalidateAll()
 		s.c.stats.invalidations.Add(1)

@@ -21,8 +21,10 @@ type outcome[T any] struct {
 
 // flightGroup deduplicates the flights of keys, like singleflight, with two
 // additions the Cache needs: a caller can lead the flights of many keys
-// (FetchMany), and an own write forgets a key's flight, so that callers
-// that come after the write do not join a load that began before it.
+// (FetchMany), and a key's flight can be forgotten, so that callers that
+// come later do not join a load that began before the key changed (an own
+// write, or an invalidation: this process may already have served the
+// newer value, and the load may have read the source before it).
 type flightGroup[T any] struct {
 	mu      sync.Mutex
 	flights map[string]*flight[T]
@@ -59,5 +61,12 @@ func (g *flightGroup[T]) land(key string, f *flight[T], out outcome[T]) {
 func (g *flightGroup[T]) forget(key string) {
 	g.mu.Lock()
 	delete(g.flights, key)
+	g.mu.Unlock()
+}
+
+// forgetAll is forget for every key.
+func (g *flightGroup[T]) forgetAll() {
+	g.mu.Lock()
+	clear(g.flights)
 	g.mu.Unlock()
 }

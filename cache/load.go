@@ -216,14 +216,14 @@ func (c *Cache[T]) finishLeases(ctx context.Context, keys, tokens []string, resu
 					ttl = c.jittered(c.o.NegativeTTL)
 				}
 				storeKeys = append(storeKeys, c.keysOf(key))
-				storeArgs = append(storeArgs, []string{tokens[i], rueidis.BinaryString(data), rediscmd.Millis(ttl)})
+				storeArgs = append(storeArgs, []string{tokens[i], rueidis.BinaryString(data), rediscmd.Millis(ttl), c.markMillis})
 				stored = append(stored, key)
 				continue
 			}
 			c.storeFailed(key, err)
 		}
 		releaseKeys = append(releaseKeys, c.keysOf(key))
-		releaseArgs = append(releaseArgs, []string{tokens[i]})
+		releaseArgs = append(releaseArgs, []string{tokens[i], c.markMillis})
 	}
 	if len(storeKeys)+len(releaseKeys) == 0 {
 		return

@@ -66,19 +66,33 @@ redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 return {2}
 `)
 
+// markLua defines mark(ms): leave the mark of a write made now as the
+// guard, for ms milliseconds.
+const markLua = `
+local function mark(ms)
+  local t = redis.call('TIME')
+  redis.call('SET', KEYS[2], 'w' .. string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2])), 'PX', ms)
+end
+`
+
 // storeScript stores a loaded value if the caller still holds the lease,
-// and ends the lease. ARGV: token, envelope, ttl ms. Replies 1 when stored,
-// 0 when a write or another load took the guard meanwhile.
-var storeScript = rediscmd.NewScript(versionLua + `
+// and ends the lease. ARGV: token, envelope, ttl ms, mark ms. Replies 1
+// when stored, 0 when a write or another load took the guard meanwhile.
+//
+// The lease may have replaced the mark of a write, which a Put that began
+// before that write still needs to see; so a lease ends in a mark of its
+// own (a store is a write), never in an empty guard.
+var storeScript = rediscmd.NewScript(versionLua + markLua + `
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], string.format('%016.0f', version()) .. ARGV[2], 'PX', ARGV[3])
-redis.call('DEL', KEYS[2])
+mark(ARGV[4])
 return 1
 `)
 
-// releaseScript ends a lease without storing. ARGV: token.
-var releaseScript = rediscmd.NewScript(`
-if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+// releaseScript ends a lease without storing, leaving a mark (see
+// storeScript). ARGV: token, mark ms.
+var releaseScript = rediscmd.NewScript(markLua + `
+if redis.call('GET', KEYS[2]) == ARGV[1] then mark(ARGV[2]) end
 return 0
 `)
 
@@ -101,7 +115,7 @@ return redis.call('PEXPIRE', KEYS[2], ARGV[2])
 // the order of the two in the source is unknown, so the Put deletes the
 // value instead of storing it, and the next read loads from the source.
 // Replies 1 when a conflict turned a store into a delete.
-var writeScript = rediscmd.NewScript(versionLua + `
+var writeScript = rediscmd.NewScript(versionLua + markLua + `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local op, window = ARGV[1], tonumber(ARGV[4])
@@ -117,6 +131,6 @@ if op == 'del' or conflict == 1 then
 else
   redis.call('SET', KEYS[1], string.format('%016.0f', version()) .. ARGV[2], 'PX', ARGV[3])
 end
-redis.call('SET', KEYS[2], 'w' .. string.format('%.0f', now), 'PX', ARGV[5])
+mark(ARGV[5])
 return conflict
 `)

@@ -53,7 +53,7 @@ func (c *Cache[T]) writeMany(ctx context.Context, ws []write) (errs []error, con
 		if w.conflictWindow >= 0 {
 			window = fmt.Sprint(w.conflictWindow.Microseconds())
 		}
-		args[i] = []string{op, rueidis.BinaryString(w.data), rediscmd.Millis(w.ttl), window, rediscmd.Millis(writeMarkWindow)}
+		args[i] = []string{op, rueidis.BinaryString(w.data), rediscmd.Millis(w.ttl), window, c.markMillis}
 	}
 	rctx, done := c.deadline.bound(ctx, now)
 	defer done()

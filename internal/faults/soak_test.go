@@ -19,7 +19,7 @@ import (
 // Environment of a soak helper process: this test binary run again with
 // -test.run=^TestHelperProcess$.
 const (
-	envHelper   = "FAULTS_HELPER" // "soak"
+	envHelper   = "FAULTS_HELPER" // "soak" or "history"
 	envName     = "FAULTS_CACHE_NAME"
 	envProcess  = "FAULTS_PROCESS" // 0 or 1
 	envOut      = "FAULTS_OUT"     // file the process writes its operations to
@@ -41,11 +41,17 @@ func soakMix(process int, c *cache.Cache[entry]) mix {
 	}
 }
 
-// TestHelperProcess is the body of a soak process; run directly, it does
-// nothing. It connects, prints "ready", waits for "go" on stdin, runs the
+// TestHelperProcess is the body of a soak process (or, with
+// FAULTS_HELPER=history, of a consistency history process); run directly,
+// it does nothing. It connects, prints "ready", waits for "go" on stdin, runs the
 // mixed load for FAULTS_DURATION and writes its operations to FAULTS_OUT.
 func TestHelperProcess(t *testing.T) {
-	if os.Getenv(envHelper) != "soak" {
+	switch os.Getenv(envHelper) {
+	case "soak":
+	case "history":
+		historyProcess(t)
+		return
+	default:
 		return
 	}
 	process, _ := strconv.Atoi(os.Getenv(envProcess))
