@@ -19,23 +19,40 @@
 //
 // # Tokens
 //
-// A token is 32 bytes from crypto/rand (256 bits) in base64url without
-// padding: 43 characters. Get, Destroy and Middleware reject anything else
-// before any Redis call. Redis only ever sees base64url(SHA-256(token)), in
-// keys and in values, so a dump of Redis (or a replica, a backup, a
-// MONITOR log) yields no usable token. Unknown, expired and malformed tokens
-// give the same [ErrNotFound].
+// A token is "<route>.<secret>": the secret is 32 bytes from crypto/rand
+// (256 bits) in base64url, the route 16 bytes that say which Redis key holds
+// the session (a hash of the user ID, or random bytes for an anonymous
+// session). Get, Destroy and Middleware reject anything else before any
+// Redis call. Redis only ever sees base64url(SHA-256(secret)), the
+// session's id, so a dump of Redis (or a replica, a backup, a MONITOR log)
+// yields no usable token. Unknown, expired and malformed tokens give the
+// same [ErrNotFound].
+//
+// # Reads from memory
+//
+// A Store keeps the sessions its process read (up to
+// Options.MaxLocalSessions), read through Redis's client-side caching: a
+// request whose session has not changed since this process last read it
+// costs no round trip. Redis tells the process when a session's key
+// changes, and every write of the process itself (Save, Regenerate,
+// Destroy, DestroyAll, Revoke, an extension of the idle deadline) drops
+// what it replaced before it returns, also when a read that started earlier
+// answers later. So a revocation is immediate in the process that made it,
+// and reaches every other process within the invalidation delay (a fraction
+// of a millisecond on one host).
 //
 // # Timeouts
 //
 // Every session has an idle deadline that slides with use (IdleTimeout,
 // default 30 minutes) and an absolute deadline fixed at creation
-// (AbsoluteTimeout, default 8 hours), both stored in the session's record
-// and checked by the Redis script that reads it, with the server's clock.
-// Get is one round trip (one EVALSHA). It extends the idle deadline only
-// when the previous extension is older than TouchThreshold (default a tenth
-// of IdleTimeout), and then writes only the last-seen timestamp and the
-// key's TTL, never the record: most reads write nothing at all.
+// (AbsoluteTimeout, default 8 hours), both stored in the session's record,
+// checked by the Redis script that reads it with the server's clock, and
+// checked again against the copy a process keeps. A read extends the idle
+// deadline only when the previous extension is older than TouchThreshold
+// (default a tenth of IdleTimeout), and then writes only the record's
+// small meta field and the key's TTL, never the data. That extension is the
+// only write a read may cause; it also makes every process read the session
+// from Redis once more, so "no round trip" holds between extensions.
 //
 // # Concurrent requests
 //
@@ -47,21 +64,23 @@
 //
 // # Redis layout and Redis Cluster
 //
-// A session's record is a hash at <prefix>s:{<id>}, hash-tagged by its own
-// id (the token's hash), so a Get finds it in one round trip without
-// knowing the user. Each user has an index, a sorted set at
-// <prefix>u:{<user>} of their sessions' ids scored by absolute deadline, in
-// the user's slot. Record and index are in different slots, so no script
-// spans both: Create writes the index entry first and the record second
-// (two round trips); Destroy deletes the record first and the index entry
-// second. Every live record of a user is therefore always in the user's
-// index, which is what DestroyAll relies on: it reads the index, deletes
-// each record in its own slot (pipelined per node) and removes exactly the
-// entries it read. The index is kept tidy without SCAN: entries past their
-// absolute deadline are pruned whenever the index is written, List drops
-// entries whose records have gone, and the index key expires with its last
-// session. The alternative, putting all of a user's keys in the user's
-// slot, would make Get take a second round trip to learn the user.
+// All sessions of one user live in one hash, session:<prefix>:s{<route>}
+// with the route a hash of the user ID: two fields per session (its meta
+// and its data, named by its id). An anonymous session has a hash of its
+// own, under a random route that Regenerate keeps. Every operation is
+// therefore one script on one key of one cluster slot: DestroyAll is
+// atomic with every Regenerate, Save and Create of the user, so no session
+// renewed before it returns survives it, and Get still finds its session in
+// one round trip from the token alone. Regenerate leaves a forward under
+// the old id for a few minutes, so that destroying the old token (a logout
+// sent with the cookie a renewal was replacing) ends the new session too.
+// Ended sessions are pruned from the hash whenever a session is added to
+// it, and the key's TTL is its latest deadline, so it expires with its last
+// session.
 //
-// Anonymous sessions (an empty user ID) have no index entry.
+// # Integrity
+//
+// Options.IntegrityKeys authenticates every record with HMAC-SHA-256 over
+// the fields the store writes; without it, whoever can write to Redis can
+// mint sessions. See the security guide for the trust model.
 package session

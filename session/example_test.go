@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"log/slog"
 	"net/http"
 	"os"
 	"time"
@@ -38,9 +39,9 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	token := sess.Token // for the cookie only: Redis sees its SHA-256
+	token := sess.Token // for the cookie only: Redis sees a SHA-256 of its secret part
 
-	sess, err = store.Get(ctx, token) // 1 round trip
+	sess, err = store.Get(ctx, token) // from memory while unchanged, else 1 round trip
 	if errors.Is(err, session.ErrNotFound) {
 		return // unknown, expired, destroyed or malformed: log in again
 	} else if err != nil {
@@ -54,7 +55,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	if err := store.DestroyAll(ctx, sess.UserID); err != nil { // log out everywhere, no SCAN
+	if err := store.DestroyAll(ctx, sess.UserID); err != nil { // log out everywhere: one script, no SCAN
 		log.Fatal(err)
 	}
 }
@@ -67,13 +68,14 @@ func ExampleNew() {
 	defer client.Close()
 
 	store, err := session.New(client, session.Options[Profile]{
+		Prefix:          "myapp",
 		IdleTimeout:     15 * time.Minute,
 		AbsoluteTimeout: 8 * time.Hour,
-		Cookie:          session.CookieOptions{HostPrefix: true},
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer store.Close()
 	ctx := context.Background()
 	sess, err := store.Create(ctx, "user-42", Profile{Name: "Ada"})
 	if err != nil {
@@ -93,7 +95,8 @@ func ExampleStore_Middleware() {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
 		// ... check the password, then start a fresh session: any session
-		// the browser brought is destroyed (fixation defence).
+		// the browser brought is destroyed (fixation defence). It is stored,
+		// with whatever Put adds, when the response header is written.
 		if _, err := store.Start(r.Context(), "user-42", Profile{Name: "Ada"}); err != nil {
 			http.Error(w, "try again", http.StatusInternalServerError)
 		}
@@ -153,6 +156,41 @@ func ExampleOptions_encryption() {
 		log.Fatal(err)
 	}
 	store, err := session.New(client, session.Options[Profile]{Codec: sealed})
+	if err != nil {
+		log.Fatal(err)
+	}
+	_ = store
+}
+
+// Records are authenticated with HMAC-SHA-256 by passing IntegrityKeys:
+// someone who can write to Redis can then neither mint a session nor change
+// one (its owner, its data, its deadlines) without the store noticing.
+func ExampleOptions_integrity() {
+	var client *typecache.Client // from typecache.NewClient
+
+	key, err := base64.StdEncoding.DecodeString(os.Getenv("SESSION_HMAC_KEY")) // 32 random bytes
+	if err != nil {
+		log.Fatal(err)
+	}
+	store, err := session.New(client, session.Options[Profile]{
+		IntegrityKeys: [][]byte{key}, // rotate: new key first, old one kept for AbsoluteTimeout
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	_ = store
+}
+
+// LogObserver writes the sessions' life cycle to a slog.Logger: who logged
+// in, renewed, logged out or was logged out everywhere, and which tokens
+// were turned away, with the public session ID and never a token.
+func ExampleLogObserver() {
+	var client *typecache.Client // from typecache.NewClient
+
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	store, err := session.New(client, session.Options[Profile]{
+		Observer: session.LogObserver(logger),
+	})
 	if err != nil {
 		log.Fatal(err)
 	}

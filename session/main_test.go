@@ -178,3 +178,53 @@ func warmScripts(t testing.TB, store *session.Store[cart]) {
 		}
 	}
 }
+
+// readFromMemory reads token through store until store serves it from its
+// local tier (events is store's Observer), at most ten times. A fresh
+// cluster client may flush its subscribers while it opens its connections
+// (rueidis reports a closed connection as "drop everything"), which keeps
+// a read from entering the local tier; the next one does.
+func readFromMemory(t testing.TB, store *session.Store[cart], events *eventLog, token string) {
+	t.Helper()
+	for range 10 {
+		if _, err := store.Get(background, token); err != nil {
+			t.Fatal(err)
+		}
+		if loads := events.take(); len(loads) > 0 && strings.HasSuffix(loads[len(loads)-1], "local=true") {
+			return
+		}
+	}
+	t.Fatal("no read was served from the local tier")
+}
+
+// flushWatch counts the times a client told its subscribers to drop
+// everything.
+type flushWatch struct{ n atomic.Int64 }
+
+func (f *flushWatch) Invalidate(string) {}
+func (f *flushWatch) InvalidateAll()   { f.n.Add(1) }
+
+// watchFlushes returns a count of client's flushes from now on.
+func watchFlushes(t testing.TB, client *typecache.Client) *flushWatch {
+	f := &flushWatch{}
+	t.Cleanup(client.Subscribe("\x00no key starts so", f))
+	return f
+}
+
+// withoutFlush runs attempt until a run sees no flush of the client (at
+// most five runs), then fails t with that run's error, if any. Claims about
+// the local tier ("this read sends nothing") hold between flushes only.
+func withoutFlush(t testing.TB, flushes *flushWatch, attempt func() error) {
+	t.Helper()
+	for range 5 {
+		before := flushes.n.Load()
+		err := attempt()
+		if flushes.n.Load() == before {
+			if err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+	}
+	t.Fatal("the client flushed its subscribers during each of five attempts")
+}

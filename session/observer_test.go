@@ -56,7 +56,9 @@ func (l *eventLog) OnError(op string, err error)      { l.add("error %s", op) }
 func TestObserver(t *testing.T) {
 	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
 		events := &eventLog{}
-		store := newStore(t, srv, session.Options[cart]{Observer: events})
+		client := srv.Client(t)
+		flushes := watchFlushes(t, client)
+		store := newStoreOn(t, client, session.Options[cart]{Observer: events})
 		expect := func(name string, err error, want ...string) {
 			t.Helper()
 			if err != nil {
@@ -70,8 +72,14 @@ func TestObserver(t *testing.T) {
 		expect("Create", err, "created alice "+a.ID())
 		stale, err := store.Get(background, a.Token)
 		expect("Get from Redis", err, "loaded alice "+a.ID()+" local=false")
-		_, err = store.Get(background, a.Token)
-		expect("Get from memory", err, "loaded alice "+a.ID()+" local=true")
+		withoutFlush(t, flushes, func() error {
+			readFromMemory(t, store, events, a.Token)
+			_, err := store.Get(background, a.Token)
+			if got := events.take(); err != nil || len(got) != 1 || got[0] != "loaded alice "+a.ID()+" local=true" {
+				return fmt.Errorf("Get from memory: %v, events %v", err, got)
+			}
+			return nil
+		})
 		expect("Save", store.Save(background, a), "saved alice "+a.ID())
 		expect("Save of a stale copy", is(store.Save(background, stale), session.ErrConflict), "conflict alice "+a.ID())
 		renewed, err := store.Regenerate(background, a)

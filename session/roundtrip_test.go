@@ -3,8 +3,10 @@ package session_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -52,7 +54,8 @@ func TestRoundTrips(t *testing.T) {
 	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
 		name := redistest.Name(t)
 		client, trips := countedClient(t, srv, name)
-		store := newStoreOn(t, client, session.Options[cart]{Prefix: name})
+		events := &eventLog{}
+		store := newStoreOn(t, client, session.Options[cart]{Prefix: name, Observer: events})
 		other := newStore(t, srv, session.Options[cart]{Prefix: name}) // another process
 		warmScripts(t, store)
 		invalidations := &keyRecorder{}
@@ -65,41 +68,59 @@ func TestRoundTrips(t *testing.T) {
 		key, _ := session.SessionKey(store, sess.Token)
 		h := app(store)
 		cookie := sessionCookieName + "=" + sess.Token
+		// requests serves n requests and checks each's body and round trips.
+		requests := func(what, target, cookie string, wantTrips int64, wantBody string, n int) error {
+			for range n {
+				before := trips.Load()
+				resp := do(t, h, background, target, cookie)
+				if got := body(t, resp); resp.StatusCode != http.StatusOK || (wantBody != "" && got != wantBody) {
+					return fmt.Errorf("%s: status %d, body %q; want 200 and %q", what, resp.StatusCode, got, wantBody)
+				}
+				if got := trips.Load() - before; got != wantTrips {
+					return fmt.Errorf("%s: %d round trips, want %d", what, got, wantTrips)
+				}
+			}
+			return nil
+		}
 		request := func(what, target, cookie string, wantTrips int64, wantBody string) {
 			t.Helper()
-			before := trips.Load()
-			resp := do(t, h, background, target, cookie)
-			if got := body(t, resp); resp.StatusCode != http.StatusOK || (wantBody != "" && got != wantBody) {
-				t.Fatalf("%s: status %d, body %q; want 200 and %q", what, resp.StatusCode, got, wantBody)
-			}
-			if got := trips.Load() - before; got != wantTrips {
-				t.Errorf("%s: %d round trips, want %d", what, got, wantTrips)
+			if err := requests(what, target, cookie, wantTrips, wantBody, 1); err != nil {
+				t.Error(err)
 			}
 		}
 
 		request("first read in this process", "/view", cookie, 1, "alice:a")
-		for range 5 {
-			request("unchanged read", "/view", cookie, 0, "alice:a")
-		}
-
-		changed, err := other.Get(background, sess.Token)
-		if err != nil {
-			t.Fatal(err)
-		}
-		changed.Data.Items = []string{"b"}
-		if err := other.Save(background, changed); err != nil {
-			t.Fatal(err)
-		}
-		redistest.Eventually(t, 5*time.Second, func() error {
-			if invalidations.count(key) == 0 {
-				return errors.New("the other process's save has not been reported yet")
-			}
-			return nil
+		flushes := watchFlushes(t, client)
+		withoutFlush(t, flushes, func() error {
+			readFromMemory(t, store, events, sess.Token)
+			return requests("unchanged read", "/view", cookie, 0, "alice:a", 5)
 		})
-		request("read changed by another process", "/view", cookie, 1, "alice:b")
-		request("unchanged read", "/view", cookie, 0, "alice:b")
 
-		request("modify", "/add?item=c", cookie, 1, "b,c")
+		// Another process changes the session; this one hears of it, reads
+		// it once from Redis, and from memory again after that.
+		changes := 0
+		withoutFlush(t, flushes, func() error {
+			changes++
+			changed, err := other.Get(background, sess.Token)
+			if err != nil {
+				return err
+			}
+			item := "b" + strconv.Itoa(changes)
+			changed.Data.Items = []string{item}
+			if err := other.Save(background, changed); err != nil {
+				return err
+			}
+			redistest.Eventually(t, 5*time.Second, func() error {
+				if invalidations.count(key) < changes {
+					return errors.New("the other process's save has not been reported yet")
+				}
+				return nil
+			})
+			return errors.Join(requests("read changed by another process", "/view", cookie, 1, "alice:"+item, 1),
+				requests("unchanged read", "/view", cookie, 0, "alice:"+item, 1))
+		})
+
+		request("modify", "/add?item=c", cookie, 1, "")
 
 		fill := store.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if _, err := store.Start(r.Context(), "", cart{}); err != nil {
