@@ -5,6 +5,9 @@ import (
 	"encoding/gob"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -28,24 +31,27 @@ type sessionStore interface {
 type sessionContender struct {
 	name string
 	open func(tb testing.TB, srv *benchServer) sessionStore
+	// web builds the contender's idiomatic net/http middleware around the
+	// handlers of the request workloads.
+	web func(tb testing.TB, srv *benchServer) sessionWeb
 }
 
 var sessionContenders = []sessionContender{
 	{"typecache", func(tb testing.TB, srv *benchServer) sessionStore {
 		store, err := session.New(srv.typecacheClient(tb, true), session.Options[User]{
-			IdleTimeout: sessionLifetime, Prefix: redistest.Prefix(tb),
+			IdleTimeout: sessionLifetime, Prefix: redistest.Name(tb),
 		})
 		if err != nil {
 			tb.Fatalf("session.New: %v", err)
 		}
 		return typecacheSessions{store}
-	}},
+	}, typecacheWeb},
 	{"scs-redisstore", func(tb testing.TB, srv *benchServer) sessionStore {
 		manager := scs.New() // leaves a memstore cleanup goroutine behind: see TestMain
 		manager.Store = redisstore.NewWithPrefix(srv.redigoPool(tb), redistest.Prefix(tb))
 		manager.Lifetime = sessionLifetime
 		return scsSessions{manager}
-	}},
+	}, scsWeb},
 }
 
 // typecacheSessions creates anonymous sessions: one round trip, like scs.
@@ -171,4 +177,171 @@ func unknownToken(token string) string {
 		swap = 'B'
 	}
 	return fmt.Sprint(token[:len(token)-1], string(swap))
+}
+
+// webSession is what the request workloads keep in a session: three values
+// (scs keeps them under three keys; typecache as one typed struct).
+type webSession struct {
+	Name   string
+	Visits int
+	Cart   []string
+}
+
+// sessionWeb is one contender's middleware with the handlers of the
+// request workloads: read one value, modify one value, and start a session
+// and put three values in it, all in one request. cookie is the name of the
+// session cookie.
+type sessionWeb struct {
+	read, modify, create http.Handler
+	cookie               string
+}
+
+func typecacheWeb(tb testing.TB, srv *benchServer) sessionWeb {
+	store, err := session.New(srv.typecacheClient(tb, true), session.Options[webSession]{
+		IdleTimeout: sessionLifetime, Prefix: redistest.Name(tb),
+	})
+	if err != nil {
+		tb.Fatalf("session.New: %v", err)
+	}
+	tb.Cleanup(store.Close)
+	return sessionWeb{
+		cookie: "__Host-session",
+		read: store.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, store.Current(r.Context()).Data.Name)
+		})),
+		modify: store.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			data := store.Current(r.Context()).Data
+			data.Visits++
+			if err := store.Put(r.Context(), data); err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+			}
+		})),
+		create: store.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			sess, err := store.Start(r.Context(), "", webSession{})
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			data := sess.Data
+			data.Name = "Ada"
+			err = store.Put(r.Context(), data)
+			data.Visits = 1
+			err = errors.Join(err, store.Put(r.Context(), data))
+			data.Cart = []string{"tea"}
+			if err := errors.Join(err, store.Put(r.Context(), data)); err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+			}
+		})),
+	}
+}
+
+func scsWeb(tb testing.TB, srv *benchServer) sessionWeb {
+	manager := scs.New()
+	manager.Store = redisstore.NewWithPrefix(srv.redigoPool(tb), redistest.Prefix(tb))
+	manager.Lifetime = sessionLifetime
+	return sessionWeb{
+		cookie: manager.Cookie.Name,
+		read: manager.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, manager.GetString(r.Context(), "name"))
+		})),
+		modify: manager.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			manager.Put(r.Context(), "visits", manager.GetInt(r.Context(), "visits")+1)
+		})),
+		create: manager.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			manager.Put(r.Context(), "name", "Ada")
+			manager.Put(r.Context(), "visits", 1)
+			manager.Put(r.Context(), "cart", []string{"tea"})
+		})),
+	}
+}
+
+// serve runs one request through h with the session cookie (none when
+// value is empty) and returns the response, or an error for a status other
+// than 200.
+func (web sessionWeb) serve(h http.Handler, value string) (*http.Response, error) {
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	if value != "" {
+		req.AddCookie(&http.Cookie{Name: web.cookie, Value: value})
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		return nil, fmt.Errorf("status %d: %s", rec.Code, rec.Body)
+	}
+	return rec.Result(), nil
+}
+
+// start creates a session through the create handler and returns its
+// cookie's value.
+func (web sessionWeb) start() (string, error) {
+	resp, err := web.serve(web.create, "")
+	if err != nil {
+		return "", err
+	}
+	for _, c := range resp.Cookies() {
+		if c.Name == web.cookie {
+			return c.Value, nil
+		}
+	}
+	return "", errors.New("the create request set no session cookie")
+}
+
+// BenchmarkSessionRequest serves requests through each contender's
+// middleware, one at a time (round-trips/op: requests written to Redis per
+// request): "read" reads one value of an existing session, "modify" changes
+// one, "create" starts a session and puts three values in it.
+func BenchmarkSessionRequest(b *testing.B) {
+	for _, op := range []string{"read", "modify", "create"} {
+		for _, c := range sessionContenders {
+			b.Run(op+"/"+c.name, func(b *testing.B) {
+				srv := server(b)
+				web := c.web(b, srv)
+				cookie, err := web.start()
+				if err != nil {
+					b.Fatalf("%s: %v", c.name, err)
+				}
+				h := map[string]http.Handler{"read": web.read, "modify": web.modify, "create": web.create}[op]
+				if op == "create" {
+					cookie = ""
+				}
+				if _, err := web.serve(h, cookie); err != nil { // warm: scripts loaded, session read once
+					b.Fatalf("%s: %s: %v", c.name, op, err)
+				}
+				b.ReportAllocs()
+				before := srv.writes.Load()
+				for b.Loop() {
+					if _, err := web.serve(h, cookie); err != nil {
+						b.Fatalf("%s: %s: %v", c.name, op, err)
+					}
+				}
+				srv.reportRoundTrips(b, before)
+			})
+		}
+	}
+}
+
+// TestSessionRequestContenders checks each contender's request workloads:
+// a created session holds the three values, a modification is read back.
+func TestSessionRequestContenders(t *testing.T) {
+	for _, c := range sessionContenders {
+		t.Run(c.name, func(t *testing.T) {
+			web := c.web(t, server(t))
+			cookie, err := web.start()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, h := range []http.Handler{web.modify, web.read} {
+				if _, err := web.serve(h, cookie); err != nil {
+					t.Fatal(err)
+				}
+			}
+			resp, err := web.serve(web.read, cookie)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if body, _ := io.ReadAll(resp.Body); string(body) != "Ada" {
+				t.Errorf("read = %q, want Ada", body)
+			}
+		})
+	}
 }
