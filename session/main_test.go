@@ -202,7 +202,7 @@ func readFromMemory(t testing.TB, store *session.Store[cart], events *eventLog, 
 type flushWatch struct{ n atomic.Int64 }
 
 func (f *flushWatch) Invalidate(string) {}
-func (f *flushWatch) InvalidateAll()   { f.n.Add(1) }
+func (f *flushWatch) InvalidateAll()    { f.n.Add(1) }
 
 // watchFlushes returns a count of client's flushes from now on.
 func watchFlushes(t testing.TB, client *typecache.Client) *flushWatch {
