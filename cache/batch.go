@@ -202,8 +202,7 @@ func (c *Cache[T]) loadMany(ctx context.Context, keys, tokens []string, loader B
 	start := time.Now()
 	values, err := loader.LoadMany(ctx, keys)
 	took := time.Since(start)
-	c.stats.loads.Add(1)
-	c.o.Observer.OnLoad(took, err)
+	c.loaded(keys, took, err)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		c.stats.loadErrors.Add(1)
 		c.finishLeases(ctx, keys, tokens, nil)

@@ -50,6 +50,7 @@ type Cache[T any] struct {
 	markMillis  string // writeMarkWindow, for the scripts
 
 	local     *decodedTier[T] // nil when Options.DisableLocal or the client tracks nothing
+	keys      KeyObserver     // Options.Observer when it is one
 	breaker   *breaker
 	deadline  *redisDeadline // nil when Options.RedisTimeout < 0
 	flights   flightGroup[T]
@@ -93,6 +94,7 @@ func New[T any](c *typecache.Client, name string, opts Options[T]) (*Cache[T], e
 		leaseMillis: rediscmd.Millis(o.StampedeLease),
 		markMillis:  rediscmd.Millis(writeMarkWindow),
 	}
+	cache.keys, _ = o.Observer.(KeyObserver)
 	cache.refreshes.init()
 	if o.RedisTimeout > 0 {
 		cache.deadline = &redisDeadline{timeout: int64(o.RedisTimeout)}
@@ -153,7 +155,7 @@ func (c *Cache[T]) Get(ctx context.Context, key string) (T, error) {
 	}
 	it := res.item
 	if it == nil || now >= it.softAt {
-		c.miss()
+		c.miss(key)
 		return zero, ErrNotFound
 	}
 	c.remoteHit()

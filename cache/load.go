@@ -84,7 +84,7 @@ func (c *Cache[T]) deliverOutcome(key string, out outcome[T], now int64, loader 
 		c.remoteHit()
 		return c.serve(key, out.item, now, loader)
 	}
-	c.miss()
+	c.miss(key)
 	return c.deliver(out.item)
 }
 
@@ -170,8 +170,7 @@ func (c *Cache[T]) load(ctx context.Context, key, token string, loader Loader[T]
 	start := time.Now()
 	v, err := loader.Load(ctx, key)
 	took := time.Since(start)
-	c.stats.loads.Add(1)
-	c.o.Observer.OnLoad(took, err)
+	c.loaded([]string{key}, took, err)
 	switch {
 	case err == nil:
 		c.finishLeases(ctx, []string{key}, []string{token}, []loaded[T]{{value: v, took: took}})

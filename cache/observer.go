@@ -61,6 +61,20 @@ type Observer interface {
 	OnStoreFailure(key string, err error)
 }
 
+// A KeyObserver is an [Observer] that is also told the keys of misses and
+// loads, to find hot keys. Set it as Options.Observer: New finds it by type
+// assertion, so the Observer methods and the local hit path (which reports
+// no key) are unchanged. Export keys to metrics with care: they are
+// unbounded.
+type KeyObserver interface {
+	Observer
+	// OnMissKey reports the key of a miss (after OnMiss).
+	OnMissKey(key string)
+	// OnLoadKey reports the key of a load (after OnLoad); a LoadMany call
+	// reports each of its keys with the batch's duration and error.
+	OnLoadKey(key string, d time.Duration, err error)
+}
+
 // NoopObserver is an [Observer] that does nothing, the default. Embed it in
 // an observer to implement only the methods you need.
 type NoopObserver struct{}

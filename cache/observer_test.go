@@ -3,7 +3,9 @@ package cache_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -123,5 +125,44 @@ func TestPut(t *testing.T) {
 	}
 	if _, err := c.Get(ctx, "k"); !errors.Is(err, cache.ErrNotFound) {
 		t.Fatalf("Get after a failed cache write: %v, want ErrNotFound (never a stale value)", err)
+	}
+}
+
+// keyRecorder is a KeyObserver that records the keys it is told.
+type keyRecorder struct {
+	cache.NoopObserver
+	mu           sync.Mutex
+	misses, load []string
+}
+
+func (r *keyRecorder) OnMissKey(key string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.misses = append(r.misses, key)
+}
+
+func (r *keyRecorder) OnLoadKey(key string, _ time.Duration, _ error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.load = append(r.load, key)
+}
+
+// TestKeyObserver: an Observer that implements KeyObserver hears the keys
+// of misses and loads, one per key of a batch.
+func TestKeyObserver(t *testing.T) {
+	ctx := context.Background()
+	rec := &keyRecorder{}
+	c := newCache(t, redistest.Standalone(t).Client(t), cacheName(t), cache.Options[int]{TTL: time.Hour, Observer: rec})
+	if _, err := c.Fetch(ctx, "hot", cache.LoaderFunc[int](func(context.Context, string) (int, error) { return 1, nil })); err != nil {
+		t.Fatal(err)
+	}
+	batch := cache.BatchLoaderFunc[int](func(_ context.Context, keys []string) (map[string]int, error) { return map[string]int{"a": 1, "b": 2}, nil })
+	if _, err := c.FetchMany(ctx, []string{"a", "b"}, batch); err != nil {
+		t.Fatal(err)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if fmt.Sprint(rec.misses) != "[hot a b]" && fmt.Sprint(rec.misses) != "[hot b a]" || len(rec.load) != 3 || rec.load[0] != "hot" {
+		t.Fatalf("misses %v, loads %v", rec.misses, rec.load)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"time"
 )
 
 // localLookup returns key's item from the local tier if it is there and not
@@ -29,9 +30,23 @@ func (c *Cache[T]) remoteHit() {
 	c.o.Observer.OnHit(TierRemote)
 }
 
-func (c *Cache[T]) miss() {
+func (c *Cache[T]) miss(key string) {
 	c.stats.misses.Add(1)
 	c.o.Observer.OnMiss()
+	if c.keys != nil {
+		c.keys.OnMissKey(key)
+	}
+}
+
+// loaded counts a loader call for keys and reports it.
+func (c *Cache[T]) loaded(keys []string, took time.Duration, err error) {
+	c.stats.loads.Add(1)
+	c.o.Observer.OnLoad(took, err)
+	if c.keys != nil {
+		for _, key := range keys {
+			c.keys.OnLoadKey(key, took, err)
+		}
+	}
 }
 
 // deliver returns what a caller gets for it. It is small enough to be
