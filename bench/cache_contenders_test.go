@@ -66,7 +66,7 @@ var remoteContenders = []cacheContender{
 }
 
 // missContenders are the remote contenders plus typecache without its
-// cross-process stampede lock, which costs a miss one round trip.
+// cross-process stampede lock (the same round trips; waiters load too).
 var missContenders = append([]cacheContender{typecacheRemoteNoLock}, remoteContenders...)
 
 // goRedisCacheRemote is go-redis/cache without a local cache.

@@ -64,7 +64,7 @@ func writeMarkdown(w io.Writer, r *run, in markdownInputs) {
 	}
 	fmt.Fprintf(w, "![Benchmark chart: one panel per workload, typecache in blue](%s)\n\n", in.chart)
 
-	fmt.Fprintf(w, "## Targets\n\nThe performance targets of the design (DESIGN.md §3) that this suite measures, checked against this run's medians:\n\n")
+	fmt.Fprintf(w, "## Targets\n\nThe performance targets this suite measures, each stated with its reason in the guides, checked against this run's medians:\n\n")
 	fmt.Fprintf(w, "| target | this run | verdict |\n|---|---|---|\n")
 	for _, ch := range checkTargets(r) {
 		fmt.Fprintf(w, "| %s | %s | %s |\n", ch.target, ch.measured, ch.verdict)
