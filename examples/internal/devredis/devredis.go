@@ -10,17 +10,22 @@ package devredis
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/redis/rueidis"
 
 	"github.com/typecache/typecache/internal/redistest"
 )
 
-// Option returns client options for REDIS_URL, or for a redis-server it
-// starts. Call stop when done: it stops that server (it does nothing for
-// REDIS_URL).
+// Option returns client options for REDIS_URL (a URL such as
+// redis://user:pass@host:6379/0, or a bare host:port), or for a
+// redis-server it starts. Call stop when done: it stops that server (it does
+// nothing for REDIS_URL).
 func Option() (opt rueidis.ClientOption, stop func(), err error) {
 	if url := os.Getenv("REDIS_URL"); url != "" {
+		if !strings.Contains(url, "://") {
+			url = "redis://" + url
+		}
 		opt, err := rueidis.ParseURL(url)
 		if err != nil {
 			return opt, nil, fmt.Errorf("devredis: REDIS_URL: %w", err)
