@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/typecache/typecache"
@@ -52,7 +53,7 @@ func newApp(client *typecache.Client, prefix string, db *profileDB) (*app, error
 	}
 	sessions, err := session.New(client, session.Options[Visit]{
 		IdleTimeout: 30 * time.Minute,
-		Prefix:      prefix + "session:",
+		Prefix:      strings.TrimSuffix(prefix, ":"), // an instance name: no ':'
 		// Plain HTTP on localhost only: drop Insecure behind TLS.
 		Cookie: session.CookieOptions{Insecure: true},
 	})
@@ -63,8 +64,12 @@ func newApp(client *typecache.Client, prefix string, db *profileDB) (*app, error
 	return &app{profiles: profiles, limiter: limiter, sessions: sessions, db: db}, nil
 }
 
-// Close releases the cache's subscription; the client is the caller's.
-func (a *app) Close() { a.profiles.Close() }
+// Close releases the cache's and the session store's subscriptions; the
+// client is the caller's.
+func (a *app) Close() {
+	a.profiles.Close()
+	a.sessions.Close()
+}
 
 // Handler returns the routes, with sessions loaded for every request and
 // /api/ rate-limited per user (per client IP before login).
