@@ -261,7 +261,7 @@ func (c *Cache[T]) Fetch(ctx context.Context, key string, loader Loader[T]) (T, 
 // holding its lease) since it began deletes the entry instead of storing v,
 // and the next read loads from the source: the cache never keeps a value
 // older than the source's once the writes are done. The same happens when
-// the Put took longer than 10 s. If the cache update fails (say ErrTooLarge)
+// the Put took longer than 9 s. If the cache update fails (say ErrTooLarge)
 // the entry is deleted and the error says so; if that fails too, the error
 // says that the entry may be stale until its TTL. Either way the source was
 // written.
@@ -276,8 +276,8 @@ func (c *Cache[T]) Put(ctx context.Context, key string, v T, w Writer[T], opts .
 	if err := w.Write(ctx, key, v); err != nil {
 		return err
 	}
-	// The script runs after it is sent: allow RedisTimeout for that.
-	window := time.Since(began) + max(c.o.RedisTimeout, 0)
+	// The script runs some time after it is sent: allow for that.
+	window := time.Since(began) + writeSendMargin
 	var setErr error
 	if window < writeMarkWindow {
 		if setErr = c.set(ctx, key, v, opts, window); setErr == nil {

@@ -29,10 +29,16 @@ type user struct {
 func cacheName(t testing.TB) string { return redistest.Name(t) }
 
 // newCache returns a Cache on client, named name, closed when the test ends.
+// Unless opts says otherwise, Redis calls get 10 s rather than the default
+// second: these tests check what the cache returns, also on a machine so
+// loaded (make stress) that a round trip can take longer than a second.
 func newCache[T any](t testing.TB, client *typecache.Client, name string, opts cache.Options[T]) *cache.Cache[T] {
 	t.Helper()
 	if opts.TTL == 0 {
 		opts.TTL = time.Minute
+	}
+	if opts.RedisTimeout == 0 {
+		opts.RedisTimeout = 10 * time.Second
 	}
 	c, err := cache.New[T](client, name, opts)
 	if err != nil {

@@ -17,6 +17,11 @@ import (
 // and deletes the entry instead of storing it.
 const writeMarkWindow = 10 * time.Second
 
+// writeSendMargin is how much later than it was sent a Put's cache update
+// may run in Redis, added to the time the Put took: another write's mark
+// within that much more is a conflict too.
+const writeSendMargin = time.Second
+
 // write is one key's write for writeMany.
 type write struct {
 	key  string
