@@ -3,7 +3,6 @@ package lock_test
 import (
 	"context"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -71,7 +70,7 @@ func BenchmarkHandoff(b *testing.B) {
 	}{{"2-clients", 2, 1}, {"4-clients-x-4", 4, 4}} {
 		b.Run(shape.name, func(b *testing.B) {
 			srv := redistest.Standalone(b)
-			opts := lock.Options{Prefix: strings.TrimSuffix(redistest.Prefix(b), ":")}
+			opts := lock.Options{Prefix: redistest.Name(b)}
 			lockers := make([]*lock.Locker, shape.clients)
 			for i := range lockers {
 				lockers[i] = newLocker(b, srv.Client(b), opts)

@@ -149,11 +149,13 @@ func ExampleLock_SetAndRelease() {
 }
 
 func ExampleNameFor() {
+	// Each name is the key, '#' and three characters that put the lock's
+	// keys in the key's cluster slot.
 	for _, key := range []string{"user:42", "{user:42}:profile", "odd}key"} {
-		fmt.Printf("%-18s -> lock key lock:{%s}\n", key, lock.NameFor(key))
+		fmt.Printf("%-18s -> %s\n", key, lock.NameFor(key))
 	}
 	// Output:
-	// user:42            -> lock key lock:{user:42}
-	// {user:42}:profile  -> lock key lock:{user:42}{user:42}:profile}
-	// odd}key            -> lock key lock:{7386}odd}key}
+	// user:42            -> user:42#64Y
+	// {user:42}:profile  -> {user:42}:profile#1NA
+	// odd}key            -> odd}key#1y4
 }

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/typecache/typecache/internal/redistest"
 )
@@ -34,35 +35,43 @@ func TestHashSlotMatchesRedis(t *testing.T) {
 		if got, want := hashSlot(key), keyslot(key); got != want {
 			t.Errorf("hashSlot(%q) = %d, Redis says %d", key, got, want)
 		}
-		if key == "" {
-			continue
-		}
-		lockKey := "lock:{" + NameFor(key) + "}"
+		lockKey := lockSpace.Key("", NameFor(key))
 		if got, want := keyslot(lockKey), keyslot(key); got != want {
 			t.Errorf("NameFor(%q): lock key %q is in slot %d, the key in %d", key, lockKey, got, want)
 		}
-		if keyslot(lockKey+":fence") != keyslot(lockKey) {
+		if keyslot(lockSpace.Key(fenceKind, NameFor(key))) != keyslot(lockKey) {
 			t.Errorf("NameFor(%q): the fence key is in another slot", key)
 		}
 	}
 }
 
-// TestSlotTagCoversEverySlot walks the sequence slotTag searches and checks
-// it reaches every slot, so slotTag always returns.
-func TestSlotTagCoversEverySlot(t *testing.T) {
-	seen := make([]bool, clusterSlots)
-	missing := clusterSlots
-	i := 0
-	for ; missing > 0 && i < 1<<22; i++ {
-		if slot := crc16(strconv.Itoa(i)) % clusterSlots; !seen[slot] {
-			seen[slot] = true
-			missing--
+// TestSlotSuffixesCoverEverySlot: every 14-bit value has a suffix, so
+// NameFor always finds one.
+func TestSlotSuffixesCoverEverySlot(t *testing.T) {
+	for v, s := range slotSuffixes() {
+		if len(s) != 3 || crc16(s)%clusterSlots != uint16(v) {
+			t.Fatalf("suffix of %d is %q", v, s)
 		}
 	}
-	if missing > 0 {
-		t.Fatalf("%d slots have no decimal tag below %d", missing, i)
+}
+
+// TestNameForIsCheap is the attack of a key that contains '}' without a hash
+// tag, which made NameFor search for a decimal tag on every cache miss
+// (about 1.5 ms of CPU per call): 1,000 such keys, one per slot, must take
+// far less than that.
+func TestNameForIsCheap(t *testing.T) {
+	NameFor("warm}up") // builds the suffix table once
+	keys := make([]string, 1000)
+	for i := range keys {
+		keys[i] = "odd}" + strconv.Itoa(i) + strings.Repeat("}", i%50)
 	}
-	t.Logf("every slot has a decimal tag below %d", i)
+	start := time.Now()
+	for _, key := range keys {
+		NameFor(key)
+	}
+	if elapsed := time.Since(start); elapsed > 500*time.Millisecond {
+		t.Fatalf("1,000 NameFor calls took %v", elapsed)
+	}
 }
 
 func FuzzNameFor(f *testing.F) {
@@ -70,24 +79,13 @@ func FuzzNameFor(f *testing.F) {
 		f.Add(key)
 	}
 	f.Fuzz(func(t *testing.T, key string) {
-		if key == "" {
-			return
-		}
 		name := NameFor(key)
-		lockKey := "lock:{" + name + "}"
-		if hashSlot(lockKey) != hashSlot(key) || hashSlot(lockKey+":fence") != hashSlot(key) {
-			t.Fatalf("NameFor(%q) = %q: slot %d, key's slot %d", key, name, hashSlot(lockKey), hashSlot(key))
-		}
-		if strings.HasPrefix(name, "}") {
-			t.Fatalf("NameFor(%q) = %q starts with '}'", key, name)
+		if hashSlot(lockSpace.Key("", name)) != hashSlot(key) || hashSlot(lockSpace.Key(fenceKind, name)) != hashSlot(key) {
+			t.Fatalf("NameFor(%q) = %q: slot %d, key's slot %d", key, name, hashSlot(lockSpace.Key("", name)), hashSlot(key))
 		}
 		// Distinct keys get distinct names: the key can be read back.
-		back := name
-		if _, after, ok := strings.Cut(name, "}"); ok {
-			back = after
-		}
-		if back != key {
-			t.Fatalf("NameFor(%q) = %q does not determine the key (read back %q)", key, name, back)
+		if back := name[:len(name)-4]; back != key || name[len(key)] != '#' {
+			t.Fatalf("NameFor(%q) = %q does not determine the key", key, name)
 		}
 	})
 }
@@ -138,12 +136,12 @@ func TestLocalTurns(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := turns.wait(ctx, "k", closed); err == nil {
+	if _, _, err := turns.wait(ctx, "k", "k", closed); err == nil {
 		t.Fatal("wait with a cancelled context succeeded")
 	}
 	next := make(chan *turnQueue)
 	go func() {
-		q, err := turns.wait(context.Background(), "k", closed)
+		q, _, err := turns.wait(context.Background(), "k", "k", closed)
 		if err != nil {
 			t.Error(err)
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/typecache/typecache"
+	"github.com/typecache/typecache/internal/keyspace"
 )
 
 var (
@@ -29,17 +29,29 @@ var (
 	ErrClosed = errors.New("lock: locker closed")
 )
 
+// errNilLocker is returned by the methods of a nil *Locker, such as the
+// one a failed New returns.
+var errNilLocker = errors.New("lock: nil *Locker (New failed?)")
+
+// fenceKind is the key kind of a lock's fencing counter; the lock key itself
+// has the empty kind.
+const fenceKind = "f"
+
 // Locker hands out distributed locks stored in one Redis deployment
 // (standalone or cluster). It is safe for concurrent use by multiple
-// goroutines; build one per key prefix and share it. Acquire and WaitReleased
-// block; all other methods make at most one round trip.
+// goroutines; build one per instance (Options.Prefix) and share it. Acquire
+// and WaitReleased block; all other methods make at most one round trip.
 //
-// A Locker subscribes to its client's invalidations of its prefix: a waiter
-// reads the lock key through client-side caching and is woken when Redis
-// reports that the key changed. Close removes that subscription.
+// A Locker subscribes to its client's invalidations of its keys: a waiter
+// reads the lock key with tracking and is woken when Redis reports that the
+// key changed. Close removes that subscription.
 type Locker struct {
+	client *typecache.Client
 	redis  rueidis.Client
 	opts   Options
+	args   leaseArgs
+	space  keyspace.Space
+	owners ownerSource
 	wakes  *wakeRouter
 	turns  *localTurns
 	unsub  func()
@@ -48,17 +60,25 @@ type Locker struct {
 }
 
 // New returns a Locker that stores locks through c. Zero fields of opts take
-// their documented defaults; invalid fields are reported by name.
+// their documented defaults; an invalid field is reported by name in an
+// error wrapping ErrInvalidOptions. opts is not modified.
 func New(c *typecache.Client, opts Options) (*Locker, error) {
 	if c == nil {
-		return nil, errors.New("lock: New: nil client")
+		return nil, fmt.Errorf("%w: New needs a *typecache.Client, got nil", ErrInvalidOptions)
 	}
-	opts, err := opts.withDefaults()
+	opts, err := opts.validated()
 	if err != nil {
 		return nil, err
 	}
-	lk := &Locker{redis: c.Redis(), opts: opts, wakes: newWakeRouter(), turns: newLocalTurns(), closed: make(chan struct{})}
-	lk.unsub = c.Subscribe(opts.Prefix+":", lk.wakes)
+	space, err := keyspace.New(keyspace.Lock, opts.Prefix)
+	if err != nil {
+		return nil, invalid("Options.Prefix %v", err)
+	}
+	lk := &Locker{
+		client: c, redis: c.Redis(), opts: opts, args: opts.leaseArgs(), space: space,
+		owners: newOwnerSource(), wakes: newWakeRouter(), turns: newLocalTurns(), closed: make(chan struct{}),
+	}
+	lk.unsub = c.Subscribe(space.Prefix(), lk.wakes)
 	return lk, nil
 }
 
@@ -66,6 +86,9 @@ func New(c *typecache.Client, opts Options) (*Locker, error) {
 // WaitReleased calls return ErrClosed. Locks already held are unaffected:
 // they keep being extended until released. Close is idempotent.
 func (lk *Locker) Close() {
+	if lk == nil {
+		return
+	}
 	lk.close.Do(func() {
 		lk.unsub()
 		close(lk.closed)
@@ -76,7 +99,8 @@ func (lk *Locker) Close() {
 // returns ErrNotAcquired at once if it is held elsewhere, or if another
 // goroutine of this Locker holds it or is waiting for it (then no round
 // trip is made). ctx bounds the round trip only: the returned Lock lives
-// until Release or loss.
+// until Release or loss. A Redis error (a refused connection, say) is
+// returned at once, wrapped.
 func (lk *Locker) TryAcquire(ctx context.Context, name string) (*Lock, error) {
 	keys, err := lk.keysFor(name)
 	if err != nil {
@@ -84,13 +108,18 @@ func (lk *Locker) TryAcquire(ctx context.Context, name string) (*Lock, error) {
 	}
 	turn, ok := lk.turns.try(keys.lock)
 	if !ok {
-		return nil, fmt.Errorf("%w: %q", ErrNotAcquired, keys.lock)
+		return nil, lk.notAcquired(name, 0, notAcquiredError(name))
 	}
 	l, err := lk.tryAcquire(ctx, name, keys, turn)
+	if l == nil && err == nil {
+		err = notAcquiredError(name)
+	}
 	if err != nil {
 		lk.turns.leave(keys.lock, turn)
+		return nil, lk.notAcquired(name, 0, err)
 	}
-	return l, err
+	lk.opts.Observer.OnAcquired(name, l.token, 0)
+	return l, nil
 }
 
 // Acquire takes the lock name, blocking until it is free or ctx ends; then it
@@ -98,7 +127,8 @@ func (lk *Locker) TryAcquire(ctx context.Context, name string) (*Lock, error) {
 // returned Lock lives until Release or loss, and its Context carries ctx's
 // values but not its cancellation. Other goroutines' waits are unaffected by
 // this one's ctx. Locks are not reentrant: a goroutine that acquires a name
-// it already holds waits for itself until ctx ends.
+// it already holds waits for itself until ctx ends. A Redis error (a refused
+// connection, say) ends the wait at once and is returned wrapped.
 //
 // Waiting costs no polling. Goroutines of one Locker queue for the same
 // name in the process, so only one of them at a time tries in Redis. That
@@ -110,138 +140,178 @@ func (lk *Locker) Acquire(ctx context.Context, name string) (*Lock, error) {
 	if err != nil {
 		return nil, err
 	}
-	turn, err := lk.turns.wait(ctx, keys.lock, lk.closed)
+	start := time.Now()
+	turn, queued, err := lk.turns.wait(ctx, name, keys.lock, lk.closed)
 	if err != nil {
-		return nil, err
+		return nil, lk.notAcquired(name, time.Since(start), err)
 	}
-	l, err := lk.acquireInTurn(ctx, name, keys, turn)
+	l, waitedInRedis, err := lk.acquireInTurn(ctx, name, keys, turn)
+	var waited time.Duration
+	if queued || waitedInRedis {
+		waited = time.Since(start)
+	}
 	if err != nil {
 		lk.turns.leave(keys.lock, turn)
+		return nil, lk.notAcquired(name, waited, err)
 	}
-	return l, err
+	lk.opts.Observer.OnAcquired(name, l.token, waited)
+	return l, nil
 }
 
-// acquireInTurn is Acquire's Redis part, run by the goroutine whose turn it
-// is in this process.
-func (lk *Locker) acquireInTurn(ctx context.Context, name string, keys lockKeys, turn *turnQueue) (*Lock, error) {
-	wake := lk.wakes.add(keys.lock)
-	defer lk.wakes.remove(keys.lock, wake)
-	for {
-		l, err := lk.tryAcquire(ctx, name, keys, turn)
-		if !errors.Is(err, ErrNotAcquired) {
-			return l, err
-		}
-		held, wait, err := lk.observe(ctx, keys.lock, true)
-		if err == nil && held {
-			err = lk.await(ctx, keys.lock, wake, wait)
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
+// notAcquired reports err to the Observer and returns it.
+func (lk *Locker) notAcquired(name string, waited time.Duration, err error) error {
+	lk.opts.Observer.OnNotAcquired(name, waited, err)
+	return err
 }
+
+func notAcquiredError(name string) error { return fmt.Errorf("%w: %q", ErrNotAcquired, name) }
 
 // WaitReleased blocks until the lock name is observed free, without taking
 // it, or ctx ends (then it returns ctx's error or cause, wrapped). It returns
-// nil at once if the lock is free.
+// nil at once if the lock is free, and a Redis error at once, wrapped.
 //
 // It is meant for followers that want the holder's result rather than the
-// lock, such as cache readers waiting for a loader: wake, read the result,
-// and call TryAcquire only if it is missing. The observation may come from
-// the client-side cache and lag a change by one invalidation delay, so it is
-// a hint; only TryAcquire and Acquire decide who holds the lock.
+// lock: wake, read the result, and call TryAcquire only if it is missing.
+// Being free is a hint, true when read; only TryAcquire and Acquire decide
+// who holds the lock.
 func (lk *Locker) WaitReleased(ctx context.Context, name string) error {
 	keys, err := lk.keysFor(name)
 	if err != nil {
 		return err
 	}
-	wake := lk.wakes.add(keys.lock)
+	wake := lk.wakes.add(keys.lock) // before the read that arms the invalidation
 	defer lk.wakes.remove(keys.lock, wake)
 	for {
-		held, wait, err := lk.observe(ctx, keys.lock, false)
+		held, wait, err := lk.observe(ctx, name, keys.lock)
 		if err != nil || !held {
 			return err
 		}
-		if err := lk.await(ctx, keys.lock, wake, wait); err != nil {
+		if err := lk.await(ctx, name, wake, wait); err != nil {
 			return err
 		}
 	}
 }
 
-// lockKeys are the Redis keys of one lock name; they share a hash tag.
+// lockKeys are the Redis keys of one lock name; they share a hash tag, the
+// (encoded) name.
 type lockKeys struct {
-	lock  string // Prefix:{name}, holds the owner's random value
-	fence string // Prefix:{name}:fence, the fencing counter
+	lock  string // lock:<prefix>:{name}, holds the owner's value
+	fence string // lock:<prefix>:f{name}, the fencing counter
 }
 
+// keysFor returns name's keys, or the error that a call on name must return
+// before touching Redis.
 func (lk *Locker) keysFor(name string) (lockKeys, error) {
+	if lk == nil {
+		return lockKeys{}, errNilLocker
+	}
 	select {
 	case <-lk.closed:
 		return lockKeys{}, ErrClosed
 	default:
 	}
-	// A name starting with '}' would leave an empty hash tag, and the two
-	// keys could land in different cluster slots.
-	if name == "" || strings.HasPrefix(name, "}") {
-		return lockKeys{}, fmt.Errorf("lock: name must be non-empty and must not start with '}', got %q", name)
+	// An empty name would give an empty hash tag, and the two keys could
+	// land in different cluster slots.
+	if name == "" {
+		return lockKeys{}, errors.New("lock: the name must not be empty")
 	}
-	key := lk.opts.Prefix + ":{" + name + "}"
-	return lockKeys{lock: key, fence: key + ":fence"}, nil
+	return lockKeys{lock: lk.space.Key("", name), fence: lk.space.Key(fenceKind, name)}, nil
 }
 
 // Lock is a held lock. It is safe for concurrent use by multiple goroutines.
-// A watchdog goroutine extends its lease every Options.ExtendInterval until
-// Release, or until an extension finds the lock gone or the lease lapses;
-// then Context is cancelled. Always Release a Lock, even a lost one: Release
+// A watchdog extends its lease every Options.ExtendInterval until Release,
+// or until an extension finds the lock gone or the lease lapses; then
+// Context is cancelled. Always Release a Lock, even a lost one: Release
 // stops the watchdog.
+//
+// The methods of a nil *Lock (from a failed Acquire) do not panic: they
+// report ErrNotHeld.
 type Lock struct {
 	locker *Locker
 	name   string
 	keys   lockKeys
-	owner  string // random value proving ownership to the scripts
+	owner  string // the value proving ownership to the scripts
 	token  int64
+	turn   *turnQueue      // this process's queue for the name, left when the lock ends
+	values context.Context // the acquiring call's ctx: Context carries its values
 
-	ctx        context.Context
-	cancel     context.CancelCauseFunc
-	turn       *turnQueue // this process's queue for the name, left when the lock ends
-	finishOnce sync.Once
-
-	// leaseEnd is when the lease surely ends unless extended, measured on
-	// the monotonic clock as nanoseconds since start: the send time of the
-	// last successful acquire or extend plus its TTL.
+	// start is when the acquire script was sent; leaseEnd is when the lease
+	// surely ends unless extended, as nanoseconds since start on the
+	// monotonic clock.
 	start    time.Time
 	leaseEnd atomic.Int64
 
-	stopWatchdog  chan struct{}
-	stopOnce      sync.Once
-	watchdogEnded chan struct{}
+	watchdog watchdog
+
+	mu     sync.Mutex
+	cause  error                   // why the lock ended; nil while held
+	ctx    context.Context         // made by the first call of Context
+	cancel context.CancelCauseFunc // cancels ctx
 }
 
-// Name returns the lock's name.
-func (l *Lock) Name() string { return l.name }
+// errNilLock is what the methods of a nil *Lock report.
+var errNilLock = fmt.Errorf("%w: nil *Lock (Acquire failed?)", ErrNotHeld)
 
-// Key returns the Redis key that holds the lock, "Prefix:{name}".
-func (l *Lock) Key() string { return l.keys.lock }
+// Name returns the lock's name.
+func (l *Lock) Name() string {
+	if l == nil {
+		return ""
+	}
+	return l.name
+}
+
+// Key returns the Redis key that holds the lock, "lock:<Prefix>:{name}".
+func (l *Lock) Key() string {
+	if l == nil {
+		return ""
+	}
+	return l.keys.lock
+}
 
 // Token returns the lock's fencing token: a number that is larger for every
 // later acquisition of the same name, by any holder in any process (see
 // Options.FenceTTL and docs/lock.md for the limits on failover). Pass it to
 // the protected resource and let the resource reject tokens lower than the
 // highest it has seen.
-func (l *Lock) Token() int64 { return l.token }
+func (l *Lock) Token() int64 {
+	if l == nil {
+		return 0
+	}
+	return l.token
+}
 
 // Context returns a context that is cancelled when the lock is released or
 // lost. context.Cause tells which: ErrReleased, or an error wrapping
 // ErrNotHeld. Run the protected work under it and stop when it is done.
-func (l *Lock) Context() context.Context { return l.ctx }
+func (l *Lock) Context() context.Context {
+	if l == nil {
+		ctx, cancel := context.WithCancelCause(context.Background())
+		cancel(errNilLock)
+		return ctx
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	// Made on demand: a lock whose Context nobody asks for costs no
+	// context.
+	if l.ctx == nil {
+		l.ctx, l.cancel = context.WithCancelCause(context.WithoutCancel(l.values))
+		if l.cause != nil {
+			l.cancel(l.cause)
+		}
+	}
+	return l.ctx
+}
 
 // Extend makes the lease last at least ttl from now (whole milliseconds, at
 // least 1 ms), in one round trip; it never shortens it. The watchdog keeps
 // extending to Options.Validity as usual. It returns ErrNotHeld, and cancels
 // Context, if the lock was lost.
 func (l *Lock) Extend(ctx context.Context, ttl time.Duration) error {
+	if l == nil {
+		return errNilLock
+	}
 	if ttl < time.Millisecond {
-		return fmt.Errorf("lock: Extend %q: ttl must be at least 1ms, got %v", l.keys.lock, ttl)
+		return fmt.Errorf("lock: Extend %q: ttl must be at least 1ms, got %v", l.name, ttl)
 	}
 	if err := l.heldErr(); err != nil {
 		return err
@@ -254,21 +324,47 @@ func (l *Lock) Extend(ctx context.Context, ttl time.Duration) error {
 // ErrNotHeld if the lock had already been lost or released. A Redis error is
 // returned wrapped; the lease then lapses by itself within Validity.
 func (l *Lock) Release(ctx context.Context) error {
-	if err := l.stop(); err != nil {
+	if l == nil {
+		return errNilLock
+	}
+	l.stopWatchdog()
+	if err := l.heldErr(); err != nil {
 		return err
 	}
 	n, err := releaseScript.Exec(ctx, l.locker.redis, []string{l.keys.lock}, []string{l.owner}).AsInt64()
 	return l.released(n == 1, err)
 }
 
-// heldErr returns ErrNotHeld (wrapped with the reason) once the lock's
-// Context is done.
+// heldErr returns ErrNotHeld (wrapped with the reason) once the lock has
+// ended.
 func (l *Lock) heldErr() error {
-	if l.ctx.Err() == nil {
+	l.mu.Lock()
+	cause := l.cause
+	l.mu.Unlock()
+	switch {
+	case cause == nil:
 		return nil
-	}
-	if cause := context.Cause(l.ctx); errors.Is(cause, ErrNotHeld) {
+	case errors.Is(cause, ErrNotHeld):
 		return cause
 	}
-	return fmt.Errorf("%w: %q was released", ErrNotHeld, l.keys.lock)
+	return fmt.Errorf("%w: %q was released", ErrNotHeld, l.name)
+}
+
+// finish ends the lock with cause, if it has not ended yet: it cancels
+// Context (if made) and passes this process's turn for the name to the next
+// local goroutine. It reports whether this call ended the lock.
+func (l *Lock) finish(cause error) bool {
+	l.mu.Lock()
+	first := l.cause == nil
+	if first {
+		l.cause = cause
+		if l.cancel != nil {
+			l.cancel(cause)
+		}
+	}
+	l.mu.Unlock()
+	if first {
+		l.locker.turns.leave(l.keys.lock, l.turn)
+	}
+	return first
 }

@@ -3,6 +3,7 @@ package lock_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,7 +23,7 @@ func TestMain(m *testing.M) { redistest.Main(m) }
 func newLocker(t testing.TB, c *typecache.Client, opts lock.Options) *lock.Locker {
 	t.Helper()
 	if opts.Prefix == "" {
-		opts.Prefix = strings.TrimSuffix(redistest.Prefix(t), ":")
+		opts.Prefix = redistest.Name(t)
 	}
 	lk, err := lock.New(c, opts)
 	if err != nil {
@@ -36,7 +37,7 @@ func newLocker(t testing.TB, c *typecache.Client, opts lock.Options) *lock.Locke
 // clients, as two processes would have.
 func twoLockers(t testing.TB, srv *redistest.Server, opts lock.Options) (*lock.Locker, *lock.Locker) {
 	t.Helper()
-	opts.Prefix = strings.TrimSuffix(redistest.Prefix(t), ":")
+	opts.Prefix = redistest.Name(t)
 	return newLocker(t, srv.Client(t), opts), newLocker(t, srv.Client(t), opts)
 }
 
@@ -65,37 +66,110 @@ func TestOptionsInvalid(t *testing.T) {
 		field string
 	}{
 		{"prefix with tag", lock.Options{Prefix: "a{b}"}, "Options.Prefix"},
+		{"prefix with separator", lock.Options{Prefix: "a:b"}, "Options.Prefix"},
+		{"prefix with space", lock.Options{Prefix: "a b"}, "Options.Prefix"},
+		{"prefix too long", lock.Options{Prefix: strings.Repeat("p", 101)}, "Options.Prefix"},
 		{"negative validity", lock.Options{Validity: -time.Second}, "Options.Validity"},
 		{"sub-millisecond validity", lock.Options{Validity: time.Microsecond}, "Options.Validity"},
 		{"extend not below validity", lock.Options{Validity: time.Second, ExtendInterval: time.Second}, "Options.ExtendInterval"},
 		{"negative extend", lock.Options{ExtendInterval: -1}, "Options.ExtendInterval"},
 		{"negative recheck", lock.Options{RecheckInterval: -1}, "Options.RecheckInterval"},
+		{"sub-millisecond recheck", lock.Options{RecheckInterval: time.Microsecond}, "Options.RecheckInterval"},
 		{"fence shorter than lease", lock.Options{FenceTTL: time.Second}, "Options.FenceTTL"},
 		{"negative fence", lock.Options{FenceTTL: -1}, "Options.FenceTTL"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			opts := tc.opts
 			_, err := lock.New(c, opts)
-			if err == nil || !strings.Contains(err.Error(), tc.field) {
-				t.Fatalf("New(%+v) = %v, want an error naming %s", tc.opts, err, tc.field)
+			if !errors.Is(err, lock.ErrInvalidOptions) || !strings.Contains(err.Error(), tc.field) {
+				t.Fatalf("New(%+v) = %v, want ErrInvalidOptions naming %s", tc.opts, err, tc.field)
 			}
 			if opts != tc.opts {
 				t.Fatalf("New modified the options: %+v", opts)
 			}
 		})
 	}
-	if _, err := lock.New(nil, lock.Options{}); err == nil {
-		t.Fatal("New(nil client) succeeded")
+	t.Run("nil client", func(t *testing.T) {
+		if _, err := lock.New(nil, lock.Options{}); !errors.Is(err, lock.ErrInvalidOptions) || !strings.Contains(err.Error(), "*typecache.Client") {
+			t.Fatalf("New(nil) = %v, want ErrInvalidOptions naming the client", err)
+		}
+	})
+}
+
+// TestNilAndEmptyArguments: no exported function panics on a nil or empty
+// argument; each returns an error.
+func TestNilAndEmptyArguments(t *testing.T) {
+	ctx := context.Background()
+	lk := newLocker(t, redistest.Standalone(t).Client(t), lock.Options{})
+	var nilLocker *lock.Locker
+	var nilLock *lock.Lock
+	for _, tc := range []struct {
+		name string
+		call func() error
+	}{
+		{"TryAcquire empty name", func() error { _, err := lk.TryAcquire(ctx, ""); return err }},
+		{"Acquire empty name", func() error { _, err := lk.Acquire(ctx, ""); return err }},
+		{"WaitReleased empty name", func() error { return lk.WaitReleased(ctx, "") }},
+		{"nil Locker TryAcquire", func() error { _, err := nilLocker.TryAcquire(ctx, "x"); return err }},
+		{"nil Locker Acquire", func() error { _, err := nilLocker.Acquire(ctx, "x"); return err }},
+		{"nil Locker WaitReleased", func() error { return nilLocker.WaitReleased(ctx, "x") }},
+		{"nil Lock Release", func() error { return nilLock.Release(ctx) }},
+		{"nil Lock Extend", func() error { return nilLock.Extend(ctx, time.Second) }},
+		{"nil Lock SetAndRelease", func() error { _, err := nilLock.SetAndRelease(ctx, "k", nil, time.Second); return err }},
+		{"nil Lock Context", func() error { return context.Cause(nilLock.Context()) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.call(); err == nil || errors.Is(err, lock.ErrNotAcquired) {
+				t.Fatalf("got %v, want an argument error", err)
+			}
+		})
+	}
+	nilLocker.Close()
+	if nilLock.Name() != "" || nilLock.Key() != "" || nilLock.Token() != 0 {
+		t.Fatal("a nil Lock reports a name, key or token")
 	}
 }
 
-func TestInvalidNames(t *testing.T) {
-	lk := newLocker(t, redistest.Standalone(t).Client(t), lock.Options{})
-	for _, name := range []string{"", "}x"} {
-		if _, err := lk.TryAcquire(context.Background(), name); err == nil || errors.Is(err, lock.ErrNotAcquired) {
-			t.Errorf("TryAcquire(%q) = %v, want a name error", name, err)
+// TestKeyLayout checks the keys a Locker writes: "lock:<Prefix>:{name}" and
+// "lock:<Prefix>:f{name}", the name percent-encoded, and that Lockers with
+// different prefixes share nothing.
+func TestKeyLayout(t *testing.T) {
+	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+		ctx := context.Background()
+		raw := srv.Raw(t)
+		prefix := redistest.Name(t)
+		lk := newLocker(t, srv.Client(t), lock.Options{Prefix: prefix})
+		for _, tc := range []struct{ name, lockKey, fenceKey string }{
+			{"job", "lock:" + prefix + ":{job}", "lock:" + prefix + ":f{job}"},
+			{"a}b", "lock:" + prefix + ":{a%7Db}", "lock:" + prefix + ":f{a%7Db}"},
+			{"100%", "lock:" + prefix + ":{100%25}", "lock:" + prefix + ":f{100%25}"},
+			{"{job}", "lock:" + prefix + ":{{job%7D}", "lock:" + prefix + ":f{{job%7D}"},
+		} {
+			l, err := lk.TryAcquire(ctx, tc.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if l.Key() != tc.lockKey || lock.FenceKey(l) != tc.fenceKey {
+				t.Errorf("%q: keys %q, %q; want %q, %q", tc.name, l.Key(), lock.FenceKey(l), tc.lockKey, tc.fenceKey)
+			}
+			n, err := raw.Do(ctx, raw.B().Exists().Key(tc.lockKey, tc.fenceKey).Build()).AsInt64()
+			if err != nil || n != 2 {
+				t.Errorf("%q: EXISTS = %d, %v; want both keys", tc.name, n, err)
+			}
+			release(t, l)
 		}
-	}
+		other := newLocker(t, srv.Client(t), lock.Options{Prefix: prefix + "-other"})
+		held, err := lk.TryAcquire(ctx, "job")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer release(t, held)
+		l, err := other.TryAcquire(ctx, "job")
+		if err != nil {
+			t.Fatalf("another prefix's lock of the same name is blocked: %v", err)
+		}
+		release(t, l)
+	})
 }
 
 func TestTryAcquireRelease(t *testing.T) {
@@ -341,17 +415,16 @@ func trackedKeys(t *testing.T, srv *redistest.Server) int {
 	return total
 }
 
-// waitTracked polls, with a deadline, until more than baseline keys are
-// tracked: the waiters have armed their invalidation.
+// waitTracked waits until more than baseline keys are tracked: the waiters
+// have read the lock key with tracking, which arms their invalidation.
 func waitTracked(t *testing.T, srv *redistest.Server, baseline int) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for trackedKeys(t, srv) <= baseline {
-		if time.Now().After(deadline) {
-			t.Fatalf("waiters did not read the lock key through the client-side cache within 5s")
+	redistest.Eventually(t, 5*time.Second, func() error {
+		if n := trackedKeys(t, srv); n <= baseline {
+			return fmt.Errorf("%d keys tracked, want more than %d: the waiters did not read the lock key with tracking", n, baseline)
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // TestWaiterTakesOverExpiredLock: a holder that vanished (a plain SET with a
@@ -401,7 +474,12 @@ func TestFencingTokenSurvivesExpiry(t *testing.T) {
 				t.Fatalf("Release = %v, want ErrNotHeld", err)
 			}
 		}
-		if ttl := pttl(t, raw, lockPrefix(t, lk)+"{fenced}:fence"); ttl != -time.Millisecond {
+		l, err := lk.TryAcquire(ctx, "fenced")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer release(t, l)
+		if ttl := pttl(t, raw, lock.FenceKey(l)); ttl != -time.Millisecond {
 			t.Fatalf("fence counter PTTL = %v; want -1ms (no expiry)", ttl)
 		}
 	})
@@ -417,7 +495,7 @@ func TestFenceTTL(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer release(t, l)
-		if ttl := pttl(t, raw, l.Key()+":fence"); ttl <= 59*time.Minute {
+		if ttl := pttl(t, raw, lock.FenceKey(l)); ttl <= 59*time.Minute {
 			t.Fatalf("fence counter PTTL = %v; want about 1h", ttl)
 		}
 	})

@@ -147,7 +147,7 @@ func contend(t *testing.T, redis rueidis.Client, lockers []*lock.Locker, keys ch
 func TestMutualExclusionAcrossProcesses(t *testing.T) {
 	const processes, goroutines, total = 4, 16, 200
 	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
-		prefix := strings.TrimSuffix(redistest.Prefix(t), ":")
+		prefix := redistest.Name(t)
 		start := time.Now()
 		var children []*exec.Cmd
 		outputs := make([]*strings.Builder, processes)
@@ -194,7 +194,7 @@ func TestMutualExclusionAcrossProcesses(t *testing.T) {
 func TestCrashTakeover(t *testing.T) {
 	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
 		t.Parallel() // the two topologies wait out their leases together
-		prefix := strings.TrimSuffix(redistest.Prefix(t), ":")
+		prefix := redistest.Name(t)
 		cmd := helperCommand(srv, "hold", prefix)
 		stdin, err := cmd.StdinPipe()
 		if err != nil {
