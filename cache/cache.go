@@ -2,7 +2,6 @@ package cache
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -151,7 +150,7 @@ func (c *Cache[T]) Get(ctx context.Context, key string) (T, error) {
 	var into item[T]
 	res, err := c.read(ctx, key, readOnly, "", now, false, &into)
 	if err != nil {
-		return zero, fmt.Errorf("cache: get %q: %w", key, err)
+		return zero, keyErr("get", key, err)
 	}
 	it := res.item
 	if it == nil || now >= it.softAt {
@@ -185,7 +184,7 @@ func (c *Cache[T]) set(ctx context.Context, key string, v T, opts []SetOption, c
 	}
 	errs, _ := c.writeMany(ctx, []write{{key: key, data: data, ttl: c.hardTTL(cfg.ttl), conflictWindow: conflictWindow}})
 	if errs[0] != nil {
-		return fmt.Errorf("cache: set %q: %w", key, errs[0])
+		return keyErr("set", key, errs[0])
 	}
 	return nil
 }
@@ -207,7 +206,7 @@ func (c *Cache[T]) Delete(ctx context.Context, keys ...string) error {
 	var first error
 	for i, err := range errs {
 		if err != nil && first == nil {
-			first = fmt.Errorf("cache: delete %q: %w", keys[i], err)
+			first = keyErr("delete", keys[i], err)
 		}
 	}
 	return first
@@ -285,10 +284,12 @@ func (c *Cache[T]) Put(ctx context.Context, key string, v T, w Writer[T], opts .
 		}
 	}
 	if err := c.Delete(ctx, key); err != nil {
-		return fmt.Errorf("cache: put %q: the source was written, but the cache entry could not be updated or removed, and may be stale until its TTL: %w", key, errors.Unwrap(err))
+		return &keyError{op: "put", key: key, err: err,
+			what: "the source was written, but the cache entry could not be updated or removed, and may be stale until its TTL"}
 	}
 	if setErr != nil {
-		return fmt.Errorf("cache: put %q: the source was written, and the cache entry removed because it could not be updated: %w", key, setErr)
+		return &keyError{op: "put", key: key, err: setErr,
+			what: "the source was written; the cache entry was removed because it could not be updated"}
 	}
 	return nil
 }

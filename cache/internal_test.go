@@ -2,6 +2,7 @@ package cache
 
 import (
 	"bytes"
+	"errors"
 	"math"
 	"strconv"
 	"testing"
@@ -159,5 +160,24 @@ func TestDecodedTierKeepsNewerVersion(t *testing.T) {
 	}
 	if it, _ := tier.get("k"); it.value != "new" {
 		t.Fatalf("tier holds %q", it.value)
+	}
+}
+
+// TestErrorMessages: one sentence, the key and the cause once.
+func TestErrorMessages(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{keyErr("set", "k", ErrUnavailable), `cache: set "k": redis unavailable (circuit open)`},
+		{&keyError{op: "put", key: "k", what: "the source was written; the cache entry was removed because it could not be updated", err: keyErr("set", "k", ErrTooLarge)},
+			`cache: put "k": the source was written; the cache entry was removed because it could not be updated: value too large`},
+	} {
+		if got := tc.err.Error(); got != tc.want {
+			t.Errorf("got  %s\nwant %s", got, tc.want)
+		}
+		if !errors.Is(tc.err, ErrUnavailable) && !errors.Is(tc.err, ErrTooLarge) {
+			t.Errorf("%v does not wrap its cause", tc.err)
+		}
 	}
 }

@@ -34,7 +34,7 @@ func (c *Cache[T]) fetchRemote(ctx context.Context, key string, loader Loader[T]
 		select {
 		case <-f.done:
 		case <-ctx.Done():
-			return zero, fmt.Errorf("cache: fetch %q: %w", key, context.Cause(ctx))
+			return zero, keyErr("fetch", key, context.Cause(ctx))
 		}
 		if f.retry {
 			continue // the leader gave up before its read was answered
@@ -56,7 +56,7 @@ func (c *Cache[T]) leadFetch(ctx context.Context, key string, f *flight[T], load
 		return res.item, nil, true
 	case readErr != nil && ctx.Err() != nil: // the caller gave up, not Redis
 		c.flights.land(key, f, outcome[T]{retry: true})
-		return nil, fmt.Errorf("cache: fetch %q: %w", key, context.Cause(ctx)), true
+		return nil, keyErr("fetch", key, context.Cause(ctx)), true
 	}
 	if !c.refreshes.enter(&c.background) {
 		c.flights.land(key, f, outcome[T]{err: ErrClosed})
@@ -181,7 +181,7 @@ func (c *Cache[T]) load(ctx context.Context, key, token string, loader Loader[T]
 	default:
 		c.stats.loadErrors.Add(1)
 		c.finishLeases(ctx, []string{key}, []string{token}, nil)
-		return outcome[T]{err: fmt.Errorf("cache: load %q: %w", key, err)}
+		return outcome[T]{err: keyErr("load", key, err)}
 	}
 }
 
@@ -234,7 +234,7 @@ func (c *Cache[T]) finishLeases(ctx context.Context, keys, tokens []string, resu
 		c.breaker.record(fctx, err, c.now())
 		switch {
 		case err != nil:
-			c.storeFailed(stored[i], fmt.Errorf("cache: store %q: %w", stored[i], err))
+			c.storeFailed(stored[i], keyErr("store", stored[i], err))
 		case n == 0:
 			c.storeFailed(stored[i], ErrSuperseded)
 		default:
@@ -316,7 +316,7 @@ func (c *Cache[T]) refreshInBackground(key string, loader Loader[T]) {
 		var out outcome[T]
 		switch {
 		case err != nil:
-			out.err = fmt.Errorf("cache: refresh %q: %w", key, err)
+			out.err = keyErr("refresh", key, err)
 		case res.state == stateLeased:
 			out = c.load(ctx, key, token, loader)
 		}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/typecache/typecache/codec"
@@ -250,7 +252,7 @@ var (
 
 	// ErrUnavailable reports that Redis is considered down (the breaker is
 	// open); it is returned at once, without a round trip.
-	ErrUnavailable = errors.New("cache: redis unavailable")
+	ErrUnavailable = errors.New("cache: redis unavailable (circuit open)")
 
 	// ErrClosed reports a call on a closed Cache.
 	ErrClosed = errors.New("cache: closed")
@@ -273,3 +275,28 @@ var (
 	// value is still returned to the callers of that load.
 	ErrSuperseded = errors.New("cache: load superseded by a write")
 )
+
+// keyError is the error of an operation on a key: "cache: <op> "<key>": ",
+// what happened when it says more than the cause, and the cause once (its
+// own "cache: " prefix and key are not repeated).
+type keyError struct {
+	op, key, what string
+	err           error
+}
+
+func keyErr(op, key string, err error) error { return &keyError{op: op, key: key, err: err} }
+
+func (e *keyError) Error() string {
+	msg := "cache: " + e.op + " " + strconv.Quote(e.key) + ": "
+	if e.what != "" {
+		msg += e.what + ": "
+	}
+	cause := e.err
+	var inner *keyError
+	if errors.As(cause, &inner) && inner.key == e.key && inner.what == "" {
+		cause = inner.err // "cache: put "k": cache: set "k": …" says the key twice
+	}
+	return msg + strings.TrimPrefix(cause.Error(), "cache: ")
+}
+
+func (e *keyError) Unwrap() error { return e.err }

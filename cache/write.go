@@ -101,7 +101,7 @@ func (c *Cache[T]) encode(key string, v T, absent bool, loadTime time.Duration) 
 	if !absent {
 		var err error
 		if data, err = c.o.Codec.Append(data, v); err != nil {
-			return nil, fmt.Errorf("cache: encode %q: %w", key, err)
+			return nil, keyErr("encode", key, err)
 		}
 	}
 	if len(data) > c.o.MaxValueBytes {
