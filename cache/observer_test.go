@@ -156,7 +156,9 @@ func TestKeyObserver(t *testing.T) {
 	if _, err := c.Fetch(ctx, "hot", cache.LoaderFunc[int](func(context.Context, string) (int, error) { return 1, nil })); err != nil {
 		t.Fatal(err)
 	}
-	batch := cache.BatchLoaderFunc[int](func(_ context.Context, keys []string) (map[string]int, error) { return map[string]int{"a": 1, "b": 2}, nil })
+	batch := cache.BatchLoaderFunc[int](func(_ context.Context, keys []string) (map[string]int, error) {
+		return map[string]int{"a": 1, "b": 2}, nil
+	})
 	if _, err := c.FetchMany(ctx, []string{"a", "b"}, batch); err != nil {
 		t.Fatal(err)
 	}
