@@ -32,7 +32,7 @@ import (
 // without storing. A loader error is returned with the values found so far;
 // it is not cached.
 func (c *Cache[T]) FetchMany(ctx context.Context, keys []string, loader BatchLoader[T]) (map[string]T, error) {
-	if loader == nil {
+	if isNil[T](loader) {
 		return nil, fmt.Errorf("%w: FetchMany needs a BatchLoader, got nil", ErrInvalidArgument)
 	}
 	for _, key := range keys {

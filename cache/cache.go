@@ -241,7 +241,7 @@ func (c *Cache[T]) Fetch(ctx context.Context, key string, loader Loader[T]) (T, 
 	if err := c.check(key); err != nil {
 		return zero, err
 	}
-	if loader == nil {
+	if isNil[T](loader) {
 		return zero, fmt.Errorf("%w: Fetch needs a Loader, got nil", ErrInvalidArgument)
 	}
 	now := c.now()
@@ -268,7 +268,7 @@ func (c *Cache[T]) Put(ctx context.Context, key string, v T, w Writer[T], opts .
 	if err := c.check(key); err != nil {
 		return err
 	}
-	if w == nil {
+	if isNil[T](w) {
 		return fmt.Errorf("%w: Put needs a Writer, got nil", ErrInvalidArgument)
 	}
 	began := time.Now()

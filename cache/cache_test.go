@@ -103,17 +103,64 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		{"value bytes", cache.Options[user]{TTL: time.Second, MaxValueBytes: -1}, "Options.MaxValueBytes"},
 		{"load timeout", cache.Options[user]{TTL: time.Second, LoadTimeout: -1}, "Options.LoadTimeout"},
 		{"cooldown", cache.Options[user]{TTL: time.Second, BreakerCooldown: -1}, "Options.BreakerCooldown"},
+		{"TTL under a millisecond", cache.Options[user]{TTL: time.Nanosecond}, "Options.TTL"},
+		{"negative TTL under a millisecond", cache.Options[user]{TTL: time.Second, NegativeTTL: time.Microsecond}, "Options.NegativeTTL"},
+		{"lease", cache.Options[user]{TTL: time.Second, StampedeLease: time.Millisecond}, "Options.StampedeLease"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := cache.New(client, "n", tt.opts)
-			if err == nil || !strings.Contains(err.Error(), tt.field) {
-				t.Fatalf("New: err = %v, want one naming %s", err, tt.field)
+			if !errors.Is(err, cache.ErrInvalidOptions) || !strings.Contains(err.Error(), tt.field) {
+				t.Fatalf("New: err = %v, want ErrInvalidOptions naming %s", err, tt.field)
 			}
 		})
 	}
-	if _, err := cache.New(client, "", cache.Options[user]{TTL: time.Second}); err == nil {
-		t.Fatal("New accepted an empty name")
+	for _, name := range []string{"", "a:b", "a{b}", "a}", "a b", strings.Repeat("n", 101)} {
+		if _, err := cache.New(client, name, cache.Options[user]{TTL: time.Second}); !errors.Is(err, cache.ErrInvalidOptions) || !strings.Contains(err.Error(), "name") {
+			t.Errorf("New(%q): err = %v, want ErrInvalidOptions naming the name", name, err)
+		}
+	}
+	if _, err := cache.New(nil, "n", cache.Options[user]{TTL: time.Second}); !errors.Is(err, cache.ErrInvalidOptions) {
+		t.Errorf("New(nil client): err = %v", err)
+	}
+}
+
+// TestNilArguments: no entry point panics on a nil or empty argument a
+// user can pass.
+func TestNilArguments(t *testing.T) {
+	ctx := context.Background()
+	c := newCache(t, redistest.Standalone(t).Client(t), cacheName(t), cache.Options[user]{TTL: time.Minute})
+	for _, tc := range []struct {
+		name string
+		call func() error
+		want error
+	}{
+		{"Fetch nil loader", func() error { _, err := c.Fetch(ctx, "k", nil); return err }, cache.ErrInvalidArgument},
+		{"Fetch nil LoaderFunc", func() error { _, err := c.Fetch(ctx, "k", cache.LoaderFunc[user](nil)); return err }, cache.ErrInvalidArgument},
+		{"FetchMany nil loader", func() error { _, err := c.FetchMany(ctx, []string{"k"}, nil); return err }, cache.ErrInvalidArgument},
+		{"FetchMany nil BatchLoaderFunc", func() error {
+			_, err := c.FetchMany(ctx, []string{"k"}, cache.BatchLoaderFunc[user](nil))
+			return err
+		}, cache.ErrInvalidArgument},
+		{"Put nil writer", func() error { return c.Put(ctx, "k", user{}, nil) }, cache.ErrInvalidArgument},
+		{"Put nil WriterFunc", func() error { return c.Put(ctx, "k", user{}, cache.WriterFunc[user](nil)) }, cache.ErrInvalidArgument},
+		{"Set nil option", func() error { return c.Set(ctx, "k", user{}, nil) }, cache.ErrInvalidArgument},
+		{"Get empty key", func() error { _, err := c.Get(ctx, ""); return err }, cache.ErrInvalidKey},
+		{"Delete empty key", func() error { return c.Delete(ctx, "a", "") }, cache.ErrInvalidKey},
+		{"FetchMany empty key", func() error {
+			_, err := c.FetchMany(ctx, []string{"a", ""}, cache.BatchLoaderFunc[user](func(context.Context, []string) (map[string]user, error) { return nil, nil }))
+			return err
+		}, cache.ErrInvalidKey},
+		{"FetchMany no keys", func() error {
+			_, err := c.FetchMany(ctx, nil, cache.BatchLoaderFunc[user](func(context.Context, []string) (map[string]user, error) { return nil, nil }))
+			return err
+		}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.call(); !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
+				t.Fatalf("err = %v, want %v", err, tc.want)
+			}
+		})
 	}
 }
 

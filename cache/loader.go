@@ -47,3 +47,19 @@ type WriterFunc[T any] func(ctx context.Context, key string, v T) error
 
 // Write calls f(ctx, key, v).
 func (f WriterFunc[T]) Write(ctx context.Context, key string, v T) error { return f(ctx, key, v) }
+
+// isNil reports a nil interface or a nil function in a Func adapter, both
+// of which would panic when called.
+func isNil[T any](v any) bool {
+	switch f := v.(type) {
+	case nil:
+		return true
+	case LoaderFunc[T]:
+		return f == nil
+	case BatchLoaderFunc[T]:
+		return f == nil
+	case WriterFunc[T]:
+		return f == nil
+	}
+	return false
+}
