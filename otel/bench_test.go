@@ -1,0 +1,49 @@
+package otel_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/typecache/typecache/cache"
+	"github.com/typecache/typecache/internal/redistest"
+)
+
+// BenchmarkCacheLocalHit is the cost the metrics observer adds to the
+// cache's fastest path, a local hit, with the SDK's cumulative aggregation.
+func BenchmarkCacheLocalHit(b *testing.B) {
+	srv := redistest.Standalone(b)
+	for _, bb := range []struct {
+		name     string
+		observer func(name string) cache.Observer
+	}{
+		{"no-observer", func(string) cache.Observer { return nil }},
+		{"otel", func(name string) cache.Observer {
+			m, _ := newMetrics(b)
+			return m.CacheObserver(name, nil)
+		}},
+	} {
+		b.Run(bb.name, func(b *testing.B) {
+			name := redistest.Name(b)
+			c, err := cache.New[string](srv.Client(b), name, cache.Options[string]{TTL: time.Hour, Observer: bb.observer(name)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			if err := c.Set(background, "k", "v"); err != nil {
+				b.Fatal(err)
+			}
+			redistest.Eventually(b, 5*time.Second, func() error {
+				c.Get(background, "k")
+				if c.Stats().LocalHits == 0 {
+					return errors.New("no local hit")
+				}
+				return nil
+			})
+			b.ReportAllocs()
+			for b.Loop() {
+				c.Get(background, "k")
+			}
+		})
+	}
+}
