@@ -62,8 +62,9 @@ func (s *Server) Masters() []*Node {
 
 // Failover runs CLUSTER FAILOVER on replica, a replica in s (mode "FORCE" or
 // "TAKEOVER", or "" for a coordinated failover), and waits until replica is
-// a master, its old master a replica linked to it, and every node reports
-// cluster_state:ok.
+// a master, its old master one of its replicas, and every node reports
+// cluster_state:ok. The old master may resync seconds later (Redis's
+// repl-diskless-sync-delay, kept at its default as in production).
 func (s *Server) Failover(t testing.TB, replica *Node, mode string) {
 	t.Helper()
 	s.proc.Failover(t, replica, mode)
