@@ -12,18 +12,20 @@
 //
 // # Keys and scripts
 //
-// A lock name lives under "Prefix:{name}" (the holder's random 128-bit
-// value, with a PX lease) and its fencing counter under "Prefix:{name}:fence"
-// (an INCR counter). Both share the hash tag {name}, so they sit in one
-// cluster slot, and different names spread over the cluster. Acquire, extend
-// and release are each one Lua script: acquire is SET NX PX plus INCR of the
-// counter; extend and release act only if the key still holds the caller's
-// random value. Leases are relative TTLs measured by the server; no client
-// clock is sent to Redis.
+// A Locker's Options.Prefix is its instance name. The lock name lives under
+// "lock:<Prefix>:{name}" (the holder's owner value, with a PX lease) and its
+// fencing counter under "lock:<Prefix>:f{name}" (an INCR counter); a '%' or
+// '}' in name is percent-encoded, so no name reaches outside its instance.
+// Both keys have the hash tag {name}, so they sit in one cluster slot, and
+// different names spread over the cluster. Acquire, extend and release are
+// each one Lua script: acquire is SET NX PX plus INCR of the counter; extend
+// and release act only if the key still holds the caller's owner value (a
+// random 128-bit value per Locker and a counter). Leases are relative TTLs
+// measured by the server; no client clock is sent to Redis.
 //
 // # Holding
 //
-// A held [Lock] has a watchdog goroutine that extends the lease to
+// A held [Lock] has a watchdog, a timer that extends the lease to
 // Options.Validity every Options.ExtendInterval. Its [Lock.Context] is
 // cancelled, with cause [ErrNotHeld], as soon as an extension finds the key
 // gone or owned by someone else, or when extensions keep failing until the
@@ -36,13 +38,21 @@
 //
 // Goroutines of one Locker that want the same name queue inside the
 // process, so one at a time tries in Redis. That waiter, in [Locker.Acquire],
-// or one in [Locker.WaitReleased], reads the lock key
-// with DoCache, which asks Redis to report the key's next change, and then
-// sleeps until the Locker's invalidation subscriber wakes it (release,
-// expiry, deletion, extension), until the key's remaining TTL runs out, or
-// for Options.RecheckInterval at most, in case an invalidation is lost.
-// After waking it retries the acquire script: only the script decides who
-// holds the lock, never a read that may have come from the client-side cache.
+// or one in [Locker.WaitReleased], reads the lock key's remaining TTL as a
+// tracked read ([typecache.Client.DoTracked]), which asks Redis to report
+// the key's next change, and then sleeps until the Locker's invalidation
+// subscriber wakes it (release, expiry, deletion, extension), until the
+// key's remaining TTL runs out, or for Options.RecheckInterval at most, in
+// case an invalidation is lost. After waking it retries the acquire script:
+// only the script decides who holds the lock.
+//
+// # Failures
+//
+// No call retries a failed command: a refused connection makes Acquire,
+// TryAcquire, WaitReleased, Extend and Release return the error at once. A
+// held lock whose extensions fail is reported lost when its lease surely
+// ended. [Observer] hears of acquisitions, waits, extensions, losses and
+// releases.
 //
 // # Fencing
 //
@@ -52,7 +62,7 @@
 // after a failover the counter, like the lock itself, can roll back. See
 // docs/lock.md for what this lock does and does not guarantee.
 //
-// # Cache loads
+// # Load leases
 //
 // [NameFor], [Lock.SetAndRelease] and [Locker.WaitReleased] are the
 // primitives for at most one load per key across processes: the loader takes

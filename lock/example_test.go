@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -146,6 +147,28 @@ func ExampleLock_SetAndRelease() {
 		log.Fatal(err)
 	}
 	fmt.Println(string(value))
+}
+
+// lossCounter counts lost locks for a dashboard and logs each loss; the
+// other events are ignored.
+type lossCounter struct {
+	lock.NoopObserver
+	lost atomic.Int64
+}
+
+func (c *lossCounter) OnLost(name string, cause error) {
+	c.lost.Add(1)
+	log.Printf("lock %q lost: %v", name, cause)
+}
+
+func ExampleObserver() {
+	var client *typecache.Client // from typecache.NewClient
+	losses := &lossCounter{}
+	locker, err := lock.New(client, lock.Options{Observer: losses})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer locker.Close()
 }
 
 func ExampleNameFor() {
