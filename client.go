@@ -48,6 +48,10 @@ type Client struct {
 // With ClientOption.DisableCache nothing is tracked, so subscribers hear only
 // Close.
 //
+// A read that fails because Redis is [Unreachable] is not retried (rueidis
+// would retry it until the context ends); ClientOption.RetryDelay, when set,
+// still decides for every other error.
+//
 // The option is copied; the caller's value is not modified. A zero
 // ClusterOption.ShardsRefreshInterval becomes [DefaultTopologyInterval], so
 // that a client that reads only from local tiers still notices a failover.
@@ -64,6 +68,7 @@ func NewClient(opt rueidis.ClientOption) (*Client, error) {
 		interval = DefaultTopologyInterval
 		opt.ClusterOption.ShardsRefreshInterval = interval
 	}
+	opt.RetryDelay = failFastRetries(opt.RetryDelay)
 	redis, err := rueidis.NewClient(opt)
 	if err != nil {
 		return nil, fmt.Errorf("typecache: connect: %w", err)

@@ -3,13 +3,13 @@ package cache
 import (
 	"context"
 	"errors"
-	"net"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/redis/rueidis"
+
+	"github.com/typecache/typecache"
 )
 
 // breakerMinSpan is how long failures must keep coming, with no success in
@@ -22,11 +22,13 @@ const breakerMinSpan = 100 * time.Millisecond
 // breaker stops a Cache from waiting on a Redis that is down. It opens for
 // cooldown after threshold failures without a success in between, the first
 // and the last at least breakerMinSpan apart (a threshold of 1 opens on any
-// failure): calls are then refused at once.
+// failure), or at once on a failure that says Redis refuses connections
+// (typecache.Unreachable): calls are then refused at once.
 // When the cooldown has passed, the first call to ask becomes the probe and
 // the breaker stays open for the others for another cooldown; the probe's
-// success closes it, its failure leaves it open. A probe that never reports
-// back only costs one cooldown. A nil *breaker always allows.
+// success closes it, its failure leaves it open for a cooldown from the
+// failure. A probe that never reports back only costs one cooldown. A nil
+// *breaker always allows.
 //
 // Successes, the common case, touch only atomics; failures take a mutex.
 type breaker struct {
@@ -51,14 +53,6 @@ func redisAnswered(err error) bool {
 	}
 	var reply *rueidis.RedisError
 	return errors.As(err, &reply)
-}
-
-// refused reports whether err says that no connection to Redis could be
-// made at all (the server is down, not slow): failures that keep coming
-// then need no span to prove it.
-func refused(err error) bool {
-	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "dial" || errors.Is(err, syscall.ECONNREFUSED)
 }
 
 func newBreaker(threshold int, cooldown int64, onOpen func()) *breaker {
@@ -111,15 +105,28 @@ func (b *breaker) record(ctx context.Context, err error, now int64) {
 	if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
 		return
 	}
+	if b.openUntil.Load() != 0 {
+		// A failed probe: the cooldown runs from its end, not from its
+		// start, so that a probe that waited for its deadline does not use
+		// the cooldown up.
+		b.openUntil.Store(now + b.cooldown)
+		return
+	}
 	b.mu.Lock()
 	if b.failures == 0 {
 		b.firstFailure = now
 		b.failing.Store(true)
 	}
 	b.failures++
-	trip := b.failures >= b.threshold && (b.threshold == 1 || now-b.firstFailure >= int64(breakerMinSpan) || refused(err))
+	// A server that refuses connections is down now: no count or span
+	// needs to prove it.
+	trip := typecache.Unreachable(err) ||
+		b.failures >= b.threshold && (b.threshold == 1 || now-b.firstFailure >= int64(breakerMinSpan))
 	b.mu.Unlock()
-	if trip && b.openUntil.CompareAndSwap(0, now+b.cooldown) {
+	if !trip {
+		return
+	}
+	if b.openUntil.CompareAndSwap(0, now+b.cooldown) {
 		b.onOpen()
 	}
 }

@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"errors"
+	"net"
 	"testing"
 	"time"
 )
@@ -17,6 +18,7 @@ func TestBreaker(t *testing.T) {
 		cooldown  = time.Second
 	)
 	errDown := errors.New("dial tcp: connection refused")
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connect: connection refused")}
 	ms := func(n int) int64 { return int64(n) * int64(time.Millisecond) }
 	start := time.Now().UnixNano()
 	bg := context.Background()
@@ -25,6 +27,9 @@ func TestBreaker(t *testing.T) {
 		at      int   // milliseconds after start
 		err     error // the outcome recorded when allowed; nil is a success
 		allowed bool  // expected answer of allow at this time, asked before recording
+		// recordAt, when not 0, is when the outcome is recorded (a call
+		// that took time); else at.
+		recordAt int
 	}
 	tests := []struct {
 		name      string
@@ -61,6 +66,20 @@ func TestBreaker(t *testing.T) {
 				{at: 2103, err: errDown, allowed: true},
 			},
 			wantOpens: 1,
+		},
+		{
+			name: "a refused connection opens it at once; a failed probe's cooldown runs from its end",
+			steps: []step{
+				{at: 0, err: refused, allowed: true},
+				{at: 1, allowed: false},
+				{at: 1000, err: nil, allowed: true}, // the probe…
+				{at: 1001, allowed: true},           // …succeeded
+				{at: 1002, err: refused, allowed: true},
+				{at: 2002, err: context.DeadlineExceeded, allowed: true, recordAt: 2502}, // a probe that waited 500 ms
+				{at: 3100, allowed: false},                                               // not 1 s after the probe began…
+				{at: 3503, allowed: true},                                                // …but 1 s after it failed
+			},
+			wantOpens: 2,
 		},
 		{
 			name: "a slow dead Redis: five timeouts a second apart open it",
@@ -100,6 +119,9 @@ func TestBreaker(t *testing.T) {
 					t.Fatalf("step %d (at %d ms): allow = %v, want %v", i, s.at, got, s.allowed)
 				}
 				if s.allowed {
+					if s.recordAt != 0 {
+						now = start + ms(s.recordAt)
+					}
 					b.record(bg, s.err, now)
 				}
 			}
