@@ -205,6 +205,45 @@ func TestDecisionTables(t *testing.T) {
 	})
 }
 
+// TestLargeConfigurations: where reset × (limit + 1) reaches 2⁵³, past
+// which the scripts cannot pack a decision into one exact integer, they
+// reply with tables, and the decisions are the same.
+func TestLargeConfigurations(t *testing.T) {
+	const limit = 1000
+	period := 365 * 24 * time.Hour // × 1001 µs > 2⁵³
+	interval := period / limit
+	// a multiple of the period, where the sliding counter's window starts
+	aligned := time.UnixMicro(54 * period.Microseconds())
+	tests := []struct {
+		algo                    ratelimit.Algorithm
+		reset, retry, lastReset time.Duration // of the allowed request, of the denied one
+	}{
+		{ratelimit.GCRA, period, interval, period},
+		{ratelimit.SlidingWindowLog, period, period, period},
+		{ratelimit.SlidingWindowCounter, 2 * period, period + interval, 2 * period},
+		{ratelimit.FixedWindow, period, period, period},
+	}
+	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+		for _, tt := range tests {
+			t.Run(tt.algo.String(), func(t *testing.T) {
+				l := newLimiter(t, srv, ratelimit.Options{Algorithm: tt.algo, Limit: limit, Period: period})
+				ratelimit.SetClock(l, func() time.Time { return aligned })
+				ctx := context.Background()
+				res, err := l.AllowN(ctx, "k", limit)
+				want := ratelimit.Result{Allowed: true, Limit: limit, ResetAfter: tt.reset}
+				if err != nil || res != want {
+					t.Fatalf("AllowN(limit) = %+v, %v; want %+v", res, err, want)
+				}
+				res, err = l.Allow(ctx, "k")
+				want = ratelimit.Result{Limit: limit, RetryAfter: tt.retry, ResetAfter: tt.lastReset}
+				if err != nil || res != want {
+					t.Fatalf("Allow after the limit = %+v, %v; want %+v", res, err, want)
+				}
+			})
+		}
+	})
+}
+
 func TestResultLimit(t *testing.T) {
 	srv := redistest.Standalone(t)
 	tests := []struct {

@@ -17,53 +17,77 @@ import (
 // microseconds: doubles hold them exactly for the next few centuries, and
 // fmt writes them back without Lua's exponent notation.
 //
-// An allowed request gets {remaining, reset after µs}, a denied one
-// {remaining, retry after µs, reset after µs}: the reply's length is the
-// decision, and the shortest reply is the common one.
+// A denied request writes nothing, in every script.
 //
-// A denied request writes nothing, in every script. Each script calls as
-// few commands as its algorithm allows on the allowed path: the round trip's
-// cost in Redis is mostly the number of calls.
+// What a decision costs in Redis is mostly a fixed price per command the
+// script calls and per value it converts, so the scripts call as few
+// commands as their algorithm allows and reply with one integer where they
+// can (a table reply costs Redis about as much as a command). With m the
+// largest cost plus one:
+//
+//   - allowed: reset after µs × m + remaining, an integer ≥ 0;
+//   - denied, where the limiter can work out the retry time from the reset
+//     time (fixedWindowScript, gcraScript): −(reset × m + remaining) − 1;
+//   - otherwise, or when the packed integer would reach 2⁵³ (past which
+//     doubles are not exact): {remaining, reset} when allowed,
+//     {remaining, retry after µs, reset} when denied.
+//
+// A cost of '1', by far the most common, is compared rather than parsed:
+// Lua interns strings, so the comparison is a pointer test, and tonumber is
+// among the dearest things a script does.
 
 // gcraScript stores the theoretical arrival time (TAT) of the next request.
 // ARGV[3] is the emission interval (Period/Limit) and ARGV[4] the tolerance
 // (interval × burst): a request is allowed when the new TAT is at most the
-// tolerance ahead of now, so burst requests pass at once on an idle key.
+// tolerance ahead of now, so burst requests pass at once on an idle key. A
+// denied request's retry time is reset + cost × interval − tolerance.
 var gcraScript = rueidis.NewLuaScript(rediscmd.ClockLua + `
 local now = now_us()
-local cost, interval, tolerance = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local cost = ARGV[2] == '1' and 1 or tonumber(ARGV[2])
+local interval, tolerance = tonumber(ARGV[3]), tonumber(ARGV[4])
+local m = tolerance / interval + 1
 local tat = tonumber(redis.call('GET', KEYS[1])) or now
 if tat < now then tat = now end
 local ahead = tat + cost * interval - now
 if ahead > tolerance then
-  return {math.floor((tolerance - (tat - now)) / interval), ahead - tolerance, tat - now}
+  local remaining = math.max(0, math.floor((tolerance - (tat - now)) / interval))
+  local packed = (tat - now) * m + remaining
+  if packed < 9007199254740992 then return -packed - 1 end
+  return {remaining, ahead - tolerance, tat - now}
 end
 redis.call('SET', KEYS[1], fmt(now + ahead), 'PX', math.ceil(ahead / 1000))
-return {math.floor((tolerance - ahead) / interval), ahead}
+local remaining = math.floor((tolerance - ahead) / interval)
+local packed = ahead * m + remaining
+if packed < 9007199254740992 then return packed end
+return {remaining, ahead}
 `)
 
 // slidingLogScript keeps one sorted-set member per admitted cost unit, scored
 // by its time; members older than the period are dropped first. ARGV[3] is
 // the limit, ARGV[4] the period.
 //
-// Members are "<time>-<n>" with n counting on from the set's size, so the
-// requests of one microsecond get distinct members: while the clock stands
-// still the set only grows. Only after the clock went back can a name be
-// taken already (with its own time as score, so ZADD adds fewer members than
+// A request of cost 1 adds the member "<time>", unless a request of the same
+// microsecond took it (ZADD then adds nothing). Other members are
+// "<time>-<n>" with n counting on from the set's size, so the requests of one
+// microsecond get distinct members: while the clock stands still the set
+// only grows. Only after the clock went back can such a name be taken
+// already (with its own time as score, so ZADD adds fewer members than
 // asked); the loop then tries further numbers.
 var slidingLogScript = rueidis.NewLuaScript(rediscmd.ClockLua + `
 local now = now_us()
-local cost, limit, period = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local cost = ARGV[2] == '1' and 1 or tonumber(ARGV[2])
+local limit, period = tonumber(ARGV[3]), tonumber(ARGV[4])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', fmt(now - period))
 local count = redis.call('ZCARD', KEYS[1])
 if count + cost > limit then
   local k = count + cost - limit - 1
   local blocking = redis.call('ZRANGE', KEYS[1], k, k, 'WITHSCORES')
   local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-  return {limit - count, tonumber(blocking[2]) + period - now, tonumber(newest[2]) + period - now}
+  return {math.max(0, limit - count), tonumber(blocking[2]) + period - now, tonumber(newest[2]) + period - now}
 end
 local stamp = fmt(now)
 local added, n = 0, count
+if cost == 1 then added = redis.call('ZADD', KEYS[1], stamp, stamp) end
 while added < cost do
   local members = {}
   for i = 1, math.min(cost - added, 500) do
@@ -74,6 +98,8 @@ while added < cost do
   added = added + redis.call('ZADD', KEYS[1], unpack(members))
 end
 redis.call('PEXPIRE', KEYS[1], math.ceil(period / 1000))
+local packed = period * (limit + 1) + limit - count - cost
+if packed < 9007199254740992 then return packed end
 return {limit - count - cost, period}
 `)
 
@@ -86,7 +112,8 @@ return {limit - count - cost, period}
 // others of the window just count.
 var slidingCounterScript = rueidis.NewLuaScript(rediscmd.ClockLua + `
 local now = now_us()
-local cost, limit, period = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local cost = ARGV[2] == '1' and 1 or tonumber(ARGV[2])
+local limit, period = tonumber(ARGV[3]), tonumber(ARGV[4])
 local state = redis.call('HMGET', KEYS[1], 'w', 'c', 'p')
 local last, curr, prev = tonumber(state[1]), tonumber(state[2]) or 0, tonumber(state[3]) or 0
 local window = math.floor(now / period)
@@ -114,7 +141,7 @@ if used + cost * period > capacity then
   end
   local reset = period - elapsed
   if curr > 0 then reset = reset + period end
-  return {math.floor((capacity - used) / period), retry, reset}
+  return {math.max(0, math.floor((capacity - used) / period)), retry, reset}
 end
 if last == window then
   redis.call('HINCRBY', KEYS[1], 'c', cost)
@@ -122,16 +149,20 @@ else
   redis.call('HSET', KEYS[1], 'w', fmt(window), 'c', cost, 'p', prev)
   redis.call('PEXPIRE', KEYS[1], math.ceil((2 * period - elapsed) / 1000))
 end
-return {math.floor((capacity - used) / period) - cost, 2 * period - elapsed}
+local remaining, reset = math.floor((capacity - used) / period) - cost, 2 * period - elapsed
+local packed = reset * (limit + 1) + remaining
+if packed < 9007199254740992 then return packed end
+return {remaining, reset}
 `)
 
 // fixedWindowScript counts in a window that opens with the key's first
 // request after the previous window closed. The key expires with its window;
 // only the request that opens a window sets the expiry. ARGV[3] is the limit,
-// ARGV[4] the period.
+// ARGV[4] the period. A denied request's retry time is its reset time.
 var fixedWindowScript = rueidis.NewLuaScript(rediscmd.ClockLua + `
 local now = now_us()
-local cost, limit, period = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local cost = ARGV[2] == '1' and 1 or tonumber(ARGV[2])
+local limit, period = tonumber(ARGV[3]), tonumber(ARGV[4])
 local state = redis.call('HMGET', KEYS[1], 's', 'c')
 local start, count = tonumber(state[1]), tonumber(state[2]) or 0
 if not start or now >= start + period then
@@ -139,7 +170,9 @@ if not start or now >= start + period then
 end
 local reset = start + period - now
 if count + cost > limit then
-  return {limit - count, reset, reset}
+  local packed = reset * (limit + 1) + math.max(0, limit - count)
+  if packed < 9007199254740992 then return -packed - 1 end
+  return {math.max(0, limit - count), reset, reset}
 end
 if count == 0 then
   redis.call('HSET', KEYS[1], 's', fmt(start), 'c', cost)
@@ -147,6 +180,8 @@ if count == 0 then
 else
   redis.call('HINCRBY', KEYS[1], 'c', cost)
 end
+local packed = reset * (limit + 1) + limit - count - cost
+if packed < 9007199254740992 then return packed end
 return {limit - count - cost, reset}
 `)
 
@@ -156,6 +191,9 @@ type algorithm struct {
 	script  *rueidis.Lua
 	args    [2]string // ARGV[3] and ARGV[4]
 	maxCost int       // the largest cost a request may have
+	// retry returns, for a denial of cost n replied as one integer, its
+	// retry time from its reset time (µs).
+	retry func(reset int64, n int) int64
 }
 
 // algorithmOf returns the algorithm of o, a validated Options. The kinds are
@@ -165,34 +203,67 @@ func algorithmOf(o Options) algorithm {
 	window := [2]string{strconv.Itoa(o.Limit), strconv.FormatInt(periodUS, 10)}
 	switch o.Algorithm {
 	case SlidingWindowLog:
-		return algorithm{"log", slidingLogScript, window, o.Limit}
+		return algorithm{kind: "log", script: slidingLogScript, args: window, maxCost: o.Limit}
 	case SlidingWindowCounter:
-		return algorithm{"counter", slidingCounterScript, window, o.Limit}
+		return algorithm{kind: "counter", script: slidingCounterScript, args: window, maxCost: o.Limit}
 	case FixedWindow:
-		return algorithm{"fixed", fixedWindowScript, window, o.Limit}
+		retry := func(reset int64, _ int) int64 { return reset }
+		return algorithm{kind: "fixed", script: fixedWindowScript, args: window, maxCost: o.Limit, retry: retry}
 	}
 	interval := periodUS / int64(o.Limit)
-	tolerance := [2]string{strconv.FormatInt(interval, 10), strconv.FormatInt(interval*int64(o.Burst), 10)}
-	return algorithm{"gcra", gcraScript, tolerance, o.Burst}
+	tolerance := interval * int64(o.Burst)
+	retry := func(reset int64, n int) int64 { return reset + int64(n)*interval - tolerance }
+	args := [2]string{strconv.FormatInt(interval, 10), strconv.FormatInt(tolerance, 10)}
+	return algorithm{kind: "gcra", script: gcraScript, args: args, maxCost: o.Burst, retry: retry}
 }
 
 // decide runs the limiter's script for a request of cost n: one round trip.
 func (l *Limiter) decide(ctx context.Context, key string, n int) (Result, error) {
 	args := []string{rediscmd.ClockArg(l.now), strconv.Itoa(n), l.algo.args[0], l.algo.args[1]}
-	reply, err := l.algo.script.Exec(ctx, l.redis, []string{l.redisKey(key)}, args).ToArray()
+	reply, err := l.algo.script.Exec(ctx, l.redis, []string{l.redisKey(key)}, args).ToMessage()
 	if err != nil {
 		return Result{}, err
 	}
-	var v [3]int64
-	if len(reply) != 2 && len(reply) != 3 {
-		return Result{}, fmt.Errorf("script replied %d values, want 2 or 3", len(reply))
+	if reply.IsInt64() {
+		packed, _ := reply.AsInt64()
+		return l.unpack(packed, n), nil
 	}
-	for i := range reply {
-		if v[i], err = reply[i].AsInt64(); err != nil {
+	return l.decodeTable(reply)
+}
+
+// unpack decodes a decision replied as one integer (see the scripts).
+func (l *Limiter) unpack(packed int64, n int) Result {
+	m := int64(l.algo.maxCost) + 1
+	res := Result{Allowed: packed >= 0, Limit: l.algo.maxCost}
+	if !res.Allowed {
+		packed = -packed - 1
+	}
+	reset := packed / m
+	res.Remaining = int(packed % m)
+	res.ResetAfter = time.Duration(reset) * time.Microsecond
+	if !res.Allowed {
+		res.RetryAfter = time.Duration(l.algo.retry(reset, n)) * time.Microsecond
+	}
+	return res
+}
+
+// decodeTable decodes a decision replied as {remaining, reset} (allowed) or
+// {remaining, retry, reset} (denied).
+func (l *Limiter) decodeTable(reply rueidis.RedisMessage) (Result, error) {
+	values, err := reply.ToArray()
+	if err != nil {
+		return Result{}, fmt.Errorf("script reply: %w", err)
+	}
+	if len(values) != 2 && len(values) != 3 {
+		return Result{}, fmt.Errorf("script replied %d values, want 2 or 3", len(values))
+	}
+	var v [3]int64
+	for i := range values {
+		if v[i], err = values[i].AsInt64(); err != nil {
 			return Result{}, fmt.Errorf("script reply: %w", err)
 		}
 	}
-	res := Result{Allowed: len(reply) == 2, Limit: l.algo.maxCost, Remaining: max(0, int(v[0]))} // negative after Limit was lowered under a used key
+	res := Result{Allowed: len(values) == 2, Limit: l.algo.maxCost, Remaining: max(0, int(v[0]))} // negative after Limit was lowered under a used key
 	if res.Allowed {
 		res.ResetAfter = time.Duration(v[1]) * time.Microsecond
 	} else {
