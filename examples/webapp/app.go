@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/typecache/typecache"
@@ -30,66 +29,83 @@ type Visit struct {
 // app wires the three typecache packages into one net/http handler.
 type app struct {
 	profiles *cache.Cache[Profile]
-	limiter  *ratelimit.Limiter
+	limit    func(http.Handler) http.Handler // the rate limit of /api/
 	sessions *session.Store[Visit]
+	metrics  http.Handler // the Prometheus scrape
 	db       *profileDB
 }
 
-// newApp builds the handler. prefix starts every Redis key the app writes,
-// so several apps (or tests) can share a server.
+// newApp builds the handler. prefix starts the name of every cache, limiter
+// and session store the app opens (and so every Redis key it writes), so
+// several apps (or tests) can share a server.
 func newApp(client *typecache.Client, prefix string, db *profileDB) (*app, error) {
-	profiles, err := cache.New[Profile](client, prefix+"profile", cache.Options[Profile]{TTL: 5 * time.Minute})
+	metrics, scrape, err := newMetrics()
+	if err != nil {
+		return nil, err
+	}
+	a := &app{metrics: scrape, db: db}
+	a.profiles, err = cache.New[Profile](client, prefix+"profile", cache.Options[Profile]{
+		TTL:      5 * time.Minute,
+		Observer: metrics.CacheObserver(prefix+"profile", nil),
+	})
 	if err != nil {
 		return nil, err
 	}
 	limiter, err := ratelimit.New(client, ratelimit.Options{
-		Limit:  5, // requests per client per minute on /api/: small, so curl reaches it
-		Period: time.Minute,
-		Prefix: prefix + "ratelimit:api:",
+		Limit:    5, // requests per client per minute on /api/: small, so curl reaches it
+		Period:   time.Minute,
+		Prefix:   prefix + "api",
+		Observer: metrics.RateLimitObserver(prefix+"api", nil),
 	})
+	if err == nil {
+		a.limit, err = ratelimit.Middleware(limiter, ratelimit.MiddlewareOptions{Key: a.rateLimitKey})
+	}
+	if err == nil {
+		a.sessions, err = session.New(client, session.Options[Visit]{
+			IdleTimeout: 30 * time.Minute,
+			Prefix:      prefix + "session",
+			// Plain HTTP on localhost only: drop Insecure behind TLS.
+			Cookie:   session.CookieOptions{Insecure: true},
+			Observer: metrics.SessionObserver(prefix+"session", nil),
+		})
+	}
 	if err != nil {
-		profiles.Close()
+		a.profiles.Close()
 		return nil, err
 	}
-	sessions, err := session.New(client, session.Options[Visit]{
-		IdleTimeout: 30 * time.Minute,
-		Prefix:      strings.TrimSuffix(prefix, ":"), // an instance name: no ':'
-		// Plain HTTP on localhost only: drop Insecure behind TLS.
-		Cookie: session.CookieOptions{Insecure: true},
-	})
-	if err != nil {
-		profiles.Close()
-		return nil, err
-	}
-	return &app{profiles: profiles, limiter: limiter, sessions: sessions, db: db}, nil
+	return a, nil
 }
 
-// Close releases the cache's and the session store's subscriptions; the
-// client is the caller's.
+// Close releases the cache's and the store's subscriptions; the client is
+// the caller's.
 func (a *app) Close() {
 	a.profiles.Close()
 	a.sessions.Close()
 }
 
+// rateLimitKey counts a request under its user, or its client's address
+// before login.
+func (a *app) rateLimitKey(r *http.Request) string {
+	if s := a.sessions.Current(r.Context()); s != nil {
+		return "user:" + s.UserID
+	}
+	// The connection's address: behind a reverse proxy, set
+	// MiddlewareOptions.ClientIP and pass the same ClientIPSource here (the
+	// header your proxy sets and its networks), or every client shares the
+	// proxy's address.
+	return "ip:" + ratelimit.ClientIP(r, ratelimit.ClientIPSource{})
+}
+
 // Handler returns the routes, with sessions loaded for every request and
 // /api/ rate-limited per user (per client IP before login).
 func (a *app) Handler() http.Handler {
-	limit := ratelimit.Middleware(a.limiter, ratelimit.MiddlewareOptions{
-		Key: func(r *http.Request) string {
-			if s := a.sessions.Current(r.Context()); s != nil {
-				return "user:" + s.UserID
-			}
-			// No TrustedProxies: behind a reverse proxy, list its network
-			// here, or every client shares the proxy's address.
-			return "ip:" + ratelimit.ClientIP(r, nil)
-		},
-	})
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /login", a.login)
 	mux.HandleFunc("POST /logout", a.logout)
 	mux.HandleFunc("GET /me", a.me)
-	mux.Handle("GET /api/profile", limit(http.HandlerFunc(a.profile)))
+	mux.Handle("GET /api/profile", a.limit(http.HandlerFunc(a.profile)))
 	mux.HandleFunc("GET /debug/stats", a.stats)
+	mux.Handle("GET /metrics", a.metrics)
 	return a.sessions.Middleware(mux)
 }
 

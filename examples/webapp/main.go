@@ -1,8 +1,9 @@
 // Webapp: a net/http server that uses typecache's cache, rate limiter and
 // sessions together. See README.md in this directory for a curl tour.
 //
-//	go run ./examples/webapp            # serves on 127.0.0.1:8080
-//	go run ./examples/webapp -smoke     # walks through the app once and exits
+//	cd examples/webapp
+//	go run .            # serves on 127.0.0.1:8080
+//	go run . -smoke     # walks through the app once and exits
 package main
 
 import (
@@ -41,9 +42,9 @@ func run(addr string, smokeRun bool) error {
 		return err
 	}
 	defer client.Close()
-	prefix := "webapp:"
+	prefix := "webapp."
 	if smokeRun { // a fresh rate limit and cache, even on a long-lived REDIS_URL server
-		prefix = fmt.Sprintf("webapp-smoke-%d:", time.Now().UnixNano())
+		prefix = fmt.Sprintf("webapp-smoke-%d.", time.Now().UnixNano())
 	}
 	a, err := newApp(client, prefix, &profileDB{})
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -73,6 +74,26 @@ func smoke(base string, out io.Writer) error {
 	}
 	if !denied {
 		return fmt.Errorf("/api/profile: 7 requests, none denied with a limit of 5 per minute")
+	}
+
+	// The scrape counts what the walk-through did so far.
+	metrics, err := b.get("/metrics")
+	if err != nil {
+		return err
+	}
+	for _, c := range []struct {
+		what, series, label string
+		want                int
+	}{
+		{"cache loads", "typecache_cache_loads_total", `typecache_cache_load_result="ok"`, 1},
+		{"rate-limit denials", "typecache_ratelimit_decisions_total", `typecache_ratelimit_outcome="denied"`, 1},
+		{"sessions created", "typecache_session_events_total", `typecache_session_event="created"`, 1},
+	} {
+		got, ok := scraped(metrics, c.series, c.label)
+		if !ok || got != c.want {
+			return fmt.Errorf("/metrics: %s{%s} = %d (found: %v), want %d", c.series, c.label, got, ok, c.want)
+		}
+		fmt.Fprintf(out, "metrics: %s %d\n", c.what, got)
 	}
 
 	// Logging in again issues a new token; the old one stops working.
@@ -146,6 +167,29 @@ func (b *browser) expect(method, path string, form url.Values, status int) (*htt
 		return nil, fmt.Errorf("%s %s: status %d, want %d", method, path, res.StatusCode, status)
 	}
 	return res, nil
+}
+
+// get returns the body of a GET of path.
+func (b *browser) get(path string) (string, error) {
+	res, err := b.http.Get(b.base + path)
+	if err != nil {
+		return "", err
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	return string(body), err
+}
+
+// scraped returns the value of the series of metric name whose labels
+// include label, in a scrape in Prometheus's text format.
+func scraped(scrape, name, label string) (int, bool) {
+	for _, line := range strings.Split(scrape, "\n") {
+		if strings.HasPrefix(line, name+"{") && strings.Contains(line, label) {
+			v, err := strconv.Atoi(line[strings.LastIndexByte(line, ' ')+1:])
+			return v, err == nil
+		}
+	}
+	return 0, false
 }
 
 func (b *browser) getJSON(path string, v any) error {

@@ -15,7 +15,7 @@ func TestMain(m *testing.M) { redistest.Main(m) }
 // on a standalone server and on a cluster.
 func TestSmoke(t *testing.T) {
 	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
-		a, err := newApp(srv.Client(t), redistest.Prefix(t), &profileDB{})
+		a, err := newApp(srv.Client(t), redistest.Name(t)+".", &profileDB{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -27,4 +27,13 @@ func TestSmoke(t *testing.T) {
 			t.Fatalf("%v\n%s", err, out.String())
 		}
 	})
+}
+
+// TestRun runs the program as `go run . -smoke` does on a machine without
+// REDIS_URL: against a throwaway redis-server it starts and stops itself.
+func TestRun(t *testing.T) {
+	t.Setenv("REDIS_URL", "")
+	if err := run("", true); err != nil {
+		t.Fatal(err)
+	}
 }
