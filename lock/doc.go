@@ -38,8 +38,7 @@
 //
 // Goroutines of one Locker that want the same name queue inside the
 // process, so one at a time tries in Redis. That waiter, in [Locker.Acquire],
-// or one in [Locker.WaitReleased], reads the lock key's remaining TTL as a
-// tracked read ([typecache.Client.DoTracked]), which asks Redis to report
+// reads the lock key's remaining TTL as a tracked read ([typecache.Client.DoTracked]), which asks Redis to report
 // the key's next change, and then sleeps until the Locker's invalidation
 // subscriber wakes it (release, expiry, deletion, extension), until the
 // key's remaining TTL runs out, or for Options.RecheckInterval at most, in
@@ -49,7 +48,7 @@
 // # Failures
 //
 // No call retries a failed command: a refused connection makes Acquire,
-// TryAcquire, WaitReleased, Extend and Release return the error at once. A
+// TryAcquire, Extend and Release return the error at once. A
 // held lock whose extensions fail is reported lost when its lease surely
 // ended. [Observer] hears of acquisitions, waits, extensions, losses and
 // releases.
@@ -61,12 +60,4 @@
 // holder that lost the lock while paused. Redis replicates asynchronously:
 // after a failover the counter, like the lock itself, can roll back. See
 // docs/lock.md for what this lock does and does not guarantee.
-//
-// # Load leases
-//
-// [NameFor], [Lock.SetAndRelease] and [Locker.WaitReleased] are the
-// primitives for at most one load per key across processes: the loader takes
-// the lease [NameFor](key) with TryAcquire, and stores the value and releases
-// the lease in one script; the others wait for the release and read the
-// value.
 package lock

@@ -95,60 +95,6 @@ func ExampleLock_Token() {
 	}
 }
 
-// loadThroughLease is a cache miss protected across processes: one process
-// loads while the others wait for the lease to be released and then read
-// the value it wrote.
-func loadThroughLease(ctx context.Context, redis rueidis.Client, locker *lock.Locker, key string, load func() ([]byte, error)) ([]byte, error) {
-	for {
-		value, err := redis.Do(ctx, redis.B().Get().Key(key).Build()).AsBytes()
-		if !rueidis.IsRedisNil(err) {
-			return value, err // a hit, or a Redis error
-		}
-		l, err := locker.TryAcquire(ctx, lock.NameFor(key))
-		if errors.Is(err, lock.ErrNotAcquired) {
-			// Someone is loading: wait for the lease to end, then read again.
-			if err := locker.WaitReleased(ctx, lock.NameFor(key)); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		value, err = load() // the watchdog extends the lease meanwhile
-		if err != nil {
-			l.Release(ctx)
-			return nil, err
-		}
-		// Write the value and release the lease in one round trip.
-		if _, err := l.SetAndRelease(ctx, key, value, time.Hour); err != nil && !errors.Is(err, lock.ErrNotHeld) {
-			return nil, err
-		}
-		return value, nil
-	}
-}
-
-func ExampleLock_SetAndRelease() {
-	client, err := typecache.NewClient(rueidis.ClientOption{InitAddress: []string{"127.0.0.1:6379"}})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer client.Close()
-	locker, err := lock.New(client, lock.Options{Prefix: "lease", FenceTTL: 24 * time.Hour})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer locker.Close()
-
-	value, err := loadThroughLease(context.Background(), client.Redis(), locker, "user:42", func() ([]byte, error) {
-		return []byte(`{"name":"Ada"}`), nil // the slow query
-	})
-	if err != nil {
-		log.Fatal(err)
-	}
-	fmt.Println(string(value))
-}
-
 // lossCounter counts lost locks for a dashboard and logs each loss; the
 // other events are ignored.
 type lossCounter struct {
@@ -169,16 +115,4 @@ func ExampleObserver() {
 		log.Fatal(err)
 	}
 	defer locker.Close()
-}
-
-func ExampleNameFor() {
-	// Each name is the key, '#' and three characters that put the lock's
-	// keys in the key's cluster slot.
-	for _, key := range []string{"user:42", "{user:42}:profile", "odd}key"} {
-		fmt.Printf("%-18s -> %s\n", key, lock.NameFor(key))
-	}
-	// Output:
-	// user:42            -> user:42#64Y
-	// {user:42}:profile  -> {user:42}:profile#1NA
-	// odd}key            -> odd}key#1y4
 }

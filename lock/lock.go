@@ -17,7 +17,7 @@ import (
 var (
 	// ErrNotAcquired is returned by TryAcquire when the lock is held elsewhere.
 	ErrNotAcquired = errors.New("lock: not acquired, held elsewhere")
-	// ErrNotHeld is returned by Release, Extend and SetAndRelease when the
+	// ErrNotHeld is returned by Release and Extend when the
 	// lock is no longer held by this Lock (its lease lapsed, its key was
 	// deleted or it was already released). It is also the cause of a lost
 	// lock's Context.
@@ -40,7 +40,7 @@ const fenceKind = "f"
 // Locker hands out distributed locks stored in one Redis deployment
 // (standalone or cluster). It is safe for concurrent use by multiple
 // goroutines; build one per instance (Options.Prefix) and share it. Acquire
-// and WaitReleased block; all other methods make at most one round trip.
+// blocks; all other methods make at most one round trip.
 //
 // A Locker subscribes to its client's invalidations of its keys: a waiter
 // reads the lock key with tracking and is woken when Redis reports that the
@@ -82,8 +82,8 @@ func New(c *typecache.Client, opts Options) (*Locker, error) {
 	return lk, nil
 }
 
-// Close stops listening for invalidations and makes blocked Acquire and
-// WaitReleased calls return ErrClosed. Locks already held are unaffected:
+// Close stops listening for invalidations and makes blocked Acquire calls
+// return ErrClosed. Locks already held are unaffected:
 // they keep being extended until released. Close is idempotent.
 func (lk *Locker) Close() {
 	if lk == nil {
@@ -165,32 +165,6 @@ func (lk *Locker) notAcquired(name string, waited time.Duration, err error) erro
 }
 
 func notAcquiredError(name string) error { return fmt.Errorf("%w: %q", ErrNotAcquired, name) }
-
-// WaitReleased blocks until the lock name is observed free, without taking
-// it, or ctx ends (then it returns ctx's error or cause, wrapped). It returns
-// nil at once if the lock is free, and a Redis error at once, wrapped.
-//
-// It is meant for followers that want the holder's result rather than the
-// lock: wake, read the result, and call TryAcquire only if it is missing.
-// Being free is a hint, true when read; only TryAcquire and Acquire decide
-// who holds the lock.
-func (lk *Locker) WaitReleased(ctx context.Context, name string) error {
-	keys, err := lk.keysFor(name)
-	if err != nil {
-		return err
-	}
-	wake := lk.wakes.add(keys.lock) // before the read that arms the invalidation
-	defer lk.wakes.remove(keys.lock, wake)
-	for {
-		held, wait, err := lk.observe(ctx, name, keys.lock)
-		if err != nil || !held {
-			return err
-		}
-		if err := lk.await(ctx, name, wake, wait); err != nil {
-			return err
-		}
-	}
-}
 
 // lockKeys are the Redis keys of one lock name; they share a hash tag, the
 // (encoded) name.

@@ -109,13 +109,10 @@ func TestNilAndEmptyArguments(t *testing.T) {
 	}{
 		{"TryAcquire empty name", func() error { _, err := lk.TryAcquire(ctx, ""); return err }},
 		{"Acquire empty name", func() error { _, err := lk.Acquire(ctx, ""); return err }},
-		{"WaitReleased empty name", func() error { return lk.WaitReleased(ctx, "") }},
 		{"nil Locker TryAcquire", func() error { _, err := nilLocker.TryAcquire(ctx, "x"); return err }},
 		{"nil Locker Acquire", func() error { _, err := nilLocker.Acquire(ctx, "x"); return err }},
-		{"nil Locker WaitReleased", func() error { return nilLocker.WaitReleased(ctx, "x") }},
 		{"nil Lock Release", func() error { return nilLock.Release(ctx) }},
 		{"nil Lock Extend", func() error { return nilLock.Extend(ctx, time.Second) }},
-		{"nil Lock SetAndRelease", func() error { _, err := nilLock.SetAndRelease(ctx, "k", nil, time.Second); return err }},
 		{"nil Lock Context", func() error { return context.Cause(nilLock.Context()) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -498,40 +495,6 @@ func TestFenceTTL(t *testing.T) {
 		if ttl := pttl(t, raw, lock.FenceKey(l)); ttl <= 59*time.Minute {
 			t.Fatalf("fence counter PTTL = %v; want about 1h", ttl)
 		}
-	})
-}
-
-func TestWaitReleased(t *testing.T) {
-	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
-		ctx := context.Background()
-		holderSide, follower := twoLockers(t, srv, lock.Options{Validity: time.Minute, RecheckInterval: time.Minute})
-
-		if err := follower.WaitReleased(ctx, "load"); err != nil {
-			t.Fatalf("WaitReleased on a free lock: %v", err)
-		}
-		held, err := holderSide.TryAcquire(ctx, "load")
-		if err != nil {
-			t.Fatal(err)
-		}
-		baseline := trackedKeys(t, srv) // the SET dropped the key from tracking
-		short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
-		defer cancel()
-		if err := follower.WaitReleased(short, "load"); !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("WaitReleased on a held lock = %v, want DeadlineExceeded", err)
-		}
-		waitTracked(t, srv, baseline)
-		done := make(chan error, 1)
-		go func() { done <- follower.WaitReleased(ctx, "load") }()
-		release(t, held)
-		if err := <-done; err != nil {
-			t.Fatal(err)
-		}
-		// The follower did not take the lock.
-		l, err := holderSide.TryAcquire(ctx, "load")
-		if err != nil {
-			t.Fatalf("lock not free after WaitReleased: %v", err)
-		}
-		release(t, l)
 	})
 }
 

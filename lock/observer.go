@@ -31,8 +31,8 @@ type Observer interface {
 	// deleted, expired or taken, or its lease ran out while Redis could not
 	// be reached. cause wraps ErrNotHeld and is also its Context's cause.
 	OnLost(name string, cause error)
-	// OnReleased reports a lock given up by Release (or SetAndRelease) and
-	// how long it was held; err is nil, or the Redis error of the release
+	// OnReleased reports a lock given up by Release and how long it was
+	// held; err is nil, or the Redis error of the release
 	// (the lease then lapses by itself).
 	OnReleased(name string, held time.Duration, err error)
 }

@@ -162,7 +162,6 @@ func TestFailFast(t *testing.T) {
 	}{
 		{"TryAcquire", func() error { _, err := lk.TryAcquire(ctx, "other"); return err }},
 		{"Acquire", func() error { _, err := lk.Acquire(ctx, "other"); return err }},
-		{"WaitReleased", func() error { return lk.WaitReleased(ctx, "other") }},
 		{"Extend", func() error { return held.Extend(ctx, time.Second) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
