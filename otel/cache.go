@@ -29,6 +29,9 @@ const (
 // [cache.KeyObserver], the returned observer is one too and hands the keys
 // to next only; otherwise it is not, and the cache spends nothing on keys.
 func (m *Metrics) CacheObserver(name string, next cache.Observer) cache.Observer {
+	if m == nil {
+		return next
+	}
 	if next == nil {
 		next = cache.NoopObserver{}
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/typecache/typecache/cache"
 	"github.com/typecache/typecache/internal/keyspace"
 	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/otel"
 )
 
 // cacheTally is the observer the metrics observer passes calls on to: it
@@ -320,5 +321,16 @@ func TestCacheObserverPassesKeysOn(t *testing.T) {
 		if strings.Contains(fmt.Sprintf("%+v", metric.Data), secret) {
 			t.Errorf("%s holds the key: %+v", name, metric.Data)
 		}
+	}
+}
+
+// TestNilMetrics: the observers of a nil Metrics are the observers they
+// were given, so a program can leave metrics off.
+func TestNilMetrics(t *testing.T) {
+	var m *otel.Metrics
+	tally := &cacheTally{}
+	if m.CacheObserver("c", tally) != cache.Observer(tally) || m.CacheObserver("c", nil) != nil ||
+		m.LockObserver("l", nil) != nil || m.RateLimitObserver("r", nil) != nil || m.SessionObserver("s", nil) != nil {
+		t.Error("a nil Metrics returned an observer of its own")
 	}
 }

@@ -73,8 +73,8 @@ func (hotKeys) OnLoadKey(key string, d time.Duration, err error) {
 // when that one is a cache.KeyObserver, it alone hears the keys, which
 // never become metric attributes.
 func ExampleMetrics_CacheObserver() {
-	var client *typecache.Client // from typecache.NewClient
-	var metrics *typecacheotel.Metrics
+	var client *typecache.Client       // from typecache.NewClient
+	var metrics *typecacheotel.Metrics // from NewMetrics
 
 	users, err := cache.New[User](client, "user", cache.Options[User]{
 		TTL:      time.Hour,

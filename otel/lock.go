@@ -22,6 +22,9 @@ const (
 // every call on to next (nil means none). Lock names never become
 // attributes: they are unbounded. Fencing tokens are not recorded.
 func (m *Metrics) LockObserver(name string, next lock.Observer) lock.Observer {
+	if m == nil {
+		return next
+	}
 	if next == nil {
 		next = lock.NoopObserver{}
 	}

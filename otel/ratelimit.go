@@ -21,6 +21,9 @@ const (
 //
 // Each decision counts once, whatever its cost.
 func (m *Metrics) RateLimitObserver(name string, next ratelimit.Observer) ratelimit.Observer {
+	if m == nil {
+		return next
+	}
 	if next == nil {
 		next = ratelimit.NoopObserver{}
 	}

@@ -29,6 +29,9 @@ var rejectReasons = []session.RejectReason{session.RejectMalformed, session.Reje
 // means none, or session.LogObserver for an audit log). User ids and
 // session ids never become attributes.
 func (m *Metrics) SessionObserver(name string, next session.Observer) session.Observer {
+	if m == nil {
+		return next
+	}
 	if next == nil {
 		next = session.NoopObserver{}
 	}
