@@ -158,6 +158,10 @@ func runHandoffs(tb testing.TB, c lockContender, n int) []time.Duration {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	if b, ok := tb.(*testing.B); ok {
+		b.ReportAllocs()
+		b.ResetTimer() // not the clients' connections
+	}
 	var wg sync.WaitGroup
 	for i := range sides {
 		wg.Go(func() {
