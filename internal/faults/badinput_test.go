@@ -13,6 +13,7 @@ import (
 
 	"github.com/typecache/typecache/cache"
 	"github.com/typecache/typecache/codec"
+	"github.com/typecache/typecache/internal/keyspace"
 	"github.com/typecache/typecache/internal/redistest"
 	"github.com/typecache/typecache/lock"
 	"github.com/typecache/typecache/ratelimit"
@@ -37,7 +38,7 @@ var oddKeys = []struct{ name, key string }{
 func TestBadKeys(t *testing.T) {
 	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
 		client := srv.Client(t)
-		prefix := redistest.Prefix(t)
+		prefix := redistest.Name(t)
 		c, err := cache.New[string](client, prefix+"c", cache.Options[string]{TTL: time.Minute})
 		if err != nil {
 			t.Fatal(err)
@@ -119,7 +120,7 @@ func TestOversizedValues(t *testing.T) {
 		{"default 16 MiB", 0, cache.DefaultMaxValueBytes + 1},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			name := redistest.Prefix(t) + "c"
+			name := redistest.Name(t) + "c"
 			c, err := cache.New[string](srv.Client(t), name, cache.Options[string]{TTL: time.Minute, MaxValueBytes: tt.maxBytes})
 			if err != nil {
 				t.Fatal(err)
@@ -129,7 +130,7 @@ func TestOversizedValues(t *testing.T) {
 			if !errors.Is(err, cache.ErrTooLarge) || !strings.Contains(err.Error(), "MaxValueBytes") {
 				t.Fatalf("Set of %d bytes = %v; want cache.ErrTooLarge naming MaxValueBytes", tt.size, err)
 			}
-			if n, err := raw.Do(ctx, raw.B().Exists().Key(name+":big").Build()).AsInt64(); err != nil || n != 0 {
+			if n, err := raw.Do(ctx, raw.B().Exists().Key(cacheKey(name, "big")).Build()).AsInt64(); err != nil || n != 0 {
 				t.Fatalf("EXISTS after a refused Set = %d, %v; want 0", n, err)
 			}
 			v, err := c.Fetch(ctx, "loaded-big", cache.LoaderFunc[string](func(context.Context, string) (string, error) {
@@ -173,7 +174,7 @@ func TestBadOptions(t *testing.T) {
 		})
 	}
 	t.Run("cache/WithTTL", func(t *testing.T) {
-		c, err := cache.New[string](client, redistest.Prefix(t), cache.Options[string]{TTL: time.Minute})
+		c, err := cache.New[string](client, redistest.Name(t), cache.Options[string]{TTL: time.Minute})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -224,7 +225,7 @@ func TestBadOptions(t *testing.T) {
 		})
 	}
 	t.Run("ratelimit/cost", func(t *testing.T) {
-		l, err := ratelimit.New(client, ratelimit.Options{Limit: 3, Period: time.Second, Prefix: redistest.Prefix(t)})
+		l, err := ratelimit.New(client, ratelimit.Options{Limit: 3, Period: time.Second, Prefix: redistest.Name(t)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -258,7 +259,7 @@ func TestBadOptions(t *testing.T) {
 // fails, the cookie is cleared.
 func TestMalformedSessionCookies(t *testing.T) {
 	srv := redistest.Standalone(t)
-	sessions, err := session.New(srv.Client(t), session.Options[profile]{Prefix: redistest.Prefix(t)})
+	sessions, err := session.New(srv.Client(t), session.Options[profile]{Prefix: redistest.Name(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,7 +332,7 @@ func TestCodecsRandomBytes(t *testing.T) {
 	srv := redistest.Standalone(t)
 	raw := srv.Raw(t)
 	ctx := context.Background()
-	name := redistest.Prefix(t) + "c"
+	name := redistest.Name(t) + "c"
 	c, err := cache.New[profile](srv.Client(t), name, cache.Options[profile]{TTL: time.Minute})
 	if err != nil {
 		t.Fatal(err)
@@ -339,7 +340,7 @@ func TestCodecsRandomBytes(t *testing.T) {
 	defer c.Close()
 	for i, in := range inputs[:200] {
 		key := "garbage" + string(rune('a'+i%26)) + strings.Repeat("x", i/26)
-		if err := raw.Do(ctx, raw.B().Set().Key(name+":"+key).Value(string(in)).Build()).Error(); err != nil {
+		if err := raw.Do(ctx, raw.B().Set().Key(cacheKey(name, key)).Value(string(in)).Build()).Error(); err != nil {
 			t.Fatal(err)
 		}
 		if v, err := c.Get(ctx, key); !errors.Is(err, cache.ErrNotFound) {
@@ -354,4 +355,13 @@ func TestCodecsRandomBytes(t *testing.T) {
 		}
 	}
 	figure(t, "garbage values under cache keys", "%d read as misses, reloaded and overwritten; decode errors counted %d", 200, c.Stats().DecodeErrors)
+}
+
+// cacheKey is the Redis key of key's value in the cache named name.
+func cacheKey(name, key string) string {
+	space, err := keyspace.New(keyspace.Cache, name)
+	if err != nil {
+		panic(err)
+	}
+	return space.Key("", key)
 }

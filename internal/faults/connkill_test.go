@@ -35,7 +35,7 @@ func newEntryCache(t testing.TB, srv *redistest.Server, name string) *cache.Cach
 // deadline, and the load recovers after the last kill.
 func TestConnectionKilled(t *testing.T) {
 	topologies(t, func(t *testing.T, srv *redistest.Server) {
-		name := redistest.Prefix(t) + "c"
+		name := redistest.Name(t) + "c"
 		caches := []*cache.Cache[entry]{newEntryCache(t, srv, name), newEntryCache(t, srv, name)}
 		m := mix{
 			keys: 256, goroutines: 8, owners: 8, readPct: 90, writePct: 8,

@@ -31,7 +31,7 @@ func TestMemoryPressure(t *testing.T) {
 	if _, err := node.Do("CONFIG", "SET", "maxmemory-policy", "allkeys-lru"); err != nil {
 		t.Fatal(err)
 	}
-	name := redistest.Prefix(t) + "m"
+	name := redistest.Name(t) + "m"
 	caches := []*cache.Cache[entry]{newEntryCache(t, srv, name), newEntryCache(t, srv, name)}
 	m := mix{
 		keys: 32768, goroutines: 8, owners: 8, readPct: 60, writePct: 38,

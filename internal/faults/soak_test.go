@@ -92,7 +92,7 @@ func TestSoak(t *testing.T) {
 	duration := pick(10*time.Second, 60*time.Second)
 	killEvery := pick(2500*time.Millisecond, 5*time.Second)
 	srv := redistest.NewStandalone(t)
-	name := redistest.Prefix(t) + "soak"
+	name := redistest.Name(t) + "soak"
 	dir := t.TempDir()
 
 	outs := make([]string, soakProcesses)

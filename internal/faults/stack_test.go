@@ -35,7 +35,7 @@ const lockValidity = time.Second
 func newStack(t *testing.T, srv *redistest.Server) *stack {
 	t.Helper()
 	s := &stack{srv: srv, client: srv.Client(t)}
-	prefix := redistest.Prefix(t)
+	prefix := redistest.Name(t)
 	var err error
 	s.cacheName = prefix + "c"
 	if s.cache, err = cache.New[string](s.client, s.cacheName, cache.Options[string]{TTL: time.Hour}); err != nil {
@@ -46,15 +46,15 @@ func newStack(t *testing.T, srv *redistest.Server) *stack {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.locks.Close)
-	limit := ratelimit.Options{Limit: 10, Period: time.Minute, Prefix: prefix + "open:"}
+	limit := ratelimit.Options{Limit: 10, Period: time.Minute, Prefix: prefix + "open"}
 	if s.openLimit, err = ratelimit.New(s.client, limit); err != nil {
 		t.Fatal(err)
 	}
-	limit.FailureMode, limit.Prefix = ratelimit.FailClosed, prefix+"closed:"
+	limit.FailureMode, limit.Prefix = ratelimit.FailClosed, prefix+"closed"
 	if s.closeLimit, err = ratelimit.New(s.client, limit); err != nil {
 		t.Fatal(err)
 	}
-	if s.sessions, err = session.New(s.client, session.Options[profile]{Prefix: prefix + "s:"}); err != nil {
+	if s.sessions, err = session.New(s.client, session.Options[profile]{Prefix: prefix + "s"}); err != nil {
 		t.Fatal(err)
 	}
 	return s
