@@ -23,10 +23,10 @@
 //
 // Every instrument is a cumulative Int64Counter unless its unit is s (a
 // Float64Histogram). The attribute that names the instance is on every
-// point of its package's instruments: typecache.cache.name (the name given
-// to cache.New), typecache.lock.locker, typecache.ratelimit.limiter and
-// typecache.session.store (the name given to the …Observer method, usually
-// the Options.Prefix). Keys, lock names, user ids, session ids and tokens
+// point of its package's instruments: typecache.cache.name,
+// typecache.lock.locker, typecache.ratelimit.limiter and
+// typecache.session.store, whose value is the name given to the …Observer
+// method (give the cache's name in cache.New, the others' Options.Prefix). Keys, lock names, user ids, session ids and tokens
 // are never attributes: they are unbounded, and some are personal data or
 // secrets.
 //
