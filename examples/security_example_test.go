@@ -89,15 +89,18 @@ func Example_keyRotation() {
 
 // Behind a load balancer: trust X-Forwarded-For only from its network.
 func Example_trustedProxies() {
-	proxies := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")} // your load balancers
+	src := ratelimit.ClientIPSource{
+		Header:         "X-Forwarded-For",
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, // your load balancers
+	}
 
 	r := httptest.NewRequest("GET", "/api/profile", nil)
 	r.RemoteAddr = "10.0.3.7:51234" // the load balancer
 	r.Header.Set("X-Forwarded-For", "1.2.3.4, 203.0.113.9")
-	fmt.Println(ratelimit.ClientIP(r, proxies)) // the client the proxy saw; 1.2.3.4 is whatever the client wrote
+	fmt.Println(ratelimit.ClientIP(r, src)) // the client the proxy saw; 1.2.3.4 is whatever the client wrote
 
 	r.RemoteAddr = "198.51.100.20:40000" // not a proxy: the header is ignored
-	fmt.Println(ratelimit.ClientIP(r, proxies))
+	fmt.Println(ratelimit.ClientIP(r, src))
 	// Output:
 	// 203.0.113.9
 	// 198.51.100.20
@@ -116,7 +119,7 @@ func Example_loginLimiter() {
 	logins, err := ratelimit.New(client, ratelimit.Options{
 		Limit:       5,
 		Period:      15 * time.Minute,
-		Prefix:      "ratelimit:login:",
+		Prefix:      "login",
 		FailureMode: ratelimit.FailClosed,
 	})
 	if err != nil {
