@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -361,4 +362,40 @@ func TestFailureModes(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestLogObserver checks LogObserver's lines and levels, and that a level
+// the handler leaves out costs no allocation.
+func TestLogObserver(t *testing.T) {
+	var buf strings.Builder
+	obs := ratelimit.LogObserver(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{
+		Level: slog.LevelDebug,
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		},
+	})))
+	cause := errors.New("connection refused")
+	obs.OnAllowed("1.2.3.4", 1)
+	obs.OnDenied("1.2.3.4", 2)
+	obs.OnDeniedLocally("1.2.3.4", 2)
+	obs.OnFailOpen("1.2.3.4", cause)
+	obs.OnFailClosed("5.6.7.8", cause)
+	obs.OnError("5.6.7.8", cause)
+	want := `level=DEBUG msg="rate limit allowed" key=1.2.3.4 cost=1
+level=DEBUG msg="rate limit denied" key=1.2.3.4 cost=2
+level=DEBUG msg="rate limit denied locally" key=1.2.3.4 cost=2
+level=WARN msg="rate limit failed open" key=1.2.3.4 err="connection refused"
+level=WARN msg="rate limit failed closed" key=5.6.7.8 err="connection refused"
+level=ERROR msg="rate limit error" key=5.6.7.8 err="connection refused"
+`
+	if buf.String() != want {
+		t.Fatalf("logged:\n%s\nwant:\n%s", buf.String(), want)
+	}
+	quiet := ratelimit.LogObserver(slog.New(slog.NewTextHandler(io.Discard, nil))) // Info and above
+	if allocs := testing.AllocsPerRun(100, func() { quiet.OnAllowed("1.2.3.4", 1) }); allocs != 0 {
+		t.Fatalf("OnAllowed below the handler's level: %v allocations", allocs)
+	}
 }

@@ -1,5 +1,10 @@
 package ratelimit
 
+import (
+	"context"
+	"log/slog"
+)
+
 // An Observer is told about every decision of a Limiter, for metrics and
 // logs; an OpenTelemetry or Prometheus adapter implements it. Its methods
 // are called synchronously on the goroutine that asked for the decision,
@@ -54,3 +59,55 @@ func (NoopObserver) OnFailClosed(string, error) {}
 
 // OnError does nothing.
 func (NoopObserver) OnError(string, error) {}
+
+// LogObserver returns an Observer that writes each decision to logger (nil
+// means slog.Default()) with its key: allowed and denied requests at Debug,
+// fail-open and fail-closed decisions at Warn, errors at Error. Each is one
+// line per request: while Redis is down every request logs a Warn, so give
+// it a handler that samples where that would be too much. A disabled level
+// costs no allocation.
+func LogObserver(logger *slog.Logger) Observer {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return logObserver{logger}
+}
+
+type logObserver struct{ l *slog.Logger }
+
+// log writes msg at level with key and, when err is nil, the cost n, else
+// err; the Enabled check keeps a disabled level from building attributes.
+func (o logObserver) log(level slog.Level, msg, key string, n int, err error) {
+	ctx := context.Background()
+	switch {
+	case !o.l.Enabled(ctx, level):
+	case err != nil:
+		o.l.LogAttrs(ctx, level, msg, slog.String("key", key), slog.Any("err", err))
+	default:
+		o.l.LogAttrs(ctx, level, msg, slog.String("key", key), slog.Int("cost", n))
+	}
+}
+
+func (o logObserver) OnAllowed(key string, n int) {
+	o.log(slog.LevelDebug, "rate limit allowed", key, n, nil)
+}
+
+func (o logObserver) OnDenied(key string, n int) {
+	o.log(slog.LevelDebug, "rate limit denied", key, n, nil)
+}
+
+func (o logObserver) OnDeniedLocally(key string, n int) {
+	o.log(slog.LevelDebug, "rate limit denied locally", key, n, nil)
+}
+
+func (o logObserver) OnFailOpen(key string, err error) {
+	o.log(slog.LevelWarn, "rate limit failed open", key, 0, err)
+}
+
+func (o logObserver) OnFailClosed(key string, err error) {
+	o.log(slog.LevelWarn, "rate limit failed closed", key, 0, err)
+}
+
+func (o logObserver) OnError(key string, err error) {
+	o.log(slog.LevelError, "rate limit error", key, 0, err)
+}
