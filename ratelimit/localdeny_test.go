@@ -31,7 +31,7 @@ func TestLocalDenyCache(t *testing.T) {
 		{60 * s, 1, true, redis, 0}, // the denial ran out
 	}
 	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
-		l := newLimiter(t, srv, ratelimit.Options{Algorithm: ratelimit.FixedWindow, Limit: 3, Period: time.Minute, LocalDenyCache: true})
+		l := newLimiter(t, srv, ratelimit.Options{Algorithm: ratelimit.SlidingWindowLog, Limit: 3, Period: time.Minute, LocalDenyCache: true})
 		clock := testclock.New(epoch)
 		ratelimit.SetClock(l, clock.Now)
 		for i, st := range steps {

@@ -141,7 +141,7 @@ func serve(h http.Handler, r *http.Request) *http.Response {
 
 func TestMiddlewareHeaders(t *testing.T) {
 	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
-		l := newLimiter(t, srv, ratelimit.Options{Algorithm: ratelimit.FixedWindow, Limit: 3, Period: time.Minute})
+		l := newLimiter(t, srv, ratelimit.Options{Algorithm: ratelimit.SlidingWindowLog, Limit: 3, Period: time.Minute})
 		clock := testclock.New(epoch)
 		ratelimit.SetClock(l, clock.Now)
 		h := handler(t, l, ratelimit.MiddlewareOptions{})
@@ -152,11 +152,11 @@ func TestMiddlewareHeaders(t *testing.T) {
 			retryAfter string
 		}{
 			{0, 200, 2, 60, ""},
-			{time.Second, 200, 1, 59, ""},
-			{time.Second, 200, 0, 59, ""},
+			{time.Second, 200, 1, 60, ""},
+			{time.Second, 200, 0, 60, ""},
 			{20*time.Second + 500*time.Millisecond, 429, 0, 40, "40"}, // 39.5 s, rounded up
 			{59 * time.Second, 429, 0, 1, "1"},
-			{60 * time.Second, 200, 2, 60, ""},
+			{60 * time.Second, 200, 0, 60, ""}, // the first request left the window
 		}
 		for i, st := range steps {
 			clock.Set(epoch.Add(st.at))

@@ -28,7 +28,10 @@ const (
 	SlidingWindowCounter
 	// FixedWindow counts requests in a window of length Period that starts
 	// with the key's first request: exact within a window, but up to
-	// 2×Limit can pass around a window's end.
+	// 2×Limit can pass around a window's end. The window is the lifetime of
+	// its key on Redis's clock, so it counts in whole milliseconds: Period
+	// is rounded up to one, and so are its times. The cheapest algorithm:
+	// it reads no clock.
 	FixedWindow
 )
 

@@ -106,9 +106,11 @@ type step struct {
 	reset     time.Duration
 }
 
-// TestDecisionTables walks each algorithm through a sequence of requests on a
-// fake clock and checks every field of every decision: denied requests do not
-// consume quota, and the quota comes back exactly when RetryAfter said.
+// TestDecisionTables walks each algorithm that reads a clock through a
+// sequence of requests on a fake clock and checks every field of every
+// decision: denied requests do not consume quota, and the quota comes back
+// exactly when RetryAfter said. The fixed window keeps time by its key's
+// expiry instead: TestFixedWindowDecisions.
 func TestDecisionTables(t *testing.T) {
 	s, us := time.Second, time.Microsecond
 	tables := []struct {
@@ -166,19 +168,6 @@ func TestDecisionTables(t *testing.T) {
 				{at: 250 * s, cost: 1, allowed: true, remaining: 3, reset: 110 * s},
 			},
 		},
-		{
-			name: "fixed-window", // the window opens with the first request
-			opts: ratelimit.Options{Algorithm: ratelimit.FixedWindow, Limit: 3, Period: time.Minute},
-			steps: []step{
-				{at: 0, cost: 1, allowed: true, remaining: 2, reset: 60 * s},
-				{at: 10 * s, cost: 2, allowed: true, remaining: 0, reset: 50 * s},
-				{at: 20 * s, cost: 1, allowed: false, remaining: 0, retry: 40 * s, reset: 40 * s},
-				{at: 60*s - us, cost: 1, allowed: false, remaining: 0, retry: us, reset: us},
-				{at: 60 * s, cost: 1, allowed: true, remaining: 2, reset: 60 * s},
-				{at: 61 * s, cost: 3, allowed: false, remaining: 2, retry: 59 * s, reset: 59 * s},
-				{at: 61 * s, cost: 2, allowed: true, remaining: 0, reset: 59 * s},
-			},
-		},
 	}
 	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
 		for _, table := range tables {
@@ -213,7 +202,7 @@ func TestLargeConfigurations(t *testing.T) {
 	period := 365 * 24 * time.Hour // × 1001 µs > 2⁵³
 	interval := period / limit
 	// a multiple of the period, where the sliding counter's window starts
-	aligned := time.UnixMicro(54 * period.Microseconds())
+	aligned := time.UnixMicro(54 * period.Microseconds()) // the fixed window ignores it
 	tests := []struct {
 		algo                    ratelimit.Algorithm
 		reset, retry, lastReset time.Duration // of the allowed request, of the denied one
@@ -236,10 +225,76 @@ func TestLargeConfigurations(t *testing.T) {
 				}
 				res, err = l.Allow(ctx, "k")
 				want = ratelimit.Result{Limit: limit, RetryAfter: tt.retry, ResetAfter: tt.lastReset}
+				if tt.algo == ratelimit.FixedWindow { // on Redis's clock, which moves on
+					want.RetryAfter, want.ResetAfter = res.RetryAfter, res.ResetAfter
+					if res.ResetAfter <= tt.lastReset-5*time.Second || res.ResetAfter > tt.lastReset || res.RetryAfter != res.ResetAfter {
+						t.Fatalf("Allow after the limit = %+v; want retry = reset, about %s", res, tt.lastReset)
+					}
+				}
 				if err != nil || res != want {
 					t.Fatalf("Allow after the limit = %+v, %v; want %+v", res, err, want)
 				}
 			})
+		}
+	})
+}
+
+// TestFixedWindowDecisions walks a fixed window through its life. Its clock
+// is its key's expiry on Redis's clock, which a test moves by shortening the
+// key's TTL; times are in whole milliseconds, checked within a margin for
+// the real time the test itself takes.
+func TestFixedWindowDecisions(t *testing.T) {
+	const margin = 5 * time.Second
+	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+		l := newLimiter(t, srv, ratelimit.Options{Algorithm: ratelimit.FixedWindow, Limit: 3, Period: time.Hour})
+		raw := srv.Raw(t)
+		ctx := context.Background()
+		key := ratelimit.RedisKey(l, "k")
+		// left moves the window's end to d from now
+		left := func(d time.Duration) {
+			if err := raw.Do(ctx, raw.B().Pexpire().Key(key).Milliseconds(d.Milliseconds()).Build()).Error(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		steps := []struct {
+			name      string
+			before    func()
+			cost      int
+			allowed   bool
+			remaining int
+			reset     time.Duration // and RetryAfter when denied
+		}{
+			{"opens the window", nil, 1, true, 2, time.Hour},
+			{"counts", nil, 2, true, 0, time.Hour},
+			{"denies past the limit", nil, 1, false, 0, time.Hour},
+			{"denied requests consumed nothing", func() { left(time.Minute) }, 1, false, 0, time.Minute},
+			{"a new window once the key expired", func() {
+				left(time.Millisecond)
+				redistest.Eventually(t, 5*time.Second, func() error {
+					if n, err := raw.Do(ctx, raw.B().Exists().Key(key).Build()).AsInt64(); err != nil || n != 0 {
+						return fmt.Errorf("%s: EXISTS = %d, %v", key, n, err)
+					}
+					return nil
+				})
+			}, 3, true, 0, time.Hour},
+		}
+		for _, st := range steps {
+			if st.before != nil {
+				st.before()
+			}
+			res, err := l.AllowN(ctx, "k", st.cost)
+			retry := time.Duration(0)
+			if !st.allowed {
+				retry = res.ResetAfter
+			}
+			if err != nil || res.Allowed != st.allowed || res.Remaining != st.remaining || res.Source != ratelimit.FromRedis ||
+				res.ResetAfter > st.reset || res.ResetAfter <= st.reset-margin || res.RetryAfter != retry || res.ResetAfter%time.Millisecond != 0 {
+				t.Fatalf("%s: AllowN(%d) = %+v, %v; want allowed %v, %d remaining, reset (and retry when denied) %s",
+					st.name, st.cost, res, err, st.allowed, st.remaining, st.reset)
+			}
+		}
+		if ttl, err := raw.Do(ctx, raw.B().Pttl().Key(key).Build()).AsInt64(); err != nil || ttl <= (time.Hour-margin).Milliseconds() {
+			t.Fatalf("PTTL after the window opened again = %d, %v; want about an hour", ttl, err)
 		}
 	})
 }
@@ -266,7 +321,11 @@ func TestResultLimit(t *testing.T) {
 	}
 }
 
-var algorithms = []ratelimit.Algorithm{ratelimit.GCRA, ratelimit.SlidingWindowLog, ratelimit.SlidingWindowCounter, ratelimit.FixedWindow}
+var algorithms = append(clockedAlgorithms, ratelimit.FixedWindow)
+
+// clockedAlgorithms read the time in their scripts, so a test clock moves
+// them; the fixed window keeps time by its key's expiry.
+var clockedAlgorithms = []ratelimit.Algorithm{ratelimit.GCRA, ratelimit.SlidingWindowLog, ratelimit.SlidingWindowCounter}
 
 func TestBadInput(t *testing.T) {
 	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
@@ -384,10 +443,12 @@ func TestKeysExpire(t *testing.T) {
 }
 
 // TestClockGoesBack: when Redis's clock steps back (a failover to a server
-// whose clock is behind), no algorithm forgets what it has counted.
+// whose clock is behind), no algorithm that reads the clock forgets what it
+// has counted. (The fixed window reads none: its key's expiry, replicated as
+// an absolute time, lasts longer on a server whose clock is behind.)
 func TestClockGoesBack(t *testing.T) {
 	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
-		for _, algo := range algorithms {
+		for _, algo := range clockedAlgorithms {
 			t.Run(algo.String(), func(t *testing.T) {
 				l := newLimiter(t, srv, ratelimit.Options{Algorithm: algo, Limit: 2, Period: time.Minute})
 				clock := testclock.New(epoch)

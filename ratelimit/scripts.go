@@ -11,9 +11,11 @@ import (
 	"github.com/typecache/typecache/internal/rediscmd"
 )
 
-// Every script takes KEYS[1] = the key's state and ARGV = {the clock
-// (rediscmd.ClockArg), cost, two per-limiter constants}; it reads the time
-// once, from Redis TIME unless a test supplies it. All times are integer
+// Every script takes KEYS[1] = the key's state. The scripts that need the
+// time take ARGV = {the clock (rediscmd.ClockArg), cost, two per-limiter
+// constants} and read it once, from Redis TIME unless a test supplies it;
+// the fixed window needs no clock (its window is its key's lifetime) and
+// takes {cost, limit, period in ms}. All times in replies are integer
 // microseconds: doubles hold them exactly for the next few centuries, and
 // fmt writes them back without Lua's exponent notation.
 //
@@ -155,30 +157,40 @@ if packed < 9007199254740992 then return packed end
 return {remaining, reset}
 `)
 
-// fixedWindowScript counts in a window that opens with the key's first
-// request after the previous window closed. The key expires with its window;
-// only the request that opens a window sets the expiry. ARGV[3] is the limit,
-// ARGV[4] the period. A denied request's retry time is its reset time.
-var fixedWindowScript = rueidis.NewLuaScript(rediscmd.ClockLua + `
-local now = now_us()
-local cost = ARGV[2] == '1' and 1 or tonumber(ARGV[2])
-local limit, period = tonumber(ARGV[3]), tonumber(ARGV[4])
-local state = redis.call('HMGET', KEYS[1], 's', 'c')
-local start, count = tonumber(state[1]), tonumber(state[2]) or 0
-if not start or now >= start + period then
-  start, count = now, 0
-end
-local reset = start + period - now
-if count + cost > limit then
-  local packed = reset * (limit + 1) + math.max(0, limit - count)
-  if packed < 9007199254740992 then return -packed - 1 end
-  return {math.max(0, limit - count), reset, reset}
-end
-if count == 0 then
-  redis.call('HSET', KEYS[1], 's', fmt(start), 'c', cost)
-  redis.call('PEXPIRE', KEYS[1], math.ceil(period / 1000))
+// fixedWindowScript counts in a string key that lives as long as its
+// window: the request that finds no key opens the window, setting the count
+// and the period as the key's expiry, and the window closes when Redis
+// expires the key. So it reads Redis's clock through the expiry, in whole
+// milliseconds, without TIME: GET, then INCRBY and PTTL, or SET ... PX for
+// the first request. A key without an expiry (written by something else) is
+// given one, so that it cannot deny for ever. A denied request's retry time
+// is its reset time.
+var fixedWindowScript = rueidis.NewLuaScript(`
+local cost = ARGV[1] == '1' and 1 or tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+local count = tonumber(redis.call('GET', KEYS[1]))
+local ttl
+if count then
+  ttl = redis.call('PTTL', KEYS[1])
+  if ttl < 0 then
+    ttl = tonumber(ARGV[3])
+    redis.call('PEXPIRE', KEYS[1], ttl)
+  end
 else
-  redis.call('HINCRBY', KEYS[1], 'c', cost)
+  ttl = tonumber(ARGV[3])
+end
+local reset = ttl * 1000
+if (count or 0) + cost > limit then
+  local remaining = math.max(0, limit - count)
+  local packed = reset * (limit + 1) + remaining
+  if packed < 9007199254740992 then return -packed - 1 end
+  return {remaining, reset, reset}
+end
+if count then
+  redis.call('INCRBY', KEYS[1], cost)
+else
+  count = 0
+  redis.call('SET', KEYS[1], cost, 'PX', ttl)
 end
 local packed = reset * (limit + 1) + limit - count - cost
 if packed < 9007199254740992 then return packed end
@@ -189,7 +201,8 @@ return {limit - count - cost, reset}
 type algorithm struct {
 	kind    string // the key kind: limiters of different algorithms never share keys
 	script  *rueidis.Lua
-	args    [2]string // ARGV[3] and ARGV[4]
+	args    [2]string // the per-limiter constants, the script's last two arguments
+	clocked bool      // whether the script reads the time (its ARGV[1] is the clock)
 	maxCost int       // the largest cost a request may have
 	// retry returns, for a denial of cost n replied as one integer, its
 	// retry time from its reset time (µs).
@@ -203,23 +216,28 @@ func algorithmOf(o Options) algorithm {
 	window := [2]string{strconv.Itoa(o.Limit), strconv.FormatInt(periodUS, 10)}
 	switch o.Algorithm {
 	case SlidingWindowLog:
-		return algorithm{kind: "log", script: slidingLogScript, args: window, maxCost: o.Limit}
+		return algorithm{kind: "log", script: slidingLogScript, args: window, clocked: true, maxCost: o.Limit}
 	case SlidingWindowCounter:
-		return algorithm{kind: "counter", script: slidingCounterScript, args: window, maxCost: o.Limit}
+		return algorithm{kind: "counter", script: slidingCounterScript, args: window, clocked: true, maxCost: o.Limit}
 	case FixedWindow:
+		periodMS := (o.Period + time.Millisecond - 1) / time.Millisecond
+		args := [2]string{strconv.Itoa(o.Limit), strconv.FormatInt(int64(periodMS), 10)}
 		retry := func(reset int64, _ int) int64 { return reset }
-		return algorithm{kind: "fixed", script: fixedWindowScript, args: window, maxCost: o.Limit, retry: retry}
+		return algorithm{kind: "fixed", script: fixedWindowScript, args: args, maxCost: o.Limit, retry: retry}
 	}
 	interval := periodUS / int64(o.Limit)
 	tolerance := interval * int64(o.Burst)
 	retry := func(reset int64, n int) int64 { return reset + int64(n)*interval - tolerance }
 	args := [2]string{strconv.FormatInt(interval, 10), strconv.FormatInt(tolerance, 10)}
-	return algorithm{kind: "gcra", script: gcraScript, args: args, maxCost: o.Burst, retry: retry}
+	return algorithm{kind: "gcra", script: gcraScript, args: args, clocked: true, maxCost: o.Burst, retry: retry}
 }
 
 // decide runs the limiter's script for a request of cost n: one round trip.
 func (l *Limiter) decide(ctx context.Context, key string, n int) (Result, error) {
 	args := []string{rediscmd.ClockArg(l.now), strconv.Itoa(n), l.algo.args[0], l.algo.args[1]}
+	if !l.algo.clocked {
+		args = args[1:]
+	}
 	reply, err := l.algo.script.Exec(ctx, l.redis, []string{l.redisKey(key)}, args).ToMessage()
 	if err != nil {
 		return Result{}, err
