@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -35,27 +37,15 @@ func (c *Cache[T]) FetchMany(ctx context.Context, keys []string, loader BatchLoa
 	if isNil[T](loader) {
 		return nil, fmt.Errorf("%w: FetchMany needs a BatchLoader, got nil", ErrInvalidArgument)
 	}
-	for _, key := range keys {
-		if err := c.check(key); err != nil {
-			return nil, fmt.Errorf("cache: FetchMany: key %q: %w", key, err)
-		}
+	if err := c.checkAll("FetchMany", keys); err != nil {
+		return nil, err
 	}
 	found := make(map[string]T, len(keys))
 	now := c.now()
 	var led []string
 	var ledFlights, joined []*flight[T]
 	var joinedKeys []string
-	seen := make(map[string]struct{}, len(keys))
-	for _, key := range keys {
-		if _, dup := seen[key]; dup {
-			continue
-		}
-		seen[key] = struct{}{}
-		if it, sh := c.localLookup(key, now); it != nil && now < it.softAt {
-			c.localHit(sh)
-			c.collect(found, key, it, now, loader)
-			continue
-		}
+	for _, key := range c.localFirst(keys, now, func(key string, it *item[T]) { c.collect(found, key, it, now, loader) }) {
 		f, leader := c.flights.join(key)
 		if leader {
 			led, ledFlights = append(led, key), append(ledFlights, f)
@@ -97,6 +87,105 @@ func (c *Cache[T]) FetchMany(ctx context.Context, keys []string, loader BatchLoa
 	return found, first
 }
 
+// GetMany returns the values of keys that are cached: local hits first,
+// then one read of the others from Redis, one round trip per cluster node.
+// Keys that are absent, cached as absent, past their TTL (the stale window
+// is for Fetch) or hold bytes that do not decode are missing from the map;
+// nothing is loaded and nothing is cached as absent. A Redis error fails
+// the call as a whole (ErrUnavailable while the breaker is open).
+// Duplicate keys are read once.
+func (c *Cache[T]) GetMany(ctx context.Context, keys []string) (map[string]T, error) {
+	if err := c.checkAll("GetMany", keys); err != nil {
+		return nil, err
+	}
+	found := make(map[string]T, len(keys))
+	now := c.now()
+	remote := c.localFirst(keys, now, func(key string, it *item[T]) { c.collectFresh(found, key, it) })
+	if len(remote) == 0 {
+		return found, nil
+	}
+	results, err := c.readMany(ctx, remote, readOnly, nil, now)
+	if err != nil {
+		return nil, err
+	}
+	for i, key := range remote {
+		if it := results[i].item; results[i].state == stateHit && now < it.softAt {
+			c.remoteHit()
+			c.collectFresh(found, key, it)
+			continue
+		}
+		c.miss(key)
+	}
+	return found, nil
+}
+
+// collectFresh adds key's value to found unless it is a cached absence.
+func (c *Cache[T]) collectFresh(found map[string]T, key string, it *item[T]) {
+	if v, err := c.deliver(it); err == nil {
+		found[key] = v
+	}
+}
+
+// SetMany stores every value of values, as Set does, in one pipeline: one
+// round trip per cluster node. Each value's TTL is WithTTL's, else
+// Options.TTLFunc's, else Options.TTL. When a value cannot be encoded
+// (ErrTooLarge, a codec error) nothing is written. Otherwise every key is
+// written, and the error of the first key (in sorted order) that failed is
+// returned, wrapped with its key. Read-your-writes holds as for Set.
+func (c *Cache[T]) SetMany(ctx context.Context, values map[string]T, opts ...SetOption) error {
+	keys := slices.Sorted(maps.Keys(values))
+	if err := c.checkAll("SetMany", keys); err != nil {
+		return err
+	}
+	cfg, err := c.o.setConfig(opts)
+	if err != nil {
+		return err
+	}
+	ws := make([]write, len(keys))
+	for i, key := range keys {
+		if ws[i], err = c.setWrite(key, values[key], cfg); err != nil {
+			return err
+		}
+	}
+	errs, _ := c.writeMany(ctx, ws)
+	for i, err := range errs {
+		if err != nil {
+			return keyErr("set", keys[i], err)
+		}
+	}
+	return nil
+}
+
+// localFirst hands each key that the local tier holds fresh to hit, and
+// returns the others, each once.
+func (c *Cache[T]) localFirst(keys []string, now int64, hit func(key string, it *item[T])) []string {
+	rest := make([]string, 0, len(keys))
+	seen := make(map[string]struct{}, len(keys))
+	for _, key := range keys {
+		if _, dup := seen[key]; dup {
+			continue
+		}
+		seen[key] = struct{}{}
+		if it, sh := c.localLookup(key, now); it != nil && now < it.softAt {
+			c.localHit(sh)
+			hit(key, it)
+			continue
+		}
+		rest = append(rest, key)
+	}
+	return rest
+}
+
+// checkAll is check for every key of a call named op.
+func (c *Cache[T]) checkAll(op string, keys []string) error {
+	for _, key := range keys {
+		if err := c.check(key); err != nil {
+			return fmt.Errorf("cache: %s: key %q: %w", op, key, err)
+		}
+	}
+	return nil
+}
+
 // leadMany reads the keys whose flights this FetchMany leads, collects the
 // hits into found and lands their flights, and hands the others to a
 // detached resolveMany; it returns those flights for the caller to wait on.
@@ -105,7 +194,7 @@ func (c *Cache[T]) leadMany(ctx context.Context, keys []string, flights []*fligh
 	for i := range tokens {
 		tokens[i] = newToken()
 	}
-	results, readErr := c.readMany(ctx, keys, tokens, now)
+	results, readErr := c.readMany(ctx, keys, readOrLease, tokens, now)
 	if readErr != nil && ctx.Err() != nil { // the caller gave up, not Redis
 		for i, key := range keys {
 			c.flights.land(key, flights[i], outcome[T]{retry: true})
@@ -156,21 +245,22 @@ func (c *Cache[T]) leadMany(ctx context.Context, keys []string, flights []*fligh
 // resolves the others one by one, concurrently (waiting for other callers'
 // loads, loading over undecodable bytes).
 func (c *Cache[T]) resolveMany(ctx context.Context, keys, tokens []string, results []readResult[T], flights []*flight[T], loader BatchLoader[T]) {
-	var load, loadTokens []string
+	var load []string
+	var loadLeases []lease
 	var loadFlights []*flight[T]
 	var others []int
 	for i, key := range keys {
 		switch {
 		case results == nil:
-			load, loadTokens, loadFlights = append(load, key), append(loadTokens, ""), append(loadFlights, flights[i])
+			load, loadLeases, loadFlights = append(load, key), append(loadLeases, lease{}), append(loadFlights, flights[i])
 		case results[i].state == stateLeased:
-			load, loadTokens, loadFlights = append(load, key), append(loadTokens, tokens[i]), append(loadFlights, flights[i])
+			load, loadLeases, loadFlights = append(load, key), append(loadLeases, lease{tokens[i], results[i].gen}), append(loadFlights, flights[i])
 		default:
 			others = append(others, i)
 		}
 	}
 	if len(load) > 0 {
-		for i, out := range c.loadMany(ctx, load, loadTokens, loader) {
+		for i, out := range c.loadMany(ctx, load, loadLeases, loader) {
 			c.flights.land(load[i], loadFlights[i], out)
 		}
 	}
@@ -185,15 +275,15 @@ func (c *Cache[T]) resolveMany(ctx context.Context, keys, tokens []string, resul
 }
 
 // loadMany runs one LoadMany for keys and stores each result under the
-// lease tokens[i] ("" for none), in one pipeline. It returns each key's
-// outcome.
-func (c *Cache[T]) loadMany(ctx context.Context, keys, tokens []string, loader BatchLoader[T]) (outs []outcome[T]) {
+// lease leases[i] (if it has a token), in one pipeline. It returns each
+// key's outcome.
+func (c *Cache[T]) loadMany(ctx context.Context, keys []string, leases []lease, loader BatchLoader[T]) (outs []outcome[T]) {
 	outs = make([]outcome[T], len(keys))
-	stopExtending := c.keepLeases(ctx, keys, tokens)
+	stopExtending := c.keepLeases(ctx, keys, leases)
 	defer func() {
 		stopExtending()
 		if p := recover(); p != nil {
-			c.finishLeases(ctx, keys, tokens, nil)
+			c.finishLeases(ctx, keys, leases, nil)
 			for i := range outs {
 				outs[i] = outcome[T]{panicked: true, panicVal: p}
 			}
@@ -205,7 +295,7 @@ func (c *Cache[T]) loadMany(ctx context.Context, keys, tokens []string, loader B
 	c.loaded(keys, took, err)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		c.stats.loadErrors.Add(1)
-		c.finishLeases(ctx, keys, tokens, nil)
+		c.finishLeases(ctx, keys, leases, nil)
 		err = fmt.Errorf("cache: load %d keys: %w", len(keys), err)
 		for i := range outs {
 			outs[i] = outcome[T]{err: err}
@@ -218,24 +308,43 @@ func (c *Cache[T]) loadMany(ctx context.Context, keys, tokens []string, loader B
 		results[i] = loaded[T]{value: v, absent: !ok, took: took}
 		outs[i] = outcome[T]{item: &item[T]{key: key, value: v, absent: !ok}}
 	}
-	c.finishLeases(ctx, keys, tokens, results)
+	c.finishLeases(ctx, keys, leases, results)
 	return outs
 }
 
-// readMany is read in readOrLease mode for many keys: one tracked
-// transaction per cluster slot, all in one pipeline, so that rueidis sends each node its part in one round trip.
-// It fails as a whole on the first error.
-func (c *Cache[T]) readMany(ctx context.Context, keys, tokens []string, now int64) ([]readResult[T], error) {
+// readMany is read for many keys, in mode with tokens[i] (nil for
+// readOnly): one tracked transaction per cluster slot, all in one pipeline,
+// so that rueidis sends each node its part in one round trip. It fails as
+// a whole on the first error. Reads that may be followed by a load
+// (readOrLease) leave the loader half of ctx's time.
+func (c *Cache[T]) readMany(ctx context.Context, keys []string, mode readMode, tokens []string, now int64) ([]readResult[T], error) {
 	if !c.breaker.allow(now) {
 		return nil, ErrUnavailable
 	}
-	rctx, done := c.deadline.boundBeforeLoad(ctx, now)
+	var rctx context.Context
+	var done context.CancelFunc
+	if mode == readOnly {
+		rctx, done = c.deadline.bound(ctx, now)
+	} else {
+		rctx, done = c.deadline.boundBeforeLoad(ctx, now)
+	}
 	defer done()
-	results, noScript, err := c.readBatches(rctx, keys, tokens, now, readScript.EvalSha)
-	if err == nil && noScript {
-		// The first reads since the server started: send them all again
-		// with the script's text.
-		results, _, err = c.readBatches(rctx, keys, tokens, now, readScript.Eval)
+	// The shards' generations before the cache's, as in readVia.
+	shardGens := make([]uint64, len(keys))
+	for i, key := range keys {
+		shardGens[i] = c.shardGeneration(key)
+	}
+	gen, err := c.currentGeneration(rctx)
+	var results []readResult[T]
+	if err == nil {
+		b := readBatch{keys: keys, mode: mode, tokens: tokens, shardGens: shardGens, gen: gen, now: now}
+		var noScript bool
+		results, noScript, err = c.readBatches(rctx, b, readScript.EvalSha)
+		if err == nil && noScript {
+			// The first reads since the server started: send them all again
+			// with the script's text.
+			results, _, err = c.readBatches(rctx, b, readScript.Eval)
+		}
 	}
 	c.breaker.record(ctx, err, c.now())
 	if err != nil {
@@ -244,13 +353,25 @@ func (c *Cache[T]) readMany(ctx context.Context, keys, tokens []string, now int6
 	return results, nil
 }
 
+// readBatch is what readBatches reads: keys in mode with tokens (nil for
+// none) in the cache generation gen; shardGens are the generations of the
+// keys' shards, noted before gen.
+type readBatch struct {
+	keys      []string
+	mode      readMode
+	tokens    []string
+	shardGens []uint64
+	gen       uint64
+	now       int64
+}
+
 // readBatches sends readMany's transactions, built with cmd (EVALSHA or
 // EVAL). noScript reports that the server did not know the script.
-func (c *Cache[T]) readBatches(ctx context.Context, keys, tokens []string, now int64, cmd func(rueidis.Client, []string, []string) rueidis.Completed) (results []readResult[T], noScript bool, err error) {
+func (c *Cache[T]) readBatches(ctx context.Context, rb readBatch, cmd func(rueidis.Client, []string, []string) rueidis.Completed) (results []readResult[T], noScript bool, err error) {
 	bySlot := map[uint16]int{}
 	var batches []typecache.TrackedBatch
 	var members [][]int
-	gens := make([]uint64, len(keys))
+	keys := rb.keys
 	cluster := c.redis.Mode() == rueidis.ClientModeCluster
 	for i, key := range keys {
 		slot := uint16(0)
@@ -264,10 +385,14 @@ func (c *Cache[T]) readBatches(ctx context.Context, keys, tokens []string, now i
 			batches = append(batches, typecache.TrackedBatch{SlotKey: c.space.Key(valueKind, key)})
 			members = append(members, nil)
 		}
-		gens[i] = c.generation(key)
-		batches[b].Cmds = append(batches[b].Cmds, cmd(c.redis, c.keysOf(key), c.leaseArgs(readOrLease, tokens[i])))
+		token := ""
+		if rb.tokens != nil {
+			token = rb.tokens[i]
+		}
+		batches[b].Cmds = append(batches[b].Cmds, cmd(c.redis, c.keysOf(key), c.readArgs(rb.mode, token, rb.gen)))
 		members[b] = append(members[b], i)
 	}
+	sent := wallClock.read()
 	replies, errs := c.client.DoTrackedBatches(ctx, batches...)
 	results = make([]readResult[T], len(keys))
 	for b, batch := range members {
@@ -282,9 +407,10 @@ func (c *Cache[T]) readBatches(ctx context.Context, keys, tokens []string, now i
 			} else if err != nil {
 				return nil, false, err
 			}
-			if results[i], err = c.settle(keys[i], msg, gens[i], now, nil); err != nil {
+			if results[i], err = c.settle(keys[i], msg, rb.shardGens[i], rb.now, sent, nil); err != nil {
 				return nil, false, err
 			}
+			results[i].gen = rb.gen
 		}
 	}
 	return results, noScript, nil

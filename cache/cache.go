@@ -48,6 +48,9 @@ type Cache[T any] struct {
 	leaseMillis string // Options.StampedeLease, for the scripts
 	markMillis  string // writeMarkWindow, for the scripts
 
+	generationKey string         // the Redis key of the cache's generation (see Clear)
+	generations   generationCell // what this process knows of it
+
 	local     *decodedTier[T] // nil when Options.DisableLocal or the client tracks nothing
 	keys      KeyObserver     // Options.Observer when it is one
 	breaker   *breaker
@@ -70,28 +73,37 @@ type Cache[T any] struct {
 
 // New returns a Cache of values of type T named name, configured by opts
 // (which must set TTL). Its Redis keys are "cache:<name>:{<key>}" and, for
-// each key's load lease and write mark, "cache:<name>:l{<key>}"; name must be
-// 1 to 100 letters, digits, '.', '_', '-' or '@', so that caches of
-// different names never share a key. Close the Cache when done: it
-// subscribes to c's invalidations.
+// each key's load lease and write mark, "cache:<name>:l{<key>}", plus the
+// cache's generation "cache:<name>:g{}"; with Options.Version, <name> is
+// name@Version. name must be 1 to 100 letters, digits, '.', '_', '-' or
+// '@', so that caches of different names never share a key. Close the
+// Cache when done: it subscribes to c's invalidations.
 func New[T any](c *typecache.Client, name string, opts Options[T]) (*Cache[T], error) {
 	if c == nil {
 		return nil, fmt.Errorf("%w: New needs a *typecache.Client, got nil", ErrInvalidOptions)
 	}
-	space, err := keyspace.New(keyspace.Cache, name)
-	if err != nil {
+	if err := keyspace.CheckName(name); err != nil {
 		return nil, fmt.Errorf("%w: name %v", ErrInvalidOptions, err)
 	}
 	o, err := opts.validated()
 	if err != nil {
 		return nil, err
 	}
+	instance := name
+	if o.Version != "" {
+		instance = name + "@" + o.Version
+	}
+	space, err := keyspace.New(keyspace.Cache, instance)
+	if err != nil {
+		return nil, fmt.Errorf("%w: name with Options.Version (%q) %v", ErrInvalidOptions, instance, err)
+	}
 	cache := &Cache[T]{
 		client: c, redis: c.Redis(), space: space, o: o,
-		now:         wallClock.read,
-		send:        rediscmd.Plain(c.Redis()),
-		leaseMillis: rediscmd.Millis(o.StampedeLease),
-		markMillis:  rediscmd.Millis(writeMarkWindow),
+		now:           wallClock.read,
+		send:          rediscmd.Plain(c.Redis()),
+		leaseMillis:   rediscmd.Millis(o.StampedeLease),
+		markMillis:    rediscmd.Millis(writeMarkWindow),
+		generationKey: space.Key(generationKind, ""),
 	}
 	cache.keys, _ = o.Observer.(KeyObserver)
 	cache.refreshes.init()
@@ -161,10 +173,11 @@ func (c *Cache[T]) Get(ctx context.Context, key string) (T, error) {
 	return c.deliver(it)
 }
 
-// Set stores v under key for Options.TTL (or WithTTL's), jittered, plus the
-// stale window. This process's local tier drops the key at once and later
-// reads in this process see v (read-your-writes); other processes' local
-// tiers drop it when Redis's invalidation reaches them.
+// Set stores v under key for WithTTL's duration, else Options.TTLFunc's,
+// else Options.TTL (see Options.TTLFunc for how each is jittered and
+// whether a stale window follows). This process's local tier drops the key
+// at once and later reads in this process see v (read-your-writes); other
+// processes' local tiers drop it when Redis's invalidation reaches them.
 func (c *Cache[T]) Set(ctx context.Context, key string, v T, opts ...SetOption) error {
 	if err := c.check(key); err != nil {
 		return err
@@ -178,11 +191,12 @@ func (c *Cache[T]) set(ctx context.Context, key string, v T, opts []SetOption, c
 	if err != nil {
 		return err
 	}
-	data, err := c.encode(key, v, false, 0)
+	w, err := c.setWrite(key, v, cfg)
 	if err != nil {
 		return err
 	}
-	errs, _ := c.writeMany(ctx, []write{{key: key, data: data, ttl: c.hardTTL(cfg.ttl), conflictWindow: conflictWindow}})
+	w.conflictWindow = conflictWindow
+	errs, _ := c.writeMany(ctx, []write{w})
 	if errs[0] != nil {
 		return keyErr("set", key, errs[0])
 	}
@@ -337,24 +351,27 @@ func (s invalidationSink[T]) Invalidate(redisKey string) {
 	if !ok {
 		return
 	}
-	if kind == valueKind {
+	switch kind {
+	case valueKind:
 		s.c.flights.forget(key)
 		if s.c.local != nil && s.c.local.invalidate(key) {
 			s.c.stats.invalidations.Add(1)
 			s.c.o.Observer.OnInvalidation(false)
 		}
+	case generationKind: // a Clear, or the generation key was lost
+		s.InvalidateAll()
+		return
 	}
 	s.c.waiters.wake(key)
 }
 
-// InvalidateAll drops the local tier, forgets every flight and wakes every
+// InvalidateAll forgets the cache's generation (its invalidation may have
+// been lost), drops the local tier, forgets every flight and wakes every
 // waiting caller.
 func (s invalidationSink[T]) InvalidateAll() {
-	s.c.flights.forgetAll()
+	s.c.forgetGeneration()
 	if s.c.local != nil {
-		s.c.local.invalidateAll()
 		s.c.stats.invalidations.Add(1)
 		s.c.o.Observer.OnInvalidation(true)
 	}
-	s.c.waiters.wakeAll()
 }

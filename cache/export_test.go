@@ -23,3 +23,6 @@ func (c *Cache[T]) RedisGuardKey(key string) string { return c.space.Key(guardKi
 // SetOnLeaseBusy makes f run when a read finds another caller's load lease,
 // before the wait for it.
 func (c *Cache[T]) SetOnLeaseBusy(f func(key string)) { c.onLeaseBusy = f }
+
+// RedisGenerationKey returns the Redis key of the cache's generation.
+func (c *Cache[T]) RedisGenerationKey() string { return c.generationKey }

@@ -96,19 +96,19 @@ func (c *Cache[T]) deliverOutcome(key string, out outcome[T], now int64, loader 
 func (c *Cache[T]) resolve(ctx context.Context, key, token string, res readResult[T], readErr error, loader Loader[T]) outcome[T] {
 	for {
 		if readErr != nil {
-			return c.load(ctx, key, "", loader)
+			return c.load(ctx, key, lease{}, loader)
 		}
 		mode := readOrLease
 		switch res.state {
 		case stateHit:
 			return outcome[T]{item: res.item, hit: true}
 		case stateLeased:
-			return c.load(ctx, key, token, loader)
+			return c.load(ctx, key, lease{token, res.gen}, loader)
 		case stateMiss: // undecodable bytes: load over them
 			mode = leaseAlways
 		case stateBusy:
 			if c.o.DisableStampedeLock {
-				return c.load(ctx, key, "", loader)
+				return c.load(ctx, key, lease{}, loader)
 			}
 			c.stats.lockWaits.Add(1)
 			if c.onLeaseBusy != nil {
@@ -154,16 +154,25 @@ func (c *Cache[T]) awaitLease(ctx context.Context, key, token string) (readResul
 // client-side caching, which sends no invalidations.
 const untrackedPoll = 5 * time.Millisecond
 
-// load runs loader for key and, when token is a lease the caller holds,
-// stores the result and ends the lease (token "" stores nothing). A panic
-// of the loader is caught and handed to every caller of the flight, which
-// re-raise it; the lease is released first.
-func (c *Cache[T]) load(ctx context.Context, key, token string, loader Loader[T]) (out outcome[T]) {
-	stopExtending := c.keepLeases(ctx, []string{key}, []string{token})
+// lease is a load lease a caller holds: its token ("" for none), and the
+// cache generation of the read that took it, which the loaded value is
+// stored in (see scripts.go).
+type lease struct {
+	token string
+	gen   uint64
+}
+
+// load runs loader for key and, when l is a lease the caller holds, stores
+// the result and ends the lease (a lease without token stores nothing). A
+// panic of the loader is caught and handed to every caller of the flight,
+// which re-raise it; the lease is released first.
+func (c *Cache[T]) load(ctx context.Context, key string, l lease, loader Loader[T]) (out outcome[T]) {
+	keys, leases := []string{key}, []lease{l}
+	stopExtending := c.keepLeases(ctx, keys, leases)
 	defer func() {
 		stopExtending()
 		if p := recover(); p != nil {
-			c.finishLeases(ctx, []string{key}, []string{token}, nil)
+			c.finishLeases(ctx, keys, leases, nil)
 			out = outcome[T]{panicked: true, panicVal: p}
 		}
 	}()
@@ -173,14 +182,14 @@ func (c *Cache[T]) load(ctx context.Context, key, token string, loader Loader[T]
 	c.loaded([]string{key}, took, err)
 	switch {
 	case err == nil:
-		c.finishLeases(ctx, []string{key}, []string{token}, []loaded[T]{{value: v, took: took}})
+		c.finishLeases(ctx, keys, leases, []loaded[T]{{value: v, took: took}})
 		return outcome[T]{item: &item[T]{key: key, value: v}}
 	case errors.Is(err, ErrNotFound):
-		c.finishLeases(ctx, []string{key}, []string{token}, []loaded[T]{{absent: true}})
+		c.finishLeases(ctx, keys, leases, []loaded[T]{{absent: true}})
 		return outcome[T]{item: &item[T]{key: key, absent: true}}
 	default:
 		c.stats.loadErrors.Add(1)
-		c.finishLeases(ctx, []string{key}, []string{token}, nil)
+		c.finishLeases(ctx, keys, leases, nil)
 		return outcome[T]{err: keyErr("load", key, err)}
 	}
 }
@@ -192,37 +201,41 @@ type loaded[T any] struct {
 	took   time.Duration
 }
 
-// finishLeases ends the leases tokens[i] of keys[i] ("" for none): it
-// stores results[i] (an absence only with negative caching), or releases
-// the lease when results is nil or the value cannot be encoded; all in one
-// pipeline. It runs under a context of its own, bounded by the Redis
+// finishLeases ends the leases leases[i] of keys[i] (those with a token):
+// it stores results[i] (an absence only with negative caching) in the
+// lease's generation, for the value's lifetime (see Options.TTLFunc), or
+// releases the lease when results is nil, the value cannot be encoded or
+// its lifetime is too short to store; all in one pipeline. It runs under a context of its own, bounded by the Redis
 // timeout: the load's may be used up, and a lease left in Redis would hold
 // other processes off until it lapses. A value that cannot be stored is
 // counted and reported (see Stats.StoreFailures); the load still succeeds.
-func (c *Cache[T]) finishLeases(ctx context.Context, keys, tokens []string, results []loaded[T]) {
+func (c *Cache[T]) finishLeases(ctx context.Context, keys []string, leases []lease, results []loaded[T]) {
 	var storeKeys, storeArgs, releaseKeys, releaseArgs [][]string
 	var stored []string
 	for i, key := range keys {
-		if tokens[i] == "" {
+		l := leases[i]
+		if l.token == "" {
 			continue
 		}
 		if results != nil && (!results[i].absent || c.o.NegativeTTL > 0) {
 			r := results[i]
-			data, err := c.encode(key, r.value, r.absent, r.took)
-			if err == nil {
-				ttl := c.hardTTL(c.o.TTL)
-				if r.absent {
-					ttl = c.jittered(c.o.NegativeTTL)
-				}
-				storeKeys = append(storeKeys, c.keysOf(key))
-				storeArgs = append(storeArgs, []string{tokens[i], rueidis.BinaryString(data), rediscmd.Millis(ttl), c.markMillis})
-				stored = append(stored, key)
-				continue
+			life := lifetime{hard: c.jittered(c.o.NegativeTTL)}
+			if !r.absent {
+				life = c.lifetimeOf(key, r.value, c.loadConfig())
 			}
-			c.storeFailed(key, err)
+			if life.hard > 0 {
+				data, err := c.encode(key, r.value, r.absent, life.stale, r.took)
+				if err == nil {
+					storeKeys = append(storeKeys, c.keysOf(key))
+					storeArgs = append(storeArgs, []string{l.token, rueidis.BinaryString(data), rediscmd.Millis(life.hard), c.markMillis, strconv.FormatUint(l.gen, 10)})
+					stored = append(stored, key)
+					continue
+				}
+				c.storeFailed(key, err)
+			}
 		}
 		releaseKeys = append(releaseKeys, c.keysOf(key))
-		releaseArgs = append(releaseArgs, []string{tokens[i], c.markMillis})
+		releaseArgs = append(releaseArgs, []string{l.token, c.markMillis})
 	}
 	if len(storeKeys)+len(releaseKeys) == 0 {
 		return
@@ -252,16 +265,16 @@ func (c *Cache[T]) storeFailed(key string, err error) {
 	c.o.Observer.OnStoreFailure(key, err)
 }
 
-// keepLeases extends the leases tokens[i] of keys[i] ("" for none) every
-// third of Options.StampedeLease until the returned function is called, so
-// that a long load keeps other processes waiting rather than loading too,
-// while the lease of a process that dies lapses soon.
-func (c *Cache[T]) keepLeases(ctx context.Context, keys, tokens []string) (stop func()) {
+// keepLeases extends the leases leases[i] of keys[i] (those with a token)
+// every third of Options.StampedeLease until the returned function is
+// called, so that a long load keeps other processes waiting rather than
+// loading too, while the lease of a process that dies lapses soon.
+func (c *Cache[T]) keepLeases(ctx context.Context, keys []string, leases []lease) (stop func()) {
 	var held, heldArgs [][]string
 	for i, key := range keys {
-		if tokens[i] != "" {
+		if leases[i].token != "" {
 			held = append(held, c.keysOf(key))
-			heldArgs = append(heldArgs, []string{tokens[i], c.leaseMillis})
+			heldArgs = append(heldArgs, []string{leases[i].token, c.leaseMillis})
 		}
 	}
 	if len(held) == 0 {
@@ -318,7 +331,7 @@ func (c *Cache[T]) refreshInBackground(key string, loader Loader[T]) {
 		case err != nil:
 			out.err = keyErr("refresh", key, err)
 		case res.state == stateLeased:
-			out = c.load(ctx, key, token, loader)
+			out = c.load(ctx, key, lease{token, res.gen}, loader)
 		}
 		if out.panicked {
 			out.err = fmt.Errorf("cache: loader panicked: %v", out.panicVal)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/typecache/typecache/codec"
+	"github.com/typecache/typecache/internal/keyspace"
 )
 
 // Defaults for the zero values of [Options].
@@ -52,6 +53,31 @@ type Options[T any] struct {
 	// TTL is how long a stored value is fresh (its soft TTL). Required: a
 	// cache without expiry grows without bound and never heals a bad value.
 	TTL time.Duration
+
+	// TTLFunc, when set, gives the TTL of each value that Fetch, FetchMany
+	// and Put store, and that Set and SetMany store without WithTTL: say a
+	// token until just before it expires, a product longer than a price.
+	// It is called with the key and the value just before the store; a
+	// result of 0 or less means TTL (jittered, stale window included, as
+	// without TTLFunc). A positive result d is a hard expiry: no tier of
+	// any process serves the value d after Redis stored it (one network hop
+	// after the call). Jitter only shortens d (to between (1−Jitter)·d and
+	// d), no stale window follows it (StaleTTL does not apply; XFetch still
+	// refreshes hot values before it), a d under 2 ms stores nothing (Set
+	// then deletes the key), and a d over MaxTTL is MaxTTL. WithTTL
+	// overrides it per call. TTLFunc must be safe for concurrent use;
+	// absences (NegativeTTL) do not call it.
+	TTLFunc func(key string, v T) time.Duration
+
+	// Version, when set, is part of the cache's Redis key space: a Cache
+	// named name with Version v reads and writes only the entries of
+	// name@v. Change it when a change of T makes the bytes of the previous
+	// version decode wrongly (codecs fill missing fields with zero values
+	// and drop unknown ones without an error), so that during a rolling
+	// deploy old and new processes never read each other's entries. A new
+	// version starts cold. ShapeVersion derives one from T's fields. 1 to
+	// 100 letters, digits, '.', '_' or '-' (name@Version at most 100).
+	Version string
 
 	// StaleTTL is the stale window after TTL: a value past its TTL but
 	// within the window is still returned by Fetch while one background
@@ -181,6 +207,8 @@ func (o Options[T]) validated() (Options[T], error) {
 		return invalid("Options.StampedeLease must be 0 (the default) or at least 10ms, got %v", o.StampedeLease)
 	case o.BreakerCooldown < 0:
 		return invalid("Options.BreakerCooldown must be >= 0, got %v", o.BreakerCooldown)
+	case o.Version != "" && (strings.Contains(o.Version, "@") || keyspace.CheckName(o.Version) != nil):
+		return invalid("Options.Version must be empty or 1 to %d letters, digits, '.', '_' or '-', got %q", keyspace.MaxNameLen, o.Version)
 	}
 	orDefault(&o.NegativeTTL, DefaultNegativeTTL)
 	orDefault(&o.MaxLocalEntries, DefaultMaxLocalEntries)
@@ -212,15 +240,19 @@ func orDefault[V comparable](v *V, def V) {
 	}
 }
 
-// A SetOption changes one Set or Put call.
+// A SetOption changes one Set, SetMany or Put call.
 type SetOption func(*setConfig)
 
-type setConfig struct{ ttl time.Duration }
+type setConfig struct {
+	ttl     time.Duration
+	withTTL bool // ttl was given: Options.TTLFunc does not apply
+}
 
-// WithTTL stores the value for d instead of Options.TTL (jitter and the stale
-// window still apply). d must be > 0 and at most MaxTTL.
+// WithTTL stores the value for d instead of Options.TTL or Options.TTLFunc's
+// (jitter and the stale window still apply, as for Options.TTL). d must be
+// at least MinTTL and, with the stale window, at most MaxTTL.
 func WithTTL(d time.Duration) SetOption {
-	return func(c *setConfig) { c.ttl = d }
+	return func(c *setConfig) { c.ttl, c.withTTL = d, true }
 }
 
 func (o *Options[T]) setConfig(opts []SetOption) (setConfig, error) {

@@ -16,11 +16,19 @@ import (
 type readMode string
 
 const (
-	readOnly     readMode = "get"     // Get
-	readOrLease  readMode = "load"    // Fetch, FetchMany: take the lease on a miss
-	leaseAlways  readMode = "refresh" // refreshes, and loads over undecodable bytes
-	versionBytes          = 16        // the decimal version before every envelope
+	readOnly    readMode = "get"     // Get
+	readOrLease readMode = "load"    // Fetch, FetchMany: take the lease on a miss
+	leaseAlways readMode = "refresh" // refreshes, and loads over undecodable bytes
 )
+
+// localExpiryMargin is how much sooner than Redis the local tier drops an
+// entry: Redis rounds PTTL down to whole milliseconds, and the clock of
+// local hits lags by up to a millisecond (see coarseClock).
+const localExpiryMargin = 2 * time.Millisecond
+
+// headerBytes is the length of what precedes every envelope: the value's
+// version and generation, 16 decimal digits each (see scripts.go).
+const headerBytes = 32
 
 // readState says what a read found.
 type readState uint8
@@ -37,11 +45,14 @@ type readResult[T any] struct {
 	state readState
 	item  *item[T]      // stateHit
 	wait  time.Duration // stateBusy: the lease's time left
+	// gen is the cache generation the read was made in: the store of the
+	// lease it took (stateLeased) tags its value with it.
+	gen uint64
 }
 
-// leaseArgs are readScript's arguments for mode with token.
-func (c *Cache[T]) leaseArgs(mode readMode, token string) []string {
-	return []string{string(mode), token, c.leaseMillis}
+// readArgs are readScript's arguments for mode with token in generation gen.
+func (c *Cache[T]) readArgs(mode readMode, token string, gen uint64) []string {
+	return []string{string(mode), token, c.leaseMillis, strconv.FormatUint(gen, 10)}
 }
 
 // read reads key with readScript in mode (token is the caller's lease token
@@ -51,10 +62,11 @@ func (c *Cache[T]) leaseArgs(mode readMode, token string) []string {
 // does not enter the local tier, so that a caller that only looks at the
 // item spares its allocation.
 //
-// The local tier stays coherent by two rules. The key's generation is read
-// before the request is sent and checked at insertion: an invalidation or an
-// own write that overtakes the read wins. And of two replies that race into
-// the tier, the value with the higher version stays.
+// The local tier stays coherent by two rules. The generation of the key's
+// shard is read before the request is sent and checked at insertion: an
+// invalidation, an own write or a Clear that overtakes the read wins. And of
+// two replies that race into the tier, the value with the higher version
+// stays.
 func (c *Cache[T]) read(ctx context.Context, key string, mode readMode, token string, now int64, beforeLoad bool, into *item[T]) (readResult[T], error) {
 	return c.readVia(ctx, c.send, key, mode, token, now, beforeLoad, into)
 }
@@ -70,7 +82,9 @@ func (c *Cache[T]) readVia(ctx context.Context, send rediscmd.Sender, key string
 	if !c.breaker.allow(now) {
 		return readResult[T]{}, ErrUnavailable
 	}
-	gen := c.generation(key)
+	// The shard's generation before the cache's: a Clear forgets the
+	// cache's generation before it moves the shards'.
+	shardGen := c.shardGeneration(key)
 	var rctx context.Context
 	var done context.CancelFunc
 	if beforeLoad {
@@ -78,18 +92,26 @@ func (c *Cache[T]) readVia(ctx context.Context, send rediscmd.Sender, key string
 	} else {
 		rctx, done = c.deadline.bound(ctx, now)
 	}
-	msg, err := readScript.Exec(rctx, c.redis, send, c.keysOf(key), c.leaseArgs(mode, token))
+	gen, err := c.currentGeneration(rctx)
+	var msg rueidis.RedisMessage
+	sent := wallClock.read()
+	if err == nil {
+		msg, err = readScript.Exec(rctx, c.redis, send, c.keysOf(key), c.readArgs(mode, token, gen))
+	}
 	done()
 	c.breaker.record(ctx, err, c.now())
 	if err != nil {
 		return readResult[T]{}, err
 	}
-	return c.settle(key, msg, gen, now, into)
+	res, err := c.settle(key, msg, shardGen, now, sent, into)
+	res.gen = gen
+	return res, err
 }
 
-// settle turns readScript's reply for key into a readResult; gen is the
-// generation read before the request.
-func (c *Cache[T]) settle(key string, msg rueidis.RedisMessage, gen uint64, now int64, into *item[T]) (readResult[T], error) {
+// settle turns readScript's reply for key into a readResult; shardGen is
+// the generation of key's shard read before the request, and sent the wall
+// clock when it was sent.
+func (c *Cache[T]) settle(key string, msg rueidis.RedisMessage, shardGen uint64, now, sent int64, into *item[T]) (readResult[T], error) {
 	reply, err := msg.ToArray()
 	if err != nil || len(reply) == 0 {
 		return readResult[T]{}, fmt.Errorf("cache: unexpected reply to a read: %v", msg)
@@ -106,7 +128,7 @@ func (c *Cache[T]) settle(key string, msg rueidis.RedisMessage, gen uint64, now 
 	case code == 0 && len(reply) == 3:
 		s, _ := reply[1].ToString()
 		pttl, _ := reply[2].AsInt64()
-		if it := c.accept(key, s, pttl, gen, now, into); it != nil {
+		if it := c.accept(key, s, pttl, shardGen, now, sent, into); it != nil {
 			return readResult[T]{state: stateHit, item: it}, nil
 		}
 		return readResult[T]{state: stateMiss}, nil
@@ -115,11 +137,16 @@ func (c *Cache[T]) settle(key string, msg rueidis.RedisMessage, gen uint64, now 
 }
 
 // accept turns the bytes s under key, which expire in pttl ms, into an item,
-// and inserts it into the local tier if gen still holds and the tier does
-// not hold a newer version. It returns nil for bytes that do not decode
-// (reported to the observer). A key without expiry was not written by a
-// Cache; its item is served but not kept.
-func (c *Cache[T]) accept(key, s string, pttl int64, gen uint64, now int64, into *item[T]) *item[T] {
+// and inserts it into the local tier if shardGen still holds and the tier
+// does not hold a newer version. It returns nil for bytes that do not
+// decode (reported to the observer). A key without expiry was not written
+// by a Cache; its item is served but not kept.
+//
+// The item expires localExpiryMargin before pttl after sent, the wall
+// clock before the read was sent: Redis measured pttl later, so the local
+// tier never serves a value after Redis stopped serving it (past a
+// TTLFunc's instant, say).
+func (c *Cache[T]) accept(key, s string, pttl int64, shardGen uint64, now, sent int64, into *item[T]) *item[T] {
 	version, env, err := parseStored(s)
 	var v T
 	if err == nil && !env.absent {
@@ -135,7 +162,7 @@ func (c *Cache[T]) accept(key, s string, pttl int64, gen uint64, now int64, into
 	keep := pttl > 0 && c.local != nil
 	// The real clock, like Redis's: a test that moves the Cache's clock
 	// sees stored values age.
-	hardAt := wallClock.read() + pttl*int64(time.Millisecond)
+	hardAt := sent + pttl*int64(time.Millisecond) - int64(localExpiryMargin)
 	if pttl <= 0 {
 		hardAt = now + int64(env.stale+c.o.TTL)
 	}
@@ -145,7 +172,7 @@ func (c *Cache[T]) accept(key, s string, pttl int64, gen uint64, now int64, into
 	if keep {
 		it := newItem(key, v, env, hardAt, c.o.EarlyRefreshBeta, len(s))
 		it.version = version
-		c.local.insert(it, gen, now)
+		c.local.insert(it, shardGen, now)
 		return it
 	}
 	// Kept apart from the branch above, so that into does not escape.
@@ -157,22 +184,26 @@ func (c *Cache[T]) accept(key, s string, pttl int64, gen uint64, now int64, into
 	return into
 }
 
-// parseStored splits what a Cache stores under a key: the version, then the
-// envelope.
+// parseStored splits what a Cache stores under a key: the version, the
+// generation (checked by the script that read it), then the envelope.
 func parseStored(s string) (uint64, envelope, error) {
-	if len(s) < versionBytes {
+	if len(s) < headerBytes {
 		return 0, envelope{}, errEnvelope
 	}
-	version, err := strconv.ParseUint(s[:versionBytes], 10, 64)
+	version, err := strconv.ParseUint(s[:16], 10, 64)
 	if err != nil {
 		return 0, envelope{}, errEnvelope
 	}
-	env, err := parseEnvelope(unsafe.Slice(unsafe.StringData(s[versionBytes:]), len(s)-versionBytes))
+	if _, err := strconv.ParseUint(s[16:headerBytes], 10, 64); err != nil {
+		return 0, envelope{}, errEnvelope
+	}
+	env, err := parseEnvelope(unsafe.Slice(unsafe.StringData(s[headerBytes:]), len(s)-headerBytes))
 	return version, env, err
 }
 
-// generation returns the local tier's generation for key (0 without a tier).
-func (c *Cache[T]) generation(key string) uint64 {
+// shardGeneration returns the generation of key's shard of the local tier
+// (0 without a tier).
+func (c *Cache[T]) shardGeneration(key string) uint64 {
 	if c.local == nil {
 		return 0
 	}
@@ -185,8 +216,10 @@ func (c *Cache[T]) keysOf(key string) []string {
 	return []string{c.space.Key(valueKind, key), c.space.Key(guardKind, key)}
 }
 
-// The kinds of a cache key's Redis keys.
+// The kinds of a cache's Redis keys: a key's value and guard, and the
+// cache's generation (whose id is empty: no key can have it).
 const (
-	valueKind = ""
-	guardKind = "l"
+	valueKind      = ""
+	guardKind      = "l"
+	generationKind = "g"
 )

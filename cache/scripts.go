@@ -4,11 +4,15 @@ import "github.com/typecache/typecache/internal/rediscmd"
 
 // The keys of one cache key K live in the cache's key space (see New):
 //
-//	cache:<name>:{K}   the value: a 16-digit version, then the envelope
+//	cache:<name>:{K}   the value: a 16-digit version, the 16-digit
+//	                   generation it was written in, then the envelope
 //	cache:<name>:l{K}  the key's guard: a load lease "t<token>", or the
 //	                   mark "w<µs>" of the last write, kept writeMarkWindow
 //
-// Both share K's slot, so every script below touches one slot.
+// Both share K's slot, so every script below but the generation's touches
+// one slot. One more key holds the cache's generation (see Clear):
+//
+//	cache:<name>:g{}   the generation: 16 digits, no expiry
 //
 // A value's version is the Redis time in microseconds of the write that
 // stored it, raised above the version it replaced, so versions of one key
@@ -21,24 +25,49 @@ import "github.com/typecache/typecache/internal/rediscmd"
 // can store after it. A Put compares the marks of other writes with its own
 // start, to learn whether a concurrent write may have reached the source of
 // truth after its own (see writeScript).
+//
+// The generation orders values against Clear. In a cluster the generation
+// key lives in a slot of its own, so the scripts of a key cannot read it:
+// each process keeps the generation it last read (tracked, so that a Clear
+// anywhere tells it) and passes it to the scripts. A value is served only
+// to readers whose generation is not newer than the value's; a load tags
+// its value with the generation of the read that took its lease, so a load
+// that began before a Clear never stores into the generation after it.
 
-// versionLua defines version(): the version of a value written now. The
-// caller's Redis clock in µs, unless the key already holds a newer version.
-const versionLua = `
-local function version()
+// storedLua defines old(): the version and the generation of the value
+// under KEYS[1], or nil for either when it holds something else.
+const storedLua = `
+local function digits(s)
+  if #s == 16 and not string.find(s, '%D') then return tonumber(s) end
+end
+local function old()
+  local s = redis.pcall('GETRANGE', KEYS[1], 0, 31)
+  if type(s) ~= 'string' then return nil, nil end
+  return digits(string.sub(s, 1, 16)), digits(string.sub(s, 17, 32))
+end
+local function now_us()
   local t = redis.call('TIME')
-  local v = tonumber(t[1]) * 1000000 + tonumber(t[2])
-  local old = redis.pcall('GETRANGE', KEYS[1], 0, 15)
-  old = type(old) == 'string' and tonumber(old)
-  if old and old >= v then v = old + 1 end
-  return v
+  return tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+`
+
+// valueLua defines value(gen, envelope): what a write stores, version
+// first. The version is the Redis clock in µs, unless the key already holds
+// a newer version.
+const valueLua = storedLua + `
+local function value(gen, envelope)
+  local v = now_us()
+  local old_version = old()
+  if old_version and old_version >= v then v = old_version + 1 end
+  return string.format('%016.0f', v) .. string.format('%016.0f', gen) .. envelope
 end
 `
 
 // readScript reads a value with its PTTL and, on a miss, takes the key's
 // load lease for a caller that can load. ARGV: mode ("get": read only;
 // "load": lease on a miss; "refresh": lease even when the value exists),
-// token, lease ms. Replies:
+// token, lease ms, the caller's generation. A value of an older generation
+// is a miss. Replies:
 //
 //	{0, value, pttl}       a hit (not for "refresh")
 //	{1}                    a miss (mode "get")
@@ -46,14 +75,19 @@ end
 //	{3, pttl of the lease} another caller holds the lease
 //
 // Bytes of another Redis type under the value's key are an error for "get"
-// and a miss otherwise, which the load then overwrites.
-var readScript = rediscmd.NewScript(`
+// and a miss otherwise, which the load then overwrites. Bytes that were not
+// written by a Cache go to the caller, which reports them as undecodable.
+var readScript = rediscmd.NewScript(storedLua + `
 local mode = ARGV[1]
 if mode ~= 'refresh' then
   local v = redis.pcall('GET', KEYS[1])
   if type(v) == 'table' and v.err then
     if mode == 'get' then return v end
     v = false
+  end
+  if v then
+    local gen = digits(string.sub(v, 17, 32))
+    if gen and gen < tonumber(ARGV[4]) then v = false end
   end
   if v then return {0, v, redis.call('PTTL', KEYS[1])} end
   if mode == 'get' then return {1} end
@@ -76,17 +110,25 @@ end
 `
 
 // storeScript stores a loaded value if the caller still holds the lease,
-// and ends the lease. ARGV: token, envelope, ttl ms, mark ms. Replies 1
-// when stored, 0 when a write or another load took the guard meanwhile.
+// and ends the lease. ARGV: token, envelope, ttl ms, mark ms, the
+// generation of the read that took the lease. Replies 1 when stored, 0
+// when a write or another load took the guard meanwhile, or the key holds
+// a value of a newer generation (a refresh that began before a Clear).
 //
 // The lease may have replaced the mark of a write, which a Put that began
 // before that write still needs to see; so a lease ends in a mark of its
 // own (a store is a write), never in an empty guard.
-var storeScript = rediscmd.NewScript(versionLua + markLua + `
+var storeScript = rediscmd.NewScript(valueLua + markLua + `
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], string.format('%016.0f', version()) .. ARGV[2], 'PX', ARGV[3])
+local gen = tonumber(ARGV[5])
+local _, old_gen = old()
+local stored = 0
+if not old_gen or old_gen <= gen then
+  redis.call('SET', KEYS[1], value(gen, ARGV[2]), 'PX', ARGV[3])
+  stored = 1
+end
 mark(ARGV[4])
-return 1
+return stored
 `)
 
 // releaseScript ends a lease without storing, leaving a mark (see
@@ -105,8 +147,9 @@ return redis.call('PEXPIRE', KEYS[2], ARGV[2])
 
 // writeScript is every write: Set, Put's cache update, Delete. ARGV: op
 // ("set" or "del"), envelope, ttl ms, the window in µs within which another
-// write's mark means a conflict (-1: never), mark ms. It stores (or
-// deletes), and leaves its mark as the guard, which ends any load's lease.
+// write's mark means a conflict (-1: never), mark ms, the caller's
+// generation. It stores (or deletes), and leaves its mark as the guard,
+// which ends any load's lease.
 //
 // A Put passes the time since it began, before it wrote the source of
 // truth: another write whose mark is that recent may have written the
@@ -115,9 +158,12 @@ return redis.call('PEXPIRE', KEYS[2], ARGV[2])
 // the order of the two in the source is unknown, so the Put deletes the
 // value instead of storing it, and the next read loads from the source.
 // Replies 1 when a conflict turned a store into a delete.
-var writeScript = rediscmd.NewScript(versionLua + markLua + `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+//
+// The value is tagged with the caller's generation, or the replaced value's
+// when that is newer: a process that has not heard of a Clear yet writes in
+// the generation before it, but never hides a value written after it.
+var writeScript = rediscmd.NewScript(valueLua + markLua + `
+local now = now_us()
 local op, window = ARGV[1], tonumber(ARGV[4])
 local conflict = 0
 if op == 'set' and window >= 0 then
@@ -129,8 +175,54 @@ end
 if op == 'del' or conflict == 1 then
   redis.call('DEL', KEYS[1])
 else
-  redis.call('SET', KEYS[1], string.format('%016.0f', version()) .. ARGV[2], 'PX', ARGV[3])
+  local gen = tonumber(ARGV[6])
+  local _, old_gen = old()
+  if old_gen and old_gen > gen then gen = old_gen end
+  redis.call('SET', KEYS[1], value(gen, ARGV[2]), 'PX', ARGV[3])
 end
 mark(ARGV[5])
 return conflict
+`)
+
+// nextGenerationLua defines next_generation(old): a generation above old
+// (a number or nil) and above every generation the key held before it was
+// lost: the Redis time in µs plus a second (so that a server clock set back
+// by less than that still never repeats one), or old + 1. valid(g) says
+// whether g, a reply of GET, is a generation.
+const nextGenerationLua = `
+local function next_generation(old)
+  local t = redis.call('TIME')
+  local g = tonumber(t[1]) * 1000000 + tonumber(t[2]) + 1000000
+  if old and old >= g then g = old + 1 end
+  return string.format('%016.0f', g)
+end
+local function valid(g)
+  return type(g) == 'string' and #g == 16 and not string.find(g, '%D')
+end
+`
+
+// generationScript returns the cache's generation (KEYS[1]), creating it
+// when it is missing: never written, evicted, flushed, or lost in a
+// failover. A new generation is above every earlier one (see
+// next_generation), so a lost generation key never brings back a value
+// that a Clear had hidden: it hides every value, as a Clear does. The key
+// is created before it is read, so that the caller's read, which Redis
+// tracks, is not invalidated by its own creation.
+var generationScript = rediscmd.NewScript(nextGenerationLua + `
+redis.call('SET', KEYS[1], next_generation(nil), 'NX')
+local g = redis.pcall('GET', KEYS[1])
+if valid(g) then return g end
+g = next_generation(nil)
+redis.call('SET', KEYS[1], g)
+return g
+`)
+
+// clearScript moves the cache's generation (KEYS[1]) past the current one.
+var clearScript = rediscmd.NewScript(nextGenerationLua + `
+local g = redis.pcall('GET', KEYS[1])
+local old = nil
+if valid(g) then old = tonumber(g) end
+g = next_generation(old)
+redis.call('SET', KEYS[1], g)
+return g
 `)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -47,6 +49,20 @@ func (c *Cache[T]) writeMany(ctx context.Context, ws []write) (errs []error, con
 		}
 		return errs, conflicts
 	}
+	rctx, done := c.deadline.bound(ctx, now)
+	defer done()
+	gen := "0" // deletes tag nothing
+	if slices.ContainsFunc(ws, func(w write) bool { return !w.del }) {
+		g, err := c.currentGeneration(rctx)
+		if err != nil {
+			c.breaker.record(ctx, err, c.now())
+			for i := range errs {
+				errs[i] = err
+			}
+			return errs, conflicts
+		}
+		gen = strconv.FormatUint(g, 10)
+	}
 	keys, args := make([][]string, len(ws)), make([][]string, len(ws))
 	for i, w := range ws {
 		keys[i] = c.keysOf(w.key)
@@ -58,10 +74,8 @@ func (c *Cache[T]) writeMany(ctx context.Context, ws []write) (errs []error, con
 		if w.conflictWindow >= 0 {
 			window = fmt.Sprint(w.conflictWindow.Microseconds())
 		}
-		args[i] = []string{op, rueidis.BinaryString(w.data), rediscmd.Millis(w.ttl), window, c.markMillis}
+		args[i] = []string{op, rueidis.BinaryString(w.data), rediscmd.Millis(w.ttl), window, c.markMillis, gen}
 	}
-	rctx, done := c.deadline.bound(ctx, now)
-	defer done()
 	results := writeScript.ExecMany(rctx, c.redis, keys, args)
 	replied := c.now()
 	for i, res := range results {
@@ -91,12 +105,9 @@ func (c *Cache[T]) ownWrite(key string) {
 	c.flights.forget(key)
 }
 
-// encode builds the envelope of v (or of an absence) for key.
-func (c *Cache[T]) encode(key string, v T, absent bool, loadTime time.Duration) ([]byte, error) {
-	stale := c.o.StaleTTL
-	if absent {
-		stale = 0
-	}
+// encode builds the envelope of v (or of an absence) for key, with the
+// stale window of its lifetime.
+func (c *Cache[T]) encode(key string, v T, absent bool, stale, loadTime time.Duration) ([]byte, error) {
 	data := appendEnvelopeHeader(make([]byte, 0, 64), absent, stale, loadTime)
 	if !absent {
 		var err error
@@ -118,8 +129,47 @@ func (c *Cache[T]) jittered(ttl time.Duration) time.Duration {
 	return max(ttl, MinTTL)
 }
 
-// hardTTL is the Redis TTL of a value fresh for about ttl: jittered, plus
-// the stale window.
-func (c *Cache[T]) hardTTL(ttl time.Duration) time.Duration {
-	return c.jittered(ttl) + c.o.StaleTTL
+// lifetime is how long a value stored now lives in Redis (hard), and the
+// stale window at the end of that (part of hard).
+type lifetime struct{ hard, stale time.Duration }
+
+// lifetimeOf returns the lifetime of v stored under key now with cfg (see
+// Options.TTLFunc): WithTTL's or Options.TTL, jittered both ways, plus the
+// stale window; else TTLFunc's result, jittered shorter only, without stale
+// window, and gone from Redis by then. hard is 0 when v must not be stored:
+// it would expire within two milliseconds.
+func (c *Cache[T]) lifetimeOf(key string, v T, cfg setConfig) lifetime {
+	if !cfg.withTTL && c.o.TTLFunc != nil {
+		if d := c.o.TTLFunc(key, v); d > 0 {
+			d = min(d, MaxTTL)
+			if c.o.Jitter > 0 {
+				d = time.Duration(float64(d) * (1 - c.o.Jitter*rand.Float64()))
+			}
+			// Redis serves a key through the whole millisecond its expiry
+			// falls in: ask for one less, so that it is gone by d.
+			if d -= time.Millisecond; d < MinTTL {
+				d = 0
+			}
+			return lifetime{hard: d}
+		}
+	}
+	return lifetime{hard: c.jittered(cfg.ttl) + c.o.StaleTTL, stale: c.o.StaleTTL}
+}
+
+// loadConfig is the setConfig of values stored by loads: Options.TTL, or
+// TTLFunc's.
+func (c *Cache[T]) loadConfig() setConfig { return setConfig{ttl: c.o.TTL} }
+
+// setWrite returns the write that stores v under key with cfg: a delete
+// when v would expire within a millisecond, so that no older value stays.
+func (c *Cache[T]) setWrite(key string, v T, cfg setConfig) (write, error) {
+	life := c.lifetimeOf(key, v, cfg)
+	if life.hard == 0 {
+		return write{key: key, del: true, conflictWindow: -1}, nil
+	}
+	data, err := c.encode(key, v, false, life.stale, 0)
+	if err != nil {
+		return write{}, err
+	}
+	return write{key: key, data: data, ttl: life.hard, conflictWindow: -1}, nil
 }
