@@ -53,6 +53,9 @@ func (c *Client) Tracking() bool { return c.tracked != nil }
 // cmd must not be used after the call (rueidis recycles it) unless pinned.
 func (c *Client) DoTracked(ctx context.Context, cmd rueidis.Completed) (rueidis.RedisMessage, error) {
 	if c.tracked == nil || !c.tracked.optIn {
+		if cmd.IsReadOnly() {
+			cmd = cmd.Pin() // sent alone, rueidis may retry it (see internal/rediscmd)
+		}
 		return c.redis.Do(ctx, cmd).ToMessage()
 	}
 	replies, err := c.DoTrackedMulti(ctx, cmd)
