@@ -499,6 +499,8 @@ func countingClient(t *testing.T, srv *redistest.Server) (*typecache.Client, fun
 	var mu sync.Mutex
 	var conns []*writeCountingConn
 	opt := srv.Option()
+	// No topology polls (rueidis's and the client's) while counting.
+	opt.ClusterOption.ShardsRefreshInterval = time.Hour
 	opt.DialCtxFn = func(ctx context.Context, addr string, d *net.Dialer, _ *tls.Config) (net.Conn, error) {
 		conn, err := d.DialContext(ctx, "tcp", addr)
 		if err != nil {
