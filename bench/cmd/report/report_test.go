@@ -75,6 +75,13 @@ func TestCheckTargets(t *testing.T) {
 		"local hit (parallel) ≥ 30× as fast as go-redis/cache with TinyLFU":                 notMeasured,
 		"local hit ≤ 50 ns/op and 0 allocs/op":                                              missed, // 60
 		"miss + load + store, with the cross-process lease, ≤ 1.3× plain rueidis GET + SET": notMeasured,
+		"lock: uncontended Acquire + Release ≤ 0.8× bsm/redislock":                          notMeasured,
+		"lock: uncontended Acquire + Release ≤ 15 allocs":                                   notMeasured,
+		"lock handoff to a waiter: p50 ≤ 0.25 ms":                                           notMeasured,
+		"lock handoff to a waiter: p99 ≤ 0.5 ms":                                            notMeasured,
+		"session read (unchanged) ≤ 0.2× scs":                                               notMeasured,
+		"session modify ≤ 1.0× scs":                                                         notMeasured,
+		"session create and fill ≤ 1.0× scs":                                                notMeasured,
 		"remote hit within 10% of plain rueidis GET + decode":                               notMeasured,
 		"miss + load + store ≤ 2 round trips beyond the loader":                             missed, // 3.001
 		"stampede (4 processes × 64 goroutines): exactly 1 loader call per cold key":        missed, // one run averaged 1.25

@@ -39,8 +39,14 @@ const (
 	remoteHitTolerance = 0.10 // over plain rueidis GET + decode
 	missMaxRoundTrips  = 2    // for miss + load + store, beyond the loader's own: the naive GET + SET's
 	missMaxSlowdown    = 1.3  // × plain rueidis GET + SET
-	stampedeLoaderMs   = 100  // the workload's loader time
-	stampedeSlackMs    = 10   // allowed p99 wait beyond the loader time
+	lockMaxRatio       = 0.8  // uncontended Acquire + Release, × bsm/redislock
+	lockMaxAllocs      = 15   // per uncontended Acquire + Release
+	handoffP50Ms       = 0.25 // lock handed to a waiter
+	handoffP99Ms       = 0.5
+	sessionReadRatio   = 0.2 // × scs, an unchanged session read through the middleware
+	sessionWriteRatio  = 1.0 // × scs, modify and create-and-fill
+	stampedeLoaderMs   = 100 // the workload's loader time
+	stampedeSlackMs    = 10  // allowed p99 wait beyond the loader time
 )
 
 // checkTargets compares medians of r with the targets; a benchmark missing
@@ -58,6 +64,19 @@ func checkTargets(r *run) []check {
 	miss := ratioCheck(r, fmt.Sprintf("miss + load + store, with the cross-process lease, ≤ %.1f× plain rueidis GET + SET", missMaxSlowdown),
 		"MissLoadStore/rueidis", "MissLoadStore/typecache", "ns/op", 1/missMaxSlowdown)
 	checks = append(checks, remote, missRoundTrips(r), miss, stampedeLoads(r), stampedeWait(r))
+	checks = append(checks,
+		ratioCheck(r, fmt.Sprintf("lock: uncontended Acquire + Release ≤ %.1f× bsm/redislock", lockMaxRatio),
+			"Lock/redislock/uncontended", "Lock/typecache/uncontended", "ns/op", 1/lockMaxRatio),
+		atMost(r, fmt.Sprintf("lock: uncontended Acquire + Release ≤ %d allocs", lockMaxAllocs), "Lock/typecache/uncontended", "allocs/op", lockMaxAllocs),
+		atMost(r, fmt.Sprintf("lock handoff to a waiter: p50 ≤ %.2f ms", handoffP50Ms), "LockHandoff/typecache", "p50-ms", handoffP50Ms),
+		atMost(r, fmt.Sprintf("lock handoff to a waiter: p99 ≤ %.1f ms", handoffP99Ms), "LockHandoff/typecache", "p99-ms", handoffP99Ms),
+		ratioCheck(r, fmt.Sprintf("session read (unchanged) ≤ %.1f× scs", sessionReadRatio),
+			"SessionRequest/read/scs-redisstore", "SessionRequest/read/typecache", "ns/op", 1/sessionReadRatio),
+		ratioCheck(r, fmt.Sprintf("session modify ≤ %.1f× scs", sessionWriteRatio),
+			"SessionRequest/modify/scs-redisstore", "SessionRequest/modify/typecache", "ns/op", 1/sessionWriteRatio),
+		ratioCheck(r, fmt.Sprintf("session create and fill ≤ %.1f× scs", sessionWriteRatio),
+			"SessionRequest/create/scs-redisstore", "SessionRequest/create/typecache", "ns/op", 1/sessionWriteRatio),
+	)
 	for _, keys := range []string{"1-key", "10k-keys"} {
 		checks = append(checks, ratioCheck(r, "rate-limit decisions/s ≥ redis_rate (GCRA, "+keys+")",
 			"RateLimit/redis_rate-gcra/"+keys, "RateLimit/typecache-gcra/"+keys, "decisions/s", 1))
@@ -87,6 +106,19 @@ func ratioCheck(r *run, target, ref, candidate, unit string, want float64) check
 
 // higherIsBetter reports whether larger values of unit are better.
 func higherIsBetter(unit string) bool { return unit == "decisions/s" }
+
+// atMost requires the median of name in unit to be at most limit.
+func atMost(r *run, target, name, unit string, limit float64) check {
+	st, ok := r.stat(name, unit)
+	if !ok {
+		return check{target, missingOf(r, unit, name), notMeasured}
+	}
+	c := check{target: target, verdict: missed, measured: format(unit, st.median) + " " + unit}
+	if st.median <= limit {
+		c.verdict = met
+	}
+	return c
+}
 
 func localHitAbsolute(r *run) check {
 	const name = "LocalHit/typecache/single"
