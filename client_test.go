@@ -223,23 +223,3 @@ func TestCloseTwice(t *testing.T) {
 		client.Close() // a deferred Close after an explicit one must not panic
 	})
 }
-
-func TestClusterFailoverFlushesSubscribers(t *testing.T) {
-	srv := redistest.NewCluster(t, redistest.ClusterOptions{Replicas: 1})
-	client := srv.Client(t)
-	rec := newRecorder()
-	defer client.Subscribe("", rec)()
-	readTracked(t, client, redistest.Prefix(t)+"k")
-
-	replica := srv.Nodes()[len(srv.Masters())]
-	if _, err := replica.Do("CLUSTER", "FAILOVER", "FORCE"); err != nil {
-		t.Fatal(err)
-	}
-	// rueidis reports the demoted master's connection as lost only when it
-	// closes it, 5 s after its next topology scan; the watch must be sooner.
-	select {
-	case <-rec.flush:
-	case <-time.After(4 * time.Second):
-		t.Fatal("no flush-all within 4s of a failover")
-	}
-}
