@@ -19,7 +19,9 @@ import (
 // microseconds: doubles hold them exactly for the next few centuries, and
 // fmt writes them back without Lua's exponent notation.
 //
-// A denied request writes nothing, in every script.
+// A denied request consumes nothing, in every script: it writes nothing,
+// except that the sliding log drops the members that left its window
+// whatever the decision.
 //
 // What a decision costs in Redis is mostly a fixed price per command the
 // script calls and per value it converts, so the scripts call as few
