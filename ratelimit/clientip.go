@@ -47,8 +47,11 @@ type ClientIPSource struct {
 //
 // IPv4-mapped IPv6 addresses are returned as IPv4. An entry a trusted proxy
 // wrote that is not an IP address (such as "unknown") is returned as it is;
-// so is an unparsable r.RemoteAddr.
+// so is an unparsable r.RemoteAddr. A nil r has no client: "".
 func ClientIP(r *http.Request, src ClientIPSource) string {
+	if r == nil {
+		return ""
+	}
 	remote, ok := parseAddr(r.RemoteAddr)
 	if !ok {
 		return r.RemoteAddr

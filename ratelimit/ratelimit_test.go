@@ -467,3 +467,48 @@ func TestClockGoesBack(t *testing.T) {
 		}
 	})
 }
+
+// TestNoPanics calls every exported function with the nil and empty
+// arguments a caller can pass: each returns an error or a documented value.
+func TestNoPanics(t *testing.T) {
+	l := newLimiter(t, redistest.Standalone(t), ratelimit.Options{Limit: 1, Period: time.Second})
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		call func() error
+	}{
+		{"New(nil)", func() error { _, err := ratelimit.New(nil, ratelimit.Options{}); return err }},
+		{"New(zero Options)", func() error {
+			_, err := ratelimit.New(redistest.Standalone(t).Client(t), ratelimit.Options{})
+			return err
+		}},
+		{"Middleware(nil)", func() error { _, err := ratelimit.Middleware(nil, ratelimit.MiddlewareOptions{}); return err }},
+		{"Allow empty key", func() error { _, err := l.Allow(ctx, ""); return err }},
+		{"AllowN cost 0", func() error { _, err := l.AllowN(ctx, "k", 0); return err }},
+		{"AllowN negative cost", func() error { _, err := l.AllowN(ctx, "k", -1); return err }},
+		{"Reset empty key", func() error { return l.Reset(ctx, "") }},
+		{"ClientIP(nil)", func() error {
+			if ip := ratelimit.ClientIP(nil, ratelimit.ClientIPSource{}); ip != "" {
+				return fmt.Errorf("ClientIP(nil) = %q", ip)
+			}
+			return errors.New("no client")
+		}},
+		{"ClientKey(nil)", func() error {
+			if key := ratelimit.ClientKey(nil, ratelimit.ClientIPSource{}, 0); key != "" {
+				return fmt.Errorf("ClientKey(nil) = %q", key)
+			}
+			return errors.New("no client")
+		}},
+		{"LogObserver(nil)", func() error {
+			ratelimit.LogObserver(nil).OnAllowed("k", 1)
+			return errors.New("logged to slog.Default")
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.call(); err == nil {
+				t.Fatal("no error")
+			}
+		})
+	}
+}
