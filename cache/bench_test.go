@@ -181,3 +181,31 @@ func BenchmarkCodec(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkClear: the cost of Clear with 10 and with 100,000 entries in
+// Redis, which is the same: it writes one key, whatever the entries.
+func BenchmarkClear(b *testing.B) {
+	ctx := context.Background()
+	srv := redistest.Standalone(b)
+	for _, entries := range []int{10, 100_000} {
+		b.Run("entries-"+strconv.Itoa(entries), func(b *testing.B) {
+			c := newCache(b, srv.Client(b), cacheName(b), cache.Options[int]{TTL: time.Hour})
+			batch := map[string]int{}
+			for i := range entries {
+				batch[strconv.Itoa(i)] = i
+				if len(batch) == 1000 || i == entries-1 {
+					if err := c.SetMany(ctx, batch); err != nil {
+						b.Fatal(err)
+					}
+					clear(batch)
+				}
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := c.Clear(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

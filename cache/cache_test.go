@@ -106,6 +106,10 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		{"TTL under a millisecond", cache.Options[user]{TTL: time.Nanosecond}, "Options.TTL"},
 		{"negative TTL under a millisecond", cache.Options[user]{TTL: time.Second, NegativeTTL: time.Microsecond}, "Options.NegativeTTL"},
 		{"lease", cache.Options[user]{TTL: time.Second, StampedeLease: time.Millisecond}, "Options.StampedeLease"},
+		{"version with ':'", cache.Options[user]{TTL: time.Second, Version: "v:2"}, "Options.Version"},
+		{"version with '@'", cache.Options[user]{TTL: time.Second, Version: "v@2"}, "Options.Version"},
+		{"version with '}'", cache.Options[user]{TTL: time.Second, Version: "v}"}, "Options.Version"},
+		{"name@version too long", cache.Options[user]{TTL: time.Second, Version: strings.Repeat("v", 99)}, "Options.Version"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -51,6 +51,38 @@ func blockingLoader(src *source, read chan<- struct{}, release <-chan struct{}) 
 	}
 }
 
+// pairOfCaches returns two caches named name that stand for two processes,
+// or one cache twice when same is set.
+func pairOfCaches(t *testing.T, srv *redistest.Server, name string, same bool) (*cache.Cache[int], *cache.Cache[int]) {
+	first := newCache(t, srv.Client(t), name, cache.Options[int]{TTL: time.Hour})
+	if same {
+		return first, first
+	}
+	return first, newCache(t, srv.Client(t), name, cache.Options[int]{TTL: time.Hour})
+}
+
+// slowLoad starts a Fetch of "k" by c whose loader reads src, a new source
+// where "k" is 1, and waits; it returns once the loader has read, with src
+// and the function that lets the loader return and waits until the Fetch
+// returned what the loader read.
+func slowLoad(t *testing.T, c *cache.Cache[int]) (src *source, finish func()) {
+	src = newSource()
+	src.set("k", 1)
+	const want = 1
+	read, release, done := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		if v, err := c.Fetch(context.Background(), "k", blockingLoader(src, read, release)); err != nil || v != want {
+			t.Errorf("the slow load's Fetch = %d, %v; want what it read, %d", v, err, want)
+		}
+	}()
+	<-read
+	return src, func() {
+		close(release)
+		<-done
+	}
+}
+
 // TestReplyReadBeforeOwnWrite: a read whose reply left Redis before this
 // process's write completed, and that is inserted after it, must not be
 // served afterwards (read your writes). The hook holds the reader between
@@ -161,23 +193,8 @@ func TestWriteBeatsLoad(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
 				ctx := context.Background()
-				name := cacheName(t)
-				loading := newCache(t, srv.Client(t), name, cache.Options[int]{TTL: time.Hour})
-				writing := loading
-				if !tc.sameCache {
-					writing = newCache(t, srv.Client(t), name, cache.Options[int]{TTL: time.Hour})
-				}
-				src := newSource()
-				src.set("k", 1)
-				read, release := make(chan struct{}), make(chan struct{})
-				loadDone := make(chan struct{})
-				go func() {
-					defer close(loadDone)
-					if v, err := loading.Fetch(ctx, "k", blockingLoader(src, read, release)); err != nil || v != 1 {
-						t.Errorf("the slow load's Fetch = %d, %v; want what it read", v, err)
-					}
-				}()
-				<-read // the loader has read 1 from the source
+				loading, writing := pairOfCaches(t, srv, cacheName(t), tc.sameCache)
+				src, finishLoad := slowLoad(t, loading) // it has read 1 from the source
 				var err error
 				switch tc.write {
 				case "put":
@@ -198,8 +215,7 @@ func TestWriteBeatsLoad(t *testing.T) {
 				if v, err := writing.Fetch(ctx, "k", fresh); err != nil || v != 2 {
 					t.Fatalf("Fetch after the %s = %d, %v; want 2", tc.write, v, err)
 				}
-				close(release)
-				<-loadDone
+				finishLoad()
 				for _, c := range []*cache.Cache[int]{loading, writing} {
 					if v, err := c.Get(ctx, "k"); err == nil && v != 2 {
 						t.Fatalf("after the slow load ended the cache holds %d, older than the completed write", v)

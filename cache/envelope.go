@@ -9,7 +9,9 @@ import (
 // The envelope is what a Cache stores under a key, around the codec's bytes:
 //
 //	byte 0   envelopeMagic (format and version)
-//	byte 1   flags (flagAbsent: a cached "not found", no payload)
+//	byte 1   flags (flagAbsent: a cached "not found", no payload;
+//	         flagHardExpiry: never serve past the key's expiry, see
+//	         Options.TTLFunc)
 //	uvarint  stale window in milliseconds
 //	uvarint  load duration Δ in microseconds (XFetch)
 //	...      the codec's bytes
@@ -19,8 +21,9 @@ import (
 // the value) minus the stale window, so the clocks of the writing and the
 // reading process never meet.
 const (
-	envelopeMagic byte = 0xC1
-	flagAbsent    byte = 1 << 0
+	envelopeMagic  byte = 0xC1
+	flagAbsent     byte = 1 << 0
+	flagHardExpiry byte = 1 << 1
 )
 
 // errEnvelope reports bytes under a key that a Cache did not write.
@@ -29,26 +32,23 @@ var errEnvelope = errors.New("cache: bytes were not written by a typecache cache
 // envelope is a decoded header.
 type envelope struct {
 	absent   bool
+	exact    bool          // flagHardExpiry
 	stale    time.Duration // stale window
 	loadTime time.Duration // Δ
 	payload  []byte        // the codec's bytes, aliasing the input
 }
 
-func appendEnvelopeHeader(dst []byte, absent bool, stale, loadTime time.Duration) []byte {
-	var flags byte
-	if absent {
-		flags |= flagAbsent
-	}
+func appendEnvelopeHeader(dst []byte, flags byte, stale, loadTime time.Duration) []byte {
 	dst = append(dst, envelopeMagic, flags)
 	dst = binary.AppendUvarint(dst, uint64(stale/time.Millisecond))
 	return binary.AppendUvarint(dst, uint64(loadTime/time.Microsecond))
 }
 
 func parseEnvelope(data []byte) (envelope, error) {
-	if len(data) < 4 || data[0] != envelopeMagic || data[1]&^flagAbsent != 0 {
+	if len(data) < 4 || data[0] != envelopeMagic || data[1]&^(flagAbsent|flagHardExpiry) != 0 {
 		return envelope{}, errEnvelope
 	}
-	e := envelope{absent: data[1]&flagAbsent != 0}
+	e := envelope{absent: data[1]&flagAbsent != 0, exact: data[1]&flagHardExpiry != 0}
 	rest := data[2:]
 	staleMs, n := binary.Uvarint(rest)
 	if n <= 0 || staleMs > uint64(MaxTTL/time.Millisecond) {

@@ -282,6 +282,9 @@ func TestRoundTrips(t *testing.T) {
 				tt.opts.TTL = time.Hour
 				c := newCache(t, client, cacheName(t), tt.opts)
 				// Connects and loads the scripts on every node.
+				if err := c.Clear(ctx); err != nil {
+					t.Fatal(err)
+				}
 				for i := range 30 {
 					key := "warm-up" + strconv.Itoa(i)
 					if _, err := c.Fetch(ctx, key, loader); err != nil {
@@ -302,6 +305,9 @@ func TestRoundTrips(t *testing.T) {
 					{"Put", 1, func() error { return c.Put(ctx, "k", user{ID: 3}, save) }},
 					{"Delete", 1, func() error { return c.Delete(ctx, "k") }},
 					{"Get of a missing key", 1, func() error { _, err := c.Get(ctx, "k"); return ignoreNotFound(err) }},
+					{"SetMany of one key", 1, func() error { return c.SetMany(ctx, map[string]user{"k": {ID: 4}}) }},
+					{"GetMany of one key held in Redis", 1, func() error { _, err := c.GetMany(ctx, []string{"k"}); return err }},
+					{"Clear", 1, func() error { return c.Clear(ctx) }},
 				} {
 					before := sum(writes())
 					if err := step.do(); err != nil {

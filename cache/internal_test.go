@@ -105,17 +105,25 @@ func TestEarlyRefreshProbability(t *testing.T) {
 
 func TestEnvelopeRoundTrip(t *testing.T) {
 	for _, tt := range []struct {
-		absent          bool
+		absent, exact   bool
 		stale, loadTime time.Duration
 		payload         string
 	}{
-		{false, 0, 0, "x"},
-		{false, time.Hour, 1500 * time.Microsecond, "payload"},
-		{true, 0, 0, ""},
+		{false, false, 0, 0, "x"},
+		{false, false, time.Hour, 1500 * time.Microsecond, "payload"},
+		{false, true, 0, 0, "x"},
+		{true, false, 0, 0, ""},
 	} {
-		data := append(appendEnvelopeHeader(nil, tt.absent, tt.stale, tt.loadTime), tt.payload...)
+		var flags byte
+		if tt.absent {
+			flags |= flagAbsent
+		}
+		if tt.exact {
+			flags |= flagHardExpiry
+		}
+		data := append(appendEnvelopeHeader(nil, flags, tt.stale, tt.loadTime), tt.payload...)
 		env, err := parseEnvelope(data)
-		if err != nil || env.absent != tt.absent || env.stale != tt.stale || env.loadTime != tt.loadTime || string(env.payload) != tt.payload {
+		if err != nil || env.absent != tt.absent || env.exact != tt.exact || env.stale != tt.stale || env.loadTime != tt.loadTime || string(env.payload) != tt.payload {
 			t.Fatalf("round trip of %+v: %+v, %v", tt, env, err)
 		}
 	}
@@ -127,8 +135,9 @@ func TestEnvelopeRoundTrip(t *testing.T) {
 func FuzzParseEnvelope(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte("garbage"))
-	f.Add(appendEnvelopeHeader(nil, false, time.Minute, time.Millisecond))
-	f.Add(appendEnvelopeHeader(nil, true, 0, 0))
+	f.Add(appendEnvelopeHeader(nil, 0, time.Minute, time.Millisecond))
+	f.Add(appendEnvelopeHeader(nil, flagAbsent, 0, 0))
+	f.Add(appendEnvelopeHeader(nil, flagHardExpiry, 0, 0))
 	f.Add([]byte{envelopeMagic, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		env, err := parseEnvelope(data)

@@ -224,7 +224,7 @@ func (c *Cache[T]) finishLeases(ctx context.Context, keys []string, leases []lea
 				life = c.lifetimeOf(key, r.value, c.loadConfig())
 			}
 			if life.hard > 0 {
-				data, err := c.encode(key, r.value, r.absent, life.stale, r.took)
+				data, err := c.encode(key, r.value, r.absent, life, r.took)
 				if err == nil {
 					storeKeys = append(storeKeys, c.keysOf(key))
 					storeArgs = append(storeArgs, []string{l.token, rueidis.BinaryString(data), rediscmd.Millis(life.hard), c.markMillis, strconv.FormatUint(l.gen, 10)})

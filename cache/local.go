@@ -15,6 +15,7 @@ type item[T any] struct {
 	key         string
 	value       T
 	absent      bool   // a cached "not found"
+	exact       bool   // hardAt is checked with the precise clock (Options.TTLFunc)
 	softAt      int64  // end of the TTL: fresh before, stale after
 	hardAt      int64  // end of the stale window: the key is gone from Redis
 	refreshFrom int64  // XFetch cannot fire before this (see newItem)
@@ -43,7 +44,7 @@ func newItem[T any](key string, value T, env envelope, hardAt int64, beta float6
 
 // init sets the fields of a new item.
 func (it *item[T]) init(key string, value T, env envelope, hardAt int64, beta float64, encodedLen int) {
-	it.key, it.value, it.absent = key, value, env.absent
+	it.key, it.value, it.absent, it.exact = key, value, env.absent, env.exact
 	it.hardAt, it.softAt = hardAt, hardAt-int64(env.stale)
 	it.loadTime = int64(env.loadTime)
 	it.weight = int64(len(key)+encodedLen) + itemOverhead

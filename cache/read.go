@@ -163,6 +163,9 @@ func (c *Cache[T]) accept(key, s string, pttl int64, shardGen uint64, now, sent 
 	// The real clock, like Redis's: a test that moves the Cache's clock
 	// sees stored values age.
 	hardAt := sent + pttl*int64(time.Millisecond) - int64(localExpiryMargin)
+	if env.exact && pttl > 0 && hardAt <= time.Now().UnixNano() {
+		return nil // a hard expiry within the margin: as good as gone
+	}
 	if pttl <= 0 {
 		hardAt = now + int64(env.stale+c.o.TTL)
 	}

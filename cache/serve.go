@@ -8,13 +8,14 @@ import (
 )
 
 // localLookup returns key's item from the local tier if it is there and not
-// past its hard expiry, with its shard.
+// past its hard expiry, with its shard. The expiry of an exact item is
+// checked with the precise clock: now, from the coarse one, may lag.
 func (c *Cache[T]) localLookup(key string, now int64) (*item[T], *tierShard[T]) {
 	if c.local == nil {
 		return nil, nil
 	}
 	it, sh := c.local.get(key)
-	if it == nil || now >= it.hardAt {
+	if it == nil || now >= it.hardAt || it.exact && time.Now().UnixNano() >= it.hardAt {
 		return nil, nil
 	}
 	return it, sh

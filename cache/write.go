@@ -106,9 +106,16 @@ func (c *Cache[T]) ownWrite(key string) {
 }
 
 // encode builds the envelope of v (or of an absence) for key, with the
-// stale window of its lifetime.
-func (c *Cache[T]) encode(key string, v T, absent bool, stale, loadTime time.Duration) ([]byte, error) {
-	data := appendEnvelopeHeader(make([]byte, 0, 64), absent, stale, loadTime)
+// stale window of its lifetime and whether that ends in a hard expiry.
+func (c *Cache[T]) encode(key string, v T, absent bool, life lifetime, loadTime time.Duration) ([]byte, error) {
+	var flags byte
+	if absent {
+		flags |= flagAbsent
+	}
+	if life.exact {
+		flags |= flagHardExpiry
+	}
+	data := appendEnvelopeHeader(make([]byte, 0, 64), flags, life.stale, loadTime)
 	if !absent {
 		var err error
 		if data, err = c.o.Codec.Append(data, v); err != nil {
@@ -130,8 +137,12 @@ func (c *Cache[T]) jittered(ttl time.Duration) time.Duration {
 }
 
 // lifetime is how long a value stored now lives in Redis (hard), and the
-// stale window at the end of that (part of hard).
-type lifetime struct{ hard, stale time.Duration }
+// stale window at the end of that (part of hard). exact says that no tier
+// may serve the value after hard, by the precise clock (Options.TTLFunc's).
+type lifetime struct {
+	hard, stale time.Duration
+	exact       bool
+}
 
 // lifetimeOf returns the lifetime of v stored under key now with cfg (see
 // Options.TTLFunc): WithTTL's or Options.TTL, jittered both ways, plus the
@@ -150,7 +161,7 @@ func (c *Cache[T]) lifetimeOf(key string, v T, cfg setConfig) lifetime {
 			if d -= time.Millisecond; d < MinTTL {
 				d = 0
 			}
-			return lifetime{hard: d}
+			return lifetime{hard: d, exact: true}
 		}
 	}
 	return lifetime{hard: c.jittered(cfg.ttl) + c.o.StaleTTL, stale: c.o.StaleTTL}
@@ -167,7 +178,7 @@ func (c *Cache[T]) setWrite(key string, v T, cfg setConfig) (write, error) {
 	if life.hard == 0 {
 		return write{key: key, del: true, conflictWindow: -1}, nil
 	}
-	data, err := c.encode(key, v, false, life.stale, 0)
+	data, err := c.encode(key, v, false, life, 0)
 	if err != nil {
 		return write{}, err
 	}
