@@ -8,6 +8,7 @@ FUZZTIME ?= 10s
 ## test: install redis-server if missing, then gofmt check, go vet and go test -race for every module
 test: redis fmt-check vet
 	@for m in $(MODULES); do echo "== go test -race ($$m)"; (cd $$m && $(GO) test -race -timeout 20m ./...) || exit 1; done
+	@echo "== GOARCH=386 go test ./codec/ (32-bit lengths)"; GOARCH=386 $(GO) test -count=1 ./codec/
 
 redis:
 	@./.ci/ensure-redis
