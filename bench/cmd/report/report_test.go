@@ -86,9 +86,18 @@ func TestCheckTargets(t *testing.T) {
 		"miss + load + store ≤ 2 round trips beyond the loader":                             missed, // 3.001
 		"stampede (4 processes × 64 goroutines): exactly 1 loader call per cold key":        missed, // one run averaged 1.25
 		"stampede: p99 wait ≤ loader time + 10 ms (110 ms)":                                 met,
-		"rate-limit decisions/s ≥ redis_rate (GCRA, 1-key)":                                 met,
-		"rate-limit decisions/s ≥ redis_rate (GCRA, 10k-keys)":                              notMeasured,
 	}
+	// The rate-limit targets: only GCRA against redis_rate on one key is
+	// in the sample (50,000 against 40,000 decisions/s: 1.25×, under 1.5×).
+	for _, keys := range []string{"1-key", "10k-keys"} {
+		for _, a := range []string{"fixed-window", "gcra", "sliding-window-counter", "sliding-window-log"} {
+			floor := map[string]string{"fixed-window": "0.95", "gcra": "0.85", "sliding-window-counter": "0.85", "sliding-window-log": "0.70"}[a]
+			want["rate limit "+a+" ≥ "+floor+"× the floor ("+keys+")"] = notMeasured
+			want["rate limit "+a+" ≥ 1.5× redis_rate ("+keys+")"] = notMeasured
+			want["rate limit "+a+" ≤ 3 allocs per decision ("+keys+")"] = notMeasured
+		}
+	}
+	want["rate limit gcra ≥ 1.5× redis_rate (1-key)"] = missed
 	checks := checkTargets(r)
 	if len(checks) != len(want) {
 		t.Errorf("%d checks, want %d", len(checks), len(want))

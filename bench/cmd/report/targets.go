@@ -77,9 +77,21 @@ func checkTargets(r *run) []check {
 		ratioCheck(r, fmt.Sprintf("session create and fill ≤ %.1f× scs", sessionWriteRatio),
 			"SessionRequest/create/scs-redisstore", "SessionRequest/create/typecache", "ns/op", 1/sessionWriteRatio),
 	)
+	// Rate limits: each algorithm against the floor (the least a correct
+	// fixed-window decision can do per round trip) and against redis_rate.
 	for _, keys := range []string{"1-key", "10k-keys"} {
-		checks = append(checks, ratioCheck(r, "rate-limit decisions/s ≥ redis_rate (GCRA, "+keys+")",
-			"RateLimit/redis_rate-gcra/"+keys, "RateLimit/typecache-gcra/"+keys, "decisions/s", 1))
+		for _, a := range []struct {
+			name  string
+			floor float64
+		}{{"fixed-window", 0.95}, {"gcra", 0.85}, {"sliding-window-counter", 0.85}, {"sliding-window-log", 0.7}} {
+			candidate := "RateLimit/typecache-" + a.name + "/" + keys
+			checks = append(checks,
+				ratioCheck(r, fmt.Sprintf("rate limit %s ≥ %.2f× the floor (%s)", a.name, a.floor, keys),
+					"RateLimit/floor-fixed-window/"+keys, candidate, "decisions/s", a.floor),
+				ratioCheck(r, fmt.Sprintf("rate limit %s ≥ 1.5× redis_rate (%s)", a.name, keys),
+					"RateLimit/redis_rate-gcra/"+keys, candidate, "decisions/s", 1.5),
+				atMost(r, fmt.Sprintf("rate limit %s ≤ 3 allocs per decision (%s)", a.name, keys), candidate, "allocs/op", 3))
+		}
 	}
 	return checks
 }
