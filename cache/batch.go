@@ -361,7 +361,7 @@ type readBatch struct {
 	mode      readMode
 	tokens    []string
 	shardGens []uint64
-	gen       uint64
+	gen       string
 	now       int64
 }
 

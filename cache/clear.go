@@ -61,22 +61,22 @@ func (c *Cache[T]) forgetGeneration() {
 	c.waiters.wakeAll()
 }
 
-// currentGeneration returns the cache's generation: the one this process
-// knows, or else one read from Redis, which is kept when the client tracks
-// the read (Redis then says when it changes: see invalidationSink).
-func (c *Cache[T]) currentGeneration(ctx context.Context) (uint64, error) {
-	if gen := c.generations.known.Load(); gen != 0 {
-		return gen, nil
+// currentGeneration returns the cache's generation, in decimal as the
+// scripts take it: the one this process knows, or else one read from
+// Redis, which is kept when the client tracks the read (Redis then says
+// when it changes: see invalidationSink).
+func (c *Cache[T]) currentGeneration(ctx context.Context) (string, error) {
+	if gen := c.generations.known.Load(); gen != nil {
+		return *gen, nil
 	}
 	epoch := c.generations.begin()
 	msg, err := generationScript.Exec(ctx, c.redis, c.client.DoTracked, []string{c.generationKey}, nil)
 	if err != nil {
-		return 0, err
+		return "", err
 	}
-	s, _ := msg.ToString()
-	gen, err := strconv.ParseUint(s, 10, 64)
-	if err != nil || gen == 0 {
-		return 0, fmt.Errorf("cache: unexpected generation %v", msg)
+	gen, _ := msg.ToString()
+	if _, err := strconv.ParseUint(gen, 10, 64); err != nil || len(gen) != 16 {
+		return "", fmt.Errorf("cache: unexpected generation %v", msg)
 	}
 	if c.client.Tracking() {
 		c.generations.learn(epoch, gen)
@@ -89,7 +89,7 @@ func (c *Cache[T]) currentGeneration(ctx context.Context) (uint64, error) {
 // keeps its reply only if no forget came in between (learn), so a reply
 // that an invalidation overtook is never kept.
 type generationCell struct {
-	known atomic.Uint64 // 0 while unknown
+	known atomic.Pointer[string] // nil while unknown
 
 	mu    sync.Mutex
 	epoch uint64 // moved by every forget
@@ -101,11 +101,11 @@ func (g *generationCell) begin() uint64 {
 	return g.epoch
 }
 
-func (g *generationCell) learn(epoch, gen uint64) {
+func (g *generationCell) learn(epoch uint64, gen string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.epoch == epoch {
-		g.known.Store(gen)
+		g.known.Store(&gen)
 	}
 }
 
@@ -113,5 +113,5 @@ func (g *generationCell) forget() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.epoch++
-	g.known.Store(0)
+	g.known.Store(nil)
 }

@@ -9,11 +9,18 @@
 // # Read path
 //
 // A read looks in the local tier (decoded values, no allocation on a hit),
-// then asks rueidis with DoCache, which serves from its own client-side
-// cache or reads Redis and asks the server to report the key's next change
-// (tracking), then, for Fetch and FetchMany, calls the loader. Every key is
-// stored under name + ":" + key, in an envelope that holds the stale window
-// and the load duration next to the codec's bytes.
+// then runs one script in Redis through a tracked read (the server reports
+// the key's next change), which on a miss also takes the key's load lease,
+// then, for Fetch and FetchMany, calls the loader. GetMany and SetMany read
+// and write many keys in one round trip per node. Every key is stored
+// under "cache:<name>:{<key>}", in an envelope that holds the stale window
+// and the load duration next to the codec's bytes; Options.Version adds a
+// version to the name, so that two versions of T never share entries.
+//
+// # Clear
+//
+// Clear makes every entry unreachable with one write: it moves the cache's
+// generation, which every stored value carries and every script checks.
 //
 // # Coherence
 //
@@ -29,7 +36,9 @@
 //
 // # Expiry
 //
-// Values are fresh for Options.TTL, spread by Options.Jitter. XFetch
+// Values are fresh for Options.TTL, spread by Options.Jitter, or for what
+// Options.TTLFunc says for each value: a hard expiry that no stale window
+// extends. XFetch
 // refreshes a value in the background shortly before it expires, with a
 // probability that rises toward expiry and with the load's duration. In the
 // stale window (Options.StaleTTL) after the TTL, Fetch returns the old value

@@ -155,3 +155,105 @@ func ExampleObserver() {
 	defer closeAll()
 	fmt.Printf("%+v\n", users.Stats())
 }
+
+// Token is a credential that expires.
+type Token struct {
+	Value  string
+	Expiry time.Time
+}
+
+func fetchToken(ctx context.Context, service string) (Token, error) {
+	return Token{Value: "secret", Expiry: time.Now().Add(time.Hour)}, nil
+}
+
+func ExampleOptions_ttlFunc() {
+	client, err := typecache.NewClient(rueidis.ClientOption{InitAddress: []string{"127.0.0.1:6379"}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Close()
+
+	// Each token is cached until a minute before it expires, however
+	// long Options.TTL is: that instant is a hard expiry, which jitter
+	// only brings forward and no stale window extends.
+	tokens, err := cache.New[Token](client, "token", cache.Options[Token]{
+		TTL: 10 * time.Minute, // for the values TTLFunc leaves to it (0)
+		TTLFunc: func(_ string, t Token) time.Duration {
+			return time.Until(t.Expiry) - time.Minute
+		},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer tokens.Close()
+
+	tok, err := tokens.Fetch(context.Background(), "billing-api", cache.LoaderFunc[Token](fetchToken))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(tok.Value)
+}
+
+func ExampleCache_GetMany() {
+	users, closeAll := openUsers(cache.Options[User]{TTL: time.Hour})
+	defer closeAll()
+	ctx := context.Background()
+
+	// Warm the cache in one pipeline, then read many keys without a
+	// loader: local hits first, one round trip per node for the rest.
+	if err := users.SetMany(ctx, map[string]User{
+		"42": {ID: "42", Name: "Ada"},
+		"43": {ID: "43", Name: "Grace"},
+	}); err != nil {
+		log.Fatal(err)
+	}
+	found, err := users.GetMany(ctx, []string{"42", "43", "44"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(len(found)) // 2: "44" is missing, and not cached as absent
+}
+
+func ExampleCache_Clear() {
+	users, closeAll := openUsers(cache.Options[User]{TTL: time.Hour})
+	defer closeAll()
+
+	// After a bulk import rewrote the users table: one write makes every
+	// entry unreachable, at once in this process and within the
+	// invalidation delay in the others, however many there are.
+	if err := users.Clear(context.Background()); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func ExampleOptions_version() {
+	client, err := typecache.NewClient(rueidis.ClientOption{InitAddress: []string{"127.0.0.1:6379"}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Close()
+
+	// Release 3 added a field to User. During the rolling deploy,
+	// processes of releases 2 and 3 share Redis: with a version each
+	// reads only its own entries (cache:user@3:{42} here), so neither
+	// decodes the other's bytes into a wrong User. Release 3 starts cold.
+	users, err := cache.New[User](client, "user", cache.Options[User]{
+		TTL:     time.Hour,
+		Version: "3",
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer users.Close()
+
+	// Or derive the version from User's fields, so that a change of
+	// the type can never ship with the old one.
+	derived, err := cache.New[User](client, "user", cache.Options[User]{
+		TTL:     time.Hour,
+		Version: cache.ShapeVersion[User](),
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer derived.Close()
+}

@@ -159,7 +159,7 @@ const untrackedPoll = 5 * time.Millisecond
 // stored in (see scripts.go).
 type lease struct {
 	token string
-	gen   uint64
+	gen   string // decimal
 }
 
 // load runs loader for key and, when l is a lease the caller holds, stores
@@ -227,7 +227,7 @@ func (c *Cache[T]) finishLeases(ctx context.Context, keys []string, leases []lea
 				data, err := c.encode(key, r.value, r.absent, life, r.took)
 				if err == nil {
 					storeKeys = append(storeKeys, c.keysOf(key))
-					storeArgs = append(storeArgs, []string{l.token, rueidis.BinaryString(data), rediscmd.Millis(life.hard), c.markMillis, strconv.FormatUint(l.gen, 10)})
+					storeArgs = append(storeArgs, []string{l.token, rueidis.BinaryString(data), rediscmd.Millis(life.hard), c.markMillis, l.gen})
 					stored = append(stored, key)
 					continue
 				}

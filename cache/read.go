@@ -45,14 +45,14 @@ type readResult[T any] struct {
 	state readState
 	item  *item[T]      // stateHit
 	wait  time.Duration // stateBusy: the lease's time left
-	// gen is the cache generation the read was made in: the store of the
-	// lease it took (stateLeased) tags its value with it.
-	gen uint64
+	// gen is the cache generation the read was made in (decimal): the
+	// store of the lease it took (stateLeased) tags its value with it.
+	gen string
 }
 
 // readArgs are readScript's arguments for mode with token in generation gen.
-func (c *Cache[T]) readArgs(mode readMode, token string, gen uint64) []string {
-	return []string{string(mode), token, c.leaseMillis, strconv.FormatUint(gen, 10)}
+func (c *Cache[T]) readArgs(mode readMode, token, gen string) []string {
+	return []string{string(mode), token, c.leaseMillis, gen}
 }
 
 // read reads key with readScript in mode (token is the caller's lease token

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -53,15 +52,14 @@ func (c *Cache[T]) writeMany(ctx context.Context, ws []write) (errs []error, con
 	defer done()
 	gen := "0" // deletes tag nothing
 	if slices.ContainsFunc(ws, func(w write) bool { return !w.del }) {
-		g, err := c.currentGeneration(rctx)
-		if err != nil {
+		var err error
+		if gen, err = c.currentGeneration(rctx); err != nil {
 			c.breaker.record(ctx, err, c.now())
 			for i := range errs {
 				errs[i] = err
 			}
 			return errs, conflicts
 		}
-		gen = strconv.FormatUint(g, 10)
 	}
 	keys, args := make([][]string, len(ws)), make([][]string, len(ws))
 	for i, w := range ws {
