@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/rueidis"
 
+	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/cache"
 	"github.com/typecache/typecache/internal/redistest"
 )
@@ -190,4 +191,37 @@ func TestGenerationKeyLost(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestClearWithoutTracking: a client without client-side caching hears of
+// no change, so it reads the generation before every call: a Clear by
+// another process hides the entries from its next call.
+func TestClearWithoutTracking(t *testing.T) {
+	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+		ctx := context.Background()
+		name := cacheName(t)
+		opt := srv.Option()
+		opt.DisableCache = true
+		untracked, err := typecache.NewClient(opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(untracked.Close)
+		c := newCache(t, untracked, name, cache.Options[int]{TTL: time.Hour})
+		clearing := newCache(t, srv.Client(t), name, cache.Options[int]{TTL: time.Hour})
+		if err := c.Set(ctx, "k", 1); err != nil {
+			t.Fatal(err)
+		}
+		mustGet(t, c, "k", 1)
+		if err := clearing.Clear(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if v, err := c.Get(ctx, "k"); !errors.Is(err, cache.ErrNotFound) {
+			t.Fatalf("Get by an untracked client after another's Clear = %d, %v", v, err)
+		}
+		if err := c.Set(ctx, "k", 2); err != nil {
+			t.Fatal(err)
+		}
+		mustGet(t, clearing, "k", 2)
+	})
 }
