@@ -76,7 +76,9 @@ type Options[T any] struct {
 	// and drop unknown ones without an error), so that during a rolling
 	// deploy old and new processes never read each other's entries. A new
 	// version starts cold. ShapeVersion derives one from T's fields. 1 to
-	// 100 letters, digits, '.', '_' or '-' (name@Version at most 100).
+	// 100 letters, digits, '.', '_' or '-' (name@Version at most 100); a
+	// cache named "user@3" without Version is the same as "user" with
+	// Version "3".
 	Version string
 
 	// StaleTTL is the stale window after TTL: a value past its TTL but
