@@ -263,7 +263,6 @@ func TestGetTreatsStaleAsMiss(t *testing.T) {
 	}
 }
 
-// TestFetchRoundTrips counts the commands a miss costs on a private server.
 // TestRoundTrips counts round trips at the connections (see
 // countingClient): a cold miss costs two (the read that takes the load
 // lease, then the store that ends it), with or without the stampede lock; a
