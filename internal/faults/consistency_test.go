@@ -21,6 +21,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/typecache/typecache/cache"
+	"github.com/typecache/typecache/internal/rediscmd"
 	"github.com/typecache/typecache/internal/redistest"
 )
 
@@ -83,7 +84,11 @@ func (s historySource) write(ctx context.Context, key string, v int64) error {
 }
 
 func (s historySource) read(ctx context.Context, key string) (int64, error) {
-	v, err := s.redis.Do(ctx, s.redis.B().Get().Key(s.keys(key)[0]).Build()).AsInt64()
+	// Pinned, as every read rueidis may retry (see internal/rediscmd): an
+	// unpinned one is recycled while a killed connection may still write
+	// it, a data race in rueidis that -race reports in whichever command
+	// reuses the memory.
+	v, err := s.redis.Do(ctx, rediscmd.Retried(s.redis.B().Get().Key(s.keys(key)[0]).Build())).AsInt64()
 	if rueidis.IsRedisNil(err) {
 		return 0, cache.ErrNotFound
 	}
@@ -91,7 +96,7 @@ func (s historySource) read(ctx context.Context, key string) (int64, error) {
 }
 
 func (s historySource) log(ctx context.Context, key string) ([]int64, error) {
-	return s.redis.Do(ctx, s.redis.B().Lrange().Key(s.keys(key)[1]).Start(0).Stop(-1).Build()).AsIntSlice()
+	return s.redis.Do(ctx, rediscmd.Retried(s.redis.B().Lrange().Key(s.keys(key)[1]).Start(0).Stop(-1).Build())).AsIntSlice()
 }
 
 // historyProcess is one process of the test: it runs the random calls until
