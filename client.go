@@ -82,6 +82,11 @@ func NewClient(opt rueidis.ClientOption) (*Client, error) {
 
 // Redis returns the underlying rueidis client, for commands typecache does not
 // wrap. Reads through its DoCache are tracked like typecache's own.
+//
+// Pin the read-only commands you send through it (cmd.Pin()): rueidis
+// v1.0.79 returns a retried read to its pool while the broken connection it
+// was first sent on may still be writing it, and any later command of the
+// process, typecache's included, may then reuse that memory.
 func (c *Client) Redis() rueidis.Client { return c.redis }
 
 // Close closes the connections. Subscribers are told to drop everything,

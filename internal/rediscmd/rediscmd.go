@@ -11,7 +11,9 @@
 // (and DoCache reads); writes, scripts (EVAL/EVALSHA) and batches that
 // contain one are never retried. So typecache pins exactly the read-only
 // commands it sends (Retried), and nothing else: a pin costs two small
-// allocations per call.
+// allocations per call. The recycled memory of an unpinned read can be
+// reused by any other command of the process, so tests pin their own reads
+// too, and the docs ask applications to.
 //
 // # Clock
 //
