@@ -34,7 +34,7 @@ func BenchmarkFetchMany100(b *testing.B) {
 		b.Run(mode, func(b *testing.B) {
 			srv := server(b)
 			prefix := redistest.Prefix(b)
-			c, err := cache.New(srv.typecacheClient(b, cached), "bench-fetchmany", cache.Options[User]{TTL: valueTTL, DisableLocal: !cached})
+			c, err := cache.New(srv.typecacheClient(b, true), "bench-fetchmany", cache.Options[User]{TTL: valueTTL, DisableLocal: !cached})
 			if err != nil {
 				b.Fatal(err)
 			}
