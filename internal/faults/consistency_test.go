@@ -1,10 +1,8 @@
 package faults_test
 
 import (
-	"bufio"
 	"cmp"
 	"context"
-	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -232,18 +230,7 @@ func historyProcess(t *testing.T) {
 		}
 		record(historyOp{Key: int32(k), Final: true, Value: v, Start: start, End: time.Now().UnixNano()})
 	}
-	f, err := os.Create(os.Getenv(envOut))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w := bufio.NewWriter(f)
-	if err := binary.Write(w, binary.LittleEndian, ops); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Flush(); err != nil {
-		t.Fatal(err)
-	}
+	writeOps(t, ops)
 }
 
 // TestConsistencyHistory runs historyProcesses processes against one
@@ -297,18 +284,7 @@ func TestConsistencyHistory(t *testing.T) {
 				t.Fatal("hang: history processes still running")
 			}
 		}
-		var ops []historyOp
-		for _, out := range outs {
-			data, err := os.ReadFile(out)
-			if err != nil {
-				t.Fatal(err)
-			}
-			part := make([]historyOp, len(data)/binary.Size(historyOp{}))
-			if err := binary.Read(strings.NewReader(string(data)), binary.LittleEndian, part); err != nil {
-				t.Fatal(err)
-			}
-			ops = append(ops, part...)
-		}
+		ops := readOps[historyOp](t, outs)
 		logs := make([][]int64, historyKeys)
 		for k := range logs {
 			var err error

@@ -71,18 +71,7 @@ func TestHelperProcess(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), duration)
 	defer cancel()
 	ops := soakMix(process, c).run(ctx)
-	f, err := os.Create(os.Getenv(envOut))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w := bufio.NewWriter(f)
-	if err := binary.Write(w, binary.LittleEndian, ops); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Flush(); err != nil {
-		t.Fatal(err)
-	}
+	writeOps(t, ops)
 }
 
 // Scenario 7: two OS processes × 32 goroutines, 90% reads, 8% writes, 2%
@@ -135,18 +124,7 @@ func TestSoak(t *testing.T) {
 	}
 	took := time.Since(start)
 
-	var ops []op
-	for _, out := range outs {
-		data, err := os.ReadFile(out)
-		if err != nil {
-			t.Fatal(err)
-		}
-		part := make([]op, len(data)/binary.Size(op{}))
-		if err := binary.Read(strings.NewReader(string(data)), binary.LittleEndian, part); err != nil {
-			t.Fatal(err)
-		}
-		ops = append(ops, part...)
-	}
+	ops := readOps[op](t, outs)
 	m := soakMix(0, nil)
 	writerOf := m.writerOf(func(owner int) int8 { return int8(owner / soakGoroutines) })
 	v := checkHistory(ops, writerOf, checkOptions{crossBound: time.Second})
@@ -159,4 +137,38 @@ func TestSoak(t *testing.T) {
 		"%.0f ops/s, p50 %s, p99 %s, max %s", s.opsPerSec, ms(s.p50), ms(s.p99), ms(s.max))
 	figure(t, "soak outcome", "%d ops (%d reads, %d writes, %d deletes), %d failed calls (%d by the open breaker), %d kills, %d mismatches, %d hangs, wall %s",
 		len(ops), v.Reads, v.Writes, v.Deletes, v.Errors, v.BreakerErrors, kills, v.Mismatches, v.Hangs, took.Round(time.Millisecond))
+}
+
+// writeOps writes a child process's operations to FAULTS_OUT, for readOps.
+func writeOps[O any](t *testing.T, ops []O) {
+	f, err := os.Create(os.Getenv(envOut))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := bufio.NewWriter(f)
+	if err := binary.Write(w, binary.LittleEndian, ops); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// readOps reads and joins the operations the children wrote to files.
+func readOps[O any](t *testing.T, files []string) []O {
+	var ops []O
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var zero O
+		part := make([]O, len(data)/binary.Size(zero))
+		if err := binary.Read(strings.NewReader(string(data)), binary.LittleEndian, part); err != nil {
+			t.Fatal(err)
+		}
+		ops = append(ops, part...)
+	}
+	return ops
 }
