@@ -1,6 +1,9 @@
 package codec
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Codec encodes values of type T to bytes and decodes them back. Every
 // typecache package that stores values in Redis (cache, session) takes one.
@@ -28,4 +31,13 @@ var (
 	// ErrCorrupt reports bytes that carry this codec's header but cannot be
 	// decoded: truncated, altered, or failing authentication.
 	ErrCorrupt = errors.New("codec: corrupt data")
+
+	// ErrInvalidOptions reports options Compress or Encrypt cannot use; the
+	// message names the field.
+	ErrInvalidOptions = errors.New("codec: invalid options")
 )
+
+// invalid returns an error wrapping ErrInvalidOptions.
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidOptions}, args...)...)
+}

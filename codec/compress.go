@@ -1,8 +1,6 @@
 package codec
 
 import (
-	"errors"
-	"fmt"
 	"slices"
 
 	"github.com/klauspost/compress/s2"
@@ -42,13 +40,13 @@ const (
 // if inner is.
 func Compress[T any](inner Codec[T], opts CompressOptions) (Codec[T], error) {
 	if inner == nil {
-		return nil, errors.New("codec: Compress: inner codec is nil")
+		return nil, invalid("Compress needs an inner Codec, got nil")
 	}
 	if opts.Threshold < 0 {
-		return nil, fmt.Errorf("codec: CompressOptions.Threshold must be >= 0, got %d", opts.Threshold)
+		return nil, invalid("CompressOptions.Threshold must be >= 0, got %d", opts.Threshold)
 	}
 	if opts.MaxDecodedSize < 0 {
-		return nil, fmt.Errorf("codec: CompressOptions.MaxDecodedSize must be >= 0, got %d", opts.MaxDecodedSize)
+		return nil, invalid("CompressOptions.MaxDecodedSize must be >= 0, got %d", opts.MaxDecodedSize)
 	}
 	c := &compressCodec[T]{inner: inner, threshold: opts.Threshold, maxDecodedSize: opts.MaxDecodedSize}
 	if c.threshold == 0 {

@@ -3,8 +3,6 @@ package codec
 import (
 	"crypto/aes"
 	"crypto/cipher"
-	"errors"
-	"fmt"
 )
 
 // EncryptionKey is one AES key and the id that frames sealed with it carry.
@@ -47,25 +45,25 @@ type EncryptOptions struct {
 // safe for concurrent use by multiple goroutines if inner is.
 func Encrypt[T any](inner Codec[T], opts EncryptOptions) (Codec[T], error) {
 	if inner == nil {
-		return nil, errors.New("codec: Encrypt: inner codec is nil")
+		return nil, invalid("Encrypt needs an inner Codec, got nil")
 	}
 	if len(opts.Keys) == 0 {
-		return nil, errors.New("codec: EncryptOptions.Keys is empty; give at least one key")
+		return nil, invalid("EncryptOptions.Keys is empty; give at least one key")
 	}
 	c := &encryptCodec[T]{inner: inner, primary: opts.Keys[0].ID}
 	firstUse := map[byte]int{}
 	for i, k := range opts.Keys {
 		if j, dup := firstUse[k.ID]; dup {
-			return nil, fmt.Errorf("codec: EncryptOptions.Keys[%d].ID %d repeats Keys[%d].ID", i, k.ID, j)
+			return nil, invalid("EncryptOptions.Keys[%d].ID %d repeats Keys[%d].ID", i, k.ID, j)
 		}
 		firstUse[k.ID] = i
 		block, err := aes.NewCipher(k.Secret)
 		if err != nil {
-			return nil, fmt.Errorf("codec: EncryptOptions.Keys[%d].Secret must be 16, 24 or 32 bytes, got %d", i, len(k.Secret))
+			return nil, invalid("EncryptOptions.Keys[%d].Secret must be 16, 24 or 32 bytes, got %d", i, len(k.Secret))
 		}
 		aead, err := cipher.NewGCMWithRandomNonce(block)
 		if err != nil {
-			return nil, fmt.Errorf("codec: EncryptOptions.Keys[%d]: %w", i, err)
+			return nil, invalid("EncryptOptions.Keys[%d]: %w", i, err)
 		}
 		aad := append([]byte{frameMagic, byte(formatEncrypt), frameVersion, k.ID}, opts.AssociatedData...)
 		c.keys[k.ID] = &sealingKey{aead: aead, aad: aad}

@@ -67,7 +67,7 @@ func ExampleCompress() {
 func ExampleCompress_badOption() {
 	_, err := codec.Compress(codec.String(), codec.CompressOptions{Threshold: -1})
 	fmt.Println(err)
-	// Output: codec: CompressOptions.Threshold must be >= 0, got -1
+	// Output: codec: invalid options: CompressOptions.Threshold must be >= 0, got -1
 }
 
 // Rotate keys by putting the new key first: Append seals with it, Decode
@@ -97,7 +97,7 @@ func ExampleEncrypt_badKey() {
 		Keys: []codec.EncryptionKey{{ID: 1, Secret: []byte("too short")}},
 	})
 	fmt.Println(err)
-	// Output: codec: EncryptOptions.Keys[0].Secret must be 16, 24 or 32 bytes, got 9
+	// Output: codec: invalid options: EncryptOptions.Keys[0].Secret must be 16, 24 or 32 bytes, got 9
 }
 
 // Compress, then encrypt: the wrappers nest. Keys come from crypto/rand (or

@@ -18,34 +18,34 @@ func TestConstructorErrors(t *testing.T) {
 	}{
 		{"compress nil inner", func() (codec.Codec[string], error) {
 			return codec.Compress[string](nil, codec.CompressOptions{})
-		}, "codec: Compress: inner codec is nil"},
+		}, "codec: invalid options: Compress needs an inner Codec, got nil"},
 		{"negative threshold", func() (codec.Codec[string], error) {
 			return codec.Compress(codec.String(), codec.CompressOptions{Threshold: -1})
-		}, "codec: CompressOptions.Threshold must be >= 0, got -1"},
+		}, "codec: invalid options: CompressOptions.Threshold must be >= 0, got -1"},
 		{"negative max decoded size", func() (codec.Codec[string], error) {
 			return codec.Compress(codec.String(), codec.CompressOptions{MaxDecodedSize: -5})
-		}, "codec: CompressOptions.MaxDecodedSize must be >= 0, got -5"},
+		}, "codec: invalid options: CompressOptions.MaxDecodedSize must be >= 0, got -5"},
 		{"encrypt nil inner", func() (codec.Codec[string], error) {
 			return codec.Encrypt[string](nil, codec.EncryptOptions{Keys: []codec.EncryptionKey{{Secret: key16}}})
-		}, "codec: Encrypt: inner codec is nil"},
+		}, "codec: invalid options: Encrypt needs an inner Codec, got nil"},
 		{"no keys", func() (codec.Codec[string], error) {
 			return codec.Encrypt(codec.String(), codec.EncryptOptions{})
-		}, "codec: EncryptOptions.Keys is empty; give at least one key"},
+		}, "codec: invalid options: EncryptOptions.Keys is empty; give at least one key"},
 		{"key of the wrong size", func() (codec.Codec[string], error) {
 			return codec.Encrypt(codec.String(), codec.EncryptOptions{Keys: []codec.EncryptionKey{{ID: 1, Secret: key16}, {ID: 2, Secret: key16[:15]}}})
-		}, "codec: EncryptOptions.Keys[1].Secret must be 16, 24 or 32 bytes, got 15"},
+		}, "codec: invalid options: EncryptOptions.Keys[1].Secret must be 16, 24 or 32 bytes, got 15"},
 		{"empty key", func() (codec.Codec[string], error) {
 			return codec.Encrypt(codec.String(), codec.EncryptOptions{Keys: []codec.EncryptionKey{{ID: 1}}})
-		}, "codec: EncryptOptions.Keys[0].Secret must be 16, 24 or 32 bytes, got 0"},
+		}, "codec: invalid options: EncryptOptions.Keys[0].Secret must be 16, 24 or 32 bytes, got 0"},
 		{"duplicate key id", func() (codec.Codec[string], error) {
 			return codec.Encrypt(codec.String(), codec.EncryptOptions{Keys: []codec.EncryptionKey{{ID: 7, Secret: key16}, {ID: 3, Secret: key24}, {ID: 7, Secret: key32}}})
-		}, "codec: EncryptOptions.Keys[2].ID 7 repeats Keys[0].ID"},
+		}, "codec: invalid options: EncryptOptions.Keys[2].ID 7 repeats Keys[0].ID"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c, err := tt.build()
-			if err == nil || err.Error() != tt.wantErr {
-				t.Fatalf("err = %v, want %q", err, tt.wantErr)
+			if !errors.Is(err, codec.ErrInvalidOptions) || err.Error() != tt.wantErr {
+				t.Fatalf("err = %v, want %q wrapping ErrInvalidOptions", err, tt.wantErr)
 			}
 			if c != nil {
 				t.Fatalf("codec = %v, want nil with an error", c)
