@@ -356,3 +356,48 @@ func TestFetchManyJoinsLoads(t *testing.T) {
 		}
 	})
 }
+
+// TestLongLoadKeepsItsLease: a load that runs several lease lifetimes keeps
+// its lease (extended while it runs), so another process waits for it
+// instead of loading too. The lease is a Redis expiry, so the test lets
+// real time pass: 5 lease lifetimes while the loader is held.
+func TestLongLoadKeepsItsLease(t *testing.T) {
+	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+		ctx := context.Background()
+		const lease = 60 * time.Millisecond
+		name := cacheName(t)
+		a := newCache(t, srv.Client(t), name, cache.Options[int]{TTL: time.Hour, StampedeLease: lease})
+		b := newCache(t, srv.Client(t), name, cache.Options[int]{TTL: time.Hour, StampedeLease: lease})
+		src := newSource()
+		src.set("k", 7)
+		read, release := make(chan struct{}), make(chan struct{})
+		aDone := make(chan struct{})
+		go func() {
+			defer close(aDone)
+			if v, err := a.Fetch(ctx, "k", blockingLoader(src, read, release)); err != nil || v != 7 {
+				t.Errorf("holder's Fetch = %d, %v", v, err)
+			}
+		}()
+		<-read
+		bLoads := &countingLoader[int]{fn: func(_ context.Context, key string) (int, error) { return src.get(key), nil }}
+		bDone := make(chan struct{})
+		go func() {
+			defer close(bDone)
+			if v, err := b.Fetch(ctx, "k", bLoads); err != nil || v != 7 {
+				t.Errorf("waiter's Fetch = %d, %v", v, err)
+			}
+		}()
+		raw := srv.Raw(t)
+		for end := time.Now().Add(5 * lease); time.Now().Before(end); time.Sleep(lease / 6) {
+			if pttl, err := raw.Do(ctx, raw.B().Pttl().Key(a.RedisGuardKey("k")).Build()).AsInt64(); err != nil || pttl <= 0 {
+				t.Fatalf("the loading process's lease lapsed while it loaded: PTTL %d, %v", pttl, err)
+			}
+		}
+		close(release)
+		<-aDone
+		<-bDone
+		if n := bLoads.calls.Load(); n != 0 {
+			t.Fatalf("the waiting process loaded %d times while the first still held its lease", n)
+		}
+	})
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -268,7 +269,9 @@ func (c *Cache[T]) storeFailed(key string, err error) {
 // keepLeases extends the leases leases[i] of keys[i] (those with a token)
 // every third of Options.StampedeLease until the returned function is
 // called, so that a long load keeps other processes waiting rather than
-// loading too, while the lease of a process that dies lapses soon.
+// loading too, while the lease of a process that dies lapses soon. Most
+// loads end before the first extension: a timer, not a goroutine, waits for
+// it, and stop waits for an extension in flight.
 func (c *Cache[T]) keepLeases(ctx context.Context, keys []string, leases []lease) (stop func()) {
 	var held, heldArgs [][]string
 	for i, key := range keys {
@@ -280,29 +283,44 @@ func (c *Cache[T]) keepLeases(ctx context.Context, keys []string, leases []lease
 	if len(held) == 0 {
 		return func() {}
 	}
-	quit, ended := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(ended)
-		ticker := time.NewTicker(c.o.StampedeLease / 3)
-		defer ticker.Stop()
-		for {
-			select {
-			case <-quit:
-				return
-			case <-ticker.C:
-				ectx, done := c.deadline.bound(context.WithoutCancel(ctx), c.now())
-				for _, res := range extendScript.ExecMany(ectx, c.redis, held, heldArgs) {
-					if res.Error() != nil {
-						c.stats.lockErrors.Add(1)
-					}
-				}
-				done()
+	var (
+		mu        sync.Mutex
+		stopped   bool
+		extending sync.WaitGroup
+		timer     *time.Timer
+	)
+	every := c.o.StampedeLease / 3
+	extend := func() {
+		mu.Lock()
+		if stopped {
+			mu.Unlock()
+			return
+		}
+		extending.Add(1)
+		mu.Unlock()
+		defer extending.Done()
+		ectx, done := c.deadline.bound(context.WithoutCancel(ctx), c.now())
+		for _, res := range extendScript.ExecMany(ectx, c.redis, held, heldArgs) {
+			if res.Error() != nil {
+				c.stats.lockErrors.Add(1)
 			}
 		}
-	}()
+		done()
+		mu.Lock()
+		if !stopped {
+			timer.Reset(every)
+		}
+		mu.Unlock()
+	}
+	mu.Lock()
+	timer = time.AfterFunc(every, extend)
+	mu.Unlock()
 	return func() {
-		close(quit)
-		<-ended
+		mu.Lock()
+		stopped = true
+		timer.Stop()
+		mu.Unlock()
+		extending.Wait()
 	}
 }
 
