@@ -58,7 +58,8 @@ func (c *Client) DoTracked(ctx context.Context, cmd rueidis.Completed) (rueidis.
 		}
 		return c.redis.Do(ctx, cmd).ToMessage()
 	}
-	replies, err := c.DoTrackedMulti(ctx, cmd)
+	// The single read of a remote hit: no batch bookkeeping.
+	replies, err := execReplies(c.redis.DoMulti(ctx, c.tracked.multi, c.tracked.caching, cmd, c.tracked.exec), 1)
 	if err != nil {
 		return rueidis.RedisMessage{}, err
 	}
