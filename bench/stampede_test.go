@@ -110,8 +110,12 @@ func TestStampedeHarness(t *testing.T) {
 			if res.LoaderCalls < 1 || res.LoaderCalls > int64(cold.Processes) {
 				t.Errorf("cold round: loader called %d times, want 1 to %d", res.LoaderCalls, cold.Processes)
 			}
-			if p := res.Percentile(0.5); p < cold.LoaderDelay {
-				t.Errorf("cold round: median caller waited %v, less than the loader's %v", p, cold.LoaderDelay)
+			// The callers of the loading process start before its loader, so
+			// the longest wait covers the whole load. (The median does not: on
+			// a loaded machine the other process's goroutines may start well
+			// after the loader did, and wait less than its delay.)
+			if p := res.Percentile(1); p < cold.LoaderDelay {
+				t.Errorf("cold round: the longest caller waited %v, less than the loader's %v: nobody waited for the load", p, cold.LoaderDelay)
 			}
 			warm := cold
 			warm.Warm = true
