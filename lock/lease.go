@@ -9,8 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/redis/rueidis"
-
 	"github.com/typecache/typecache/internal/rediscmd"
 )
 
@@ -22,7 +20,7 @@ import (
 // or 0 if the lock is held. KEYS: lock, fence. ARGV: owner, lease in ms,
 // fence TTL in ms (0: never expires). The counter is incremented only on
 // success, so tokens are consecutive per name.
-var acquireScript = rueidis.NewLuaScript(`
+var acquireScript = newLeaseScript(`
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
 	return 0
 end
@@ -37,9 +35,9 @@ return token`)
 func (lk *Locker) tryAcquire(ctx context.Context, name string, keys lockKeys, turn *turnQueue) (*Lock, error) {
 	owner := lk.owners.next()
 	sent := time.Now()
-	token, err := acquireScript.Exec(ctx, lk.redis,
+	token, err := lk.run(ctx, acquireScript,
 		[]string{keys.lock, keys.fence},
-		[]string{owner, lk.args.validity, lk.args.fenceTTL}).AsInt64()
+		[]string{owner, lk.args.validity, lk.args.fenceTTL})
 	switch {
 	case err != nil:
 		return nil, fmt.Errorf("lock: acquire %q: %w", name, err)
@@ -74,7 +72,7 @@ func (s *ownerSource) next() string {
 // extendScript makes the lease last at least ARGV[2] ms if ARGV[1] still
 // owns it, and refreshes the fence counter's expiry (ARGV[3] ms, 0: none).
 // It returns 1 if the lock is held, 0 if not. KEYS: lock, fence.
-var extendScript = rueidis.NewLuaScript(`
+var extendScript = newLeaseScript(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
 	return 0
 end
@@ -101,9 +99,9 @@ func (l *Lock) extend(ctx context.Context, ttl time.Duration) error {
 		ttlArg = rediscmd.Millis(ttl)
 	}
 	sent := time.Now()
-	held, err := extendScript.Exec(ctx, l.locker.redis,
+	held, err := l.locker.run(ctx, extendScript,
 		[]string{l.keys.lock, l.keys.fence},
-		[]string{l.owner, ttlArg, l.locker.args.fenceTTL}).AsInt64()
+		[]string{l.owner, ttlArg, l.locker.args.fenceTTL})
 	switch {
 	case err != nil && !time.Now().Before(end):
 		return l.lose("the lease lapsed before it could be extended")
@@ -131,7 +129,7 @@ func (l *Lock) lose(reason string) error {
 
 // releaseScript deletes the lock key if ARGV[1] still owns it and returns 1,
 // else 0. KEYS: lock.
-var releaseScript = rueidis.NewLuaScript(`
+var releaseScript = newLeaseScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
 	redis.call('DEL', KEYS[1])
 	return 1

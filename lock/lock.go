@@ -55,6 +55,7 @@ type Locker struct {
 	wakes  *wakeRouter
 	turns  *localTurns
 	unsub  func()
+	alone  atomic.Bool // a round trip is using an unshared connection (see run)
 	closed chan struct{}
 	close  sync.Once
 }
@@ -305,7 +306,7 @@ func (l *Lock) Release(ctx context.Context) error {
 	if err := l.heldErr(); err != nil {
 		return err
 	}
-	n, err := releaseScript.Exec(ctx, l.locker.redis, []string{l.keys.lock}, []string{l.owner}).AsInt64()
+	n, err := l.locker.run(ctx, releaseScript, []string{l.keys.lock}, []string{l.owner})
 	return l.released(n == 1, err)
 }
 

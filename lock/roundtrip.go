@@ -1,0 +1,102 @@
+package lock
+
+import (
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"errors"
+	"strconv"
+
+	"github.com/redis/rueidis"
+)
+
+// leaseScript is one of the lock's Lua scripts, which all answer an
+// integer.
+type leaseScript struct {
+	lua  *rueidis.Lua
+	body string
+	sha1 string
+}
+
+func newLeaseScript(body string) *leaseScript {
+	sum := sha1.Sum([]byte(body))
+	return &leaseScript{lua: rueidis.NewLuaScript(body), body: body, sha1: hex.EncodeToString(sum[:])}
+}
+
+// run sends s with keys and args to Redis and returns its integer answer.
+// Every round trip of a lease script goes through here.
+//
+// On a client with client-side caching, rueidis hands every command to a
+// connection's writer and reader goroutines, so a lone caller waits for two
+// goroutine switches besides Redis. When no other round trip of this Locker
+// is in flight, run sends the script instead on a connection of rueidis's
+// pool of unshared connections and reads the answer on the caller's own
+// goroutine, as rueidis itself does for a lone caller on a client without
+// caching; so does it with the same limit: only for a ctx that has a
+// deadline or can never be cancelled (the connection's deadline then ends
+// the wait), and at most one such connection in use per Locker at a time,
+// so concurrent callers share the pipelined connections as before.
+func (lk *Locker) run(ctx context.Context, s *leaseScript, keys, args []string) (int64, error) {
+	if _, ok := ctx.Deadline(); (ok || ctx.Done() == nil) && lk.alone.CompareAndSwap(false, true) {
+		n, err := lk.runAlone(ctx, s, keys, args)
+		lk.alone.Store(false)
+		if !retryPipelined(err) {
+			return n, err
+		}
+	}
+	return s.lua.Exec(ctx, lk.redis, keys, args).AsInt64()
+}
+
+// runAlone sends s by EVALSHA on an unshared connection, and by EVAL if
+// Redis does not know the script yet.
+func (lk *Locker) runAlone(ctx context.Context, s *leaseScript, keys, args []string) (int64, error) {
+	cmd := lk.redis.B().Evalsha().Sha1(s.sha1).Numkeys(int64(len(keys))).Key(keys...).Arg(args...).Build()
+	n, err := readInt(lk.redis.DoStream(ctx, cmd))
+	if re, ok := errors.AsType[*rueidis.RedisError](err); ok && re.IsNoScript() {
+		cmd = lk.redis.B().Eval().Script(s.body).Numkeys(int64(len(keys))).Key(keys...).Arg(args...).Build()
+		n, err = readInt(lk.redis.DoStream(ctx, cmd))
+	}
+	if err != nil && ctx.Err() != nil {
+		// The connection's deadline was ctx's: say so, as the pipelined
+		// path does.
+		err = ctx.Err()
+	}
+	return n, err
+}
+
+// retryPipelined reports whether err says Redis did not run the script and
+// the pipelined path, which follows cluster redirections and refreshes the
+// cluster's topology, should send it again.
+func retryPipelined(err error) bool {
+	re, ok := errors.AsType[*rueidis.RedisError](err)
+	if !ok {
+		return false
+	}
+	_, moved := re.IsMoved()
+	_, ask := re.IsAsk()
+	_, redirect := re.IsRedirect()
+	return moved || ask || redirect || re.IsTryAgain() || re.IsClusterDown() || re.IsLoading()
+}
+
+// readInt reads the one integer answer of stream.
+func readInt(stream rueidis.RedisResultStream) (int64, error) {
+	var w digits
+	if _, err := stream.WriteTo(&w); err != nil {
+		return 0, err
+	}
+	return strconv.ParseInt(string(w.b[:w.n]), 10, 64)
+}
+
+// digits collects the decimal digits of an integer answer.
+type digits struct {
+	b [20]byte
+	n int
+}
+
+func (d *digits) Write(p []byte) (int, error) {
+	if len(p) > len(d.b)-d.n {
+		return 0, errors.New("lock: a script answered more than an integer")
+	}
+	d.n += copy(d.b[d.n:], p)
+	return len(p), nil
+}
