@@ -38,6 +38,7 @@ type Client struct {
 	hub      *invalidationHub
 	tracked  *trackedRead   // nil when nothing is tracked
 	topology *topologyWatch // nil unless the client is a cluster client
+	breaker  *Breaker       // nil when turned off
 
 	closeOnce sync.Once
 }
@@ -55,7 +56,18 @@ type Client struct {
 // The option is copied; the caller's value is not modified. A zero
 // ClusterOption.ShardsRefreshInterval becomes [DefaultTopologyInterval], so
 // that a client that reads only from local tiers still notices a failover.
-func NewClient(opt rueidis.ClientOption) (*Client, error) {
+//
+// options configure what typecache adds, such as the breakers
+// ([WithBreaker]); an invalid one returns an error wrapping
+// [ErrInvalidOptions].
+func NewClient(opt rueidis.ClientOption, options ...Option) (*Client, error) {
+	var s settings
+	for _, o := range options {
+		o(&s)
+	}
+	if err := s.validate(); err != nil {
+		return nil, err
+	}
 	hub := newInvalidationHub(opt.OnInvalidations)
 	if !opt.DisableCache || opt.OnInvalidations != nil {
 		// Without client-side caching nothing is tracked, so there is nothing
@@ -73,9 +85,9 @@ func NewClient(opt rueidis.ClientOption) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("typecache: connect: %w", err)
 	}
-	c := &Client{redis: redis, hub: hub, tracked: newTrackedRead(redis, opt)}
+	c := &Client{redis: redis, hub: hub, tracked: newTrackedRead(redis, opt), breaker: newBreaker(redis, s)}
 	if redis.Mode() == rueidis.ClientModeCluster {
-		c.topology = watchTopology(redis, hub, interval/4)
+		c.topology = watchTopology(redis, hub, c.breaker, interval/4)
 	}
 	return c, nil
 }
@@ -89,6 +101,11 @@ func NewClient(opt rueidis.ClientOption) (*Client, error) {
 // process, typecache's included, may then reuse that memory.
 func (c *Client) Redis() rueidis.Client { return c.redis }
 
+// Breaker returns the Client's circuit breakers, one per Redis node, which
+// every package built on the Client consults; nil (which allows everything)
+// when WithBreaker turned them off.
+func (c *Client) Breaker() *Breaker { return c.breaker }
+
 // Close closes the connections. Subscribers are told to drop everything,
 // since no further invalidations will arrive. Calls after the first do
 // nothing.
@@ -97,6 +114,7 @@ func (c *Client) Close() {
 		if c.topology != nil {
 			c.topology.stop()
 		}
+		c.breaker.close()
 		c.redis.Close()
 		c.hub.dispatch(nil)
 	})

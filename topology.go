@@ -3,7 +3,9 @@ package typecache
 import (
 	"context"
 	"fmt"
+	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,74 +26,106 @@ import (
 type topologyWatch struct {
 	cancel  context.CancelFunc
 	stopped chan struct{}
+
+	redis    rueidis.Client
+	hub      *invalidationHub
+	breaker  *Breaker
+	interval time.Duration
+	slots    rueidis.Completed
+	known    string // the last fingerprint; only the poll's goroutine uses it
 }
 
-func watchTopology(redis rueidis.Client, hub *invalidationHub, interval time.Duration) *topologyWatch {
+// It also tells the Client's breakers which node serves which slot. The
+// first poll is made before watchTopology returns, so that the breakers
+// know the nodes from the start.
+func watchTopology(redis rueidis.Client, hub *invalidationHub, breaker *Breaker, interval time.Duration) *topologyWatch {
 	ctx, cancel := context.WithCancel(context.Background())
-	w := &topologyWatch{cancel: cancel, stopped: make(chan struct{})}
-	go w.run(ctx, redis, hub, interval)
+	w := &topologyWatch{cancel: cancel, stopped: make(chan struct{}),
+		redis: redis, hub: hub, breaker: breaker, interval: interval,
+		// Built once and pinned (a read rueidis may retry): never recycled.
+		slots: rediscmd.Retried(redis.B().ClusterSlots().Build()),
+	}
+	w.poll(ctx)
+	go w.run(ctx)
 	return w
 }
 
-func (w *topologyWatch) run(ctx context.Context, redis rueidis.Client, hub *invalidationHub, interval time.Duration) {
+func (w *topologyWatch) run(ctx context.Context) {
 	defer close(w.stopped)
-	ticker := time.NewTicker(interval)
+	ticker := time.NewTicker(w.interval)
 	defer ticker.Stop()
-	// Built once and pinned (a read rueidis may retry): never recycled.
-	slots := rediscmd.Retried(redis.B().ClusterSlots().Build())
-	known := ""
 	for {
-		// A poll that fails (a node down during the failover) proves
-		// nothing: the next one compares with the last answer.
-		pollCtx, cancel := context.WithTimeout(ctx, interval)
-		reply, err := redis.Do(pollCtx, slots).ToArray()
-		cancel()
-		if now, ok := slotMasters(reply); err == nil && ok && now != known {
-			if known != "" {
-				hub.flushSubscribers()
-			}
-			known = now
-		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-ticker.C:
 		}
+		w.poll(ctx)
 	}
 }
 
-// slotMasters returns a fingerprint of which master serves which slots,
-// from a CLUSTER SLOTS reply: one "first-last host:port id" line per range,
-// ordered by first slot. The master's node ID and address are both in it, so
-// a role swap, a slot moved between masters and a node replaced on the same
-// address all change it. ok is false for a reply it cannot read.
-func slotMasters(ranges []rueidis.RedisMessage) (fingerprint string, ok bool) {
-	lines := make([]string, 0, len(ranges))
-	for _, r := range ranges {
+// poll asks for the slots' masters once. A poll that fails (a node down
+// during the failover) proves nothing: the next one compares with the last
+// answer.
+func (w *topologyWatch) poll(ctx context.Context) {
+	pollCtx, cancel := context.WithTimeout(ctx, w.interval)
+	reply, err := w.redis.Do(pollCtx, w.slots).ToArray()
+	cancel()
+	if err != nil {
+		return
+	}
+	ranges, now, ok := slotMasters(reply)
+	if !ok || now == w.known {
+		return
+	}
+	if w.known != "" {
+		w.hub.flushSubscribers()
+	}
+	w.known = now
+	w.breaker.setRoute(ranges)
+}
+
+// slotRange is a range of slots and the address of the master serving it.
+type slotRange struct {
+	first, last int
+	addr        string
+}
+
+// slotMasters reads a CLUSTER SLOTS reply: which master serves which
+// slots, and a fingerprint of it, one "first-last host:port id" line per
+// range, ordered by first slot. The master's node ID and address are both
+// in it, so a role swap, a slot moved between masters and a node replaced
+// on the same address all change it. ok is false for a reply it cannot
+// read.
+func slotMasters(reply []rueidis.RedisMessage) (ranges []slotRange, fingerprint string, ok bool) {
+	lines := make([]string, 0, len(reply))
+	for _, r := range reply {
 		// first slot, last slot, master [host, port, node ID, ...], replicas...
 		fields, err := r.ToArray()
 		if err != nil || len(fields) < 3 {
-			return "", false
+			return nil, "", false
 		}
 		first, err1 := fields[0].AsInt64()
 		last, err2 := fields[1].AsInt64()
 		master, err3 := fields[2].ToArray()
 		if err1 != nil || err2 != nil || err3 != nil || len(master) < 2 {
-			return "", false
+			return nil, "", false
 		}
 		host, err1 := master[0].ToString()
 		port, err2 := master[1].AsInt64()
 		if err1 != nil || err2 != nil {
-			return "", false
+			return nil, "", false
 		}
 		id := ""
 		if len(master) > 2 {
 			id, _ = master[2].ToString()
 		}
-		lines = append(lines, fmt.Sprintf("%05d-%05d %s:%d %s\n", first, last, host, port, id))
+		addr := net.JoinHostPort(host, strconv.FormatInt(port, 10))
+		ranges = append(ranges, slotRange{first: int(first), last: int(last), addr: addr})
+		lines = append(lines, fmt.Sprintf("%05d-%05d %s %s\n", first, last, addr, id))
 	}
 	slices.Sort(lines) // fixed-width first slots: sorted by range
-	return strings.Join(lines, ""), len(lines) > 0
+	return ranges, strings.Join(lines, ""), len(lines) > 0
 }
 
 func (w *topologyWatch) stop() {

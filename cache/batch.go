@@ -318,8 +318,10 @@ func (c *Cache[T]) loadMany(ctx context.Context, keys []string, leases []lease, 
 // a whole on the first error. Reads that may be followed by a load
 // (readOrLease) leave the loader half of ctx's time.
 func (c *Cache[T]) readMany(ctx context.Context, keys []string, mode readMode, tokens []string, now int64) ([]readResult[T], error) {
-	if !c.breaker.allow(now) {
-		return nil, ErrUnavailable
+	for _, key := range keys {
+		if !c.breaker.Allow(c.space.Key(valueKind, key)) {
+			return nil, ErrUnavailable
+		}
 	}
 	var rctx context.Context
 	var done context.CancelFunc
@@ -334,10 +336,10 @@ func (c *Cache[T]) readMany(ctx context.Context, keys []string, mode readMode, t
 	for i, key := range keys {
 		shardGens[i] = c.shardGeneration(key)
 	}
-	gen, err := c.currentGeneration(rctx)
+	gen, err := c.currentGeneration(ctx, rctx)
 	var results []readResult[T]
 	if err == nil {
-		b := readBatch{keys: keys, mode: mode, tokens: tokens, shardGens: shardGens, gen: gen, now: now}
+		b := readBatch{caller: ctx, keys: keys, mode: mode, tokens: tokens, shardGens: shardGens, gen: gen, now: now}
 		var noScript bool
 		results, noScript, err = c.readBatches(rctx, b, readScript.EvalSha)
 		if err == nil && noScript {
@@ -346,7 +348,6 @@ func (c *Cache[T]) readMany(ctx context.Context, keys []string, mode readMode, t
 			results, _, err = c.readBatches(rctx, b, readScript.Eval)
 		}
 	}
-	c.breaker.record(ctx, err, c.now())
 	if err != nil {
 		return nil, fmt.Errorf("cache: get %d keys: %w", len(keys), err)
 	}
@@ -357,6 +358,7 @@ func (c *Cache[T]) readMany(ctx context.Context, keys []string, mode readMode, t
 // none) in the cache generation gen; shardGens are the generations of the
 // keys' shards, noted before gen.
 type readBatch struct {
+	caller    context.Context // the caller's context, for the breaker
 	keys      []string
 	mode      readMode
 	tokens    []string
@@ -394,6 +396,9 @@ func (c *Cache[T]) readBatches(ctx context.Context, rb readBatch, cmd func(rueid
 	}
 	sent := wallClock.read()
 	replies, errs := c.client.DoTrackedBatches(ctx, batches...)
+	for b, batch := range batches {
+		c.breaker.Record(rb.caller, batch.SlotKey, errs[b])
+	}
 	results = make([]readResult[T], len(keys))
 	for b, batch := range members {
 		if errs[b] != nil {

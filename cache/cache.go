@@ -53,7 +53,7 @@ type Cache[T any] struct {
 
 	local     *decodedTier[T] // nil when Options.DisableLocal or the client tracks nothing
 	keys      KeyObserver     // Options.Observer when it is one
-	breaker   *breaker
+	breaker   *typecache.Breaker
 	deadline  *redisDeadline // nil when Options.RedisTimeout < 0
 	flights   flightGroup[T]
 	waiters   leaseWaiters
@@ -110,7 +110,8 @@ func New[T any](c *typecache.Client, name string, opts Options[T]) (*Cache[T], e
 	if o.RedisTimeout > 0 {
 		cache.deadline = &redisDeadline{timeout: int64(o.RedisTimeout)}
 	}
-	cache.breaker = newBreaker(o.BreakerFailures, int64(o.BreakerCooldown), func() {
+	cache.breaker = c.Breaker()
+	stopBreaker := cache.breaker.OnOpen(func() {
 		cache.stats.breakerOpens.Add(1)
 		o.Observer.OnBreakerOpen()
 	})
@@ -120,7 +121,11 @@ func New[T any](c *typecache.Client, name string, opts Options[T]) (*Cache[T], e
 		cache.send = c.DoTracked
 	}
 	wallClock.acquire()
-	cache.unsubscribe = c.Subscribe(space.Prefix(), invalidationSink[T]{cache})
+	unsubscribe := c.Subscribe(space.Prefix(), invalidationSink[T]{cache})
+	cache.unsubscribe = func() {
+		unsubscribe()
+		stopBreaker()
+	}
 	return cache, nil
 }
 

@@ -102,7 +102,6 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		{"bytes", cache.Options[user]{TTL: time.Second, MaxLocalBytes: -1}, "Options.MaxLocalBytes"},
 		{"value bytes", cache.Options[user]{TTL: time.Second, MaxValueBytes: -1}, "Options.MaxValueBytes"},
 		{"load timeout", cache.Options[user]{TTL: time.Second, LoadTimeout: -1}, "Options.LoadTimeout"},
-		{"cooldown", cache.Options[user]{TTL: time.Second, BreakerCooldown: -1}, "Options.BreakerCooldown"},
 		{"TTL under a millisecond", cache.Options[user]{TTL: time.Nanosecond}, "Options.TTL"},
 		{"negative TTL under a millisecond", cache.Options[user]{TTL: time.Second, NegativeTTL: time.Microsecond}, "Options.NegativeTTL"},
 		{"lease", cache.Options[user]{TTL: time.Second, StampedeLease: time.Millisecond}, "Options.StampedeLease"},

@@ -28,14 +28,13 @@ func (c *Cache[T]) Clear(ctx context.Context) error {
 	if c.closed.Load() {
 		return ErrClosed
 	}
-	now := c.now()
-	if !c.breaker.allow(now) {
+	if !c.breaker.Allow(c.generationKey) {
 		return ErrUnavailable
 	}
-	rctx, done := c.deadline.bound(ctx, now)
+	rctx, done := c.deadline.bound(ctx, c.now())
 	_, err := clearScript.Exec(rctx, c.redis, rediscmd.Plain(c.redis), []string{c.generationKey}, nil)
 	done()
-	c.breaker.record(ctx, err, c.now())
+	c.breaker.Record(ctx, c.generationKey, err)
 	c.forgetGeneration()
 	if err != nil {
 		return fmt.Errorf("cache: clear: %w", err)
@@ -64,13 +63,18 @@ func (c *Cache[T]) forgetGeneration() {
 // currentGeneration returns the cache's generation, in decimal as the
 // scripts take it: the one this process knows, or else one read from
 // Redis, which is kept when the client tracks the read (Redis then says
-// when it changes: see invalidationSink).
-func (c *Cache[T]) currentGeneration(ctx context.Context) (string, error) {
+// when it changes: see invalidationSink). The read is bounded by rctx; ctx
+// is the caller's, for the breaker.
+func (c *Cache[T]) currentGeneration(ctx, rctx context.Context) (string, error) {
 	if gen := c.generations.known.Load(); gen != nil {
 		return *gen, nil
 	}
+	if !c.breaker.Allow(c.generationKey) {
+		return "", ErrUnavailable
+	}
 	epoch := c.generations.begin()
-	msg, err := generationScript.Exec(ctx, c.redis, c.client.DoTracked, []string{c.generationKey}, nil)
+	msg, err := generationScript.Exec(rctx, c.redis, c.client.DoTracked, []string{c.generationKey}, nil)
+	c.breaker.Record(ctx, c.generationKey, err)
 	if err != nil {
 		return "", err
 	}

@@ -58,13 +58,13 @@
 //
 // Each call to Redis is bounded by Options.RedisTimeout; the read of Fetch
 // and FetchMany also by half the time left on the caller's context, so that
-// a stalled Redis leaves the loader the other half. After
-// Options.BreakerFailures failures with no success in between, spread over
-// at least 100 ms (so the burst of one killed connection does not count),
-// a breaker skips Redis for Options.BreakerCooldown: Get, Set and Delete
-// return ErrUnavailable at once and Fetch calls the loader. One call then
-// probes Redis; when it answers, everything works again. Bytes that do not decode under a key are a miss,
-// reported to the Observer; Fetch overwrites them.
+// a stalled Redis leaves the loader the other half. The Client's breaker
+// of the node serving a key (see typecache.Breaker and
+// typecache.WithBreaker) skips a node that is down: while it is open, Get,
+// Set and Delete of its keys return ErrUnavailable at once and Fetch calls
+// the loader, until a background probe finds the node up again. On a
+// cluster the other nodes' keys work as usual. Bytes that do not decode
+// under a key are a miss, reported to the Observer; Fetch overwrites them.
 //
 // See docs/cache.md for the guide and the measured benchmarks.
 package cache

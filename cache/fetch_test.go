@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/cache"
 	"github.com/typecache/typecache/internal/redistest"
 )
@@ -341,8 +342,8 @@ func sum(counts []int64) (total int64) {
 func TestRedisDown(t *testing.T) {
 	ctx := context.Background()
 	srv := redistest.NewStandalone(t)
-	c := newCache(t, srv.Client(t), cacheName(t), cache.Options[int]{
-		TTL: time.Hour, BreakerFailures: 2, BreakerCooldown: 20 * time.Millisecond, RedisTimeout: 200 * time.Millisecond,
+	c := newCache(t, srv.Client(t, typecache.WithBreaker(2, 20*time.Millisecond)), cacheName(t), cache.Options[int]{
+		TTL: time.Hour, RedisTimeout: 200 * time.Millisecond,
 	})
 	loader := &countingLoader[int]{fn: func(context.Context, string) (int, error) { return 42, nil }}
 	if v, err := c.Fetch(ctx, "k", loader); err != nil || v != 42 {
@@ -424,7 +425,7 @@ func TestFetchEarlyRefresh(t *testing.T) {
 func TestFetchFailsOpenWhenRedisStalls(t *testing.T) {
 	ctx := context.Background()
 	srv := redistest.NewStandalone(t)
-	c := newCache(t, srv.Client(t), cacheName(t), cache.Options[int]{TTL: time.Hour, BreakerFailures: 3})
+	c := newCache(t, srv.Client(t, typecache.WithBreaker(3, 0)), cacheName(t), cache.Options[int]{TTL: time.Hour})
 	for _, k := range []string{"a", "b"} {
 		if err := c.Set(ctx, k, 1); err != nil {
 			t.Fatal(err)

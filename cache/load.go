@@ -241,11 +241,13 @@ func (c *Cache[T]) finishLeases(ctx context.Context, keys []string, leases []lea
 	if len(storeKeys)+len(releaseKeys) == 0 {
 		return
 	}
-	fctx, done := c.deadline.bound(context.WithoutCancel(ctx), c.now())
+	// The stores outlive the callers: only their own deadline ends them.
+	ctx = context.WithoutCancel(ctx)
+	fctx, done := c.deadline.bound(ctx, c.now())
 	defer done()
 	for i, res := range storeScript.ExecMany(fctx, c.redis, storeKeys, storeArgs) {
 		n, err := res.AsInt64()
-		c.breaker.record(fctx, err, c.now())
+		c.breaker.Record(ctx, storeKeys[i][0], err)
 		switch {
 		case err != nil:
 			c.storeFailed(stored[i], keyErr("store", stored[i], err))

@@ -52,7 +52,9 @@ type Observer interface {
 	// OnInvalidation reports a local entry dropped because Redis said the
 	// key changed; all is true when the whole local tier was dropped.
 	OnInvalidation(all bool)
-	// OnBreakerOpen reports that Redis failures opened the breaker.
+	// OnBreakerOpen reports that Redis failures opened the breaker of a
+	// node (see typecache.Breaker): the Client's breakers are shared, so
+	// every Cache on the Client hears of every node's.
 	OnBreakerOpen()
 	// OnStoreFailure reports a loaded value that was not stored in Redis:
 	// err wraps ErrTooLarge, a Redis or codec error, or is ErrSuperseded
@@ -113,7 +115,7 @@ type Stats struct {
 	StaleServed   uint64 // values served within the stale window
 	DecodeErrors  uint64 // undecodable bytes met under a key
 	Invalidations uint64 // local entries dropped by Redis invalidations (a flush counts once)
-	BreakerOpens  uint64 // times Redis failures opened the breaker
+	BreakerOpens  uint64 // times Redis failures opened a node's breaker (see Observer.OnBreakerOpen)
 	LockWaits     uint64 // misses that waited for another caller's load
 	LockErrors    uint64 // load leases that could not be extended (Redis errors)
 	StoreFailures uint64 // loaded values not stored (see Observer.OnStoreFailure)

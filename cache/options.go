@@ -32,15 +32,9 @@ const (
 	DefaultLoadTimeout = 30 * time.Second
 	// DefaultRedisTimeout bounds each call to Redis.
 	DefaultRedisTimeout = time.Second
-	// DefaultBreakerFailures is how many Redis failures in a row open the
-	// breaker.
-	DefaultBreakerFailures = 5
 	// DefaultStampedeLease is how long a load lease outlives a process that
 	// died while loading.
 	DefaultStampedeLease = 5 * time.Second
-	// DefaultBreakerCooldown is how long an open breaker skips Redis before
-	// it lets one probe through.
-	DefaultBreakerCooldown = time.Second
 
 	// MaxTTL is the longest TTL (including the stale window) a Cache stores.
 	MaxTTL = 365 * 24 * time.Hour
@@ -137,19 +131,6 @@ type Options[T any] struct {
 	// negative value leaves calls bounded by the caller's context only.
 	RedisTimeout time.Duration
 
-	// BreakerFailures Redis failures with no success in between, the first
-	// and the last at least 100 ms apart, open the breaker for
-	// BreakerCooldown: Get, Set and Delete then fail at once with
-	// ErrUnavailable and Fetch calls the loader without touching Redis;
-	// then one call probes Redis and closes the breaker when it succeeds.
-	// The span keeps one broken connection from opening it: the calls in
-	// flight on it fail at once, and rueidis reconnects within
-	// milliseconds. 1 opens on any failure. 0 means DefaultBreakerFailures
-	// and DefaultBreakerCooldown; a negative BreakerFailures turns the
-	// breaker off.
-	BreakerFailures int
-	BreakerCooldown time.Duration
-
 	// DisableStampedeLock stops misses from waiting for a load that another
 	// process runs. By default the read that finds a key missing also takes
 	// the key's load lease, in the same round trip, so that one process in
@@ -207,8 +188,6 @@ func (o Options[T]) validated() (Options[T], error) {
 		return invalid("Options.LoadTimeout must be >= 0, got %v", o.LoadTimeout)
 	case o.StampedeLease < 0 || (o.StampedeLease > 0 && o.StampedeLease < 10*time.Millisecond):
 		return invalid("Options.StampedeLease must be 0 (the default) or at least 10ms, got %v", o.StampedeLease)
-	case o.BreakerCooldown < 0:
-		return invalid("Options.BreakerCooldown must be >= 0, got %v", o.BreakerCooldown)
 	case o.Version != "" && (strings.Contains(o.Version, "@") || keyspace.CheckName(o.Version) != nil):
 		return invalid("Options.Version must be empty or 1 to %d letters, digits, '.', '_' or '-', got %q", keyspace.MaxNameLen, o.Version)
 	}
@@ -218,8 +197,6 @@ func (o Options[T]) validated() (Options[T], error) {
 	orDefault(&o.MaxValueBytes, DefaultMaxValueBytes)
 	orDefault(&o.LoadTimeout, DefaultLoadTimeout)
 	orDefault(&o.RedisTimeout, DefaultRedisTimeout)
-	orDefault(&o.BreakerFailures, DefaultBreakerFailures)
-	orDefault(&o.BreakerCooldown, DefaultBreakerCooldown)
 	orDefault(&o.StampedeLease, DefaultStampedeLease)
 	if o.Codec == nil {
 		o.Codec = codec.MsgPack[T]()

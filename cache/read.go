@@ -79,7 +79,8 @@ func (c *Cache[T]) readTracked(ctx context.Context, key, token string) (readResu
 }
 
 func (c *Cache[T]) readVia(ctx context.Context, send rediscmd.Sender, key string, mode readMode, token string, now int64, beforeLoad bool, into *item[T]) (readResult[T], error) {
-	if !c.breaker.allow(now) {
+	keys := c.keysOf(key)
+	if !c.breaker.Allow(keys[0]) {
 		return readResult[T]{}, ErrUnavailable
 	}
 	// The shard's generation before the cache's: a Clear forgets the
@@ -92,14 +93,14 @@ func (c *Cache[T]) readVia(ctx context.Context, send rediscmd.Sender, key string
 	} else {
 		rctx, done = c.deadline.bound(ctx, now)
 	}
-	gen, err := c.currentGeneration(rctx)
+	gen, err := c.currentGeneration(ctx, rctx)
 	var msg rueidis.RedisMessage
 	sent := wallClock.read()
 	if err == nil {
-		msg, err = readScript.Exec(rctx, c.redis, send, c.keysOf(key), c.readArgs(mode, token, gen))
+		msg, err = readScript.Exec(rctx, c.redis, send, keys, c.readArgs(mode, token, gen))
+		c.breaker.Record(ctx, keys[0], err)
 	}
 	done()
-	c.breaker.record(ctx, err, c.now())
 	if err != nil {
 		return readResult[T]{}, err
 	}

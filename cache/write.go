@@ -38,32 +38,41 @@ type write struct {
 // writeMany sends ws in one pipeline (one round trip per node) and treats
 // every key as written by this process (see ownWrite), even after an error:
 // a write that timed out may have happened. conflicts[i] reports that a
-// Put's store became a delete (see writeScript).
+// Put's store became a delete (see writeScript). A write to a node whose
+// breaker is open fails with ErrUnavailable, without a round trip.
 func (c *Cache[T]) writeMany(ctx context.Context, ws []write) (errs []error, conflicts []bool) {
 	errs, conflicts = make([]error, len(ws)), make([]bool, len(ws))
-	now := c.now()
-	if !c.breaker.allow(now) {
-		for i := range errs {
+	defer func() {
+		for _, w := range ws {
+			c.ownWrite(w.key)
+		}
+	}()
+	keys, args := make([][]string, 0, len(ws)), make([][]string, 0, len(ws))
+	sent := make([]int, 0, len(ws)) // indexes in ws of keys[i]
+	for i, w := range ws {
+		if k := c.keysOf(w.key); c.breaker.Allow(k[0]) {
+			keys, sent = append(keys, k), append(sent, i)
+		} else {
 			errs[i] = ErrUnavailable
 		}
+	}
+	if len(sent) == 0 {
 		return errs, conflicts
 	}
-	rctx, done := c.deadline.bound(ctx, now)
+	rctx, done := c.deadline.bound(ctx, c.now())
 	defer done()
 	gen := "0" // deletes tag nothing
 	if slices.ContainsFunc(ws, func(w write) bool { return !w.del }) {
 		var err error
-		if gen, err = c.currentGeneration(rctx); err != nil {
-			c.breaker.record(ctx, err, c.now())
-			for i := range errs {
+		if gen, err = c.currentGeneration(ctx, rctx); err != nil {
+			for _, i := range sent {
 				errs[i] = err
 			}
 			return errs, conflicts
 		}
 	}
-	keys, args := make([][]string, len(ws)), make([][]string, len(ws))
-	for i, w := range ws {
-		keys[i] = c.keysOf(w.key)
+	for _, i := range sent {
+		w := ws[i]
 		op := "set"
 		if w.del {
 			op = "del"
@@ -72,17 +81,13 @@ func (c *Cache[T]) writeMany(ctx context.Context, ws []write) (errs []error, con
 		if w.conflictWindow >= 0 {
 			window = fmt.Sprint(w.conflictWindow.Microseconds())
 		}
-		args[i] = []string{op, rueidis.BinaryString(w.data), rediscmd.Millis(w.ttl), window, c.markMillis, gen}
+		args = append(args, []string{op, rueidis.BinaryString(w.data), rediscmd.Millis(w.ttl), window, c.markMillis, gen})
 	}
-	results := writeScript.ExecMany(rctx, c.redis, keys, args)
-	replied := c.now()
-	for i, res := range results {
+	for j, res := range writeScript.ExecMany(rctx, c.redis, keys, args) {
 		n, err := res.AsInt64()
+		i := sent[j]
 		errs[i], conflicts[i] = err, n == 1
-		c.breaker.record(ctx, err, replied)
-	}
-	for _, w := range ws {
-		c.ownWrite(w.key)
+		c.breaker.Record(ctx, keys[j][0], err)
 	}
 	return errs, conflicts
 }

@@ -237,7 +237,7 @@ func TestCacheBreakerOpens(t *testing.T) {
 	m, reader := newMetrics(t)
 	srv := redistest.NewStandalone(t)
 	name := redistest.Name(t)
-	c := newCache(t, srv.Client(t), name, cache.Options[string]{BreakerFailures: 1, Observer: m.CacheObserver(name, nil)})
+	c := newCache(t, srv.Client(t, typecache.WithBreaker(1, 0)), name, cache.Options[string]{Observer: m.CacheObserver(name, nil)})
 	srv.Stop()
 	for range 3 {
 		if _, err := c.Get(background, "k"); err == nil {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/cache"
 	"github.com/typecache/typecache/internal/redistest"
 	"github.com/typecache/typecache/ratelimit"
@@ -118,7 +119,7 @@ func TestServerRestartedEmpty(t *testing.T) {
 		}
 		return err
 	})
-	figure(t, "first successful write after restart", "%s (breaker cooldown %s)", ms(recovered), cache.DefaultBreakerCooldown)
+	figure(t, "first successful write after restart", "%s (breaker cooldown %s)", ms(recovered), typecache.DefaultBreakerCooldown)
 	figure(t, "the other client's new value read after restart", "%s after the server was up (%s polling)", ms(time.Since(upAt)), ms(seen))
 	if v, err := s.cache.Get(ctx, "gone"); !errors.Is(err, cache.ErrNotFound) {
 		t.Errorf("Get(gone) after an empty restart = %q, %v; want cache.ErrNotFound (the local tier must have been dropped)", v, err)

@@ -154,9 +154,44 @@ const clusterSlots = 16384
 // Slot returns the cluster slot of every key of id in any space: the slot
 // of its encoded text, which is the keys' hash tag.
 func Slot(id string) uint16 {
-	var crc uint16 // CRC-16/XMODEM, Redis Cluster's key hash
-	add := func(b byte) {
-		crc ^= uint16(b) << 8
+	var crc uint16
+	for i := 0; i < len(id); i++ {
+		switch id[i] {
+		case '%':
+			crc = crc16(crc16(crc16(crc, '%'), '2'), '5')
+		case '}':
+			crc = crc16(crc16(crc16(crc, '%'), '7'), 'D')
+		default:
+			crc = crc16(crc, id[i])
+		}
+	}
+	return crc % clusterSlots
+}
+
+// KeySlot returns the cluster slot of key, any Redis key: the slot of its
+// hash tag (the text between its first '{' and the first '}' after it, when
+// that text is not empty), else of the whole key.
+func KeySlot(key string) uint16 {
+	if open := strings.IndexByte(key, '{'); open >= 0 {
+		if end := strings.IndexByte(key[open+1:], '}'); end > 0 {
+			key = key[open+1 : open+1+end]
+		}
+	}
+	var crc uint16
+	for i := 0; i < len(key); i++ {
+		crc = crc16(crc, key[i])
+	}
+	return crc % clusterSlots
+}
+
+// crc16 adds b to crc, a CRC-16/XMODEM: Redis Cluster's key hash.
+func crc16(crc uint16, b byte) uint16 {
+	return crc<<8 ^ crcTable[byte(crc>>8)^b]
+}
+
+var crcTable = func() (table [256]uint16) {
+	for i := range table {
+		crc := uint16(i) << 8
 		for range 8 {
 			if crc&0x8000 != 0 {
 				crc = crc<<1 ^ 0x1021
@@ -164,20 +199,7 @@ func Slot(id string) uint16 {
 				crc <<= 1
 			}
 		}
+		table[i] = crc
 	}
-	for i := 0; i < len(id); i++ {
-		switch id[i] {
-		case '%':
-			add('%')
-			add('2')
-			add('5')
-		case '}':
-			add('%')
-			add('7')
-			add('D')
-		default:
-			add(id[i])
-		}
-	}
-	return crc % clusterSlots
-}
+	return table
+}()

@@ -13,6 +13,7 @@ import (
 	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/cache"
 	"github.com/typecache/typecache/counter"
+	"github.com/typecache/typecache/internal/keyspace"
 	"github.com/typecache/typecache/internal/redistest"
 	"github.com/typecache/typecache/leaderboard"
 	"github.com/typecache/typecache/lock"
@@ -249,4 +250,31 @@ func TestReproductions(t *testing.T) {
 			t.Fatalf("fencing token went from %d to %d", token, again.Token())
 		}
 	})
+}
+
+// TestKeySlotAgreesWithRedis compares KeySlot with CLUSTER KEYSLOT for keys
+// with and without hash tags, empty tags, unclosed braces and the keys the
+// packages build.
+func TestKeySlotAgreesWithRedis(t *testing.T) {
+	srv := redistest.Cluster(t)
+	r := srv.Raw(t)
+	keys := []string{"", "foo", "{foo}bar", "x{foo}{bar}", "{}foo", "a{}b{c}", "{", "}{", "a{b", "{{a}}", "é{ü}"}
+	for _, name := range instanceNames {
+		space, err := keyspace.New(keyspace.Cache, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, key := range userKeys {
+			keys = append(keys, space.Key("v", key))
+		}
+	}
+	for _, key := range keys {
+		want, err := r.Do(context.Background(), r.B().ClusterKeyslot().Key(key).Build()).AsInt64()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := keyspace.KeySlot(key); int64(got) != want {
+			t.Errorf("KeySlot(%q) = %d, CLUSTER KEYSLOT says %d", key, got, want)
+		}
+	}
 }

@@ -86,10 +86,11 @@ func (s *Server) Option() rueidis.ClientOption {
 	return opt
 }
 
-// Client returns a typecache client connected to s, closed when the test ends.
-func (s *Server) Client(t testing.TB) *typecache.Client {
+// Client returns a typecache client connected to s with options, closed
+// when the test ends.
+func (s *Server) Client(t testing.TB, options ...typecache.Option) *typecache.Client {
 	t.Helper()
-	c, err := typecache.NewClient(s.Option())
+	c, err := typecache.NewClient(s.Option(), options...)
 	if err != nil {
 		t.Fatalf("redistest: connect: %v", err)
 	}

@@ -1,0 +1,346 @@
+package typecache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/typecache/typecache/internal/keyspace"
+)
+
+const (
+	// DefaultBreakerFailures is how many Redis failures in a row open a
+	// node's breaker (see [WithBreaker]).
+	DefaultBreakerFailures = 5
+	// DefaultBreakerCooldown is how long an open breaker waits between its
+	// probes of the node (see [WithBreaker]).
+	DefaultBreakerCooldown = time.Second
+)
+
+// breakerMinSpan is how long failures must keep coming, with no success in
+// between, before they open a breaker. A killed connection fails every call
+// in flight on it at once, and rueidis has a new connection a few
+// milliseconds later: that burst must not refuse a node for a whole
+// cooldown. A node that is down keeps failing past the span.
+const breakerMinSpan = 100 * time.Millisecond
+
+// An Option configures what a [Client] adds to its rueidis client.
+type Option func(*settings)
+
+type settings struct {
+	breakerFailures int
+	breakerCooldown time.Duration
+}
+
+// WithBreaker sets when the Client's breakers open and how often an open one
+// probes its node (see [Breaker]): after failures Redis failures with no
+// success in between, the first and the last at least 100 ms apart (1
+// opens on any failure), and every cooldown. Zero values mean
+// [DefaultBreakerFailures] and [DefaultBreakerCooldown]; a negative failures
+// turns the breakers off, so that every call goes to Redis and waits for
+// its own deadline.
+func WithBreaker(failures int, cooldown time.Duration) Option {
+	return func(s *settings) { s.breakerFailures, s.breakerCooldown = failures, cooldown }
+}
+
+// ErrInvalidOptions is wrapped by the error NewClient returns for an
+// invalid [Option]; the message names it.
+var ErrInvalidOptions = errors.New("typecache: invalid options")
+
+func (s *settings) validate() error {
+	if s.breakerCooldown < 0 {
+		return fmt.Errorf("%w: WithBreaker's cooldown must be >= 0, got %v", ErrInvalidOptions, s.breakerCooldown)
+	}
+	if s.breakerFailures == 0 {
+		s.breakerFailures = DefaultBreakerFailures
+	}
+	if s.breakerCooldown == 0 {
+		s.breakerCooldown = DefaultBreakerCooldown
+	}
+	return nil
+}
+
+// A Breaker keeps callers from waiting on a Redis node that is down. A
+// Client has one breaker per node (per master on a cluster, where it knows
+// which node serves each slot), shared by every package built on the
+// Client: on a cluster, one dead shard refuses only the keys it serves.
+//
+// A node's breaker opens after the failures set by [WithBreaker], or at once
+// on a failure that says the node refuses connections ([Unreachable]).
+// While it is open, Allow refuses the node's keys without a round trip, and
+// the Client probes the node in the background every cooldown, so that no
+// caller ever waits on a node known to be down; the first success, the
+// probe's or a call's already in flight, closes it. Replies of the server,
+// errors included (WRONGTYPE, a nil), are successes: the node is up.
+//
+// Packages consult it around each round trip: Allow before, Record after.
+// Applications may do the same for their own commands through
+// [Client.Redis]. A nil *Breaker (breakers turned off) allows everything.
+type Breaker struct {
+	threshold int64
+	cooldown  time.Duration
+	redis     rueidis.Client
+	epoch     time.Time // now() counts from it: monotonic
+
+	single *nodeBreaker                   // every key while no route is known
+	route  atomic.Pointer[[]*nodeBreaker] // by cluster slot
+
+	mu     sync.Mutex // guards nodes and onOpen
+	nodes  map[string]*nodeBreaker
+	onOpen map[*func()]struct{}
+	ctx    context.Context // ends at Close: probes stop
+	cancel context.CancelFunc
+	probes sync.WaitGroup
+}
+
+func newBreaker(redis rueidis.Client, s settings) *Breaker {
+	if s.breakerFailures < 0 {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Breaker{
+		threshold: int64(s.breakerFailures), cooldown: s.breakerCooldown, redis: redis, epoch: time.Now(),
+		single: &nodeBreaker{slot: -1}, nodes: map[string]*nodeBreaker{}, onOpen: map[*func()]struct{}{},
+		ctx: ctx, cancel: cancel,
+	}
+}
+
+// Allow reports whether a call to the node serving key may go to Redis:
+// false while that node's breaker is open.
+func (b *Breaker) Allow(key string) bool {
+	return b == nil || !b.node(key).open.Load()
+}
+
+// Record notes the outcome of a call to the node serving key that Allow let
+// through; err is nil for a success. ctx is the caller's context: a failure
+// caused by its end says nothing about Redis (while the end of a deadline
+// of the call's own, such as a package's RedisTimeout, does).
+func (b *Breaker) Record(ctx context.Context, key string, err error) {
+	if b == nil {
+		return
+	}
+	n := b.node(key)
+	if n.record(ctx, err, b.now(), b.threshold) {
+		b.opened(n)
+	}
+}
+
+// OnOpen registers f to be called each time a node's breaker opens, and
+// returns a function that removes it. f runs on the goroutine of the call
+// that opened it and must not block.
+func (b *Breaker) OnOpen(f func()) (remove func()) {
+	if b == nil {
+		return func() {}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.onOpen[&f] = struct{}{}
+	return func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		delete(b.onOpen, &f)
+	}
+}
+
+func (b *Breaker) now() int64 { return int64(time.Since(b.epoch)) }
+
+func (b *Breaker) node(key string) *nodeBreaker {
+	if route := b.route.Load(); route != nil {
+		return (*route)[keyspace.KeySlot(key)]
+	}
+	return b.single
+}
+
+// opened starts the probes of n, which just opened, and tells the OnOpen
+// functions.
+func (b *Breaker) opened(n *nodeBreaker) {
+	if n.probing.CompareAndSwap(false, true) {
+		b.probes.Add(1)
+		go b.probe(n)
+	}
+	b.mu.Lock()
+	listeners := make([]*func(), 0, len(b.onOpen))
+	for f := range b.onOpen {
+		listeners = append(listeners, f)
+	}
+	b.mu.Unlock()
+	for _, f := range listeners {
+		(*f)()
+	}
+}
+
+// probe asks n's node, every cooldown, for a reply, until one comes (which
+// closes n), until n is closed by a call's success, or until the Client is
+// closed. Each probe may take a cooldown: it runs beside the callers, who
+// are refused at once meanwhile.
+func (b *Breaker) probe(n *nodeBreaker) {
+	defer b.probes.Done()
+	timer := time.NewTimer(b.cooldown)
+	defer timer.Stop()
+	for {
+		select {
+		case <-b.ctx.Done():
+			return
+		case <-timer.C:
+		}
+		if !n.open.Load() || n.retired.Load() {
+			// Closed by a call, or no longer serving anything. Stop, unless
+			// it opened again before this probe could say it stopped.
+			n.probing.Store(false)
+			if !n.open.Load() || n.retired.Load() || !n.probing.CompareAndSwap(false, true) {
+				return
+			}
+		}
+		ctx, cancel := context.WithTimeout(b.ctx, b.cooldown)
+		err := b.redis.Do(ctx, n.probeCommand(b.redis)).Error()
+		cancel()
+		if redisAnswered(err) {
+			n.close()
+		}
+		timer.Reset(b.cooldown)
+	}
+}
+
+// setRoute makes the breakers follow the cluster's slots: ranges say which
+// master serves which slots; slots no range covers share one breaker.
+// A node that keeps its address keeps its breaker; a node no longer listed
+// stops being probed.
+func (b *Breaker) setRoute(ranges []slotRange) {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	route := make([]*nodeBreaker, clusterSlots)
+	for i := range route {
+		route[i] = b.single
+	}
+	live := make(map[string]*nodeBreaker, len(ranges))
+	for _, r := range ranges {
+		n := b.nodes[r.addr]
+		if n == nil {
+			n = &nodeBreaker{slot: r.first}
+		}
+		live[r.addr] = n
+		for s := r.first; s <= r.last && s < clusterSlots; s++ {
+			route[s] = n
+		}
+	}
+	for addr, n := range b.nodes {
+		if live[addr] == nil {
+			n.retired.Store(true)
+		}
+	}
+	b.nodes = live
+	b.route.Store(&route)
+}
+
+func (b *Breaker) close() {
+	if b == nil {
+		return
+	}
+	b.cancel()
+	b.probes.Wait()
+}
+
+// clusterSlots is the number of hash slots of a Redis cluster.
+const clusterSlots = 16384
+
+// nodeBreaker is the breaker of one node. Successes, the common case, touch
+// only atomics; failures take a mutex.
+type nodeBreaker struct {
+	slot int // one slot the node serves, for its probe; -1 on a standalone server
+
+	open    atomic.Bool
+	failing atomic.Bool // failures > 0
+	probing atomic.Bool // a probe goroutine runs
+	retired atomic.Bool // the node no longer serves any slot
+
+	mu           sync.Mutex
+	failures     int64 // since the last success
+	firstFailure int64 // when the first of them was recorded
+	probeCmd     rueidis.Completed
+}
+
+// record notes, at now, the outcome of a call, and reports whether this
+// failure opened the breaker.
+func (n *nodeBreaker) record(ctx context.Context, err error, now, threshold int64) (opened bool) {
+	if redisAnswered(err) {
+		n.close()
+		return false
+	}
+	if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		return false
+	}
+	if n.open.Load() {
+		return false
+	}
+	n.mu.Lock()
+	if n.failures == 0 {
+		n.firstFailure = now
+		n.failing.Store(true)
+	}
+	n.failures++
+	// A node that refuses connections is down now: no count or span needs
+	// to prove it.
+	trip := Unreachable(err) ||
+		n.failures >= threshold && (threshold == 1 || now-n.firstFailure >= int64(breakerMinSpan))
+	n.mu.Unlock()
+	return trip && n.open.CompareAndSwap(false, true)
+}
+
+func (n *nodeBreaker) close() {
+	if n.failing.Load() {
+		n.mu.Lock()
+		n.failures = 0
+		n.failing.Store(false)
+		n.mu.Unlock()
+	}
+	if n.open.Load() {
+		n.open.Store(false)
+	}
+}
+
+// probeCommand returns the command that probes the node: a PING on a
+// standalone server, and on a cluster an EXISTS of a key of the node's slot,
+// which rueidis sends to the node serving it. Built once and pinned (a read
+// rueidis may retry).
+func (n *nodeBreaker) probeCommand(redis rueidis.Client) rueidis.Completed {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.probeCmd.IsEmpty() {
+		if n.slot < 0 {
+			n.probeCmd = redis.B().Ping().Build().Pin()
+		} else {
+			n.probeCmd = redis.B().Exists().Key(keyOfSlot(uint16(n.slot))).Build().Pin()
+		}
+	}
+	return n.probeCmd
+}
+
+// keyOfSlot returns a key of the given cluster slot.
+func keyOfSlot(slot uint16) string {
+	for i := 0; ; i++ {
+		key := "typecache:probe:" + strconv.Itoa(i)
+		if keyspace.KeySlot(key) == slot {
+			return key
+		}
+	}
+}
+
+// redisAnswered reports whether err, the outcome of a call, is nil or wraps
+// a reply of the server (nil, WRONGTYPE…): Redis is up. Other errors say
+// that it could not be reached in time.
+func redisAnswered(err error) bool {
+	if err == nil || rueidis.IsRedisNil(err) { // first: the variable below escapes
+		return true
+	}
+	var reply *rueidis.RedisError
+	return errors.As(err, &reply)
+}

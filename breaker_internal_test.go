@@ -1,0 +1,127 @@
+package typecache
+
+import (
+	"context"
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/typecache/typecache/internal/keyspace"
+)
+
+// TestNodeBreakerOpens drives one node's breaker with an injected clock (the
+// now of each outcome): a burst of failures from one killed connection,
+// which rueidis replaces within milliseconds, must not open it; failures
+// that keep coming must, and so must one refused connection at once.
+func TestNodeBreakerOpens(t *testing.T) {
+	errDown := errors.New("read tcp: connection reset by peer")
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connect: connection refused")}
+	canceled, cancel := context.WithCancel(context.Background())
+	cancel()
+
+	type outcome struct {
+		at       int             // milliseconds
+		err      error           // nil is a success
+		ctx      context.Context // the caller's; nil means Background
+		wantOpen bool            // the breaker's state after it
+	}
+	tests := []struct {
+		name      string
+		threshold int64
+		outcomes  []outcome
+	}{
+		{
+			name:      "one killed connection: 32 calls in flight fail within 3 ms, then a success",
+			threshold: 5,
+			outcomes: func() []outcome {
+				var o []outcome
+				for i := range 32 {
+					o = append(o, outcome{at: i / 10, err: errDown})
+				}
+				return append(o, outcome{at: 20})
+			}(),
+		},
+		{
+			name:      "failures keep coming: open once they span 100 ms",
+			threshold: 5,
+			outcomes: []outcome{
+				{at: 0, err: errDown}, {at: 1, err: errDown}, {at: 2, err: errDown}, {at: 3, err: errDown},
+				{at: 4, err: errDown},  // threshold reached, within the span
+				{at: 99, err: errDown}, // still within it
+				{at: 100, err: errDown, wantOpen: true},
+				{at: 101, err: errDown, wantOpen: true},
+				{at: 102, wantOpen: false}, // a call in flight succeeded: closed
+			},
+		},
+		{
+			name:      "a success resets the count",
+			threshold: 3,
+			outcomes: []outcome{
+				{at: 0, err: errDown}, {at: 50, err: errDown}, {at: 100},
+				{at: 150, err: errDown}, {at: 200, err: errDown},
+				{at: 250, err: errDown, wantOpen: true},
+			},
+		},
+		{
+			name:      "a refused connection opens it at once",
+			threshold: 5,
+			outcomes:  []outcome{{at: 0, err: refused, wantOpen: true}},
+		},
+		{
+			name:      "threshold 1 opens on any failure",
+			threshold: 1,
+			outcomes:  []outcome{{at: 0, err: errDown, wantOpen: true}},
+		},
+		{
+			name:      "replies are successes: a nil and an error reply close it",
+			threshold: 1,
+			outcomes: []outcome{
+				{at: 0, err: refused, wantOpen: true},
+				{at: 1, err: rueidis.Nil},
+				{at: 2, err: refused, wantOpen: true},
+				{at: 3, err: &rueidis.RedisError{}},
+			},
+		},
+		{
+			name:      "the end of the caller's context says nothing about Redis",
+			threshold: 1,
+			outcomes: []outcome{
+				{at: 0, err: context.Canceled, ctx: canceled},
+				{at: 1, err: context.DeadlineExceeded, ctx: canceled},
+				// A deadline of the call's own (RedisTimeout) does.
+				{at: 2, err: context.DeadlineExceeded, wantOpen: true},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var n nodeBreaker
+			for i, o := range tt.outcomes {
+				ctx := o.ctx
+				if ctx == nil {
+					ctx = context.Background()
+				}
+				wasOpen := n.open.Load()
+				opened := n.record(ctx, o.err, int64(o.at)*int64(time.Millisecond), tt.threshold)
+				if got := n.open.Load(); got != o.wantOpen {
+					t.Fatalf("outcome %d (%v at %d ms): open = %v, want %v", i, o.err, o.at, got, o.wantOpen)
+				}
+				if want := o.wantOpen && !wasOpen; opened != want {
+					t.Fatalf("outcome %d: record reported opened = %v, want %v", i, opened, want)
+				}
+			}
+		})
+	}
+}
+
+func TestKeyOfSlot(t *testing.T) {
+	for _, slot := range []uint16{0, 1, 5461, 10922, 16383} {
+		key := keyOfSlot(slot)
+		if got := keyspace.KeySlot(key); got != slot {
+			t.Errorf("keyOfSlot(%d) = %q, in slot %d", slot, key, got)
+		}
+	}
+}
