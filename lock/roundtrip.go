@@ -51,10 +51,10 @@ func (lk *Locker) run(ctx context.Context, s *leaseScript, keys, args []string) 
 // Redis does not know the script yet.
 func (lk *Locker) runAlone(ctx context.Context, s *leaseScript, keys, args []string) (int64, error) {
 	cmd := lk.redis.B().Evalsha().Sha1(s.sha1).Numkeys(int64(len(keys))).Key(keys...).Arg(args...).Build()
-	n, err := readInt(lk.redis.DoStream(ctx, cmd))
+	n, err := lk.answer.read(lk.redis.DoStream(ctx, cmd))
 	if re, ok := errors.AsType[*rueidis.RedisError](err); ok && re.IsNoScript() {
 		cmd = lk.redis.B().Eval().Script(s.body).Numkeys(int64(len(keys))).Key(keys...).Arg(args...).Build()
-		n, err = readInt(lk.redis.DoStream(ctx, cmd))
+		n, err = lk.answer.read(lk.redis.DoStream(ctx, cmd))
 	}
 	if err != nil && ctx.Err() != nil {
 		// The connection's deadline was ctx's: say so, as the pipelined
@@ -78,19 +78,20 @@ func retryPipelined(err error) bool {
 	return moved || ask || redirect || re.IsTryAgain() || re.IsClusterDown() || re.IsLoading()
 }
 
-// readInt reads the one integer answer of stream.
-func readInt(stream rueidis.RedisResultStream) (int64, error) {
-	var w digits
-	if _, err := stream.WriteTo(&w); err != nil {
-		return 0, err
-	}
-	return strconv.ParseInt(string(w.b[:w.n]), 10, 64)
-}
-
-// digits collects the decimal digits of an integer answer.
+// digits collects the decimal digits of an integer answer. A Locker keeps
+// one for its lone round trip, so that reading an answer allocates nothing.
 type digits struct {
 	b [20]byte
 	n int
+}
+
+// read reads the one integer answer of stream.
+func (d *digits) read(stream rueidis.RedisResultStream) (int64, error) {
+	d.n = 0
+	if _, err := stream.WriteTo(d); err != nil {
+		return 0, err
+	}
+	return strconv.ParseInt(string(d.b[:d.n]), 10, 64)
 }
 
 func (d *digits) Write(p []byte) (int, error) {
