@@ -72,6 +72,9 @@ func BenchmarkGet(b *testing.B) {
 			}
 			_ = v
 		})
+		if c.Stats().LocalHits < uint64(b.N) {
+			b.Fatalf("not served locally: %+v", c.Stats())
+		}
 	})
 	b.Run("remote-hit", func(b *testing.B) {
 		c := setUp(b, cache.Options[profile]{TTL: time.Hour, DisableLocal: true})

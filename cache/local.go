@@ -9,8 +9,8 @@ import (
 
 // item is one cached value as a Cache sees it, decoded, with its expiry in
 // unix nanoseconds of this process's clock. Items are immutable once built,
-// except for the fields the local tier owns (referenced, slot), so a reader
-// may use an item after the tier dropped it.
+// except for the fields the local tier owns (referenced, slot, hash), so a
+// reader may use an item after the tier dropped it.
 type item[T any] struct {
 	key         string
 	value       T
@@ -25,6 +25,7 @@ type item[T any] struct {
 
 	referenced atomic.Bool // CLOCK's second-chance bit, set on hits
 	slot       int         // index in the shard's ring, under the shard's lock
+	hash       uint64      // of key, set by the tier before it publishes the item
 }
 
 // itemOverhead approximates the bytes an item costs beyond its key and its
@@ -54,38 +55,43 @@ func (it *item[T]) init(key string, value T, env envelope, hardAt int64, beta fl
 	}
 }
 
-// decodedTier is the local tier: a bounded map of decoded items, sharded by
-// a hash of the key to spread lock contention. Hits take a shard's read lock
-// and allocate nothing.
+// decodedTier is the local tier: a bounded set of decoded items, sharded by
+// a hash of the key. A hit takes no lock and writes no memory shared with
+// other goroutines (see itemTable and hitCounter), so it costs the same on
+// one core and on many; writers take their shard's lock.
 //
 // Each shard holds at most maxEntries/shards items and maxBytes/shards of
 // weight and evicts with CLOCK (second chance): a hit sets the item's
-// referenced bit without the write lock; eviction sweeps a hand over the
-// shard's ring, clearing set bits and evicting the first item whose bit is
-// clear, or any expired item.
+// referenced bit (a write only when the bit was clear); eviction sweeps a
+// hand over the shard's ring, clearing set bits and evicting the first item
+// whose bit is clear, or any expired item.
 //
 // Coherence: each shard has a generation that every invalidation and every
 // own write of one of its keys increments. A reader notes the generation
 // before it asks Redis and inserts its result only if the generation has not
 // moved, so an invalidation that overtakes a read in flight is never undone
-// by that read.
+// by that read. A lookup that starts after an invalidation returned cannot
+// find the dropped item: the table slot (or the table) it reads was replaced
+// before the invalidation returned.
 type decodedTier[T any] struct {
 	seed   maphash.Seed
 	mask   uint64
 	shards []tierShard[T]
+	hits   hitCounter
 }
 
 type tierShard[T any] struct {
-	mu         sync.RWMutex
-	hits       atomic.Uint64 // local hits, counted here to avoid one contended counter
+	items atomic.Pointer[itemTable[T]] // read by hits without the lock
+	_     [64]byte                     // keeps writers' fields off the line hits read
+
+	mu         sync.Mutex
 	generation atomic.Uint64 // written under mu, read without it
-	items      map[string]*item[T]
 	ring       []*item[T]
 	hand       int
 	bytes      int64
 	maxEntries int
 	maxBytes   int64
-	_          [64]byte // keeps neighbouring shards' locks off one cache line
+	_          [64]byte // keeps the next shard's items off this line
 }
 
 // maxShards bounds the shard count; small tiers get fewer shards so that each
@@ -103,39 +109,41 @@ func newDecodedTier[T any](maxEntries int, maxBytes int64) *decodedTier[T] {
 	t := &decodedTier[T]{seed: maphash.MakeSeed(), mask: uint64(n - 1), shards: make([]tierShard[T], n)}
 	for i := range t.shards {
 		s := &t.shards[i]
-		s.items = make(map[string]*item[T])
+		s.items.Store(newItemTable[T](0))
 		s.maxEntries = max(1, maxEntries/n)
 		s.maxBytes = max(1, maxBytes/int64(n))
 	}
 	return t
 }
 
-func (t *decodedTier[T]) shard(key string) *tierShard[T] {
-	return &t.shards[maphash.String(t.seed, key)&t.mask]
+// shard returns key's shard and the hash of key the shard's table uses.
+func (t *decodedTier[T]) shard(key string) (*tierShard[T], uint64) {
+	h := maphash.String(t.seed, key)
+	return &t.shards[h&t.mask], h
 }
 
-// get returns the item under key, or nil, and its shard.
-func (t *decodedTier[T]) get(key string) (*item[T], *tierShard[T]) {
-	s := t.shard(key)
-	s.mu.RLock()
-	it := s.items[key]
-	s.mu.RUnlock()
+// get returns the item under key, or nil, and the stripe of the hit counter
+// the calling goroutine counts a hit in (see localHit).
+func (t *decodedTier[T]) get(key string) (*item[T], *hitStripe) {
+	s, h := t.shard(key)
+	it := s.items.Load().find(key, h)
 	if it != nil && !it.referenced.Load() {
 		it.referenced.Store(true)
 	}
-	return it, s
+	return it, t.hits.stripe()
 }
 
 // generation returns the generation of key's shard, to pass to insert.
 func (t *decodedTier[T]) generation(key string) uint64 {
-	return t.shard(key).generation.Load()
+	s, _ := t.shard(key)
+	return s.generation.Load()
 }
 
 // insert stores it unless the generation of its shard moved since gen was
 // read or the shard holds a newer version of the key, evicting as needed;
 // now lets eviction prefer expired items.
 func (t *decodedTier[T]) insert(it *item[T], gen uint64, now int64) bool {
-	s := t.shard(it.key)
+	s, h := t.shard(it.key)
 	if it.weight > s.maxBytes {
 		return false
 	}
@@ -144,7 +152,8 @@ func (t *decodedTier[T]) insert(it *item[T], gen uint64, now int64) bool {
 	if s.generation.Load() != gen {
 		return false
 	}
-	if old := s.items[it.key]; old != nil {
+	it.hash = h
+	if old := s.items.Load().find(it.key, h); old != nil {
 		if old.version > it.version {
 			return false // a reply that overtook this one read a newer value
 		}
@@ -155,7 +164,7 @@ func (t *decodedTier[T]) insert(it *item[T], gen uint64, now int64) bool {
 	}
 	it.slot = len(s.ring)
 	s.ring = append(s.ring, it)
-	s.items[it.key] = it
+	s.add(it)
 	s.bytes += it.weight
 	return true
 }
@@ -186,18 +195,18 @@ func (s *tierShard[T]) removeAt(i int) {
 	s.ring[i].slot = i
 	s.ring[last] = nil
 	s.ring = s.ring[:last]
-	delete(s.items, it.key)
+	s.items.Load().remove(it)
 	s.bytes -= it.weight
 }
 
 // invalidate drops key and moves its shard's generation, so that reads in
 // flight do not insert what they read. It reports whether an item was dropped.
 func (t *decodedTier[T]) invalidate(key string) bool {
-	s := t.shard(key)
+	s, h := t.shard(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.generation.Add(1)
-	it := s.items[key]
+	it := s.items.Load().find(key, h)
 	if it != nil {
 		s.removeAt(it.slot)
 	}
@@ -210,7 +219,7 @@ func (t *decodedTier[T]) invalidateAll() {
 		s := &t.shards[i]
 		s.mu.Lock()
 		s.generation.Add(1)
-		clear(s.items)
+		s.items.Store(newItemTable[T](0))
 		clear(s.ring)
 		s.ring = s.ring[:0]
 		s.hand, s.bytes = 0, 0
@@ -222,11 +231,10 @@ func (t *decodedTier[T]) invalidateAll() {
 func (t *decodedTier[T]) usage() (entries int, bytes int64, hits uint64) {
 	for i := range t.shards {
 		s := &t.shards[i]
-		s.mu.RLock()
+		s.mu.Lock()
 		entries += len(s.ring)
 		bytes += s.bytes
-		s.mu.RUnlock()
-		hits += s.hits.Load()
+		s.mu.Unlock()
 	}
-	return entries, bytes, hits
+	return entries, bytes, t.hits.sum()
 }

@@ -3,6 +3,7 @@ package cache
 import (
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // Tier says where a hit was served from.
@@ -123,10 +124,49 @@ type Stats struct {
 	LocalBytes    int64  // weight of the local tier now
 }
 
-// counters are the Cache's statistics. Local hits are counted per shard of
-// the local tier, where the hit path already writes.
+// counters are the Cache's statistics. Local hits are counted by the local
+// tier, in a hitCounter.
 type counters struct {
 	remoteHits, misses, loads, loadErrors, staleServed atomic.Uint64
 	decodeErrors, invalidations, breakerOpens          atomic.Uint64
 	lockWaits, lockErrors, storeFailures               atomic.Uint64
+}
+
+// hitCounter counts local hits, exactly, without a word that every hit
+// writes: a hit adds to one of hitStripes counters, each on its own cache
+// lines, picked by the address of the counting goroutine's stack, so that
+// goroutines running on different cores rarely write the same line. The
+// count is the sum of the stripes.
+type hitCounter struct{ stripes [hitStripes]hitStripe }
+
+type hitStripe struct {
+	n atomic.Uint64
+	_ [120]byte // 128 bytes a stripe: CPUs fetch adjacent lines in pairs
+}
+
+const (
+	hitStripeBits = 5
+	hitStripes    = 1 << hitStripeBits
+)
+
+// stripe returns the calling goroutine's stripe. Goroutine stacks are
+// disjoint and at least 2 KB long, so a stack address over 2 KB tells
+// running goroutines apart; Fibonacci hashing spreads it over the stripes.
+// A goroutine whose stack moves changes stripes, which costs nothing.
+func (h *hitCounter) stripe() *hitStripe {
+	var mark byte
+	sp := uint64(uintptr(unsafe.Pointer(&mark)))
+	return &h.stripes[(sp>>11)*0x9e3779b97f4a7c15>>(64-hitStripeBits)]
+}
+
+// add counts one hit in s.
+func (s *hitStripe) add() { s.n.Add(1) }
+
+// sum returns the hits counted.
+func (h *hitCounter) sum() uint64 {
+	var n uint64
+	for i := range h.stripes {
+		n += h.stripes[i].n.Load()
+	}
+	return n
 }

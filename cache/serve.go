@@ -8,21 +8,23 @@ import (
 )
 
 // localLookup returns key's item from the local tier if it is there and not
-// past its hard expiry, with its shard. The expiry of an exact item is
-// checked with the precise clock: now, from the coarse one, may lag.
-func (c *Cache[T]) localLookup(key string, now int64) (*item[T], *tierShard[T]) {
+// past its hard expiry, with the stripe of the hit counter to pass to
+// localHit. The expiry of an exact item is checked with the precise clock:
+// now, from the coarse one, may lag.
+func (c *Cache[T]) localLookup(key string, now int64) (*item[T], *hitStripe) {
 	if c.local == nil {
 		return nil, nil
 	}
-	it, sh := c.local.get(key)
+	it, stripe := c.local.get(key)
 	if it == nil || now >= it.hardAt || it.exact && time.Now().UnixNano() >= it.hardAt {
 		return nil, nil
 	}
-	return it, sh
+	return it, stripe
 }
 
-func (c *Cache[T]) localHit(sh *tierShard[T]) {
-	sh.hits.Add(1)
+// localHit counts a local hit in the caller's stripe of the hit counter.
+func (c *Cache[T]) localHit(stripe *hitStripe) {
+	stripe.add()
 	c.o.Observer.OnHit(TierLocal)
 }
 
