@@ -118,9 +118,10 @@ func (b *Breaker) Allow(key string) bool {
 }
 
 // Record notes the outcome of a call to the node serving key that Allow let
-// through; err is nil for a success. ctx is the caller's context: a failure
-// caused by its end says nothing about Redis (while the end of a deadline
-// of the call's own, such as a package's RedisTimeout, does).
+// through; err is nil for a success. ctx is the caller's context: a call
+// the caller canceled says nothing about Redis, while a deadline that ran
+// out, the caller's or the call's own (such as a package's RedisTimeout),
+// says that Redis did not answer in time.
 func (b *Breaker) Record(ctx context.Context, key string, err error) {
 	if b == nil {
 		return
@@ -275,7 +276,7 @@ func (n *nodeBreaker) record(ctx context.Context, err error, now, threshold int6
 		n.close()
 		return false
 	}
-	if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+	if errors.Is(err, context.Canceled) && errors.Is(ctx.Err(), context.Canceled) {
 		return false
 	}
 	if n.open.Load() {
