@@ -265,6 +265,7 @@ func TestFixedWindowDecisions(t *testing.T) {
 			reset     time.Duration // and RetryAfter when denied
 		}{
 			{"opens the window", nil, 1, true, 2, time.Hour},
+			{"denies a cost past what is left", nil, 3, false, 2, time.Hour},
 			{"counts", nil, 2, true, 0, time.Hour},
 			{"denies past the limit", nil, 1, false, 0, time.Hour},
 			{"denied requests consumed nothing", func() { left(time.Minute) }, 1, false, 0, time.Minute},

@@ -11,13 +11,14 @@ import (
 	"github.com/typecache/typecache/internal/rediscmd"
 )
 
-// Every script takes KEYS[1] = the key's state. The scripts that need the
-// time take ARGV = {the clock (rediscmd.ClockArg), cost, two per-limiter
-// constants} and read it once, from Redis TIME unless a test supplies it;
-// the fixed window needs no clock (its window is its key's lifetime) and
-// takes {cost, limit, period in ms}. All times in replies are integer
-// microseconds: doubles hold them exactly for the next few centuries, and
-// fmt writes them back without Lua's exponent notation.
+// Every script takes KEYS[1] = the key's state and ARGV = {two per-limiter
+// constants, the cost, the clock}. The cost is left out when it is 1, by far
+// the most common, and the clock (rediscmd.ClockArg, microseconds) is only
+// given by tests: in production a decision sends two or three arguments, and
+// the scripts that need the time read it once from Redis TIME. The fixed
+// window needs no clock (its window is its key's lifetime). Times in replies
+// are integer microseconds, except the fixed window's milliseconds: doubles
+// hold them exactly for the next few centuries.
 //
 // A denied request consumes nothing, in every script: it writes nothing,
 // except that the sliding log drops the members that left its window
@@ -25,41 +26,40 @@ import (
 //
 // What a decision costs in Redis is mostly a fixed price per command the
 // script calls and per value it converts, so the scripts call as few
-// commands as their algorithm allows and reply with one integer where they
-// can (a table reply costs Redis about as much as a command). With m the
-// largest cost plus one:
+// commands as their algorithm allows, reply with one integer where they can
+// (a table reply costs Redis about as much as a command), convert strings to
+// numbers by arithmetic (tonumber costs twice as much) and numbers to strings
+// only by handing them to redis.call. With m the largest cost plus one:
 //
 //   - allowed: reset after µs × m + remaining, an integer ≥ 0;
 //   - denied, where the limiter can work out the retry time from the reset
-//     time (fixedWindowScript, gcraScript): −(reset × m + remaining) − 1;
+//     time (gcraScript): −(reset × m + remaining) − 1;
 //   - otherwise, or when the packed integer would reach 2⁵³ (past which
 //     doubles are not exact): {remaining, reset} when allowed,
 //     {remaining, retry after µs, reset} when denied.
 //
-// A cost of '1', by far the most common, is compared rather than parsed:
-// Lua interns strings, so the comparison is a pointer test, and tonumber is
-// among the dearest things a script does.
+// The fixed window packs its own way (see fixedWindowScript).
 
 // gcraScript stores the theoretical arrival time (TAT) of the next request.
-// ARGV[3] is the emission interval (Period/Limit) and ARGV[4] the tolerance
+// ARGV[1] is the emission interval (Period/Limit) and ARGV[2] the tolerance
 // (interval × burst): a request is allowed when the new TAT is at most the
 // tolerance ahead of now, so burst requests pass at once on an idle key. A
 // denied request's retry time is reset + cost × interval − tolerance.
-var gcraScript = rueidis.NewLuaScript(rediscmd.ClockLua + `
-local now = now_us()
-local cost = ARGV[2] == '1' and 1 or tonumber(ARGV[2])
-local interval, tolerance = tonumber(ARGV[3]), tonumber(ARGV[4])
+var gcraScript = rueidis.NewLuaScript(rediscmd.NowLua("ARGV[4]") + `
+local interval, tolerance = ARGV[1] + 0, ARGV[2] + 0
+local cost = ARGV[3] and ARGV[3] + 0 or 1
 local m = tolerance / interval + 1
-local tat = tonumber(redis.call('GET', KEYS[1])) or now
-if tat < now then tat = now end
-local ahead = tat + cost * interval - now
+local tat = redis.call('GET', KEYS[1])
+tat = tat and tat - now_us or 0
+if tat < 0 then tat = 0 end
+local ahead = tat + cost * interval
 if ahead > tolerance then
-  local remaining = math.max(0, math.floor((tolerance - (tat - now)) / interval))
-  local packed = (tat - now) * m + remaining
+  local remaining = math.max(0, math.floor((tolerance - tat) / interval))
+  local packed = tat * m + remaining
   if packed < 9007199254740992 then return -packed - 1 end
-  return {remaining, ahead - tolerance, tat - now}
+  return {remaining, ahead - tolerance, tat}
 end
-redis.call('SET', KEYS[1], fmt(now + ahead), 'PX', math.ceil(ahead / 1000))
+redis.call('SET', KEYS[1], now_us + ahead, 'PX', math.ceil(ahead / 1000))
 local remaining = math.floor((tolerance - ahead) / interval)
 local packed = ahead * m + remaining
 if packed < 9007199254740992 then return packed end
@@ -67,8 +67,8 @@ return {remaining, ahead}
 `)
 
 // slidingLogScript keeps one sorted-set member per admitted cost unit, scored
-// by its time; members older than the period are dropped first. ARGV[3] is
-// the limit, ARGV[4] the period.
+// by its time; members older than the period are dropped first. ARGV[1] is
+// the limit, ARGV[2] the period.
 //
 // A request of cost 1 adds the member "<time>", unless a request of the same
 // microsecond took it (ZADD then adds nothing). Other members are
@@ -77,26 +77,25 @@ return {remaining, ahead}
 // only grows. Only after the clock went back can such a name be taken
 // already (with its own time as score, so ZADD adds fewer members than
 // asked); the loop then tries further numbers.
-var slidingLogScript = rueidis.NewLuaScript(rediscmd.ClockLua + `
-local now = now_us()
-local cost = ARGV[2] == '1' and 1 or tonumber(ARGV[2])
-local limit, period = tonumber(ARGV[3]), tonumber(ARGV[4])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', fmt(now - period))
+var slidingLogScript = rueidis.NewLuaScript(rediscmd.NowLua("ARGV[4]") + `
+local limit, period = ARGV[1] + 0, ARGV[2] + 0
+local cost = ARGV[3] and ARGV[3] + 0 or 1
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now_us - period)
 local count = redis.call('ZCARD', KEYS[1])
 if count + cost > limit then
   local k = count + cost - limit - 1
   local blocking = redis.call('ZRANGE', KEYS[1], k, k, 'WITHSCORES')
   local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-  return {math.max(0, limit - count), tonumber(blocking[2]) + period - now, tonumber(newest[2]) + period - now}
+  return {math.max(0, limit - count), blocking[2] + period - now_us, newest[2] + period - now_us}
 end
-local stamp = fmt(now)
+local stamp = string.format('%.0f', now_us)
 local added, n = 0, count
 if cost == 1 then added = redis.call('ZADD', KEYS[1], stamp, stamp) end
 while added < cost do
   local members = {}
   for i = 1, math.min(cost - added, 500) do
     members[2 * i - 1] = stamp
-    members[2 * i] = stamp .. '-' .. fmt(n)
+    members[2 * i] = stamp .. '-' .. n
     n = n + 1
   end
   added = added + redis.call('ZADD', KEYS[1], unpack(members))
@@ -110,23 +109,25 @@ return {limit - count - cost, period}
 // slidingCounterScript keeps the counts of the current and the previous fixed
 // window (aligned to multiples of the period) in one hash and estimates the
 // sliding count as prev×(period−elapsed)/period + curr. The comparison is
-// scaled by the period so it stays in integers. ARGV[3] is the limit, ARGV[4]
+// scaled by the period so it stays in integers. ARGV[1] is the limit, ARGV[2]
 // the period. The key expires at the end of the window after the one it was
 // last rolled into: only a request that opens a window sets the expiry, the
 // others of the window just count.
-var slidingCounterScript = rueidis.NewLuaScript(rediscmd.ClockLua + `
-local now = now_us()
-local cost = ARGV[2] == '1' and 1 or tonumber(ARGV[2])
-local limit, period = tonumber(ARGV[3]), tonumber(ARGV[4])
+var slidingCounterScript = rueidis.NewLuaScript(rediscmd.NowLua("ARGV[4]") + `
+local limit, period = ARGV[1] + 0, ARGV[2] + 0
+local cost = ARGV[3] and ARGV[3] + 0 or 1
 local state = redis.call('HMGET', KEYS[1], 'w', 'c', 'p')
-local last, curr, prev = tonumber(state[1]), tonumber(state[2]) or 0, tonumber(state[3]) or 0
-local window = math.floor(now / period)
+local last, curr, prev = state[1], state[2], state[3]
+last = last and last + 0
+curr = curr and curr + 0 or 0
+prev = prev and prev + 0 or 0
+local window = math.floor(now_us / period)
 if last and last > window then
   -- the clock went back (a failover): stay in the stored window, which
   -- errs on the side of denying
   window = last
 end
-local elapsed = now - window * period
+local elapsed = now_us - window * period
 if last == window - 1 then
   prev, curr = curr, 0
 elseif last ~= window then
@@ -148,9 +149,9 @@ if used + cost * period > capacity then
   return {math.max(0, math.floor((capacity - used) / period)), retry, reset}
 end
 if last == window then
-  redis.call('HINCRBY', KEYS[1], 'c', cost)
+  redis.call('HINCRBY', KEYS[1], 'c', ARGV[3] or '1')
 else
-  redis.call('HSET', KEYS[1], 'w', fmt(window), 'c', cost, 'p', prev)
+  redis.call('HSET', KEYS[1], 'w', window, 'c', ARGV[3] or '1', 'p', prev)
   redis.call('PEXPIRE', KEYS[1], math.ceil((2 * period - elapsed) / 1000))
 end
 local remaining, reset = math.floor((capacity - used) / period) - cost, 2 * period - elapsed
@@ -159,56 +160,63 @@ if packed < 9007199254740992 then return packed end
 return {remaining, reset}
 `)
 
-// fixedWindowScript counts in a string key that lives as long as its
-// window: the request that finds no key opens the window, setting the count
-// and the period as the key's expiry, and the window closes when Redis
-// expires the key. So it reads Redis's clock through the expiry, in whole
-// milliseconds, without TIME: GET, then INCRBY and PTTL, or SET ... PX for
-// the first request. A key without an expiry (written by something else) is
-// given one, so that it cannot deny for ever. A denied request's retry time
-// is its reset time.
+// fixedWindowScript keeps the quota left in a string key that lives as long
+// as its window: the request that finds no key opens the window, setting
+// what is left after it (ARGV[1], Limit − cost) with the period (ARGV[2], in
+// ms) as the key's expiry, and the window closes when Redis expires the key.
+// So it reads Redis's clock through the expiry, in whole milliseconds,
+// without TIME; and counting down lets Redis compare a cost of 1 with the
+// string '0' and reply with DECRBY's integer, converting nothing: GET, then
+// PTTL and DECRBY, or SET ... PX for the first request. A key without an
+// expiry (written by something else) is given one, so that it cannot deny
+// for ever.
+//
+// It replies with the empty string when it opened the window (the limiter
+// knows what is left and the period), else with the quota left × 2³² + the
+// reset time in ms (negated and minus 1 when denied: the retry time is the
+// reset time), or, past 2²¹ left or 2³² ms, a table as the other scripts do.
 var fixedWindowScript = rueidis.NewLuaScript(`
-local cost = ARGV[1] == '1' and 1 or tonumber(ARGV[1])
-local limit = tonumber(ARGV[2])
-local count = tonumber(redis.call('GET', KEYS[1]))
-local ttl
-if count then
-  ttl = redis.call('PTTL', KEYS[1])
-  if ttl < 0 then
-    ttl = tonumber(ARGV[3])
-    redis.call('PEXPIRE', KEYS[1], ttl)
+local left = redis.call('GET', KEYS[1])
+if not left then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return ''
+end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  ttl = ARGV[2] + 0
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+local cost = ARGV[3]
+if not cost then
+  if left == '0' then
+    if ttl < 4294967296 then return -ttl - 1 end
+    return {0, ttl * 1000, ttl * 1000}
   end
-else
-  ttl = tonumber(ARGV[3])
+  cost = '1'
+elseif left + 0 < cost + 0 then
+  left = left + 0
+  if left < 2097152 and ttl < 4294967296 then return -(left * 4294967296 + ttl) - 1 end
+  return {left, ttl * 1000, ttl * 1000}
 end
-local reset = ttl * 1000
-if (count or 0) + cost > limit then
-  local remaining = math.max(0, limit - count)
-  local packed = reset * (limit + 1) + remaining
-  if packed < 9007199254740992 then return -packed - 1 end
-  return {remaining, reset, reset}
-end
-if count then
-  redis.call('INCRBY', KEYS[1], cost)
-else
-  count = 0
-  redis.call('SET', KEYS[1], cost, 'PX', ttl)
-end
-local packed = reset * (limit + 1) + limit - count - cost
-if packed < 9007199254740992 then return packed end
-return {limit - count - cost, reset}
+left = redis.call('DECRBY', KEYS[1], cost)
+if left < 2097152 and ttl < 4294967296 then return left * 4294967296 + ttl end
+return {left, ttl * 1000}
 `)
 
 // algorithm is what a Limiter runs for its Options.Algorithm.
 type algorithm struct {
 	kind    string // the key kind: limiters of different algorithms never share keys
 	script  *rueidis.Lua
-	args    [2]string // the per-limiter constants, the script's last two arguments
-	clocked bool      // whether the script reads the time (its ARGV[1] is the clock)
+	args    [2]string // the script's first two arguments, for a cost of 1
+	clocked bool      // whether the script reads the time (its ARGV[4] is a test's clock)
 	maxCost int       // the largest cost a request may have
-	// retry returns, for a denial of cost n replied as one integer, its
-	// retry time from its reset time (µs).
-	retry func(reset int64, n int) int64
+	// costArgs returns the first two arguments for a cost of n > 1.
+	costArgs func(n int) [2]string
+	// unpack decodes a decision of cost n replied as one integer.
+	unpack func(packed int64, n int) Result
+	// opened is the decision of cost n that the fixed window replies with
+	// an empty string: it opened the window.
+	opened func(n int) Result
 }
 
 // algorithmOf returns the algorithm of o, a validated Options. The kinds are
@@ -216,29 +224,86 @@ type algorithm struct {
 func algorithmOf(o Options) algorithm {
 	periodUS := o.Period.Microseconds()
 	window := [2]string{strconv.Itoa(o.Limit), strconv.FormatInt(periodUS, 10)}
+	same := func(int) [2]string { return window }
 	switch o.Algorithm {
 	case SlidingWindowLog:
-		return algorithm{kind: "log", script: slidingLogScript, args: window, clocked: true, maxCost: o.Limit}
+		return algorithm{kind: "log", script: slidingLogScript, args: window, costArgs: same, clocked: true, maxCost: o.Limit, unpack: unpacker(o.Limit, nil)}
 	case SlidingWindowCounter:
-		return algorithm{kind: "counter", script: slidingCounterScript, args: window, clocked: true, maxCost: o.Limit}
+		return algorithm{kind: "counter", script: slidingCounterScript, args: window, costArgs: same, clocked: true, maxCost: o.Limit, unpack: unpacker(o.Limit, nil)}
 	case FixedWindow:
-		periodMS := (o.Period + time.Millisecond - 1) / time.Millisecond
-		args := [2]string{strconv.Itoa(o.Limit), strconv.FormatInt(int64(periodMS), 10)}
-		retry := func(reset int64, _ int) int64 { return reset }
-		return algorithm{kind: "fixed", script: fixedWindowScript, args: args, maxCost: o.Limit, retry: retry}
+		return fixedWindow(o)
 	}
 	interval := periodUS / int64(o.Limit)
 	tolerance := interval * int64(o.Burst)
-	retry := func(reset int64, n int) int64 { return reset + int64(n)*interval - tolerance }
 	args := [2]string{strconv.FormatInt(interval, 10), strconv.FormatInt(tolerance, 10)}
-	return algorithm{kind: "gcra", script: gcraScript, args: args, clocked: true, maxCost: o.Burst, retry: retry}
+	retry := func(reset int64, n int) int64 { return reset + int64(n)*interval - tolerance }
+	return algorithm{kind: "gcra", script: gcraScript, args: args, costArgs: func(int) [2]string { return args }, clocked: true, maxCost: o.Burst, unpack: unpacker(o.Burst, retry)}
 }
 
-// decide runs the limiter's script for a request of cost n: one round trip.
+// fixedWindow is the algorithm of a validated Options of FixedWindow. Its
+// kind is not the "fixed" of the releases that counted up, so that during a
+// rolling upgrade neither version reads the other's count as its own.
+func fixedWindow(o Options) algorithm {
+	periodMS := int64((o.Period + time.Millisecond - 1) / time.Millisecond)
+	period := strconv.FormatInt(periodMS, 10)
+	limit := o.Limit
+	return algorithm{
+		kind: "fw", script: fixedWindowScript, maxCost: limit,
+		args:     [2]string{strconv.Itoa(limit - 1), period},
+		costArgs: func(n int) [2]string { return [2]string{strconv.Itoa(limit - n), period} },
+		unpack: func(packed int64, _ int) Result {
+			res := Result{Allowed: packed >= 0, Limit: limit}
+			if !res.Allowed {
+				packed = -packed - 1
+			}
+			res.Remaining = int(packed >> 32)
+			res.ResetAfter = time.Duration(packed&(1<<32-1)) * time.Millisecond
+			if !res.Allowed {
+				res.RetryAfter = res.ResetAfter
+			}
+			return res
+		},
+		opened: func(n int) Result {
+			return Result{Allowed: true, Limit: limit, Remaining: limit - n, ResetAfter: time.Duration(periodMS) * time.Millisecond}
+		},
+	}
+}
+
+// unpacker returns the decoder of decisions packed as reset (µs) × m +
+// remaining, m = maxCost + 1; retry gives a denial's retry time from its
+// reset time (nil: the script never packs a denial).
+func unpacker(maxCost int, retry func(reset int64, n int) int64) func(packed int64, n int) Result {
+	m := int64(maxCost) + 1
+	return func(packed int64, n int) Result {
+		res := Result{Allowed: packed >= 0, Limit: maxCost}
+		if !res.Allowed {
+			packed = -packed - 1
+		}
+		reset := packed / m
+		res.Remaining = int(packed % m)
+		res.ResetAfter = time.Duration(reset) * time.Microsecond
+		if !res.Allowed {
+			res.RetryAfter = time.Duration(retry(reset, n)) * time.Microsecond
+		}
+		return res
+	}
+}
+
+// decide runs the limiter's script for a request of cost n: one round trip,
+// the only one of a decision.
 func (l *Limiter) decide(ctx context.Context, key string, n int) (Result, error) {
-	args := []string{rediscmd.ClockArg(l.now), strconv.Itoa(n), l.algo.args[0], l.algo.args[1]}
-	if !l.algo.clocked {
-		args = args[1:]
+	var argv [4]string
+	args := argv[:2]
+	argv[0], argv[1] = l.algo.args[0], l.algo.args[1]
+	clock := l.now != nil && l.algo.clocked
+	if n != 1 || clock {
+		first := l.algo.costArgs(n)
+		argv[0], argv[1], argv[2] = first[0], first[1], strconv.Itoa(n)
+		args = argv[:3]
+	}
+	if clock {
+		argv[3] = rediscmd.ClockArg(l.now)
+		args = argv[:4]
 	}
 	reply, err := l.algo.script.Exec(ctx, l.redis, []string{l.redisKey(key)}, args).ToMessage()
 	if err != nil {
@@ -246,25 +311,12 @@ func (l *Limiter) decide(ctx context.Context, key string, n int) (Result, error)
 	}
 	if reply.IsInt64() {
 		packed, _ := reply.AsInt64()
-		return l.unpack(packed, n), nil
+		return l.algo.unpack(packed, n), nil
+	}
+	if reply.IsString() && l.algo.opened != nil {
+		return l.algo.opened(n), nil
 	}
 	return l.decodeTable(reply)
-}
-
-// unpack decodes a decision replied as one integer (see the scripts).
-func (l *Limiter) unpack(packed int64, n int) Result {
-	m := int64(l.algo.maxCost) + 1
-	res := Result{Allowed: packed >= 0, Limit: l.algo.maxCost}
-	if !res.Allowed {
-		packed = -packed - 1
-	}
-	reset := packed / m
-	res.Remaining = int(packed % m)
-	res.ResetAfter = time.Duration(reset) * time.Microsecond
-	if !res.Allowed {
-		res.RetryAfter = time.Duration(l.algo.retry(reset, n)) * time.Microsecond
-	}
-	return res
 }
 
 // decodeTable decodes a decision replied as {remaining, reset} (allowed) or

@@ -18,8 +18,8 @@
 // # Clock
 //
 // Scripts that need the time read it from Redis TIME, so that the clocks of
-// the clients never matter; tests inject a time instead through ARGV[1]
-// (ClockArg). Effects replication, the only mode of Redis 7, makes TIME safe
+// the clients never matter; tests inject a time instead through an argument
+// (ClockArg): ARGV[1] for ClockLua, any for NowLua. Effects replication, the only mode of Redis 7, makes TIME safe
 // before writes.
 package rediscmd
 
@@ -52,8 +52,28 @@ local function now_ms() return math.floor(now_us() / 1000) end
 local function fmt(n) return string.format('%.0f', n) end
 `
 
-// ClockArg is ARGV[1] of a script that starts with ClockLua: empty when now
-// is nil (production: Redis TIME), else now() in Unix microseconds.
+// NowLua returns the Lua that sets the local now_us, once, to the time in
+// integer microseconds: from arg, a Lua expression for a test's clock
+// (ClockArg), when it is neither nil nor empty, else from Redis TIME. It
+// costs Redis less than ClockLua, for scripts that read the time once: a
+// value rather than functions (closures are created on every run), and
+// arithmetic coercion rather than tonumber (about half the instructions).
+// Scripts that take the clock last can leave it out in production: one
+// argument less per call.
+func NowLua(arg string) string {
+	return "local now_us = " + arg + `
+if now_us and now_us ~= '' then
+  now_us = now_us + 0
+else
+  local t = redis.call('TIME')
+  now_us = t[1] * 1000000 + t[2]
+end
+`
+}
+
+// ClockArg is the clock argument of a script that starts with ClockLua
+// (ARGV[1]) or NowLua: empty when now is nil (production: Redis TIME), else
+// now() in Unix microseconds.
 func ClockArg(now func() time.Time) string {
 	if now == nil {
 		return ""
