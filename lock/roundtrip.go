@@ -32,10 +32,11 @@ func newLeaseScript(body string) *leaseScript {
 // is in flight, run sends the script instead on a connection of rueidis's
 // pool of unshared connections and reads the answer on the caller's own
 // goroutine, as rueidis itself does for a lone caller on a client without
-// caching; so does it with the same limit: only for a ctx that has a
-// deadline or can never be cancelled (the connection's deadline then ends
-// the wait), and at most one such connection in use per Locker at a time,
-// so concurrent callers share the pipelined connections as before.
+// caching. It keeps rueidis's condition for that: ctx has a deadline or can
+// never be cancelled, since the connection's deadline is then the only
+// thing that can end the wait. At most one such connection per Locker is in
+// use at a time: concurrent callers share the pipelined connections as
+// before.
 func (lk *Locker) run(ctx context.Context, s *leaseScript, keys, args []string) (int64, error) {
 	if _, ok := ctx.Deadline(); (ok || ctx.Done() == nil) && lk.alone.CompareAndSwap(false, true) {
 		n, err := lk.runAlone(ctx, s, keys, args)
