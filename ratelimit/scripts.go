@@ -241,14 +241,15 @@ func algorithmOf(o Options) algorithm {
 }
 
 // fixedWindow is the algorithm of a validated Options of FixedWindow. Its
-// kind is not the "fixed" of the releases that counted up, so that during a
-// rolling upgrade neither version reads the other's count as its own.
+// key holds the quota left, so its kind is "quota", not the "fixed" of the
+// releases that counted up: during a rolling upgrade neither version reads
+// the other's count as its own.
 func fixedWindow(o Options) algorithm {
 	periodMS := int64((o.Period + time.Millisecond - 1) / time.Millisecond)
 	period := strconv.FormatInt(periodMS, 10)
 	limit := o.Limit
 	return algorithm{
-		kind: "fw", script: fixedWindowScript, maxCost: limit,
+		kind: "quota", script: fixedWindowScript, maxCost: limit,
 		args:     [2]string{strconv.Itoa(limit - 1), period},
 		costArgs: func(n int) [2]string { return [2]string{strconv.Itoa(limit - n), period} },
 		unpack: func(packed int64, _ int) Result {
