@@ -150,7 +150,9 @@ func (s *benchServer) rueidisClient(tb testing.TB, clientSideCache bool) rueidis
 
 // typecacheClient returns a typecache client, closed when tb ends.
 func (s *benchServer) typecacheClient(tb testing.TB, clientSideCache bool) *typecache.Client {
-	return connect(tb, s.rueidisOption(clientSideCache), typecache.NewClient)
+	return connect(tb, s.rueidisOption(clientSideCache), func(opt rueidis.ClientOption) (*typecache.Client, error) {
+		return typecache.NewClient(opt)
+	})
 }
 
 // connect builds a client with newClient and closes it when tb ends.
