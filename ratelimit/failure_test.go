@@ -16,6 +16,8 @@ import (
 
 	"github.com/redis/rueidis"
 
+	"github.com/typecache/typecache"
+	"github.com/typecache/typecache/cache"
 	"github.com/typecache/typecache/internal/redistest"
 	"github.com/typecache/typecache/ratelimit"
 )
@@ -401,4 +403,43 @@ level=ERROR msg="rate limit error" key=5.6.7.8 err="connection refused"
 	if allocs := testing.AllocsPerRun(100, func() { quiet.OnAllowed("1.2.3.4", 1) }); allocs != 0 {
 		t.Fatalf("OnAllowed below the handler's level: %v allocations", allocs)
 	}
+}
+
+// TestBreakerSharedWithOtherPackages: the breakers belong to the client, so
+// once a cache on the same client has found the server down, the limiter
+// decides by its FailureMode without a round trip (Result.Err wraps
+// ErrUnavailable), and it asks Redis again once the client's background
+// probe finds the server back.
+func TestBreakerSharedWithOtherPackages(t *testing.T) {
+	srv := redistest.NewStandalone(t)
+	ctx := context.Background()
+	client := srv.Client(t, typecache.WithBreaker(5, 20*time.Millisecond))
+	l, err := ratelimit.New(client, ratelimit.Options{Prefix: redistest.Name(t), Limit: 1, Period: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := cache.New[string](client, redistest.Name(t), cache.Options[string]{TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	node := srv.Masters()[0]
+	node.Kill()
+	if _, err := c.Get(ctx, "k"); err == nil {
+		t.Fatal("cache Get with the server killed succeeded")
+	}
+	res, err := l.Allow(ctx, "k")
+	if err != nil || res.Source != ratelimit.FromFailOpen || !errors.Is(res.Err, ratelimit.ErrUnavailable) {
+		t.Fatalf("Allow after the cache found the server down = %+v, %v; want a fail-open decision wrapping ErrUnavailable", res, err)
+	}
+	if err := node.Start(); err != nil {
+		t.Fatal(err)
+	}
+	redistest.Eventually(t, 10*time.Second, func() error {
+		res, err := l.Allow(ctx, "k")
+		if err != nil || res.Source != ratelimit.FromRedis {
+			return fmt.Errorf("Allow = %+v, %v; want Redis's decision", res, err)
+		}
+		return nil
+	})
 }

@@ -123,6 +123,11 @@ var ErrEmptyKey = errors.New("ratelimit: empty key")
 // ErrInvalidCost is returned by AllowN for a cost below 1.
 var ErrInvalidCost = errors.New("ratelimit: cost must be at least 1")
 
+// ErrUnavailable is the Result.Err (wrapped with the key) of a decision
+// taken by the FailureMode without a round trip, because the client's
+// breaker of the key's Redis node is open (see typecache.Breaker).
+var ErrUnavailable = errors.New("ratelimit: redis unavailable (circuit open)")
+
 // ErrCostExceedsLimit is returned by AllowN for a cost larger than the
 // limiter's Burst (GCRA) or Limit (other algorithms): such a request can
 // never be allowed, so no retry time is given for it.

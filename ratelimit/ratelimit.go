@@ -79,6 +79,7 @@ type Result struct {
 // typecache.Client it was built on owns them.
 type Limiter struct {
 	redis   rueidis.Client
+	breaker *typecache.Breaker // the client's, shared with every package on it
 	opts    Options
 	space   keyspace.Space
 	algo    algorithm
@@ -102,7 +103,7 @@ func New(c *typecache.Client, opts Options) (*Limiter, error) {
 	if err != nil {
 		return nil, invalid("Options.Prefix %v", err)
 	}
-	l := &Limiter{redis: c.Redis(), opts: o, space: space, algo: algorithmOf(o)}
+	l := &Limiter{redis: c.Redis(), breaker: c.Breaker(), opts: o, space: space, algo: algorithmOf(o)}
 	if o.LocalDenyCache {
 		l.denials = newLocalDenyCache(o.LocalDenyCacheSize)
 	}
@@ -124,8 +125,9 @@ func (l *Limiter) Allow(ctx context.Context, key string) (Result, error) {
 // larger costs fail with an error wrapping ErrCostExceedsLimit. An empty key
 // fails with ErrEmptyKey.
 //
-// When Redis is unavailable — it cannot be reached before ctx's deadline (a
-// refused connection fails at once), or it replies that it cannot serve now
+// When Redis is unavailable — the client's breaker of the key's node is
+// open (ErrUnavailable, at once), it cannot be reached before ctx's deadline
+// (a refused connection fails at once), or it replies that it cannot serve now
 // (LOADING, BUSY, CLUSTERDOWN, TRYAGAIN, MASTERDOWN, READONLY, OOM,
 // NOREPLICAS) — AllowN returns the decision of the configured FailureMode
 // with a nil error; Result.Source and Result.Err say so. Any other reply of
@@ -158,6 +160,8 @@ func (l *Limiter) AllowN(ctx context.Context, key string, n int) (Result, error)
 		obs.OnDenied(key, n)
 	case errors.Is(ctx.Err(), context.Canceled):
 		return Result{}, fmt.Errorf("ratelimit: key %q: %w", key, ctx.Err())
+	case errors.Is(err, ErrUnavailable):
+		return l.fallback(key, fmt.Errorf("%w: key %q", err, key)), nil
 	case unavailable(err):
 		return l.fallback(key, fmt.Errorf("ratelimit: key %q: redis unavailable: %w", key, err)), nil
 	default:

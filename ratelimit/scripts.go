@@ -306,7 +306,12 @@ func (l *Limiter) decide(ctx context.Context, key string, n int) (Result, error)
 		argv[3] = rediscmd.ClockArg(l.now)
 		args = argv[:4]
 	}
-	reply, err := l.algo.script.Exec(ctx, l.redis, []string{l.redisKey(key)}, args).ToMessage()
+	rkey := l.redisKey(key)
+	if !l.breaker.Allow(rkey) {
+		return Result{}, ErrUnavailable
+	}
+	reply, err := l.algo.script.Exec(ctx, l.redis, []string{rkey}, args).ToMessage()
+	l.breaker.Record(ctx, rkey, err)
 	if err != nil {
 		return Result{}, err
 	}
