@@ -29,7 +29,7 @@ type item[T any] struct {
 }
 
 // itemOverhead approximates the bytes an item costs beyond its key and its
-// encoded value: the item, the map slot and the ring slot.
+// encoded value: the item, its slots in the shard's table and its ring slot.
 const itemOverhead = 128
 
 // xfetchHorizon bounds how far before the soft expiry XFetch may fire, in
