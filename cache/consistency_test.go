@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/typecache/typecache/cache"
+	"github.com/typecache/typecache/internal/rediscmd"
 	"github.com/typecache/typecache/internal/redistest"
 )
 
@@ -364,13 +365,18 @@ func TestFetchManyJoinsLoads(t *testing.T) {
 func TestLongLoadKeepsItsLease(t *testing.T) {
 	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
 		ctx := context.Background()
-		const lease = 60 * time.Millisecond
+		// Long enough that a loaded machine's scheduling delays of the
+		// extension timer (a third of the lease) do not let it lapse.
+		const lease = 300 * time.Millisecond
 		name := cacheName(t)
 		a := newCache(t, srv.Client(t), name, cache.Options[int]{TTL: time.Hour, StampedeLease: lease})
 		b := newCache(t, srv.Client(t), name, cache.Options[int]{TTL: time.Hour, StampedeLease: lease})
 		src := newSource()
 		src.set("k", 7)
 		read, release := make(chan struct{}), make(chan struct{})
+		var releaseOnce sync.Once
+		unblock := func() { releaseOnce.Do(func() { close(release) }) }
+		defer unblock() // a failed check below must not leave the load blocked
 		aDone := make(chan struct{})
 		go func() {
 			defer close(aDone)
@@ -389,11 +395,11 @@ func TestLongLoadKeepsItsLease(t *testing.T) {
 		}()
 		raw := srv.Raw(t)
 		for end := time.Now().Add(5 * lease); time.Now().Before(end); time.Sleep(lease / 6) {
-			if pttl, err := raw.Do(ctx, raw.B().Pttl().Key(a.RedisGuardKey("k")).Build()).AsInt64(); err != nil || pttl <= 0 {
+			if pttl, err := raw.Do(ctx, rediscmd.Retried(raw.B().Pttl().Key(a.RedisGuardKey("k")).Build())).AsInt64(); err != nil || pttl <= 0 {
 				t.Fatalf("the loading process's lease lapsed while it loaded: PTTL %d, %v", pttl, err)
 			}
 		}
-		close(release)
+		unblock()
 		<-aDone
 		<-bDone
 		if n := bLoads.calls.Load(); n != 0 {
