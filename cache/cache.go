@@ -19,7 +19,7 @@ import (
 // goroutines. Calls that touch Redis block for a few round trips at most,
 // each bounded by Options.RedisTimeout; Fetch and FetchMany also wait for
 // the loader, possibly for a load running in another goroutine or process.
-// Local hits do not block beyond a shard's read lock.
+// Local hits take no lock.
 //
 // Values returned by the Cache are shared with other callers and with the
 // local tier unless Options.Clone is set: treat them as read-only.
