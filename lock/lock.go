@@ -54,6 +54,7 @@ type Locker struct {
 	owners ownerSource
 	wakes  *wakeRouter
 	turns  *localTurns
+	dogs   watchdogs // extends the held locks' leases
 	unsub  func()
 	alone  atomic.Bool // a round trip is using an unshared connection (see run)
 	answer digits      // that round trip's answer, used only while alone is set
