@@ -37,10 +37,17 @@ func Sign[T any](s *Store[T], id, user string, data []byte, version, created, ab
 // Local reports whether s has a local tier.
 func Local[T any](s *Store[T]) bool { return s.local != nil }
 
-// HoldRead makes s call hold with the context of every read it sends to
-// Redis, after the read's reply arrived and before it may enter the local
-// tier: tests overtake a read with writes.
-func HoldRead[T any](s *Store[T], hold func(ctx context.Context)) { s.afterRead = hold }
+// HoldReply makes s call hold with the context of every read it sends to
+// Redis, and of every write that may keep what it stored, after the reply
+// arrived and before the local tier decides: tests overtake an exchange.
+func HoldReply[T any](s *Store[T], hold func(ctx context.Context)) { s.afterReply = hold }
+
+// DropLocal makes s forget what its local tier holds of the session token
+// names (its whole key), as a write of s would.
+func DropLocal[T any](s *Store[T], token string) {
+	route, _, _ := parseToken(token)
+	s.ownWrite(s.key(route))
+}
 
 // PrefixOf returns s's instance name.
 func PrefixOf[T any](s *Store[T]) string { return s.o.Prefix }

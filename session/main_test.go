@@ -88,8 +88,16 @@ func (c countingConn) Write(p []byte) (int, error) {
 // trips of instance name, closed when t ends.
 func countedClient(t testing.TB, srv *redistest.Server, name string) (*typecache.Client, *roundTrips) {
 	t.Helper()
+	return countedClientWith(t, srv, name, nil)
+}
+
+// countedClientWith is countedClient with tracking options opts (nil:
+// rueidis's default, OPTIN).
+func countedClientWith(t testing.TB, srv *redistest.Server, name string, opts []string) (*typecache.Client, *roundTrips) {
+	t.Helper()
 	trips := &roundTrips{marker: []byte(keyPrefix(name))}
 	opt := srv.Option()
+	opt.ClientTrackingOptions = opts
 	opt.DialCtxFn = func(ctx context.Context, addr string, dialer *net.Dialer, _ *tls.Config) (net.Conn, error) {
 		conn, err := dialer.DialContext(ctx, "tcp", addr) // the test servers speak plain TCP
 		if err != nil {

@@ -19,6 +19,7 @@ import (
 const (
 	envChildPrefix = "TYPECACHE_SESSION_CHILD_PREFIX" // the stores' instance name
 	envChildTokens = "TYPECACHE_SESSION_CHILD_TOKENS" // op=token,op=token,...
+	envChildSaves  = "TYPECACHE_SESSION_CHILD_SAVES"  // "1": hold each session by saving it
 )
 
 // revocations are the writes TestRevocationAcrossProcesses makes in the
@@ -27,54 +28,84 @@ const (
 var revocations = []string{"destroy", "destroyall", "regenerate", "save"}
 
 // TestRevocationAcrossProcesses: child processes hold sessions in their
-// local tiers (reads without a round trip); the parent destroys, destroys
-// all of a user's, regenerates and saves them. Every child hears of each
-// change (the invalidation delay is the time from the parent's write
-// returning to the child's hearing of it, logged) and then no longer
-// serves what the write replaced.
+// local tiers, some because they read them (reads without a round trip),
+// one because it saved them (a save keeps what it stored); the parent
+// destroys, destroys all of a user's, regenerates and saves them. Every
+// child hears of each change (the invalidation delay is the time from the
+// parent's write returning to the child's hearing of it, logged) and then
+// no longer serves what the write replaced.
 func TestRevocationAcrossProcesses(t *testing.T) {
 	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
 		name := redistest.Name(t)
 		parent := newStore(t, srv, session.Options[cart]{Prefix: name})
-		sessions := map[string]*session.Session[cart]{}
-		var pairs []string
-		for _, op := range revocations {
-			user := ""
-			if op == "destroyall" {
-				user = "carol"
+		// Two sets of sessions: the reading children's, the saving child's.
+		const childCount, saver = 3, 1
+		sessions := [2]map[string]*session.Session[cart]{{}, {}}
+		var pairs [2][]string
+		for set := range sessions {
+			for _, op := range revocations {
+				user := ""
+				if op == "destroyall" {
+					user = "carol" + strconv.Itoa(set)
+				}
+				sess, err := parent.Create(background, user, cart{Items: []string{"old"}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				sessions[set][op] = sess
+				pairs[set] = append(pairs[set], op+"="+sess.Token)
 			}
-			sess, err := parent.Create(background, user, cart{Items: []string{"old"}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			sessions[op] = sess
-			pairs = append(pairs, op+"="+sess.Token)
 		}
-		const childCount = 3
-		children := redistest.StartChildren(t, childCount, func(int) []string {
-			return []string{srv.Env(), envChildPrefix + "=" + name, envChildTokens + "=" + strings.Join(pairs, ",")}
+		setOf := func(child int) int {
+			if child == saver {
+				return 1
+			}
+			return 0
+		}
+		children := redistest.StartChildren(t, childCount, func(i int) []string {
+			env := []string{srv.Env(), envChildPrefix + "=" + name, envChildTokens + "=" + strings.Join(pairs[setOf(i)], ",")}
+			if i == saver {
+				env = append(env, envChildSaves+"=1")
+			}
+			return env
 		})
 
 		// Every child now serves each session from memory; revoke them.
-		done := map[string]time.Time{}
-		for _, op := range revocations {
-			sess := sessions[op]
-			var err error
-			switch op {
-			case "destroy":
-				err = parent.Destroy(background, sess.Token)
-			case "destroyall":
-				err = parent.DestroyAll(background, sess.UserID)
-			case "regenerate":
-				_, err = parent.Regenerate(background, sess)
-			case "save":
-				sess.Data.Items = []string{"saved"}
-				err = parent.Save(background, sess)
+		done := [2]map[string]time.Time{{}, {}}
+		for set := range sessions {
+			for _, op := range revocations {
+				sess := sessions[set][op]
+				if set == 1 && (op == "regenerate" || op == "save") {
+					// The saving child changed it: start from its copy (this
+					// process may not have heard of its save yet).
+					redistest.Eventually(t, 10*time.Second, func() error {
+						fresh, err := parent.Get(background, sess.Token)
+						if err == nil && session.Version(fresh) == session.Version(sess) {
+							err = errors.New("the child's save is not seen yet")
+						}
+						if err == nil {
+							sess = fresh
+						}
+						return err
+					})
+				}
+				var err error
+				switch op {
+				case "destroy":
+					err = parent.Destroy(background, sess.Token)
+				case "destroyall":
+					err = parent.DestroyAll(background, sess.UserID)
+				case "regenerate":
+					_, err = parent.Regenerate(background, sess)
+				case "save":
+					sess.Data.Items = []string{"saved"}
+					err = parent.Save(background, sess)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				done[set][op] = time.Now()
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			done[op] = time.Now()
 		}
 		redistest.Release(t, children)
 
@@ -91,7 +122,7 @@ func TestRevocationAcrossProcesses(t *testing.T) {
 					t.Errorf("child %d: %s", i, line)
 					continue
 				}
-				delays = append(delays, max(0, time.Unix(0, nanos).Sub(done[op])))
+				delays = append(delays, max(0, time.Unix(0, nanos).Sub(done[setOf(i)][op])))
 			}
 			if err := c.Wait(); err != nil {
 				t.Fatalf("child %d: %v", i, err)
@@ -106,10 +137,11 @@ func TestRevocationAcrossProcesses(t *testing.T) {
 }
 
 // arrivals is a typecache.Subscriber that notes when each key was first
-// invalidated.
+// invalidated (since the last forget), and how many times.
 type arrivals struct {
-	mu    sync.Mutex
-	times map[string]time.Time
+	mu     sync.Mutex
+	times  map[string]time.Time
+	counts map[string]int
 }
 
 func (a *arrivals) Invalidate(key string) {
@@ -119,6 +151,20 @@ func (a *arrivals) Invalidate(key string) {
 	if _, ok := a.times[key]; !ok {
 		a.times[key] = now
 	}
+	a.counts[key]++
+}
+
+func (a *arrivals) count(key string) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.counts[key]
+}
+
+// forget drops the times noted so far.
+func (a *arrivals) forget() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	clear(a.times)
 }
 
 func (a *arrivals) InvalidateAll() {}
@@ -147,14 +193,57 @@ func TestHelperProcess(t *testing.T) {
 	client := redistest.ServerFromEnv().Client(t)
 	loads := &eventLog{}
 	store := newStoreOn(t, client, session.Options[cart]{Prefix: name, Observer: loads})
-	heard := &arrivals{times: map[string]time.Time{}}
+	heard := &arrivals{times: map[string]time.Time{}, counts: map[string]int{}}
 	defer client.Subscribe(keyPrefix(name), heard)()
 	tokens := map[string]string{}
 	for pair := range strings.SplitSeq(os.Getenv(envChildTokens), ",") {
 		op, token, _ := strings.Cut(pair, "=")
 		tokens[op] = token
-		readFromMemory(t, store, loads, token)
+		if os.Getenv(envChildSaves) == "" {
+			readFromMemory(t, store, loads, token)
+			continue
+		}
+		// Hold the session because this process saved it: the read after
+		// the save is served from memory (a flush of a fresh cluster
+		// client may drop it: try again).
+		kept, saves := false, 0
+		for attempt := 0; attempt < 10 && !kept; attempt++ {
+			sess, err := store.Get(background, token)
+			if err != nil {
+				fatalf("%s: %v", op, err)
+			}
+			sess.Data.Items = []string{"child"}
+			if err := store.Save(background, sess); err != nil {
+				fatalf("%s: save: %v", op, err)
+			}
+			saves++
+			loads.take()
+			if _, err := store.Get(background, token); err != nil {
+				fatalf("%s: %v", op, err)
+			}
+			l := loads.take()
+			kept = len(l) == 1 && strings.HasSuffix(l[0], "local=true")
+		}
+		if !kept {
+			fatalf("%s: no read after a save was served from memory", op)
+		}
+		// Each save's own invalidation (which the tier absorbs) must not
+		// pass for the parent's write.
+		key, _ := session.SessionKey(store, token)
+		redistest.Eventually(t, 10*time.Second, func() error {
+			if heard.count(key) < saves {
+				return errors.New(op + ": the saves' own invalidations have not arrived")
+			}
+			return nil
+		})
+		if _, err := store.Get(background, token); err != nil {
+			fatalf("%s: %v", op, err)
+		}
+		if l := loads.take(); len(l) != 1 || !strings.HasSuffix(l[0], "local=true") {
+			fatalf("%s: the save's own invalidation dropped it: %v", op, l)
+		}
 	}
+	heard.forget()
 	if err := redistest.Ready(); err != nil {
 		fatalf("%v", err)
 	}

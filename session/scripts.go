@@ -18,7 +18,15 @@ import (
 // parse decodes a meta field (nil for a forward or foreign bytes); pack
 // writes one; live returns a session's parsed meta when it exists and
 // neither deadline has passed; keep makes the key live at least until a
-// deadline; prune deletes ended sessions and forwards.
+// deadline, given its TTL (PTTL) read before the script's first write;
+// prune deletes ended sessions and forwards and returns how many are left
+// (none: the key may be gone, its TTL with it).
+//
+// The scripts a Store may send tracked (read, create, save, regenerate:
+// see localTier) read the key before their first write, write, and read it
+// again after their last write, with no read between two writes: Redis
+// then notifies this connection exactly once of the script's own write,
+// and tracks the key for it again afterwards.
 const luaCommon = rediscmd.ClockLua + `
 local function parse(m)
   if not m then return nil end
@@ -34,8 +42,8 @@ local function live(key, id, now, idle)
   if r and now < r.a and now < r.s + idle then return r end
   return nil
 end
-local function keep(key, deadline, now)
-  if redis.call('PTTL', key) < deadline - now then redis.call('PEXPIRE', key, deadline - now) end
+local function keep(key, deadline, now, ttl)
+  if ttl < deadline - now then redis.call('PEXPIRE', key, deadline - now) end
 end
 local function hdel(key, fields)
   for i = 1, #fields, 1000 do
@@ -43,9 +51,10 @@ local function hdel(key, fields)
   end
 end
 local function prune(key, now, idle)
-  local dead = {}
+  local dead, left = {}, 0
   for _, f in ipairs(redis.call('HKEYS', key)) do
     if #f == 43 then
+      left = left + 1
       local m = redis.call('HGET', key, f)
       local r, gone = parse(m), true
       if r then
@@ -54,10 +63,11 @@ local function prune(key, now, idle)
         local til = tonumber(string.match(m, '^> %S+ (%d+)$'))
         gone = not til or now >= til
       end
-      if gone then dead[#dead + 1] = f; dead[#dead + 1] = f .. 'd' end
+      if gone then dead[#dead + 1] = f; dead[#dead + 1] = f .. 'd'; left = left - 1 end
     end
   end
   hdel(key, dead)
+  return left
 end
 `
 
@@ -107,9 +117,10 @@ local r = live(KEYS[1], id, now, idle)
 if not r then return false end
 local touched = '0'
 if now - r.s >= tonumber(ARGV[4]) then
+  local ttl = redis.call('PTTL', KEYS[1])
   r.s = now
   redis.call('HSET', KEYS[1], id, pack(r))
-  keep(KEYS[1], math.min(now + idle, r.a), now)
+  keep(KEYS[1], math.min(now + idle, r.a), now, ttl)
   touched = '1'
 end
 return {pack(r), redis.call('HGET', KEYS[1], id .. 'd') or '', fmt(now), touched}
@@ -125,7 +136,7 @@ type readReply struct {
 }
 
 func (s *Store[T]) readRecord(ctx context.Context, key, id string) (readReply, error) {
-	msg, err := readScript.Exec(ctx, s.redis, s.tracked, []string{key}, []string{rediscmd.ClockArg(s.now), id, s.idleArg, s.touchArg})
+	msg, err := s.eval(ctx, readScript, key, s.local != nil, []string{rediscmd.ClockArg(s.now), id, s.idleArg, s.touchArg})
 	fields, err := s.reply(msg, err, "get", key, 4)
 	if err != nil {
 		return readReply{}, err
@@ -146,26 +157,31 @@ func (s *Store[T]) readRecord(ctx context.Context, key, id string) (readReply, e
 var createScript = rediscmd.NewScript(luaCommon + `
 local now, idle, id = now_ms(), tonumber(ARGV[3]), ARGV[2]
 local a = tonumber(ARGV[5])
+local ttl = redis.call('PTTL', KEYS[1])
 if a <= now then return false end
-prune(KEYS[1], now, idle)
+if prune(KEYS[1], now, idle) == 0 then ttl = -2 end
 local r = {v = '1', c = ARGV[4], a = a, s = now, h = ARGV[6], u = ARGV[7]}
 redis.call('HSET', KEYS[1], id, pack(r), id .. 'd', ARGV[8])
-keep(KEYS[1], math.min(now + idle, a), now)
+keep(KEYS[1], math.min(now + idle, a), now, ttl)
+redis.call('PTTL', KEYS[1])
 return {fmt(now)}
 `)
 
 // saveScript stores data ARGV[6] and mac ARGV[5] if session ARGV[2] is
 // still at version ARGV[4], bumps the version and extends the idle
-// deadline. It replies {version, now}.
+// deadline. It replies {meta, now}: the meta field it wrote.
 var saveScript = rediscmd.NewScript(luaCommon + `
 local now, idle, id = now_ms(), tonumber(ARGV[3]), ARGV[2]
 local r = live(KEYS[1], id, now, idle)
 if not r then return false end
 if r.v ~= ARGV[4] then return -1 end
+local ttl = redis.call('PTTL', KEYS[1])
 r.v, r.s, r.h = fmt(tonumber(r.v) + 1), now, ARGV[5]
-redis.call('HSET', KEYS[1], id, pack(r), id .. 'd', ARGV[6])
-keep(KEYS[1], math.min(now + idle, r.a), now)
-return {r.v, fmt(now)}
+local meta = pack(r)
+redis.call('HSET', KEYS[1], id, meta, id .. 'd', ARGV[6])
+keep(KEYS[1], math.min(now + idle, r.a), now, ttl)
+redis.call('PTTL', KEYS[1])
+return {meta, fmt(now)}
 `)
 
 // regenerateScript moves session ARGV[2], if still at version ARGV[4], to
@@ -178,12 +194,14 @@ local now, idle, id = now_ms(), tonumber(ARGV[3]), ARGV[2]
 local r = live(KEYS[1], id, now, idle)
 if not r then return false end
 if r.v ~= ARGV[4] then return -1 end
+local ttl = redis.call('PTTL', KEYS[1])
 prune(KEYS[1], now, idle)
 redis.call('HDEL', KEYS[1], id .. 'd')
 redis.call('HSET', KEYS[1], id, '> ' .. ARGV[5] .. ' ' .. fmt(math.min(r.a, now + tonumber(ARGV[8]))))
 r.v, r.s, r.h = '1', now, ARGV[6]
 redis.call('HSET', KEYS[1], ARGV[5], pack(r), ARGV[5] .. 'd', ARGV[7])
-keep(KEYS[1], math.min(now + idle, r.a), now)
+keep(KEYS[1], math.min(now + idle, r.a), now, ttl)
+redis.call('PTTL', KEYS[1])
 return {pack(r), fmt(now)}
 `)
 

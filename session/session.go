@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -130,14 +131,20 @@ type Store[T any] struct {
 	unsubscribe func()
 	ctxKey      *contextKey // identifies this store's request state in a context
 
+	// ownWrites is whether Redis notifies this client of its own writes
+	// (ownWritesUnknown until the first write asks): writes keep what
+	// they stored in the local tier only then. See keepsWrites.
+	ownWrites atomic.Int32
+
 	idleArg, touchArg, forwardArg string
 
 	// now replaces Redis TIME in the scripts, and the application's clock,
 	// when non-nil. Only tests set it (export_test.go).
 	now func() time.Time
-	// afterRead, when non-nil, runs between a read's reply and its entry
-	// into the local tier. Only tests set it, to overtake a read.
-	afterRead func(ctx context.Context)
+	// afterReply, when non-nil, runs between the reply of a read or a
+	// write that may keep what it stored and the local tier's decision.
+	// Only tests set it, to overtake an exchange.
+	afterReply func(ctx context.Context)
 }
 
 // New returns a Store that keeps sessions through c. It validates opts,
@@ -196,10 +203,22 @@ func (s *Store[T]) key(route string) string { return s.space.Key(groupKind, rout
 
 // ownWrite drops what this process kept of key after it wrote key (or may
 // have: a failed write may have been applied).
-func (s *Store[T]) ownWrite(key string) {
-	if s.local != nil {
-		s.local.Invalidate(key)
+func (s *Store[T]) ownWrite(key string) { s.local.endWrite(key, nil, nil) }
+
+// replied runs the test hook afterReply.
+func (s *Store[T]) replied(ctx context.Context) {
+	if s.afterReply != nil {
+		s.afterReply(ctx)
 	}
+}
+
+// fresh returns the local tier's entry for session id's record rec, read
+// or written by an exchange sent at sent (the process's clock) that Redis
+// ran at redisNow (Unix ms): fresh until the next extension is due or the
+// session idles out, whichever is first.
+func (s *Store[T]) fresh(id string, rec record, sent time.Time, redisNow int64) *localRecord {
+	due := min(rec.seen+s.o.TouchThreshold.Milliseconds(), rec.seen+s.o.IdleTimeout.Milliseconds(), rec.absolute)
+	return &localRecord{id: id, rec: rec, until: sent.Add(time.Duration(due-redisNow) * time.Millisecond)}
 }
 
 // failed reports err to the observer unless it is a verdict about the
@@ -241,22 +260,26 @@ func (s *Store[T]) insert(ctx context.Context, sess *Session[T]) error {
 		return fmt.Errorf("session: encode data: %w", err)
 	}
 	rec := record{user: sess.UserID, data: encoded, version: 1, created: sess.CreatedAt.UnixMilli(), absolute: sess.AbsoluteExpiresAt.UnixMilli()}
+	rec.mac = s.sign(sess.id, &rec)
 	key := s.key(sess.route)
-	msg, err := createScript.Exec(ctx, s.redis, s.plain, []string{key}, []string{
+	rec, err = s.write(ctx, createScript, "create", key, sess.id, []string{
 		rediscmd.ClockArg(s.now), sess.id, s.idleArg,
 		strconv.FormatInt(rec.created, 10), strconv.FormatInt(rec.absolute, 10),
-		s.sign(sess.id, &rec), rec.user, rueidis.BinaryString(encoded)})
-	s.ownWrite(key)
-	fields, err := s.reply(msg, err, "create", key, 1)
-	if err != nil {
-		return s.failed("create", err)
-	}
-	seen, err := replyInt("create", key, fields[0])
+		rec.mac, rec.user, rueidis.BinaryString(encoded)},
+		func(fields []string) (record, int64, error) {
+			if len(fields) != 1 {
+				return record{}, 0, fmt.Errorf("session: create %s: unexpected reply %q", key, fields)
+			}
+			seen, err := replyInt("create", key, fields[0])
+			stored := rec
+			stored.seen = seen
+			return stored, seen, err
+		})
 	if err != nil {
 		return s.failed("create", err)
 	}
 	sess.version = 1
-	s.setTimes(sess, rec.created, rec.absolute, seen)
+	s.setTimes(sess, rec.created, rec.absolute, rec.seen)
 	s.o.Observer.OnCreated(sess.event())
 	return nil
 }
@@ -303,31 +326,34 @@ func (s *Store[T]) Get(ctx context.Context, token string) (*Session[T], error) {
 // overtook it.
 func (s *Store[T]) load(ctx context.Context, key, id string) (rec record, local bool, err error) {
 	var sent time.Time
-	var gen uint64
 	if s.local != nil {
 		sent = s.clock()
 		if rec, ok := s.local.get(key, id, sent); ok {
 			return rec, true, nil
 		}
-		gen = s.local.generation(key)
 	}
+	w := s.local.begin(key)
 	r, err := s.readRecord(ctx, key, id)
-	if s.afterRead != nil {
-		s.afterRead(ctx)
+	s.replied(ctx)
+	var kept *localRecord
+	if err == nil && r.checkErr == nil && s.local != nil {
+		kept = s.fresh(id, r.rec, sent, r.now)
 	}
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		s.ownWrite(key) // the read may have extended the session before it failed
+	switch {
+	case err != nil && !errors.Is(err, ErrNotFound):
+		s.local.endWrite(key, w, nil) // the read may have extended the session before it failed
+	case r.touched:
+		// An extension is a write: kept only when Redis notifies this
+		// client of its own writes (ownWrites known by now).
+		if s.ownWrites.Load() != ownWritesNotified {
+			kept = nil
+		}
+		s.local.endWrite(key, w, kept)
+	default:
+		s.local.endRead(key, w, kept)
 	}
 	if err != nil {
 		return record{}, false, err
-	}
-	if r.touched {
-		s.ownWrite(key)
-	} else if s.local != nil && r.checkErr == nil {
-		// Fresh until the next extension is due or the session idles out,
-		// counted from when the read was sent, in this process's clock.
-		due := min(r.rec.seen+s.o.TouchThreshold.Milliseconds(), r.rec.seen+s.o.IdleTimeout.Milliseconds(), r.rec.absolute)
-		s.local.insert(key, gen, localRecord{id: id, rec: r.rec, until: sent.Add(time.Duration(due-r.now) * time.Millisecond)})
 	}
 	return r.rec, false, r.checkErr
 }
@@ -348,27 +374,20 @@ func (s *Store[T]) Save(ctx context.Context, sess *Session[T]) error {
 	next := record{user: sess.UserID, data: encoded, version: sess.version + 1,
 		created: sess.CreatedAt.UnixMilli(), absolute: sess.AbsoluteExpiresAt.UnixMilli()}
 	key := s.key(sess.route)
-	msg, err := saveScript.Exec(ctx, s.redis, s.plain, []string{key}, []string{
+	saved, err := s.write(ctx, saveScript, "save", key, sess.id, []string{
 		rediscmd.ClockArg(s.now), sess.id, s.idleArg, strconv.FormatInt(sess.version, 10),
-		s.sign(sess.id, &next), rueidis.BinaryString(encoded)})
-	s.ownWrite(key)
-	fields, err := s.reply(msg, err, "save", key, 2)
+		s.sign(sess.id, &next), rueidis.BinaryString(encoded)},
+		func(fields []string) (record, int64, error) {
+			return s.storedRecord("save", key, sess.id, fields, encoded)
+		})
 	if errors.Is(err, ErrConflict) {
 		s.o.Observer.OnConflict(sess.event())
 	}
 	if err != nil {
 		return s.failed("save", err)
 	}
-	version, err := replyInt("save", key, fields[0])
-	if err != nil {
-		return s.failed("save", err)
-	}
-	seen, err := replyInt("save", key, fields[1])
-	if err != nil {
-		return s.failed("save", err)
-	}
-	sess.version = version
-	s.setTimes(sess, next.created, next.absolute, seen)
+	sess.version = saved.version
+	s.setTimes(sess, next.created, next.absolute, saved.seen)
 	s.o.Observer.OnSaved(sess.event())
 	return nil
 }
@@ -392,18 +411,15 @@ func (s *Store[T]) Regenerate(ctx context.Context, sess *Session[T]) (*Session[T
 	next := record{user: sess.UserID, data: encoded, version: 1,
 		created: sess.CreatedAt.UnixMilli(), absolute: sess.AbsoluteExpiresAt.UnixMilli()}
 	key := s.key(sess.route)
-	msg, err := regenerateScript.Exec(ctx, s.redis, s.plain, []string{key}, []string{
+	rec, err := s.write(ctx, regenerateScript, "regenerate", key, id, []string{
 		rediscmd.ClockArg(s.now), sess.id, s.idleArg, strconv.FormatInt(sess.version, 10),
-		id, s.sign(id, &next), rueidis.BinaryString(encoded), s.forwardArg})
-	s.ownWrite(key)
-	fields, err := s.reply(msg, err, "regenerate", key, 2)
+		id, s.sign(id, &next), rueidis.BinaryString(encoded), s.forwardArg},
+		func(fields []string) (record, int64, error) {
+			return s.storedRecord("regenerate", key, id, fields, encoded)
+		})
 	if errors.Is(err, ErrConflict) {
 		s.o.Observer.OnConflict(sess.event())
 	}
-	if err != nil {
-		return nil, s.failed("regenerate", err)
-	}
-	rec, err := s.checkedRecord(key, id, fields[0], encoded)
 	if err != nil {
 		return nil, s.failed("regenerate", err)
 	}
@@ -422,7 +438,7 @@ func (s *Store[T]) Destroy(ctx context.Context, token string) error {
 		return ErrNotFound
 	}
 	key := s.key(route)
-	msg, err := destroyScript.Exec(ctx, s.redis, s.plain, []string{key}, []string{rediscmd.ClockArg(s.now), id, s.idleArg})
+	msg, err := s.eval(ctx, destroyScript, key, false, []string{rediscmd.ClockArg(s.now), id, s.idleArg})
 	s.ownWrite(key)
 	fields, err := s.reply(msg, err, "destroy", key, 1)
 	if err != nil {
@@ -442,7 +458,7 @@ func (s *Store[T]) DestroyAll(ctx context.Context, userID string) error {
 		return ErrEmptyUserID
 	}
 	key := s.key(userRoute(userID))
-	n, err := destroyAllScript.Exec(ctx, s.redis, s.plain, []string{key}, []string{rediscmd.ClockArg(s.now), userID})
+	n, err := s.eval(ctx, destroyAllScript, key, false, []string{rediscmd.ClockArg(s.now), userID})
 	s.ownWrite(key)
 	if err != nil {
 		return s.failed("destroy", fmt.Errorf("session: destroy all %s: %w", key, err))
@@ -463,7 +479,7 @@ func (s *Store[T]) Revoke(ctx context.Context, userID, id string) error {
 		return ErrNotFound
 	}
 	key := s.key(userRoute(userID))
-	_, err := revokeScript.Exec(ctx, s.redis, s.plain, []string{key}, []string{rediscmd.ClockArg(s.now), id, s.idleArg, userID})
+	_, err := s.eval(ctx, revokeScript, key, false, []string{rediscmd.ClockArg(s.now), id, s.idleArg, userID})
 	s.ownWrite(key)
 	if rueidis.IsRedisNil(err) {
 		return ErrNotFound
@@ -483,7 +499,7 @@ func (s *Store[T]) List(ctx context.Context, userID string) ([]Info, error) {
 		return nil, ErrEmptyUserID
 	}
 	key := s.key(userRoute(userID))
-	msg, err := listScript.Exec(ctx, s.redis, s.plain, []string{key}, []string{rediscmd.ClockArg(s.now), userID, s.idleArg})
+	msg, err := s.eval(ctx, listScript, key, false, []string{rediscmd.ClockArg(s.now), userID, s.idleArg})
 	fields, err := s.reply(msg, err, "list", key, -1)
 	if err != nil {
 		return nil, s.failed("list", err)

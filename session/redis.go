@@ -1,0 +1,102 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/redis/rueidis"
+
+	"github.com/typecache/typecache/internal/rediscmd"
+)
+
+// eval runs script on key (every script works on one key) with args: one
+// round trip, two the first time a server meets the script. tracked sends
+// it through typecache.Client.DoTracked, so that Redis tracks key for this
+// client (see localTier); a Store without a local tier sends everything
+// plain. Every command the Store sends about a session goes through here.
+func (s *Store[T]) eval(ctx context.Context, script *rediscmd.Script, key string, tracked bool, args []string) (rueidis.RedisMessage, error) {
+	send := s.plain
+	if tracked && s.local != nil {
+		send = s.tracked
+	}
+	return script.Exec(ctx, s.redis, send, []string{key}, args)
+}
+
+// write runs script, a write of key that may keep what it stored as
+// session id in the local tier (see localTier): through DoTracked when
+// Redis notifies this client of its own writes, else plain. parse turns the
+// script's reply (an array of strings; false and conflictCode are
+// ErrNotFound and ErrConflict) into the stored record and Redis's clock
+// (Unix ms) when it ran, or an error that names op and key. Every outcome
+// drops what the tier held of key.
+func (s *Store[T]) write(ctx context.Context, script *rediscmd.Script, op, key, id string, args []string, parse func(fields []string) (record, int64, error)) (record, error) {
+	keep, sent := s.keepsWrites(ctx), s.clock()
+	w := s.local.begin(key)
+	msg, err := s.eval(ctx, script, key, keep, args)
+	fields, err := s.reply(msg, err, op, key, -1)
+	var rec record
+	var now int64
+	if err == nil {
+		rec, now, err = parse(fields)
+	}
+	s.replied(ctx)
+	var kept *localRecord
+	if err == nil && keep {
+		kept = s.fresh(id, rec, sent, now)
+	}
+	s.local.endWrite(key, w, kept)
+	return rec, err
+}
+
+// storedRecord parses and verifies the reply {meta, now} of op, a script
+// that stored data as session id of key.
+func (s *Store[T]) storedRecord(op, key, id string, fields []string, data []byte) (record, int64, error) {
+	if len(fields) != 2 {
+		return record{}, 0, fmt.Errorf("session: %s %s: unexpected reply %q", op, key, fields)
+	}
+	rec, err := s.checkedRecord(key, id, fields[0], data)
+	if err != nil {
+		return record{}, 0, err
+	}
+	now, err := replyInt(op, key, fields[1])
+	return rec, now, err
+}
+
+// What a Store knows of Redis's invalidations of the client's own writes.
+const (
+	ownWritesUnknown     int32 = iota // not asked yet, or the question failed
+	ownWritesNotified                 // tracking on, without NOLOOP or BCAST
+	ownWritesNotNotified              // NOLOOP or BCAST: writes keep nothing
+)
+
+// keepsWrites reports whether a write should keep what it stores in the
+// local tier: only when Redis notifies this client of its own writes to
+// the keys it tracks, which the tier counts on (see localTier). rueidis's
+// default tracking mode (OPTIN) does; a client built with NOLOOP or BCAST
+// in ClientOption.ClientTrackingOptions does not. The first write of a
+// Store asks Redis once (CLIENT TRACKINGINFO, one round trip); until an
+// answer arrives, writes keep nothing.
+func (s *Store[T]) keepsWrites(ctx context.Context) bool {
+	if s.local == nil {
+		return false
+	}
+	if known := s.ownWrites.Load(); known != ownWritesUnknown {
+		return known == ownWritesNotified
+	}
+	info, err := s.redis.Do(ctx, s.redis.B().ClientTrackinginfo().Build()).AsMap()
+	if err != nil {
+		return false
+	}
+	field := info["flags"]
+	flags, err := field.AsStrSlice()
+	if err != nil {
+		return false
+	}
+	answer := ownWritesNotNotified
+	if slices.Contains(flags, "on") && !slices.Contains(flags, "noloop") && !slices.Contains(flags, "bcast") {
+		answer = ownWritesNotified
+	}
+	s.ownWrites.Store(answer)
+	return answer == ownWritesNotified
+}
