@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -264,6 +265,70 @@ func TestExtend(t *testing.T) {
 			t.Fatalf("Release of a lost lock = %v, want ErrNotHeld", err)
 		}
 	})
+}
+
+// TestWatchdogExtendsEveryHeldLock holds three locks on one Locker, whose
+// watchdogs share a timer, and releases the middle one at once: the other
+// two are extended past their validity (their keys would have expired
+// otherwise) and the released one is never extended after its release.
+func TestWatchdogExtendsEveryHeldLock(t *testing.T) {
+	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+		ctx := context.Background()
+		raw := srv.Raw(t)
+		const validity, interval = 600 * time.Millisecond, 100 * time.Millisecond
+		obs := &recordingObserver{}
+		lk := newLocker(t, srv.Client(t), lock.Options{Validity: validity, ExtendInterval: interval, Observer: obs})
+		held := map[string]*lock.Lock{}
+		for _, name := range []string{"a", "b", "c"} {
+			l, err := lk.TryAcquire(ctx, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			held[name] = l
+		}
+		if err := held["b"].Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var events []string
+		// 8 extensions each: the locks outlive their validity.
+		redistest.Eventually(t, 10*time.Second, func() error {
+			events = append(events, obs.take()...)
+			for _, name := range []string{"a", "c"} {
+				if n := countEvents(events, "extended "+name+" err=<nil>"); n < 8 {
+					return fmt.Errorf("%s extended %d times", name, n)
+				}
+			}
+			return nil
+		})
+		for _, name := range []string{"a", "c"} {
+			l := held[name]
+			if err := context.Cause(l.Context()); err != nil {
+				t.Fatalf("%s lost: %v", name, err)
+			}
+			if ttl, err := raw.Do(ctx, raw.B().Pttl().Key(l.Key()).Build()).AsInt64(); err != nil || ttl <= 0 {
+				t.Fatalf("PTTL %s = %d, %v; want the key held", name, ttl, err)
+			}
+			if err := l.Release(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		released := slices.Index(events, "released b err=<nil>")
+		if released < 0 {
+			t.Fatalf("no release of b among %q", events)
+		}
+		if n := countEvents(events[released:], "extended b err=<nil>"); n != 0 {
+			t.Fatalf("b extended %d times after its release", n)
+		}
+	})
+}
+
+func countEvents(events []string, event string) (n int) {
+	for _, e := range events {
+		if e == event {
+			n++
+		}
+	}
+	return n
 }
 
 // TestLostLockCancelsContext deletes the key behind the holder's back: the
