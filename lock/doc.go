@@ -25,8 +25,9 @@
 //
 // # Holding
 //
-// A held [Lock] has a watchdog, a timer that extends the lease to
-// Options.Validity every Options.ExtendInterval. Its [Lock.Context] is
+// A held [Lock] has a watchdog that extends the lease to Options.Validity
+// every Options.ExtendInterval (one timer per Locker serves all its held
+// locks). Its [Lock.Context] is
 // cancelled, with cause [ErrNotHeld], as soon as an extension finds the key
 // gone or owned by someone else, or when extensions keep failing until the
 // last successful one's lease has surely run out (measured on the local
