@@ -30,16 +30,21 @@
 //
 // # Reads from memory
 //
-// A Store keeps the sessions its process read (up to
-// Options.MaxLocalSessions), read through Redis's client-side caching: a
-// request whose session has not changed since this process last read it
-// costs no round trip. Redis tells the process when a session's key
-// changes, and every write of the process itself (Save, Regenerate,
-// Destroy, DestroyAll, Revoke, an extension of the idle deadline) drops
-// what it replaced before it returns, also when a read that started earlier
-// answers later. So a revocation is immediate in the process that made it,
-// and reaches every other process within the invalidation delay (a fraction
-// of a millisecond on one host).
+// A Store keeps the sessions its process read or wrote (up to
+// Options.MaxLocalSessions), through Redis's client-side caching: a
+// request whose session has not changed since this process last read or
+// wrote it costs no round trip, so a request that changes its session
+// costs one (the Save), also when every request changes it. Redis tells
+// the process when a session's key changes, and every write of the
+// process itself (Save, Regenerate, Destroy, DestroyAll, Revoke, an
+// extension of the idle deadline) drops what it replaced before it
+// returns, also when a read that started earlier answers later; Create,
+// Save, Regenerate and an extension then keep what they stored. So a
+// revocation is immediate in the process that made it, and reaches every
+// other process within the invalidation delay (a fraction of a millisecond
+// on one host). Writes keep nothing on a client whose tracking options
+// include NOLOOP or BCAST, with which Redis does not tell a client of its
+// own writes.
 //
 // # Timeouts
 //

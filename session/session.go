@@ -117,10 +117,11 @@ type Info struct {
 // blocks until Redis answers or the context ends. Build one per session
 // type and share it; Close it when done.
 //
-// A Store keeps the sessions this process read recently (up to
+// A Store keeps the sessions this process read or wrote recently (up to
 // Options.MaxLocalSessions), so that reading a session that has not changed
 // costs no round trip; Redis tells the process when one changes, and every
-// write of this process drops what it replaced before it returns.
+// write of this process drops what it replaced before it returns (Create,
+// Save and Regenerate then keep what they stored).
 type Store[T any] struct {
 	o           Options[T] // validated
 	redis       rueidis.Client

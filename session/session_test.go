@@ -199,6 +199,8 @@ func TestReadWithinTouchThresholdWritesNothing(t *testing.T) {
 					if sess, err = store.Create(background, "alice", cart{Items: []string{"apple"}}); err != nil {
 						return err
 					}
+					// The create kept its record: read it once from Redis.
+					session.DropLocal(store, sess.Token)
 					if _, err := store.Get(background, sess.Token); err != nil { // loads the script, fills the local tier
 						return err
 					}
@@ -228,6 +230,7 @@ func TestReadWithinTouchThresholdWritesNothing(t *testing.T) {
 				})
 
 				clk.Advance(10 * time.Second) // 60 s since the last extension
+				flushed := flushes.n.Load()
 				before, tripsBefore := after, trips.Load()
 				got, err := store.Get(background, sess.Token)
 				if err != nil {
@@ -242,6 +245,16 @@ func TestReadWithinTouchThresholdWritesNothing(t *testing.T) {
 				}
 				if !got.LastSeen.Equal(clk.Now()) {
 					t.Errorf("LastSeen = %v, want %v after the extension", got.LastSeen, clk.Now())
+				}
+				// The extension keeps what it wrote: the next read sends
+				// nothing (unless the client flushed meanwhile).
+				clk.Advance(time.Second)
+				tripsBefore = trips.Load()
+				if _, err := store.Get(background, sess.Token); err != nil {
+					t.Fatal(err)
+				}
+				if n, want := trips.Load()-tripsBefore, tc.readTrips/5; n != want && flushes.n.Load() == flushed {
+					t.Errorf("the read after an extension took %d round trips, want %d", n, want)
 				}
 			})
 		}

@@ -181,6 +181,14 @@ func TestHeldSaveIsNotKept(t *testing.T) {
 					t.Fatal(err)
 				}
 				key, _ := session.SessionKey(store, sess.Token)
+				// The create's own invalidation first, so that it does not
+				// pass for one of the two awaited below.
+				redistest.Eventually(t, 10*time.Second, func() error {
+					if heard.count(key) < 1 {
+						return errors.New("the create's own invalidation has not arrived")
+					}
+					return nil
+				})
 				before := heard.count(key)
 
 				held, release := make(chan struct{}), make(chan struct{})
