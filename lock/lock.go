@@ -27,6 +27,10 @@ var (
 	ErrReleased = errors.New("lock: released")
 	// ErrClosed is returned by a Locker's methods after Close.
 	ErrClosed = errors.New("lock: locker closed")
+	// ErrUnavailable is returned (wrapped) at once, without a round trip,
+	// while the client's breaker of the lock's Redis node is open (see
+	// typecache.Breaker).
+	ErrUnavailable = errors.New("lock: redis unavailable (circuit open)")
 )
 
 // errNilLocker is returned by the methods of a nil *Locker, such as the

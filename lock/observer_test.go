@@ -9,8 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/internal/redistest"
 	"github.com/typecache/typecache/lock"
+	"github.com/typecache/typecache/ratelimit"
 )
 
 // recordingObserver keeps every call, one line each.
@@ -220,4 +222,43 @@ func TestContext(t *testing.T) {
 			t.Errorf("%s: Context cause after Release = %v, want ErrReleased", l.Name(), cause)
 		}
 	}
+}
+
+// TestBreakerSharedWithOtherPackages: the breakers belong to the client, so
+// once another package on it (here a limiter) has found the server down,
+// TryAcquire and Acquire fail at once with ErrUnavailable, in one sentence,
+// and work again once the client's background probe finds the server back.
+func TestBreakerSharedWithOtherPackages(t *testing.T) {
+	srv := redistest.NewStandalone(t)
+	ctx := context.Background()
+	client := srv.Client(t, typecache.WithBreaker(5, 20*time.Millisecond))
+	lk := newLocker(t, client, lock.Options{})
+	limiter, err := ratelimit.New(client, ratelimit.Options{Prefix: redistest.Name(t), Limit: 1, Period: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := srv.Masters()[0]
+	node.Kill()
+	if res, err := limiter.Allow(ctx, "k"); err != nil || res.Source != ratelimit.FromFailOpen {
+		t.Fatalf("limiter with the server killed: %+v, %v; want a fail-open decision", res, err)
+	}
+	for _, call := range []func() error{
+		func() error { _, err := lk.TryAcquire(ctx, "job"); return err },
+		func() error { _, err := lk.Acquire(ctx, "job"); return err },
+	} {
+		err := call()
+		if want := `lock: acquire "job": redis unavailable (circuit open)`; !errors.Is(err, lock.ErrUnavailable) || err.Error() != want {
+			t.Fatalf("lock call after the limiter found the server down: %v; want %q wrapping ErrUnavailable", err, want)
+		}
+	}
+	if err := node.Start(); err != nil {
+		t.Fatal(err)
+	}
+	redistest.Eventually(t, 10*time.Second, func() error {
+		l, err := lk.TryAcquire(ctx, "job")
+		if err == nil {
+			return l.Release(ctx)
+		}
+		return err
+	})
 }

@@ -24,12 +24,34 @@ func newLeaseScript(body string) *leaseScript {
 }
 
 // run sends s with keys and args to Redis and returns its integer answer.
-// Every round trip of a lease script goes through here.
+// Every round trip of a lease script goes through here, past the client's
+// breaker of the lock's node: while it is open, run fails at once with
+// errCircuitOpen, and every outcome feeds it.
+func (lk *Locker) run(ctx context.Context, s *leaseScript, keys, args []string) (int64, error) {
+	breaker := lk.client.Breaker()
+	if !breaker.Allow(keys[0]) {
+		return 0, errCircuitOpen
+	}
+	n, err := lk.send(ctx, s, keys, args)
+	breaker.Record(ctx, keys[0], err)
+	return n, err
+}
+
+// errCircuitOpen is ErrUnavailable as the cause of an error that already
+// says "lock: <op> <name>": it reads without a second package prefix.
+var errCircuitOpen error = circuitOpen{}
+
+type circuitOpen struct{}
+
+func (circuitOpen) Error() string        { return "redis unavailable (circuit open)" }
+func (circuitOpen) Is(target error) bool { return target == ErrUnavailable }
+
+// send is run's round trip.
 //
 // On a client with client-side caching, rueidis hands every command to a
 // connection's writer and reader goroutines, so a lone caller waits for two
 // goroutine switches besides Redis. When no other round trip of this Locker
-// is in flight, run sends the script instead on a connection of rueidis's
+// is in flight, send sends the script instead on a connection of rueidis's
 // pool of unshared connections and reads the answer on the caller's own
 // goroutine, as rueidis itself does for a lone caller on a client without
 // caching. It keeps rueidis's condition for that: ctx has a deadline or can
@@ -37,7 +59,7 @@ func newLeaseScript(body string) *leaseScript {
 // thing that can end the wait. At most one such connection per Locker is in
 // use at a time: concurrent callers share the pipelined connections as
 // before.
-func (lk *Locker) run(ctx context.Context, s *leaseScript, keys, args []string) (int64, error) {
+func (lk *Locker) send(ctx context.Context, s *leaseScript, keys, args []string) (int64, error) {
 	if _, ok := ctx.Deadline(); (ok || ctx.Done() == nil) && lk.alone.CompareAndSwap(false, true) {
 		n, err := lk.runAlone(ctx, s, keys, args)
 		lk.alone.Store(false)

@@ -53,7 +53,12 @@ func (lk *Locker) observe(ctx context.Context, name, key string) (held bool, wai
 	if !lk.client.Tracking() {
 		cmd = rediscmd.Retried(cmd) // sent alone, as a read rueidis may retry
 	}
+	breaker := lk.client.Breaker()
+	if !breaker.Allow(key) {
+		return false, 0, fmt.Errorf("lock: read %q: %w", name, errCircuitOpen)
+	}
 	reply, err := lk.client.DoTracked(ctx, cmd)
+	breaker.Record(ctx, key, err)
 	if err != nil {
 		return false, 0, fmt.Errorf("lock: read %q: %w", name, err)
 	}
