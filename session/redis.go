@@ -14,7 +14,8 @@ import (
 // round trip, two the first time a server meets the script. tracked sends
 // it through typecache.Client.DoTracked, so that Redis tracks key for this
 // client (see localTier); a Store without a local tier sends everything
-// plain. Every command the Store sends about a session goes through here.
+// plain. Every command the Store sends about a session goes through here;
+// the only other is keepsWrites' one question, once per Store.
 func (s *Store[T]) eval(ctx context.Context, script *rediscmd.Script, key string, tracked bool, args []string) (rueidis.RedisMessage, error) {
 	send := s.plain
 	if tracked && s.local != nil {
@@ -76,7 +77,7 @@ const (
 // default tracking mode (OPTIN) does; a client built with NOLOOP or BCAST
 // in ClientOption.ClientTrackingOptions does not. The first write of a
 // Store asks Redis once (CLIENT TRACKINGINFO, one round trip); until an
-// answer arrives, writes keep nothing.
+// answer arrives, writes keep nothing, and a refusal means they never do.
 func (s *Store[T]) keepsWrites(ctx context.Context) bool {
 	if s.local == nil {
 		return false
@@ -85,14 +86,13 @@ func (s *Store[T]) keepsWrites(ctx context.Context) bool {
 		return known == ownWritesNotified
 	}
 	info, err := s.redis.Do(ctx, s.redis.B().ClientTrackinginfo().Build()).AsMap()
-	if err != nil {
-		return false
+	if _, refused := rueidis.IsRedisErr(err); err != nil && !refused {
+		return false // ask again at the next write
 	}
 	field := info["flags"]
-	flags, err := field.AsStrSlice()
-	if err != nil {
-		return false
-	}
+	flags, _ := field.AsStrSlice()
+	// A refusal (an ACL without CLIENT) counts as no: asking again would
+	// cost every write a round trip.
 	answer := ownWritesNotNotified
 	if slices.Contains(flags, "on") && !slices.Contains(flags, "noloop") && !slices.Contains(flags, "bcast") {
 		answer = ownWritesNotified
