@@ -13,46 +13,26 @@ import (
 )
 
 // BenchmarkAcquireRelease is one uncontended Acquire followed by Release:
-// two round trips, plus starting and stopping the watchdog. The transports
-// compared: "lone" is the default (a lone round trip on an unshared
-// connection, read on the caller's goroutine), "pipelined" sends every
-// script through rueidis's writer and reader goroutines, and
-// "second-client" sends the scripts through a second rueidis client without
-// client-side caching, which answers a lone caller on its own goroutine.
+// two round trips, plus scheduling and unscheduling the watchdog.
 func BenchmarkAcquireRelease(b *testing.B) {
-	transports := []struct {
-		name string
-		set  func(b *testing.B, srv *redistest.Server, lk *lock.Locker)
-	}{
-		{"lone", func(*testing.B, *redistest.Server, *lock.Locker) {}},
-		{"pipelined", func(_ *testing.B, _ *redistest.Server, lk *lock.Locker) { lock.PipelinedOnly(lk) }},
-		{"second-client", func(b *testing.B, srv *redistest.Server, lk *lock.Locker) {
-			lock.UseScriptClient(lk, srv.Raw(b))
-			lock.PipelinedOnly(lk)
-		}},
-	}
 	for _, topology := range []struct {
 		name string
 		srv  func(testing.TB) *redistest.Server
 	}{{"standalone", redistest.Standalone}, {"cluster", redistest.Cluster}} {
-		for _, transport := range transports {
-			b.Run(topology.name+"/"+transport.name, func(b *testing.B) {
-				srv := topology.srv(b)
-				lk := newLocker(b, srv.Client(b), lock.Options{})
-				transport.set(b, srv, lk)
-				ctx := context.Background()
-				b.ReportAllocs()
-				for b.Loop() {
-					l, err := lk.Acquire(ctx, "bench")
-					if err != nil {
-						b.Fatal(err)
-					}
-					if err := l.Release(ctx); err != nil {
-						b.Fatal(err)
-					}
+		b.Run(topology.name, func(b *testing.B) {
+			lk := newLocker(b, topology.srv(b).Client(b), lock.Options{})
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				l, err := lk.Acquire(ctx, "bench")
+				if err != nil {
+					b.Fatal(err)
 				}
-			})
-		}
+				if err := l.Release(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/redis/rueidis"
+
 	"github.com/typecache/typecache/internal/rediscmd"
 )
 
@@ -20,7 +22,7 @@ import (
 // or 0 if the lock is held. KEYS: lock, fence. ARGV: owner, lease in ms,
 // fence TTL in ms (0: never expires). The counter is incremented only on
 // success, so tokens are consecutive per name.
-var acquireScript = newLeaseScript(`
+var acquireScript = rueidis.NewLuaScript(`
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
 	return 0
 end
@@ -72,7 +74,7 @@ func (s *ownerSource) next() string {
 // extendScript makes the lease last at least ARGV[2] ms if ARGV[1] still
 // owns it, and refreshes the fence counter's expiry (ARGV[3] ms, 0: none).
 // It returns 1 if the lock is held, 0 if not. KEYS: lock, fence.
-var extendScript = newLeaseScript(`
+var extendScript = rueidis.NewLuaScript(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
 	return 0
 end
@@ -129,7 +131,7 @@ func (l *Lock) lose(reason string) error {
 
 // releaseScript deletes the lock key if ARGV[1] still owns it and returns 1,
 // else 0. KEYS: lock.
-var releaseScript = newLeaseScript(`
+var releaseScript = rueidis.NewLuaScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
 	redis.call('DEL', KEYS[1])
 	return 1

@@ -60,8 +60,6 @@ type Locker struct {
 	turns  *localTurns
 	dogs   watchdogs // extends the held locks' leases
 	unsub  func()
-	alone  atomic.Bool // a round trip is using an unshared connection (see run)
-	answer digits      // that round trip's answer, used only while alone is set
 	closed chan struct{}
 	close  sync.Once
 }

@@ -2,10 +2,8 @@ package lock
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/typecache/typecache/internal/redistest"
 )
@@ -21,45 +19,31 @@ func newTestLocker(t *testing.T, srv *redistest.Server) *Locker {
 	return lk
 }
 
-// TestLoneRoundTrip runs the lease scripts on the unshared connection run
-// takes when no other round trip of the Locker is in flight.
-func TestLoneRoundTrip(t *testing.T) {
+// TestScriptsUnknownToRedis: after SCRIPT FLUSH (or a restart), the lease
+// scripts answer NOSCRIPT and are sent again with their text.
+func TestScriptsUnknownToRedis(t *testing.T) {
 	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
 		lk := newTestLocker(t, srv)
-		keys, err := lk.keysFor("lone")
+		ctx := context.Background()
+		for _, node := range srv.Masters() {
+			if _, err := node.Do("SCRIPT", "FLUSH"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		l, err := lk.TryAcquire(ctx, "flushed")
 		if err != nil {
 			t.Fatal(err)
 		}
-		acquireArgs := []string{"owner", lk.args.validity, lk.args.fenceTTL}
-		t.Run("script unknown to Redis", func(t *testing.T) {
-			for _, node := range srv.Masters() {
-				if _, err := node.Do("SCRIPT", "FLUSH"); err != nil {
-					t.Fatal(err)
-				}
-			}
-			ctx := context.Background()
-			if token, err := lk.runAlone(ctx, acquireScript, []string{keys.lock, keys.fence}, acquireArgs); err != nil || token < 1 {
-				t.Fatalf("acquire script = %d, %v; want a token", token, err)
-			}
-			if n, err := lk.runAlone(ctx, releaseScript, []string{keys.lock}, []string{"owner"}); n != 1 || err != nil {
-				t.Fatalf("release script = %d, %v; want 1", n, err)
-			}
-		})
-		t.Run("deadline passed", func(t *testing.T) {
-			ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
-			defer cancel()
-			if _, err := lk.runAlone(ctx, releaseScript, []string{keys.lock}, []string{"owner"}); !errors.Is(err, context.DeadlineExceeded) {
-				t.Fatalf("err = %v, want context.DeadlineExceeded", err)
-			}
-		})
+		if err := l.Release(ctx); err != nil {
+			t.Fatal(err)
+		}
 	})
 }
 
-// TestLoneRoundTripAfterSlotMove moves a lock's slot to another master
-// behind the client's back: the unshared connection still reaches the old
-// master, which answers MOVED, and run sends the script again by the
-// pipelined path, which follows the redirection.
-func TestLoneRoundTripAfterSlotMove(t *testing.T) {
+// TestAcquireAfterSlotMove moves a lock's slot to another master behind
+// the client's back: the old master answers MOVED, which rueidis follows,
+// and the key ends up on the new master.
+func TestAcquireAfterSlotMove(t *testing.T) {
 	srv := redistest.NewCluster(t, redistest.ClusterOptions{})
 	lk := newTestLocker(t, srv)
 	ctx := context.Background()
@@ -78,9 +62,6 @@ func TestLoneRoundTripAfterSlotMove(t *testing.T) {
 	}
 	srv.MoveSlot(t, l.keys.lock, to)
 
-	if _, err := lk.runAlone(ctx, releaseScript, []string{l.keys.lock}, []string{"owner"}); !retryPipelined(err) {
-		t.Fatalf("the old master answered %v, want a redirection", err)
-	}
 	l, err = lk.Acquire(ctx, "moving")
 	if err != nil {
 		t.Fatalf("Acquire after the slot moved: %v", err)
