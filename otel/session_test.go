@@ -54,6 +54,13 @@ func TestSessionInstruments(t *testing.T) {
 
 		a, err := store.Create(background, "alice", "cart") // created
 		must(err)
+		// The creating store keeps what it wrote; another process's store
+		// reads the session from Redis.
+		other, err := session.New(srv.Client(t), session.Options[string]{Prefix: name, Observer: m.SessionObserver(name, loads)})
+		must(err)
+		defer other.Close()
+		_, err = other.Get(background, a.Token) // loaded, from Redis
+		must(err)
 		stale, err := store.Get(background, a.Token) // loaded
 		must(err)
 		redistest.Eventually(t, 5*time.Second, func() error { // loaded, until one from memory
