@@ -79,24 +79,24 @@ func TestParseTokenRejectsMalformed(t *testing.T) {
 	valid, _ := newID(newRoute())
 	route, secret := valid[:22], valid[23:]
 	for name, token := range map[string]string{
-		"empty":                          "",
-		"secret only":                    secret,
-		"short":                          valid[:65],
-		"long":                           valid + "A",
-		"no separator":                   route + "A" + secret,
-		"other separator":                route + "~" + secret,
-		"padding":                        valid[:65] + "=",
-		"standard alphabet +":            "+" + valid[1:],
-		"standard alphabet /":            route + "./" + secret[1:],
-		"space":                          " " + valid[1:],
-		"non-ASCII":                      "é" + valid[2:],
-		"secret non-zero trailing bits":  valid[:65] + "B", // 'B' = 000001: the last 2 bits must be 0
-		"route non-zero trailing bits":   route[:21] + "B." + secret,
-		"newline":                        valid[:65] + "\n",
-		"43 chars of 33 bytes":           route + "." + strings.Repeat("_", 43),
-		"route of 17 bytes":              strings.Repeat("_", 22) + "." + secret,
-		"separator in the wrong place":   route[:21] + "." + route[21:] + secret[1:],
-		"route and secret swapped sizes": secret[:22] + "." + route + secret[:21],
+		"empty":                         "",
+		"secret only":                   secret,
+		"short":                         valid[:65],
+		"long":                          valid + "A",
+		"no separator":                  route + "A" + secret,
+		"other separator":               route + "~" + secret,
+		"padding":                       valid[:65] + "=",
+		"standard alphabet +":           "+" + valid[1:],
+		"standard alphabet /":           route + "./" + secret[1:],
+		"space":                         " " + valid[1:],
+		"non-ASCII":                     "é" + valid[2:],
+		"secret non-zero trailing bits": valid[:65] + "B", // 'B' = 000001: the last 2 bits must be 0
+		"route non-zero trailing bits":  route[:21] + "B." + secret,
+		"newline":                       valid[:65] + "\n",
+		"43 chars of 33 bytes":          route + "." + strings.Repeat("_", 43),
+		"route of 17 bytes":             strings.Repeat("_", 22) + "." + secret,
+		"separator in the wrong place":  route[:21] + "." + route[21:] + secret[1:],
+		"route and secret swapped":      secret + "." + route, // a random swapped-size token can be well-formed (1 in 64)
 	} {
 		if _, id, ok := parseToken(token); ok {
 			t.Errorf("%s: parseToken(%q) accepted it as %q", name, token, id)
