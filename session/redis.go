@@ -75,9 +75,10 @@ const (
 // local tier: only when Redis notifies this client of its own writes to
 // the keys it tracks, which the tier counts on (see localTier). rueidis's
 // default tracking mode (OPTIN) does; a client built with NOLOOP or BCAST
-// in ClientOption.ClientTrackingOptions does not. The first write of a
-// Store asks Redis once (CLIENT TRACKINGINFO, one round trip); until an
-// answer arrives, writes keep nothing, and a refusal means they never do.
+// in ClientOption.ClientTrackingOptions does not. The first write (or
+// extending read) of a Store asks Redis once (CLIENT TRACKINGINFO, one
+// round trip); until an answer arrives, writes keep nothing, and a refusal
+// means they never do.
 func (s *Store[T]) keepsWrites(ctx context.Context) bool {
 	if s.local == nil {
 		return false

@@ -345,8 +345,9 @@ func (s *Store[T]) load(ctx context.Context, key, id string) (rec record, local 
 		s.local.endWrite(key, w, nil) // the read may have extended the session before it failed
 	case r.touched:
 		// An extension is a write: kept only when Redis notifies this
-		// client of its own writes (ownWrites known by now).
-		if s.ownWrites.Load() != ownWritesNotified {
+		// client of its own writes (a Store that has not written yet asks,
+		// once).
+		if !s.keepsWrites(ctx) {
 			kept = nil
 		}
 		s.local.endWrite(key, w, kept)
