@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"github.com/redis/rueidis"
+
+	"github.com/typecache/typecache/internal/rediscmd"
 )
 
 // run sends s with keys and args to Redis and returns its integer answer.
@@ -29,10 +31,5 @@ func (lk *Locker) run(ctx context.Context, s *rueidis.Lua, keys, args []string) 
 }
 
 // errCircuitOpen is ErrUnavailable as the cause of an error that already
-// says "lock: <op> <name>": it reads without a second package prefix.
-var errCircuitOpen error = circuitOpen{}
-
-type circuitOpen struct{}
-
-func (circuitOpen) Error() string        { return "redis unavailable (circuit open)" }
-func (circuitOpen) Is(target error) bool { return target == ErrUnavailable }
+// says "lock: <op> <name>".
+var errCircuitOpen = rediscmd.CircuitOpen(ErrUnavailable)

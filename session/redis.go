@@ -16,13 +16,25 @@ import (
 // client (see localTier); a Store without a local tier sends everything
 // plain. Every command the Store sends about a session goes through here;
 // the only other is keepsWrites' one question, once per Store.
+//
+// The call goes past the client's breaker of key's node: while it is open,
+// eval fails at once with errCircuitOpen, and every outcome feeds it.
 func (s *Store[T]) eval(ctx context.Context, script *rediscmd.Script, key string, tracked bool, args []string) (rueidis.RedisMessage, error) {
+	if !s.breaker.Allow(key) {
+		return rueidis.RedisMessage{}, errCircuitOpen
+	}
 	send := s.plain
 	if tracked && s.local != nil {
 		send = s.tracked
 	}
-	return script.Exec(ctx, s.redis, send, []string{key}, args)
+	msg, err := script.Exec(ctx, s.redis, send, []string{key}, args)
+	s.breaker.Record(ctx, key, err)
+	return msg, err
 }
+
+// errCircuitOpen is ErrUnavailable as the cause of an error that already
+// says "session: <op> <key>".
+var errCircuitOpen = rediscmd.CircuitOpen(ErrUnavailable)
 
 // write runs script, a write of key that may keep what it stored as
 // session id in the local tier (see localTier): through DoTracked when

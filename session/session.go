@@ -40,6 +40,11 @@ var (
 	// Middleware.
 	ErrNoMiddleware = errors.New("session: context did not come through this Store's Middleware")
 
+	// ErrUnavailable is returned (wrapped) at once, without a round trip,
+	// while the client's breaker of the session's Redis node is open (see
+	// typecache.Breaker).
+	ErrUnavailable = errors.New("session: redis unavailable (circuit open)")
+
 	// ErrHeaderWritten reports Put, Start or Renew called after the
 	// response header was written: the session was committed with the
 	// header (the cookie is a header), so the change could not reach the
@@ -125,6 +130,7 @@ type Info struct {
 type Store[T any] struct {
 	o           Options[T] // validated
 	redis       rueidis.Client
+	breaker     *typecache.Breaker // the client's, shared with every package on it
 	space       keyspace.Space
 	plain       rediscmd.Sender // writes
 	tracked     rediscmd.Sender // reads: DoTracked when the local tier is on
@@ -164,7 +170,7 @@ func New[T any](c *typecache.Client, opts Options[T]) (*Store[T], error) {
 		return nil, invalid("Options.Prefix %v", err)
 	}
 	s := &Store[T]{
-		o: o, redis: c.Redis(), space: space, ctxKey: new(contextKey),
+		o: o, redis: c.Redis(), breaker: c.Breaker(), space: space, ctxKey: new(contextKey),
 		plain:      rediscmd.Plain(c.Redis()),
 		idleArg:    rediscmd.Millis(o.IdleTimeout),
 		touchArg:   rediscmd.Millis(o.TouchThreshold),

@@ -83,3 +83,15 @@ func ClockArg(now func() time.Time) string {
 
 // Millis writes d as whole milliseconds, for PX and PEXPIRE arguments.
 func Millis(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }
+
+// CircuitOpen returns the cause of a call that the client's breaker refused
+// (see typecache.Breaker), for an error that already names the package and
+// the call ("lock: acquire \"job\": redis unavailable (circuit open)"): it
+// reads without a second package prefix and matches sentinel, the
+// package's ErrUnavailable, with errors.Is.
+func CircuitOpen(sentinel error) error { return circuitOpen{sentinel} }
+
+type circuitOpen struct{ sentinel error }
+
+func (circuitOpen) Error() string          { return "redis unavailable (circuit open)" }
+func (e circuitOpen) Is(target error) bool { return target == e.sentinel }
