@@ -16,13 +16,18 @@ type trackedRead struct {
 }
 
 // newTrackedRead returns how to send tracked reads on a client built with
-// opt, or nil when the client tracks nothing (DisableCache).
+// opt, or nil when the client tracks nothing (DisableCache), or not every
+// key it reads: in BCAST mode with PREFIX options, Redis reports changes of
+// the keys under those prefixes only, so a value kept from any other key
+// would never be invalidated.
 func newTrackedRead(redis rueidis.Client, opt rueidis.ClientOption) *trackedRead {
-	if opt.DisableCache {
+	has := func(option string) bool {
+		return slices.ContainsFunc(opt.ClientTrackingOptions, func(o string) bool { return strings.EqualFold(o, option) })
+	}
+	if opt.DisableCache || has("BCAST") && has("PREFIX") {
 		return nil
 	}
-	t := &trackedRead{optIn: len(opt.ClientTrackingOptions) == 0 ||
-		slices.ContainsFunc(opt.ClientTrackingOptions, func(o string) bool { return strings.EqualFold(o, "OPTIN") })}
+	t := &trackedRead{optIn: len(opt.ClientTrackingOptions) == 0 || has("OPTIN")}
 	// Built once and pinned, so never recycled: safe to send from any
 	// number of calls at once.
 	b := redis.B()
@@ -33,7 +38,9 @@ func newTrackedRead(redis rueidis.Client, opt rueidis.ClientOption) *trackedRead
 }
 
 // Tracking reports whether DoTracked's reads are tracked: false for a
-// client built with ClientOption.DisableCache.
+// client built with ClientOption.DisableCache, or in BCAST mode with PREFIX
+// options (which leave the keys outside the prefixes untracked), so that
+// the packages keep nothing in memory on such a client.
 func (c *Client) Tracking() bool { return c.tracked != nil }
 
 // DoTracked sends cmd, a command that reads keys of one cluster slot (a GET,

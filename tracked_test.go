@@ -2,6 +2,7 @@ package typecache_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/redis/rueidis"
@@ -79,6 +80,34 @@ func TestDoTrackedWithoutCache(t *testing.T) {
 	key := redistest.Prefix(t) + "k"
 	if _, err := c.DoTracked(context.Background(), c.Redis().B().Get().Key(key).Build()); !rueidis.IsRedisNil(err) {
 		t.Fatalf("DoTracked without tracking: err = %v, want redis nil", err)
+	}
+}
+
+// TestTrackingModes: which tracking options let a client keep what it read.
+func TestTrackingModes(t *testing.T) {
+	for _, tt := range []struct {
+		options []string
+		want    bool
+	}{
+		{nil, true},
+		{[]string{"OPTIN"}, true},
+		{[]string{"OPTIN", "NOLOOP"}, true},
+		{[]string{"BCAST"}, true},
+		{[]string{"BCAST", "PREFIX", "app:"}, false},
+		{[]string{"bcast", "prefix", "app:"}, false},
+	} {
+		t.Run(strings.Join(tt.options, " "), func(t *testing.T) {
+			opt := redistest.Standalone(t).Option()
+			opt.ClientTrackingOptions = tt.options
+			c, err := typecache.NewClient(opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if got := c.Tracking(); got != tt.want {
+				t.Fatalf("Tracking() = %v with %q, want %v", got, tt.options, tt.want)
+			}
+		})
 	}
 }
 
