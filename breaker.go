@@ -30,6 +30,18 @@ const (
 // cooldown. A node that is down keeps failing past the span.
 const breakerMinSpan = 100 * time.Millisecond
 
+// breakerStallSpan is how long failures with no success in between open a
+// breaker whatever their count: a node that has answered nothing for that
+// long is stalled (CLIENT PAUSE, DEBUG SLEEP, a saturated server), and a
+// sequential caller whose calls each wait a RedisTimeout of a second would
+// otherwise wait for several of them.
+const breakerStallSpan = time.Second
+
+// breakerStreakGap ends a streak of failures: a failure this long after the
+// previous one starts a new streak, so that a client that calls rarely is
+// not refused for failures minutes apart.
+const breakerStreakGap = 10 * time.Second
+
 // An Option configures what a [Client] adds to its rueidis client.
 type Option func(*settings)
 
@@ -41,7 +53,8 @@ type settings struct {
 // WithBreaker sets when the Client's breakers open and how often an open one
 // probes its node (see [Breaker]): after failures Redis failures with no
 // success in between, the first and the last at least 100 ms apart (1
-// opens on any failure), and every cooldown. Zero values mean
+// opens on any failure), or after any two failures a second apart with no
+// success in between; and every cooldown. Zero values mean
 // [DefaultBreakerFailures] and [DefaultBreakerCooldown]; a negative failures
 // turns the breakers off, so that every call goes to Redis and waits for
 // its own deadline.
@@ -71,8 +84,10 @@ func (s *settings) validate() error {
 // which node serves each slot), shared by every package built on the
 // Client: on a cluster, one dead shard refuses only the keys it serves.
 //
-// A node's breaker opens after the failures set by [WithBreaker], or at once
-// on a failure that says the node refuses connections ([Unreachable]).
+// A node's breaker opens after the failures set by [WithBreaker], after two
+// failures a second apart with no success in between (a stalled node), or
+// at once on a failure that says the node refuses connections
+// ([Unreachable]).
 // While it is open, Allow refuses the node's keys without a round trip, and
 // the Client probes the node in the background every cooldown, so that no
 // caller ever waits on a node known to be down; the first success, the
@@ -264,8 +279,9 @@ type nodeBreaker struct {
 	retired atomic.Bool // the node no longer serves any slot
 
 	mu           sync.Mutex
-	failures     int64 // since the last success
+	failures     int64 // in the streak: since the last success
 	firstFailure int64 // when the first of them was recorded
+	lastFailure  int64 // when the last of them was recorded
 	probeCmd     rueidis.Completed
 }
 
@@ -283,15 +299,19 @@ func (n *nodeBreaker) record(ctx context.Context, err error, now, threshold int6
 		return false
 	}
 	n.mu.Lock()
-	if n.failures == 0 {
-		n.firstFailure = now
+	if n.failures == 0 || now-n.lastFailure >= int64(breakerStreakGap) {
+		n.failures, n.firstFailure = 0, now
 		n.failing.Store(true)
 	}
 	n.failures++
+	n.lastFailure = now
 	// A node that refuses connections is down now: no count or span needs
-	// to prove it.
+	// to prove it; nor does a count, one that has failed every call for a
+	// second.
+	span := now - n.firstFailure
 	trip := Unreachable(err) ||
-		n.failures >= threshold && (threshold == 1 || now-n.firstFailure >= int64(breakerMinSpan))
+		n.failures >= threshold && (threshold == 1 || span >= int64(breakerMinSpan)) ||
+		n.failures >= 2 && span >= int64(breakerStallSpan)
 	n.mu.Unlock()
 	return trip && n.open.CompareAndSwap(false, true)
 }

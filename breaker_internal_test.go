@@ -68,6 +68,23 @@ func TestNodeBreakerOpens(t *testing.T) {
 			},
 		},
 		{
+			name:      "a stalled node: two calls that waited a second each open it",
+			threshold: 5,
+			outcomes: []outcome{
+				{at: 1000, err: context.DeadlineExceeded},
+				{at: 1999, err: context.DeadlineExceeded}, // not yet a second apart
+				{at: 2000, err: context.DeadlineExceeded, wantOpen: true},
+			},
+		},
+		{
+			name:      "failures far apart are separate streaks",
+			threshold: 3,
+			outcomes: []outcome{
+				{at: 0, err: errDown}, {at: 20_000, err: errDown}, {at: 40_000, err: errDown},
+				{at: 40_100, err: errDown}, {at: 40_200, err: errDown, wantOpen: true},
+			},
+		},
+		{
 			name:      "a refused connection opens it at once",
 			threshold: 5,
 			outcomes:  []outcome{{at: 0, err: refused, wantOpen: true}},
