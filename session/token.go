@@ -29,21 +29,6 @@ const (
 
 var tokenEncoding = base64.RawURLEncoding.Strict()
 
-// newSecret returns 32 bytes from crypto/rand in base64url. crypto/rand.Read
-// never fails (Go 1.24+); it panics rather than return predictable bytes.
-func newSecret() string {
-	var raw [secretBytes]byte
-	rand.Read(raw[:])
-	return tokenEncoding.EncodeToString(raw[:])
-}
-
-// newRoute returns a random route, for an anonymous session.
-func newRoute() string {
-	var raw [routeBytes]byte
-	rand.Read(raw[:])
-	return tokenEncoding.EncodeToString(raw[:])
-}
-
 // userRoute returns the route of userID's sessions: the first 128 bits of
 // a domain-separated SHA-256, so that the key names no user in clear and
 // no two users share a key short of a 2⁶⁴-work collision (and even then
@@ -56,10 +41,11 @@ func userRoute(userID string) string {
 	return tokenEncoding.EncodeToString(h.Sum(sum[:0])[:routeBytes])
 }
 
-// routeFor returns the route of a new session of userID.
+// routeFor returns the route of a new session of userID: none for an
+// anonymous session, whose route newID draws.
 func routeFor(userID string) string {
 	if userID == "" {
-		return newRoute()
+		return ""
 	}
 	return userRoute(userID)
 }
@@ -84,11 +70,26 @@ func parseToken(token string) (route, id string, ok bool) {
 	return token[:routeLen], tokenEncoding.EncodeToString(sum[:]), true
 }
 
-// newID returns a fresh secret's token on route and the session's id.
+// newID returns a fresh secret's token on route, or on a random route
+// when route is empty (an anonymous session's), and the session's id: what
+// parseToken returns for the token, computed from the secret's bytes
+// rather than by decoding it again. One read of crypto/rand draws the
+// route and the secret; crypto/rand.Read never fails (Go 1.24+), it panics
+// rather than return predictable bytes.
 func newID(route string) (token, id string) {
-	token = route + "." + newSecret()
-	_, id, _ = parseToken(token)
-	return token, id
+	var raw [routeBytes + secretBytes]byte
+	rand.Read(raw[:])
+	var b [tokenLen]byte
+	if route == "" {
+		tokenEncoding.Encode(b[:routeLen], raw[:routeBytes])
+	} else {
+		copy(b[:routeLen], route)
+	}
+	b[routeLen] = '.'
+	secret := raw[routeBytes:]
+	tokenEncoding.Encode(b[routeLen+1:], secret)
+	sum := sha256.Sum256(secret)
+	return string(b[:]), tokenEncoding.EncodeToString(sum[:])
 }
 
 // publicID shortens a session's id to the opaque ID shown by List: 16
