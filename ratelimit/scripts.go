@@ -34,6 +34,9 @@ import (
 //   - allowed: reset after µs × m + remaining, an integer ≥ 0;
 //   - denied, where the limiter can work out the retry time from the reset
 //     time (gcraScript): −(reset × m + remaining) − 1;
+//   - denied with nothing remaining (every denial of a cost of 1) in the
+//     sliding windows, whose retry time is at most 2 × period (R = 2 ×
+//     period µs + 1): −(reset × R + retry) − 1;
 //   - otherwise, or when the packed integer would reach 2⁵³ (past which
 //     doubles are not exact): {remaining, reset} when allowed,
 //     {remaining, retry after µs, reset} when denied.
@@ -86,7 +89,12 @@ if count + cost > limit then
   local k = count + cost - limit - 1
   local blocking = redis.call('ZRANGE', KEYS[1], k, k, 'WITHSCORES')
   local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-  return {math.max(0, limit - count), blocking[2] + period - now_us, newest[2] + period - now_us}
+  local remaining, retry, reset = math.max(0, limit - count), blocking[2] + period - now_us, newest[2] + period - now_us
+  local r = 2 * period + 1
+  if remaining == 0 and retry >= 0 and retry < r and reset >= 0 and reset * r < 9007199254740992 - r then
+    return -(reset * r + retry) - 1
+  end
+  return {remaining, retry, reset}
 end
 local stamp = string.format('%.0f', now_us)
 local added, n = 0, count
@@ -113,14 +121,30 @@ return {limit - count - cost, period}
 // the period. The key expires at the end of the window after the one it was
 // last rolled into: only a request that opens a window sets the expiry, the
 // others of the window just count.
+//
+// The hash has two fields: w, the window, and n = prev × (limit + 1) + curr,
+// so that a request of the current window is one HINCRBY of n, and reading
+// the state one HMGET of two fields. Where (limit + 1)² reaches 2⁵³ (past
+// which n would not be exact) n is curr alone and a third field p holds
+// prev.
 var slidingCounterScript = rueidis.NewLuaScript(rediscmd.NowLua("ARGV[4]") + `
 local limit, period = ARGV[1] + 0, ARGV[2] + 0
 local cost = ARGV[3] and ARGV[3] + 0 or 1
-local state = redis.call('HMGET', KEYS[1], 'w', 'c', 'p')
-local last, curr, prev = state[1], state[2], state[3]
-last = last and last + 0
-curr = curr and curr + 0 or 0
-prev = prev and prev + 0 or 0
+local m = limit + 1
+local split = m * m >= 9007199254740992
+local state = redis.call('HMGET', KEYS[1], 'w', 'n')
+local last, curr, prev = state[1], 0, 0
+if last then
+  last = last + 0
+  curr = (state[2] or 0) + 0
+  if split then
+    prev = (redis.call('HGET', KEYS[1], 'p') or 0) + 0
+  else
+    local n = curr
+    curr = n % m
+    prev = (n - curr) / m
+  end
+end
 local window = math.floor(now_us / period)
 if last and last > window then
   -- the clock went back (a failover): stay in the stored window, which
@@ -146,12 +170,19 @@ if used + cost * period > capacity then
   end
   local reset = period - elapsed
   if curr > 0 then reset = reset + period end
-  return {math.max(0, math.floor((capacity - used) / period)), retry, reset}
+  local remaining = math.max(0, math.floor((capacity - used) / period))
+  local r = 2 * period + 1
+  if remaining == 0 and retry >= 0 and retry < r and reset * r < 9007199254740992 - r then
+    return -(reset * r + retry) - 1
+  end
+  return {remaining, retry, reset}
 end
 if last == window then
-  redis.call('HINCRBY', KEYS[1], 'c', ARGV[3] or '1')
+  redis.call('HINCRBY', KEYS[1], 'n', ARGV[3] or '1')
+elseif split then
+  redis.call('HSET', KEYS[1], 'w', window, 'n', ARGV[3] or '1', 'p', prev)
 else
-  redis.call('HSET', KEYS[1], 'w', window, 'c', ARGV[3] or '1', 'p', prev)
+  redis.call('HSET', KEYS[1], 'w', window, 'n', prev * m + cost)
   redis.call('PEXPIRE', KEYS[1], math.ceil((2 * period - elapsed) / 1000))
 end
 local remaining, reset = math.floor((capacity - used) / period) - cost, 2 * period - elapsed
@@ -227,9 +258,12 @@ func algorithmOf(o Options) algorithm {
 	same := func(int) [2]string { return window }
 	switch o.Algorithm {
 	case SlidingWindowLog:
-		return algorithm{kind: "log", script: slidingLogScript, args: window, costArgs: same, clocked: true, maxCost: o.Limit, unpack: unpacker(o.Limit, nil)}
+		return algorithm{kind: "log", script: slidingLogScript, args: window, costArgs: same, clocked: true, maxCost: o.Limit, unpack: slidingUnpacker(o.Limit, periodUS)}
 	case SlidingWindowCounter:
-		return algorithm{kind: "counter", script: slidingCounterScript, args: window, costArgs: same, clocked: true, maxCost: o.Limit, unpack: unpacker(o.Limit, nil)}
+		// "counts", not the "counter" of the releases that kept curr and
+		// prev in fields of their own: during a rolling upgrade neither
+		// version reads the other's hash as its own.
+		return algorithm{kind: "counts", script: slidingCounterScript, args: window, costArgs: same, clocked: true, maxCost: o.Limit, unpack: slidingUnpacker(o.Limit, periodUS)}
 	case FixedWindow:
 		return fixedWindow(o)
 	}
@@ -287,6 +321,21 @@ func unpacker(maxCost int, retry func(reset int64, n int) int64) func(packed int
 			res.RetryAfter = time.Duration(retry(reset, n)) * time.Microsecond
 		}
 		return res
+	}
+}
+
+// slidingUnpacker returns the decoder of the sliding windows' decisions:
+// allowed ones packed as unpacker's, denied ones (with nothing remaining) as
+// reset × R + retry, R = 2 × period µs + 1.
+func slidingUnpacker(limit int, periodUS int64) func(packed int64, n int) Result {
+	allowed := unpacker(limit, nil)
+	r := 2*periodUS + 1
+	return func(packed int64, n int) Result {
+		if packed >= 0 {
+			return allowed(packed, n)
+		}
+		packed = -packed - 1
+		return Result{Limit: limit, RetryAfter: time.Duration(packed%r) * time.Microsecond, ResetAfter: time.Duration(packed/r) * time.Microsecond}
 	}
 }
 
