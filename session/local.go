@@ -175,8 +175,10 @@ func (t *localTier) endRead(key string, w *watch, r *localRecord) {
 // one may have been applied): it drops key and counts in every other open
 // watch of key. It then keeps r (when not nil), what the write stored, as
 // the type's comment says: only if no other write ended during w and w saw
-// at most one invalidation.
-func (t *localTier) endWrite(key string, w *watch, r *localRecord) {
+// at most own invalidations, own being how many the write itself causes
+// this client: 1 when its script read the key before writing it, 0 when no
+// client can have read the key (a route no token has named yet).
+func (t *localTier) endWrite(key string, w *watch, r *localRecord, own int) {
 	if t == nil {
 		return
 	}
@@ -190,8 +192,8 @@ func (t *localTier) endWrite(key string, w *watch, r *localRecord) {
 	for _, other := range sh.watches[key] {
 		other.writes++
 	}
-	if r != nil && w != nil && w.writes == 0 && !w.flushed && w.invalidations <= 1 {
-		sh.keep(key, *r, 1-w.invalidations, t.perShard)
+	if r != nil && w != nil && w.writes == 0 && !w.flushed && w.invalidations <= own {
+		sh.keep(key, *r, own-w.invalidations, t.perShard)
 	}
 }
 

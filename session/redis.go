@@ -42,8 +42,10 @@ var errCircuitOpen = rediscmd.CircuitOpen(ErrUnavailable)
 // script's reply (an array of strings; false and conflictCode are
 // ErrNotFound and ErrConflict) into the stored record and Redis's clock
 // (Unix ms) when it ran, or an error that names op and key. Every outcome
-// drops what the tier held of key.
-func (s *Store[T]) write(ctx context.Context, script *rediscmd.Script, op, key, id string, args []string, parse func(fields []string) (record, int64, error)) (record, error) {
+// drops what the tier held of key. fresh says that no client can have
+// read key (an anonymous session's new route), so the script does not
+// read it before writing and Redis sends no invalidation of the write.
+func (s *Store[T]) write(ctx context.Context, script *rediscmd.Script, op, key, id string, fresh bool, args []string, parse func(fields []string) (record, int64, error)) (record, error) {
 	keep, sent := s.keepsWrites(ctx), s.clock()
 	w := s.local.begin(key)
 	msg, err := s.eval(ctx, script, key, keep, args)
@@ -58,7 +60,11 @@ func (s *Store[T]) write(ctx context.Context, script *rediscmd.Script, op, key, 
 	if err == nil && keep {
 		kept = s.fresh(id, rec, sent, now)
 	}
-	s.local.endWrite(key, w, kept)
+	own := 1
+	if fresh {
+		own = 0
+	}
+	s.local.endWrite(key, w, kept, own)
 	return rec, err
 }
 

@@ -157,7 +157,31 @@ func TestRoundTrips(t *testing.T) {
 		// The creation kept what it stored: the next request is served
 		// from memory.
 		request("read of the session created", "/view", sessionCookieName+"="+created.Value, 0, ":x,y,z")
+		// Its write caused no invalidation of its own (an anonymous
+		// session's key was read by no one before): the first change by
+		// another process is not absorbed, it drops the kept record.
+		heard := invalidations.count(createdKey(store, created.Value))
+		changed, err := other.Get(background, created.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		changed.Data.Items = []string{"w"}
+		if err := other.Save(background, changed); err != nil {
+			t.Fatal(err)
+		}
+		redistest.Eventually(t, 5*time.Second, func() error {
+			if invalidations.count(createdKey(store, created.Value)) <= heard {
+				return errors.New("the other process's save has not been reported yet")
+			}
+			return nil
+		})
+		request("read of the created session changed by another process", "/view", sessionCookieName+"="+created.Value, 1, ":w")
 	})
+}
+
+func createdKey(store *session.Store[cart], token string) string {
+	key, _ := session.SessionKey(store, token)
+	return key
 }
 
 // TestOwnWritesAreNeverOvertaken: after Destroy, DestroyAll, Regenerate or

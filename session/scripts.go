@@ -164,16 +164,20 @@ func (s *Store[T]) readRecord(ctx context.Context, key, id string) (readReply, e
 // ones. It replies {now}, or false when the absolute deadline has passed
 // already.
 //
-// It is the script of every anonymous session, on a key nobody wrote yet,
-// so that case costs Redis as little as it can: five commands (TIME, the
-// read before the write, HSET, PEXPIRE, the read after), no function
-// defined, and one number formatted; the meta field is built from the
-// arguments as given, and PEXPIRE takes the idle timeout as given when it
-// ends before the absolute deadline.
+// ARGV[9] is "1" for an anonymous session: its route was just drawn from
+// crypto/rand and no token naming it has left the process, so the key does
+// not exist and no client can have read it. The script then skips the read
+// before the write: Redis sends no invalidation of the write (see
+// localTier), and the key's TTL is the new session's deadline. That is the
+// case to make cheap: four commands (TIME, HSET, PEXPIRE, the read after
+// the write), no function defined, one number formatted; the meta field
+// is built from the arguments as given, and PEXPIRE takes the idle timeout
+// as given when it ends before the absolute deadline.
 var createScript = rediscmd.NewScript(rediscmd.NowLua("ARGV[1]") + `
 local key, id, idle, a = KEYS[1], ARGV[2], ARGV[3] + 0, ARGV[5] + 0
 local now = math.floor(now_us / 1000)
-local ttl = redis.call('PTTL', key)
+local ttl = -2
+if ARGV[9] ~= '1' then ttl = redis.call('PTTL', key) end
 if a <= now then return false end
 if ttl ~= -2 then` + luaPrune + `
   if prune(key, now, idle) == 0 then ttl = -2 end

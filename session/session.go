@@ -210,7 +210,7 @@ func (s *Store[T]) key(route string) string { return s.space.Key(groupKind, rout
 
 // ownWrite drops what this process kept of key after it wrote key (or may
 // have: a failed write may have been applied).
-func (s *Store[T]) ownWrite(key string) { s.local.endWrite(key, nil, nil) }
+func (s *Store[T]) ownWrite(key string) { s.local.endWrite(key, nil, nil, 0) }
 
 // replied runs the test hook afterReply.
 func (s *Store[T]) replied(ctx context.Context) {
@@ -269,10 +269,16 @@ func (s *Store[T]) insert(ctx context.Context, sess *Session[T]) error {
 	rec := record{user: sess.UserID, data: encoded, version: 1, created: sess.CreatedAt.UnixMilli(), absolute: sess.AbsoluteExpiresAt.UnixMilli()}
 	rec.mac = s.sign(sess.id, &rec)
 	key := s.key(sess.route)
-	rec, err = s.write(ctx, createScript, "create", key, sess.id, []string{
+	// An anonymous session's route is new: see createScript.
+	fresh := sess.UserID == ""
+	freshArg := "0"
+	if fresh {
+		freshArg = "1"
+	}
+	rec, err = s.write(ctx, createScript, "create", key, sess.id, fresh, []string{
 		rediscmd.ClockArg(s.now), sess.id, s.idleArg,
 		strconv.FormatInt(rec.created, 10), strconv.FormatInt(rec.absolute, 10),
-		rec.mac, rec.user, rueidis.BinaryString(encoded)},
+		rec.mac, rec.user, rueidis.BinaryString(encoded), freshArg},
 		func(fields []string) (record, int64, error) {
 			if len(fields) != 1 {
 				return record{}, 0, fmt.Errorf("session: create %s: unexpected reply %q", key, fields)
@@ -348,7 +354,7 @@ func (s *Store[T]) load(ctx context.Context, key, id string) (rec record, local 
 	}
 	switch {
 	case err != nil && !errors.Is(err, ErrNotFound):
-		s.local.endWrite(key, w, nil) // the read may have extended the session before it failed
+		s.local.endWrite(key, w, nil, 0) // the read may have extended the session before it failed
 	case r.touched:
 		// An extension is a write: kept only when Redis notifies this
 		// client of its own writes (a Store that has not written yet asks,
@@ -356,7 +362,7 @@ func (s *Store[T]) load(ctx context.Context, key, id string) (rec record, local 
 		if !s.keepsWrites(ctx) {
 			kept = nil
 		}
-		s.local.endWrite(key, w, kept)
+		s.local.endWrite(key, w, kept, 1)
 	default:
 		s.local.endRead(key, w, kept)
 	}
@@ -382,7 +388,7 @@ func (s *Store[T]) Save(ctx context.Context, sess *Session[T]) error {
 	next := record{user: sess.UserID, data: encoded, version: sess.version + 1,
 		created: sess.CreatedAt.UnixMilli(), absolute: sess.AbsoluteExpiresAt.UnixMilli()}
 	key := s.key(sess.route)
-	saved, err := s.write(ctx, saveScript, "save", key, sess.id, []string{
+	saved, err := s.write(ctx, saveScript, "save", key, sess.id, false, []string{
 		rediscmd.ClockArg(s.now), sess.id, s.idleArg, strconv.FormatInt(sess.version, 10),
 		s.sign(sess.id, &next), rueidis.BinaryString(encoded)},
 		func(fields []string) (record, int64, error) {
@@ -419,7 +425,7 @@ func (s *Store[T]) Regenerate(ctx context.Context, sess *Session[T]) (*Session[T
 	next := record{user: sess.UserID, data: encoded, version: 1,
 		created: sess.CreatedAt.UnixMilli(), absolute: sess.AbsoluteExpiresAt.UnixMilli()}
 	key := s.key(sess.route)
-	rec, err := s.write(ctx, regenerateScript, "regenerate", key, id, []string{
+	rec, err := s.write(ctx, regenerateScript, "regenerate", key, id, false, []string{
 		rediscmd.ClockArg(s.now), sess.id, s.idleArg, strconv.FormatInt(sess.version, 10),
 		id, s.sign(id, &next), rueidis.BinaryString(encoded), s.forwardArg},
 		func(fields []string) (record, int64, error) {
