@@ -80,6 +80,14 @@ return {remaining, ahead}
 // only grows. Only after the clock went back can such a name be taken
 // already (with its own time as score, so ZADD adds fewer members than
 // asked); the loop then tries further numbers.
+//
+// Redis formats every number a script hands it, and every score it replies,
+// with printf (about 2.8k instructions each, the largest cost after the
+// calls themselves), so the script hands it strings where it has them: the
+// ranks a denial reads ('0' and '-1' for a cost of 1), the expiry in ms cut
+// from ARGV[2] when the period is whole milliseconds, and the members'
+// times read from their names ("<time>" is the score's own digits), not
+// WITHSCORES; only a "<time>-<n>" member needs a ZSCORE.
 var slidingLogScript = rueidis.NewLuaScript(rediscmd.NowLua("ARGV[4]") + `
 local limit, period = ARGV[1] + 0, ARGV[2] + 0
 local cost = ARGV[3] and ARGV[3] + 0 or 1
@@ -87,9 +95,12 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now_us - period)
 local count = redis.call('ZCARD', KEYS[1])
 if count + cost > limit then
   local k = count + cost - limit - 1
-  local blocking = redis.call('ZRANGE', KEYS[1], k, k, 'WITHSCORES')
-  local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-  local remaining, retry, reset = math.max(0, limit - count), blocking[2] + period - now_us, newest[2] + period - now_us
+  if k == 0 then k = '0' end
+  local blocking = redis.call('ZRANGE', KEYS[1], k, k)[1]
+  local newest = redis.call('ZRANGE', KEYS[1], '-1', '-1')[1]
+  blocking = tonumber(blocking) or redis.call('ZSCORE', KEYS[1], blocking)
+  newest = tonumber(newest) or redis.call('ZSCORE', KEYS[1], newest)
+  local remaining, retry, reset = math.max(0, limit - count), blocking + period - now_us, newest + period - now_us
   local r = 2 * period + 1
   if remaining == 0 and retry >= 0 and retry < r and reset >= 0 and reset * r < 9007199254740992 - r then
     return -(reset * r + retry) - 1
@@ -108,7 +119,7 @@ while added < cost do
   end
   added = added + redis.call('ZADD', KEYS[1], unpack(members))
 end
-redis.call('PEXPIRE', KEYS[1], math.ceil(period / 1000))
+redis.call('PEXPIRE', KEYS[1], period % 1000 == 0 and string.sub(ARGV[2], 1, -4) or math.ceil(period / 1000))
 local packed = period * (limit + 1) + limit - count - cost
 if packed < 9007199254740992 then return packed end
 return {limit - count - cost, period}
