@@ -45,7 +45,10 @@ import (
 //     write on the session sees only its own invalidation, however late
 //     the previous one's arrives). Only when Redis notifies a connection of
 //     its own writes (no NOLOOP, no BCAST), which the Store checks before it
-//     lets a write keep anything.
+//     lets a write keep anything. An anonymous session's create is the one
+//     write that does not read its key first: no client can have read a
+//     route just drawn from crypto/rand, so Redis sends no invalidation of
+//     that write; it is kept only if its watch saw none, and absorbs none.
 //
 // With one connection per Redis node (rueidis's default: every tracked
 // exchange of a standalone client goes to its first pipeline, a cluster
