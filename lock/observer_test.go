@@ -239,14 +239,7 @@ func TestBreakerSharedWithOtherPackages(t *testing.T) {
 	}
 	node := srv.Masters()[0]
 	node.Kill()
-	// The first failures may be the killed connections' (reset, EOF), which
-	// take 100 ms to open the breaker; a refused dial opens it at once.
-	redistest.Eventually(t, 10*time.Second, func() error {
-		if res, err := limiter.Allow(ctx, "k"); err != nil || !errors.Is(res.Err, ratelimit.ErrUnavailable) {
-			return fmt.Errorf("limiter with the server killed: %+v, %v; want a decision without a round trip", res, err)
-		}
-		return nil
-	})
+	redistest.AwaitBreakerOpen(t, client, "job", func() { limiter.Allow(ctx, "k") })
 	for _, call := range []func() error{
 		func() error { _, err := lk.TryAcquire(ctx, "job"); return err },
 		func() error { _, err := lk.Acquire(ctx, "job"); return err },

@@ -425,14 +425,7 @@ func TestBreakerSharedWithOtherPackages(t *testing.T) {
 	defer c.Close()
 	node := srv.Masters()[0]
 	node.Kill()
-	// The first failures may be the killed connections' (reset, EOF), which
-	// take 100 ms to open the breaker; a refused dial opens it at once.
-	redistest.Eventually(t, 10*time.Second, func() error {
-		if _, err := c.Get(ctx, "k"); !errors.Is(err, cache.ErrUnavailable) {
-			return fmt.Errorf("cache Get with the server killed: %v, want ErrUnavailable", err)
-		}
-		return nil
-	})
+	redistest.AwaitBreakerOpen(t, client, "k", func() { c.Get(ctx, "k") })
 	res, err := l.Allow(ctx, "k")
 	if err != nil || res.Source != ratelimit.FromFailOpen || !errors.Is(res.Err, ratelimit.ErrUnavailable) {
 		t.Fatalf("Allow after the cache found the server down = %+v, %v; want a fail-open decision wrapping ErrUnavailable", res, err)

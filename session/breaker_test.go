@@ -36,14 +36,7 @@ func TestBreakerSharedWithOtherPackages(t *testing.T) {
 	}
 	node := srv.Masters()[0]
 	node.Kill()
-	// The first failures may be the killed connections' (reset, EOF), which
-	// take 100 ms to open the breaker; a refused dial opens it at once.
-	redistest.Eventually(t, 10*time.Second, func() error {
-		if res, err := limiter.Allow(ctx, "k"); err != nil || !errors.Is(res.Err, ratelimit.ErrUnavailable) {
-			return fmt.Errorf("limiter with the server killed: %+v, %v; want a decision without a round trip", res, err)
-		}
-		return nil
-	})
+	redistest.AwaitBreakerOpen(t, client, "k", func() { limiter.Allow(ctx, "k") })
 	_, err = remote.Get(ctx, sess.Token)
 	if !errors.Is(err, session.ErrUnavailable) || !strings.HasSuffix(err.Error(), ": redis unavailable (circuit open)") || !strings.HasPrefix(err.Error(), "session: get ") {
 		t.Fatalf("Get through Redis with the breaker open: %v; want one sentence wrapping ErrUnavailable", err)

@@ -309,3 +309,19 @@ func Eventually(t testing.TB, timeout time.Duration, cond func() error) {
 		time.Sleep(2 * time.Millisecond)
 	}
 }
+
+// AwaitBreakerOpen calls call, a Redis call of some package on c, until c's
+// breaker of key's node is open, for tests of what the other packages on c
+// do then. After a kill, the first failures may be the killed connections'
+// (reset, EOF), which take 100 ms to open the breaker; a refused dial
+// opens it at once.
+func AwaitBreakerOpen(t testing.TB, c *typecache.Client, key string, call func()) {
+	t.Helper()
+	Eventually(t, 10*time.Second, func() error {
+		call()
+		if c.Breaker().Allow(key) {
+			return errors.New("the client's breaker is still closed")
+		}
+		return nil
+	})
+}
