@@ -318,11 +318,6 @@ func (c *Cache[T]) loadMany(ctx context.Context, keys []string, leases []lease, 
 // a whole on the first error. Reads that may be followed by a load
 // (readOrLease) leave the loader half of ctx's time.
 func (c *Cache[T]) readMany(ctx context.Context, keys []string, mode readMode, tokens []string, now int64) ([]readResult[T], error) {
-	for _, key := range keys {
-		if !c.breaker.Allow(c.space.Key(valueKind, key)) {
-			return nil, ErrUnavailable
-		}
-	}
 	var rctx context.Context
 	var done context.CancelFunc
 	if mode == readOnly {
@@ -393,6 +388,11 @@ func (c *Cache[T]) readBatches(ctx context.Context, rb readBatch, cmd func(rueid
 		}
 		batches[b].Cmds = append(batches[b].Cmds, cmd(c.redis, c.keysOf(key), c.readArgs(rb.mode, token, rb.gen)))
 		members[b] = append(members[b], i)
+	}
+	for _, batch := range batches {
+		if !c.breaker.Allow(batch.SlotKey) {
+			return nil, false, errCircuitOpen // readMany names the call
+		}
 	}
 	sent := wallClock.read()
 	replies, errs := c.client.DoTrackedBatches(ctx, batches...)

@@ -70,7 +70,7 @@ func (c *Cache[T]) currentGeneration(ctx, rctx context.Context) (string, error) 
 		return *gen, nil
 	}
 	if !c.breaker.Allow(c.generationKey) {
-		return "", ErrUnavailable
+		return "", errCircuitOpen
 	}
 	epoch := c.generations.begin()
 	msg, err := generationScript.Exec(rctx, c.redis, c.client.DoTracked, []string{c.generationKey}, nil)

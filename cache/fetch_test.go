@@ -365,6 +365,9 @@ func TestRedisDown(t *testing.T) {
 	if _, err := c.Get(ctx, "k"); err == nil || errors.Is(err, cache.ErrNotFound) {
 		t.Fatalf("Get with Redis down: %v, want an error", err)
 	}
+	if _, err := c.GetMany(ctx, []string{"a", "b"}); !errors.Is(err, cache.ErrUnavailable) || err.Error() != "cache: get 2 keys: redis unavailable (circuit open)" {
+		t.Fatalf("GetMany with the breaker open: %v, want one sentence wrapping ErrUnavailable", err)
+	}
 	if err := c.Set(ctx, "k", 1); err == nil {
 		t.Fatal("Set with Redis down succeeded")
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/typecache/typecache/codec"
 	"github.com/typecache/typecache/internal/keyspace"
+	"github.com/typecache/typecache/internal/rediscmd"
 )
 
 // Defaults for the zero values of [Options].
@@ -286,6 +287,11 @@ var (
 	// value is still returned to the callers of that load.
 	ErrSuperseded = errors.New("cache: load superseded by a write")
 )
+
+// errCircuitOpen is ErrUnavailable as the cause of an error that already
+// says "cache: <op> ..." (a wrapper that does not trim the prefix, as
+// keyErr does, would repeat it).
+var errCircuitOpen = rediscmd.CircuitOpen(ErrUnavailable)
 
 // keyError is the error of an operation on a key: "cache: <op> "<key>": ",
 // what happened when it says more than the cause, and the cause once (its
