@@ -427,7 +427,7 @@ func TestBreakerSharedWithOtherPackages(t *testing.T) {
 	node.Kill()
 	redistest.AwaitBreakerOpen(t, client, "k", func() { c.Get(ctx, "k") })
 	res, err := l.Allow(ctx, "k")
-	if err != nil || res.Source != ratelimit.FromFailOpen || !errors.Is(res.Err, ratelimit.ErrUnavailable) {
+	if err != nil || res.Source != ratelimit.FromFailOpen || !errors.Is(res.Err, ratelimit.ErrUnavailable) || res.Err.Error() != `ratelimit: key "k": redis unavailable (circuit open)` {
 		t.Fatalf("Allow after the cache found the server down = %+v, %v; want a fail-open decision wrapping ErrUnavailable", res, err)
 	}
 	if err := node.Start(); err != nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/typecache/typecache/internal/keyspace"
+	"github.com/typecache/typecache/internal/rediscmd"
 )
 
 // Algorithm selects how a [Limiter] counts requests. The zero value is [GCRA].
@@ -127,6 +128,10 @@ var ErrInvalidCost = errors.New("ratelimit: cost must be at least 1")
 // taken by the FailureMode without a round trip, because the client's
 // breaker of the key's Redis node is open (see typecache.Breaker).
 var ErrUnavailable = errors.New("ratelimit: redis unavailable (circuit open)")
+
+// errCircuitOpen is ErrUnavailable as the cause of an error that already
+// says "ratelimit: key ...".
+var errCircuitOpen = rediscmd.CircuitOpen(ErrUnavailable)
 
 // ErrCostExceedsLimit is returned by AllowN for a cost larger than the
 // limiter's Burst (GCRA) or Limit (other algorithms): such a request can

@@ -161,7 +161,7 @@ func (l *Limiter) AllowN(ctx context.Context, key string, n int) (Result, error)
 	case errors.Is(ctx.Err(), context.Canceled):
 		return Result{}, fmt.Errorf("ratelimit: key %q: %w", key, ctx.Err())
 	case errors.Is(err, ErrUnavailable):
-		return l.fallback(key, fmt.Errorf("%w: key %q", err, key)), nil
+		return l.fallback(key, fmt.Errorf("ratelimit: key %q: %w", key, err)), nil
 	case unavailable(err):
 		return l.fallback(key, fmt.Errorf("ratelimit: key %q: redis unavailable: %w", key, err)), nil
 	default:

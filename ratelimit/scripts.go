@@ -368,7 +368,7 @@ func (l *Limiter) decide(ctx context.Context, key string, n int) (Result, error)
 	}
 	rkey := l.redisKey(key)
 	if !l.breaker.Allow(rkey) {
-		return Result{}, ErrUnavailable
+		return Result{}, errCircuitOpen
 	}
 	reply, err := l.algo.script.Exec(ctx, l.redis, []string{rkey}, args).ToMessage()
 	l.breaker.Record(ctx, rkey, err)
