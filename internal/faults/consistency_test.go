@@ -261,29 +261,7 @@ func TestConsistencyHistory(t *testing.T) {
 				envHistoryEnd + "=" + strconv.FormatInt(end.UnixNano(), 10)}
 		})
 		redistest.Release(t, children)
-		exited := make(chan error, len(children))
-		for _, c := range children {
-			go func() { exited <- c.Wait() }()
-		}
-		tick := time.NewTicker(killEvery)
-		defer tick.Stop()
-		kills := 0
-		for done := 0; done < len(children); {
-			select {
-			case <-tick.C:
-				if time.Until(end) > killEvery {
-					kills++
-					killAllClients(t, srv)
-				}
-			case err := <-exited:
-				if err != nil {
-					t.Fatalf("a history process failed: %v", err)
-				}
-				done++
-			case <-time.After(time.Until(end) + historyBound + time.Minute):
-				t.Fatal("hang: history processes still running")
-			}
-		}
+		kills := waitKillingClients(t, srv, children, "history", killEvery, end.Add(-killEvery), end.Add(historyBound+time.Minute))
 		ops := readOps[historyOp](t, outs)
 		logs := make([][]int64, historyKeys)
 		for k := range logs {

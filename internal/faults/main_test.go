@@ -75,6 +75,39 @@ func percentiles(d []time.Duration) (p50, p99, maxD time.Duration) {
 // ms formats a duration in milliseconds with two decimals.
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
 
+// waitKillingClients waits for children, released, to exit, killing every
+// client connection of srv (killAllClients) every killEvery until
+// stopKilling. It fails t when a child fails (what names them) or when they
+// still run at deadline, and returns how many times it killed.
+func waitKillingClients(t *testing.T, srv *redistest.Server, children []*redistest.Child, what string, killEvery time.Duration, stopKilling, deadline time.Time) (kills int) {
+	t.Helper()
+	exited := make(chan error, len(children))
+	for _, c := range children {
+		go func() { exited <- c.Wait() }()
+	}
+	tick := time.NewTicker(killEvery)
+	defer tick.Stop()
+	hang := time.NewTimer(time.Until(deadline))
+	defer hang.Stop()
+	for done := 0; done < len(children); {
+		select {
+		case <-tick.C:
+			if time.Now().Before(stopKilling) {
+				kills++
+				killAllClients(t, srv)
+			}
+		case err := <-exited:
+			if err != nil {
+				t.Fatalf("a %s process failed: %v", what, err)
+			}
+			done++
+		case <-hang.C:
+			t.Fatalf("hang: %s processes still running", what)
+		}
+	}
+	return kills
+}
+
 // killAllClients closes every normal client connection on every node of
 // srv with CLIENT KILL TYPE normal (the killing connection is spared). It
 // returns how many connections were killed.

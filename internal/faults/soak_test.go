@@ -98,30 +98,8 @@ func TestSoak(t *testing.T) {
 	})
 	start := time.Now()
 	redistest.Release(t, children)
-	exited := make(chan error, len(children))
-	for _, c := range children {
-		go func() { exited <- c.Wait() }()
-	}
-	tick := time.NewTicker(killEvery)
-	defer tick.Stop()
-	limit := time.After(duration + opTimeout + hangSlack + 20*time.Second) // + start-up and writing the log
-	kills := 0
-	for done := 0; done < len(children); {
-		select {
-		case <-tick.C:
-			if time.Since(start) < duration {
-				kills++
-				killAllClients(t, srv)
-			}
-		case err := <-exited:
-			if err != nil {
-				t.Fatalf("a soak process failed: %v", err)
-			}
-			done++
-		case <-limit:
-			t.Fatalf("hang: soak processes still running %s after the start", time.Since(start))
-		}
-	}
+	// The deadline leaves time for start-up and writing the log.
+	kills := waitKillingClients(t, srv, children, "soak", killEvery, start.Add(duration), start.Add(duration+opTimeout+hangSlack+20*time.Second))
 	took := time.Since(start)
 
 	ops := readOps[op](t, outs)
