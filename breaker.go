@@ -106,7 +106,7 @@ type Breaker struct {
 	single *nodeBreaker                   // every key while no route is known
 	route  atomic.Pointer[[]*nodeBreaker] // by cluster slot
 
-	mu     sync.Mutex // guards nodes and onOpen
+	mu     sync.Mutex // guards nodes, onOpen, and starting probes against close
 	nodes  map[string]*nodeBreaker
 	onOpen map[*func()]struct{}
 	ctx    context.Context // ends at Close: probes stop
@@ -173,14 +173,14 @@ func (b *Breaker) node(key string) *nodeBreaker {
 	return b.single
 }
 
-// opened starts the probes of n, which just opened, and tells the OnOpen
-// functions.
+// opened starts the probes of n, which just opened (unless the Client is
+// closed: a call after Close fails too), and tells the OnOpen functions.
 func (b *Breaker) opened(n *nodeBreaker) {
-	if n.probing.CompareAndSwap(false, true) {
-		b.probes.Add(1)
+	b.mu.Lock()
+	if b.ctx.Err() == nil && n.probing.CompareAndSwap(false, true) {
+		b.probes.Add(1) // under mu, as close's cancel: never after its Wait began
 		go b.probe(n)
 	}
-	b.mu.Lock()
 	listeners := make([]*func(), 0, len(b.onOpen))
 	for f := range b.onOpen {
 		listeners = append(listeners, f)
@@ -261,7 +261,9 @@ func (b *Breaker) close() {
 	if b == nil {
 		return
 	}
+	b.mu.Lock()
 	b.cancel()
+	b.mu.Unlock()
 	b.probes.Wait()
 }
 
