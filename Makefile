@@ -28,7 +28,7 @@ bench-report: redis
 	@BENCH_OUT=bench/results/latest.txt ./.ci/bench; status=$$?; \
 	cd bench && $(GO) run ./cmd/report -in results/latest.txt -notes results/notes.md -md ../docs/benchmarks.md -svg ../docs/img/benchmarks.svg && exit $$status
 
-## stress: the race-prone cache tests STRESS_COUNT times (default 100) while two CPU-bound processes compete for the cores
+## stress: the race-prone cache and session tests STRESS_COUNT times (default 100) while two CPU-bound processes compete for the cores
 .PHONY: stress
 stress: redis
 	@./.ci/stress
