@@ -35,6 +35,7 @@ var errShortExec = errors.New("typecache: EXEC of a tracked read returned a shor
 // tells subscribers to drop everything as soon as any slot's master changed.
 type Client struct {
 	redis    rueidis.Client
+	direct   rueidis.Client // see Direct
 	hub      *invalidationHub
 	tracked  *trackedRead   // nil when nothing is tracked
 	topology *topologyWatch // nil unless the client is a cluster client
@@ -85,7 +86,12 @@ func NewClient(opt rueidis.ClientOption, options ...Option) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("typecache: connect: %w", err)
 	}
-	c := &Client{redis: redis, hub: hub, tracked: newTrackedRead(redis, opt), breaker: newBreaker(redis, s)}
+	direct, err := newDirectClient(opt)
+	if err != nil {
+		redis.Close()
+		return nil, fmt.Errorf("typecache: connect: %w", err)
+	}
+	c := &Client{redis: redis, direct: direct, hub: hub, tracked: newTrackedRead(redis, opt), breaker: newBreaker(redis, s)}
 	if redis.Mode() == rueidis.ClientModeCluster {
 		c.topology = watchTopology(redis, hub, c.breaker, interval/4)
 	}
@@ -116,6 +122,7 @@ func (c *Client) Close() {
 		}
 		c.breaker.close()
 		c.redis.Close()
+		c.direct.Close()
 		c.hub.dispatch(nil)
 	})
 }

@@ -119,6 +119,10 @@ func (c countingConn) Write(p []byte) (int, error) {
 	return c.Conn.Write(p)
 }
 
+// NetConn returns the connection under the count, as (*tls.Conn).NetConn
+// does: typecache's direct connections look for the socket through it.
+func (c countingConn) NetConn() net.Conn { return c.Conn }
+
 func (s *benchServer) dial(ctx context.Context, dialer *net.Dialer, addr string, tlsConfig *tls.Config) (net.Conn, error) {
 	var conn net.Conn
 	var err error
