@@ -45,10 +45,7 @@ import (
 //     write on the session sees only its own invalidation, however late
 //     the previous one's arrives). Only when Redis notifies a connection of
 //     its own writes (no NOLOOP, no BCAST), which the Store checks before it
-//     lets a write keep anything. An anonymous session's create is the one
-//     write that does not read its key first: no client can have read a
-//     route just drawn from crypto/rand, so Redis sends no invalidation of
-//     that write; it is kept only if its watch saw none, and absorbs none.
+//     lets a write keep anything. A create keeps nothing (see insert).
 //
 // With one connection per Redis node (rueidis's default: every tracked
 // exchange of a standalone client goes to its first pipeline, a cluster
@@ -59,7 +56,9 @@ import (
 // another: the absorbed one may then be another write's, and an entry may
 // outlive a later change until the write's own arrives, which Redis sent
 // before that change's; so the delay stays bounded by the invalidation
-// delay.
+// delay. Writes that keep nothing go on the client's direct connections,
+// which track nothing: Redis reports them to the tracking connection as it
+// reports another process's writes, in the order it ran them.
 //
 // Values: the tier keeps the record's bytes and each read decodes its own
 // copy, so requests never share (and race on) one decoded value.
@@ -178,10 +177,8 @@ func (t *localTier) endRead(key string, w *watch, r *localRecord) {
 // one may have been applied): it drops key and counts in every other open
 // watch of key. It then keeps r (when not nil), what the write stored, as
 // the type's comment says: only if no other write ended during w and w saw
-// at most own invalidations, own being how many the write itself causes
-// this client: 1 when its script read the key before writing it, 0 when no
-// client can have read the key (a route no token has named yet).
-func (t *localTier) endWrite(key string, w *watch, r *localRecord, own int) {
+// at most one invalidation.
+func (t *localTier) endWrite(key string, w *watch, r *localRecord) {
 	if t == nil {
 		return
 	}
@@ -195,8 +192,8 @@ func (t *localTier) endWrite(key string, w *watch, r *localRecord, own int) {
 	for _, other := range sh.watches[key] {
 		other.writes++
 	}
-	if r != nil && w != nil && w.writes == 0 && !w.flushed && w.invalidations <= own {
-		sh.keep(key, *r, own-w.invalidations, t.perShard)
+	if r != nil && w != nil && w.writes == 0 && !w.flushed && w.invalidations <= 1 {
+		sh.keep(key, *r, 1-w.invalidations, t.perShard)
 	}
 }
 

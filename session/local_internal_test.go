@@ -36,7 +36,7 @@ func TestLocalTier(t *testing.T) {
 		}},
 		{"a read overtaken by a write of this process is not kept", func(t *testing.T, tier *localTier) {
 			w := tier.begin("k")
-			tier.endWrite("k", nil, nil, 1)
+			tier.endWrite("k", nil, nil)
 			tier.endRead("k", w, fresh("a"))
 			if hit(tier, "k", "a", now) {
 				t.Error("kept a reply older than an own write")
@@ -68,14 +68,14 @@ func TestLocalTier(t *testing.T) {
 		}},
 		{"a write drops the key", func(t *testing.T, tier *localTier) {
 			read(tier, "k", "a")
-			tier.endWrite("k", tier.begin("k"), nil, 1)
+			tier.endWrite("k", tier.begin("k"), nil)
 			if hit(tier, "k", "a", now) {
 				t.Error("a written key is still served")
 			}
 		}},
 		{"a write whose own invalidation is to come absorbs it, and only it", func(t *testing.T, tier *localTier) {
 			read(tier, "k", "b")
-			tier.endWrite("k", tier.begin("k"), fresh("a"), 1)
+			tier.endWrite("k", tier.begin("k"), fresh("a"))
 			if hit(tier, "k", "b", now) || !hit(tier, "k", "a", now) {
 				t.Fatal("want the written session, and the key's others dropped")
 			}
@@ -88,28 +88,12 @@ func TestLocalTier(t *testing.T) {
 				t.Error("a second invalidation was absorbed")
 			}
 		}},
-		{"a write that causes no invalidation of its own absorbs none", func(t *testing.T, tier *localTier) {
-			tier.endWrite("k", tier.begin("k"), fresh("a"), 0) // a key no client could read
-			if !hit(tier, "k", "a", now) {
-				t.Fatal("the write was not kept")
-			}
-			tier.Invalidate("k") // another process's write
-			if hit(tier, "k", "a", now) {
-				t.Error("an invalidation was absorbed for a write that causes none")
-			}
-			w := tier.begin("k")
-			tier.Invalidate("k") // say, a read of the key before the write
-			tier.endWrite("k", w, fresh("a"), 0)
-			if hit(tier, "k", "a", now) {
-				t.Error("kept a write that saw an invalidation it did not cause")
-			}
-		}},
 		{"an absorbed invalidation counts in no watch", func(t *testing.T, tier *localTier) {
-			tier.endWrite("k", tier.begin("k"), fresh("a"), 1) // its own invalidation to come
+			tier.endWrite("k", tier.begin("k"), fresh("a")) // its own invalidation to come
 			next := tier.begin("k")                            // the next write, sent after
 			tier.Invalidate("k")                               // the first write's own
 			tier.Invalidate("k")                               // the next write's own
-			tier.endWrite("k", next, fresh("b"), 1)
+			tier.endWrite("k", next, fresh("b"))
 			if !hit(tier, "k", "b", now) {
 				t.Error("the next write was not kept: the previous write's own invalidation counted")
 			}
@@ -117,7 +101,7 @@ func TestLocalTier(t *testing.T) {
 		{"a write whose own invalidation came keeps, and the next drops", func(t *testing.T, tier *localTier) {
 			w := tier.begin("k")
 			tier.Invalidate("k")
-			tier.endWrite("k", w, fresh("a"), 1)
+			tier.endWrite("k", w, fresh("a"))
 			if !hit(tier, "k", "a", now) {
 				t.Fatal("the write was not kept")
 			}
@@ -130,15 +114,15 @@ func TestLocalTier(t *testing.T) {
 			w := tier.begin("k")
 			tier.Invalidate("k")
 			tier.Invalidate("k")
-			tier.endWrite("k", w, fresh("a"), 1)
+			tier.endWrite("k", w, fresh("a"))
 			if hit(tier, "k", "a", now) {
 				t.Error("kept a write that another may have followed")
 			}
 		}},
 		{"writes of this process that overlap keep nothing", func(t *testing.T, tier *localTier) {
 			first, second := tier.begin("k"), tier.begin("k")
-			tier.endWrite("k", second, fresh("b"), 1)
-			tier.endWrite("k", first, fresh("a"), 1)
+			tier.endWrite("k", second, fresh("b"))
+			tier.endWrite("k", first, fresh("a"))
 			if hit(tier, "k", "a", now) || hit(tier, "k", "b", now) {
 				t.Error("kept a write that overlapped another")
 			}
@@ -146,11 +130,11 @@ func TestLocalTier(t *testing.T) {
 		{"a flush during a write keeps nothing and ends absorbing", func(t *testing.T, tier *localTier) {
 			w := tier.begin("k")
 			tier.InvalidateAll()
-			tier.endWrite("k", w, fresh("a"), 1)
+			tier.endWrite("k", w, fresh("a"))
 			if hit(tier, "k", "a", now) {
 				t.Error("kept a write overtaken by a flush")
 			}
-			tier.endWrite("k", tier.begin("k"), fresh("a"), 1)
+			tier.endWrite("k", tier.begin("k"), fresh("a"))
 			tier.InvalidateAll()
 			tier.endRead("k", tier.begin("k"), fresh("a"))
 			tier.Invalidate("k")
@@ -162,7 +146,7 @@ func TestLocalTier(t *testing.T) {
 			read(tier, "k", "a")
 			tier.close()
 			read(tier, "k", "b")
-			tier.endWrite("k", tier.begin("k"), fresh("c"), 1)
+			tier.endWrite("k", tier.begin("k"), fresh("c"))
 			if hit(tier, "k", "a", now) || hit(tier, "k", "b", now) || hit(tier, "k", "c", now) {
 				t.Error("a closed tier serves")
 			}

@@ -14,7 +14,9 @@ import (
 // round trip, two the first time a server meets the script. tracked sends
 // it through typecache.Client.DoTracked, so that Redis tracks key for this
 // client (see localTier); a Store without a local tier sends everything
-// plain. Every command the Store sends about a session goes through here;
+// plain, through the client's direct connections (typecache.Client.Direct),
+// which answer a lone caller sooner than the pipelined, tracking ones.
+// Every command the Store sends about a session goes through here;
 // the only other is keepsWrites' one question, once per Store.
 //
 // The call goes past the client's breaker of key's node: while it is open,
@@ -36,17 +38,16 @@ func (s *Store[T]) eval(ctx context.Context, script *rediscmd.Script, key string
 // says "session: <op> <key>".
 var errCircuitOpen = rediscmd.CircuitOpen(ErrUnavailable)
 
-// write runs script, a write of key that may keep what it stored as
-// session id in the local tier (see localTier): through DoTracked when
-// Redis notifies this client of its own writes, else plain. parse turns the
-// script's reply (an array of strings; false and conflictCode are
-// ErrNotFound and ErrConflict) into the stored record and Redis's clock
-// (Unix ms) when it ran, or an error that names op and key. Every outcome
-// drops what the tier held of key. fresh says that no client can have
-// read key (an anonymous session's new route), so the script does not
-// read it before writing and Redis sends no invalidation of the write.
-func (s *Store[T]) write(ctx context.Context, script *rediscmd.Script, op, key, id string, fresh bool, args []string, parse func(fields []string) (record, int64, error)) (record, error) {
-	keep, sent := s.keepsWrites(ctx), s.clock()
+// write runs script, a write of key. keep says that the write may keep
+// what it stored as session id in the local tier (see localTier): it is
+// then sent through DoTracked when Redis notifies this client of its own
+// writes, and plain otherwise. parse turns the script's reply (an array of
+// strings; false and conflictCode are ErrNotFound and ErrConflict) into the
+// stored record and Redis's clock (Unix ms) when it ran, or an error that
+// names op and key. Every outcome drops what the tier held of key.
+func (s *Store[T]) write(ctx context.Context, script *rediscmd.Script, op, key, id string, keep bool, args []string, parse func(fields []string) (record, int64, error)) (record, error) {
+	keep = keep && s.keepsWrites(ctx)
+	sent := s.clock()
 	w := s.local.begin(key)
 	msg, err := s.eval(ctx, script, key, keep, args)
 	fields, err := s.reply(msg, err, op, key, -1)
@@ -60,11 +61,7 @@ func (s *Store[T]) write(ctx context.Context, script *rediscmd.Script, op, key, 
 	if err == nil && keep {
 		kept = s.fresh(id, rec, sent, now)
 	}
-	own := 1
-	if fresh {
-		own = 0
-	}
-	s.local.endWrite(key, w, kept, own)
+	s.local.endWrite(key, w, kept)
 	return rec, err
 }
 

@@ -166,13 +166,12 @@ func (s *Store[T]) readRecord(ctx context.Context, key, id string) (readReply, e
 //
 // ARGV[9] is "1" for an anonymous session: its route was just drawn from
 // crypto/rand and no token naming it has left the process, so the key does
-// not exist and no client can have read it. The script then skips the read
-// before the write: Redis sends no invalidation of the write (see
-// localTier), and the key's TTL is the new session's deadline. That is the
-// case to make cheap: four commands (TIME, HSET, PEXPIRE, the read after
-// the write), no function defined, one number formatted; the meta field
-// is built from the arguments as given, and PEXPIRE takes the idle timeout
-// as given when it ends before the absolute deadline.
+// not exist. The script then skips the read before the write, and the
+// key's TTL is the new session's deadline. That is the case to make cheap:
+// three commands (TIME, HSET, PEXPIRE), no function defined, one number
+// formatted; the meta field is built from the arguments as given, and
+// PEXPIRE takes the idle timeout as given when it ends before the absolute
+// deadline.
 var createScript = rediscmd.NewScript(rediscmd.NowLua("ARGV[1]") + `
 local key, id, idle, a = KEYS[1], ARGV[2], ARGV[3] + 0, ARGV[5] + 0
 local now = math.floor(now_us / 1000)
@@ -190,7 +189,6 @@ else
   local left = math.min(now + idle, a) - now
   if ttl < left then redis.call('PEXPIRE', key, left) end
 end
-redis.call('PTTL', key)
 return {nows}
 `)
 

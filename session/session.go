@@ -171,7 +171,7 @@ func New[T any](c *typecache.Client, opts Options[T]) (*Store[T], error) {
 	}
 	s := &Store[T]{
 		o: o, redis: c.Redis(), breaker: c.Breaker(), space: space, ctxKey: new(contextKey),
-		plain:      rediscmd.Plain(c.Redis()),
+		plain:      rediscmd.Plain(c.Direct()),
 		idleArg:    rediscmd.Millis(o.IdleTimeout),
 		touchArg:   rediscmd.Millis(o.TouchThreshold),
 		forwardArg: rediscmd.Millis(forwardFor),
@@ -210,7 +210,7 @@ func (s *Store[T]) key(route string) string { return s.space.Key(groupKind, rout
 
 // ownWrite drops what this process kept of key after it wrote key (or may
 // have: a failed write may have been applied).
-func (s *Store[T]) ownWrite(key string) { s.local.endWrite(key, nil, nil, 0) }
+func (s *Store[T]) ownWrite(key string) { s.local.endWrite(key, nil, nil) }
 
 // replied runs the test hook afterReply.
 func (s *Store[T]) replied(ctx context.Context) {
@@ -260,7 +260,12 @@ func (s *Store[T]) prepare(userID string, data T) *Session[T] {
 	return sess
 }
 
-// insert stores sess, which prepare made, in one round trip.
+// insert stores sess, which prepare made, in one round trip. It keeps
+// nothing in the local tier: the session's next request may reach any
+// process of the application, and many new sessions never see another
+// (a visitor who leaves, a crawler), so a create sent plain, on a direct
+// connection, costs less than one that pays for tracking up front; the
+// process that reads the session next keeps it from then on.
 func (s *Store[T]) insert(ctx context.Context, sess *Session[T]) error {
 	encoded, err := s.o.Codec.Append(nil, sess.Data)
 	if err != nil {
@@ -270,15 +275,14 @@ func (s *Store[T]) insert(ctx context.Context, sess *Session[T]) error {
 	rec.mac = s.sign(sess.id, &rec)
 	key := s.key(sess.route)
 	// An anonymous session's route is new: see createScript.
-	fresh := sess.UserID == ""
-	freshArg := "0"
-	if fresh {
-		freshArg = "1"
+	anonymous := "0"
+	if sess.UserID == "" {
+		anonymous = "1"
 	}
-	rec, err = s.write(ctx, createScript, "create", key, sess.id, fresh, []string{
+	rec, err = s.write(ctx, createScript, "create", key, sess.id, false, []string{
 		rediscmd.ClockArg(s.now), sess.id, s.idleArg,
 		strconv.FormatInt(rec.created, 10), strconv.FormatInt(rec.absolute, 10),
-		rec.mac, rec.user, rueidis.BinaryString(encoded), freshArg},
+		rec.mac, rec.user, rueidis.BinaryString(encoded), anonymous},
 		func(fields []string) (record, int64, error) {
 			if len(fields) != 1 {
 				return record{}, 0, fmt.Errorf("session: create %s: unexpected reply %q", key, fields)
@@ -354,7 +358,7 @@ func (s *Store[T]) load(ctx context.Context, key, id string) (rec record, local 
 	}
 	switch {
 	case err != nil && !errors.Is(err, ErrNotFound):
-		s.local.endWrite(key, w, nil, 0) // the read may have extended the session before it failed
+		s.local.endWrite(key, w, nil) // the read may have extended the session before it failed
 	case r.touched:
 		// An extension is a write: kept only when Redis notifies this
 		// client of its own writes (a Store that has not written yet asks,
@@ -362,7 +366,7 @@ func (s *Store[T]) load(ctx context.Context, key, id string) (rec record, local 
 		if !s.keepsWrites(ctx) {
 			kept = nil
 		}
-		s.local.endWrite(key, w, kept, 1)
+		s.local.endWrite(key, w, kept)
 	default:
 		s.local.endRead(key, w, kept)
 	}
@@ -388,7 +392,7 @@ func (s *Store[T]) Save(ctx context.Context, sess *Session[T]) error {
 	next := record{user: sess.UserID, data: encoded, version: sess.version + 1,
 		created: sess.CreatedAt.UnixMilli(), absolute: sess.AbsoluteExpiresAt.UnixMilli()}
 	key := s.key(sess.route)
-	saved, err := s.write(ctx, saveScript, "save", key, sess.id, false, []string{
+	saved, err := s.write(ctx, saveScript, "save", key, sess.id, true, []string{
 		rediscmd.ClockArg(s.now), sess.id, s.idleArg, strconv.FormatInt(sess.version, 10),
 		s.sign(sess.id, &next), rueidis.BinaryString(encoded)},
 		func(fields []string) (record, int64, error) {
@@ -425,7 +429,7 @@ func (s *Store[T]) Regenerate(ctx context.Context, sess *Session[T]) (*Session[T
 	next := record{user: sess.UserID, data: encoded, version: 1,
 		created: sess.CreatedAt.UnixMilli(), absolute: sess.AbsoluteExpiresAt.UnixMilli()}
 	key := s.key(sess.route)
-	rec, err := s.write(ctx, regenerateScript, "regenerate", key, id, false, []string{
+	rec, err := s.write(ctx, regenerateScript, "regenerate", key, id, true, []string{
 		rediscmd.ClockArg(s.now), sess.id, s.idleArg, strconv.FormatInt(sess.version, 10),
 		id, s.sign(id, &next), rueidis.BinaryString(encoded), s.forwardArg},
 		func(fields []string) (record, int64, error) {
