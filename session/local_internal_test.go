@@ -90,9 +90,9 @@ func TestLocalTier(t *testing.T) {
 		}},
 		{"an absorbed invalidation counts in no watch", func(t *testing.T, tier *localTier) {
 			tier.endWrite("k", tier.begin("k"), fresh("a")) // its own invalidation to come
-			next := tier.begin("k")                            // the next write, sent after
-			tier.Invalidate("k")                               // the first write's own
-			tier.Invalidate("k")                               // the next write's own
+			next := tier.begin("k")                         // the next write, sent after
+			tier.Invalidate("k")                            // the first write's own
+			tier.Invalidate("k")                            // the next write's own
 			tier.endWrite("k", next, fresh("b"))
 			if !hit(tier, "k", "b", now) {
 				t.Error("the next write was not kept: the previous write's own invalidation counted")
