@@ -21,11 +21,7 @@ func BenchmarkCounter(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	buf, err := ctr.Buffered(counter.BufferOptions{FlushInterval: time.Hour})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = buf.Close(background) })
+	buf := bufferedOf(b, ctr, false)
 	keys := make([]string, 16)
 	for i := range keys {
 		keys[i] = "k" + strconv.Itoa(i)

@@ -181,7 +181,7 @@ func (b *Buffered) Get(ctx context.Context, key string) (int64, error) {
 // when it holds it.
 func (b *Buffered) stored(ctx context.Context, key string) (int64, error) {
 	if b.cache == nil {
-		return parseValue(b.counter.redis.Do(ctx, b.counter.getCmd(b.counter.redisKey(key))).ToMessage())
+		return parseValue(do(ctx, b.counter.client.Breaker(), b.counter.redis, b.counter.getCmd(b.counter.redisKey(key))))
 	}
 	if v, ok := b.cache.get(key); ok {
 		b.counter.opts.Observer.OnRead(true)
@@ -191,7 +191,10 @@ func (b *Buffered) stored(ctx context.Context, key string) (int64, error) {
 	r := b.cache.begin(key)
 	// Not pinned: DoTracked sends it inside MULTI/EXEC, which rueidis never
 	// retries.
-	v, err := parseValue(b.counter.client.DoTracked(ctx, b.counter.redis.B().Get().Key(b.counter.redisKey(key)).Build()))
+	get := b.counter.redis.B().Get().Key(b.counter.redisKey(key)).Build()
+	v, err := parseValue(roundTrip(ctx, b.counter.client.Breaker(), commandKey(get), func() (rueidis.RedisMessage, error) {
+		return b.counter.client.DoTracked(ctx, get)
+	}))
 	b.cache.end(key, r, v, err == nil)
 	return v, err
 }
@@ -243,7 +246,10 @@ func (b *Buffered) Flush(ctx context.Context) error {
 		rkeys = append(rkeys, []string{b.counter.redisKey(key)})
 		args = append(args, addArgs(delta, b.counter.ttl))
 	}
-	results := addScript.ExecMany(ctx, b.counter.redis, rkeys, args)
+	results := roundTrips(ctx, b.counter.client.Breaker(), len(rkeys), func(i int) string { return rkeys[i][0] },
+		func(keep []int) []rueidis.RedisResult {
+			return addScript.ExecMany(ctx, b.counter.redis, pick(rkeys, keep), pick(args, keep))
+		})
 
 	var dropped []error
 	var kept int

@@ -75,17 +75,19 @@ func (c *Counter) Add(ctx context.Context, key string, delta int64) (int64, erro
 	if err := checkKey(key); err != nil {
 		return 0, err
 	}
-	v, err := add(ctx, c.redis, c.send, c.redisKey(key), delta, c.ttl)
+	v, err := add(ctx, c.client.Breaker(), c.redis, c.send, c.redisKey(key), delta, c.ttl)
 	if err != nil {
 		return 0, fmt.Errorf("counter: add to %q: %w", key, err)
 	}
 	return v, nil
 }
 
-// add runs addScript once on the Redis key rkey: it adds delta and gives
-// the key the expiry ttl (ms) if it has none.
-func add(ctx context.Context, redis rueidis.Client, send rediscmd.Sender, rkey string, delta int64, ttl string) (int64, error) {
-	return addReply(addScript.Exec(ctx, redis, send, []string{rkey}, addArgs(delta, ttl)))
+// add runs addScript once on the Redis key rkey, past breaker: it adds
+// delta and gives the key the expiry ttl (ms) if it has none.
+func add(ctx context.Context, breaker *typecache.Breaker, redis rueidis.Client, send rediscmd.Sender, rkey string, delta int64, ttl string) (int64, error) {
+	return addReply(roundTrip(ctx, breaker, rkey, func() (rueidis.RedisMessage, error) {
+		return addScript.Exec(ctx, redis, send, []string{rkey}, addArgs(delta, ttl))
+	}))
 }
 
 // addArgs are addScript's arguments.
@@ -113,7 +115,7 @@ func (c *Counter) Get(ctx context.Context, key string) (int64, error) {
 	if err := checkKey(key); err != nil {
 		return 0, err
 	}
-	v, err := parseValue(c.redis.Do(ctx, c.getCmd(c.redisKey(key))).ToMessage())
+	v, err := parseValue(do(ctx, c.client.Breaker(), c.redis, c.getCmd(c.redisKey(key))))
 	if err != nil {
 		return 0, fmt.Errorf("counter: get %q: %w", key, err)
 	}
@@ -145,7 +147,8 @@ func parseValue(m rueidis.RedisMessage, err error) (int64, error) {
 
 // GetMany returns the counters of keys, in order, absent ones as 0. The
 // reads are pipelined: one round trip on a standalone server, one per node
-// of a cluster, sent to the nodes in parallel.
+// of a cluster, sent to the nodes in parallel. The keys of a node whose
+// breaker is open are not sent, and their errors wrap ErrUnavailable.
 func (c *Counter) GetMany(ctx context.Context, keys []string) ([]int64, error) {
 	if len(keys) == 0 {
 		return []int64{}, nil
@@ -159,7 +162,9 @@ func (c *Counter) GetMany(ctx context.Context, keys []string) ([]int64, error) {
 	}
 	values := make([]int64, len(keys))
 	var errs []error
-	for i, r := range c.redis.DoMulti(ctx, cmds...) {
+	results := roundTrips(ctx, c.client.Breaker(), len(cmds), func(i int) string { return commandKey(cmds[i]) },
+		func(keep []int) []rueidis.RedisResult { return c.redis.DoMulti(ctx, pick(cmds, keep)...) })
+	for i, r := range results {
 		v, err := parseValue(r.ToMessage())
 		if err != nil {
 			errs = append(errs, fmt.Errorf("counter: get %q: %w", keys[i], err))
@@ -177,7 +182,7 @@ func (c *Counter) Reset(ctx context.Context, key string) error {
 	if err := checkKey(key); err != nil {
 		return err
 	}
-	if err := c.redis.Do(ctx, c.redis.B().Del().Key(c.redisKey(key)).Build()).Error(); err != nil {
+	if _, err := do(ctx, c.client.Breaker(), c.redis, c.redis.B().Del().Key(c.redisKey(key)).Build()); err != nil {
 		return fmt.Errorf("counter: reset %q: %w", key, err)
 	}
 	return nil
@@ -189,7 +194,11 @@ func (c *Counter) TTL(ctx context.Context, key string) (time.Duration, error) {
 	if err := checkKey(key); err != nil {
 		return 0, err
 	}
-	ms, err := c.redis.Do(ctx, rediscmd.Retried(c.redis.B().Pttl().Key(c.redisKey(key)).Build())).AsInt64()
+	m, err := do(ctx, c.client.Breaker(), c.redis, rediscmd.Retried(c.redis.B().Pttl().Key(c.redisKey(key)).Build()))
+	var ms int64
+	if err == nil {
+		ms, err = m.AsInt64()
+	}
 	if err != nil {
 		return 0, fmt.Errorf("counter: ttl of %q: %w", key, err)
 	}

@@ -44,4 +44,13 @@
 // client-side caching): between flushes a hot key's Get costs no round
 // trip. Reads through such a cache pay off only here: every direct Add
 // changes the key and so invalidates it.
+//
+// # When Redis is down
+//
+// Every round trip goes through the client's breaker of the key's Redis
+// node (typecache.Breaker), shared by every package on the client: while
+// it is open, calls about the node's keys fail at once with an error
+// wrapping [ErrUnavailable], without a round trip. GetMany and a flush
+// refuse only the keys of a node whose breaker is open; a flush keeps
+// their deltas for the next one.
 package counter

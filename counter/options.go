@@ -26,7 +26,8 @@ const (
 	MaxWindows = 10_000
 )
 
-// Errors returned for bad input. Each is wrapped with the key it concerns.
+// Errors returned for bad input and when Redis is unavailable. Each is
+// wrapped with the key it concerns.
 var (
 	// ErrInvalidOptions is wrapped by the constructors' errors for invalid
 	// options; the message names the field.
@@ -44,6 +45,11 @@ var (
 	ErrBufferFull = errors.New("counter: buffer full")
 	// ErrClosed is returned by a Buffered's methods after Close.
 	ErrClosed = errors.New("counter: buffered counter closed")
+	// ErrUnavailable is returned (wrapped) at once, without a round trip,
+	// while the client's breaker of the key's Redis node is open (see
+	// typecache.Breaker); a Buffered's flush keeps such keys' deltas for the
+	// next one.
+	ErrUnavailable = errors.New("counter: redis unavailable (circuit open)")
 )
 
 // Options configures a [Counter]. TTL must be set. New copies the options;

@@ -24,6 +24,7 @@ import (
 // process that counts: processes whose clocks differ by d count increments
 // made within d of a window's edge into different windows.
 type Windowed struct {
+	client *typecache.Client
 	redis  rueidis.Client
 	send   rediscmd.Sender // rediscmd.Plain(redis)
 	space  keyspace.Space
@@ -53,7 +54,7 @@ func NewWindowed(c *typecache.Client, name string, opts WindowOptions) (*Windowe
 	}
 	window := o.Window.Milliseconds()
 	return &Windowed{
-		redis: c.Redis(), send: rediscmd.Plain(c.Redis()), space: space, opts: o, window: window,
+		client: c, redis: c.Redis(), send: rediscmd.Plain(c.Redis()), space: space, opts: o, window: window,
 		// The window's length is part of the key, so windows of another
 		// length under the same name are never mixed.
 		kind: kindWindow + strconv.FormatInt(window, 10) + ".",
@@ -72,7 +73,7 @@ func (w *Windowed) Add(ctx context.Context, key string, delta int64) (int64, err
 	if err := checkKey(key); err != nil {
 		return 0, err
 	}
-	v, err := add(ctx, w.redis, w.send, w.windowKey(key, w.index(w.now())), delta, w.ttl)
+	v, err := add(ctx, w.client.Breaker(), w.redis, w.send, w.windowKey(key, w.index(w.now())), delta, w.ttl)
 	if err != nil {
 		return 0, fmt.Errorf("counter: add to %q: %w", key, err)
 	}
@@ -94,7 +95,11 @@ func (w *Windowed) Last(ctx context.Context, key string, n int) ([]Window, error
 	for i := range keys {
 		keys[i] = w.windowKey(key, current-int64(n-1-i))
 	}
-	replies, err := w.redis.Do(ctx, rediscmd.Retried(w.redis.B().Mget().Key(keys...).Build())).ToArray()
+	m, err := do(ctx, w.client.Breaker(), w.redis, rediscmd.Retried(w.redis.B().Mget().Key(keys...).Build()))
+	var replies []rueidis.RedisMessage
+	if err == nil {
+		replies, err = m.ToArray()
+	}
 	if err == nil && len(replies) != n {
 		err = fmt.Errorf("MGET returned %d values for %d keys", len(replies), n)
 	}

@@ -1,0 +1,92 @@
+package counter
+
+import (
+	"context"
+
+	"github.com/redis/rueidis"
+
+	"github.com/typecache/typecache"
+	"github.com/typecache/typecache/internal/rediscmd"
+)
+
+// roundTrip makes call, one round trip about the Redis key rkey, past the
+// client's breaker of rkey's node: while it is open, roundTrip fails at once
+// with errCircuitOpen, and every outcome feeds it. Every command of a
+// Counter, a Windowed or a Buffered about one key goes through here, and
+// every batch through roundTrips.
+func roundTrip(ctx context.Context, breaker *typecache.Breaker, rkey string, call func() (rueidis.RedisMessage, error)) (rueidis.RedisMessage, error) {
+	if !breaker.Allow(rkey) {
+		return rueidis.RedisMessage{}, errCircuitOpen
+	}
+	m, err := call()
+	breaker.Record(ctx, rkey, err)
+	return m, err
+}
+
+// do sends cmd, a command whose first argument is its one key, or a key of
+// its one slot (GET, DEL, PTTL, MGET of one key's windows), past breaker.
+func do(ctx context.Context, breaker *typecache.Breaker, redis rueidis.Client, cmd rueidis.Completed) (rueidis.RedisMessage, error) {
+	return roundTrip(ctx, breaker, commandKey(cmd), func() (rueidis.RedisMessage, error) {
+		return redis.Do(ctx, cmd).ToMessage()
+	})
+}
+
+// commandKey returns the first key of cmd, a command built with its keys
+// first (the breaker wants a key: cmd.Slot is not one).
+func commandKey(cmd rueidis.Completed) string { return cmd.Commands()[1] }
+
+// roundTrips sends n calls, the i-th about the Redis key key(i), in one
+// pipeline, past the client's breakers of their nodes: the calls of the keys
+// whose node's breaker is open are refused (their results are
+// errCircuitOpen) and the others go. send sends the calls of the indexes
+// keep, in order (keep is nil when every call goes: see pick), and returns
+// their results; roundTrips returns the results of all n, in order, and
+// records each outcome.
+func roundTrips(ctx context.Context, breaker *typecache.Breaker, n int, key func(i int) string, send func(keep []int) []rueidis.RedisResult) []rueidis.RedisResult {
+	refused := 0
+	for i := range n {
+		if !breaker.Allow(key(i)) {
+			refused++
+		}
+	}
+	if refused == 0 {
+		results := send(nil)
+		for i, r := range results {
+			breaker.Record(ctx, key(i), r.Error())
+		}
+		return results
+	}
+	results := make([]rueidis.RedisResult, n)
+	keep := make([]int, 0, n-refused)
+	for i := range n {
+		if breaker.Allow(key(i)) {
+			keep = append(keep, i)
+		} else {
+			results[i] = rueidis.NewErrorResult(errCircuitOpen)
+		}
+	}
+	if len(keep) > 0 {
+		for j, r := range send(keep) {
+			results[keep[j]] = r
+			breaker.Record(ctx, key(keep[j]), r.Error())
+		}
+	}
+	return results
+}
+
+// pick returns the elements of s at the indexes keep, in order: all of s
+// when keep is nil.
+func pick[T any](s []T, keep []int) []T {
+	if keep == nil {
+		return s
+	}
+	picked := make([]T, len(keep))
+	for j, i := range keep {
+		picked[j] = s[i]
+	}
+	return picked
+}
+
+// errCircuitOpen is ErrUnavailable as the cause of an error that already
+// says "counter: <op> <key>".
+var errCircuitOpen = rediscmd.CircuitOpen(ErrUnavailable)
