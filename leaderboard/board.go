@@ -224,7 +224,7 @@ func (b *Board) write(ctx context.Context, script *rediscmd.Script, member, valu
 	if !k.until.IsZero() && !k.until.After(b.now()) {
 		return nil, fmt.Errorf("%w: board %s ended at %v", ErrPeriodOver, k.label, k.until)
 	}
-	msg, err := script.Exec(ctx, b.redis, b.send, []string{k.set, k.hash}, []string{b.order, k.expiry[0], k.expiry[1], b.max, member, value, mode})
+	msg, err := b.exec(ctx, script, k, []string{b.order, k.expiry[0], k.expiry[1], b.max, member, value, mode})
 	if b.top != nil {
 		b.top.Invalidate(k.set)
 	}
@@ -262,7 +262,7 @@ func (b *Board) lookup(ctx context.Context, member string) (Entry, error) {
 		return Entry{}, err
 	}
 	k := b.keys()
-	msg, err := lookupScript.Exec(ctx, b.redis, b.send, []string{k.set, k.hash}, []string{b.order, member})
+	msg, err := b.exec(ctx, lookupScript, k, []string{b.order, member})
 	if err != nil {
 		return Entry{}, b.readError(member, err)
 	}
@@ -311,7 +311,7 @@ func (b *Board) Top(ctx context.Context, n int) ([]Entry, error) {
 	}
 	// Not pinned: DoTracked sends it inside MULTI/EXEC, which rueidis never
 	// retries.
-	msg, err := b.client.DoTracked(ctx, b.rangeCmd(set, 0, n))
+	msg, err := b.roundTrip(ctx, set, func() (rueidis.RedisMessage, error) { return b.client.DoTracked(ctx, b.rangeCmd(set, 0, n)) })
 	entries, err = parseRange(msg, err, 0)
 	if err != nil {
 		return nil, fmt.Errorf("leaderboard: top %d: %w", n, err)
@@ -333,7 +333,8 @@ func (b *Board) Page(ctx context.Context, offset, n int) ([]Entry, error) {
 		return nil, fmt.Errorf("%w: offset must be >= 0, got %d", ErrInvalidCount, offset)
 	}
 	offset, n = min(offset, maxCount), min(n, maxCount)
-	msg, err := b.redis.Do(ctx, rediscmd.Retried(b.rangeCmd(b.keys().set, offset, n))).ToMessage()
+	set := b.keys().set
+	msg, err := b.do(ctx, set, rediscmd.Retried(b.rangeCmd(set, offset, n)))
 	entries, err := parseRange(msg, err, int64(offset))
 	if err != nil {
 		return nil, fmt.Errorf("leaderboard: page %d+%d: %w", offset, n, err)
@@ -384,7 +385,7 @@ func (b *Board) Around(ctx context.Context, member string, n int) ([]Entry, erro
 		return nil, err
 	}
 	k := b.keys()
-	msg, err := aroundScript.Exec(ctx, b.redis, b.send, []string{k.set, k.hash}, []string{b.order, member, strconv.Itoa(min(n, maxCount))})
+	msg, err := b.exec(ctx, aroundScript, k, []string{b.order, member, strconv.Itoa(min(n, maxCount))})
 	if err != nil {
 		return nil, b.readError(member, err)
 	}
@@ -414,7 +415,7 @@ func (b *Board) Remove(ctx context.Context, members ...string) error {
 		}
 	}
 	k := b.keys()
-	_, err := removeScript.Exec(ctx, b.redis, b.send, []string{k.set, k.hash}, append([]string{b.order}, members...))
+	_, err := b.exec(ctx, removeScript, k, append([]string{b.order}, members...))
 	if b.top != nil {
 		b.top.Invalidate(k.set)
 	}
@@ -426,7 +427,12 @@ func (b *Board) Remove(ctx context.Context, members ...string) error {
 
 // Len returns how many members the board holds.
 func (b *Board) Len(ctx context.Context) (int64, error) {
-	n, err := b.redis.Do(ctx, rediscmd.Retried(b.redis.B().Zcard().Key(b.keys().set).Build())).AsInt64()
+	set := b.keys().set
+	msg, err := b.do(ctx, set, rediscmd.Retried(b.redis.B().Zcard().Key(set).Build()))
+	var n int64
+	if err == nil {
+		n, err = msg.AsInt64()
+	}
 	if err != nil {
 		return 0, fmt.Errorf("leaderboard: len: %w", err)
 	}

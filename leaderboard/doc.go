@@ -51,4 +51,11 @@
 //
 // Every call is one round trip (Top none when its cache answers) and
 // atomic.
+//
+// # When Redis is down
+//
+// Every round trip goes through the client's breaker of the board's Redis
+// node (typecache.Breaker), shared by every package on the client: while
+// it is open, calls that need Redis fail at once with an error wrapping
+// [ErrUnavailable], without a round trip.
 package leaderboard

@@ -101,7 +101,8 @@ type Options struct {
 	Observer Observer
 }
 
-// Errors returned for bad input and absent members.
+// Errors returned for bad input, absent members, and when Redis is
+// unavailable.
 var (
 	// ErrInvalidOptions is wrapped by New's errors for invalid options; the
 	// message names the field.
@@ -120,6 +121,10 @@ var (
 	// ErrPeriodOver is returned for a write to a periodic board whose
 	// period and TTL have both passed: its keys would expire at once.
 	ErrPeriodOver = errors.New("leaderboard: the board's period and TTL are over")
+	// ErrUnavailable is returned (wrapped) at once, without a round trip,
+	// while the client's breaker of the board's Redis node is open (see
+	// typecache.Breaker).
+	ErrUnavailable = errors.New("leaderboard: redis unavailable (circuit open)")
 )
 
 func (o Options) validated() (Options, error) {
