@@ -35,8 +35,10 @@ import (
 //     process that completed before the read began;
 //   - monotonic reads: it is not older than a value this process read from
 //     the cache in a read that completed before this one began (a load
-//     that fails open reads the source, which may be ahead of the cache
-//     while a write is still on its way to it);
+//     reads the source, which may be ahead of the cache while a write is
+//     still on its way to it, and answers its callers also when a write
+//     refused its store or Redis failed: values loaded in this process,
+//     and reads that may have joined such a load, do not count here);
 //   - bounded staleness: it is not older than any write that completed more
 //     than historyBound before the read began, in any process;
 //
@@ -313,7 +315,8 @@ func checkConsistency(ops []historyOp, logs [][]int64) (reads, writes int, viola
 		}
 		s[o.Key].add(o.End, at(o))
 	}
-	for _, o := range ops {
+	joined := mayHaveJoinedLoad(ops)
+	for i, o := range ops {
 		if own[o.Process] == nil {
 			own[o.Process], seen[o.Process] = series{}, series{}
 		}
@@ -322,11 +325,12 @@ func checkConsistency(ops []historyOp, logs [][]int64) (reads, writes int, viola
 			writes++
 			add(all, o)
 			add(own[o.Process], o)
-		case o.Value != 0 && !o.Loaded:
-			// A value loaded while Redis failed comes from the source and
-			// bypasses the cache: it may be newer than what the cache holds
-			// while the write that produced it is still updating the cache.
-			// Monotonic reads hold among the values the cache served.
+		case o.Value != 0 && !o.Loaded && !joined[i]:
+			// A loaded value comes from the source, which may be ahead of
+			// the cache while a write is still on its way to it: a load
+			// whose store a write refused (write beats load), or that ran
+			// while Redis failed, still answers its callers. Monotonic reads
+			// hold among the values the cache served.
 			add(seen[o.Process], o)
 		}
 	}
@@ -354,6 +358,39 @@ func checkConsistency(ops []historyOp, logs [][]int64) (reads, writes int, viola
 		}
 	}
 	return reads, writes, violations
+}
+
+// mayHaveJoinedLoad reports, per op, a read that no load of its key
+// overlapped in its process but that may still have been answered by one:
+// it began while a read of the same process got the same value from a load
+// (Loaded), so it may have joined that read's flight after the loader had
+// returned, while the flight was still storing the value.
+func mayHaveJoinedLoad(ops []historyOp) []bool {
+	type loadedValue struct {
+		process int8
+		key     int32
+		value   int64
+	}
+	loads := map[loadedValue][]historyOp{}
+	for _, o := range ops {
+		if !o.Write && o.Loaded {
+			k := loadedValue{o.Process, o.Key, o.Value}
+			loads[k] = append(loads[k], o)
+		}
+	}
+	joined := make([]bool, len(ops))
+	for i, o := range ops {
+		if o.Write || o.Loaded {
+			continue
+		}
+		for _, l := range loads[loadedValue{o.Process, o.Key, o.Value}] {
+			if l.Start <= o.Start && o.Start <= l.End {
+				joined[i] = true
+				break
+			}
+		}
+	}
+	return joined
 }
 
 // newestBefore answers "the newest position among the ops that ended
@@ -404,6 +441,8 @@ func explain(ops []historyOp, r historyOp, at func(historyOp) int, p, q int) str
 			describe("earlier read", o)
 		case o.Write && at(o) >= p && at(o) <= q:
 			describe("write", o)
+		case !o.Write && at(o) == p && o.Start < r.Start && o.End > r.Start-int64(historyBound):
+			describe("other read of the older value", o)
 		}
 	}
 	return b.String()
