@@ -6,6 +6,9 @@
 // connection when a key it has read changes; the hub fans those messages out
 // to the parts of typecache that keep state derived from Redis, such as the
 // decoded local tier of package cache and the waiters of package lock.
+// Beside it the Client holds a second rueidis client for lone writes whose
+// caller waits ([Client.Direct]), and a circuit breaker per Redis node that
+// every package consults ([Client.Breaker]).
 //
 // Everything else lives in its own package:
 //
@@ -14,6 +17,8 @@
 //   - lock: distributed locks with fencing tokens.
 //   - ratelimit: exact distributed rate limiters and net/http middleware.
 //   - session: typed server-side sessions and net/http middleware.
+//   - counter: shared int64 counters, exact, windowed or buffered.
+//   - leaderboard: members ranked by score, bounded, with stable ties.
 //   - codec: the value encodings all of them share.
 //
 // A program usually builds one Client and passes it to every package:
