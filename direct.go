@@ -118,5 +118,6 @@ func (c directClient) Do(ctx context.Context, cmd rueidis.Completed) rueidis.Red
 //
 // Nothing read through it is tracked: do not read through it what a local
 // tier keeps. Its connections count against the server's maxclients beside
-// those of [Client.Redis].
+// those of [Client.Redis], and on a cluster it follows the topology on its
+// own, as Client.Redis does.
 func (c *Client) Direct() rueidis.Client { return c.direct }
