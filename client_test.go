@@ -171,7 +171,7 @@ func TestFlushAllReachesSubscribers(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
 				if tt.name == "flushall" {
-					srv = privateLike(t, srv)
+					srv = redistest.PrivateLike(t, srv)
 				}
 				prefix := redistest.Prefix(t)
 				opt := srv.Option()
@@ -190,15 +190,6 @@ func TestFlushAllReachesSubscribers(t *testing.T) {
 			})
 		})
 	}
-}
-
-// privateLike returns a private server of the same kind as srv, for tests
-// that flush: the shared servers belong to every test of the binary.
-func privateLike(t *testing.T, srv *redistest.Server) *redistest.Server {
-	if srv.IsCluster() {
-		return redistest.NewCluster(t, redistest.ClusterOptions{})
-	}
-	return redistest.NewStandalone(t)
 }
 
 func TestCloseTellsSubscribersToFlush(t *testing.T) {

@@ -278,7 +278,7 @@ func TestCoherence(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
 				if tt.private {
-					srv = privateLike(t, srv)
+					srv = redistest.PrivateLike(t, srv)
 				}
 				ctx := context.Background()
 				name := cacheName(t)
@@ -311,15 +311,6 @@ func TestCoherence(t *testing.T) {
 			})
 		})
 	}
-}
-
-// privateLike returns a private server of the same kind as srv, for tests
-// that flush or stop it.
-func privateLike(t *testing.T, srv *redistest.Server) *redistest.Server {
-	if srv.IsCluster() {
-		return redistest.NewCluster(t, redistest.ClusterOptions{})
-	}
-	return redistest.NewStandalone(t)
 }
 
 // TestInvalidationDuringRead delivers an invalidation while A's read is in

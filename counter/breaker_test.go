@@ -21,98 +21,89 @@ import (
 // node back. On a cluster, GetMany and a flush refuse only the dead node's
 // keys: the others are read and flushed.
 func TestBreakerSharedWithOtherPackages(t *testing.T) {
-	for _, topology := range []struct {
-		name  string
-		start func(testing.TB) *redistest.Server
-	}{
-		{"standalone", redistest.NewStandalone},
-		{"cluster", func(t testing.TB) *redistest.Server { return redistest.NewCluster(t, redistest.ClusterOptions{}) }},
-	} {
-		t.Run(topology.name, func(t *testing.T) {
-			srv := topology.start(t)
-			dead := srv.Masters()[0]
-			for _, m := range srv.Masters() {
-				if !srv.IsCluster() {
-					break
-				}
-				// Without replicas, the live masters would refuse every slot
-				// (CLUSTERDOWN) once they deem the dead one failed.
-				if _, err := m.Do("CONFIG", "SET", "cluster-require-full-coverage", "no"); err != nil {
-					t.Fatal(err)
-				}
+	redistest.RunPrivate(t, func(t *testing.T, srv *redistest.Server) {
+		dead := srv.Masters()[0]
+		for _, m := range srv.Masters() {
+			if !srv.IsCluster() {
+				break
 			}
-			client := srv.Client(t, typecache.WithBreaker(5, 20*time.Millisecond))
-			ctr := newCounter(t, client, time.Hour)
-			win, err := counter.NewWindowed(client, redistest.Name(t), counter.WindowOptions{Window: time.Minute, Keep: 5})
-			if err != nil {
+			// Without replicas, the live masters would refuse every slot
+			// (CLUSTERDOWN) once they deem the dead one failed.
+			if _, err := m.Do("CONFIG", "SET", "cluster-require-full-coverage", "no"); err != nil {
 				t.Fatal(err)
 			}
-			cached, plain := bufferedOf(t, ctr, false), bufferedOf(t, ctr, true)
-			limiter, err := ratelimit.New(client, ratelimit.Options{Prefix: redistest.Name(t), Limit: 1, Period: time.Hour})
-			if err != nil {
-				t.Fatal(err)
-			}
-			// down is served by the dead node; keys adds a key of a live
-			// node on a cluster, which batches must still serve.
-			down, keys := keyOf(t, ctr, dead, true), []string{}
-			if srv.IsCluster() {
-				keys = append(keys, keyOf(t, ctr, dead, false))
-			}
-			keys = append(keys, down)
-			flush := func(b *counter.Buffered) error {
-				for _, key := range keys {
-					if err := b.Add(key, 1); err != nil {
-						return err
-					}
+		}
+		client := srv.Client(t, typecache.WithBreaker(5, 20*time.Millisecond))
+		ctr := newCounter(t, client, time.Hour)
+		win, err := counter.NewWindowed(client, redistest.Name(t), counter.WindowOptions{Window: time.Minute, Keep: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cached, plain := bufferedOf(t, ctr, false), bufferedOf(t, ctr, true)
+		limiter, err := ratelimit.New(client, ratelimit.Options{Prefix: redistest.Name(t), Limit: 1, Period: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// down is served by the dead node; keys adds a key of a live
+		// node on a cluster, which batches must still serve.
+		down, keys := keyOf(t, ctr, dead, true), []string{}
+		if srv.IsCluster() {
+			keys = append(keys, keyOf(t, ctr, dead, false))
+		}
+		keys = append(keys, down)
+		flush := func(b *counter.Buffered) error {
+			for _, key := range keys {
+				if err := b.Add(key, 1); err != nil {
+					return err
 				}
-				return b.Flush(background)
 			}
-			calls := []struct {
-				name string
-				call func() error
-				want string // the error's text with the breaker open
-			}{
-				{"Add", func() error { _, err := ctr.Add(background, down, 1); return err }, `counter: add to %q`},
-				{"Get", func() error { _, err := ctr.Get(background, down); return err }, `counter: get %q`},
-				{"GetMany", func() error { _, err := ctr.GetMany(background, keys); return err }, `counter: get %q`},
-				{"TTL", func() error { _, err := ctr.TTL(background, down); return err }, `counter: ttl of %q`},
-				{"Reset", func() error { return ctr.Reset(background, down) }, `counter: reset %q`},
-				{"Windowed.Add", func() error { _, err := win.Add(background, down, 1); return err }, `counter: add to %q`},
-				{"Windowed.Last", func() error { _, err := win.Last(background, down, 5); return err }, `counter: windows of %q`},
-				{"Buffered.Get/read-cache", func() error { _, err := cached.Get(background, down); return err }, `counter: get %q`},
-				{"Buffered.Get/no-read-cache", func() error { _, err := plain.Get(background, down); return err }, `counter: get %q`},
-				{"Buffered.Flush", func() error { return flush(plain) }, fmt.Sprintf("counter: flush: 1 of %d keys kept for the next flush", len(keys))},
-			}
+			return b.Flush(background)
+		}
+		calls := []struct {
+			name string
+			call func() error
+			want string // the error's text with the breaker open
+		}{
+			{"Add", func() error { _, err := ctr.Add(background, down, 1); return err }, `counter: add to %q`},
+			{"Get", func() error { _, err := ctr.Get(background, down); return err }, `counter: get %q`},
+			{"GetMany", func() error { _, err := ctr.GetMany(background, keys); return err }, `counter: get %q`},
+			{"TTL", func() error { _, err := ctr.TTL(background, down); return err }, `counter: ttl of %q`},
+			{"Reset", func() error { return ctr.Reset(background, down) }, `counter: reset %q`},
+			{"Windowed.Add", func() error { _, err := win.Add(background, down, 1); return err }, `counter: add to %q`},
+			{"Windowed.Last", func() error { _, err := win.Last(background, down, 5); return err }, `counter: windows of %q`},
+			{"Buffered.Get/read-cache", func() error { _, err := cached.Get(background, down); return err }, `counter: get %q`},
+			{"Buffered.Get/no-read-cache", func() error { _, err := plain.Get(background, down); return err }, `counter: get %q`},
+			{"Buffered.Flush", func() error { return flush(plain) }, fmt.Sprintf("counter: flush: 1 of %d keys kept for the next flush", len(keys))},
+		}
 
-			dead.Kill()
-			redistest.AwaitBreakerOpen(t, client, counter.RedisKey(ctr, down), func() {
-				for i := range 64 { // some of them on the dead node
-					limiter.Allow(background, "k"+strconv.Itoa(i))
-				}
-			})
-			for _, tc := range calls {
-				t.Run(tc.name, func(t *testing.T) {
-					err := tc.call()
-					want := tc.want
-					if strings.Contains(want, "%q") {
-						want = fmt.Sprintf(want, down)
-					}
-					if want += ": redis unavailable (circuit open)"; !errors.Is(err, counter.ErrUnavailable) || err.Error() != want {
-						t.Fatalf("with the dead node's breaker open: %v; want %q wrapping ErrUnavailable", err, want)
-					}
-				})
-			}
-
-			if err := dead.Start(); err != nil {
-				t.Fatal(err)
-			}
-			for _, tc := range calls {
-				t.Run(tc.name+"/after-restart", func(t *testing.T) {
-					redistest.Eventually(t, 10*time.Second, tc.call)
-				})
+		dead.Kill()
+		redistest.AwaitBreakerOpen(t, client, counter.RedisKey(ctr, down), func() {
+			for i := range 64 { // some of them on the dead node
+				limiter.Allow(background, "k"+strconv.Itoa(i))
 			}
 		})
-	}
+		for _, tc := range calls {
+			t.Run(tc.name, func(t *testing.T) {
+				err := tc.call()
+				want := tc.want
+				if strings.Contains(want, "%q") {
+					want = fmt.Sprintf(want, down)
+				}
+				if want += ": redis unavailable (circuit open)"; !errors.Is(err, counter.ErrUnavailable) || err.Error() != want {
+					t.Fatalf("with the dead node's breaker open: %v; want %q wrapping ErrUnavailable", err, want)
+				}
+			})
+		}
+
+		if err := dead.Start(); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range calls {
+			t.Run(tc.name+"/after-restart", func(t *testing.T) {
+				redistest.Eventually(t, 10*time.Second, tc.call)
+			})
+		}
+	})
 }
 
 // bufferedOf returns a Buffered view of ctr that flushes only when asked,

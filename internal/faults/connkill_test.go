@@ -11,13 +11,6 @@ import (
 	"github.com/typecache/typecache/internal/redistest"
 )
 
-// topologies runs body on a private standalone server and on a private
-// three-master cluster (private: the scenarios kill, stall and flush them).
-func topologies(t *testing.T, body func(t *testing.T, srv *redistest.Server)) {
-	t.Run("standalone", func(t *testing.T) { body(t, redistest.NewStandalone(t)) })
-	t.Run("cluster", func(t *testing.T) { body(t, redistest.NewCluster(t, redistest.ClusterOptions{})) })
-}
-
 // newEntryCache returns a Cache of entries named name on its own client.
 func newEntryCache(t testing.TB, srv *redistest.Server, name string) *cache.Cache[entry] {
 	t.Helper()
@@ -34,7 +27,7 @@ func newEntryCache(t testing.TB, srv *redistest.Server, name string) *cache.Cach
 // are flushed on every kill and refilled afterwards, every call ends by its
 // deadline, and the load recovers after the last kill.
 func TestConnectionKilled(t *testing.T) {
-	topologies(t, func(t *testing.T, srv *redistest.Server) {
+	redistest.RunPrivate(t, func(t *testing.T, srv *redistest.Server) {
 		name := redistest.Name(t) + "c"
 		caches := []*cache.Cache[entry]{newEntryCache(t, srv, name), newEntryCache(t, srv, name)}
 		m := mix{

@@ -239,7 +239,7 @@ func historyProcess(t *testing.T) {
 // server (standalone, then cluster), kills every connection every
 // killEvery, and checks the histories.
 func TestConsistencyHistory(t *testing.T) {
-	topologies(t, func(t *testing.T, srv *redistest.Server) {
+	redistest.RunPrivate(t, func(t *testing.T, srv *redistest.Server) {
 		duration := pick(4*time.Second, 30*time.Second)
 		const killEvery = 700 * time.Millisecond
 		name := redistest.Name(t)

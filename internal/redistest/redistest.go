@@ -235,6 +235,26 @@ func Run(t *testing.T, body func(t *testing.T, s *Server)) {
 	t.Run("cluster", func(t *testing.T) { body(t, Cluster(t)) })
 }
 
+// RunPrivate runs body as two subtests, "standalone" and "cluster", each on a
+// private server of that kind (a three-master cluster), stopped when the
+// subtest ends: for tests that kill, stall, restart or flush the server.
+func RunPrivate(t *testing.T, body func(t *testing.T, s *Server)) {
+	t.Helper()
+	t.Run("standalone", func(t *testing.T) { body(t, NewStandalone(t)) })
+	t.Run("cluster", func(t *testing.T) { body(t, NewCluster(t, ClusterOptions{})) })
+}
+
+// PrivateLike returns a private server of the same kind as s (a three-master
+// cluster for a cluster), stopped when the test ends: for a test that runs
+// on the shared servers through Run but must flush or stop its server.
+func PrivateLike(t testing.TB, s *Server) *Server {
+	t.Helper()
+	if s.IsCluster() {
+		return NewCluster(t, ClusterOptions{})
+	}
+	return NewStandalone(t)
+}
+
 var prefixCounter atomic.Int64
 
 // Prefix returns a key prefix unique to this test and this call, so tests can
