@@ -21,19 +21,13 @@ import (
 // without that check the call would fail with EOF.)
 func TestDirectWriteAfterIdleClose(t *testing.T) {
 	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
-		opt := srv.Option()
-		opt.ClientName = redistest.Name(t)
-		client, err := typecache.NewClient(opt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer client.Close()
+		client, name := namedClient(t, srv)
 		ctx := context.Background()
 		direct := client.Direct()
 		key := redistest.Prefix(t) + "k"
 		for i, value := range []string{"before", "after"} {
 			if i > 0 {
-				srv.KillClients(t, opt.ClientName)
+				srv.KillClients(t, name)
 			}
 			if err := direct.Do(ctx, direct.B().Set().Key(key).Value(value).Build()).Error(); err != nil {
 				t.Fatalf("SET %s (call %d): %v", value, i, err)
@@ -53,13 +47,7 @@ func TestDirectWriteAfterIdleClose(t *testing.T) {
 // before it), and a call may fail only with the kill.
 func TestDirectConcurrentCalls(t *testing.T) {
 	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
-		opt := srv.Option()
-		opt.ClientName = redistest.Name(t)
-		client, err := typecache.NewClient(opt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer client.Close()
+		client, name := namedClient(t, srv)
 		ctx := context.Background()
 		direct := client.Direct()
 		prefix := redistest.Prefix(t)
@@ -91,8 +79,22 @@ func TestDirectConcurrentCalls(t *testing.T) {
 			})
 		}
 		started.Wait()
-		srv.KillClients(t, opt.ClientName)
+		srv.KillClients(t, name)
 		wg.Wait()
 		t.Logf("%d calls failed under CLIENT KILL", failed.Load())
 	})
+}
+
+// namedClient returns a Client on srv whose connections carry a name of
+// their own (CLIENT SETNAME), for KillClients, and the name.
+func namedClient(t *testing.T, srv *redistest.Server) (*typecache.Client, string) {
+	t.Helper()
+	opt := srv.Option()
+	opt.ClientName = redistest.Name(t)
+	client, err := typecache.NewClient(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(client.Close)
+	return client, opt.ClientName
 }
