@@ -414,31 +414,46 @@ func TestRedisClock(t *testing.T) {
 }
 
 // TestKeysExpire checks that every algorithm leaves no key behind once its
-// state no longer matters.
+// state no longer matters: a small limit, whose key is checked to vanish,
+// and a limit so large that the sliding counter keeps its two counts in
+// separate fields (their packed form would pass 2⁵³), whose key is checked
+// to have an expiry.
 func TestKeysExpire(t *testing.T) {
 	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
 		raw := srv.Raw(t)
-		for _, algo := range algorithms {
-			t.Run(algo.String(), func(t *testing.T) {
-				period := 100 * time.Millisecond
-				l := newLimiter(t, srv, ratelimit.Options{Algorithm: algo, Limit: 1, Period: period})
-				ctx := context.Background()
-				if _, err := l.Allow(ctx, "k"); err != nil {
-					t.Fatal(err)
-				}
-				key := ratelimit.RedisKey(l, "k")
-				ttl, err := raw.Do(ctx, raw.B().Pttl().Key(key).Build()).AsInt64()
-				if err != nil || ttl <= 0 || ttl > 2*period.Milliseconds() {
-					t.Fatalf("PTTL %s = %d, %v; want in (0, %d]", key, ttl, err, 2*period.Milliseconds())
-				}
-				redistest.Eventually(t, 5*time.Second, func() error {
-					n, err := raw.Do(ctx, raw.B().Exists().Key(key).Build()).AsInt64()
-					if err == nil && n != 0 {
-						err = fmt.Errorf("%s still exists", key)
+		for _, size := range []struct {
+			name   string
+			limit  int
+			period time.Duration
+			vanish bool // wait for the key to expire
+		}{
+			{"small", 1, 100 * time.Millisecond, true},
+			{"counts-split", 100_000_000, 200 * time.Second, false},
+		} {
+			for _, algo := range algorithms {
+				t.Run(size.name+"/"+algo.String(), func(t *testing.T) {
+					l := newLimiter(t, srv, ratelimit.Options{Algorithm: algo, Limit: size.limit, Period: size.period})
+					ctx := context.Background()
+					if _, err := l.Allow(ctx, "k"); err != nil {
+						t.Fatal(err)
 					}
-					return err
+					key := ratelimit.RedisKey(l, "k")
+					ttl, err := raw.Do(ctx, raw.B().Pttl().Key(key).Build()).AsInt64()
+					if err != nil || ttl <= 0 || ttl > 2*size.period.Milliseconds() {
+						t.Fatalf("PTTL %s = %d, %v; want in (0, %d]", key, ttl, err, 2*size.period.Milliseconds())
+					}
+					if !size.vanish {
+						return
+					}
+					redistest.Eventually(t, 5*time.Second, func() error {
+						n, err := raw.Do(ctx, raw.B().Exists().Key(key).Build()).AsInt64()
+						if err == nil && n != 0 {
+							err = fmt.Errorf("%s still exists", key)
+						}
+						return err
+					})
 				})
-			})
+			}
 		}
 	})
 }

@@ -190,10 +190,12 @@ if used + cost * period > capacity then
 end
 if last == window then
   redis.call('HINCRBY', KEYS[1], 'n', ARGV[3] or '1')
-elseif split then
-  redis.call('HSET', KEYS[1], 'w', window, 'n', ARGV[3] or '1', 'p', prev)
 else
-  redis.call('HSET', KEYS[1], 'w', window, 'n', prev * m + cost)
+  if split then
+    redis.call('HSET', KEYS[1], 'w', window, 'n', ARGV[3] or '1', 'p', prev)
+  else
+    redis.call('HSET', KEYS[1], 'w', window, 'n', prev * m + cost)
+  end
   redis.call('PEXPIRE', KEYS[1], math.ceil((2 * period - elapsed) / 1000))
 end
 local remaining, reset = math.floor((capacity - used) / period) - cost, 2 * period - elapsed
