@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -101,7 +100,8 @@ type Breaker struct {
 	threshold int64
 	cooldown  time.Duration
 	redis     rueidis.Client
-	epoch     time.Time // now() counts from it: monotonic
+	ping      rueidis.Completed // the probe; pinned, so sent by any number of probes
+	epoch     time.Time         // now() counts from it: monotonic
 
 	single *nodeBreaker                   // every key while no route is known
 	route  atomic.Pointer[[]*nodeBreaker] // by cluster slot
@@ -121,7 +121,8 @@ func newBreaker(redis rueidis.Client, s settings) *Breaker {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Breaker{
 		threshold: int64(s.breakerFailures), cooldown: s.breakerCooldown, redis: redis, epoch: time.Now(),
-		single: &nodeBreaker{slot: -1}, nodes: map[string]*nodeBreaker{}, onOpen: map[*func()]struct{}{},
+		ping:   redis.B().Ping().Build().Pin(),
+		single: &nodeBreaker{}, nodes: map[string]*nodeBreaker{}, onOpen: map[*func()]struct{}{},
 		ctx: ctx, cancel: cancel,
 	}
 }
@@ -213,14 +214,27 @@ func (b *Breaker) probe(n *nodeBreaker) {
 				return
 			}
 		}
-		ctx, cancel := context.WithTimeout(b.ctx, b.cooldown)
-		err := b.redis.Do(ctx, n.probeCommand(b.redis)).Error()
-		cancel()
-		if redisAnswered(err) {
-			n.close()
+		if node := b.nodeClient(n); node != nil {
+			ctx, cancel := context.WithTimeout(b.ctx, b.cooldown)
+			err := node.Do(ctx, b.ping).Error()
+			cancel()
+			if redisAnswered(err) {
+				n.close()
+			}
 		}
 		timer.Reset(b.cooldown)
 	}
+}
+
+// nodeClient returns the client that sends commands to n's node: the
+// Client's own for the breaker of a standalone server (or of the slots no
+// master serves), else rueidis's client of n's address, nil when rueidis no
+// longer knows that address (the next topology poll retires n).
+func (b *Breaker) nodeClient(n *nodeBreaker) rueidis.Client {
+	if n.addr == "" {
+		return b.redis
+	}
+	return b.redis.Nodes()[n.addr]
 }
 
 // setRoute makes the breakers follow the cluster's slots: ranges say which
@@ -238,10 +252,13 @@ func (b *Breaker) setRoute(ranges []slotRange) {
 		route[i] = b.single
 	}
 	live := make(map[string]*nodeBreaker, len(ranges))
-	for _, r := range ranges {
-		n := b.nodes[r.addr]
+	for _, r := range ranges { // a master may serve several ranges: one breaker
+		n := live[r.addr]
 		if n == nil {
-			n = &nodeBreaker{slot: r.first}
+			n = b.nodes[r.addr]
+		}
+		if n == nil {
+			n = &nodeBreaker{addr: r.addr}
 		}
 		live[r.addr] = n
 		for s := r.first; s <= r.last && s < clusterSlots; s++ {
@@ -273,7 +290,7 @@ const clusterSlots = 16384
 // nodeBreaker is the breaker of one node. Successes, the common case, touch
 // only atomics; failures take a mutex.
 type nodeBreaker struct {
-	slot int // one slot the node serves, for its probe; -1 on a standalone server
+	addr string // the node's host:port on a cluster; "" on a standalone server
 
 	open    atomic.Bool
 	failing atomic.Bool // failures > 0
@@ -284,7 +301,6 @@ type nodeBreaker struct {
 	failures     int64 // in the streak: since the last success
 	firstFailure int64 // when the first of them was recorded
 	lastFailure  int64 // when the last of them was recorded
-	probeCmd     rueidis.Completed
 }
 
 // record notes, at now, the outcome of a call, and reports whether this
@@ -314,8 +330,11 @@ func (n *nodeBreaker) record(ctx context.Context, err error, now, threshold int6
 	trip := Unreachable(err) ||
 		n.failures >= threshold && (threshold == 1 || span >= int64(breakerMinSpan)) ||
 		n.failures >= 2 && span >= int64(breakerStallSpan)
+	// Opened under mu: a success recorded meanwhile (close) waits for it,
+	// then closes the breaker again, rather than being overwritten by it.
+	opened = trip && n.open.CompareAndSwap(false, true)
 	n.mu.Unlock()
-	return trip && n.open.CompareAndSwap(false, true)
+	return opened
 }
 
 func (n *nodeBreaker) close() {
@@ -327,33 +346,6 @@ func (n *nodeBreaker) close() {
 	}
 	if n.open.Load() {
 		n.open.Store(false)
-	}
-}
-
-// probeCommand returns the command that probes the node: a PING on a
-// standalone server, and on a cluster an EXISTS of a key of the node's slot,
-// which rueidis sends to the node serving it. Built once and pinned (a read
-// rueidis may retry).
-func (n *nodeBreaker) probeCommand(redis rueidis.Client) rueidis.Completed {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.probeCmd.IsEmpty() {
-		if n.slot < 0 {
-			n.probeCmd = redis.B().Ping().Build().Pin()
-		} else {
-			n.probeCmd = redis.B().Exists().Key(keyOfSlot(uint16(n.slot))).Build().Pin()
-		}
-	}
-	return n.probeCmd
-}
-
-// keyOfSlot returns a key of the given cluster slot.
-func keyOfSlot(slot uint16) string {
-	for i := 0; ; i++ {
-		key := "typecache:probe:" + strconv.Itoa(i)
-		if keyspace.KeySlot(key) == slot {
-			return key
-		}
 	}
 }
 

@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/redis/rueidis"
-
-	"github.com/typecache/typecache/internal/keyspace"
 )
 
 // TestNodeBreakerOpens drives one node's breaker with an injected clock (the
@@ -134,11 +132,29 @@ func TestNodeBreakerOpens(t *testing.T) {
 	}
 }
 
-func TestKeyOfSlot(t *testing.T) {
-	for _, slot := range []uint16{0, 1, 5461, 10922, 16383} {
-		key := keyOfSlot(slot)
-		if got := keyspace.KeySlot(key); got != slot {
-			t.Errorf("keyOfSlot(%d) = %q, in slot %d", slot, key, got)
-		}
+// TestRouteOneBreakerPerNode: a master that serves several ranges of
+// slots has one breaker for all of them, from the first route on, and keeps
+// it when the route changes; slots no master serves share the single one.
+func TestRouteOneBreakerPerNode(t *testing.T) {
+	b := &Breaker{single: &nodeBreaker{}, nodes: map[string]*nodeBreaker{}}
+	b.setRoute([]slotRange{{0, 99, "a:1"}, {100, 199, "b:1"}, {300, 399, "a:1"}})
+	route := *b.route.Load()
+	if route[0] != route[300] || route[0] == route[100] || route[0].addr != "a:1" {
+		t.Fatalf("first route: slots 0 and 300 (a:1) have breakers %p and %p, slot 100 (b:1) %p", route[0], route[300], route[100])
+	}
+	if route[250] != b.single {
+		t.Fatalf("slot 250, served by no master, has breaker %p, not the single one", route[250])
+	}
+	a, gone := route[0], route[100]
+	b.setRoute([]slotRange{{0, 199, "a:1"}, {300, 399, "c:1"}})
+	route = *b.route.Load()
+	if route[0] != a || route[150] != a {
+		t.Fatal("a:1 got a new breaker when its slots changed")
+	}
+	if route[300] == a {
+		t.Fatal("slot 300 moved to c:1 but kept a:1's breaker")
+	}
+	if !gone.retired.Load() {
+		t.Fatal("b:1, no longer listed, was not retired (its probe would run on)")
 	}
 }
