@@ -14,11 +14,6 @@ import (
 // server had already closed the connection it was about to go on.
 var errPeerClosed = errors.New("connection closed by the server before the command was sent")
 
-// directPoolSize is the most connections the direct client keeps to one
-// Redis node: one per caller waiting on it at once, as many as go-redis's
-// default pool.
-func directPoolSize() int { return 10 * runtime.GOMAXPROCS(0) }
-
 // newDirectClient returns the Client's second rueidis client (see Direct).
 // It tracks nothing (DisableCache), and it never pipelines
 // (DisableAutoPipelining): each call takes a connection of its own from a
@@ -40,7 +35,9 @@ func newDirectClient(opt rueidis.ClientOption) (rueidis.Client, error) {
 	opt.DisableCache = true
 	opt.DisableAutoPipelining = true
 	opt.OnInvalidations = nil
-	opt.BlockingPoolSize = directPoolSize()
+	// One connection per caller waiting at once, up to go-redis's default
+	// pool size.
+	opt.BlockingPoolSize = 10 * runtime.GOMAXPROCS(0)
 	dial := dialer(opt)
 	opt.DialCtxFn = func(ctx context.Context, dst string, d *net.Dialer, cfg *tls.Config) (net.Conn, error) {
 		conn, err := dial(ctx, dst, d, cfg)
@@ -54,7 +51,10 @@ func newDirectClient(opt rueidis.ClientOption) (rueidis.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return directClient{redis}, nil
+	// A restart closes every idle connection of the pool: each is found out
+	// by one peek, without a round trip, and the next attempt may take a
+	// new one.
+	return directClient{Client: redis, attempts: opt.BlockingPoolSize + 2}, nil
 }
 
 // dialer returns how rueidis would dial with opt.
@@ -81,22 +81,21 @@ func dialer(opt rueidis.ClientOption) func(context.Context, string, *net.Dialer,
 // it again is safe for any command, writes included.
 type directClient struct {
 	rueidis.Client
+	attempts int // how many connections one call may find closed, and one more
 }
 
 // Do sends cmd as rueidis does, and again on a new connection when it was
 // not sent because its connection was closed by the server.
 func (c directClient) Do(ctx context.Context, cmd rueidis.Completed) rueidis.RedisResult {
 	// rueidis recycles cmd only after a call without a network error, so
-	// cmd is intact for the next attempt. Every idle connection of the pool
-	// may have been closed (a restart closes them all); each is found out
-	// by one peek, without a round trip.
-	for range directPoolSize() + 1 {
-		r := c.Client.Do(ctx, cmd)
-		if !errors.Is(r.Error(), errPeerClosed) {
-			return r
+	// cmd is intact for the next attempt.
+	var r rueidis.RedisResult
+	for range c.attempts {
+		if r = c.Client.Do(ctx, cmd); !errors.Is(r.Error(), errPeerClosed) {
+			break
 		}
 	}
-	return c.Client.Do(ctx, cmd)
+	return r
 }
 
 // Direct returns a client for lone writes whose caller waits for the
@@ -115,6 +114,9 @@ func (c directClient) Do(ctx context.Context, cmd rueidis.Completed) rueidis.Red
 // failing with EOF, and nothing is ever sent twice. Connections made by a
 // custom ClientOption.DialCtxFn get these checks when they are a
 // syscall.Conn, or have a NetConn method leading to one (as *tls.Conn has).
+// Over TLS a server that says close_notify before it closes leaves bytes to
+// read, which the check cannot tell from a reply: a write on such a
+// connection fails when its reply is awaited, as on any client.
 //
 // Nothing read through it is tracked: do not read through it what a local
 // tier keeps. Its connections count against the server's maxclients beside

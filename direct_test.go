@@ -2,6 +2,7 @@ package typecache_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -66,6 +67,9 @@ func TestDirectConcurrentCalls(t *testing.T) {
 					}
 					value := strconv.Itoa(i)
 					got, err := direct.Do(ctx, direct.B().Set().Key(key).Value(value).Get().Build()).ToString()
+					if errors.Is(err, typecache.ErrPeerClosed) {
+						t.Errorf("SET %s %s: %v: every connection tried was found closed", key, value, err)
+					}
 					if err != nil && !rueidis.IsRedisNil(err) {
 						failed.Add(1) // the connection was killed under the call
 						possible[value] = true
