@@ -110,7 +110,7 @@ func (c *Client) DoTrackedBatches(ctx context.Context, batches ...TrackedBatch) 
 			for j := range b.Cmds {
 				msg, err := results[0].ToMessage()
 				results = results[1:]
-				if err != nil && !isReply(err) && errs[i] == nil {
+				if !redisAnswered(err) && errs[i] == nil {
 					errs[i] = err
 				}
 				replies[i][j] = msg
@@ -162,11 +162,4 @@ func execReplies(rs []rueidis.RedisResult, n int) ([]rueidis.RedisMessage, error
 		return nil, errShortExec
 	}
 	return replies[1:], nil
-}
-
-// isReply reports whether err is a reply of the server (not a failure to
-// reach it).
-func isReply(err error) bool {
-	_, ok := rueidis.IsRedisErr(err)
-	return ok || rueidis.IsRedisNil(err)
 }
