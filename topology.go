@@ -22,7 +22,8 @@ import (
 // their invalidations. rueidis's own view cannot tell: its node set includes
 // the replicas, so a failover that swaps the roles of two known nodes leaves
 // it unchanged, and rueidis reports the old connection as lost only when it
-// closes it, seconds after the switch.
+// closes it, seconds after the switch. It also tells the Client's breakers
+// which node serves which slot.
 type topologyWatch struct {
 	cancel  context.CancelFunc
 	stopped chan struct{}
@@ -32,12 +33,12 @@ type topologyWatch struct {
 	breaker  *Breaker
 	interval time.Duration
 	slots    rueidis.Completed
-	known    string // the last fingerprint; only the poll's goroutine uses it
+	known    string // the last fingerprint; used by one poll at a time
 }
 
-// It also tells the Client's breakers which node serves which slot. The
-// first poll is made before watchTopology returns, so that the breakers
-// know the nodes from the start.
+// watchTopology starts the watch. Its first poll is made before it returns,
+// so that the breakers know the nodes from the start; the later ones run
+// on the watch's goroutine.
 func watchTopology(redis rueidis.Client, hub *invalidationHub, breaker *Breaker, interval time.Duration) *topologyWatch {
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &topologyWatch{cancel: cancel, stopped: make(chan struct{}),
