@@ -37,7 +37,8 @@ type write struct {
 
 // writeMany sends ws in one pipeline (one round trip per node) and treats
 // every key as written by this process (see ownWrite), even after an error:
-// a write that timed out may have happened. conflicts[i] reports that a
+// a write that timed out may have happened, and a Put or a Delete whose
+// cache update was refused follows a source write that did. conflicts[i] reports that a
 // Put's store became a delete (see writeScript). A write to a node whose
 // breaker is open fails with ErrUnavailable, without a round trip.
 func (c *Cache[T]) writeMany(ctx context.Context, ws []write) (errs []error, conflicts []bool) {
@@ -62,7 +63,7 @@ func (c *Cache[T]) writeMany(ctx context.Context, ws []write) (errs []error, con
 	rctx, done := c.deadline.bound(ctx, c.now())
 	defer done()
 	gen := "0" // deletes tag nothing
-	if slices.ContainsFunc(ws, func(w write) bool { return !w.del }) {
+	if slices.ContainsFunc(sent, func(i int) bool { return !ws[i].del }) {
 		var err error
 		if gen, err = c.currentGeneration(ctx, rctx); err != nil {
 			for _, i := range sent {
