@@ -12,6 +12,7 @@ import (
 // keys it reads for the connection that sends it.
 type trackedRead struct {
 	optIn                bool // OPTIN mode: each read asks with CLIENT CACHING YES
+	ownWrites            bool // Redis reports the client's own writes: no NOLOOP, no BCAST
 	multi, caching, exec rueidis.Completed
 }
 
@@ -27,7 +28,10 @@ func newTrackedRead(redis rueidis.Client, opt rueidis.ClientOption) *trackedRead
 	if opt.DisableCache || has("BCAST") && has("PREFIX") {
 		return nil
 	}
-	t := &trackedRead{optIn: len(opt.ClientTrackingOptions) == 0 || has("OPTIN")}
+	t := &trackedRead{
+		optIn:     len(opt.ClientTrackingOptions) == 0 || has("OPTIN"),
+		ownWrites: !has("NOLOOP") && !has("BCAST"),
+	}
 	// Built once and pinned, so never recycled: safe to send from any
 	// number of calls at once.
 	b := redis.B()
@@ -42,6 +46,13 @@ func newTrackedRead(redis rueidis.Client, opt rueidis.ClientOption) *trackedRead
 // options (which leave the keys outside the prefixes untracked), so that
 // the packages keep nothing in memory on such a client.
 func (c *Client) Tracking() bool { return c.tracked != nil }
+
+// NotifiesOwnWrites reports whether Redis tells this client of its own
+// writes to the keys it tracks, after each write's reply: Tracking, in a
+// mode without NOLOOP or BCAST (rueidis's default, OPTIN, is one). Code that
+// keeps what it wrote in memory, counting on that invalidation to arrive,
+// needs it.
+func (c *Client) NotifiesOwnWrites() bool { return c.tracked != nil && c.tracked.ownWrites }
 
 // DoTracked sends cmd, a command that reads keys of one cluster slot (a GET,
 // or a script that reads and writes), so that Redis tracks the keys it reads

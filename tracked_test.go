@@ -2,6 +2,7 @@ package typecache_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -83,11 +84,13 @@ func TestDoTrackedWithoutCache(t *testing.T) {
 	}
 }
 
-// TestTrackingModes: which tracking options let a client keep what it read.
+// TestTrackingModes: which tracking options let a client keep what it
+// read, and in which Redis notifies it of its own writes, as Redis itself
+// reports of the client's connection (CLIENT TRACKINGINFO).
 func TestTrackingModes(t *testing.T) {
 	for _, tt := range []struct {
-		options []string
-		want    bool
+		options  []string
+		tracking bool
 	}{
 		{nil, true},
 		{[]string{"OPTIN"}, true},
@@ -104,8 +107,19 @@ func TestTrackingModes(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer c.Close()
-			if got := c.Tracking(); got != tt.want {
-				t.Fatalf("Tracking() = %v with %q, want %v", got, tt.options, tt.want)
+			if got := c.Tracking(); got != tt.tracking {
+				t.Fatalf("Tracking() = %v with %q, want %v", got, tt.options, tt.tracking)
+			}
+			r := c.Redis()
+			info, err := r.Do(context.Background(), r.B().ClientTrackinginfo().Build()).AsMap()
+			if err != nil {
+				t.Fatal(err)
+			}
+			field := info["flags"]
+			flags, _ := field.AsStrSlice()
+			notified := slices.Contains(flags, "on") && !slices.Contains(flags, "noloop") && !slices.Contains(flags, "bcast")
+			if got := c.NotifiesOwnWrites(); got != notified {
+				t.Fatalf("NotifiesOwnWrites() = %v with %q; Redis reports tracking flags %q", got, tt.options, flags)
 			}
 		})
 	}

@@ -3,7 +3,6 @@ package session
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	"github.com/redis/rueidis"
 
@@ -16,8 +15,7 @@ import (
 // client (see localTier); a Store without a local tier sends everything
 // plain, through the client's direct connections (typecache.Client.Direct),
 // which answer a lone caller sooner than the pipelined, tracking ones.
-// Every command the Store sends about a session goes through here;
-// the only other is keepsWrites' one question, once per Store.
+// Every command the Store sends about a session goes through here.
 //
 // The call goes past the client's breaker of key's node: while it is open,
 // eval fails at once with errCircuitOpen, and every outcome feeds it.
@@ -46,7 +44,7 @@ var errCircuitOpen = rediscmd.CircuitOpen(ErrUnavailable)
 // stored record and Redis's clock (Unix ms) when it ran, or an error that
 // names op and key. Every outcome drops what the tier held of key.
 func (s *Store[T]) write(ctx context.Context, script *rediscmd.Script, op, key, id string, keep bool, args []string, parse func(fields []string) (record, int64, error)) (record, error) {
-	keep = keep && s.keepsWrites(ctx)
+	keep = keep && s.keepWrites
 	sent := s.clock()
 	w := s.local.begin(key)
 	msg, err := s.eval(ctx, script, key, keep, args)
@@ -77,42 +75,4 @@ func (s *Store[T]) storedRecord(op, key, id string, fields []string, data []byte
 	}
 	now, err := replyInt(op, key, fields[1])
 	return rec, now, err
-}
-
-// What a Store knows of Redis's invalidations of the client's own writes.
-const (
-	ownWritesUnknown     int32 = iota // not asked yet, or the question failed
-	ownWritesNotified                 // tracking on, without NOLOOP or BCAST
-	ownWritesNotNotified              // NOLOOP or BCAST: writes keep nothing
-)
-
-// keepsWrites reports whether a write should keep what it stores in the
-// local tier: only when Redis notifies this client of its own writes to
-// the keys it tracks, which the tier counts on (see localTier). rueidis's
-// default tracking mode (OPTIN) does; a client built with NOLOOP or BCAST
-// in ClientOption.ClientTrackingOptions does not. The first write (or
-// extending read) of a Store asks Redis once (CLIENT TRACKINGINFO, one
-// round trip); until an answer arrives, writes keep nothing, and a refusal
-// means they never do.
-func (s *Store[T]) keepsWrites(ctx context.Context) bool {
-	if s.local == nil {
-		return false
-	}
-	if known := s.ownWrites.Load(); known != ownWritesUnknown {
-		return known == ownWritesNotified
-	}
-	info, err := s.redis.Do(ctx, s.redis.B().ClientTrackinginfo().Build()).AsMap()
-	if _, refused := rueidis.IsRedisErr(err); err != nil && !refused {
-		return false // ask again at the next write
-	}
-	field := info["flags"]
-	flags, _ := field.AsStrSlice()
-	// A refusal (an ACL without CLIENT) counts as no: asking again would
-	// cost every write a round trip.
-	answer := ownWritesNotNotified
-	if slices.Contains(flags, "on") && !slices.Contains(flags, "noloop") && !slices.Contains(flags, "bcast") {
-		answer = ownWritesNotified
-	}
-	s.ownWrites.Store(answer)
-	return answer == ownWritesNotified
 }

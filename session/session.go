@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -138,10 +137,11 @@ type Store[T any] struct {
 	unsubscribe func()
 	ctxKey      *contextKey // identifies this store's request state in a context
 
-	// ownWrites is whether Redis notifies this client of its own writes
-	// (ownWritesUnknown until the first write asks): writes keep what
-	// they stored in the local tier only then. See keepsWrites.
-	ownWrites atomic.Int32
+	// keepWrites is whether writes may keep what they stored in the local
+	// tier: only with one, and when Redis notifies the client of its own
+	// writes to the keys it tracks, which the tier counts on (see
+	// localTier): not with NOLOOP or BCAST in ClientTrackingOptions.
+	keepWrites bool
 
 	idleArg, touchArg, forwardArg string
 
@@ -182,6 +182,7 @@ func New[T any](c *typecache.Client, opts Options[T]) (*Store[T], error) {
 		s.local = newLocalTier(o.MaxLocalSessions)
 		s.tracked = c.DoTracked
 		s.unsubscribe = c.Subscribe(space.Prefix(), s.local)
+		s.keepWrites = c.NotifiesOwnWrites()
 	}
 	return s, nil
 }
@@ -361,9 +362,8 @@ func (s *Store[T]) load(ctx context.Context, key, id string) (rec record, local 
 		s.local.endWrite(key, w, nil) // the read may have extended the session before it failed
 	case r.touched:
 		// An extension is a write: kept only when Redis notifies this
-		// client of its own writes (a Store that has not written yet asks,
-		// once).
-		if !s.keepsWrites(ctx) {
+		// client of its own writes.
+		if !s.keepWrites {
 			kept = nil
 		}
 		s.local.endWrite(key, w, kept)
