@@ -36,10 +36,11 @@
 // wrote it costs no round trip, so a request that changes its session
 // costs one (the Save), also when every request changes it. Redis tells
 // the process when a session's key changes, and every write of the
-// process itself (Save, Regenerate, Destroy, DestroyAll, Revoke, an
+// process itself (Create, Save, Regenerate, Destroy, DestroyAll, Revoke, an
 // extension of the idle deadline) drops what it replaced before it
-// returns, also when a read that started earlier answers later; Create,
-// Save, Regenerate and an extension then keep what they stored. So a
+// returns, also when a read that started earlier answers later; Save,
+// Regenerate and an extension then keep what they stored (a Create keeps
+// nothing: the process that reads the session next keeps it). So a
 // revocation is immediate in the process that made it, and reaches every
 // other process within the invalidation delay (a fraction of a millisecond
 // on one host). Writes keep nothing on a client whose tracking options

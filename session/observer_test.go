@@ -70,7 +70,7 @@ func TestObserver(t *testing.T) {
 		}
 		a, err := store.Create(background, "alice", cart{})
 		expect("Create", err, "created alice "+a.ID())
-		session.DropLocal(store, a.Token) // the create kept its record: read it from Redis
+		// A create keeps nothing: the first read goes to Redis.
 		stale, err := store.Get(background, a.Token)
 		expect("Get from Redis", err, "loaded alice "+a.ID()+" local=false")
 		withoutFlush(t, flushes, func() error {

@@ -24,8 +24,8 @@ func (s *Store[T]) eval(ctx context.Context, script *rediscmd.Script, key string
 		return rueidis.RedisMessage{}, errCircuitOpen
 	}
 	send := s.plain
-	if tracked && s.local != nil {
-		send = s.tracked
+	if tracked {
+		send = s.tracked // s.plain too without a local tier
 	}
 	msg, err := script.Exec(ctx, s.redis, send, []string{key}, args)
 	s.breaker.Record(ctx, key, err)
@@ -36,18 +36,17 @@ func (s *Store[T]) eval(ctx context.Context, script *rediscmd.Script, key string
 // says "session: <op> <key>".
 var errCircuitOpen = rediscmd.CircuitOpen(ErrUnavailable)
 
-// write runs script, a write of key. keep says that the write may keep
-// what it stored as session id in the local tier (see localTier): it is
-// then sent through DoTracked when Redis notifies this client of its own
-// writes, and plain otherwise. parse turns the script's reply (an array of
-// strings; false and conflictCode are ErrNotFound and ErrConflict) into the
-// stored record and Redis's clock (Unix ms) when it ran, or an error that
-// names op and key. Every outcome drops what the tier held of key.
-func (s *Store[T]) write(ctx context.Context, script *rediscmd.Script, op, key, id string, keep bool, args []string, parse func(fields []string) (record, int64, error)) (record, error) {
-	keep = keep && s.keepWrites
+// write runs script, a write of key that keeps what it stored as session
+// id in the local tier (see localTier): sent through DoTracked when the
+// Store may keep writes (keepWrites), and plain otherwise. parse turns the
+// script's reply (an array of strings; false and conflictCode are
+// ErrNotFound and ErrConflict) into the stored record and Redis's clock
+// (Unix ms) when it ran, or an error that names op and key. Every outcome
+// drops what the tier held of key.
+func (s *Store[T]) write(ctx context.Context, script *rediscmd.Script, op, key, id string, args []string, parse func(fields []string) (record, int64, error)) (record, error) {
 	sent := s.clock()
 	w := s.local.begin(key)
-	msg, err := s.eval(ctx, script, key, keep, args)
+	msg, err := s.eval(ctx, script, key, s.keepWrites, args)
 	fields, err := s.reply(msg, err, op, key, -1)
 	var rec record
 	var now int64
@@ -56,7 +55,7 @@ func (s *Store[T]) write(ctx context.Context, script *rediscmd.Script, op, key, 
 	}
 	s.replied(ctx)
 	var kept *localRecord
-	if err == nil && keep {
+	if err == nil && s.keepWrites {
 		kept = s.fresh(id, rec, sent, now)
 	}
 	s.local.endWrite(key, w, kept)

@@ -22,7 +22,7 @@ import (
 // prune deletes ended sessions and forwards and returns how many are left
 // (none: the key may be gone, its TTL with it).
 //
-// The scripts a Store may send tracked (read, create, save, regenerate:
+// The scripts a Store may send tracked (read, save, regenerate:
 // see localTier) read the key before their first write, write, and read it
 // again after their last write, with no read between two writes: Redis
 // then notifies this connection exactly once of the script's own write,
@@ -144,7 +144,7 @@ type readReply struct {
 }
 
 func (s *Store[T]) readRecord(ctx context.Context, key, id string) (readReply, error) {
-	msg, err := s.eval(ctx, readScript, key, s.local != nil, []string{rediscmd.ClockArg(s.now), id, s.idleArg, s.touchArg})
+	msg, err := s.eval(ctx, readScript, key, true, []string{rediscmd.ClockArg(s.now), id, s.idleArg, s.touchArg})
 	fields, err := s.reply(msg, err, "get", key, 4)
 	if err != nil {
 		return readReply{}, err

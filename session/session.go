@@ -124,15 +124,15 @@ type Info struct {
 // A Store keeps the sessions this process read or wrote recently (up to
 // Options.MaxLocalSessions), so that reading a session that has not changed
 // costs no round trip; Redis tells the process when one changes, and every
-// write of this process drops what it replaced before it returns (Create,
-// Save and Regenerate then keep what they stored).
+// write of this process drops what it replaced before it returns (Save and
+// Regenerate then keep what they stored).
 type Store[T any] struct {
 	o           Options[T] // validated
 	redis       rueidis.Client
 	breaker     *typecache.Breaker // the client's, shared with every package on it
 	space       keyspace.Space
 	plain       rediscmd.Sender // writes
-	tracked     rediscmd.Sender // reads: DoTracked when the local tier is on
+	tracked     rediscmd.Sender // reads and writes that keep: DoTracked with a local tier
 	local       *localTier      // nil when off
 	unsubscribe func()
 	ctxKey      *contextKey // identifies this store's request state in a context
@@ -280,24 +280,21 @@ func (s *Store[T]) insert(ctx context.Context, sess *Session[T]) error {
 	if sess.UserID == "" {
 		anonymous = "1"
 	}
-	rec, err = s.write(ctx, createScript, "create", key, sess.id, false, []string{
+	msg, err := s.eval(ctx, createScript, key, false, []string{
 		rediscmd.ClockArg(s.now), sess.id, s.idleArg,
 		strconv.FormatInt(rec.created, 10), strconv.FormatInt(rec.absolute, 10),
-		rec.mac, rec.user, rueidis.BinaryString(encoded), anonymous},
-		func(fields []string) (record, int64, error) {
-			if len(fields) != 1 {
-				return record{}, 0, fmt.Errorf("session: create %s: unexpected reply %q", key, fields)
-			}
-			seen, err := replyInt("create", key, fields[0])
-			stored := rec
-			stored.seen = seen
-			return stored, seen, err
-		})
+		rec.mac, rec.user, rueidis.BinaryString(encoded), anonymous})
+	s.ownWrite(key)
+	fields, err := s.reply(msg, err, "create", key, 1)
+	var seen int64
+	if err == nil {
+		seen, err = replyInt("create", key, fields[0])
+	}
 	if err != nil {
 		return s.failed("create", err)
 	}
 	sess.version = 1
-	s.setTimes(sess, rec.created, rec.absolute, rec.seen)
+	s.setTimes(sess, rec.created, rec.absolute, seen)
 	s.o.Observer.OnCreated(sess.event())
 	return nil
 }
@@ -392,7 +389,7 @@ func (s *Store[T]) Save(ctx context.Context, sess *Session[T]) error {
 	next := record{user: sess.UserID, data: encoded, version: sess.version + 1,
 		created: sess.CreatedAt.UnixMilli(), absolute: sess.AbsoluteExpiresAt.UnixMilli()}
 	key := s.key(sess.route)
-	saved, err := s.write(ctx, saveScript, "save", key, sess.id, true, []string{
+	saved, err := s.write(ctx, saveScript, "save", key, sess.id, []string{
 		rediscmd.ClockArg(s.now), sess.id, s.idleArg, strconv.FormatInt(sess.version, 10),
 		s.sign(sess.id, &next), rueidis.BinaryString(encoded)},
 		func(fields []string) (record, int64, error) {
@@ -429,7 +426,7 @@ func (s *Store[T]) Regenerate(ctx context.Context, sess *Session[T]) (*Session[T
 	next := record{user: sess.UserID, data: encoded, version: 1,
 		created: sess.CreatedAt.UnixMilli(), absolute: sess.AbsoluteExpiresAt.UnixMilli()}
 	key := s.key(sess.route)
-	rec, err := s.write(ctx, regenerateScript, "regenerate", key, id, true, []string{
+	rec, err := s.write(ctx, regenerateScript, "regenerate", key, id, []string{
 		rediscmd.ClockArg(s.now), sess.id, s.idleArg, strconv.FormatInt(sess.version, 10),
 		id, s.sign(id, &next), rueidis.BinaryString(encoded), s.forwardArg},
 		func(fields []string) (record, int64, error) {
