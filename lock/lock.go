@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/redis/rueidis"
 
 	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/internal/keyspace"
@@ -51,7 +50,6 @@ const fenceKind = "f"
 // key changed. Close removes that subscription.
 type Locker struct {
 	client *typecache.Client
-	redis  rueidis.Client
 	opts   Options
 	args   leaseArgs
 	space  keyspace.Space
@@ -80,7 +78,7 @@ func New(c *typecache.Client, opts Options) (*Locker, error) {
 		return nil, invalid("Options.Prefix %v", err)
 	}
 	lk := &Locker{
-		client: c, redis: c.Redis(), opts: opts, args: opts.leaseArgs(), space: space,
+		client: c, opts: opts, args: opts.leaseArgs(), space: space,
 		owners: newOwnerSource(), wakes: newWakeRouter(), turns: newLocalTurns(), closed: make(chan struct{}),
 	}
 	lk.unsub = c.Subscribe(space.Prefix(), lk.wakes)

@@ -49,7 +49,7 @@ func (lk *Locker) acquireInTurn(ctx context.Context, name string, keys lockKeys,
 // when read; and, unlike a cached read, it is not retried by rueidis, so a
 // refused connection fails it at once.
 func (lk *Locker) observe(ctx context.Context, name, key string) (held bool, wait time.Duration, err error) {
-	cmd := lk.redis.B().Pttl().Key(key).Build()
+	cmd := lk.client.Redis().B().Pttl().Key(key).Build()
 	if !lk.client.Tracking() {
 		cmd = rediscmd.Retried(cmd) // sent alone, as a read rueidis may retry
 	}
