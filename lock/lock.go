@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-
 	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/internal/keyspace"
 )
