@@ -43,23 +43,25 @@ func commandKey(cmd rueidis.Completed) string { return cmd.Commands()[1] }
 // their results; roundTrips returns the results of all n, in order, and
 // records each outcome.
 func roundTrips(ctx context.Context, breaker *typecache.Breaker, n int, key func(i int) string, send func(keep []int) []rueidis.RedisResult) []rueidis.RedisResult {
-	refused := 0
+	refused := -1 // the first key refused
 	for i := range n {
 		if !breaker.Allow(key(i)) {
-			refused++
+			refused = i
+			break
 		}
 	}
-	if refused == 0 {
+	if refused < 0 {
 		results := send(nil)
 		for i, r := range results {
 			breaker.Record(ctx, key(i), r.Error())
 		}
 		return results
 	}
+	// Each key is asked once: those before the first refused were allowed.
 	results := make([]rueidis.RedisResult, n)
-	keep := make([]int, 0, n-refused)
+	keep := make([]int, 0, n-1)
 	for i := range n {
-		if breaker.Allow(key(i)) {
+		if i < refused || i > refused && breaker.Allow(key(i)) {
 			keep = append(keep, i)
 		} else {
 			results[i] = rueidis.NewErrorResult(errCircuitOpen)
