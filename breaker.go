@@ -148,6 +148,20 @@ func (b *Breaker) Record(ctx context.Context, key string, err error) {
 	}
 }
 
+// Guard makes call, one round trip about key, past b's breaker of key's
+// node: while it is open, Guard returns refused at once without calling;
+// otherwise it returns call's outcome after recording it (Allow, then
+// Record). b may be nil (breakers turned off): call is then just made.
+func Guard[T any](ctx context.Context, b *Breaker, key string, refused error, call func() (T, error)) (T, error) {
+	if !b.Allow(key) {
+		var zero T
+		return zero, refused
+	}
+	v, err := call()
+	b.Record(ctx, key, err)
+	return v, err
+}
+
 // OnOpen registers f to be called each time a node's breaker opens, and
 // returns a function that removes it. f runs on the goroutine of the call
 // that opened it and must not block.

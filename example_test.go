@@ -39,14 +39,10 @@ func ExampleBreaker() {
 	defer client.Close()
 
 	incr := func(ctx context.Context, key string) (int64, error) {
-		breaker := client.Breaker()
-		if !breaker.Allow(key) {
-			return 0, errRedisDown
-		}
-		r := client.Redis()
-		n, err := r.Do(ctx, r.B().Incr().Key(key).Build()).AsInt64()
-		breaker.Record(ctx, key, err)
-		return n, err
+		return typecache.Guard(ctx, client.Breaker(), key, errRedisDown, func() (int64, error) {
+			r := client.Redis()
+			return r.Do(ctx, r.B().Incr().Key(key).Build()).AsInt64()
+		})
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()

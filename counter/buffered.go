@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/rueidis"
 
+	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/internal/keyspace"
 )
 
@@ -192,7 +193,7 @@ func (b *Buffered) stored(ctx context.Context, key string) (int64, error) {
 	// Not pinned: DoTracked sends it inside MULTI/EXEC, which rueidis never
 	// retries.
 	get := b.counter.redis.B().Get().Key(b.counter.redisKey(key)).Build()
-	v, err := parseValue(roundTrip(ctx, b.counter.client.Breaker(), commandKey(get), func() (rueidis.RedisMessage, error) {
+	v, err := parseValue(typecache.Guard(ctx, b.counter.client.Breaker(), commandKey(get), errCircuitOpen, func() (rueidis.RedisMessage, error) {
 		return b.counter.client.DoTracked(ctx, get)
 	}))
 	b.cache.end(key, r, v, err == nil)

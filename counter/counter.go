@@ -85,7 +85,7 @@ func (c *Counter) Add(ctx context.Context, key string, delta int64) (int64, erro
 // add runs addScript once on the Redis key rkey, past breaker: it adds
 // delta and gives the key the expiry ttl (ms) if it has none.
 func add(ctx context.Context, breaker *typecache.Breaker, redis rueidis.Client, send rediscmd.Sender, rkey string, delta int64, ttl string) (int64, error) {
-	return addReply(roundTrip(ctx, breaker, rkey, func() (rueidis.RedisMessage, error) {
+	return addReply(typecache.Guard(ctx, breaker, rkey, errCircuitOpen, func() (rueidis.RedisMessage, error) {
 		return addScript.Exec(ctx, redis, send, []string{rkey}, addArgs(delta, ttl))
 	}))
 }

@@ -9,24 +9,14 @@ import (
 	"github.com/typecache/typecache/internal/rediscmd"
 )
 
-// roundTrip makes call, one round trip about the Redis key rkey, past the
-// client's breaker of rkey's node: while it is open, roundTrip fails at once
-// with errCircuitOpen, and every outcome feeds it. Every command of a
-// Counter, a Windowed or a Buffered about one key goes through here, and
-// every batch through roundTrips.
-func roundTrip(ctx context.Context, breaker *typecache.Breaker, rkey string, call func() (rueidis.RedisMessage, error)) (rueidis.RedisMessage, error) {
-	if !breaker.Allow(rkey) {
-		return rueidis.RedisMessage{}, errCircuitOpen
-	}
-	m, err := call()
-	breaker.Record(ctx, rkey, err)
-	return m, err
-}
-
 // do sends cmd, a command whose first argument is its one key, or a key of
-// its one slot (GET, DEL, PTTL, MGET of one key's windows), past breaker.
+// its one slot (GET, DEL, PTTL, MGET of one key's windows), past breaker
+// (typecache.Guard): refused at once with errCircuitOpen while the breaker
+// of the key's node is open. Every command of a Counter, a Windowed or a
+// Buffered about one key goes through Guard, every batch through
+// roundTrips.
 func do(ctx context.Context, breaker *typecache.Breaker, redis rueidis.Client, cmd rueidis.Completed) (rueidis.RedisMessage, error) {
-	return roundTrip(ctx, breaker, commandKey(cmd), func() (rueidis.RedisMessage, error) {
+	return typecache.Guard(ctx, breaker, commandKey(cmd), errCircuitOpen, func() (rueidis.RedisMessage, error) {
 		return redis.Do(ctx, cmd).ToMessage()
 	})
 }

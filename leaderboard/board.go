@@ -311,7 +311,7 @@ func (b *Board) Top(ctx context.Context, n int) ([]Entry, error) {
 	}
 	// Not pinned: DoTracked sends it inside MULTI/EXEC, which rueidis never
 	// retries.
-	msg, err := b.roundTrip(ctx, set, func() (rueidis.RedisMessage, error) { return b.client.DoTracked(ctx, b.rangeCmd(set, 0, n)) })
+	msg, err := b.guard(ctx, set, func() (rueidis.RedisMessage, error) { return b.client.DoTracked(ctx, b.rangeCmd(set, 0, n)) })
 	entries, err = parseRange(msg, err, 0)
 	if err != nil {
 		return nil, fmt.Errorf("leaderboard: top %d: %w", n, err)

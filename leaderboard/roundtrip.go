@@ -5,34 +5,29 @@ import (
 
 	"github.com/redis/rueidis"
 
+	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/internal/rediscmd"
 )
 
-// roundTrip makes call, one round trip about the board whose sorted set is
+// guard makes call, one round trip about the board whose sorted set is
 // set, past the client's breaker of the board's node (both keys of a board
-// live in one slot): while it is open, roundTrip fails at once with
-// errCircuitOpen, and every outcome feeds it. Every command of a Board goes
-// through here, through exec or do.
-func (b *Board) roundTrip(ctx context.Context, set string, call func() (rueidis.RedisMessage, error)) (rueidis.RedisMessage, error) {
-	breaker := b.client.Breaker()
-	if !breaker.Allow(set) {
-		return rueidis.RedisMessage{}, errCircuitOpen
-	}
-	msg, err := call()
-	breaker.Record(ctx, set, err)
-	return msg, err
+// live in one slot; typecache.Guard): while it is open, guard fails at once
+// with errCircuitOpen. Every command of a Board goes through here, through
+// exec or do.
+func (b *Board) guard(ctx context.Context, set string, call func() (rueidis.RedisMessage, error)) (rueidis.RedisMessage, error) {
+	return typecache.Guard(ctx, b.client.Breaker(), set, errCircuitOpen, call)
 }
 
 // exec runs script on the board of keys k with args.
 func (b *Board) exec(ctx context.Context, script *rediscmd.Script, k *boardKeys, args []string) (rueidis.RedisMessage, error) {
-	return b.roundTrip(ctx, k.set, func() (rueidis.RedisMessage, error) {
+	return b.guard(ctx, k.set, func() (rueidis.RedisMessage, error) {
 		return script.Exec(ctx, b.redis, b.send, []string{k.set, k.hash}, args)
 	})
 }
 
 // do sends cmd, a command about the board whose sorted set is set.
 func (b *Board) do(ctx context.Context, set string, cmd rueidis.Completed) (rueidis.RedisMessage, error) {
-	return b.roundTrip(ctx, set, func() (rueidis.RedisMessage, error) { return b.redis.Do(ctx, cmd).ToMessage() })
+	return b.guard(ctx, set, func() (rueidis.RedisMessage, error) { return b.redis.Do(ctx, cmd).ToMessage() })
 }
 
 // errCircuitOpen is ErrUnavailable as the cause of an error that already

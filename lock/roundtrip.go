@@ -5,6 +5,7 @@ import (
 
 	"github.com/redis/rueidis"
 
+	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/internal/rediscmd"
 )
 
@@ -19,13 +20,9 @@ import (
 // connection the server closed while idle goes on a new one instead
 // (TestFirstCallAfterRestart).
 func (lk *Locker) run(ctx context.Context, s *rueidis.Lua, keys, args []string) (int64, error) {
-	breaker := lk.client.Breaker()
-	if !breaker.Allow(keys[0]) {
-		return 0, errCircuitOpen
-	}
-	n, err := s.Exec(ctx, lk.client.Direct(), keys, args).AsInt64()
-	breaker.Record(ctx, keys[0], err)
-	return n, err
+	return typecache.Guard(ctx, lk.client.Breaker(), keys[0], errCircuitOpen, func() (int64, error) {
+		return s.Exec(ctx, lk.client.Direct(), keys, args).AsInt64()
+	})
 }
 
 // errCircuitOpen is ErrUnavailable as the cause of an error that already

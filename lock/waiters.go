@@ -6,6 +6,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redis/rueidis"
+
+	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/internal/rediscmd"
 )
 
@@ -53,12 +56,9 @@ func (lk *Locker) observe(ctx context.Context, name, key string) (held bool, wai
 	if !lk.client.Tracking() {
 		cmd = rediscmd.Retried(cmd) // sent alone, as a read rueidis may retry
 	}
-	breaker := lk.client.Breaker()
-	if !breaker.Allow(key) {
-		return false, 0, fmt.Errorf("lock: read %q: %w", name, errCircuitOpen)
-	}
-	reply, err := lk.client.DoTracked(ctx, cmd)
-	breaker.Record(ctx, key, err)
+	reply, err := typecache.Guard(ctx, lk.client.Breaker(), key, errCircuitOpen, func() (rueidis.RedisMessage, error) {
+		return lk.client.DoTracked(ctx, cmd)
+	})
 	if err != nil {
 		return false, 0, fmt.Errorf("lock: read %q: %w", name, err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/redis/rueidis"
 
+	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/internal/rediscmd"
 )
 
@@ -369,11 +370,9 @@ func (l *Limiter) decide(ctx context.Context, key string, n int) (Result, error)
 		args = argv[:4]
 	}
 	rkey := l.redisKey(key)
-	if !l.breaker.Allow(rkey) {
-		return Result{}, errCircuitOpen
-	}
-	reply, err := l.algo.script.Exec(ctx, l.redis, []string{rkey}, args).ToMessage()
-	l.breaker.Record(ctx, rkey, err)
+	reply, err := typecache.Guard(ctx, l.breaker, rkey, errCircuitOpen, func() (rueidis.RedisMessage, error) {
+		return l.algo.script.Exec(ctx, l.redis, []string{rkey}, args).ToMessage()
+	})
 	if err != nil {
 		return Result{}, err
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/redis/rueidis"
 
+	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/internal/rediscmd"
 )
 
@@ -20,16 +21,13 @@ import (
 // The call goes past the client's breaker of key's node: while it is open,
 // eval fails at once with errCircuitOpen, and every outcome feeds it.
 func (s *Store[T]) eval(ctx context.Context, script *rediscmd.Script, key string, tracked bool, args []string) (rueidis.RedisMessage, error) {
-	if !s.breaker.Allow(key) {
-		return rueidis.RedisMessage{}, errCircuitOpen
-	}
 	send := s.plain
 	if tracked {
 		send = s.tracked // s.plain too without a local tier
 	}
-	msg, err := script.Exec(ctx, s.redis, send, []string{key}, args)
-	s.breaker.Record(ctx, key, err)
-	return msg, err
+	return typecache.Guard(ctx, s.breaker, key, errCircuitOpen, func() (rueidis.RedisMessage, error) {
+		return script.Exec(ctx, s.redis, send, []string{key}, args)
+	})
 }
 
 // errCircuitOpen is ErrUnavailable as the cause of an error that already
