@@ -42,17 +42,17 @@ type Cache[T any] struct {
 	o      Options[T]   // validated, defaults filled in
 	now    func() int64 // unix nanoseconds; tests replace it
 
-	// send sends the first read of a key: tracked when the local tier may
-	// keep its reply.
-	send        rediscmd.Sender
-	leaseMillis string // Options.StampedeLease, for the scripts
-	markMillis  string // writeMarkWindow, for the scripts
+	plain       rediscmd.Sender // rediscmd.Plain(redis): untracked reads
+	wantMark    string          // "m" when the local tier keeps write marks (see readScript)
+	leaseMillis string          // Options.StampedeLease, for the scripts
+	markMillis  string          // writeMarkWindow, for the scripts
 
 	generationKey string         // the Redis key of the cache's generation (see Clear)
 	generations   generationCell // what this process knows of it
 
-	local     *decodedTier[T] // nil when Options.DisableLocal or the client tracks nothing
-	keys      KeyObserver     // Options.Observer when it is one
+	local     *decodedTier[T]  // nil when Options.DisableLocal or the client tracks nothing
+	keys      KeyObserver      // Options.Observer when it is one
+	conflicts ConflictObserver // Options.Observer when it is one
 	breaker   *typecache.Breaker
 	deadline  *redisDeadline // nil when Options.RedisTimeout < 0
 	flights   flightGroup[T]
@@ -100,12 +100,13 @@ func New[T any](c *typecache.Client, name string, opts Options[T]) (*Cache[T], e
 	cache := &Cache[T]{
 		client: c, redis: c.Redis(), space: space, o: o,
 		now:           wallClock.read,
-		send:          rediscmd.Plain(c.Redis()),
+		plain:         rediscmd.Plain(c.Redis()),
 		leaseMillis:   rediscmd.Millis(o.StampedeLease),
 		markMillis:    rediscmd.Millis(writeMarkWindow),
 		generationKey: space.Key(generationKind, ""),
 	}
 	cache.keys, _ = o.Observer.(KeyObserver)
+	cache.conflicts, _ = o.Observer.(ConflictObserver)
 	cache.refreshes.init()
 	if o.RedisTimeout > 0 {
 		cache.deadline = &redisDeadline{timeout: int64(o.RedisTimeout)}
@@ -118,7 +119,7 @@ func New[T any](c *typecache.Client, name string, opts Options[T]) (*Cache[T], e
 	if !o.DisableLocal && c.Tracking() {
 		// Only tracked replies may stay: Redis then says when they change.
 		cache.local = newDecodedTier[T](o.MaxLocalEntries, o.MaxLocalBytes)
-		cache.send = c.DoTracked
+		cache.wantMark = "m"
 	}
 	wallClock.acquire()
 	unsubscribe := c.Subscribe(space.Prefix(), invalidationSink[T]{cache})
@@ -165,7 +166,8 @@ func (c *Cache[T]) Get(ctx context.Context, key string) (T, error) {
 		return c.deliver(it)
 	}
 	var into item[T]
-	res, err := c.read(ctx, key, readOnly, "", now, false, &into)
+	calls := [1]readCall{{key: key, mode: readOnly}}
+	res, err := c.readOne(ctx, readRequest{calls: calls[:], now: now}, &into)
 	if err != nil {
 		return zero, keyErr("get", key, err)
 	}
@@ -187,25 +189,29 @@ func (c *Cache[T]) Set(ctx context.Context, key string, v T, opts ...SetOption) 
 	if err := c.check(key); err != nil {
 		return err
 	}
-	return c.set(ctx, key, v, opts, -1)
+	_, err := c.set(ctx, key, v, opts, anyMark)
+	return err
 }
 
-// set stores v under key; conflictWindow is the write's (see write).
-func (c *Cache[T]) set(ctx context.Context, key string, v T, opts []SetOption, conflictWindow time.Duration) error {
+// set stores v under key; mark is the write's (see write). conflict
+// reports that a Put's store became a delete.
+func (c *Cache[T]) set(ctx context.Context, key string, v T, opts []SetOption, mark string) (conflict bool, err error) {
 	cfg, err := c.o.setConfig(opts)
 	if err != nil {
-		return err
+		return false, err
 	}
 	w, err := c.setWrite(key, v, cfg)
 	if err != nil {
-		return err
+		return false, err
 	}
-	w.conflictWindow = conflictWindow
-	errs, _ := c.writeMany(ctx, []write{w})
+	if !w.del {
+		w.mark = mark
+	}
+	errs, conflicts := c.writeMany(ctx, []write{w})
 	if errs[0] != nil {
-		return keyErr("set", key, errs[0])
+		return false, keyErr("set", key, errs[0])
 	}
-	return nil
+	return conflicts[0], nil
 }
 
 // Delete removes keys from Redis and from this process's local tier. The
@@ -219,7 +225,7 @@ func (c *Cache[T]) Delete(ctx context.Context, keys ...string) error {
 	}
 	ws := make([]write, len(keys))
 	for i, key := range keys {
-		ws[i] = write{key: key, del: true, conflictWindow: -1}
+		ws[i] = write{key: key, del: true, mark: anyMark}
 	}
 	errs, _ := c.writeMany(ctx, ws)
 	var first error
@@ -264,25 +270,35 @@ func (c *Cache[T]) Fetch(ctx context.Context, key string, loader Loader[T]) (T, 
 		return zero, fmt.Errorf("%w: Fetch needs a Loader, got nil", ErrInvalidArgument)
 	}
 	now := c.now()
+	l := keyLoader[T]{one: loader}
 	if it, sh := c.localLookup(key, now); it != nil {
 		c.localHit(sh)
-		return c.serve(key, it, now, loader)
+		return c.serve(key, it, now, l)
 	}
-	return c.fetchRemote(ctx, key, loader, now)
+	var v [1]T
+	var errs [1]error
+	if cause := c.fetch(ctx, []string{key}, l, now, v[:], errs[:]); cause != nil {
+		return zero, keyErr("fetch", key, cause)
+	}
+	return v[0], errs[0]
 }
 
 // Put writes v through: first to the source of truth with w, then to the
 // cache. If w fails the cache is not touched and w's error is returned.
 //
 // Two writes of one key can reach the source in one order and the cache in
-// the other. So a Put that learns of another write of the key (or of a load
-// holding its lease) since it began deletes the entry instead of storing v,
+// the other. So Put notes the key's write mark before it calls w, and its
+// cache update stores v only if no other write of the key (Set, Put,
+// Delete, in any process) came in between; otherwise it deletes the entry,
 // and the next read loads from the source: the cache never keeps a value
-// older than the source's once the writes are done. The same happens when
-// the Put took longer than 9 s. If the cache update fails (say ErrTooLarge)
-// the entry is deleted and the error says so; if that fails too, the error
-// says that the entry may be stale until its TTL. Either way the source was
-// written.
+// older than the source's once the writes are done. Writes that completed
+// before the Put began, and loads, do not count. Put takes one round trip
+// when the local tier holds the key (its mark came with the value), two
+// otherwise (one reads the mark). Such deletes are counted in
+// Stats.PutConflicts. The entry is deleted too when the Put took longer
+// than 9 s. If the cache update fails (say ErrTooLarge) the entry is
+// deleted and the error says so; if that fails too, the error says that
+// the entry may be stale until its TTL. Either way the source was written.
 func (c *Cache[T]) Put(ctx context.Context, key string, v T, w Writer[T], opts ...SetOption) error {
 	if err := c.check(key); err != nil {
 		return err
@@ -291,14 +307,17 @@ func (c *Cache[T]) Put(ctx context.Context, key string, v T, w Writer[T], opts .
 		return fmt.Errorf("%w: Put needs a Writer, got nil", ErrInvalidArgument)
 	}
 	began := time.Now()
+	mark := c.writeMark(ctx, key)
 	if err := w.Write(ctx, key, v); err != nil {
 		return err
 	}
-	// The script runs some time after it is sent: allow for that.
-	window := time.Since(began) + writeSendMargin
 	var setErr error
-	if window < writeMarkWindow {
-		if setErr = c.set(ctx, key, v, opts, window); setErr == nil {
+	if time.Since(began)+writeSendMargin < writeMarkWindow {
+		var conflict bool
+		if conflict, setErr = c.set(ctx, key, v, opts, mark); conflict {
+			c.putConflict(key)
+		}
+		if setErr == nil {
 			return nil
 		}
 	}
@@ -326,6 +345,7 @@ func (c *Cache[T]) Stats() Stats {
 		BreakerOpens:  c.stats.breakerOpens.Load(),
 		LockWaits:     c.stats.lockWaits.Load(),
 		StoreFailures: c.stats.storeFailures.Load(),
+		PutConflicts:  c.stats.putConflicts.Load(),
 		LockErrors:    c.stats.lockErrors.Load(),
 	}
 	if c.local != nil {

@@ -22,6 +22,7 @@ type item[T any] struct {
 	loadTime    int64  // Δ, nanoseconds
 	weight      int64  // the local tier's cost of the item
 	version     uint64 // of the stored value; grows with every write of the key
+	mark        string // the key's write mark when it was read (see writeScript)
 
 	referenced atomic.Bool // CLOCK's second-chance bit, set on hits
 	slot       int         // index in the shard's ring, under the shard's lock

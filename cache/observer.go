@@ -78,6 +78,16 @@ type KeyObserver interface {
 	OnLoadKey(key string, d time.Duration, err error)
 }
 
+// A ConflictObserver is an [Observer] that is also told of Puts whose cache
+// update became a delete because another write of the key overlapped them
+// (see Cache.Put; Stats.PutConflicts counts them). Set it as
+// Options.Observer: New finds it by type assertion.
+type ConflictObserver interface {
+	Observer
+	// OnPutConflict reports the key of such a Put.
+	OnPutConflict(key string)
+}
+
 // NoopObserver is an [Observer] that does nothing, the default. Embed it in
 // an observer to implement only the methods you need.
 type NoopObserver struct{}
@@ -120,6 +130,7 @@ type Stats struct {
 	LockWaits     uint64 // misses that waited for another caller's load
 	LockErrors    uint64 // load leases that could not be extended (Redis errors)
 	StoreFailures uint64 // loaded values not stored (see Observer.OnStoreFailure)
+	PutConflicts  uint64 // Puts that deleted the entry: another write of the key overlapped them (see Cache.Put)
 	LocalEntries  int    // entries in the local tier now
 	LocalBytes    int64  // weight of the local tier now
 }
@@ -129,7 +140,7 @@ type Stats struct {
 type counters struct {
 	remoteHits, misses, loads, loadErrors, staleServed atomic.Uint64
 	decodeErrors, invalidations, breakerOpens          atomic.Uint64
-	lockWaits, lockErrors, storeFailures               atomic.Uint64
+	lockWaits, lockErrors, storeFailures, putConflicts atomic.Uint64
 }
 
 // hitCounter counts local hits, exactly, without a word that every hit

@@ -33,6 +33,9 @@ const (
 	DefaultLoadTimeout = 30 * time.Second
 	// DefaultRedisTimeout bounds each call to Redis.
 	DefaultRedisTimeout = time.Second
+	// DefaultMaxConcurrentLoads bounds the loader calls one Fetch or
+	// FetchMany runs at once.
+	DefaultMaxConcurrentLoads = 4
 	// DefaultStampedeLease is how long a load lease outlives a process that
 	// died while loading.
 	DefaultStampedeLease = 5 * time.Second
@@ -148,6 +151,13 @@ type Options[T any] struct {
 	// loads instead. 0 means DefaultStampedeLease.
 	StampedeLease time.Duration
 
+	// MaxConcurrentLoads bounds the loader calls that one FetchMany runs at
+	// once: its keys are loaded in one LoadMany call, but keys it waited
+	// for (another caller's load, whose process died) are loaded in later
+	// calls, beside the waits for the others. 0 means
+	// DefaultMaxConcurrentLoads.
+	MaxConcurrentLoads int
+
 	// Observer is told about hits, misses, loads and errors. nil means none.
 	Observer Observer
 }
@@ -185,6 +195,8 @@ func (o Options[T]) validated() (Options[T], error) {
 		return invalid("Options.MaxLocalBytes must be >= 0, got %d", o.MaxLocalBytes)
 	case o.MaxValueBytes < 0:
 		return invalid("Options.MaxValueBytes must be >= 0, got %d", o.MaxValueBytes)
+	case o.MaxConcurrentLoads < 0:
+		return invalid("Options.MaxConcurrentLoads must be >= 0, got %d", o.MaxConcurrentLoads)
 	case o.LoadTimeout < 0:
 		return invalid("Options.LoadTimeout must be >= 0, got %v", o.LoadTimeout)
 	case o.StampedeLease < 0 || (o.StampedeLease > 0 && o.StampedeLease < 10*time.Millisecond):
@@ -199,6 +211,7 @@ func (o Options[T]) validated() (Options[T], error) {
 	orDefault(&o.LoadTimeout, DefaultLoadTimeout)
 	orDefault(&o.RedisTimeout, DefaultRedisTimeout)
 	orDefault(&o.StampedeLease, DefaultStampedeLease)
+	orDefault(&o.MaxConcurrentLoads, DefaultMaxConcurrentLoads)
 	if o.Codec == nil {
 		o.Codec = codec.MsgPack[T]()
 	}

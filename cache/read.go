@@ -9,6 +9,8 @@ import (
 
 	"github.com/redis/rueidis"
 
+	"github.com/typecache/typecache"
+	"github.com/typecache/typecache/internal/keyspace"
 	"github.com/typecache/typecache/internal/rediscmd"
 )
 
@@ -30,6 +32,11 @@ const localExpiryMargin = 2 * time.Millisecond
 // version and generation, 16 decimal digits each (see scripts.go).
 const headerBytes = 32
 
+// readArgs are readScript's arguments for mode with token in generation gen.
+func (c *Cache[T]) readArgs(mode readMode, token, gen string) []string {
+	return []string{string(mode), token, c.leaseMillis, gen, c.wantMark}
+}
+
 // readState says what a read found.
 type readState uint8
 
@@ -38,6 +45,7 @@ const (
 	stateMiss                    // nothing (readOnly), or undecodable bytes
 	stateLeased                  // the load lease is the reader's now
 	stateBusy                    // another caller holds the load lease
+	stateFailed                  // the read failed (err)
 )
 
 // readResult is one read of one key.
@@ -48,74 +56,222 @@ type readResult[T any] struct {
 	// gen is the cache generation the read was made in (decimal): the
 	// store of the lease it took (stateLeased) tags its value with it.
 	gen string
+	err error // stateFailed
+	// sent (stateFailed) says that the script may have run: a lease it
+	// took may be the caller's although the reply was lost.
+	sent bool
 }
 
-// readArgs are readScript's arguments for mode with token in generation gen.
-func (c *Cache[T]) readArgs(mode readMode, token, gen string) []string {
-	return []string{string(mode), token, c.leaseMillis, gen}
+// readCall is one key of a read: what readScript does besides reading it,
+// and the caller's lease token for the modes that lease.
+type readCall struct {
+	key   string
+	mode  readMode
+	token string
 }
 
-// read reads key with readScript in mode (token is the caller's lease token
-// for the modes that lease). beforeLoad says that the caller loads when the
-// read fails (Fetch), so the read leaves the loader half of ctx's time
-// (redisDeadline.boundBeforeLoad). into, when not nil, receives a hit that
-// does not enter the local tier, so that a caller that only looks at the
-// item spares its allocation.
+// readRequest is one read of one or more keys, all in one pipeline.
+type readRequest struct {
+	calls []readCall
+	now   int64
+	// beforeLoad says that a load follows a failed read (Fetch, FetchMany),
+	// so the read leaves the loader half of ctx's time
+	// (redisDeadline.boundBeforeLoad).
+	beforeLoad bool
+	// tracked asks for a tracked read also without a local tier: a caller
+	// that finds a lease busy waits for the invalidation of the key or its
+	// guard.
+	tracked bool
+}
+
+// read reads req's keys with readScript into results (one per call): one
+// round trip per cluster node, each key of a slot in one transaction that
+// Redis tracks when the local tier may keep the reply (or req.tracked).
+// Keys whose node's breaker is open fail without a round trip; a Redis
+// error fails the keys it concerns.
 //
-// The local tier stays coherent by two rules. The generation of the key's
+// The local tier stays coherent by two rules. The generation of each key's
 // shard is read before the request is sent and checked at insertion: an
 // invalidation, an own write or a Clear that overtakes the read wins. And of
 // two replies that race into the tier, the value with the higher version
 // stays.
-func (c *Cache[T]) read(ctx context.Context, key string, mode readMode, token string, now int64, beforeLoad bool, into *item[T]) (readResult[T], error) {
-	return c.readVia(ctx, c.send, key, mode, token, now, beforeLoad, into)
-}
-
-// readTracked is read in readOrLease mode, always tracked when the client
-// tracks (also without a local tier): a caller that finds the lease busy
-// waits for the invalidation of the key or its guard.
-func (c *Cache[T]) readTracked(ctx context.Context, key, token string) (readResult[T], error) {
-	return c.readVia(ctx, c.client.DoTracked, key, readOrLease, token, c.now(), false, nil)
-}
-
-func (c *Cache[T]) readVia(ctx context.Context, send rediscmd.Sender, key string, mode readMode, token string, now int64, beforeLoad bool, into *item[T]) (readResult[T], error) {
-	keys := c.keysOf(key)
-	if !c.breaker.Allow(keys[0]) {
-		return readResult[T]{}, ErrUnavailable
+func (c *Cache[T]) read(ctx context.Context, req readRequest, results []readResult[T]) {
+	n := len(req.calls)
+	if n == 1 { // a lone read: no batch bookkeeping
+		res, err := c.readOne(ctx, req, nil)
+		res.err = err
+		results[0] = res
+		return
 	}
-	// The shard's generation before the cache's: a Clear forgets the
+	// The shards' generations before the cache's: a Clear forgets the
 	// cache's generation before it moves the shards'.
-	shardGen := c.shardGeneration(key)
-	var rctx context.Context
-	var done context.CancelFunc
-	if beforeLoad {
-		rctx, done = c.deadline.boundBeforeLoad(ctx, now)
-	} else {
-		rctx, done = c.deadline.bound(ctx, now)
+	shardGens := make([]uint64, n)
+	for i, call := range req.calls {
+		shardGens[i] = c.shardGeneration(call.key)
 	}
-	gen, err := c.currentGeneration(ctx, rctx)
-	var msg rueidis.RedisMessage
-	sent := wallClock.read()
-	if err == nil {
-		msg, err = readScript.Exec(rctx, c.redis, send, keys, c.readArgs(mode, token, gen))
-		c.breaker.Record(ctx, keys[0], err)
-	}
-	done()
+	rctx, done, gen, err := c.startRead(ctx, req)
+	defer done()
 	if err != nil {
-		return readResult[T]{}, err
+		for i := range results {
+			results[i] = readResult[T]{state: stateFailed, err: err}
+		}
+		return
 	}
-	res, err := c.settle(key, msg, shardGen, now, sent, into)
+	keys, args := make([][]string, 0, n), make([][]string, 0, n)
+	sent := make([]int, 0, n) // indexes in req.calls of keys[j]
+	for i, call := range req.calls {
+		k := c.keysOf(call.key)
+		if !c.breaker.Allow(k[0]) {
+			results[i] = readResult[T]{state: stateFailed, err: errCircuitOpen}
+			continue
+		}
+		keys, args, sent = append(keys, k), append(args, c.readArgs(call.mode, call.token, gen)), append(sent, i)
+	}
+	if len(sent) == 0 {
+		return
+	}
+	send := c.sendPlain
+	if c.local != nil || req.tracked {
+		send = c.sendTracked
+	}
+	at := wallClock.read()
+	replies := readScript.ExecBatch(rctx, c.redis, send, keys, args)
+	c.recordPerSlot(ctx, keys, replies)
+	for j, i := range sent {
+		err := replies[j].Err
+		if err == nil {
+			results[i], err = c.settle(req.calls[i].key, replies[j].Msg, shardGens[i], req.now, at, nil)
+		}
+		if err != nil {
+			results[i] = readResult[T]{state: stateFailed, err: err, sent: true}
+			continue
+		}
+		results[i].gen = gen
+	}
+}
+
+// readOne is read for the one call of req, with a round trip of its own;
+// a failed read's error is returned apart (its result's err is unset).
+// into, when not nil, receives a hit that does not enter the local tier, so
+// that a caller that only looks at the item spares its allocation (Get:
+// the error apart keeps into off the heap).
+func (c *Cache[T]) readOne(ctx context.Context, req readRequest, into *item[T]) (readResult[T], error) {
+	call := req.calls[0]
+	shardGen := c.shardGeneration(call.key) // before the cache's generation, as in read
+	rctx, done, gen, err := c.startRead(ctx, req)
+	defer done()
+	if err != nil {
+		return readResult[T]{state: stateFailed}, err
+	}
+	k := c.keysOf(call.key)
+	if !c.breaker.Allow(k[0]) {
+		return readResult[T]{state: stateFailed}, errCircuitOpen
+	}
+	send := c.plain
+	if c.local != nil || req.tracked {
+		send = c.client.DoTracked
+	}
+	at := wallClock.read()
+	msg, err := readScript.Exec(rctx, c.redis, send, k, c.readArgs(call.mode, call.token, gen))
+	c.breaker.Record(ctx, k[0], err)
+	if err != nil {
+		return readResult[T]{state: stateFailed, sent: true}, err
+	}
+	res, err := c.settle(call.key, msg, shardGen, req.now, at, into)
 	res.gen = gen
 	return res, err
 }
 
-// settle turns readScript's reply for key into a readResult; shardGen is
-// the generation of key's shard read before the request, and sent the wall
+// startRead bounds ctx for req's read (the function to call when done) and
+// returns the cache's generation to read in.
+func (c *Cache[T]) startRead(ctx context.Context, req readRequest) (context.Context, context.CancelFunc, string, error) {
+	var rctx context.Context
+	var done context.CancelFunc
+	if req.beforeLoad {
+		rctx, done = c.deadline.boundBeforeLoad(ctx, req.now)
+	} else {
+		rctx, done = c.deadline.bound(ctx, req.now)
+	}
+	gen, err := c.currentGeneration(ctx, rctx)
+	return rctx, done, gen, err
+}
+
+// recordPerSlot tells the breaker of each slot of keys (whose replies are
+// replies) the outcome of its part of a read, once per slot, as a round
+// trip of its own would.
+func (c *Cache[T]) recordPerSlot(ctx context.Context, keys [][]string, replies []rediscmd.Reply) {
+	if len(keys) == 1 || c.redis.Mode() != rueidis.ClientModeCluster {
+		var err error
+		for _, r := range replies {
+			if err = r.Err; err != nil && !rediscmd.IsNoScript(err) {
+				break
+			}
+		}
+		c.breaker.Record(ctx, keys[0][0], err)
+		return
+	}
+	seen := make(map[uint16]struct{}, len(keys))
+	for j, k := range keys {
+		slot := keyspace.Slot(k[0])
+		if _, ok := seen[slot]; !ok {
+			seen[slot] = struct{}{}
+			c.breaker.Record(ctx, k[0], replies[j].Err)
+		}
+	}
+}
+
+// sendTracked is the BatchSender of tracked reads: one transaction per
+// cluster slot, all in one pipeline (Client.DoTrackedBatches).
+func (c *Cache[T]) sendTracked(ctx context.Context, cmds rueidis.Commands, keys [][]string) ([]rueidis.RedisMessage, []error) {
+	bySlot := map[uint16]int{}
+	var batches []typecache.TrackedBatch
+	var members [][]int
+	cluster := c.redis.Mode() == rueidis.ClientModeCluster
+	for i, cmd := range cmds {
+		slot := uint16(0)
+		if cluster {
+			slot = keyspace.Slot(keys[i][0])
+		}
+		b, ok := bySlot[slot]
+		if !ok {
+			b = len(batches)
+			bySlot[slot] = b
+			batches = append(batches, typecache.TrackedBatch{SlotKey: keys[i][0]})
+			members = append(members, nil)
+		}
+		batches[b].Cmds = append(batches[b].Cmds, cmd)
+		members[b] = append(members[b], i)
+	}
+	msgs, errs := make([]rueidis.RedisMessage, len(cmds)), make([]error, len(cmds))
+	replies, batchErrs := c.client.DoTrackedBatches(ctx, batches...)
+	for b, batch := range members {
+		for j, i := range batch {
+			if errs[i] = batchErrs[b]; errs[i] == nil {
+				msgs[i] = replies[b][j]
+				errs[i] = msgs[i].Error()
+			}
+		}
+	}
+	return msgs, errs
+}
+
+// sendPlain is the BatchSender of untracked reads: one pipeline.
+func (c *Cache[T]) sendPlain(ctx context.Context, cmds rueidis.Commands, _ [][]string) ([]rueidis.RedisMessage, []error) {
+	msgs, errs := make([]rueidis.RedisMessage, len(cmds)), make([]error, len(cmds))
+	for i, res := range c.redis.DoMulti(ctx, cmds...) {
+		msgs[i], errs[i] = res.ToMessage()
+	}
+	return msgs, errs
+}
+
+// settle turns readScript's reply for key into a readResult (stateFailed
+// with the error of a reply it does not expect); shardGen is the
+// generation of key's shard read before the request, and sent the wall
 // clock when it was sent.
 func (c *Cache[T]) settle(key string, msg rueidis.RedisMessage, shardGen uint64, now, sent int64, into *item[T]) (readResult[T], error) {
 	reply, err := msg.ToArray()
 	if err != nil || len(reply) == 0 {
-		return readResult[T]{}, fmt.Errorf("cache: unexpected reply to a read: %v", msg)
+		return readResult[T]{state: stateFailed, sent: true}, fmt.Errorf("cache: unexpected reply to a read: %v", msg)
 	}
 	code, _ := reply[0].AsInt64()
 	switch {
@@ -126,18 +282,23 @@ func (c *Cache[T]) settle(key string, msg rueidis.RedisMessage, shardGen uint64,
 	case code == 3 && len(reply) == 2:
 		pttl, _ := reply[1].AsInt64()
 		return readResult[T]{state: stateBusy, wait: time.Duration(max(pttl, 1)) * time.Millisecond}, nil
-	case code == 0 && len(reply) == 3:
+	case code == 0 && (len(reply) == 3 || len(reply) == 4):
 		s, _ := reply[1].ToString()
 		pttl, _ := reply[2].AsInt64()
-		if it := c.accept(key, s, pttl, shardGen, now, sent, into); it != nil {
+		var mark string
+		if len(reply) == 4 {
+			mark, _ = reply[3].ToString()
+		}
+		if it := c.accept(key, s, mark, pttl, shardGen, now, sent, into); it != nil {
 			return readResult[T]{state: stateHit, item: it}, nil
 		}
 		return readResult[T]{state: stateMiss}, nil
 	}
-	return readResult[T]{}, fmt.Errorf("cache: unexpected reply to a read: %v", msg)
+	return readResult[T]{state: stateFailed, sent: true}, fmt.Errorf("cache: unexpected reply to a read: %v", msg)
 }
 
-// accept turns the bytes s under key, which expire in pttl ms, into an item,
+// accept turns the bytes s under key, which expire in pttl ms, with the
+// key's write mark, into an item,
 // and inserts it into the local tier if shardGen still holds and the tier
 // does not hold a newer version. It returns nil for bytes that do not
 // decode (reported to the observer). A key without expiry was not written
@@ -147,7 +308,7 @@ func (c *Cache[T]) settle(key string, msg rueidis.RedisMessage, shardGen uint64,
 // clock before the read was sent: Redis measured pttl later, so the local
 // tier never serves a value after Redis stopped serving it (past a
 // TTLFunc's instant, say).
-func (c *Cache[T]) accept(key, s string, pttl int64, shardGen uint64, now, sent int64, into *item[T]) *item[T] {
+func (c *Cache[T]) accept(key, s, mark string, pttl int64, shardGen uint64, now, sent int64, into *item[T]) *item[T] {
 	version, env, err := parseStored(s)
 	var v T
 	if err == nil && !env.absent {
@@ -175,7 +336,7 @@ func (c *Cache[T]) accept(key, s string, pttl int64, shardGen uint64, now, sent 
 	}
 	if keep {
 		it := newItem(key, v, env, hardAt, c.o.EarlyRefreshBeta, len(s))
-		it.version = version
+		it.version, it.mark = version, mark
 		c.local.insert(it, shardGen, now)
 		return it
 	}
@@ -184,7 +345,7 @@ func (c *Cache[T]) accept(key, s string, pttl int64, shardGen uint64, now, sent 
 		into = new(item[T])
 	}
 	into.init(key, v, env, hardAt, c.o.EarlyRefreshBeta, len(s))
-	into.version = version
+	into.version, into.mark = version, mark
 	return into
 }
 

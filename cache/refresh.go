@@ -1,6 +1,10 @@
 package cache
 
-import "sync"
+import (
+	"context"
+	"fmt"
+	"sync"
+)
 
 // refreshes tracks the background refreshes of a Cache: at most one per key,
 // none once the Cache is closing, and the last failure of each key's refresh
@@ -75,4 +79,35 @@ func (r *refreshes) close() {
 	r.mu.Lock()
 	r.closing = true
 	r.mu.Unlock()
+}
+
+// refreshInBackground starts one refresh of key unless one runs or the
+// Cache is closing. The refresh takes the key's lease although the value
+// exists; when another caller holds it, that caller's load is the refresh.
+// Its failure is remembered for the stale window.
+func (c *Cache[T]) refreshInBackground(key string, loader keyLoader[T]) {
+	if !c.refreshes.start(key, &c.background) {
+		return
+	}
+	go func() {
+		defer c.background.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), c.o.LoadTimeout)
+		defer cancel()
+		token := newToken()
+		res, err := c.readOne(ctx, readRequest{calls: []readCall{{key: key, mode: leaseAlways, token: token}}, now: c.now()}, nil)
+		var out outcome[T]
+		switch res.state {
+		case stateFailed:
+			out.err = keyErr("refresh", key, err)
+			if res.sent { // the lease may be the refresh's
+				c.finishLeases(ctx, []held[T]{{key: key, lease: lease{token: token}}})
+			}
+		case stateLeased:
+			out = c.load(ctx, []held[T]{{key: key, lease: lease{token: token, gen: res.gen}}}, loader)[0]
+		}
+		if out.panicked {
+			out.err = fmt.Errorf("cache: loader panicked: %v", out.panicVal)
+		}
+		c.refreshes.finish(key, out.err)
+	}()
 }

@@ -6,8 +6,9 @@ import "github.com/typecache/typecache/internal/rediscmd"
 //
 //	cache:<name>:{K}   the value: a 16-digit version, the 16-digit
 //	                   generation it was written in, then the envelope
-//	cache:<name>:l{K}  the key's guard: a load lease "t<token>", or the
-//	                   mark "w<µs>" of the last write, kept writeMarkWindow
+//	cache:<name>:l{K}  the key's guard: the mark "w<µs>" of the last write,
+//	                   kept writeMarkWindow, or a load lease: "t" and 16 hex
+//	                   digits (the token), then the mark it replaced, if any
 //
 // Both share K's slot, so every script below but the generation's touches
 // one slot. One more key holds the cache's generation (see Clear):
@@ -22,9 +23,11 @@ import "github.com/typecache/typecache/internal/rediscmd"
 // The guard orders loads against writes, as memcache's leases do: a load
 // stores only while its lease is still the guard, and every write replaces
 // the guard with its mark, so no load that began before a write completed
-// can store after it. A Put compares the marks of other writes with its own
-// start, to learn whether a concurrent write may have reached the source of
-// truth after its own (see writeScript).
+// can store after it. Marks only grow too, and a lease keeps the mark it
+// replaced and puts it back when it ends: so a Put that noted a key's mark
+// before it wrote the source of truth learns, at its cache update, whether
+// any other write of the key came in between (see writeScript), and a load
+// in between does not count as one.
 //
 // The generation orders values against Clear. In a cluster the generation
 // key lives in a slot of its own, so the scripts of a key cannot read it:
@@ -34,9 +37,12 @@ import "github.com/typecache/typecache/internal/rediscmd"
 // its value with the generation of the read that took its lease, so a load
 // that began before a Clear never stores into the generation after it.
 
-// storedLua defines old(): the version and the generation of the value
-// under KEYS[1], or nil for either when it holds something else.
-const storedLua = `
+// guardLua defines old(): the version and the generation of the value
+// under KEYS[1], or nil for either when it holds something else; mark(g):
+// the write mark in the guard g (” for none); holds(token): whether the
+// guard is token's lease; and end_lease(ms): put back the mark the caller's
+// lease replaced (for ms milliseconds), or remove the guard.
+const guardLua = rediscmd.TimeLua + `
 local function digits(s)
   if #s == 16 and not string.find(s, '%D') then return tonumber(s) end
 end
@@ -45,39 +51,38 @@ local function old()
   if type(s) ~= 'string' then return nil, nil end
   return digits(string.sub(s, 1, 16)), digits(string.sub(s, 17, 32))
 end
-local function now_us()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000000 + tonumber(t[2])
+local function mark(g)
+  return g and string.match(g, 'w%d+$') or ''
+end
+local function holds(token)
+  local g = redis.call('GET', KEYS[2])
+  return g and string.sub(g, 1, #token) == token, g
+end
+local function end_lease(g, ms)
+  local m = mark(g)
+  if m == '' then redis.call('DEL', KEYS[2]) else redis.call('SET', KEYS[2], m, 'PX', ms) end
 end
 `
 
-// valueLua defines value(gen, envelope): what a write stores, version
-// first. The version is the Redis clock in µs, unless the key already holds
-// a newer version.
-const valueLua = storedLua + `
-local function value(gen, envelope)
-  local v = now_us()
-  local old_version = old()
-  if old_version and old_version >= v then v = old_version + 1 end
-  return string.format('%016.0f', v) .. string.format('%016.0f', gen) .. envelope
-end
-`
-
-// readScript reads a value with its PTTL and, on a miss, takes the key's
-// load lease for a caller that can load. ARGV: mode ("get": read only;
-// "load": lease on a miss; "refresh": lease even when the value exists),
-// token, lease ms, the caller's generation. A value of an older generation
-// is a miss. Replies:
+// readScript reads a value with its PTTL and the key's write mark and, on
+// a miss, takes the key's load lease for a caller that can load. ARGV:
+// mode ("get": read only; "load": lease on a miss; "refresh": lease even
+// when the value exists), token, lease ms, the caller's generation, "m"
+// when the caller keeps the write mark (a local tier does). A value of an
+// older generation is a miss. Replies:
 //
-//	{0, value, pttl}       a hit (not for "refresh")
+//	{0, value, pttl[, mark]} a hit (not for "refresh")
 //	{1}                    a miss (mode "get")
 //	{2}                    the lease is the caller's
 //	{3, pttl of the lease} another caller holds the lease
 //
-// Bytes of another Redis type under the value's key are an error for "get"
-// and a miss otherwise, which the load then overwrites. Bytes that were not
-// written by a Cache go to the caller, which reports them as undecodable.
-var readScript = rediscmd.NewScript(storedLua + `
+// Taking a lease is idempotent: a lease that already holds the caller's
+// token is the caller's (its read ran before, and the reply was lost or
+// the call was sent again). Bytes of another Redis type under the value's
+// key are an error for "get" and a miss otherwise, which the load then
+// overwrites. Bytes that were not written by a Cache go to the caller,
+// which reports them as undecodable.
+var readScript = rediscmd.NewScript(guardLua + `
 local mode = ARGV[1]
 if mode ~= 'refresh' then
   local v = redis.pcall('GET', KEYS[1])
@@ -89,23 +94,29 @@ if mode ~= 'refresh' then
     local gen = digits(string.sub(v, 17, 32))
     if gen and gen < tonumber(ARGV[4]) then v = false end
   end
+  if v and ARGV[5] == 'm' then return {0, v, redis.call('PTTL', KEYS[1]), mark(redis.call('GET', KEYS[2]))} end
   if v then return {0, v, redis.call('PTTL', KEYS[1])} end
   if mode == 'get' then return {1} end
 end
-local guard = redis.call('GET', KEYS[2])
-if guard and string.sub(guard, 1, 1) == 't' then
+local mine, guard = holds(ARGV[2])
+if guard and not mine and string.sub(guard, 1, 1) == 't' then
   return {3, redis.call('PTTL', KEYS[2])}
 end
-redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+local m = mark(guard)
+if mine then m = string.sub(guard, #ARGV[2] + 1) end
+redis.call('SET', KEYS[2], ARGV[2] .. m, 'PX', ARGV[3])
 return {2}
 `)
 
-// markLua defines mark(ms): leave the mark of a write made now as the
-// guard, for ms milliseconds.
-const markLua = `
-local function mark(ms)
-  local t = redis.call('TIME')
-  redis.call('SET', KEYS[2], 'w' .. string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2])), 'PX', ms)
+// valueLua defines value(gen, envelope): what a write stores, version
+// first. The version is the Redis clock in µs, unless the key already holds
+// a newer version.
+const valueLua = guardLua + `
+local function value(gen, envelope)
+  local v = server_us()
+  local old_version = old()
+  if old_version and old_version >= v then v = old_version + 1 end
+  return string.format('%016.0f', v) .. string.format('%016.0f', gen) .. envelope
 end
 `
 
@@ -114,12 +125,9 @@ end
 // generation of the read that took the lease. Replies 1 when stored, 0
 // when a write or another load took the guard meanwhile, or the key holds
 // a value of a newer generation (a refresh that began before a Clear).
-//
-// The lease may have replaced the mark of a write, which a Put that began
-// before that write still needs to see; so a lease ends in a mark of its
-// own (a store is a write), never in an empty guard.
-var storeScript = rediscmd.NewScript(valueLua + markLua + `
-if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+var storeScript = rediscmd.NewScript(valueLua + `
+local mine, guard = holds(ARGV[1])
+if not mine then return 0 end
 local gen = tonumber(ARGV[5])
 local _, old_gen = old()
 local stored = 0
@@ -127,51 +135,49 @@ if not old_gen or old_gen <= gen then
   redis.call('SET', KEYS[1], value(gen, ARGV[2]), 'PX', ARGV[3])
   stored = 1
 end
-mark(ARGV[4])
+end_lease(guard, ARGV[4])
 return stored
 `)
 
-// releaseScript ends a lease without storing, leaving a mark (see
-// storeScript). ARGV: token, mark ms.
-var releaseScript = rediscmd.NewScript(markLua + `
-if redis.call('GET', KEYS[2]) == ARGV[1] then mark(ARGV[2]) end
+// releaseScript ends a lease without storing, if the caller holds it.
+// ARGV: token, mark ms.
+var releaseScript = rediscmd.NewScript(guardLua + `
+local mine, guard = holds(ARGV[1])
+if mine then end_lease(guard, ARGV[2]) end
 return 0
 `)
 
 // extendScript extends a lease the caller holds. ARGV: token, lease ms.
 // Replies 1, or 0 when the lease is no longer the caller's.
-var extendScript = rediscmd.NewScript(`
-if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+var extendScript = rediscmd.NewScript(guardLua + `
+if not holds(ARGV[1]) then return 0 end
 return redis.call('PEXPIRE', KEYS[2], ARGV[2])
 `)
 
 // writeScript is every write: Set, Put's cache update, Delete. ARGV: op
-// ("set" or "del"), envelope, ttl ms, the window in µs within which another
-// write's mark means a conflict (-1: never), mark ms, the caller's
+// ("set" or "del"), envelope, ttl ms, the mark the key had when a Put
+// began ("*" for Set and Delete: no check), mark ms, the caller's
 // generation. It stores (or deletes), and leaves its mark as the guard,
-// which ends any load's lease.
+// which ends any load's lease. The mark is the Redis time in µs, raised
+// above the mark it replaces, so that no two writes of a key leave the
+// same one.
 //
-// A Put passes the time since it began, before it wrote the source of
-// truth: another write whose mark is that recent may have written the
-// source after this one and reached Redis first, and a load's lease may
-// belong to a load that read the source after this Put's write. Either way
-// the order of the two in the source is unknown, so the Put deletes the
-// value instead of storing it, and the next read loads from the source.
-// Replies 1 when a conflict turned a store into a delete.
+// A Put passes the mark it read before it wrote the source of truth: if
+// the key's mark is another one now, another write of the key came in
+// between, which may have written the source after this Put and reached
+// Redis first. The order of the two in the source is unknown, so the Put
+// deletes the value instead of storing it, and the next read loads from
+// the source. Replies 1 when such a conflict turned a store into a delete.
 //
 // The value is tagged with the caller's generation, or the replaced value's
 // when that is newer: a process that has not heard of a Clear yet writes in
 // the generation before it, but never hides a value written after it.
-var writeScript = rediscmd.NewScript(valueLua + markLua + `
-local now = now_us()
-local op, window = ARGV[1], tonumber(ARGV[4])
+var writeScript = rediscmd.NewScript(valueLua + `
+local op = ARGV[1]
+local guard = redis.call('GET', KEYS[2])
+local old_mark = mark(guard)
 local conflict = 0
-if op == 'set' and window >= 0 then
-  local guard = redis.call('GET', KEYS[2])
-  if guard and (string.sub(guard, 1, 1) == 't' or tonumber(string.sub(guard, 2)) >= now - window) then
-    conflict = 1
-  end
-end
+if op == 'set' and ARGV[4] ~= '*' and old_mark ~= ARGV[4] then conflict = 1 end
 if op == 'del' or conflict == 1 then
   redis.call('DEL', KEYS[1])
 else
@@ -180,7 +186,9 @@ else
   if old_gen and old_gen > gen then gen = old_gen end
   redis.call('SET', KEYS[1], value(gen, ARGV[2]), 'PX', ARGV[3])
 end
-mark(ARGV[5])
+local m = server_us()
+if old_mark ~= '' and tonumber(string.sub(old_mark, 2)) >= m then m = tonumber(string.sub(old_mark, 2)) + 1 end
+redis.call('SET', KEYS[2], 'w' .. string.format('%.0f', m), 'PX', ARGV[5])
 return conflict
 `)
 
@@ -189,10 +197,9 @@ return conflict
 // lost: the Redis time in µs plus a second (so that a server clock set back
 // by less than that still never repeats one), or old + 1. valid(g) says
 // whether g, a reply of GET, is a generation.
-const nextGenerationLua = `
+const nextGenerationLua = rediscmd.TimeLua + `
 local function next_generation(old)
-  local t = redis.call('TIME')
-  local g = tonumber(t[1]) * 1000000 + tonumber(t[2]) + 1000000
+  local g = server_us() + 1000000
   if old and old >= g then g = old + 1 end
   return string.format('%016.0f', g)
 end

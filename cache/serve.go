@@ -41,13 +41,21 @@ func (c *Cache[T]) miss(key string) {
 	}
 }
 
-// loaded counts a loader call for keys and reports it.
-func (c *Cache[T]) loaded(keys []string, took time.Duration, err error) {
+// putConflict counts a Put whose store became a delete and reports it.
+func (c *Cache[T]) putConflict(key string) {
+	c.stats.putConflicts.Add(1)
+	if c.conflicts != nil {
+		c.conflicts.OnPutConflict(key)
+	}
+}
+
+// loaded counts a loader call for the keys of hs and reports it.
+func (c *Cache[T]) loaded(hs []held[T], took time.Duration, err error) {
 	c.stats.loads.Add(1)
 	c.o.Observer.OnLoad(took, err)
 	if c.keys != nil {
-		for _, key := range keys {
-			c.keys.OnLoadKey(key, took, err)
+		for _, h := range hs {
+			c.keys.OnLoadKey(h.key, took, err)
 		}
 	}
 }
@@ -70,7 +78,7 @@ func (c *Cache[T]) deliverSlow(it *item[T]) (T, error) {
 }
 
 // serve answers Fetch with an item that is not past its hard expiry.
-func (c *Cache[T]) serve(key string, it *item[T], now int64, loader Loader[T]) (T, error) {
+func (c *Cache[T]) serve(key string, it *item[T], now int64, loader keyLoader[T]) (T, error) {
 	if now < it.softAt {
 		if now >= it.refreshFrom && c.earlyRefreshDue(it, now) {
 			c.refreshInBackground(key, loader)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -13,15 +14,24 @@ import (
 )
 
 // writeMarkWindow is how long a write's mark stays as a key's guard: a Put
-// that took longer than this (from before its source write until its cache
-// update reaches Redis) cannot learn whether another write came in between,
-// and deletes the entry instead of storing it.
+// that took longer than this (from the mark it noted until its cache update
+// reaches Redis) cannot learn whether another write came in between, since
+// that write's mark may have expired, and deletes the entry instead of
+// storing it.
 const writeMarkWindow = 10 * time.Second
 
 // writeSendMargin is how much later than it was sent a Put's cache update
-// may run in Redis, added to the time the Put took: another write's mark
-// within that much more is a conflict too.
+// may run in Redis: a Put that took longer than writeMarkWindow less this
+// margin deletes.
 const writeSendMargin = time.Second
+
+// anyMark is the mark argument of Set and Delete: no check (see
+// writeScript). unknownMark is a mark no write leaves: a Put that could not
+// read the key's mark deletes.
+const (
+	anyMark     = "*"
+	unknownMark = "?"
+)
 
 // write is one key's write for writeMany.
 type write struct {
@@ -29,10 +39,10 @@ type write struct {
 	del  bool
 	data []byte
 	ttl  time.Duration
-	// conflictWindow, for a Put, is how long before its cache update it may
-	// have written the source: another write that recent means a conflict.
-	// Negative for Set and Delete.
-	conflictWindow time.Duration
+	// mark, for a Put, is the key's write mark it noted before it wrote the
+	// source: another mark at the update means a conflict. anyMark for Set
+	// and Delete.
+	mark string
 }
 
 // writeMany sends ws in one pipeline (one round trip per node) and treats
@@ -78,11 +88,7 @@ func (c *Cache[T]) writeMany(ctx context.Context, ws []write) (errs []error, con
 		if w.del {
 			op = "del"
 		}
-		window := "-1"
-		if w.conflictWindow >= 0 {
-			window = fmt.Sprint(w.conflictWindow.Microseconds())
-		}
-		args = append(args, []string{op, rueidis.BinaryString(w.data), rediscmd.Millis(w.ttl), window, c.markMillis, gen})
+		args = append(args, []string{op, rueidis.BinaryString(w.data), rediscmd.Millis(w.ttl), w.mark, c.markMillis, gen})
 	}
 	for j, res := range writeScript.ExecMany(rctx, c.redis, keys, args) {
 		n, err := res.AsInt64()
@@ -180,11 +186,47 @@ func (c *Cache[T]) loadConfig() setConfig { return setConfig{ttl: c.o.TTL} }
 func (c *Cache[T]) setWrite(key string, v T, cfg setConfig) (write, error) {
 	life := c.lifetimeOf(key, v, cfg)
 	if life.hard == 0 {
-		return write{key: key, del: true, conflictWindow: -1}, nil
+		return write{key: key, del: true, mark: anyMark}, nil
 	}
 	data, err := c.encode(key, v, false, life, 0)
 	if err != nil {
 		return write{}, err
 	}
-	return write{key: key, data: data, ttl: life.hard, conflictWindow: -1}, nil
+	return write{key: key, data: data, ttl: life.hard, mark: anyMark}, nil
+}
+
+// writeMark returns key's write mark for a Put that is about to write the
+// source of truth: the mark read with the value the local tier holds (no
+// round trip: a write since then would have dropped it, or will, and then
+// the Put only deletes when it needn't have), else the key's guard, read
+// with one GET. unknownMark when it cannot be read.
+func (c *Cache[T]) writeMark(ctx context.Context, key string) string {
+	if it, _ := c.localLookup(key, c.now()); it != nil {
+		return it.mark
+	}
+	guard := c.space.Key(guardKind, key)
+	if !c.breaker.Allow(guard) {
+		return unknownMark
+	}
+	rctx, done := c.deadline.bound(ctx, c.now())
+	g, err := c.redis.Do(rctx, rediscmd.Retried(c.redis.B().Get().Key(guard).Build())).ToString()
+	done()
+	c.breaker.Record(ctx, guard, err)
+	switch {
+	case rueidis.IsRedisNil(err):
+		return ""
+	case err != nil:
+		return unknownMark
+	}
+	return markOf(g)
+}
+
+// markOf returns the write mark in a guard: its last "w" and the digits
+// after it, or "" (see scripts.go).
+func markOf(guard string) string {
+	i := strings.LastIndexByte(guard, 'w')
+	if i < 0 || i == len(guard)-1 || strings.Trim(guard[i+1:], "0123456789") != "" {
+		return ""
+	}
+	return guard[i:]
 }

@@ -9,8 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/redis/rueidis"
-
 	"github.com/typecache/typecache/internal/rediscmd"
 )
 
@@ -22,7 +20,7 @@ import (
 // or 0 if the lock is held. KEYS: lock, fence. ARGV: owner, lease in ms,
 // fence TTL in ms (0: never expires). The counter is incremented only on
 // success, so tokens are consecutive per name.
-var acquireScript = rueidis.NewLuaScript(`
+var acquireScript = rediscmd.NewScript(`
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
 	return 0
 end
@@ -74,7 +72,7 @@ func (s *ownerSource) next() string {
 // extendScript makes the lease last at least ARGV[2] ms if ARGV[1] still
 // owns it, and refreshes the fence counter's expiry (ARGV[3] ms, 0: none).
 // It returns 1 if the lock is held, 0 if not. KEYS: lock, fence.
-var extendScript = rueidis.NewLuaScript(`
+var extendScript = rediscmd.NewScript(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
 	return 0
 end
@@ -131,7 +129,7 @@ func (l *Lock) lose(reason string) error {
 
 // releaseScript deletes the lock key if ARGV[1] still owns it and returns 1,
 // else 0. KEYS: lock.
-var releaseScript = rueidis.NewLuaScript(`
+var releaseScript = rediscmd.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
 	redis.call('DEL', KEYS[1])
 	return 1

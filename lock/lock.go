@@ -10,6 +10,7 @@ import (
 
 	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/internal/keyspace"
+	"github.com/typecache/typecache/internal/rediscmd"
 )
 
 var (
@@ -49,6 +50,7 @@ const fenceKind = "f"
 // key changed. Close removes that subscription.
 type Locker struct {
 	client *typecache.Client
+	send   rediscmd.Sender // rediscmd.Plain(client.Direct()): the lease scripts' round trips
 	opts   Options
 	args   leaseArgs
 	space  keyspace.Space
@@ -77,7 +79,7 @@ func New(c *typecache.Client, opts Options) (*Locker, error) {
 		return nil, invalid("Options.Prefix %v", err)
 	}
 	lk := &Locker{
-		client: c, opts: opts, args: opts.leaseArgs(), space: space,
+		client: c, send: rediscmd.Plain(c.Direct()), opts: opts, args: opts.leaseArgs(), space: space,
 		owners: newOwnerSource(), wakes: newWakeRouter(), turns: newLocalTurns(), closed: make(chan struct{}),
 	}
 	lk.unsub = c.Subscribe(space.Prefix(), lk.wakes)

@@ -3,8 +3,6 @@ package lock
 import (
 	"context"
 
-	"github.com/redis/rueidis"
-
 	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/internal/rediscmd"
 )
@@ -19,9 +17,14 @@ import (
 // a pipeline's writer and reader goroutines, and a call about to go on a
 // connection the server closed while idle goes on a new one instead
 // (TestFirstCallAfterRestart).
-func (lk *Locker) run(ctx context.Context, s *rueidis.Lua, keys, args []string) (int64, error) {
+func (lk *Locker) run(ctx context.Context, s *rediscmd.Script, keys, args []string) (int64, error) {
 	return typecache.Guard(ctx, lk.client.Breaker(), keys[0], errCircuitOpen, func() (int64, error) {
-		return s.Exec(ctx, lk.client.Direct(), keys, args).AsInt64()
+		direct := lk.client.Direct()
+		msg, err := s.Exec(ctx, direct, lk.send, keys, args)
+		if err != nil {
+			return 0, err
+		}
+		return msg.AsInt64()
 	})
 }
 

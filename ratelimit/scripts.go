@@ -49,7 +49,7 @@ import (
 // (interval × burst): a request is allowed when the new TAT is at most the
 // tolerance ahead of now, so burst requests pass at once on an idle key. A
 // denied request's retry time is reset + cost × interval − tolerance.
-var gcraScript = rueidis.NewLuaScript(rediscmd.NowLua("ARGV[4]") + `
+var gcraScript = rediscmd.NewScript(rediscmd.NowLua("ARGV[4]") + `
 local interval, tolerance = ARGV[1] + 0, ARGV[2] + 0
 local cost = ARGV[3] and ARGV[3] + 0 or 1
 local m = tolerance / interval + 1
@@ -89,7 +89,7 @@ return {remaining, ahead}
 // from ARGV[2] when the period is whole milliseconds, and the members'
 // times read from their names ("<time>" is the score's own digits), not
 // WITHSCORES; only a "<time>-<n>" member needs a ZSCORE.
-var slidingLogScript = rueidis.NewLuaScript(rediscmd.NowLua("ARGV[4]") + `
+var slidingLogScript = rediscmd.NewScript(rediscmd.NowLua("ARGV[4]") + `
 local limit, period = ARGV[1] + 0, ARGV[2] + 0
 local cost = ARGV[3] and ARGV[3] + 0 or 1
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now_us - period)
@@ -139,7 +139,7 @@ return {limit - count - cost, period}
 // the state one HMGET of two fields. Where (limit + 1)² reaches 2⁵³ (past
 // which n would not be exact) n is curr alone and a third field p holds
 // prev.
-var slidingCounterScript = rueidis.NewLuaScript(rediscmd.NowLua("ARGV[4]") + `
+var slidingCounterScript = rediscmd.NewScript(rediscmd.NowLua("ARGV[4]") + `
 local limit, period = ARGV[1] + 0, ARGV[2] + 0
 local cost = ARGV[3] and ARGV[3] + 0 or 1
 local m = limit + 1
@@ -220,7 +220,7 @@ return {remaining, reset}
 // knows what is left and the period), else with the quota left × 2³² + the
 // reset time in ms (negated and minus 1 when denied: the retry time is the
 // reset time), or, past 2²¹ left or 2³² ms, a table as the other scripts do.
-var fixedWindowScript = rueidis.NewLuaScript(`
+var fixedWindowScript = rediscmd.NewScript(`
 local left = redis.call('GET', KEYS[1])
 if not left then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
@@ -251,7 +251,7 @@ return {left, ttl * 1000}
 // algorithm is what a Limiter runs for its Options.Algorithm.
 type algorithm struct {
 	kind    string // the key kind: limiters of different algorithms never share keys
-	script  *rueidis.Lua
+	script  *rediscmd.Script
 	args    [2]string // the script's first two arguments, for a cost of 1
 	clocked bool      // whether the script reads the time (its ARGV[4] is a test's clock)
 	maxCost int       // the largest cost a request may have
@@ -371,7 +371,7 @@ func (l *Limiter) decide(ctx context.Context, key string, n int) (Result, error)
 	}
 	rkey := l.redisKey(key)
 	reply, err := typecache.Guard(ctx, l.breaker, rkey, errCircuitOpen, func() (rueidis.RedisMessage, error) {
-		return l.algo.script.Exec(ctx, l.redis, []string{rkey}, args).ToMessage()
+		return l.algo.script.Exec(ctx, l.redis, l.send, []string{rkey}, args)
 	})
 	if err != nil {
 		return Result{}, err

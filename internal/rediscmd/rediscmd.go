@@ -37,16 +37,25 @@ func Retried(cmd rueidis.Completed) rueidis.Completed { return cmd.Pin() }
 // RetriedCacheable pins a cacheable read; see the package doc.
 func RetriedCacheable(cmd rueidis.Cacheable) rueidis.Cacheable { return cmd.Pin() }
 
-// ClockLua defines, at the top of a script, now_us() and now_ms(): the time
-// in integer microseconds and milliseconds, from ARGV[1] when it is not
-// empty (a test's clock, in microseconds) and from Redis TIME otherwise.
-// Doubles hold such times exactly for centuries. fmt(n) writes a number
-// without Lua's exponent notation (tostring keeps 14 digits only).
-const ClockLua = `
-local function now_us()
-  if ARGV[1] ~= '' then return tonumber(ARGV[1]) end
+// TimeLua defines server_us(): the time of Redis TIME in integer
+// microseconds, for scripts that never take a test's clock.
+const TimeLua = `
+local function server_us()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+`
+
+// ClockLua defines, at the top of a script, now_us() and now_ms(): the time
+// in integer microseconds and milliseconds, from ARGV[1] when it is not
+// empty (a test's clock, in microseconds) and from Redis TIME otherwise
+// (TimeLua's server_us). Doubles hold such times exactly for centuries.
+// fmt(n) writes a number without Lua's exponent notation (tostring keeps 14
+// digits only).
+const ClockLua = TimeLua + `
+local function now_us()
+  if ARGV[1] ~= '' then return tonumber(ARGV[1]) end
+  return server_us()
 end
 local function now_ms() return math.floor(now_us() / 1000) end
 local function fmt(n) return string.format('%.0f', n) end

@@ -45,17 +45,59 @@ func (s *Script) Exec(ctx context.Context, redis rueidis.Client, send Sender, ke
 
 // ExecMany runs the script once per entry of keys and args (keys[i] in one
 // slot each) in one pipeline: rueidis sends each node its part in one round
-// trip. Calls the server did not know the script for are sent again with
-// EVAL, together.
+// trip. Only the calls the server did not know the script for are sent
+// again, with EVAL, together (see resend).
 func (s *Script) ExecMany(ctx context.Context, redis rueidis.Client, keys, args [][]string) []rueidis.RedisResult {
+	return resend(s, redis, keys, args, rueidis.RedisResult.Error, func(cmds rueidis.Commands, _ []int) []rueidis.RedisResult {
+		return redis.DoMulti(ctx, cmds...)
+	})
+}
+
+// A BatchSender sends cmds, cmds[i] about keys[i] (one slot each), in one
+// pipeline, and returns each command's reply and error (an error reply,
+// such as NOSCRIPT, is an error).
+type BatchSender func(ctx context.Context, cmds rueidis.Commands, keys [][]string) ([]rueidis.RedisMessage, []error)
+
+// Reply is one call's reply and error.
+type Reply struct {
+	Msg rueidis.RedisMessage
+	Err error
+}
+
+// ExecBatch is ExecMany through send, such as a sender of tracked reads.
+func (s *Script) ExecBatch(ctx context.Context, redis rueidis.Client, send BatchSender, keys, args [][]string) []Reply {
+	return resend(s, redis, keys, args, func(r Reply) error { return r.Err }, func(cmds rueidis.Commands, calls []int) []Reply {
+		sent := keys
+		if calls != nil {
+			sent = make([][]string, len(calls))
+			for j, i := range calls {
+				sent[j] = keys[i]
+			}
+		}
+		msgs, errs := send(ctx, cmds, sent)
+		out := make([]Reply, len(cmds))
+		for i := range out {
+			out[i] = Reply{msgs[i], errs[i]}
+		}
+		return out
+	})
+}
+
+// resend is the one place that handles NOSCRIPT for many calls: it sends
+// every call with EVALSHA (send's calls are nil), then sends again, with
+// EVAL, only the calls (their indexes in calls) whose error (errOf) was
+// NOSCRIPT, and returns each call's result. A call that ran is never sent
+// twice: after SCRIPT FLUSH on one node of a cluster (a restart, a failover
+// to a fresh replica), the calls to the other nodes keep what they did.
+func resend[R any](s *Script, redis rueidis.Client, keys, args [][]string, errOf func(R) error, send func(cmds rueidis.Commands, calls []int) []R) []R {
 	cmds := make(rueidis.Commands, len(keys))
 	for i := range keys {
 		cmds[i] = s.evalsha(redis, keys[i], args[i])
 	}
-	results := redis.DoMulti(ctx, cmds...)
+	results := send(cmds, nil)
 	var again []int
 	for i, res := range results {
-		if IsNoScript(res.Error()) {
+		if IsNoScript(errOf(res)) {
 			again = append(again, i)
 		}
 	}
@@ -64,22 +106,11 @@ func (s *Script) ExecMany(ctx context.Context, redis rueidis.Client, keys, args 
 		for j, i := range again {
 			evals[j] = s.eval(redis, keys[i], args[i])
 		}
-		for j, res := range redis.DoMulti(ctx, evals...) {
+		for j, res := range send(evals, again) {
 			results[again[j]] = res
 		}
 	}
 	return results
-}
-
-// EvalSha returns the EVALSHA command of one call, for callers that batch
-// it with other commands; on a NOSCRIPT reply (IsNoScript) send Eval's.
-func (s *Script) EvalSha(redis rueidis.Client, keys, args []string) rueidis.Completed {
-	return s.evalsha(redis, keys, args)
-}
-
-// Eval returns the EVAL command of one call.
-func (s *Script) Eval(redis rueidis.Client, keys, args []string) rueidis.Completed {
-	return s.eval(redis, keys, args)
 }
 
 func (s *Script) evalsha(redis rueidis.Client, keys, args []string) rueidis.Completed {
