@@ -268,6 +268,75 @@ func TestConcurrentPuts(t *testing.T) {
 	})
 }
 
+// TestSequentialPutsStore: a Put that no other write overlaps stores its
+// value, whether it follows the load of a Fetch, a Get (the key in the
+// local tier: the Put takes one round trip) or another Put right before
+// it; none deletes the entry (Stats.PutConflicts stays 0).
+func TestSequentialPutsStore(t *testing.T) {
+	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+		ctx := context.Background()
+		name := cacheName(t)
+		c := newCache(t, srv.Client(t), name, cache.Options[int]{TTL: time.Hour})
+		other := newCache(t, srv.Client(t), name, cache.Options[int]{TTL: time.Hour, DisableLocal: true})
+		src := newSource()
+		src.set("k", 100)
+		if v, err := c.Fetch(ctx, "k", cache.LoaderFunc[int](func(_ context.Context, key string) (int, error) { return src.get(key), nil })); err != nil || v != 100 {
+			t.Fatalf("Fetch = %d, %v", v, err)
+		}
+		for i := range 12 {
+			if i%3 == 1 {
+				if _, err := c.Get(ctx, "k"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := c.Put(ctx, "k", i, src.writer()); err != nil {
+				t.Fatal(err)
+			}
+			if v, err := other.Get(ctx, "k"); err != nil || v != i {
+				t.Fatalf("after Put %d, Redis holds %d, %v; want %d", i, v, err, i)
+			}
+		}
+		if n := c.Stats().PutConflicts; n != 0 {
+			t.Fatalf("PutConflicts = %d, want 0", n)
+		}
+	})
+}
+
+// TestOverlappingPutCountsItsDelete: a Put that another write overlapped
+// deletes the entry, and says so in Stats.PutConflicts and to a
+// ConflictObserver.
+func TestOverlappingPutCountsItsDelete(t *testing.T) {
+	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+		ctx := context.Background()
+		name := cacheName(t)
+		seen := &conflictRecorder{}
+		first := newCache(t, srv.Client(t), name, cache.Options[int]{TTL: time.Hour, Observer: seen})
+		second := newCache(t, srv.Client(t), name, cache.Options[int]{TTL: time.Hour})
+		src := newSource()
+		overlap := cache.WriterFunc[int](func(ctx context.Context, key string, v int) error {
+			src.set(key, v)
+			return second.Set(ctx, key, 7) // another write, after this Put began
+		})
+		if err := first.Put(ctx, "k", 1, overlap); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := second.Get(ctx, "k"); !errors.Is(err, cache.ErrNotFound) {
+			t.Fatalf("Get after the overlapped Put: %v; want ErrNotFound (deleted)", err)
+		}
+		if n := first.Stats().PutConflicts; n != 1 || seen.keys.Load() != 1 {
+			t.Fatalf("PutConflicts = %d, observed %d; want 1, 1", n, seen.keys.Load())
+		}
+	})
+}
+
+// conflictRecorder counts OnPutConflict calls.
+type conflictRecorder struct {
+	cache.NoopObserver
+	keys atomic.Int64
+}
+
+func (r *conflictRecorder) OnPutConflict(string) { r.keys.Add(1) }
+
 // TestFetchManyJoinsLoads: FetchMany neither loads a key that a Fetch of
 // this process is loading, nor one another process holds the lease of; it
 // loads the rest in one batch, and cancelling its ctx does not cancel its
