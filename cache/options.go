@@ -33,8 +33,8 @@ const (
 	DefaultLoadTimeout = 30 * time.Second
 	// DefaultRedisTimeout bounds each call to Redis.
 	DefaultRedisTimeout = time.Second
-	// DefaultMaxConcurrentLoads bounds the loader calls one Fetch or
-	// FetchMany runs at once.
+	// DefaultMaxConcurrentLoads bounds the loader calls one FetchMany runs
+	// at once.
 	DefaultMaxConcurrentLoads = 4
 	// DefaultStampedeLease is how long a load lease outlives a process that
 	// died while loading.
