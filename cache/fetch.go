@@ -80,6 +80,13 @@ func (c *Cache[T]) fetch(ctx context.Context, keys []string, loader keyLoader[T]
 		todo[i] = i
 	}
 	flights := make([]*flight[T], len(keys))
+	giveUp := func(unanswered []int) error {
+		cause := context.Cause(ctx)
+		for _, i := range unanswered {
+			errs[i] = cause
+		}
+		return cause
+	}
 	for len(todo) > 0 {
 		var led []pendingKey[T]
 		for _, i := range todo {
@@ -97,11 +104,7 @@ func (c *Cache[T]) fetch(ctx context.Context, keys []string, loader keyLoader[T]
 			select {
 			case <-flights[i].done:
 			case <-ctx.Done():
-				cause := context.Cause(ctx)
-				for _, i := range todo[n:] {
-					errs[i] = cause
-				}
-				return cause
+				return giveUp(todo[n:])
 			}
 			if out := flights[i].outcome; out.retry {
 				retry = append(retry, i) // its leader gave up before its read was answered
@@ -110,6 +113,9 @@ func (c *Cache[T]) fetch(ctx context.Context, keys []string, loader keyLoader[T]
 			}
 		}
 		todo = retry
+		if len(todo) > 0 && ctx.Err() != nil { // it may be this caller that gave up
+			return giveUp(todo)
+		}
 	}
 	return nil
 }
