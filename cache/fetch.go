@@ -70,6 +70,11 @@ type pendingKey[T any] struct {
 	watched bool
 }
 
+// held returns p's key with lease l.
+func (p pendingKey[T]) held(l lease) held[T] {
+	return held[T]{key: p.call.key, redisKeys: p.call.redisKeys, lease: l}
+}
+
 // fetch answers keys (checked, each once, not in the local tier) for Fetch
 // and FetchMany: vals[i] and errs[i] are keys[i]'s. It returns the cause of
 // ctx's end if the caller gave up first; keys not answered by then get it
@@ -93,7 +98,8 @@ func (c *Cache[T]) fetch(ctx context.Context, keys []string, loader keyLoader[T]
 			f, leader := c.flights.join(keys[i])
 			flights[i] = f
 			if leader {
-				led = append(led, pendingKey[T]{call: readCall{key: keys[i], mode: readOrLease, token: newToken()}, flight: f})
+				call := readCall{key: keys[i], mode: readOrLease, token: newToken(), redisKeys: c.keysOf(keys[i])}
+				led = append(led, pendingKey[T]{call: call, flight: f})
 			}
 		}
 		if len(led) > 0 {
@@ -146,7 +152,7 @@ func (c *Cache[T]) lead(ctx context.Context, ps []pendingKey[T], loader keyLoade
 		case p.res.state == stateFailed && ctx.Err() != nil: // the caller gave up, not Redis
 			c.flights.land(p.call.key, p.flight, outcome[T]{retry: true})
 			if p.res.sent {
-				abandoned = append(abandoned, held[T]{key: p.call.key, lease: lease{token: p.call.token}})
+				abandoned = append(abandoned, p.held(lease{token: p.call.token}))
 			}
 		default:
 			rest = append(rest, p)
@@ -307,12 +313,12 @@ func (c *Cache[T]) loadKeys(ctx context.Context, ps []pendingKey[T], loader keyL
 	hs := make([]held[T], len(ps))
 	var lost []held[T]
 	for i, p := range ps {
-		hs[i].key = p.call.key
+		hs[i] = p.held(lease{})
 		switch {
 		case p.res.state == stateLeased:
 			hs[i].lease = lease{token: p.call.token, gen: p.res.gen}
 		case p.res.state == stateFailed && p.res.sent:
-			lost = append(lost, held[T]{key: p.call.key, lease: lease{token: p.call.token}})
+			lost = append(lost, p.held(lease{token: p.call.token}))
 		}
 	}
 	for i, out := range c.load(ctx, hs, loader) {

@@ -39,9 +39,10 @@ func newToken() string {
 // held is a key's lease (a zero lease: none) and, once its load ended
 // well, what it loaded.
 type held[T any] struct {
-	key    string
-	lease  lease
-	result *loaded[T]
+	key       string
+	redisKeys []string // keysOf(key)
+	lease     lease
+	result    *loaded[T]
 }
 
 // loaded is a loader's result for one key.
@@ -76,7 +77,7 @@ func (c *Cache[T]) finishLeases(ctx context.Context, hs []held[T]) {
 			if life.hard > 0 {
 				data, err := c.encode(h.key, r.value, r.absent, life, r.took)
 				if err == nil {
-					storeKeys = append(storeKeys, c.keysOf(h.key))
+					storeKeys = append(storeKeys, h.redisKeys)
 					storeArgs = append(storeArgs, []string{l.token, rueidis.BinaryString(data), rediscmd.Millis(life.hard), c.markMillis, l.gen})
 					stored = append(stored, h.key)
 					continue
@@ -84,7 +85,7 @@ func (c *Cache[T]) finishLeases(ctx context.Context, hs []held[T]) {
 				c.storeFailed(h.key, err)
 			}
 		}
-		releaseKeys = append(releaseKeys, c.keysOf(h.key))
+		releaseKeys = append(releaseKeys, h.redisKeys)
 		releaseArgs = append(releaseArgs, []string{l.token, c.markMillis})
 	}
 	if len(storeKeys)+len(releaseKeys) == 0 {
@@ -155,8 +156,8 @@ func (k *leaseKeeper[T]) extend() {
 	var keys, args [][]string
 	for i := range k.hs {
 		// Not the whole held: the load writes its result meanwhile.
-		if key, token := k.hs[i].key, k.hs[i].lease.token; token != "" {
-			keys = append(keys, c.keysOf(key))
+		if rkeys, token := k.hs[i].redisKeys, k.hs[i].lease.token; token != "" {
+			keys = append(keys, rkeys)
 			args = append(args, []string{token, c.leaseMillis})
 		}
 	}

@@ -68,6 +68,17 @@ type readCall struct {
 	key   string
 	mode  readMode
 	token string
+	// redisKeys are key's Redis keys (keysOf), when the caller keeps them
+	// for the lease's scripts; nil: read computes them.
+	redisKeys []string
+}
+
+// redisKeys returns call's Redis keys.
+func (c *Cache[T]) redisKeys(call readCall) []string {
+	if call.redisKeys != nil {
+		return call.redisKeys
+	}
+	return c.keysOf(call.key)
 }
 
 // readRequest is one read of one or more keys, all in one pipeline.
@@ -120,7 +131,7 @@ func (c *Cache[T]) read(ctx context.Context, req readRequest, results []readResu
 	keys, args := make([][]string, 0, n), make([][]string, 0, n)
 	sent := make([]int, 0, n) // indexes in req.calls of keys[j]
 	for i, call := range req.calls {
-		k := c.keysOf(call.key)
+		k := c.redisKeys(call)
 		if !c.breaker.Allow(k[0]) {
 			results[i] = readResult[T]{state: stateFailed, err: errCircuitOpen}
 			continue
@@ -163,7 +174,7 @@ func (c *Cache[T]) readOne(ctx context.Context, req readRequest, into *item[T]) 
 	if err != nil {
 		return readResult[T]{state: stateFailed}, err
 	}
-	k := c.keysOf(call.key)
+	k := c.redisKeys(call)
 	if !c.breaker.Allow(k[0]) {
 		return readResult[T]{state: stateFailed}, errCircuitOpen
 	}

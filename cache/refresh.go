@@ -93,17 +93,17 @@ func (c *Cache[T]) refreshInBackground(key string, loader keyLoader[T]) {
 		defer c.background.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), c.o.LoadTimeout)
 		defer cancel()
-		token := newToken()
-		res, err := c.readOne(ctx, readRequest{calls: []readCall{{key: key, mode: leaseAlways, token: token}}, now: c.now()}, nil)
+		call := readCall{key: key, mode: leaseAlways, token: newToken(), redisKeys: c.keysOf(key)}
+		res, err := c.readOne(ctx, readRequest{calls: []readCall{call}, now: c.now()}, nil)
 		var out outcome[T]
 		switch res.state {
 		case stateFailed:
 			out.err = keyErr("refresh", key, err)
 			if res.sent { // the lease may be the refresh's
-				c.finishLeases(ctx, []held[T]{{key: key, lease: lease{token: token}}})
+				c.finishLeases(ctx, []held[T]{{key: key, redisKeys: call.redisKeys, lease: lease{token: call.token}}})
 			}
 		case stateLeased:
-			out = c.load(ctx, []held[T]{{key: key, lease: lease{token: token, gen: res.gen}}}, loader)[0]
+			out = c.load(ctx, []held[T]{{key: key, redisKeys: call.redisKeys, lease: lease{token: call.token, gen: res.gen}}}, loader)[0]
 		}
 		if out.panicked {
 			out.err = fmt.Errorf("cache: loader panicked: %v", out.panicVal)
