@@ -102,6 +102,7 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		{"bytes", cache.Options[user]{TTL: time.Second, MaxLocalBytes: -1}, "Options.MaxLocalBytes"},
 		{"value bytes", cache.Options[user]{TTL: time.Second, MaxValueBytes: -1}, "Options.MaxValueBytes"},
 		{"load timeout", cache.Options[user]{TTL: time.Second, LoadTimeout: -1}, "Options.LoadTimeout"},
+		{"concurrent loads", cache.Options[user]{TTL: time.Second, MaxConcurrentLoads: -1}, "Options.MaxConcurrentLoads"},
 		{"TTL under a millisecond", cache.Options[user]{TTL: time.Nanosecond}, "Options.TTL"},
 		{"negative TTL under a millisecond", cache.Options[user]{TTL: time.Second, NegativeTTL: time.Microsecond}, "Options.NegativeTTL"},
 		{"lease", cache.Options[user]{TTL: time.Second, StampedeLease: time.Millisecond}, "Options.StampedeLease"},

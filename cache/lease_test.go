@@ -207,3 +207,63 @@ func TestFetchManyWaitsTogether(t *testing.T) {
 		}
 	})
 }
+
+// TestFetchManyLoadsBesideWaits: a FetchMany loads the keys it leased at
+// once, and keys it waited for (their holder gave up) in a second LoadMany
+// call while the first still runs, within Options.MaxConcurrentLoads.
+func TestFetchManyLoadsBesideWaits(t *testing.T) {
+	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+		ctx := context.Background()
+		name := cacheName(t)
+		holder := newCache(t, srv.Client(t), name, cache.Options[int]{TTL: time.Hour})
+		waiter := newCache(t, srv.Client(t), name, cache.Options[int]{TTL: time.Hour, MaxConcurrentLoads: 2})
+		holding, giveUp := make(chan struct{}), make(chan struct{})
+		held := make(chan error, 1)
+		go func() {
+			_, err := holder.FetchMany(ctx, []string{"b", "c"}, cache.BatchLoaderFunc[int](func(context.Context, []string) (map[string]int, error) {
+				close(holding)
+				<-giveUp
+				return nil, errors.New("holder gave up") // its leases are released
+			}))
+			held <- err
+		}()
+		<-holding
+
+		first, second, finishFirst := make(chan []string, 1), make(chan []string, 1), make(chan struct{})
+		var calls atomic.Int64
+		got := make(chan map[string]int, 1)
+		go func() {
+			m, err := waiter.FetchMany(ctx, []string{"a", "b", "c"}, cache.BatchLoaderFunc[int](func(_ context.Context, keys []string) (map[string]int, error) {
+				if calls.Add(1) == 1 {
+					first <- keys
+					<-finishFirst // still running when the second call starts
+				} else {
+					second <- keys
+				}
+				m := map[string]int{}
+				for _, k := range keys {
+					m[k] = len(k)
+				}
+				return m, nil
+			}))
+			if err != nil {
+				t.Error(err)
+			}
+			got <- m
+		}()
+		if keys := <-first; len(keys) != 1 || keys[0] != "a" {
+			t.Fatalf("first LoadMany of %v, want [a] (b and c are held elsewhere)", keys)
+		}
+		close(giveUp)
+		if err := <-held; err == nil {
+			t.Fatal("holder's FetchMany succeeded, want its loader's error")
+		}
+		if keys := <-second; len(keys) != 2 {
+			t.Fatalf("second LoadMany of %v, want [b c]", keys)
+		}
+		close(finishFirst)
+		if m := <-got; len(m) != 3 {
+			t.Fatalf("FetchMany = %v, want a, b and c", m)
+		}
+	})
+}
