@@ -104,6 +104,14 @@ func server(tb testing.TB) *benchServer {
 	return newBenchServer(tb, redistest.Standalone(tb))
 }
 
+// privateServer returns a throwaway redis-server of tb's own, stopped when
+// tb ends, even when REDIS_URL is set: for workloads that flush the server
+// or measure its memory.
+func privateServer(tb testing.TB) *benchServer {
+	tb.Helper()
+	return newBenchServer(tb, redistest.NewStandalone(tb))
+}
+
 func newBenchServer(tb testing.TB, srv *redistest.Server) *benchServer {
 	return &benchServer{srv: srv, raw: srv.Raw(tb)}
 }
