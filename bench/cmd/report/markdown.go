@@ -39,6 +39,29 @@ var workloadDocs = map[string]string{
 		"`create` starts a session and puts three values in it. Each goroutine has a session of its own, as each visitor of a site does.",
 }
 
+// guardFootprint describes, from the StoreValue rows, the keys typecache's
+// cache keeps beside its values after a burst of writes (reported, not a
+// target), or returns "" when the run has none of those rows.
+func guardFootprint(r *run) string {
+	var parts []string
+	for _, size := range valueSizes {
+		name := "StoreValue/" + size + "/typecache/" + single
+		keys, ok1 := r.stat(name, "keys/value")
+		guard, ok2 := r.stat(name, "guard-B/value")
+		total, ok3 := r.stat(name, "redis-B/value")
+		if !ok1 || !ok2 || !ok3 || total.median == 0 {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("at %s, %s keys per value stored (the value's own included) and %s per value in the keys that hold none, %.0f%% of its Redis memory per value",
+			size, format("keys/value", keys.median), format("guard-B/value", guard.median), 100*guard.median/total.median))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "Guard keys after a burst of writes (reported, not a target): right after the StoreValue burst, typecache's cache has, " +
+		strings.Join(parts, "; ") + ". The keys beside the values are its guards, which each write leaves for 10 s."
+}
+
 // columnOrder is the order of the table columns after time/op; units not
 // listed follow in order of appearance.
 var columnOrder = []string{"ops/s", "client-cpu-µs/op", "redis-cpu-µs/op", "redis-B/value", "keys/value", "guard-B/value", "round-trips/op", "allocs/op", "B/op"}
@@ -79,6 +102,9 @@ func writeMarkdown(w io.Writer, r *run, in markdownInputs) {
 		fmt.Fprintf(w, "| %s | %s | %s |\n", ch.target, ch.measured, ch.verdict)
 	}
 	fmt.Fprintf(w, "\nMeasured by the packages' own tests rather than here: the local tier's bound while 1M keys stream through (`cache`), round trips per slot group of `FetchMany` on a cluster (`TestFetchManyRoundTrips`), and the round trips of every session request (`session.TestRoundTrips`).\n\n")
+	if guards := guardFootprint(r); guards != "" {
+		fmt.Fprintf(w, "%s\n\n", guards)
+	}
 	if in.notes != "" {
 		fmt.Fprintf(w, "### Notes on this run\n\n%s\n\n", in.notes)
 	}

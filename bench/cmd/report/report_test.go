@@ -175,6 +175,7 @@ func TestGenerate(t *testing.T) {
 	for _, want := range []string{"Test CPU, 2 cores", "go1.26.8", "7.0.15", "2026-11-25T18:00:00Z", "commit 0123abc", "(img/benchmarks.svg)",
 		"github.com/go-redis/cache/v9 v9.0.0", "failed in this run: Session", "| **missed** |", "| typecache/1-goroutine | 60 ns |",
 		"| benchmark | time/op | ± | client-cpu-µs/op | round-trips/op | allocs/op | B/op |", "| 1000B/typecache/1-goroutine | 60 µs | 0% | 1575 | 2.00 | 115 |",
+		"at 1000B, 2.00 keys per value stored (the value's own included) and 115 B per value in the keys that hold none, 7% of its Redis memory per value.",
 		"### Notes on this run\n\nThe stampede target was missed because of X."} {
 		if !strings.Contains(string(page), want) {
 			t.Errorf("benchmarks.md lacks %q:\n%s", want, page)
