@@ -42,8 +42,8 @@ type workload struct {
 }
 
 // benchCallers runs w as one sub-benchmark per entry of callerCounts, each
-// making b.N operations in all from that many goroutines, and reports their
-// cost (see cost).
+// making b.N operations in all from that many goroutines, after one untimed
+// op of each, and reports their cost (see cost).
 func benchCallers(b *testing.B, srv *benchServer, w workload) {
 	var ops []op
 	for _, n := range callerCounts {
@@ -52,6 +52,18 @@ func benchCallers(b *testing.B, srv *benchServer, w workload) {
 				ops = append(ops, w.prepare(b, len(ops)))
 			}
 			ctx := context.Background()
+			// Warm up: every caller makes one op at once, untimed, so that
+			// the clients hold the connections n callers need, as they do
+			// in a server that has been up for a while.
+			var warm sync.WaitGroup
+			for _, o := range ops[:n] {
+				warm.Go(func() {
+					if err := o(ctx); err != nil {
+						b.Errorf("%s: %v", w.contender, err)
+					}
+				})
+			}
+			warm.Wait()
 			// Each caller takes grain operations at a time, so that the
 			// shared counter costs nothing next to the fastest op.
 			grain := int64(max(1, b.N/(n*64)))

@@ -126,7 +126,7 @@ func writeMarkdown(w io.Writer, r *run, in markdownInputs) {
 
 	fmt.Fprintf(w, "## Reproduce\n\n")
 	fmt.Fprintf(w, "```sh\nmake bench          # prints one benchstat table per workload\nmake bench-report   # also rewrites this page and its chart\n```\n\n")
-	fmt.Fprintf(w, "`BENCH_COUNT` (default 6), `BENCHTIME` (default 500ms) and `BENCH_WORKLOADS` (e.g. `\"LocalHit Stampede\"`) adjust the run; "+
+	fmt.Fprintf(w, "`BENCH_COUNT` (default 6), `BENCHTIME` (default 300ms) and `BENCH_WORKLOADS` (e.g. `\"LocalHit Stampede\"`) adjust the run; "+
 		"`REDIS_URL` points it at an existing server instead of a throwaway redis-server. The benchmarks are in `bench/` (its own Go module, "+
 		"so the competitors never become typecache dependencies): `cd bench && go test -run '^$' -bench . -benchmem`.\n")
 }
