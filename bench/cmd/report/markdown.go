@@ -111,7 +111,7 @@ func writeMarkdown(w io.Writer, r *run, in markdownInputs) {
 
 	fmt.Fprintf(w, "## Workloads\n\n")
 	fmt.Fprintf(w, "Every workload runs its operations from one goroutine (`1-goroutine`, latency) and from 64 at once (`64-goroutines`, throughput), "+
-		"unless it has a concurrency of its own. Beside time/op: `ops/s` is operations per second of wall-clock time; "+
+		"except Stampede and LockHandoff, which have a concurrency of their own, and LocalTierMemory, which measures the process's memory. Beside time/op: `ops/s` is operations per second of wall-clock time; "+
 		"`client-cpu-µs/op` the CPU time (user and system, getrusage) of the benchmark process per operation, every goroutine of the client included; "+
 		"`redis-cpu-µs/op` the CPU time of the Redis server per operation (`INFO cpu`); `round-trips/op` (one goroutine only) the requests written to Redis per operation; "+
 		"`allocs/op` and `B/op` the client's allocations. On a shared machine the CPU times vary much less than the wall clock.\n\n")
