@@ -12,6 +12,7 @@ import (
 
 	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/internal/keyspace"
+	"github.com/typecache/typecache/internal/observe"
 )
 
 // Source says who made a decision.
@@ -109,6 +110,7 @@ func New(c *typecache.Client, opts Options) (*Limiter, error) {
 	if err != nil {
 		return nil, invalid("Options.Prefix %v", err)
 	}
+	o.Observer = observe.Named(o.Observer, o.Prefix, Observer(NoopObserver{}))
 	l := &Limiter{redis: c.Redis(), breaker: c.Breaker(), opts: o, space: space, algo: algorithmOf(o)}
 	if o.LocalDenyCache {
 		l.denials = newLocalDenyCache(o.LocalDenyCacheSize)
