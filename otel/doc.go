@@ -24,6 +24,17 @@
 // (one wrapped in an observer of yours that does not pass WithName on)
 // records without the instance's attribute.
 //
+// For example, with the name typed once:
+//
+//	metrics, err := otel.NewMetrics(nil) // the global MeterProvider
+//	if err != nil {
+//		return err
+//	}
+//	users, err := cache.New[User](client, "user", cache.Options[User]{
+//		TTL:      time.Hour,
+//		Observer: metrics.CacheObserver(nil), // typecache.cache.name = "user"
+//	})
+//
 // [TraceLoader] and [TraceBatchLoader] wrap a cache.Loader or
 // cache.BatchLoader so that each load runs in a span: observers have no
 // context, loaders do.

@@ -26,10 +26,11 @@ var lockBuckets = []float64{0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60
 // Metrics holds the instruments of every typecache package, created once
 // from a MeterProvider; its …Observer methods return the observers that
 // record into them, which each package's New names after its instance. A
-// Metrics is safe for concurrent use by multiple goroutines, and so are its
-// observers; build one per MeterProvider and share it. The …Observer methods of a nil
-// *Metrics return the observer they are given to pass calls on to (nil
-// included): metrics can be optional without a branch at every New.
+// Metrics is safe for concurrent use by multiple goroutines, and so are
+// its observers; build one per MeterProvider and share it. The …Observer
+// methods of a nil *Metrics return the observer they are given to pass
+// calls on to (nil included): metrics can be optional without a branch at
+// every New.
 type Metrics struct {
 	cacheHits, cacheMisses, cacheLoads, cacheStale     metric.Int64Counter
 	cacheErrors, cacheStoreFailures, cacheInvalidation metric.Int64Counter
