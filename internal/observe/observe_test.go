@@ -3,12 +3,11 @@ package observe_test
 import (
 	"testing"
 
-	"go.uber.org/goleak"
-
 	"github.com/typecache/typecache/internal/observe"
+	"github.com/typecache/typecache/internal/redistest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { redistest.Main(m) }
 
 // observer stands for a package's Observer interface.
 type observer interface{ Event() string }
