@@ -68,7 +68,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	scores, err := leaderboard.New(client, "scores", leaderboard.Options{Observer: metrics.LeaderboardObserver(nil)})
+	scores, err := leaderboard.New(client, "scores", leaderboard.Options{TTL: 30 * 24 * time.Hour, Observer: metrics.LeaderboardObserver(nil)})
 	if err != nil {
 		log.Fatal(err)
 	}
