@@ -84,9 +84,9 @@ type KeyObserver interface {
 // Options.Observer: New calls WithName once, with the name given to New
 // (without Options.Version, so that a cache keeps its name across a change
 // of Version), and the Cache reports to the Observer WithName returns (nil
-// means none), never to the NamedObserver itself. The Observer it returns
-// may be a [KeyObserver]. Every typecache package has a NamedObserver of
-// this shape, named by its instances' names or prefixes.
+// means none), which may be the NamedObserver itself. The Observer it
+// returns may be a [KeyObserver]. Every typecache package has a
+// NamedObserver of this shape, named by its instances' names or prefixes.
 type NamedObserver interface {
 	Observer
 	// WithName returns the Observer of the Cache called name. New calls it

@@ -24,7 +24,7 @@ type Observer interface {
 // (the otel module's observers record it as an attribute). Set it as
 // Options.Observer: New calls WithName once, with the name given to New (its
 // Buffered views report to the returned Observer), and the Counter reports
-// to the Observer WithName returns (nil means none), never to the
+// to the Observer WithName returns (nil means none), which may be the
 // NamedObserver itself. Every typecache package has a NamedObserver of this
 // shape, named by its instances' names or prefixes.
 type NamedObserver interface {

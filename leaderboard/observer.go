@@ -20,7 +20,7 @@ type Observer interface {
 // (the otel module's observers record it as an attribute). Set it as
 // Options.Observer: New calls WithName once, with the name given to New (its
 // At views report to the returned Observer), and the Board reports to the
-// Observer WithName returns (nil means none), never to the NamedObserver
+// Observer WithName returns (nil means none), which may be the NamedObserver
 // itself. Every typecache package has a NamedObserver of this shape, named
 // by its instances' names or prefixes.
 type NamedObserver interface {

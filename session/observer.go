@@ -89,13 +89,13 @@ type Observer interface {
 // (the otel module's observers record it as an attribute). Set it as
 // Options.Observer: New calls WithName once, with Options.Prefix
 // (DefaultPrefix when empty), and the Store reports to the Observer WithName
-// returns (nil means none), never to the NamedObserver itself. Every
+// returns (nil means none), which may be the NamedObserver itself. Every
 // typecache package has a NamedObserver of this shape, named by its
 // instances' names or prefixes.
 type NamedObserver interface {
 	Observer
-	// WithName returns the Observer of the Store called name. New calls it
-	// before the Store reports anything.
+	// WithName returns the Observer of the Store whose Prefix is name. New
+	// calls it before the Store reports anything.
 	WithName(name string) Observer
 }
 
