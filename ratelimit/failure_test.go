@@ -140,8 +140,8 @@ func TestScriptErrorsAreErrors(t *testing.T) {
 						t.Fatalf("Allow on a list = %+v, %v; want a WRONGTYPE error naming the key", res, err)
 					}
 					resp := serve(handler(t, l, ratelimit.MiddlewareOptions{Key: func(*http.Request) string { return "k" }}), httptest.NewRequest("GET", "/", nil))
-					if resp.StatusCode != http.StatusInternalServerError {
-						t.Fatalf("middleware: %d, want 500", resp.StatusCode)
+					if resp.StatusCode != http.StatusInternalServerError || resp.Header.Get("RateLimit-Policy") != "" || resp.Header.Get("RateLimit") != "" {
+						t.Fatalf("middleware: %d %v, want 500 without rate limit fields", resp.StatusCode, resp.Header)
 					}
 				})
 			}
