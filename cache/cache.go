@@ -11,6 +11,7 @@ import (
 
 	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/internal/keyspace"
+	"github.com/typecache/typecache/internal/observe"
 	"github.com/typecache/typecache/internal/rediscmd"
 )
 
@@ -97,6 +98,7 @@ func New[T any](c *typecache.Client, name string, opts Options[T]) (*Cache[T], e
 	if err != nil {
 		return nil, fmt.Errorf("%w: name with Options.Version (%q) %v", ErrInvalidOptions, instance, err)
 	}
+	o.Observer = observe.Named(o.Observer, name, Observer(NoopObserver{}))
 	cache := &Cache[T]{
 		client: c, redis: c.Redis(), space: space, o: o,
 		now:           wallClock.read,

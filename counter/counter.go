@@ -12,6 +12,7 @@ import (
 
 	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/internal/keyspace"
+	"github.com/typecache/typecache/internal/observe"
 	"github.com/typecache/typecache/internal/rediscmd"
 )
 
@@ -48,6 +49,7 @@ func New(c *typecache.Client, name string, opts Options) (*Counter, error) {
 	if err != nil {
 		return nil, err
 	}
+	o.Observer = observe.Named(o.Observer, name, Observer(NoopObserver{}))
 	return &Counter{client: c, redis: c.Redis(), send: rediscmd.Plain(c.Redis()), space: space, opts: o, ttl: rediscmd.Millis(o.TTL)}, nil
 }
 

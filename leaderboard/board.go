@@ -13,6 +13,7 @@ import (
 
 	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/internal/keyspace"
+	"github.com/typecache/typecache/internal/observe"
 	"github.com/typecache/typecache/internal/rediscmd"
 )
 
@@ -77,6 +78,7 @@ func New(c *typecache.Client, name string, opts Options) (*Board, error) {
 	if err != nil {
 		return nil, err
 	}
+	o.Observer = observe.Named(o.Observer, name, Observer(NoopObserver{}))
 	b := &Board{
 		client: c, redis: c.Redis(), send: rediscmd.Plain(c.Redis()), space: space, opts: o,
 		order: "h", max: strconv.Itoa(o.MaxSize), now: time.Now,

@@ -10,6 +10,7 @@ import (
 
 	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/internal/keyspace"
+	"github.com/typecache/typecache/internal/observe"
 )
 
 var (
@@ -76,6 +77,7 @@ func New(c *typecache.Client, opts Options) (*Locker, error) {
 	if err != nil {
 		return nil, invalid("Options.Prefix %v", err)
 	}
+	opts.Observer = observe.Named(opts.Observer, opts.Prefix, Observer(NoopObserver{}))
 	lk := &Locker{
 		client: c, opts: opts, args: opts.leaseArgs(), space: space,
 		owners: newOwnerSource(), wakes: newWakeRouter(), turns: newLocalTurns(), closed: make(chan struct{}),

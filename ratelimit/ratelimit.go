@@ -12,14 +12,18 @@ import (
 
 	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/internal/keyspace"
+	"github.com/typecache/typecache/internal/observe"
 )
 
 // Source says who made a decision.
 type Source int
 
 const (
+	// NoDecision, the zero value, is the Source of the Result returned
+	// with an error: nothing was decided, and Allowed is false.
+	NoDecision Source = iota
 	// FromRedis: the decision was made by the limiter's script in Redis.
-	FromRedis Source = iota
+	FromRedis
 	// FromLocalDenyCache: the key was already denied until a later time, so
 	// the request was denied in this process without a round trip.
 	FromLocalDenyCache
@@ -34,6 +38,8 @@ const (
 // String returns a short name of the source.
 func (s Source) String() string {
 	switch s {
+	case NoDecision:
+		return "none"
 	case FromRedis:
 		return "redis"
 	case FromLocalDenyCache:
@@ -64,7 +70,8 @@ type Result struct {
 	// further request is admitted.
 	ResetAfter time.Duration
 	// Source says who decided: Redis, the local deny cache, or the failure
-	// mode because Redis was unavailable.
+	// mode because Redis was unavailable; NoDecision (the zero value) when
+	// AllowN returned an error.
 	Source Source
 	// Err is the error behind a fallback decision (Source FromFailOpen or
 	// FromFailClosed), for logging; nil otherwise.
@@ -103,6 +110,7 @@ func New(c *typecache.Client, opts Options) (*Limiter, error) {
 	if err != nil {
 		return nil, invalid("Options.Prefix %v", err)
 	}
+	o.Observer = observe.Named(o.Observer, o.Prefix, Observer(NoopObserver{}))
 	l := &Limiter{redis: c.Redis(), breaker: c.Breaker(), opts: o, space: space, algo: algorithmOf(o)}
 	if o.LocalDenyCache {
 		l.denials = newLocalDenyCache(o.LocalDenyCacheSize)
@@ -169,6 +177,7 @@ func (l *Limiter) AllowN(ctx context.Context, key string, n int) (Result, error)
 		obs.OnError(key, err)
 		return Result{}, err
 	}
+	res.Source = FromRedis
 	return res, nil
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/internal/keyspace"
+	"github.com/typecache/typecache/internal/observe"
 	"github.com/typecache/typecache/internal/rediscmd"
 )
 
@@ -169,6 +170,7 @@ func New[T any](c *typecache.Client, opts Options[T]) (*Store[T], error) {
 	if err != nil {
 		return nil, invalid("Options.Prefix %v", err)
 	}
+	o.Observer = observe.Named(o.Observer, o.Prefix, Observer(NoopObserver{}))
 	s := &Store[T]{
 		o: o, redis: c.Redis(), breaker: c.Breaker(), space: space, ctxKey: new(contextKey),
 		plain:      rediscmd.Plain(c.Direct()),
