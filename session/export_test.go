@@ -19,8 +19,14 @@ func WellFormed(token string) bool {
 	return ok
 }
 
-// UserKey returns the Redis key that holds userID's sessions.
-func UserKey[T any](s *Store[T], userID string) string { return s.key(userRoute(userID)) }
+// UserKey returns the Redis key that holds userID's new sessions.
+func UserKey[T any](s *Store[T], userID string) string {
+	keys, err := s.routing(context.Background())
+	if err != nil {
+		panic(err)
+	}
+	return s.key(keys.route(0, userID))
+}
 
 // SessionKey returns the Redis key that holds the session token names, and
 // the session's id (the name of its fields there).

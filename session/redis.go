@@ -19,20 +19,48 @@ import (
 // Every command the Store sends about a session goes through here.
 //
 // The call goes past the client's breaker of key's node: while it is open,
-// eval fails at once with errCircuitOpen, and every outcome feeds it.
+// eval fails at once with errCircuitOpen, and every outcome feeds it. A
+// failure that says the node refuses connections (typecache.Unreachable)
+// wraps ErrUnavailable too, from the first one: the command was not sent.
+// After Close, eval fails at once with errStoreClosed.
 func (s *Store[T]) eval(ctx context.Context, script *rediscmd.Script, key string, tracked bool, args []string) (rueidis.RedisMessage, error) {
+	if s.closed.Load() {
+		return rueidis.RedisMessage{}, errStoreClosed
+	}
 	send := s.plain
 	if tracked {
 		send = s.tracked // s.plain too without a local tier
 	}
-	return typecache.Guard(ctx, s.breaker, key, errCircuitOpen, func() (rueidis.RedisMessage, error) {
+	msg, err := typecache.Guard(ctx, s.breaker, key, errCircuitOpen, func() (rueidis.RedisMessage, error) {
 		return script.Exec(ctx, s.redis, send, []string{key}, args)
 	})
+	if typecache.Unreachable(err) {
+		err = unreachable{err}
+	}
+	return msg, err
 }
 
 // errCircuitOpen is ErrUnavailable as the cause of an error that already
 // says "session: <op> <key>".
 var errCircuitOpen = rediscmd.CircuitOpen(ErrUnavailable)
+
+// unreachable is the cause of an error that already says "session: <op>
+// <key>" when the node refused the connection: it matches ErrUnavailable
+// and unwraps to the network error.
+type unreachable struct{ err error }
+
+func (e unreachable) Error() string      { return "redis unavailable: " + e.err.Error() }
+func (e unreachable) Unwrap() error      { return e.err }
+func (unreachable) Is(target error) bool { return target == ErrUnavailable }
+
+// errStoreClosed is ErrClosed as the cause of an error that already says
+// "session: <op> <key>".
+var errStoreClosed = closedCause{}
+
+type closedCause struct{}
+
+func (closedCause) Error() string        { return "store closed" }
+func (closedCause) Is(target error) bool { return target == ErrClosed }
 
 // write runs script, a write of key that keeps what it stored as session
 // id in the local tier (see localTier): sent through DoTracked when the

@@ -10,9 +10,14 @@ import (
 const base64URLAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 func TestNewTokenFormat(t *testing.T) {
+	keys := routeKeys{[]byte(strings.Repeat("k", MinRouteKeyLen))}
 	for _, user := range []string{"", "alice", "a user with spaces"} {
+		want := "" // an anonymous session's route is random
+		if user != "" {
+			want = keys.route(0, user)
+		}
 		for range 300 {
-			token, id := newID(routeFor(user))
+			token, id := newID(want)
 			route, secret, ok := strings.Cut(token, ".")
 			if len(token) != 66 || !ok || len(route) != 22 || len(secret) != 43 ||
 				strings.Trim(route, base64URLAlphabet) != "" || strings.Trim(secret, base64URLAlphabet) != "" {
@@ -27,12 +32,12 @@ func TestNewTokenFormat(t *testing.T) {
 			if !ok || gotRoute != route || gotID != id || id != tokenEncoding.EncodeToString(sum[:]) {
 				t.Fatalf("parseToken(%q) = %q, %q, %v; want the route and the base64url SHA-256 of the secret's bytes", token, gotRoute, gotID, ok)
 			}
-			if user != "" && route != userRoute(user) {
-				t.Fatalf("route of %q's token = %q, want userRoute %q", user, route, userRoute(user))
+			if user != "" && gotRoute != keys.route(0, user) {
+				t.Fatalf("route of %q's token = %q, want its keyed route %q", user, gotRoute, keys.route(0, user))
 			}
 		}
 	}
-	if userRoute("alice") == userRoute("bob") || userRoute("") == userRoute("alice") {
+	if keys.route(0, "alice") == keys.route(0, "bob") || keys.route(0, "") == keys.route(0, "alice") {
 		t.Error("two users share a route")
 	}
 }
