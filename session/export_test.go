@@ -57,3 +57,7 @@ func DropLocal[T any](s *Store[T], token string) {
 
 // PrefixOf returns s's instance name.
 func PrefixOf[T any](s *Store[T]) string { return s.o.Prefix }
+
+// RouteKeyName returns the Redis key that holds s's route key when
+// Options.RouteKeys is empty.
+func RouteKeyName[T any](s *Store[T]) string { return s.routeKeyName() }

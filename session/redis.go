@@ -24,12 +24,17 @@ import (
 // wraps ErrUnavailable too, from the first one: the command was not sent.
 // After Close, eval fails at once with errStoreClosed.
 func (s *Store[T]) eval(ctx context.Context, script *rediscmd.Script, key string, tracked bool, args []string) (rueidis.RedisMessage, error) {
-	if s.closed.Load() {
-		return rueidis.RedisMessage{}, errStoreClosed
-	}
 	send := s.plain
 	if tracked {
 		send = s.tracked // s.plain too without a local tier
+	}
+	return s.evalWith(ctx, send, script, key, args)
+}
+
+// evalWith is eval through send.
+func (s *Store[T]) evalWith(ctx context.Context, send rediscmd.Sender, script *rediscmd.Script, key string, args []string) (rueidis.RedisMessage, error) {
+	if s.closed.Load() {
+		return rueidis.RedisMessage{}, errStoreClosed
 	}
 	msg, err := typecache.Guard(ctx, s.breaker, key, errCircuitOpen, func() (rueidis.RedisMessage, error) {
 		return script.Exec(ctx, s.redis, send, []string{key}, args)

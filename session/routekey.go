@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -77,17 +76,26 @@ func (k routeKeys) holds(route, userID string) bool {
 
 // routeKeyCache is a Store's copy of the route key kept in Redis. It is
 // read at the first call that needs it, and read again when Redis tells
-// the client that the key changed (it is read tracked, when the Store has
-// a local tier) or when Get meets a session that no key held routes. It is
-// a Subscriber of the key's invalidations.
+// the client that the key changed (it is read tracked when the client
+// tracks, local tier or not) or when Get meets a session that no key held
+// routes. It is a Subscriber of the key's invalidations.
 type routeKeyCache struct {
 	keys  atomic.Pointer[routeKeys] // nil until read
 	stale atomic.Bool               // read it again before the next use
 	mu    sync.Mutex                // one read at a time
+	send  rediscmd.Sender           // DoTracked when the client tracks
+	local *localTier                // the Store's, or nil
 }
 
-// Invalidate notes that the key changed in Redis.
-func (c *routeKeyCache) Invalidate(string) { c.stale.Store(true) }
+// Invalidate notes that the key changed in Redis, and drops the sessions
+// the Store kept in memory: they were checked against the old key, and
+// Get serves them without another check.
+func (c *routeKeyCache) Invalidate(string) {
+	c.stale.Store(true)
+	if c.local != nil {
+		c.local.InvalidateAll()
+	}
+}
 
 // InvalidateAll notes that a change may have been missed.
 func (c *routeKeyCache) InvalidateAll() { c.stale.Store(true) }
@@ -120,8 +128,7 @@ func (s *Store[T]) routing(ctx context.Context) (routeKeys, error) {
 
 // readRouteKey reads the route key from Redis (creating it when missing),
 // unless another caller read it since this one found old (nil: none) in
-// use. When the key changed, the sessions kept in memory are dropped:
-// they were verified against the old one.
+// use.
 func (s *Store[T]) readRouteKey(ctx context.Context, old *routeKeys) (routeKeys, error) {
 	c := s.shared
 	c.mu.Lock()
@@ -133,29 +140,36 @@ func (s *Store[T]) readRouteKey(ctx context.Context, old *routeKeys) (routeKeys,
 	var fresh [routeKeyBytes]byte
 	rand.Read(fresh[:])
 	key := s.routeKeyName()
-	msg, err := s.eval(ctx, routeKeyScript, key, true, []string{tokenEncoding.EncodeToString(fresh[:])})
+	msg, err := s.evalWith(ctx, c.send, routeKeyScript, key, []string{tokenEncoding.EncodeToString(fresh[:])})
 	if err != nil {
 		c.stale.Store(true)
 		return nil, fmt.Errorf("session: read route key %s: %w", key, err)
 	}
 	text, err := msg.ToString()
-	var raw []byte
+	var keys routeKeys
 	if err == nil {
-		raw, err = tokenEncoding.DecodeString(text)
-	}
-	if err == nil && len(raw) != routeKeyBytes {
-		err = fmt.Errorf("%d bytes, want %d", len(raw), routeKeyBytes)
+		keys, err = parseRouteKey(text)
 	}
 	if err != nil {
 		c.stale.Store(true)
 		return nil, fmt.Errorf("session: route key %s: not a key this package wrote: %v", key, err)
 	}
-	keys := routeKeys{raw}
-	if prev := c.keys.Load(); prev != nil && !slices.EqualFunc(*prev, keys, hmac.Equal) && s.local != nil {
-		s.local.InvalidateAll()
-	}
 	c.keys.Store(&keys)
 	return keys, nil
+}
+
+// parseRouteKey decodes the route key as Redis holds it: routeKeyBytes in
+// base64url. Whatever else the key holds (someone else's value) is an
+// error, never a short key.
+func parseRouteKey(text string) (routeKeys, error) {
+	raw, err := tokenEncoding.DecodeString(text)
+	if err != nil {
+		return nil, err
+	}
+	if len(raw) != routeKeyBytes {
+		return nil, fmt.Errorf("%d bytes, want %d", len(raw), routeKeyBytes)
+	}
+	return routeKeys{raw}, nil
 }
 
 // checkRoute reports errForeignRoute when route, read by Get, is not

@@ -191,21 +191,21 @@ func New[T any](c *typecache.Client, opts Options[T]) (*Store[T], error) {
 		forwardArg: rediscmd.Millis(forwardFor),
 	}
 	s.tracked = s.plain
-	s.unsubscribe = func() {}
-	if len(o.RouteKeys) == 0 {
-		s.shared = &routeKeyCache{}
-	}
+	unsubscribeLocal, unsubscribeKey := func() {}, func() {}
 	if !o.DisableLocal && o.MaxLocalSessions > 0 && c.Tracking() {
 		s.local = newLocalTier(o.MaxLocalSessions)
 		s.tracked = c.DoTracked
-		unsubscribeLocal := c.Subscribe(space.Prefix(), s.local)
-		s.unsubscribe = unsubscribeLocal
-		if s.shared != nil { // read tracked: Redis tells when it changes
-			unsubscribeKey := c.Subscribe(s.routeKeyName(), s.shared)
-			s.unsubscribe = func() { unsubscribeLocal(); unsubscribeKey() }
-		}
+		unsubscribeLocal = c.Subscribe(space.Prefix(), s.local)
 		s.keepWrites = c.NotifiesOwnWrites()
 	}
+	if len(o.RouteKeys) == 0 {
+		s.shared = &routeKeyCache{send: s.plain, local: s.local}
+		if c.Tracking() { // read tracked: Redis tells when it changes
+			s.shared.send = c.DoTracked
+			unsubscribeKey = c.Subscribe(s.routeKeyName(), s.shared)
+		}
+	}
+	s.unsubscribe = func() { unsubscribeLocal(); unsubscribeKey() }
 	return s, nil
 }
 
