@@ -54,7 +54,7 @@ var (
 	// Close: using a closed Store is a programming error, never an outage,
 	// so Middleware sends it to Options.ErrorHandler whatever the
 	// FailureMode.
-	ErrClosed = errors.New("session: store closed")
+	ErrClosed = errors.New("session: store closed") // integration: make it match typecache.ErrClosed once the root has one
 
 	// ErrHeaderWritten reports Put, Start or Renew called after the
 	// response header was written: the session was committed with the
