@@ -129,8 +129,10 @@ type Options[T any] struct {
 	// the header, or in the handler's first call of Current, Put, Start,
 	// Renew, End or LoadError, which then goes on without the session
 	// while its writes fail (there is no next handler to call: the
-	// handler runs in every case). Default: log the error with
-	// slog.Default and answer 500 Internal Server Error with no detail.
+	// handler runs in every case). It must not call those helpers itself:
+	// the request's session is locked while it runs. Default: log the
+	// error with slog.Default and answer 500 Internal Server Error with no
+	// detail.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 }
 

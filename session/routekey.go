@@ -115,15 +115,22 @@ return ARGV[1]
 func (s *Store[T]) routeKeyName() string { return s.space.Key(routeKeyKind, "") }
 
 // routing returns the keys of users' routes: Options.RouteKeys, or the
-// key kept in Redis, read when not known yet or stale.
+// key kept in Redis, read when not known yet or stale. When a stale key
+// cannot be read again (its node is out of reach), the key read before is
+// still the best guess: sessions on other nodes need not wait for that one.
 func (s *Store[T]) routing(ctx context.Context) (routeKeys, error) {
 	if s.shared == nil {
 		return s.o.RouteKeys, nil
 	}
-	if k := s.shared.keys.Load(); k != nil && !s.shared.stale.Load() {
-		return *k, nil
+	known := s.shared.keys.Load()
+	if known != nil && !s.shared.stale.Load() {
+		return *known, nil
 	}
-	return s.readRouteKey(ctx, nil)
+	keys, err := s.readRouteKey(ctx, nil)
+	if err != nil && known != nil {
+		return *known, nil
+	}
+	return keys, err
 }
 
 // readRouteKey reads the route key from Redis (creating it when missing),
