@@ -151,7 +151,8 @@ const (
 	ServeAnonymous FailureMode = iota
 	// FailRequest has Options.ErrorHandler write the response (by default a
 	// 500) in place of the handler's, as soon as the handler asks for the
-	// session.
+	// session. A handler that first asks after writing its header keeps its
+	// response, and goes on as with ServeAnonymous.
 	FailRequest
 )
 

@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
 
 	"github.com/typecache/typecache/internal/rediscmd"
@@ -80,11 +79,15 @@ func (k routeKeys) holds(route, userID string) bool {
 // tracks, local tier or not) or when Get meets a session that no key held
 // routes. It is a Subscriber of the key's invalidations.
 type routeKeyCache struct {
-	keys  atomic.Pointer[routeKeys] // nil until read
-	stale atomic.Bool               // read it again before the next use
-	mu    sync.Mutex                // one read at a time
-	send  rediscmd.Sender           // DoTracked when the client tracks
-	local *localTier                // the Store's, or nil
+	keys    atomic.Pointer[routeKeys] // nil until read
+	stale   atomic.Bool               // read it again before the next use
+	reading chan struct{}             // holds a token while a read runs: one at a time, each waiter on its own context
+	send    rediscmd.Sender           // DoTracked when the client tracks
+	local   *localTier                // the Store's, or nil
+}
+
+func newRouteKeyCache(send rediscmd.Sender, local *localTier) *routeKeyCache {
+	return &routeKeyCache{reading: make(chan struct{}, 1), send: send, local: local}
 }
 
 // Invalidate notes that the key changed in Redis, and drops the sessions
@@ -138,8 +141,12 @@ func (s *Store[T]) routing(ctx context.Context) (routeKeys, error) {
 // use.
 func (s *Store[T]) readRouteKey(ctx context.Context, old *routeKeys) (routeKeys, error) {
 	c := s.shared
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	select {
+	case c.reading <- struct{}{}:
+		defer func() { <-c.reading }()
+	case <-ctx.Done():
+		return nil, fmt.Errorf("session: read route key %s: %w", s.routeKeyName(), ctx.Err())
+	}
 	if k := c.keys.Load(); k != nil && k != old && !c.stale.Load() {
 		return *k, nil
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -162,6 +163,37 @@ func testLostRouteKey(t *testing.T, local bool) {
 		}
 		if _, err := newcomer.Get(background, fresh.Token); !errors.Is(err, session.ErrNotFound) {
 			t.Errorf("after DestroyAll: %v, want ErrNotFound", err)
+		}
+	})
+}
+
+// TestRouteKeyCreatedOnce: stores of a new deployment starting together
+// (each on its own client, as separate processes) agree on one route key.
+func TestRouteKeyCreatedOnce(t *testing.T) {
+	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+		name := redistest.Name(t)
+		const processes = 8
+		routes := make(chan string, processes)
+		var wg sync.WaitGroup
+		for range processes {
+			store := newStoreOn(t, srv.Client(t), session.Options[cart]{Prefix: name})
+			wg.Go(func() {
+				sess, err := store.Create(background, "alice", cart{})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				routes <- route(sess.Token)
+			})
+		}
+		wg.Wait()
+		close(routes)
+		seen := map[string]int{}
+		for r := range routes {
+			seen[r]++
+		}
+		if len(seen) != 1 {
+			t.Errorf("%d stores starting together route alice to %v, want one key", processes, seen)
 		}
 	})
 }

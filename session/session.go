@@ -199,7 +199,7 @@ func New[T any](c *typecache.Client, opts Options[T]) (*Store[T], error) {
 		s.keepWrites = c.NotifiesOwnWrites()
 	}
 	if len(o.RouteKeys) == 0 {
-		s.shared = &routeKeyCache{send: s.plain, local: s.local}
+		s.shared = newRouteKeyCache(s.plain, s.local)
 		if c.Tracking() { // read tracked: Redis tells when it changes
 			s.shared.send = c.DoTracked
 			unsubscribeKey = c.Subscribe(s.routeKeyName(), s.shared)
