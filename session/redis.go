@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/redis/rueidis"
@@ -51,12 +52,12 @@ var errCircuitOpen = rediscmd.CircuitOpen(ErrUnavailable)
 
 // unreachable is the cause of an error that already says "session: <op>
 // <key>" when the node refused the connection: it matches ErrUnavailable
-// and unwraps to the network error.
+// (and whatever ErrUnavailable matches) and unwraps to the network error.
 type unreachable struct{ err error }
 
 func (e unreachable) Error() string      { return "redis unavailable: " + e.err.Error() }
 func (e unreachable) Unwrap() error      { return e.err }
-func (unreachable) Is(target error) bool { return target == ErrUnavailable }
+func (unreachable) Is(target error) bool { return errors.Is(ErrUnavailable, target) }
 
 // errStoreClosed is ErrClosed as the cause of an error that already says
 // "session: <op> <key>".
@@ -65,7 +66,7 @@ var errStoreClosed = closedCause{}
 type closedCause struct{}
 
 func (closedCause) Error() string        { return "store closed" }
-func (closedCause) Is(target error) bool { return target == ErrClosed }
+func (closedCause) Is(target error) bool { return errors.Is(ErrClosed, target) }
 
 // write runs script, a write of key that keeps what it stored as session
 // id in the local tier (see localTier): sent through DoTracked when the
