@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/redis/rueidis"
@@ -19,20 +20,53 @@ import (
 // Every command the Store sends about a session goes through here.
 //
 // The call goes past the client's breaker of key's node: while it is open,
-// eval fails at once with errCircuitOpen, and every outcome feeds it.
+// eval fails at once with errCircuitOpen, and every outcome feeds it. A
+// failure that says the node refuses connections (typecache.Unreachable)
+// wraps ErrUnavailable too, from the first one: the command was not sent.
+// After Close, eval fails at once with errStoreClosed.
 func (s *Store[T]) eval(ctx context.Context, script *rediscmd.Script, key string, tracked bool, args []string) (rueidis.RedisMessage, error) {
 	send := s.plain
 	if tracked {
 		send = s.tracked // s.plain too without a local tier
 	}
-	return typecache.Guard(ctx, s.breaker, key, errCircuitOpen, func() (rueidis.RedisMessage, error) {
+	return s.evalWith(ctx, send, script, key, args)
+}
+
+// evalWith is eval through send.
+func (s *Store[T]) evalWith(ctx context.Context, send rediscmd.Sender, script *rediscmd.Script, key string, args []string) (rueidis.RedisMessage, error) {
+	if s.closed.Load() {
+		return rueidis.RedisMessage{}, errStoreClosed
+	}
+	msg, err := typecache.Guard(ctx, s.breaker, key, errCircuitOpen, func() (rueidis.RedisMessage, error) {
 		return script.Exec(ctx, s.redis, send, []string{key}, args)
 	})
+	if typecache.Unreachable(err) {
+		err = unreachable{err}
+	}
+	return msg, err
 }
 
 // errCircuitOpen is ErrUnavailable as the cause of an error that already
 // says "session: <op> <key>".
 var errCircuitOpen = rediscmd.CircuitOpen(ErrUnavailable)
+
+// unreachable is the cause of an error that already says "session: <op>
+// <key>" when the node refused the connection: it matches ErrUnavailable
+// (and whatever ErrUnavailable matches) and unwraps to the network error.
+type unreachable struct{ err error }
+
+func (e unreachable) Error() string      { return "redis unavailable: " + e.err.Error() }
+func (e unreachable) Unwrap() error      { return e.err }
+func (unreachable) Is(target error) bool { return errors.Is(ErrUnavailable, target) }
+
+// errStoreClosed is ErrClosed as the cause of an error that already says
+// "session: <op> <key>".
+var errStoreClosed = closedCause{}
+
+type closedCause struct{}
+
+func (closedCause) Error() string        { return "store closed" }
+func (closedCause) Is(target error) bool { return errors.Is(ErrClosed, target) }
 
 // write runs script, a write of key that keeps what it stored as session
 // id in the local tier (see localTier): sent through DoTracked when the
