@@ -1,0 +1,157 @@
+package tier
+
+// The eviction policy, after S3-FIFO: a new entry enters a small FIFO queue
+// (a tenth of the tier); leaving it, an entry hit while there moves to the
+// main queue, the others are evicted and their keys remembered in a ghost
+// queue, so that a key read again soon enters the main queue directly. The
+// main queue is a CLOCK: an entry hit since the hand last passed it goes
+// around again, with one hit fewer counted. One-hit wonders and scans pass
+// through the small queue without displacing the main queue's entries.
+//
+// Hits only count, in the entry, and write only when the count changes
+// (at most maxFreq times a round): the policy needs no lock on the hit path,
+// and a hot entry's line is not written by every hit.
+
+// maxFreq bounds the hits an entry counts between two passes of the hand.
+const maxFreq = 3
+
+// queue is a FIFO of entries, linked through the entries, newest at head;
+// the policy's lock guards it.
+type queue[V any] struct {
+	head, tail *Entry[V]
+	n          int
+	weight     int64
+}
+
+func (q *queue[V]) push(e *Entry[V], id uint8) {
+	e.queue, e.prev, e.next = id, nil, q.head
+	if q.head != nil {
+		q.head.prev = e
+	} else {
+		q.tail = e
+	}
+	q.head = e
+	q.n++
+	q.weight += e.weight
+}
+
+func (q *queue[V]) unlink(e *Entry[V]) {
+	if e.prev != nil {
+		e.prev.next = e.next
+	} else {
+		q.head = e.next
+	}
+	if e.next != nil {
+		e.next.prev = e.prev
+	} else {
+		q.tail = e.prev
+	}
+	e.prev, e.next, e.queue = nil, nil, 0
+	q.n--
+	q.weight -= e.weight
+}
+
+const (
+	inNone uint8 = iota
+	inSmall
+	inMain
+)
+
+// policy decides which entries stay; the tier's lock guards it.
+type policy[V any] struct {
+	small, main queue[V]
+	ghost       ghost
+	maxEntries  int
+	maxWeight   int64
+}
+
+func newPolicy[V any](maxEntries int, maxWeight int64) policy[V] {
+	return policy[V]{maxEntries: maxEntries, maxWeight: maxWeight, ghost: newGhost(maxEntries)}
+}
+
+func (p *policy[V]) entries() int  { return p.small.n + p.main.n }
+func (p *policy[V]) weight() int64 { return p.small.weight + p.main.weight }
+
+// full reports whether e does not fit beside the entries held.
+func (p *policy[V]) full(e *Entry[V]) bool {
+	return p.entries() > 0 && (p.entries() >= p.maxEntries || p.weight()+e.weight > p.maxWeight)
+}
+
+// add places e, a new entry, in its queue; the caller made room.
+func (p *policy[V]) add(e *Entry[V]) {
+	e.freq.Store(0)
+	if p.ghost.has(e.hash) {
+		p.main.push(e, inMain)
+		return
+	}
+	p.small.push(e, inSmall)
+}
+
+// remove takes e out of its queue.
+func (p *policy[V]) remove(e *Entry[V]) {
+	switch e.queue {
+	case inSmall:
+		p.small.unlink(e)
+	case inMain:
+		p.main.unlink(e)
+	}
+}
+
+// evict removes one entry from the queues and returns it; expired entries
+// (their expiry at or before now) go first wherever the hand finds them.
+func (p *policy[V]) evict(now int64) *Entry[V] {
+	for {
+		if p.small.n > 0 && (p.main.n == 0 || 10*p.small.n >= p.maxEntries || 10*p.small.weight >= p.maxWeight) {
+			e := p.small.tail
+			p.small.unlink(e)
+			if e.freq.Load() > 0 && !e.expired(now) {
+				e.freq.Store(0)
+				p.main.push(e, inMain)
+				continue
+			}
+			p.ghost.add(e.hash)
+			return e
+		}
+		e := p.main.tail
+		p.main.unlink(e)
+		if f := e.freq.Load(); f > 0 && !e.expired(now) {
+			e.freq.Store(f - 1)
+			p.main.push(e, inMain)
+			continue
+		}
+		return e
+	}
+}
+
+// reset forgets every entry (the tier drops its tables).
+func (p *policy[V]) reset() {
+	p.small, p.main = queue[V]{}, queue[V]{}
+}
+
+// ghost remembers the hashes of the last keys evicted from the small queue.
+type ghost struct {
+	ring []uint64
+	next int
+	held map[uint64]int32 // occurrences in ring
+}
+
+func newGhost(n int) ghost {
+	n = max(1, min(n, 1<<22))
+	return ghost{ring: make([]uint64, 0, n), held: make(map[uint64]int32, n)}
+}
+
+func (g *ghost) has(h uint64) bool { return g.held[h] > 0 }
+
+func (g *ghost) add(h uint64) {
+	if len(g.ring) < cap(g.ring) {
+		g.ring = append(g.ring, h)
+	} else {
+		old := g.ring[g.next]
+		if g.held[old]--; g.held[old] <= 0 {
+			delete(g.held, old)
+		}
+		g.ring[g.next] = h
+		g.next = (g.next + 1) % len(g.ring)
+	}
+	g.held[h]++
+}
