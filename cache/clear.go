@@ -48,9 +48,9 @@ func (c *Cache[T]) Clear(ctx context.Context) error {
 // generation before, never in the next), and the waits for leases (a lease
 // of the generation before does not hold up a load in the next).
 //
-// The generation is forgotten before the shards' generations move: a read
-// that noted its shard's generation after they moved uses the new
-// generation, and one that noted it before cannot insert what it read.
+// The generation is forgotten before the local tier is flushed: a read
+// that took its ticket of the tier after the flush uses the new generation,
+// and one that took it before cannot insert what it read.
 func (c *Cache[T]) forgetGeneration() {
 	c.generations.forget()
 	c.flights.forgetAll()
