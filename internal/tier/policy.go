@@ -109,7 +109,7 @@ func (p *policy[V]) evict(now int64) *Entry[V] {
 				p.main.push(e, inMain)
 				continue
 			}
-			p.ghost.add(e.hash)
+			p.ghost.add(e.hash, p.entries()+1)
 			return e
 		}
 		e := p.main.tail
@@ -123,35 +123,53 @@ func (p *policy[V]) evict(now int64) *Entry[V] {
 	}
 }
 
-// reset forgets every entry (the tier drops its tables).
+// reset forgets every entry (the tier drops its tables) and every evicted
+// key.
 func (p *policy[V]) reset() {
 	p.small, p.main = queue[V]{}, queue[V]{}
+	p.ghost.reset()
 }
 
-// ghost remembers the hashes of the last keys evicted from the small queue.
+// ghost remembers the hashes of the last keys evicted from the small queue,
+// at most as many as the tier holds entries: a FIFO in a ring that grows
+// as needed, and their counts by hash.
 type ghost struct {
-	ring []uint64
-	next int
-	held map[uint64]int32 // occurrences in ring
+	ring       []uint64
+	head, n    int
+	held       map[uint64]int32 // occurrences in ring
+	maxEntries int
 }
 
-func newGhost(n int) ghost {
-	n = max(1, min(n, 1<<22))
-	return ghost{ring: make([]uint64, 0, n), held: make(map[uint64]int32, n)}
+func newGhost(maxEntries int) ghost {
+	return ghost{held: make(map[uint64]int32), maxEntries: maxEntries}
 }
 
 func (g *ghost) has(h uint64) bool { return g.held[h] > 0 }
 
-func (g *ghost) add(h uint64) {
-	if len(g.ring) < cap(g.ring) {
-		g.ring = append(g.ring, h)
-	} else {
-		old := g.ring[g.next]
+// add remembers h, forgetting the oldest hashes beyond limit.
+func (g *ghost) add(h uint64, limit int) {
+	limit = max(1, min(limit, g.maxEntries))
+	for g.n >= limit {
+		old := g.ring[g.head]
 		if g.held[old]--; g.held[old] <= 0 {
 			delete(g.held, old)
 		}
-		g.ring[g.next] = h
-		g.next = (g.next + 1) % len(g.ring)
+		g.head = (g.head + 1) % len(g.ring)
+		g.n--
 	}
+	if g.n == len(g.ring) {
+		grown := make([]uint64, max(16, 2*len(g.ring)))
+		for i := range g.n {
+			grown[i] = g.ring[(g.head+i)%len(g.ring)]
+		}
+		g.ring, g.head = grown, 0
+	}
+	g.ring[(g.head+g.n)%len(g.ring)] = h
+	g.n++
 	g.held[h]++
+}
+
+// reset forgets every hash.
+func (g *ghost) reset() {
+	*g = newGhost(g.maxEntries)
 }
