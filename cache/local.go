@@ -21,8 +21,9 @@ type item[T any] struct {
 }
 
 // itemOverhead approximates the bytes an item costs beyond its key and its
-// encoded value: the item in its tier entry and its slots in the tier.
-const itemOverhead = 160
+// encoded value: the item in its tier entry, its slots in the tier's table
+// and its share of the tier's memory of evicted keys.
+const itemOverhead = 192
 
 // xfetchHorizon bounds how far before the soft expiry XFetch may fire, in
 // units of β·Δ: P(−ln(rand) > 40) = e⁻⁴⁰, so earlier checks are pointless and
