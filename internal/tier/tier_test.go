@@ -18,7 +18,7 @@ func TestBounded(t *testing.T) {
 		o      Options
 		weight int64
 	}{
-		{"by weight", 200_000, Options{MaxEntries: 1 << 30, MaxWeight: 256 << 10}, 228},
+		{"by weight", 1_000_000, Options{MaxEntries: 1 << 30, MaxWeight: 256 << 10}, 228},
 		{"by entries", 100_000, Options{MaxEntries: 4096}, 1},
 		{"one entry", 1000, Options{MaxEntries: 1}, 1},
 	}

@@ -71,7 +71,7 @@ func writeMarkdown(w io.Writer, r *run, in markdownInputs) {
 	for _, ch := range checkTargets(r) {
 		fmt.Fprintf(w, "| %s | %s | %s |\n", ch.target, ch.measured, ch.verdict)
 	}
-	fmt.Fprintf(w, "\nMeasured by the packages' own tests rather than here: the local tier's bound while 1M keys stream through (`cache`), round trips per slot group of `FetchMany` on a cluster (`TestFetchManyRoundTrips`), and the round trips of every session request (`session.TestRoundTrips`).\n\n")
+	fmt.Fprintf(w, "\nMeasured by the packages' own tests rather than here: the local tier's bound while 1M keys stream through (`internal/tier`), round trips per slot group of `FetchMany` on a cluster (`TestFetchManyRoundTrips`), and the round trips of every session request (`session.TestRoundTrips`).\n\n")
 	if in.notes != "" {
 		fmt.Fprintf(w, "### Notes on this run\n\n%s\n\n", in.notes)
 	}

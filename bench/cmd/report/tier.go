@@ -25,7 +25,8 @@ var fillRejectionBefore = map[string]string{
 func writeTierSection(w io.Writer, t *run, source string) {
 	fmt.Fprintf(w, "## Local tier\n\n")
 	fmt.Fprintf(w, "The store of every package's local tier (`internal/tier`), measured without Redis by `make bench-tier` "+
-		"(raw output: `%s`, %s, commit %s, %s). Both figures depend on the streams, not on the machine.\n\n", source, t.config["date"], t.config["commit"], t.config["go"])
+		"(raw output: `%s`, %s, commit %s, %s). The figures depend on the streams and the hash seeds, not on the machine; "+
+		"otter's hit ratios vary by a few tenths of a point between runs.\n\n", source, t.config["date"], t.config["commit"], t.config["go"])
 
 	fmt.Fprintf(w, "### Hit ratio\n\n")
 	fmt.Fprintf(w, "1M reads over 100k keys replayed by one goroutine; a miss fills the tier. Streams: Zipf 0.8, Zipf 1.0, "+
