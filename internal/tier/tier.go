@@ -10,8 +10,9 @@ import (
 // Tier is a bounded in-process map from the keys of Redis to values a
 // process read from them, kept coherent with Redis by invalidations
 // (RESP3 client tracking). It is safe for concurrent use by multiple
-// goroutines: Get takes no lock and writes no memory other goroutines
-// write, so hits cost the same on one core and on many; the other methods
+// goroutines: Get takes no lock, and writes only the entry's hit count,
+// at most a few times between two passes of the eviction (see policy.go),
+// so hits cost the same on one core and on many; the other methods
 // take the tier's lock for a short, bounded time and never block on I/O,
 // so Invalidate may run on the goroutine that reads the connection. Values
 // are shared by every caller that gets them: treat them as immutable.
@@ -87,7 +88,6 @@ type Tier[V any] struct {
 	mu     sync.Mutex
 	policy policy[V]
 	closed bool
-	stats  Stats
 }
 
 // Options bound a Tier. The zero value holds one entry.
@@ -131,12 +131,6 @@ type Meta struct {
 	// checks the time it cares about.
 	Expires int64
 }
-
-// Key returns the entry's key.
-func (e *Entry[V]) Key() string { return e.key }
-
-// Meta returns what the tier keeps beside the entry's value.
-func (e *Entry[V]) Meta() Meta { return Meta{Weight: e.weight, Version: e.version, Expires: e.expires} }
 
 func (e *Entry[V]) expired(now int64) bool { return e.expires != 0 && e.expires <= now }
 
@@ -196,8 +190,10 @@ func New[V any](o Options) *Tier[V] {
 
 func (t *Tier[V]) hash(key string) uint64 { return maphash.String(t.seed, key) }
 
-// stripe returns the generation of hash h's stripe. The stripe takes bits
-// above those of the part and of the table's probe start.
+// stripe returns the generation of hash h's stripe. The stripe takes the
+// bits between the part's (the lowest) and the table's probe start (the
+// upper half), so that keys of one part or one probe run spread over the
+// stripes.
 func (t *Tier[V]) stripe(h uint64) *atomic.Uint64 { return &t.gens[(h>>16)&t.smask] }
 
 // Get returns the entry under key, or nil. It takes no lock.
@@ -234,7 +230,6 @@ func (t *Tier[V]) Fill(tk Ticket, e *Entry[V]) Outcome {
 		return out
 	}
 	if t.stripe(e.hash).Load() != tk.gen {
-		t.stats.Overtaken++
 		return Overtaken
 	}
 	return t.keep(e, -1)
@@ -253,7 +248,6 @@ func (t *Tier[V]) FillOwnWrite(tk Ticket, e *Entry[V]) Outcome {
 	}
 	invalidations, writes := uint32(moved), uint32(moved>>32)
 	if writes != 0 || invalidations > 1 {
-		t.stats.Overtaken++
 		return Overtaken
 	}
 	return t.keep(e, int32(1-invalidations))
@@ -268,7 +262,6 @@ func (t *Tier[V]) check(tk Ticket, e *Entry[V]) Outcome {
 	case t.closed:
 		return Closed
 	case t.epoch.Load() != tk.epoch:
-		t.stats.Overtaken++
 		return Overtaken
 	case e.weight > t.policy.maxWeight:
 		return TooHeavy
@@ -297,11 +290,9 @@ func (t *Tier[V]) keep(e *Entry[V], absorb int32) Outcome {
 		}
 		victim := t.policy.evict(now)
 		t.parts[victim.hash&t.pmask].tab.Load().remove(victim)
-		t.stats.Evicted++
 	}
 	t.policy.add(e)
 	p.add(e)
-	t.stats.Kept++
 	return Kept
 }
 
@@ -374,20 +365,15 @@ func (t *Tier[V]) flush() {
 	t.policy.reset()
 }
 
-// Stats counts what a tier holds and what it did.
+// Stats is what a tier holds.
 type Stats struct {
-	Entries   int    // held now
-	Weight    int64  // of the entries held now
-	Kept      uint64 // fills kept
-	Overtaken uint64 // fills refused by the rule
-	Evicted   uint64 // entries evicted to make room
+	Entries int   // held now
+	Weight  int64 // of the entries held now
 }
 
-// Stats returns a snapshot of the tier's counts.
+// Stats returns what the tier holds now.
 func (t *Tier[V]) Stats() Stats {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	s := t.stats
-	s.Entries, s.Weight = t.policy.entries(), t.policy.weight()
-	return s
+	return Stats{Entries: t.policy.entries(), Weight: t.policy.weight()}
 }

@@ -174,8 +174,8 @@ func TestLookupsDuringWrites(t *testing.T) {
 			if e == nil {
 				continue
 			}
-			if e.Key() != "hot" {
-				t.Fatalf("lookup of %q found %q", "hot", e.Key())
+			if e.key != "hot" {
+				t.Fatalf("lookup of %q found %q", "hot", e.key)
 			}
 			if e.Value <= v {
 				t.Fatalf("found value %d, invalidated before the lookup (last dropped %d)", e.Value, v)
