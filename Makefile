@@ -3,7 +3,7 @@ GO       ?= go
 MODULES  := $(shell git ls-files '*go.mod' 2>/dev/null | xargs -rn1 dirname)
 FUZZTIME ?= 10s
 
-.PHONY: test redis fmt-check vet bench bench-report fuzz
+.PHONY: test redis fmt-check vet bench bench-report bench-tier fuzz
 
 ## test: install redis-server if missing, then gofmt check, go vet and go test -race for every module
 test: redis fmt-check vet
@@ -26,7 +26,14 @@ bench: redis
 ## bench-report: run the benchmarks, keep the raw output in bench/results/latest.txt and regenerate docs/benchmarks.md and docs/img/benchmarks.svg from it
 bench-report: redis
 	@BENCH_OUT=bench/results/latest.txt ./.ci/bench; status=$$?; \
-	cd bench && $(GO) run ./cmd/report -in results/latest.txt -notes results/notes.md -md ../docs/benchmarks.md -svg ../docs/img/benchmarks.svg && exit $$status
+	cd bench && $(GO) run ./cmd/report -in results/latest.txt -notes results/notes.md -tier results/tier.txt -md ../docs/benchmarks.md -svg ../docs/img/benchmarks.svg && exit $$status
+
+## bench-tier: the local tier's hit ratio beside otter v2's and its fill rejection (Redis unused, though the bench module's TestMain starts one), raw output in bench/results/tier.txt for bench-report
+bench-tier: redis
+	@{ echo "date: $$(date -u +%Y-%m-%dT%H:%M:%SZ)"; echo "commit: $$(git describe --always --dirty 2>/dev/null || echo unknown)"; echo "go: $$($(GO) env GOVERSION)"; \
+	  (cd bench && $(GO) test -run '^$$' -bench '^BenchmarkHitRatio$$' -benchtime 1x .) && \
+	  $(GO) test -run '^$$' -bench '^BenchmarkFillRejection$$' -benchtime 200000x ./internal/tier/; } >bench/results/tier.txt.tmp \
+	  && mv bench/results/tier.txt.tmp bench/results/tier.txt && grep '^Benchmark' bench/results/tier.txt
 
 ## stress: the race-prone cache and session tests STRESS_COUNT times (default 100) while two CPU-bound processes compete for the cores
 .PHONY: stress

@@ -14,6 +14,11 @@
 //     whose loader takes 100 ms; it reports loader calls and caller latency.
 //   - BenchmarkLock, BenchmarkRateLimit, BenchmarkSessionRequest, the counter
 //     and leaderboard workloads: each against its usual peer.
+//   - BenchmarkHitRatio: the local tier's hit ratio (internal/tier, the store
+//     of every package's local tier) against otter v2's W-TinyLFU, 1M reads
+//     over 100k keys at 1k and 10k entries: Zipf 0.8, Zipf 1.0, Zipf 1.0
+//     with 20% sequential scans, and a hot set that moves every 200k reads.
+//     No Redis involved; run it with -benchtime 1x.
 //
 // Every workload runs its operations from 1 goroutine and from 64, and
 // reports beside ns/op and allocs/op the CPU time per operation of this

@@ -14,6 +14,7 @@ import (
 	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/internal/keyspace"
 	"github.com/typecache/typecache/internal/rediscmd"
+	"github.com/typecache/typecache/internal/tier"
 )
 
 // FetchMany returns the values of keys that exist, loading the missing ones
@@ -326,15 +327,15 @@ func (c *Cache[T]) readMany(ctx context.Context, keys []string, mode readMode, t
 		rctx, done = c.deadline.boundBeforeLoad(ctx, now)
 	}
 	defer done()
-	// The shards' generations before the cache's, as in readVia.
-	shardGens := make([]uint64, len(keys))
+	// The tier's tickets before the cache's generation, as in readVia.
+	tickets := make([]tier.Ticket, len(keys))
 	for i, key := range keys {
-		shardGens[i] = c.shardGeneration(key)
+		tickets[i] = c.localTicket(key)
 	}
 	gen, err := c.currentGeneration(ctx, rctx)
 	var results []readResult[T]
 	if err == nil {
-		b := readBatch{caller: ctx, keys: keys, mode: mode, tokens: tokens, shardGens: shardGens, gen: gen, now: now}
+		b := readBatch{caller: ctx, keys: keys, mode: mode, tokens: tokens, tickets: tickets, gen: gen, now: now}
 		var noScript bool
 		results, noScript, err = c.readBatches(rctx, b, readScript.EvalSha)
 		if err == nil && noScript {
@@ -350,16 +351,16 @@ func (c *Cache[T]) readMany(ctx context.Context, keys []string, mode readMode, t
 }
 
 // readBatch is what readBatches reads: keys in mode with tokens (nil for
-// none) in the cache generation gen; shardGens are the generations of the
-// keys' shards, noted before gen.
+// none) in the cache generation gen; tickets are the keys' tickets of the
+// local tier, taken before gen.
 type readBatch struct {
-	caller    context.Context // the caller's context, for the breaker
-	keys      []string
-	mode      readMode
-	tokens    []string
-	shardGens []uint64
-	gen       string
-	now       int64
+	caller  context.Context // the caller's context, for the breaker
+	keys    []string
+	mode    readMode
+	tokens  []string
+	tickets []tier.Ticket
+	gen     string
+	now     int64
 }
 
 // readBatches sends readMany's transactions, built with cmd (EVALSHA or
@@ -412,7 +413,7 @@ func (c *Cache[T]) readBatches(ctx context.Context, rb readBatch, cmd func(rueid
 			} else if err != nil {
 				return nil, false, err
 			}
-			if results[i], err = c.settle(keys[i], msg, rb.shardGens[i], rb.now, sent, nil); err != nil {
+			if results[i], err = c.settle(keys[i], msg, rb.tickets[i], rb.now, sent, nil); err != nil {
 				return nil, false, err
 			}
 			results[i].gen = rb.gen

@@ -13,6 +13,7 @@ import (
 	"github.com/typecache/typecache/internal/keyspace"
 	"github.com/typecache/typecache/internal/observe"
 	"github.com/typecache/typecache/internal/rediscmd"
+	"github.com/typecache/typecache/internal/tier"
 )
 
 // Cache is a typed cache of values of type T in Redis, with a local tier of
@@ -49,8 +50,8 @@ type Cache[T any] struct {
 	leaseMillis string // Options.StampedeLease, for the scripts
 	markMillis  string // writeMarkWindow, for the scripts
 
-	generationKey string         // the Redis key of the cache's generation (see Clear)
-	generations   generationCell // what this process knows of it
+	generationKey string             // the Redis key of the cache's generation (see Clear)
+	generations   *tier.Tier[string] // what this process knows of it: one entry, under generationKey
 
 	local     *decodedTier[T] // nil when Options.DisableLocal or the client tracks nothing
 	keys      KeyObserver     // Options.Observer when it is one
@@ -106,6 +107,7 @@ func New[T any](c *typecache.Client, name string, opts Options[T]) (*Cache[T], e
 		leaseMillis:   rediscmd.Millis(o.StampedeLease),
 		markMillis:    rediscmd.Millis(writeMarkWindow),
 		generationKey: space.Key(generationKind, ""),
+		generations:   tier.New[string](tier.Options{MaxEntries: 1}),
 	}
 	cache.keys, _ = o.Observer.(KeyObserver)
 	cache.refreshes.init()

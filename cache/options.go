@@ -102,7 +102,8 @@ type Options[T any] struct {
 	Codec codec.Codec[T]
 
 	// MaxLocalEntries and MaxLocalBytes bound the local tier of decoded
-	// values; the tier evicts (CLOCK, per shard) when either bound is
+	// values; the tier evicts (a small queue that new entries pass
+	// through, a main queue of entries hit again) when either bound is
 	// reached. 0 means DefaultMaxLocalEntries and DefaultMaxLocalBytes.
 	// DisableLocal turns the tier off: every read goes to rueidis.
 	MaxLocalEntries int

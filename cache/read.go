@@ -10,6 +10,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/typecache/typecache/internal/rediscmd"
+	"github.com/typecache/typecache/internal/tier"
 )
 
 // readMode is what readScript does besides reading (see readScript).
@@ -62,8 +63,8 @@ func (c *Cache[T]) readArgs(mode readMode, token, gen string) []string {
 // does not enter the local tier, so that a caller that only looks at the
 // item spares its allocation.
 //
-// The local tier stays coherent by two rules. The generation of the key's
-// shard is read before the request is sent and checked at insertion: an
+// The local tier stays coherent by two rules. The key's ticket of the tier
+// is taken before the request is sent and checked at insertion: an
 // invalidation, an own write or a Clear that overtakes the read wins. And of
 // two replies that race into the tier, the value with the higher version
 // stays.
@@ -83,9 +84,9 @@ func (c *Cache[T]) readVia(ctx context.Context, send rediscmd.Sender, key string
 	if !c.breaker.Allow(keys[0]) {
 		return readResult[T]{}, ErrUnavailable
 	}
-	// The shard's generation before the cache's: a Clear forgets the
-	// cache's generation before it moves the shards'.
-	shardGen := c.shardGeneration(key)
+	// The tier's ticket before the cache's generation: a Clear forgets the
+	// cache's generation before it flushes the tier.
+	ticket := c.localTicket(key)
 	var rctx context.Context
 	var done context.CancelFunc
 	if beforeLoad {
@@ -104,15 +105,15 @@ func (c *Cache[T]) readVia(ctx context.Context, send rediscmd.Sender, key string
 	if err != nil {
 		return readResult[T]{}, err
 	}
-	res, err := c.settle(key, msg, shardGen, now, sent, into)
+	res, err := c.settle(key, msg, ticket, now, sent, into)
 	res.gen = gen
 	return res, err
 }
 
-// settle turns readScript's reply for key into a readResult; shardGen is
-// the generation of key's shard read before the request, and sent the wall
-// clock when it was sent.
-func (c *Cache[T]) settle(key string, msg rueidis.RedisMessage, shardGen uint64, now, sent int64, into *item[T]) (readResult[T], error) {
+// settle turns readScript's reply for key into a readResult; ticket is
+// key's ticket of the local tier taken before the request, and sent the
+// wall clock when it was sent.
+func (c *Cache[T]) settle(key string, msg rueidis.RedisMessage, ticket tier.Ticket, now, sent int64, into *item[T]) (readResult[T], error) {
 	reply, err := msg.ToArray()
 	if err != nil || len(reply) == 0 {
 		return readResult[T]{}, fmt.Errorf("cache: unexpected reply to a read: %v", msg)
@@ -129,7 +130,7 @@ func (c *Cache[T]) settle(key string, msg rueidis.RedisMessage, shardGen uint64,
 	case code == 0 && len(reply) == 3:
 		s, _ := reply[1].ToString()
 		pttl, _ := reply[2].AsInt64()
-		if it := c.accept(key, s, pttl, shardGen, now, sent, into); it != nil {
+		if it := c.accept(key, s, pttl, ticket, now, sent, into); it != nil {
 			return readResult[T]{state: stateHit, item: it}, nil
 		}
 		return readResult[T]{state: stateMiss}, nil
@@ -138,7 +139,7 @@ func (c *Cache[T]) settle(key string, msg rueidis.RedisMessage, shardGen uint64,
 }
 
 // accept turns the bytes s under key, which expire in pttl ms, into an item,
-// and inserts it into the local tier if shardGen still holds and the tier
+// and inserts it into the local tier if ticket still holds and the tier
 // does not hold a newer version. It returns nil for bytes that do not
 // decode (reported to the observer). A key without expiry was not written
 // by a Cache; its item is served but not kept.
@@ -147,7 +148,7 @@ func (c *Cache[T]) settle(key string, msg rueidis.RedisMessage, shardGen uint64,
 // clock before the read was sent: Redis measured pttl later, so the local
 // tier never serves a value after Redis stopped serving it (past a
 // TTLFunc's instant, say).
-func (c *Cache[T]) accept(key, s string, pttl int64, shardGen uint64, now, sent int64, into *item[T]) *item[T] {
+func (c *Cache[T]) accept(key, s string, pttl int64, ticket tier.Ticket, now, sent int64, into *item[T]) *item[T] {
 	version, env, err := parseStored(s)
 	var v T
 	if err == nil && !env.absent {
@@ -174,17 +175,16 @@ func (c *Cache[T]) accept(key, s string, pttl int64, shardGen uint64, now, sent 
 		c.afterRemoteRead(key)
 	}
 	if keep {
-		it := newItem(key, v, env, hardAt, c.o.EarlyRefreshBeta, len(s))
-		it.version = version
-		c.local.insert(it, shardGen, now)
-		return it
+		e := c.local.newEntry(key, version, hardAt, len(s))
+		e.Value.init(key, v, env, hardAt, c.o.EarlyRefreshBeta)
+		c.local.insert(e, ticket)
+		return &e.Value
 	}
 	// Kept apart from the branch above, so that into does not escape.
 	if into == nil {
 		into = new(item[T])
 	}
-	into.init(key, v, env, hardAt, c.o.EarlyRefreshBeta, len(s))
-	into.version = version
+	into.init(key, v, env, hardAt, c.o.EarlyRefreshBeta)
 	return into
 }
 
@@ -205,13 +205,13 @@ func parseStored(s string) (uint64, envelope, error) {
 	return version, env, err
 }
 
-// shardGeneration returns the generation of key's shard of the local tier
-// (0 without a tier).
-func (c *Cache[T]) shardGeneration(key string) uint64 {
+// localTicket returns key's ticket of the local tier (the zero Ticket
+// without a tier).
+func (c *Cache[T]) localTicket(key string) tier.Ticket {
 	if c.local == nil {
-		return 0
+		return tier.Ticket{}
 	}
-	return c.local.generation(key)
+	return c.local.ticket(key)
 }
 
 // keysOf returns key's Redis keys: the value's and the guard's (see

@@ -12,6 +12,7 @@ import (
 
 	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/internal/keyspace"
+	"github.com/typecache/typecache/internal/tier"
 )
 
 // A Buffered adds to a Counter's counters through a buffer in this process:
@@ -46,8 +47,8 @@ import (
 type Buffered struct {
 	counter *Counter
 	opts    BufferOptions
-	cache   *readCache // nil when off
-	stopSub func()     // the cache's subscription
+	cache   *tier.Tier[int64] // values read from Redis, by the caller's key; nil when off
+	stopSub func()            // the cache's subscription
 
 	flushMu sync.Mutex // one flush at a time
 
@@ -87,7 +88,7 @@ func (c *Counter) Buffered(opts BufferOptions) (*Buffered, error) {
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{}),
 	}
 	if !o.DisableReadCache && c.client.Tracking() {
-		b.cache = newReadCache(o.ReadCacheSize)
+		b.cache = tier.New[int64](tier.Options{MaxEntries: o.ReadCacheSize})
 		b.stopSub = c.client.Subscribe(c.space.Prefix()+kindValue+"{", invalidations{b.cache, c.space})
 	}
 	go b.flusher()
@@ -179,31 +180,38 @@ func (b *Buffered) Get(ctx context.Context, key string) (int64, error) {
 }
 
 // stored returns the value of key's counter in Redis, from the read cache
-// when it holds it.
+// when it holds it. The read cache is internal/tier's: it is its own map
+// rather than rueidis's DoCache, because a DoCache entry can be older than
+// this process's own completed write (the invalidation of a write may
+// arrive after the write's reply: rueidis issue #534).
 func (b *Buffered) stored(ctx context.Context, key string) (int64, error) {
 	if b.cache == nil {
 		return parseValue(do(ctx, b.counter.client.Breaker(), b.counter.redis, b.counter.getCmd(b.counter.redisKey(key))))
 	}
-	if v, ok := b.cache.get(key); ok {
+	if e := b.cache.Get(key); e != nil {
 		b.counter.opts.Observer.OnRead(true)
-		return v, nil
+		return e.Value, nil
 	}
 	b.counter.opts.Observer.OnRead(false)
-	r := b.cache.begin(key)
+	tk := b.cache.Begin(key)
 	// Not pinned: DoTracked sends it inside MULTI/EXEC, which rueidis never
 	// retries.
 	get := b.counter.redis.B().Get().Key(b.counter.redisKey(key)).Build()
 	v, err := parseValue(typecache.Guard(ctx, b.counter.client.Breaker(), commandKey(get), errCircuitOpen, func() (rueidis.RedisMessage, error) {
 		return b.counter.client.DoTracked(ctx, get)
 	}))
-	b.cache.end(key, r, v, err == nil)
+	if err == nil {
+		e := b.cache.NewEntry(key, tier.Meta{Weight: 1})
+		e.Value = v
+		b.cache.Fill(tk, e)
+	}
 	return v, err
 }
 
 // invalidations passes Redis's invalidations of a counter's value keys to
 // a read cache, which is keyed by the callers' keys.
 type invalidations struct {
-	cache *readCache
+	cache *tier.Tier[int64]
 	space keyspace.Space
 }
 
@@ -258,7 +266,7 @@ func (b *Buffered) Flush(ctx context.Context) error {
 	b.mu.Lock()
 	for i, key := range keys {
 		if b.cache != nil {
-			b.cache.Invalidate(key)
+			b.cache.OwnWrite(key)
 		}
 		_, err := addReply(results[i].ToMessage())
 		switch {
@@ -328,6 +336,7 @@ func (b *Buffered) Close(ctx context.Context) error {
 		close(b.stop)
 		if b.stopSub != nil {
 			b.stopSub()
+			b.cache.Close() // no invalidation arrives any more
 		}
 	}
 	select {

@@ -87,7 +87,7 @@ func New(c *typecache.Client, name string, opts Options) (*Board, error) {
 		b.order = "l"
 	}
 	if !o.DisableTopCache && c.Tracking() {
-		b.top = &topCache{}
+		b.top = newTopCache()
 		b.unsubscribe = c.Subscribe(space.Prefix()+kindSet+"{", b.top)
 	}
 	return b, nil
@@ -115,7 +115,7 @@ func (b *Board) At(t time.Time) *Board {
 func (b *Board) Close() {
 	if b.unsubscribe != nil {
 		b.unsubscribe()
-		b.top.stop()
+		b.top.tier.Close() // no invalidation arrives any more
 	}
 }
 
@@ -228,7 +228,7 @@ func (b *Board) write(ctx context.Context, script *rediscmd.Script, member, valu
 	}
 	msg, err := b.exec(ctx, script, k, []string{b.order, k.expiry[0], k.expiry[1], b.max, member, value, mode})
 	if b.top != nil {
-		b.top.Invalidate(k.set)
+		b.top.tier.OwnWrite(k.set)
 	}
 	if err != nil {
 		return nil, err
@@ -306,11 +306,12 @@ func (b *Board) Top(ctx context.Context, n int) ([]Entry, error) {
 	}
 	n = min(n, maxCount)
 	set := b.keys().set
-	entries, gen, ok := b.top.get(set, n)
+	entries, ok := b.top.get(set, n)
 	b.opts.Observer.OnTop(ok)
 	if ok {
 		return entries, nil
 	}
+	tk := b.top.tier.Begin(set)
 	// Not pinned: DoTracked sends it inside MULTI/EXEC, which rueidis never
 	// retries.
 	msg, err := b.guard(ctx, set, func() (rueidis.RedisMessage, error) { return b.client.DoTracked(ctx, b.rangeCmd(set, 0, n)) })
@@ -321,7 +322,7 @@ func (b *Board) Top(ctx context.Context, n int) ([]Entry, error) {
 	if b.topRead != nil {
 		b.topRead()
 	}
-	b.top.put(gen, set, n, entries)
+	b.top.put(tk, set, n, entries)
 	return entries, nil
 }
 
@@ -419,7 +420,7 @@ func (b *Board) Remove(ctx context.Context, members ...string) error {
 	k := b.keys()
 	_, err := b.exec(ctx, removeScript, k, append([]string{b.order}, members...))
 	if b.top != nil {
-		b.top.Invalidate(k.set)
+		b.top.tier.OwnWrite(k.set)
 	}
 	if err != nil {
 		return fmt.Errorf("leaderboard: remove: %w", err)

@@ -77,7 +77,7 @@ func (closedCause) Is(target error) bool { return errors.Is(ErrClosed, target) }
 // drops what the tier held of key.
 func (s *Store[T]) write(ctx context.Context, script *rediscmd.Script, op, key, id string, args []string, parse func(fields []string) (record, int64, error)) (record, error) {
 	sent := s.clock()
-	w := s.local.begin(key)
+	tk := s.local.begin(key)
 	msg, err := s.eval(ctx, script, key, s.keepWrites, args)
 	fields, err := s.reply(msg, err, op, key, -1)
 	var rec record
@@ -90,7 +90,7 @@ func (s *Store[T]) write(ctx context.Context, script *rediscmd.Script, op, key, 
 	if err == nil && s.keepWrites {
 		kept = s.fresh(id, rec, sent, now)
 	}
-	s.local.endWrite(key, w, kept)
+	s.local.endWrite(key, tk, kept)
 	return rec, err
 }
 

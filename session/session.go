@@ -221,9 +221,7 @@ func (s *Store[T]) Close() {
 		return
 	}
 	s.unsubscribe()
-	if s.local != nil {
-		s.local.close()
-	}
+	s.local.close()
 }
 
 // clock is the application's clock (the test clock when set).
@@ -239,7 +237,7 @@ func (s *Store[T]) key(route string) string { return s.space.Key(groupKind, rout
 
 // ownWrite drops what this process kept of key after it wrote key (or may
 // have: a failed write may have been applied).
-func (s *Store[T]) ownWrite(key string) { s.local.endWrite(key, nil, nil) }
+func (s *Store[T]) ownWrite(key string) { s.local.ownWrite(key) }
 
 // replied runs the test hook afterReply.
 func (s *Store[T]) replied(ctx context.Context) {
@@ -383,7 +381,7 @@ func (s *Store[T]) load(ctx context.Context, key, route, id string) (rec record,
 			return rec, true, nil
 		}
 	}
-	w := s.local.begin(key)
+	tk := s.local.begin(key)
 	r, err := s.readRecord(ctx, key, route, id)
 	s.replied(ctx)
 	var kept *localRecord
@@ -392,16 +390,16 @@ func (s *Store[T]) load(ctx context.Context, key, route, id string) (rec record,
 	}
 	switch {
 	case err != nil && !errors.Is(err, ErrNotFound):
-		s.local.endWrite(key, w, nil) // the read may have extended the session before it failed
+		s.local.endWrite(key, tk, nil) // the read may have extended the session before it failed
 	case r.touched:
 		// An extension is a write: kept only when Redis notifies this
 		// client of its own writes.
 		if !s.keepWrites {
 			kept = nil
 		}
-		s.local.endWrite(key, w, kept)
+		s.local.endWrite(key, tk, kept)
 	default:
-		s.local.endRead(key, w, kept)
+		s.local.endRead(key, tk, kept)
 	}
 	if err != nil {
 		return record{}, false, err

@@ -72,6 +72,8 @@ type markdownInputs struct {
 	chart    string   // the SVG, relative to the markdown file
 	versions []string // "module version" of each contender
 	notes    string   // hand-written notes on this run, Markdown
+	tier     *run     // make bench-tier's run; nil when absent
+	tierSrc  string   // its raw output, relative to the repository root
 }
 
 func writeMarkdown(w io.Writer, r *run, in markdownInputs) {
@@ -124,8 +126,12 @@ func writeMarkdown(w io.Writer, r *run, in markdownInputs) {
 		fmt.Fprintln(w)
 	}
 
+	if in.tier != nil {
+		writeTierSection(w, in.tier, in.tierSrc)
+	}
+
 	fmt.Fprintf(w, "## Reproduce\n\n")
-	fmt.Fprintf(w, "```sh\nmake bench          # prints one benchstat table per workload\nmake bench-report   # also rewrites this page and its chart\n```\n\n")
+	fmt.Fprintf(w, "```sh\nmake bench          # prints one benchstat table per workload\nmake bench-report   # also rewrites this page and its chart\nmake bench-tier     # the local tier's hit ratio and fill rejection (no Redis), for the next bench-report\n```\n\n")
 	fmt.Fprintf(w, "`BENCH_COUNT` (default 6), `BENCHTIME` (default 300ms) and `BENCH_WORKLOADS` (e.g. `\"LocalHit Stampede\"`) adjust the run; "+
 		"`REDIS_URL` points it at an existing server instead of a throwaway redis-server. The benchmarks are in `bench/` (its own Go module, "+
 		"so the competitors never become typecache dependencies): `cd bench && go test -run '^$' -bench . -benchmem`.\n")
