@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 
 	"github.com/typecache/typecache/internal/rediscmd"
+	"github.com/typecache/typecache/internal/tier"
 )
 
 // A user's route (see token.go) is keyed: the first 128 bits of an
@@ -73,35 +74,45 @@ func (k routeKeys) holds(route, userID string) bool {
 	return false
 }
 
-// routeKeyCache is a Store's copy of the route key kept in Redis. It is
-// read at the first call that needs it, and read again when Redis tells
-// the client that the key changed (it is read tracked when the client
-// tracks, local tier or not) or when Get meets a session that no key held
-// routes. It is a Subscriber of the key's invalidations.
+// routeKeyCache is a Store's copy of the route key kept in Redis: a
+// one-entry internal/tier, so that an invalidation that overtakes a read
+// of the key is never undone by that read. It is read at the first call
+// that needs it, and read again when Redis tells the client that the key
+// changed (it is read tracked when the client tracks, local tier or not) or
+// when Get meets a session that no key held routes. It is a Subscriber of
+// the key's invalidations.
 type routeKeyCache struct {
-	keys    atomic.Pointer[routeKeys] // nil until read
-	stale   atomic.Bool               // read it again before the next use
+	kept    *tier.Tier[routeKeys]
+	last    atomic.Pointer[routeKeys] // the last key read, the best guess while Redis is out of reach
 	reading chan struct{}             // holds a token while a read runs: one at a time, each waiter on its own context
 	send    rediscmd.Sender           // DoTracked when the client tracks
 	local   *localTier                // the Store's, or nil
 }
 
 func newRouteKeyCache(send rediscmd.Sender, local *localTier) *routeKeyCache {
-	return &routeKeyCache{reading: make(chan struct{}, 1), send: send, local: local}
+	return &routeKeyCache{kept: tier.New[routeKeys](tier.Options{MaxEntries: 1}), reading: make(chan struct{}, 1), send: send, local: local}
+}
+
+// current returns the key kept, or nil when it must be read.
+func (c *routeKeyCache) current(name string) *routeKeys {
+	if e := c.kept.Get(name); e != nil {
+		return &e.Value
+	}
+	return nil
 }
 
 // Invalidate notes that the key changed in Redis, and drops the sessions
 // the Store kept in memory: they were checked against the old key, and
 // Get serves them without another check.
-func (c *routeKeyCache) Invalidate(string) {
-	c.stale.Store(true)
+func (c *routeKeyCache) Invalidate(name string) {
+	c.kept.Invalidate(name)
 	if c.local != nil {
 		c.local.InvalidateAll()
 	}
 }
 
 // InvalidateAll notes that a change may have been missed.
-func (c *routeKeyCache) InvalidateAll() { c.stale.Store(true) }
+func (c *routeKeyCache) InvalidateAll() { c.kept.InvalidateAll() }
 
 // routeKeyScript returns the route key in KEYS[1], after setting it to
 // ARGV[1] when there is none. The key has no TTL, so no volatile-* policy
@@ -125,12 +136,11 @@ func (s *Store[T]) routing(ctx context.Context) (routeKeys, error) {
 	if s.shared == nil {
 		return s.o.RouteKeys, nil
 	}
-	known := s.shared.keys.Load()
-	if known != nil && !s.shared.stale.Load() {
-		return *known, nil
+	if kept := s.shared.current(s.routeKeyName()); kept != nil {
+		return *kept, nil
 	}
 	keys, err := s.readRouteKey(ctx, nil)
-	if err != nil && known != nil {
+	if known := s.shared.last.Load(); err != nil && known != nil {
 		return *known, nil
 	}
 	return keys, err
@@ -147,16 +157,15 @@ func (s *Store[T]) readRouteKey(ctx context.Context, old *routeKeys) (routeKeys,
 	case <-ctx.Done():
 		return nil, fmt.Errorf("session: read route key %s: %w", s.routeKeyName(), ctx.Err())
 	}
-	if k := c.keys.Load(); k != nil && k != old && !c.stale.Load() {
+	key := s.routeKeyName()
+	if k := c.current(key); k != nil && (old == nil || !hmac.Equal((*k)[0], (*old)[0])) {
 		return *k, nil
 	}
-	c.stale.Store(false) // an invalidation from now on calls for another read
+	ticket := c.kept.Begin(key) // an invalidation from now on calls for another read
 	var fresh [routeKeyBytes]byte
 	rand.Read(fresh[:])
-	key := s.routeKeyName()
 	msg, err := s.evalWith(ctx, c.send, routeKeyScript, key, []string{tokenEncoding.EncodeToString(fresh[:])})
 	if err != nil {
-		c.stale.Store(true)
 		return nil, fmt.Errorf("session: read route key %s: %w", key, err)
 	}
 	text, err := msg.ToString()
@@ -165,10 +174,12 @@ func (s *Store[T]) readRouteKey(ctx context.Context, old *routeKeys) (routeKeys,
 		keys, err = parseRouteKey(text)
 	}
 	if err != nil {
-		c.stale.Store(true)
 		return nil, fmt.Errorf("session: route key %s: not a key this package wrote: %v", key, err)
 	}
-	c.keys.Store(&keys)
+	c.last.Store(&keys)
+	e := c.kept.NewEntry(key, tier.Meta{})
+	e.Value = keys
+	c.kept.Fill(ticket, e)
 	return keys, nil
 }
 
@@ -202,7 +213,7 @@ func (s *Store[T]) checkRoute(ctx context.Context, route, userID string) error {
 		return nil
 	}
 	if s.shared != nil {
-		if keys, err = s.readRouteKey(ctx, s.shared.keys.Load()); err != nil {
+		if keys, err = s.readRouteKey(ctx, &keys); err != nil {
 			return err
 		}
 		if keys.holds(route, userID) {
