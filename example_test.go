@@ -50,23 +50,3 @@ func ExampleBreaker() {
 		log.Print(err)
 	}
 }
-
-// A write of your own that a caller waits for alone, such as claiming a job,
-// sent on a direct connection: written and read on the caller's goroutine,
-// and never lost to a connection the server closed while it was idle.
-func ExampleClient_Direct() {
-	client, err := typecache.NewClient(rueidis.ClientOption{InitAddress: []string{"127.0.0.1:6379"}})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer client.Close()
-
-	direct := client.Direct()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	claimed, err := direct.Do(ctx, direct.B().Set().Key("app:job:42:owner").Value("worker-7").Nx().Ex(time.Minute).Build()).AsBool()
-	if err != nil && !rueidis.IsRedisNil(err) {
-		log.Fatal(err)
-	}
-	log.Printf("claimed: %v", claimed)
-}

@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 )
 
 // parallelism×GOMAXPROCS goroutines make the requests of the parallel

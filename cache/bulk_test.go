@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/typecache/typecache/cache"
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 )
 
 // TestGetMany: the values of the cached keys, local hits first; absent

@@ -10,8 +10,10 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/typecache/typecache"
+	"github.com/typecache/typecache/internal/clientconn"
 	"github.com/typecache/typecache/internal/keyspace"
 	"github.com/typecache/typecache/internal/rediscmd"
+	"github.com/typecache/typecache/internal/transport"
 )
 
 // Cache is a typed cache of values of type T in Redis, with a local tier of
@@ -36,11 +38,11 @@ import (
 // delay (Redis's push to the process's connection). See the cache guide for
 // the faults under which each holds.
 type Cache[T any] struct {
-	client *typecache.Client
-	redis  rueidis.Client
-	space  keyspace.Space
-	o      Options[T]   // validated, defaults filled in
-	now    func() int64 // unix nanoseconds; tests replace it
+	conn  *transport.Conn
+	redis rueidis.Client
+	space keyspace.Space
+	o     Options[T]   // validated, defaults filled in
+	now   func() int64 // unix nanoseconds; tests replace it
 
 	// send sends the first read of a key: tracked when the local tier may
 	// keep its reply.
@@ -53,7 +55,7 @@ type Cache[T any] struct {
 
 	local     *decodedTier[T] // nil when Options.DisableLocal or the client tracks nothing
 	keys      KeyObserver     // Options.Observer when it is one
-	breaker   *typecache.Breaker
+	breaker   *transport.Breaker
 	deadline  *redisDeadline // nil when Options.RedisTimeout < 0
 	flights   flightGroup[T]
 	waiters   leaseWaiters
@@ -97,8 +99,9 @@ func New[T any](c *typecache.Client, name string, opts Options[T]) (*Cache[T], e
 	if err != nil {
 		return nil, fmt.Errorf("%w: name with Options.Version (%q) %v", ErrInvalidOptions, instance, err)
 	}
+	conn := clientconn.Of(c)
 	cache := &Cache[T]{
-		client: c, redis: c.Redis(), space: space, o: o,
+		conn: conn, redis: c.Redis(), space: space, o: o,
 		now:           wallClock.read,
 		send:          rediscmd.Plain(c.Redis()),
 		leaseMillis:   rediscmd.Millis(o.StampedeLease),
@@ -110,15 +113,15 @@ func New[T any](c *typecache.Client, name string, opts Options[T]) (*Cache[T], e
 	if o.RedisTimeout > 0 {
 		cache.deadline = &redisDeadline{timeout: int64(o.RedisTimeout)}
 	}
-	cache.breaker = c.Breaker()
+	cache.breaker = conn.Breaker()
 	stopBreaker := cache.breaker.OnOpen(func() {
 		cache.stats.breakerOpens.Add(1)
 		o.Observer.OnBreakerOpen()
 	})
-	if !o.DisableLocal && c.Tracking() {
+	if !o.DisableLocal && conn.Tracking() {
 		// Only tracked replies may stay: Redis then says when they change.
 		cache.local = newDecodedTier[T](o.MaxLocalEntries, o.MaxLocalBytes)
-		cache.send = c.DoTracked
+		cache.send = conn.DoTracked
 	}
 	wallClock.acquire()
 	unsubscribe := c.Subscribe(space.Prefix(), invalidationSink[T]{cache})

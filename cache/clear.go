@@ -73,7 +73,7 @@ func (c *Cache[T]) currentGeneration(ctx, rctx context.Context) (string, error) 
 		return "", errCircuitOpen
 	}
 	epoch := c.generations.begin()
-	msg, err := generationScript.Exec(rctx, c.redis, c.client.DoTracked, []string{c.generationKey}, nil)
+	msg, err := generationScript.Exec(rctx, c.redis, c.conn.DoTracked, []string{c.generationKey}, nil)
 	c.breaker.Record(ctx, c.generationKey, err)
 	if err != nil {
 		return "", err
@@ -82,7 +82,7 @@ func (c *Cache[T]) currentGeneration(ctx, rctx context.Context) (string, error) 
 	if _, err := strconv.ParseUint(gen, 10, 64); err != nil || len(gen) != 16 {
 		return "", fmt.Errorf("cache: unexpected generation %v", msg)
 	}
-	if c.client.Tracking() {
+	if c.conn.Tracking() {
 		c.generations.learn(epoch, gen)
 	}
 	return gen, nil

@@ -10,8 +10,8 @@ import (
 
 	"github.com/redis/rueidis"
 
-	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/internal/keyspace"
+	"github.com/typecache/typecache/internal/transport"
 )
 
 // A Buffered adds to a Counter's counters through a buffer in this process:
@@ -86,9 +86,9 @@ func (c *Counter) Buffered(opts BufferOptions) (*Buffered, error) {
 		counter: c, opts: o, pending: make(map[string]int64),
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{}),
 	}
-	if !o.DisableReadCache && c.client.Tracking() {
+	if !o.DisableReadCache && c.conn.Tracking() {
 		b.cache = newReadCache(o.ReadCacheSize)
-		b.stopSub = c.client.Subscribe(c.space.Prefix()+kindValue+"{", invalidations{b.cache, c.space})
+		b.stopSub = c.conn.Subscribe(c.space.Prefix()+kindValue+"{", invalidations{b.cache, c.space})
 	}
 	go b.flusher()
 	return b, nil
@@ -182,7 +182,7 @@ func (b *Buffered) Get(ctx context.Context, key string) (int64, error) {
 // when it holds it.
 func (b *Buffered) stored(ctx context.Context, key string) (int64, error) {
 	if b.cache == nil {
-		return parseValue(do(ctx, b.counter.client.Breaker(), b.counter.redis, b.counter.getCmd(b.counter.redisKey(key))))
+		return parseValue(do(ctx, b.counter.conn.Breaker(), b.counter.redis, b.counter.getCmd(b.counter.redisKey(key))))
 	}
 	if v, ok := b.cache.get(key); ok {
 		b.counter.opts.Observer.OnRead(true)
@@ -193,8 +193,8 @@ func (b *Buffered) stored(ctx context.Context, key string) (int64, error) {
 	// Not pinned: DoTracked sends it inside MULTI/EXEC, which rueidis never
 	// retries.
 	get := b.counter.redis.B().Get().Key(b.counter.redisKey(key)).Build()
-	v, err := parseValue(typecache.Guard(ctx, b.counter.client.Breaker(), commandKey(get), errCircuitOpen, func() (rueidis.RedisMessage, error) {
-		return b.counter.client.DoTracked(ctx, get)
+	v, err := parseValue(transport.Guard(ctx, b.counter.conn.Breaker(), commandKey(get), errCircuitOpen, func() (rueidis.RedisMessage, error) {
+		return b.counter.conn.DoTracked(ctx, get)
 	}))
 	b.cache.end(key, r, v, err == nil)
 	return v, err
@@ -247,7 +247,7 @@ func (b *Buffered) Flush(ctx context.Context) error {
 		rkeys = append(rkeys, []string{b.counter.redisKey(key)})
 		args = append(args, addArgs(delta, b.counter.ttl))
 	}
-	results := roundTrips(ctx, b.counter.client.Breaker(), len(rkeys), func(i int) string { return rkeys[i][0] },
+	results := roundTrips(ctx, b.counter.conn.Breaker(), len(rkeys), func(i int) string { return rkeys[i][0] },
 		func(keep []int) []rueidis.RedisResult {
 			return addScript.ExecMany(ctx, b.counter.redis, pick(rkeys, keep), pick(args, keep))
 		})

@@ -3,7 +3,7 @@ package counter
 import "sync"
 
 // readCache holds counter values a Buffered read from Redis with tracked
-// reads (typecache.Client.DoTracked), until Redis reports that the key
+// reads (transport.Conn.DoTracked), until Redis reports that the key
 // changed. It is its own map rather than rueidis's DoCache, because a
 // DoCache entry can be older than this process's own completed write: the
 // invalidation of a write may arrive after the write's reply (rueidis issue

@@ -12,8 +12,10 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/typecache/typecache"
+	"github.com/typecache/typecache/internal/clientconn"
 	"github.com/typecache/typecache/internal/keyspace"
 	"github.com/typecache/typecache/internal/rediscmd"
+	"github.com/typecache/typecache/internal/transport"
 )
 
 // Key kinds of the leaderboard package (see internal/keyspace): a board's
@@ -45,14 +47,14 @@ type Entry struct {
 // with the clock of the process that calls; At reads and writes the board of
 // another time.
 type Board struct {
-	client *typecache.Client
-	redis  rueidis.Client
-	send   rediscmd.Sender // rediscmd.Plain(redis)
-	space  keyspace.Space
-	opts   Options
-	order  string // the scripts' ARGV[1]
-	max    string // Options.MaxSize, the write scripts' ARGV[4]
-	now    func() time.Time
+	conn  *transport.Conn
+	redis rueidis.Client
+	send  rediscmd.Sender // rediscmd.Plain(redis)
+	space keyspace.Space
+	opts  Options
+	order string // the scripts' ARGV[1]
+	max   string // Options.MaxSize, the write scripts' ARGV[4]
+	now   func() time.Time
 
 	current atomic.Pointer[boardKeys] // the keys of the current period, once used
 	fixed   *boardKeys                // an At view's keys; nil: the current period's
@@ -78,13 +80,13 @@ func New(c *typecache.Client, name string, opts Options) (*Board, error) {
 		return nil, err
 	}
 	b := &Board{
-		client: c, redis: c.Redis(), send: rediscmd.Plain(c.Redis()), space: space, opts: o,
+		conn: clientconn.Of(c), redis: c.Redis(), send: rediscmd.Plain(c.Redis()), space: space, opts: o,
 		order: "h", max: strconv.Itoa(o.MaxSize), now: time.Now,
 	}
 	if o.Order == LowestFirst {
 		b.order = "l"
 	}
-	if !o.DisableTopCache && c.Tracking() {
+	if !o.DisableTopCache && b.conn.Tracking() {
 		b.top = &topCache{}
 		b.unsubscribe = c.Subscribe(space.Prefix()+kindSet+"{", b.top)
 	}
@@ -102,7 +104,7 @@ func (b *Board) At(t time.Time) *Board {
 		return b
 	}
 	return &Board{
-		client: b.client, redis: b.redis, send: b.send, space: b.space, opts: b.opts,
+		conn: b.conn, redis: b.redis, send: b.send, space: b.space, opts: b.opts,
 		order: b.order, max: b.max, now: b.now, fixed: b.keysAt(t),
 	}
 }
@@ -311,7 +313,7 @@ func (b *Board) Top(ctx context.Context, n int) ([]Entry, error) {
 	}
 	// Not pinned: DoTracked sends it inside MULTI/EXEC, which rueidis never
 	// retries.
-	msg, err := b.guard(ctx, set, func() (rueidis.RedisMessage, error) { return b.client.DoTracked(ctx, b.rangeCmd(set, 0, n)) })
+	msg, err := b.guard(ctx, set, func() (rueidis.RedisMessage, error) { return b.conn.DoTracked(ctx, b.rangeCmd(set, 0, n)) })
 	entries, err = parseRange(msg, err, 0)
 	if err != nil {
 		return nil, fmt.Errorf("leaderboard: top %d: %w", n, err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
 )
 
 // Order says which end of a board ranks first. The zero value is

@@ -3,7 +3,7 @@ package leaderboard
 import "sync"
 
 // topCache holds the last Top a Board read from Redis with a tracked read
-// (typecache.Client.DoTracked), until Redis reports that the board changed.
+// (transport.Conn.DoTracked), until Redis reports that the board changed.
 // It is its own entry rather than rueidis's DoCache, because a DoCache entry
 // can be older than this process's own completed write: the invalidation of
 // a write may arrive after the write's reply (rueidis issue #534).

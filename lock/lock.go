@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/typecache/typecache"
+	"github.com/typecache/typecache/internal/clientconn"
 	"github.com/typecache/typecache/internal/keyspace"
+	"github.com/typecache/typecache/internal/transport"
 )
 
 var (
@@ -48,7 +50,7 @@ const fenceKind = "f"
 // reads the lock key with tracking and is woken when Redis reports that the
 // key changed. Close removes that subscription.
 type Locker struct {
-	client *typecache.Client
+	conn   *transport.Conn
 	opts   Options
 	args   leaseArgs
 	space  keyspace.Space
@@ -77,7 +79,7 @@ func New(c *typecache.Client, opts Options) (*Locker, error) {
 		return nil, invalid("Options.Prefix %v", err)
 	}
 	lk := &Locker{
-		client: c, opts: opts, args: opts.leaseArgs(), space: space,
+		conn: clientconn.Of(c), opts: opts, args: opts.leaseArgs(), space: space,
 		owners: newOwnerSource(), wakes: newWakeRouter(), turns: newLocalTurns(), closed: make(chan struct{}),
 	}
 	lk.unsub = c.Subscribe(space.Prefix(), lk.wakes)

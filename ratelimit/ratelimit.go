@@ -11,7 +11,9 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/typecache/typecache"
+	"github.com/typecache/typecache/internal/clientconn"
 	"github.com/typecache/typecache/internal/keyspace"
+	"github.com/typecache/typecache/internal/transport"
 )
 
 // Source says who made a decision.
@@ -79,7 +81,7 @@ type Result struct {
 // typecache.Client it was built on owns them.
 type Limiter struct {
 	redis   rueidis.Client
-	breaker *typecache.Breaker // the client's, shared with every package on it
+	breaker *transport.Breaker // the client's, shared with every package on it
 	opts    Options
 	space   keyspace.Space
 	algo    algorithm
@@ -103,7 +105,7 @@ func New(c *typecache.Client, opts Options) (*Limiter, error) {
 	if err != nil {
 		return nil, invalid("Options.Prefix %v", err)
 	}
-	l := &Limiter{redis: c.Redis(), breaker: c.Breaker(), opts: o, space: space, algo: algorithmOf(o)}
+	l := &Limiter{redis: c.Redis(), breaker: clientconn.Of(c).Breaker(), opts: o, space: space, algo: algorithmOf(o)}
 	if o.LocalDenyCache {
 		l.denials = newLocalDenyCache(o.LocalDenyCacheSize)
 	}

@@ -10,7 +10,7 @@ import (
 // localTier keeps the sessions this process read or wrote recently,
 // parsed and verified, so that reading an unchanged session costs no round
 // trip. Its reads and its writes that keep what they wrote go through
-// typecache.Client.DoTracked, so Redis tells the process (Invalidate) when
+// transport.Conn.DoTracked, so Redis tells the process (Invalidate) when
 // a key it read changes; entries are per key of Redis, which holds a
 // route's sessions.
 //

@@ -6,15 +6,15 @@ import (
 
 	"github.com/redis/rueidis"
 
-	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/internal/rediscmd"
+	"github.com/typecache/typecache/internal/transport"
 )
 
 // eval runs script on key (every script works on one key) with args: one
 // round trip, two the first time a server meets the script. tracked sends
-// it through typecache.Client.DoTracked, so that Redis tracks key for this
+// it through transport.Conn.DoTracked, so that Redis tracks key for this
 // client (see localTier); a Store without a local tier sends everything
-// plain, through the client's direct connections (typecache.Client.Direct),
+// plain, through the client's direct connections (transport.Conn.Direct),
 // which answer a lone caller sooner than the pipelined, tracking ones.
 // Every command the Store sends about a session goes through here.
 //
@@ -25,7 +25,7 @@ func (s *Store[T]) eval(ctx context.Context, script *rediscmd.Script, key string
 	if tracked {
 		send = s.tracked // s.plain too without a local tier
 	}
-	return typecache.Guard(ctx, s.breaker, key, errCircuitOpen, func() (rueidis.RedisMessage, error) {
+	return transport.Guard(ctx, s.breaker, key, errCircuitOpen, func() (rueidis.RedisMessage, error) {
 		return script.Exec(ctx, s.redis, send, []string{key}, args)
 	})
 }

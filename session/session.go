@@ -12,8 +12,10 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/typecache/typecache"
+	"github.com/typecache/typecache/internal/clientconn"
 	"github.com/typecache/typecache/internal/keyspace"
 	"github.com/typecache/typecache/internal/rediscmd"
+	"github.com/typecache/typecache/internal/transport"
 )
 
 var (
@@ -129,7 +131,7 @@ type Info struct {
 type Store[T any] struct {
 	o           Options[T] // validated
 	redis       rueidis.Client
-	breaker     *typecache.Breaker // the client's, shared with every package on it
+	breaker     *transport.Breaker // the client's, shared with every package on it
 	space       keyspace.Space
 	plain       rediscmd.Sender // writes
 	tracked     rediscmd.Sender // reads and writes that keep: DoTracked with a local tier
@@ -169,20 +171,21 @@ func New[T any](c *typecache.Client, opts Options[T]) (*Store[T], error) {
 	if err != nil {
 		return nil, invalid("Options.Prefix %v", err)
 	}
+	conn := clientconn.Of(c)
 	s := &Store[T]{
-		o: o, redis: c.Redis(), breaker: c.Breaker(), space: space, ctxKey: new(contextKey),
-		plain:      rediscmd.Plain(c.Direct()),
+		o: o, redis: c.Redis(), breaker: conn.Breaker(), space: space, ctxKey: new(contextKey),
+		plain:      rediscmd.Plain(conn.Direct()),
 		idleArg:    rediscmd.Millis(o.IdleTimeout),
 		touchArg:   rediscmd.Millis(o.TouchThreshold),
 		forwardArg: rediscmd.Millis(forwardFor),
 	}
 	s.tracked = s.plain
 	s.unsubscribe = func() {}
-	if !o.DisableLocal && o.MaxLocalSessions > 0 && c.Tracking() {
+	if !o.DisableLocal && o.MaxLocalSessions > 0 && conn.Tracking() {
 		s.local = newLocalTier(o.MaxLocalSessions)
-		s.tracked = c.DoTracked
+		s.tracked = conn.DoTracked
 		s.unsubscribe = c.Subscribe(space.Prefix(), s.local)
-		s.keepWrites = c.NotifiesOwnWrites()
+		s.keepWrites = conn.NotifiesOwnWrites()
 	}
 	return s, nil
 }
