@@ -29,6 +29,14 @@ var (
 	// invalid [Option]; the message names it.
 	ErrInvalidOptions = errors.New("typecache: invalid options")
 
+	// ErrUnavailable is matched, with errors.Is, by every package's error
+	// for a call refused because Redis is unavailable (the breaker of the
+	// key's node is open): cache.ErrUnavailable, lock.ErrUnavailable,
+	// ratelimit.ErrUnavailable, session.ErrUnavailable,
+	// counter.ErrUnavailable and leaderboard.ErrUnavailable all match it,
+	// so that one check serves every package.
+	ErrUnavailable = errors.New("typecache: redis unavailable")
+
 	// ErrClosed is matched, with errors.Is, by the error of a call made
 	// through a [Client] after its Close, where the root package answers
 	// it ([Guard]).

@@ -36,7 +36,7 @@ func TestGuardAfterClose(t *testing.T) {
 		}
 		client.Close()
 		r := client.Redis()
-		_, err = typecache.Guard(context.Background(), client.Breaker(), "k", errors.New("refused"), func() (int64, error) {
+		_, err = typecache.Guard(context.Background(), client.Breaker(), "k", typecache.ErrUnavailable, func() (int64, error) {
 			return r.Do(context.Background(), r.B().Incr().Key("k").Build()).AsInt64()
 		})
 		if !errors.Is(err, typecache.ErrClosed) || !errors.Is(err, rueidis.ErrClosing) {

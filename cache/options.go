@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/typecache/typecache/codec"
+	"github.com/typecache/typecache/internal/clientconn"
 	"github.com/typecache/typecache/internal/keyspace"
 	"github.com/typecache/typecache/internal/rediscmd"
 )
@@ -264,7 +265,7 @@ var (
 
 	// ErrUnavailable reports that Redis is considered down (the breaker is
 	// open); it is returned at once, without a round trip.
-	ErrUnavailable = errors.New("cache: redis unavailable (circuit open)")
+	ErrUnavailable = clientconn.Unavailable("cache")
 
 	// ErrClosed reports a call on a closed Cache.
 	ErrClosed = errors.New("cache: closed")

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/typecache/typecache"
+	"github.com/typecache/typecache/internal/clientconn"
 	"github.com/typecache/typecache/internal/keyspace"
 )
 
@@ -49,7 +50,7 @@ var (
 	// while the client's breaker of the key's Redis node is open (see
 	// typecache.Breaker); a Buffered's flush keeps such keys' deltas for the
 	// next one.
-	ErrUnavailable = errors.New("counter: redis unavailable (circuit open)")
+	ErrUnavailable = clientconn.Unavailable("counter")
 )
 
 // Options configures a [Counter]. TTL must be set. New copies the options;

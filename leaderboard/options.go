@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/typecache/typecache/internal/clientconn"
 )
 
 // Order says which end of a board ranks first. The zero value is
@@ -125,7 +126,7 @@ var (
 	// ErrUnavailable is returned (wrapped) at once, without a round trip,
 	// while the client's breaker of the board's Redis node is open (see
 	// typecache.Breaker).
-	ErrUnavailable = errors.New("leaderboard: redis unavailable (circuit open)")
+	ErrUnavailable = clientconn.Unavailable("leaderboard")
 )
 
 func (o Options) validated() (Options, error) {

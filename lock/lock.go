@@ -30,7 +30,7 @@ var (
 	// ErrUnavailable is returned (wrapped) at once, without a round trip,
 	// while the client's breaker of the lock's Redis node is open (see
 	// typecache.Breaker).
-	ErrUnavailable = errors.New("lock: redis unavailable (circuit open)")
+	ErrUnavailable = clientconn.Unavailable("lock")
 )
 
 // errNilLocker is returned by the methods of a nil *Locker, such as the

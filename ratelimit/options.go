@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/typecache/typecache/internal/clientconn"
 	"github.com/typecache/typecache/internal/keyspace"
 	"github.com/typecache/typecache/internal/rediscmd"
 )
@@ -127,7 +128,7 @@ var ErrInvalidCost = errors.New("ratelimit: cost must be at least 1")
 // ErrUnavailable is the Result.Err (wrapped with the key) of a decision
 // taken by the FailureMode without a round trip, because the client's
 // breaker of the key's Redis node is open (see typecache.Breaker).
-var ErrUnavailable = errors.New("ratelimit: redis unavailable (circuit open)")
+var ErrUnavailable = clientconn.Unavailable("ratelimit")
 
 // errCircuitOpen is ErrUnavailable as the cause of an error that already
 // says "ratelimit: key ...".

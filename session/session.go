@@ -44,7 +44,7 @@ var (
 	// ErrUnavailable is returned (wrapped) at once, without a round trip,
 	// while the client's breaker of the session's Redis node is open (see
 	// typecache.Breaker).
-	ErrUnavailable = errors.New("session: redis unavailable (circuit open)")
+	ErrUnavailable = clientconn.Unavailable("session")
 
 	// ErrHeaderWritten reports Put, Start or Renew called after the
 	// response header was written: the session was committed with the

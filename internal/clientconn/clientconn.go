@@ -1,6 +1,7 @@
 // Package clientconn is how the packages built on a typecache.Client reach
 // what the root package does not export: the Client's transport.Conn
-// (tracked reads, the direct client, the breakers' Allow and Record).
+// (tracked reads, the direct client, the breakers' Allow and Record), and
+// package sentinels that match the root's.
 //
 // The root imports internal/transport, so transport cannot name the root's
 // Client; the root hands transport an accessor in its init, and this
@@ -15,3 +16,16 @@ import (
 // Of returns c's connection. A feature package calls it once, in its
 // constructor, and keeps the result beside the Client.
 func Of(c *typecache.Client) *transport.Conn { return transport.ConnOf(c) }
+
+// Unavailable returns a package's sentinel for a call refused because Redis
+// is unavailable, worded "<pkg>: redis unavailable (circuit open)": it
+// matches typecache.ErrUnavailable with errors.Is, so that one check
+// serves every package.
+func Unavailable(pkg string) error {
+	return &unavailable{msg: pkg + ": redis unavailable (circuit open)"}
+}
+
+type unavailable struct{ msg string }
+
+func (e *unavailable) Error() string { return e.msg }
+func (e *unavailable) Unwrap() error { return typecache.ErrUnavailable }
