@@ -5,7 +5,6 @@ import (
 
 	"github.com/redis/rueidis"
 
-	"github.com/typecache/typecache/internal/rediscmd"
 	"github.com/typecache/typecache/internal/transport"
 )
 
@@ -78,7 +77,3 @@ func pick[T any](s []T, keep []int) []T {
 	}
 	return picked
 }
-
-// errCircuitOpen is ErrUnavailable as the cause of an error that already
-// says "counter: <op> <key>".
-var errCircuitOpen = rediscmd.CircuitOpen(ErrUnavailable)

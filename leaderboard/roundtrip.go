@@ -29,7 +29,3 @@ func (b *Board) exec(ctx context.Context, script *rediscmd.Script, k *boardKeys,
 func (b *Board) do(ctx context.Context, set string, cmd rueidis.Completed) (rueidis.RedisMessage, error) {
 	return b.guard(ctx, set, func() (rueidis.RedisMessage, error) { return b.redis.Do(ctx, cmd).ToMessage() })
 }
-
-// errCircuitOpen is ErrUnavailable as the cause of an error that already
-// says "leaderboard: <op> <member>".
-var errCircuitOpen = rediscmd.CircuitOpen(ErrUnavailable)

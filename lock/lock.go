@@ -14,25 +14,6 @@ import (
 	"github.com/typecache/typecache/internal/transport"
 )
 
-var (
-	// ErrNotAcquired is returned by TryAcquire when the lock is held elsewhere.
-	ErrNotAcquired = errors.New("lock: not acquired, held elsewhere")
-	// ErrNotHeld is returned by Release and Extend when the
-	// lock is no longer held by this Lock (its lease lapsed, its key was
-	// deleted or it was already released). It is also the cause of a lost
-	// lock's Context.
-	ErrNotHeld = errors.New("lock: not held")
-	// ErrReleased is the cause (context.Cause) of a Lock's Context after
-	// Release.
-	ErrReleased = errors.New("lock: released")
-	// ErrClosed is returned by a Locker's methods after Close.
-	ErrClosed = errors.New("lock: locker closed")
-	// ErrUnavailable is returned (wrapped) at once, without a round trip,
-	// while the client's breaker of the lock's Redis node is open (see
-	// typecache.Breaker).
-	ErrUnavailable = clientconn.Unavailable("lock")
-)
-
 // errNilLocker is returned by the methods of a nil *Locker, such as the
 // one a failed New returns.
 var errNilLocker = errors.New("lock: nil *Locker (New failed?)")

@@ -1,7 +1,6 @@
 package lock
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
@@ -19,10 +18,6 @@ const (
 	// invalidation arrives (Options.RecheckInterval zero).
 	DefaultRecheckInterval = time.Second
 )
-
-// ErrInvalidOptions is wrapped by the errors New returns for invalid
-// options; the message names the field.
-var ErrInvalidOptions = errors.New("lock: invalid options")
 
 // Options configures a [Locker]. The zero value is valid: every zero field
 // means the documented default. New copies the options; it never modifies

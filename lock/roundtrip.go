@@ -5,7 +5,6 @@ import (
 
 	"github.com/redis/rueidis"
 
-	"github.com/typecache/typecache/internal/rediscmd"
 	"github.com/typecache/typecache/internal/transport"
 )
 
@@ -24,7 +23,3 @@ func (lk *Locker) run(ctx context.Context, s *rueidis.Lua, keys, args []string) 
 		return s.Exec(ctx, lk.conn.Direct(), keys, args).AsInt64()
 	})
 }
-
-// errCircuitOpen is ErrUnavailable as the cause of an error that already
-// says "lock: <op> <name>".
-var errCircuitOpen = rediscmd.CircuitOpen(ErrUnavailable)

@@ -1,7 +1,6 @@
 package session
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -32,10 +31,6 @@ const (
 // cookie with Path=/ and no Domain, so that no other host (a sibling
 // subdomain) can set or shadow it.
 const hostPrefix = "__Host-"
-
-// ErrInvalidOptions is wrapped by New's errors for invalid Options; the
-// message names the field.
-var ErrInvalidOptions = errors.New("session: invalid options")
 
 // Options configures a Store. The zero value is valid and means the
 // documented defaults. New copies the options; the caller's value is never

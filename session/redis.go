@@ -30,10 +30,6 @@ func (s *Store[T]) eval(ctx context.Context, script *rediscmd.Script, key string
 	})
 }
 
-// errCircuitOpen is ErrUnavailable as the cause of an error that already
-// says "session: <op> <key>".
-var errCircuitOpen = rediscmd.CircuitOpen(ErrUnavailable)
-
 // write runs script, a write of key that keeps what it stored as session
 // id in the local tier (see localTier): sent through DoTracked when the
 // Store may keep writes (keepWrites), and plain otherwise. parse turns the

@@ -18,41 +18,6 @@ import (
 	"github.com/typecache/typecache/internal/transport"
 )
 
-var (
-	// ErrNotFound reports that no live session has the given token: it is
-	// unknown, expired, destroyed, or not a well-formed token at all. All
-	// these cases return this same value, so callers cannot tell them apart
-	// and neither can an attacker probing tokens. A record that fails its
-	// integrity check or cannot be decoded gives an error that wraps it.
-	ErrNotFound = errors.New("session: not found")
-
-	// ErrConflict reports that Save or Regenerate lost a race: the session
-	// was saved by another request after this copy was loaded. Reload it
-	// with Get and apply the change again.
-	ErrConflict = errors.New("session: saved by another request since it was loaded")
-
-	// ErrEmptyUserID reports a per-user operation (List, DestroyAll, Revoke)
-	// called with an empty user ID. Sessions created with an empty user ID
-	// are anonymous and belong to no user.
-	ErrEmptyUserID = errors.New("session: empty user ID")
-
-	// ErrNoMiddleware reports a request helper (Put, Start, Renew, End)
-	// called with a context that did not come through this Store's
-	// Middleware.
-	ErrNoMiddleware = errors.New("session: context did not come through this Store's Middleware")
-
-	// ErrUnavailable is returned (wrapped) at once, without a round trip,
-	// while the client's breaker of the session's Redis node is open (see
-	// typecache.Breaker).
-	ErrUnavailable = clientconn.Unavailable("session")
-
-	// ErrHeaderWritten reports Put, Start or Renew called after the
-	// response header was written: the session was committed with the
-	// header (the cookie is a header), so the change could not reach the
-	// browser, and nothing was changed.
-	ErrHeaderWritten = errors.New("session: response header already written, the session can no longer change in this request")
-)
-
 // forwardFor is how long Destroy of a token that Regenerate replaced still
 // ends the successor: long enough for every request that loaded the old
 // token before the renewal to finish (say, an End racing a Renew).
