@@ -3,6 +3,7 @@ package typecache_test
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/typecache/typecache"
@@ -31,6 +32,20 @@ func TestEveryUnavailableMatchesTheRoot(t *testing.T) {
 			if !errors.Is(err, typecache.ErrUnavailable) || !errors.Is(err, sentinel) {
 				t.Errorf("%v: does not match both typecache.ErrUnavailable and %s.ErrUnavailable", err, pkg)
 			}
+		}
+	}
+}
+
+// TestEveryEmptyKeyErrorHasOneName: every package that takes keys (or
+// names, members, user IDs: what its calls are about) names the error for
+// an empty one ErrEmptyKey, prefixed with the package.
+func TestEveryEmptyKeyErrorHasOneName(t *testing.T) {
+	for pkg, sentinel := range map[string]error{
+		"cache": cache.ErrEmptyKey, "counter": counter.ErrEmptyKey, "leaderboard": leaderboard.ErrEmptyKey,
+		"lock": lock.ErrEmptyKey, "ratelimit": ratelimit.ErrEmptyKey, "session": session.ErrEmptyKey,
+	} {
+		if !strings.HasPrefix(sentinel.Error(), pkg+": empty ") {
+			t.Errorf("%s.ErrEmptyKey reads %q, want %q...", pkg, sentinel, pkg+": empty ")
 		}
 	}
 }

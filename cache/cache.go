@@ -340,7 +340,7 @@ func (c *Cache[T]) Stats() Stats {
 // check validates a key and the Cache's state.
 func (c *Cache[T]) check(key string) error {
 	if key == "" {
-		return fmt.Errorf("%w: empty key", ErrInvalidKey)
+		return ErrEmptyKey
 	}
 	if c.closed.Load() {
 		return ErrClosed

@@ -28,8 +28,9 @@ var (
 	// ErrClosed reports a call on a closed Cache.
 	ErrClosed = errors.New("cache: closed")
 
-	// ErrInvalidKey reports an empty key.
-	ErrInvalidKey = errors.New("cache: invalid key")
+	// ErrEmptyKey reports an empty key. Every package names its
+	// empty-key error ErrEmptyKey.
+	ErrEmptyKey = errors.New("cache: empty key")
 
 	// ErrTooLarge reports a value whose encoding exceeds Options.MaxValueBytes.
 	ErrTooLarge = errors.New("cache: value too large")

@@ -443,7 +443,7 @@ func (b *Board) Len(ctx context.Context) (int64, error) {
 
 func checkMember(member string) error {
 	if member == "" {
-		return ErrEmptyMember
+		return ErrEmptyKey
 	}
 	return nil
 }

@@ -16,8 +16,9 @@ var (
 	// ErrNotFound is returned by Score, Rank and Around for a member that
 	// is not on the board.
 	ErrNotFound = errors.New("leaderboard: member not found")
-	// ErrEmptyMember is returned for an empty member name.
-	ErrEmptyMember = errors.New("leaderboard: empty member")
+	// ErrEmptyKey is returned for an empty member name (a member is the
+	// board's key). Every package names its empty-key error ErrEmptyKey.
+	ErrEmptyKey = errors.New("leaderboard: empty member")
 	// ErrInvalidScore is returned for a NaN or infinite score or delta, and
 	// by Incr when the sum would not be finite.
 	ErrInvalidScore = errors.New("leaderboard: score must be a finite number")

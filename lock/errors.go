@@ -18,6 +18,10 @@ var (
 	// ErrReleased is the cause (context.Cause) of a Lock's Context after
 	// Release.
 	ErrReleased = errors.New("lock: released")
+	// ErrEmptyKey is returned for an empty lock name: its hash tag would be
+	// empty, and the lock's two keys could land in different cluster
+	// slots. Every package names its empty-key error ErrEmptyKey.
+	ErrEmptyKey = errors.New("lock: empty name")
 	// ErrClosed is returned by a Locker's methods after Close.
 	ErrClosed = errors.New("lock: locker closed")
 	// ErrUnavailable is returned (wrapped) at once, without a round trip,

@@ -169,10 +169,8 @@ func (lk *Locker) keysFor(name string) (lockKeys, error) {
 		return lockKeys{}, ErrClosed
 	default:
 	}
-	// An empty name would give an empty hash tag, and the two keys could
-	// land in different cluster slots.
 	if name == "" {
-		return lockKeys{}, errors.New("lock: the name must not be empty")
+		return lockKeys{}, ErrEmptyKey
 	}
 	return lockKeys{lock: lk.space.Key("", name), fence: lk.space.Key(fenceKind, name)}, nil
 }

@@ -122,6 +122,9 @@ func TestNilAndEmptyArguments(t *testing.T) {
 			}
 		})
 	}
+	if _, err := lk.TryAcquire(ctx, ""); !errors.Is(err, lock.ErrEmptyKey) {
+		t.Fatalf("TryAcquire of an empty name: %v, want ErrEmptyKey", err)
+	}
 	nilLocker.Close()
 	if nilLock.Name() != "" || nilLock.Key() != "" || nilLock.Token() != 0 {
 		t.Fatal("a nil Lock reports a name, key or token")

@@ -20,10 +20,11 @@ var (
 	// with Get and apply the change again.
 	ErrConflict = errors.New("session: saved by another request since it was loaded")
 
-	// ErrEmptyUserID reports a per-user operation (List, DestroyAll, Revoke)
-	// called with an empty user ID. Sessions created with an empty user ID
-	// are anonymous and belong to no user.
-	ErrEmptyUserID = errors.New("session: empty user ID")
+	// ErrEmptyKey reports a per-user operation (List, DestroyAll, Revoke)
+	// called with an empty user ID, the key of those operations. Sessions
+	// created with an empty user ID are anonymous and belong to no user.
+	// Every package names its empty-key error ErrEmptyKey.
+	ErrEmptyKey = errors.New("session: empty user ID")
 
 	// ErrNoMiddleware reports a request helper (Put, Start, Renew, End)
 	// called with a context that did not come through this Store's

@@ -438,7 +438,7 @@ func (s *Store[T]) Destroy(ctx context.Context, token string) error {
 // it. Sessions other users own are untouched.
 func (s *Store[T]) DestroyAll(ctx context.Context, userID string) error {
 	if userID == "" {
-		return ErrEmptyUserID
+		return ErrEmptyKey
 	}
 	key := s.key(userRoute(userID))
 	n, err := s.eval(ctx, destroyAllScript, key, false, []string{rediscmd.ClockArg(s.now), userID})
@@ -456,7 +456,7 @@ func (s *Store[T]) DestroyAll(ctx context.Context, userID string) error {
 // session.
 func (s *Store[T]) Revoke(ctx context.Context, userID, id string) error {
 	if userID == "" {
-		return ErrEmptyUserID
+		return ErrEmptyKey
 	}
 	if len(id) != publicIDLen {
 		return ErrNotFound
@@ -479,7 +479,7 @@ func (s *Store[T]) Revoke(ctx context.Context, userID, id string) error {
 // extending it.
 func (s *Store[T]) List(ctx context.Context, userID string) ([]Info, error) {
 	if userID == "" {
-		return nil, ErrEmptyUserID
+		return nil, ErrEmptyKey
 	}
 	key := s.key(userRoute(userID))
 	msg, err := s.eval(ctx, listScript, key, false, []string{rediscmd.ClockArg(s.now), userID, s.idleArg})

@@ -426,8 +426,8 @@ func TestDestroyAll(t *testing.T) {
 			t.Errorf("List(bob) = %v, %v; want 2 sessions", infos, err)
 		}
 		for _, err := range []error{store.DestroyAll(background, ""), store.Revoke(background, "", "x")} {
-			if err != session.ErrEmptyUserID {
-				t.Errorf("empty user ID: %v, want ErrEmptyUserID", err)
+			if err != session.ErrEmptyKey {
+				t.Errorf("empty user ID: %v, want ErrEmptyKey", err)
 			}
 		}
 	})

@@ -86,10 +86,10 @@ func TestBadKeys(t *testing.T) {
 			})
 		}
 		t.Run("empty", func(t *testing.T) {
-			if err := c.Set(ctx, "", "v"); !errors.Is(err, cache.ErrInvalidKey) {
+			if err := c.Set(ctx, "", "v"); !errors.Is(err, cache.ErrEmptyKey) {
 				t.Errorf("cache.Set(\"\") = %v", err)
 			}
-			if _, err := c.Get(ctx, ""); !errors.Is(err, cache.ErrInvalidKey) {
+			if _, err := c.Get(ctx, ""); !errors.Is(err, cache.ErrEmptyKey) {
 				t.Errorf("cache.Get(\"\") = %v", err)
 			}
 			if _, err := limiter.Allow(ctx, ""); !errors.Is(err, ratelimit.ErrEmptyKey) {
