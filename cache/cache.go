@@ -82,10 +82,10 @@ type Cache[T any] struct {
 // Cache when done: it subscribes to c's invalidations.
 func New[T any](c *typecache.Client, name string, opts Options[T]) (*Cache[T], error) {
 	if c == nil {
-		return nil, fmt.Errorf("%w: New needs a *typecache.Client, got nil", ErrInvalidOptions)
+		return nil, invalid("New needs a *typecache.Client, got nil")
 	}
 	if err := keyspace.CheckName(name); err != nil {
-		return nil, fmt.Errorf("%w: name %v", ErrInvalidOptions, err)
+		return nil, invalid("name %v", err)
 	}
 	o, err := opts.validated()
 	if err != nil {
@@ -97,7 +97,7 @@ func New[T any](c *typecache.Client, name string, opts Options[T]) (*Cache[T], e
 	}
 	space, err := keyspace.New(keyspace.Cache, instance)
 	if err != nil {
-		return nil, fmt.Errorf("%w: name with Options.Version (%q) %v", ErrInvalidOptions, instance, err)
+		return nil, invalid("name with Options.Version (%q) %v", instance, err)
 	}
 	conn := clientconn.Of(c)
 	cache := &Cache[T]{

@@ -230,7 +230,7 @@ func TestBadKeysAndValues(t *testing.T) {
 	if err := c.Set(ctx, "big", strings.Repeat("x", 200)); !errors.Is(err, cache.ErrTooLarge) {
 		t.Fatalf("Set of 200 bytes with MaxValueBytes 100: %v", err)
 	}
-	if err := c.Set(ctx, "k", "v", cache.WithTTL(0)); err == nil || !strings.Contains(err.Error(), "WithTTL") {
+	if err := c.Set(ctx, "k", "v", cache.WithTTL(0)); !errors.Is(err, cache.ErrInvalidArgument) || !strings.Contains(err.Error(), "WithTTL") {
 		t.Fatalf("WithTTL(0): %v", err)
 	}
 	odd := "\x00 {tag} :\xff\n"

@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/typecache/typecache/internal/clientconn"
+	"github.com/typecache/typecache/internal/optionerr"
 	"github.com/typecache/typecache/internal/rediscmd"
 )
 
@@ -39,7 +40,8 @@ var (
 	// the field.
 	ErrInvalidOptions = errors.New("cache: invalid options")
 
-	// ErrInvalidArgument reports a nil Loader, BatchLoader or Writer.
+	// ErrInvalidArgument reports a nil Loader, BatchLoader, Writer or
+	// SetOption, or a WithTTL out of range.
 	ErrInvalidArgument = errors.New("cache: invalid argument")
 
 	// ErrSuperseded reports a loaded value that was not stored because a
@@ -52,3 +54,7 @@ var (
 // says "cache: <op> ..." (a wrapper that does not trim the prefix, as
 // keyErr does, would repeat it).
 var errCircuitOpen = rediscmd.CircuitOpen(ErrUnavailable)
+
+// invalid reports invalid options: an error wrapping ErrInvalidOptions
+// whose message goes on with format, which names the field.
+var invalid = optionerr.For(ErrInvalidOptions)

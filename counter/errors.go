@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/typecache/typecache/internal/clientconn"
+	"github.com/typecache/typecache/internal/optionerr"
 	"github.com/typecache/typecache/internal/rediscmd"
 )
 
@@ -37,3 +38,7 @@ var (
 // errCircuitOpen is ErrUnavailable as the cause of an error that already
 // says "counter: <op> <key>".
 var errCircuitOpen = rediscmd.CircuitOpen(ErrUnavailable)
+
+// invalid reports invalid options: an error wrapping ErrInvalidOptions
+// whose message goes on with format, which names the field.
+var invalid = optionerr.For(ErrInvalidOptions)

@@ -1,7 +1,6 @@
 package counter
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/typecache/typecache"
@@ -130,10 +129,6 @@ func checkArgs[O interface{ validated() (O, error) }](constructor string, c *typ
 	}
 	o, err := opts.validated()
 	return space, o, err
-}
-
-func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidOptions}, args...)...)
 }
 
 func checkKey(key string) error {

@@ -69,7 +69,7 @@ type Board struct {
 // the field, when name or opts is invalid; opts is not modified.
 func New(c *typecache.Client, name string, opts Options) (*Board, error) {
 	if c == nil {
-		return nil, fmt.Errorf("%w: New needs a *typecache.Client, got nil", ErrInvalidOptions)
+		return nil, invalid("New needs a *typecache.Client, got nil")
 	}
 	space, err := keyspace.New(keyspace.Leaderboard, name)
 	if err != nil {

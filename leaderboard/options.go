@@ -1,7 +1,6 @@
 package leaderboard
 
 import (
-	"fmt"
 	"strconv"
 	"time"
 )
@@ -124,8 +123,4 @@ func (o Options) validated() (Options, error) {
 		o.Observer = NoopObserver{}
 	}
 	return o, nil
-}
-
-func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidOptions}, args...)...)
 }

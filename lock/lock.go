@@ -49,7 +49,7 @@ type Locker struct {
 // error wrapping ErrInvalidOptions. opts is not modified.
 func New(c *typecache.Client, opts Options) (*Locker, error) {
 	if c == nil {
-		return nil, fmt.Errorf("%w: New needs a *typecache.Client, got nil", ErrInvalidOptions)
+		return nil, invalid("New needs a *typecache.Client, got nil")
 	}
 	opts, err := opts.validated()
 	if err != nil {

@@ -1,7 +1,6 @@
 package lock
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/typecache/typecache/internal/keyspace"
@@ -61,12 +60,6 @@ type Options struct {
 	// Observer is told about acquisitions, waits, extensions, losses and
 	// releases. Nil means none.
 	Observer Observer
-}
-
-// invalid returns an error wrapping ErrInvalidOptions; format starts with
-// the field's name.
-func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidOptions}, args...)...)
 }
 
 // validated returns a copy of o with every zero field set to its default,

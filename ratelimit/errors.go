@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/typecache/typecache/internal/clientconn"
+	"github.com/typecache/typecache/internal/optionerr"
 	"github.com/typecache/typecache/internal/rediscmd"
 )
 
@@ -32,3 +33,7 @@ var errCircuitOpen = rediscmd.CircuitOpen(ErrUnavailable)
 // limiter's Burst (GCRA) or Limit (other algorithms): such a request can
 // never be allowed, so no retry time is given for it.
 var ErrCostExceedsLimit = errors.New("ratelimit: cost exceeds the limit, the request can never be allowed")
+
+// invalid reports invalid options: an error wrapping ErrInvalidOptions
+// whose message goes on with format, which names the field.
+var invalid = optionerr.For(ErrInvalidOptions)

@@ -1,7 +1,6 @@
 package ratelimit
 
 import (
-	"fmt"
 	"strconv"
 	"time"
 
@@ -109,12 +108,6 @@ type Options struct {
 	// Observer is told about every decision, for metrics and logs; nil
 	// means none.
 	Observer Observer
-}
-
-// invalid returns an error wrapping ErrInvalidOptions; format starts with
-// the field's name.
-func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidOptions}, args...)...)
 }
 
 // validated checks o and returns a copy with the defaults filled in.

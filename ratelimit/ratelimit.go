@@ -95,7 +95,7 @@ type Limiter struct {
 // opts is not modified.
 func New(c *typecache.Client, opts Options) (*Limiter, error) {
 	if c == nil {
-		return nil, fmt.Errorf("%w: New needs a *typecache.Client, got nil", ErrInvalidOptions)
+		return nil, invalid("New needs a *typecache.Client, got nil")
 	}
 	o, err := opts.validated()
 	if err != nil {

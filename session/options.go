@@ -1,7 +1,6 @@
 package session
 
 import (
-	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -148,10 +147,6 @@ type CookieOptions struct {
 	// Persistent makes the cookie outlive the browser session: it gets
 	// Max-Age and Expires set to the session's absolute deadline.
 	Persistent bool
-}
-
-func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidOptions}, args...)...)
 }
 
 // validated returns a copy of o with the defaults filled in, or an error

@@ -126,7 +126,7 @@ type Store[T any] struct {
 // field; the zero Options is valid.
 func New[T any](c *typecache.Client, opts Options[T]) (*Store[T], error) {
 	if c == nil {
-		return nil, fmt.Errorf("%w: New needs a *typecache.Client, got nil", ErrInvalidOptions)
+		return nil, invalid("New needs a *typecache.Client, got nil")
 	}
 	o, err := opts.validated()
 	if err != nil {

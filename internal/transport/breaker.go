@@ -227,7 +227,7 @@ func (b *Breaker) setRoute(ranges []slotRange) {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	route := make([]*nodeBreaker, clusterSlots)
+	route := make([]*nodeBreaker, keyspace.ClusterSlots)
 	for i := range route {
 		route[i] = b.single
 	}
@@ -241,7 +241,7 @@ func (b *Breaker) setRoute(ranges []slotRange) {
 			n = &nodeBreaker{addr: r.addr}
 		}
 		live[r.addr] = n
-		for s := r.first; s <= r.last && s < clusterSlots; s++ {
+		for s := r.first; s <= r.last && s < keyspace.ClusterSlots; s++ {
 			route[s] = n
 		}
 	}
@@ -263,9 +263,6 @@ func (b *Breaker) close() {
 	b.mu.Unlock()
 	b.probes.Wait()
 }
-
-// clusterSlots is the number of hash slots of a Redis cluster.
-const clusterSlots = 16384
 
 // nodeBreaker is the breaker of one node. Successes, the common case, touch
 // only atomics; failures take a mutex.

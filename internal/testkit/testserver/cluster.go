@@ -10,10 +10,9 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-// clusterSlots is the number of hash slots in a Redis cluster.
-const clusterSlots = 16384
+	"github.com/typecache/typecache/internal/keyspace"
+)
 
 // startCluster starts masters and replicas under dir, assigns the slots
 // evenly, joins the nodes (opts.Masters must be set) and waits until every
@@ -43,7 +42,7 @@ func startCluster(dir string, opts Options) ([]*Node, error) {
 		nodes = append(nodes, n)
 	}
 	for i := range opts.Masters {
-		first, last := i*clusterSlots/opts.Masters, (i+1)*clusterSlots/opts.Masters-1
+		first, last := i*keyspace.ClusterSlots/opts.Masters, (i+1)*keyspace.ClusterSlots/opts.Masters-1
 		args := []string{"CLUSTER", "ADDSLOTS"}
 		for slot := first; slot <= last; slot++ {
 			args = append(args, strconv.Itoa(slot))
@@ -99,7 +98,7 @@ func clusterReady(nodes []*Node, linked bool) error {
 		if err != nil {
 			return err
 		}
-		if field(info, "cluster_state") != "ok" || field(info, "cluster_slots_ok") != strconv.Itoa(clusterSlots) {
+		if field(info, "cluster_state") != "ok" || field(info, "cluster_slots_ok") != strconv.Itoa(keyspace.ClusterSlots) {
 			return fmt.Errorf("%s: cluster_state:%s", n.Addr, field(info, "cluster_state"))
 		}
 	}
