@@ -9,6 +9,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/typecache/typecache"
+	"github.com/typecache/typecache/cache"
 )
 
 // One client for every package: its breakers (one per Redis node) open
@@ -48,5 +49,27 @@ func ExampleBreaker() {
 	defer cancel()
 	if _, err := incr(ctx, "app:visits"); err != nil {
 		log.Print(err)
+	}
+}
+
+// One check for every package: a call refused because Redis is known to be
+// down (its node's breaker is open) matches ErrUnavailable, whichever
+// package made it.
+func ExampleErrUnavailable() {
+	client, err := typecache.NewClient(rueidis.ClientOption{InitAddress: []string{"127.0.0.1:6379"}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Close()
+	names, err := cache.New[string](client, "names", cache.Options[string]{TTL: time.Minute})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer names.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if _, err := names.Get(ctx, "ada"); errors.Is(err, typecache.ErrUnavailable) {
+		log.Print("redis is down: serving without the cache")
 	}
 }
