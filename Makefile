@@ -44,8 +44,8 @@ stress: redis
 fuzz:
 	@FUZZTIME=$(FUZZTIME) ./.ci/fuzz
 
-## faults: the full fault-injection suite (60 s soak, longer scenarios); figures go to internal/faults/figures.txt
+## faults: the full fault-injection suite (60 s soak, longer scenarios); figures go to internal/testkit/faults/figures.txt
 .PHONY: faults
 faults: redis
-	@rm -f internal/faults/figures.txt
-	FAULTS_FULL=1 FAULTS_FIGURES=$(CURDIR)/internal/faults/figures.txt $(GO) test -race -count=1 -timeout 30m -v ./internal/faults/
+	@rm -f internal/testkit/faults/figures.txt
+	FAULTS_FULL=1 FAULTS_FIGURES=$(CURDIR)/internal/testkit/faults/figures.txt $(GO) test -race -count=1 -timeout 30m -v ./internal/testkit/faults/

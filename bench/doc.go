@@ -28,7 +28,7 @@
 //
 // The module is separate from typecache's so that the competitors never
 // become typecache dependencies. It starts its own redis-server through
-// internal/redistest unless REDIS_URL points at one (BenchmarkStoreValue
+// internal/testkit/redistest unless REDIS_URL points at one (BenchmarkStoreValue
 // always starts one of its own, which it flushes). `make bench` runs the
 // suite and prints benchstat tables; `make bench-report` also rewrites
 // docs/benchmarks.md and docs/img/benchmarks.svg with cmd/report.

@@ -14,7 +14,7 @@ import (
 	"github.com/go-redsync/redsync/v4"
 	"github.com/go-redsync/redsync/v4/redis/goredis/v9"
 
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 	"github.com/typecache/typecache/lock"
 )
 

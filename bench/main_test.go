@@ -20,7 +20,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/typecache/typecache"
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 )
 
 // TestMain runs the tests against a throwaway server and checks for leaked

@@ -14,7 +14,7 @@ import (
 	"github.com/alexedwards/scs/redisstore"
 	"github.com/alexedwards/scs/v2"
 
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 	"github.com/typecache/typecache/session"
 )
 

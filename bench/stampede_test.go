@@ -17,7 +17,7 @@ import (
 
 	"github.com/redis/rueidis"
 
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 )
 
 // stampedeContenders each protect a cold key from concurrent loads.

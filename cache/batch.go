@@ -11,10 +11,10 @@ import (
 
 	"github.com/redis/rueidis"
 
-	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/internal/keyspace"
 	"github.com/typecache/typecache/internal/rediscmd"
 	"github.com/typecache/typecache/internal/tier"
+	"github.com/typecache/typecache/internal/transport"
 )
 
 // FetchMany returns the values of keys that exist, loading the missing ones
@@ -367,7 +367,7 @@ type readBatch struct {
 // EVAL). noScript reports that the server did not know the script.
 func (c *Cache[T]) readBatches(ctx context.Context, rb readBatch, cmd func(rueidis.Client, []string, []string) rueidis.Completed) (results []readResult[T], noScript bool, err error) {
 	bySlot := map[uint16]int{}
-	var batches []typecache.TrackedBatch
+	var batches []transport.TrackedBatch
 	var members [][]int
 	keys := rb.keys
 	cluster := c.redis.Mode() == rueidis.ClientModeCluster
@@ -380,7 +380,7 @@ func (c *Cache[T]) readBatches(ctx context.Context, rb readBatch, cmd func(rueid
 		if !ok {
 			b = len(batches)
 			bySlot[slot] = b
-			batches = append(batches, typecache.TrackedBatch{SlotKey: c.space.Key(valueKind, key)})
+			batches = append(batches, transport.TrackedBatch{SlotKey: c.space.Key(valueKind, key)})
 			members = append(members, nil)
 		}
 		token := ""
@@ -396,7 +396,7 @@ func (c *Cache[T]) readBatches(ctx context.Context, rb readBatch, cmd func(rueid
 		}
 	}
 	sent := wallClock.read()
-	replies, errs := c.client.DoTrackedBatches(ctx, batches...)
+	replies, errs := c.conn.DoTrackedBatches(ctx, batches...)
 	for b, batch := range batches {
 		c.breaker.Record(rb.caller, batch.SlotKey, errs[b])
 	}

@@ -10,10 +10,12 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/typecache/typecache"
+	"github.com/typecache/typecache/internal/clientconn"
 	"github.com/typecache/typecache/internal/keyspace"
 	"github.com/typecache/typecache/internal/observe"
 	"github.com/typecache/typecache/internal/rediscmd"
 	"github.com/typecache/typecache/internal/tier"
+	"github.com/typecache/typecache/internal/transport"
 )
 
 // Cache is a typed cache of values of type T in Redis, with a local tier of
@@ -38,11 +40,11 @@ import (
 // delay (Redis's push to the process's connection). See the cache guide for
 // the faults under which each holds.
 type Cache[T any] struct {
-	client *typecache.Client
-	redis  rueidis.Client
-	space  keyspace.Space
-	o      Options[T]   // validated, defaults filled in
-	now    func() int64 // unix nanoseconds; tests replace it
+	conn  *transport.Conn
+	redis rueidis.Client
+	space keyspace.Space
+	o     Options[T]   // validated, defaults filled in
+	now   func() int64 // unix nanoseconds; tests replace it
 
 	// send sends the first read of a key: tracked when the local tier may
 	// keep its reply.
@@ -55,7 +57,7 @@ type Cache[T any] struct {
 
 	local     *decodedTier[T] // nil when Options.DisableLocal or the client tracks nothing
 	keys      KeyObserver     // Options.Observer when it is one
-	breaker   *typecache.Breaker
+	breaker   *transport.Breaker
 	deadline  *redisDeadline // nil when Options.RedisTimeout < 0
 	flights   flightGroup[T]
 	waiters   leaseWaiters
@@ -82,10 +84,10 @@ type Cache[T any] struct {
 // Cache when done: it subscribes to c's invalidations.
 func New[T any](c *typecache.Client, name string, opts Options[T]) (*Cache[T], error) {
 	if c == nil {
-		return nil, fmt.Errorf("%w: New needs a *typecache.Client, got nil", ErrInvalidOptions)
+		return nil, invalid("New needs a *typecache.Client, got nil")
 	}
 	if err := keyspace.CheckName(name); err != nil {
-		return nil, fmt.Errorf("%w: name %v", ErrInvalidOptions, err)
+		return nil, invalid("name %v", err)
 	}
 	o, err := opts.validated()
 	if err != nil {
@@ -97,11 +99,12 @@ func New[T any](c *typecache.Client, name string, opts Options[T]) (*Cache[T], e
 	}
 	space, err := keyspace.New(keyspace.Cache, instance)
 	if err != nil {
-		return nil, fmt.Errorf("%w: name with Options.Version (%q) %v", ErrInvalidOptions, instance, err)
+		return nil, invalid("name with Options.Version (%q) %v", instance, err)
 	}
 	o.Observer = observe.Named(o.Observer, name, Observer(NoopObserver{}))
+	conn := clientconn.Of(c)
 	cache := &Cache[T]{
-		client: c, redis: c.Redis(), space: space, o: o,
+		conn: conn, redis: c.Redis(), space: space, o: o,
 		now:           wallClock.read,
 		send:          rediscmd.Plain(c.Redis()),
 		leaseMillis:   rediscmd.Millis(o.StampedeLease),
@@ -114,15 +117,15 @@ func New[T any](c *typecache.Client, name string, opts Options[T]) (*Cache[T], e
 	if o.RedisTimeout > 0 {
 		cache.deadline = &redisDeadline{timeout: int64(o.RedisTimeout)}
 	}
-	cache.breaker = c.Breaker()
+	cache.breaker = conn.Breaker()
 	stopBreaker := cache.breaker.OnOpen(func() {
 		cache.stats.breakerOpens.Add(1)
 		o.Observer.OnBreakerOpen()
 	})
-	if !o.DisableLocal && c.Tracking() {
+	if !o.DisableLocal && conn.Tracking() {
 		// Only tracked replies may stay: Redis then says when they change.
 		cache.local = newDecodedTier[T](o.MaxLocalEntries, o.MaxLocalBytes)
-		cache.send = c.DoTracked
+		cache.send = conn.DoTracked
 	}
 	wallClock.acquire()
 	unsubscribe := c.Subscribe(space.Prefix(), invalidationSink[T]{cache})
@@ -341,7 +344,7 @@ func (c *Cache[T]) Stats() Stats {
 // check validates a key and the Cache's state.
 func (c *Cache[T]) check(key string) error {
 	if key == "" {
-		return fmt.Errorf("%w: empty key", ErrInvalidKey)
+		return ErrEmptyKey
 	}
 	if c.closed.Load() {
 		return ErrClosed

@@ -72,7 +72,7 @@ func (c *Cache[T]) currentGeneration(ctx, rctx context.Context) (string, error) 
 		return "", errCircuitOpen
 	}
 	tk := c.generations.Begin(c.generationKey)
-	msg, err := generationScript.Exec(rctx, c.redis, c.client.DoTracked, []string{c.generationKey}, nil)
+	msg, err := generationScript.Exec(rctx, c.redis, c.conn.DoTracked, []string{c.generationKey}, nil)
 	c.breaker.Record(ctx, c.generationKey, err)
 	if err != nil {
 		return "", err
@@ -81,7 +81,7 @@ func (c *Cache[T]) currentGeneration(ctx, rctx context.Context) (string, error) 
 	if _, err := strconv.ParseUint(gen, 10, 64); err != nil || len(gen) != 16 {
 		return "", fmt.Errorf("cache: unexpected generation %v", msg)
 	}
-	if c.client.Tracking() {
+	if c.conn.Tracking() {
 		e := c.generations.NewEntry(c.generationKey, tier.Meta{Weight: 1})
 		e.Value = gen
 		c.generations.Fill(tk, e)

@@ -76,7 +76,7 @@ func (c *Cache[T]) read(ctx context.Context, key string, mode readMode, token st
 // tracks (also without a local tier): a caller that finds the lease busy
 // waits for the invalidation of the key or its guard.
 func (c *Cache[T]) readTracked(ctx context.Context, key, token string) (readResult[T], error) {
-	return c.readVia(ctx, c.client.DoTracked, key, readOrLease, token, c.now(), false, nil)
+	return c.readVia(ctx, c.conn.DoTracked, key, readOrLease, token, c.now(), false, nil)
 }
 
 func (c *Cache[T]) readVia(ctx context.Context, send rediscmd.Sender, key string, mode readMode, token string, now int64, beforeLoad bool, into *item[T]) (readResult[T], error) {

@@ -10,9 +10,9 @@ import (
 
 	"github.com/redis/rueidis"
 
-	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/internal/keyspace"
 	"github.com/typecache/typecache/internal/tier"
+	"github.com/typecache/typecache/internal/transport"
 )
 
 // A Buffered adds to a Counter's counters through a buffer in this process:
@@ -87,9 +87,9 @@ func (c *Counter) Buffered(opts BufferOptions) (*Buffered, error) {
 		counter: c, opts: o, pending: make(map[string]int64),
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{}),
 	}
-	if !o.DisableReadCache && c.client.Tracking() {
+	if !o.DisableReadCache && c.conn.Tracking() {
 		b.cache = tier.New[int64](tier.Options{MaxEntries: o.ReadCacheSize})
-		b.stopSub = c.client.Subscribe(c.space.Prefix()+kindValue+"{", invalidations{b.cache, c.space})
+		b.stopSub = c.conn.Subscribe(c.space.Prefix()+kindValue+"{", invalidations{b.cache, c.space})
 	}
 	go b.flusher()
 	return b, nil
@@ -186,7 +186,7 @@ func (b *Buffered) Get(ctx context.Context, key string) (int64, error) {
 // arrive after the write's reply: rueidis issue #534).
 func (b *Buffered) stored(ctx context.Context, key string) (int64, error) {
 	if b.cache == nil {
-		return parseValue(do(ctx, b.counter.client.Breaker(), b.counter.redis, b.counter.getCmd(b.counter.redisKey(key))))
+		return parseValue(do(ctx, b.counter.conn.Breaker(), b.counter.redis, b.counter.getCmd(b.counter.redisKey(key))))
 	}
 	if e := b.cache.Get(key); e != nil {
 		b.counter.opts.Observer.OnRead(true)
@@ -197,8 +197,8 @@ func (b *Buffered) stored(ctx context.Context, key string) (int64, error) {
 	// Not pinned: DoTracked sends it inside MULTI/EXEC, which rueidis never
 	// retries.
 	get := b.counter.redis.B().Get().Key(b.counter.redisKey(key)).Build()
-	v, err := parseValue(typecache.Guard(ctx, b.counter.client.Breaker(), commandKey(get), errCircuitOpen, func() (rueidis.RedisMessage, error) {
-		return b.counter.client.DoTracked(ctx, get)
+	v, err := parseValue(transport.Guard(ctx, b.counter.conn.Breaker(), commandKey(get), errCircuitOpen, func() (rueidis.RedisMessage, error) {
+		return b.counter.conn.DoTracked(ctx, get)
 	}))
 	if err == nil {
 		e := b.cache.NewEntry(key, tier.Meta{Weight: 1})
@@ -255,7 +255,7 @@ func (b *Buffered) Flush(ctx context.Context) error {
 		rkeys = append(rkeys, []string{b.counter.redisKey(key)})
 		args = append(args, addArgs(delta, b.counter.ttl))
 	}
-	results := roundTrips(ctx, b.counter.client.Breaker(), len(rkeys), func(i int) string { return rkeys[i][0] },
+	results := roundTrips(ctx, b.counter.conn.Breaker(), len(rkeys), func(i int) string { return rkeys[i][0] },
 		func(keep []int) []rueidis.RedisResult {
 			return addScript.ExecMany(ctx, b.counter.redis, pick(rkeys, keep), pick(args, keep))
 		})

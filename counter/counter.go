@@ -11,9 +11,11 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/typecache/typecache"
+	"github.com/typecache/typecache/internal/clientconn"
 	"github.com/typecache/typecache/internal/keyspace"
 	"github.com/typecache/typecache/internal/observe"
 	"github.com/typecache/typecache/internal/rediscmd"
+	"github.com/typecache/typecache/internal/transport"
 )
 
 // Key kinds of the counter package (see internal/keyspace): a Counter's
@@ -33,12 +35,12 @@ const (
 // Every process that builds a Counter with the same name on the same Redis
 // deployment shares its counters.
 type Counter struct {
-	client *typecache.Client
-	redis  rueidis.Client
-	send   rediscmd.Sender // rediscmd.Plain(redis)
-	space  keyspace.Space
-	opts   Options
-	ttl    string // Options.TTL in milliseconds, the script's argument
+	conn  *transport.Conn
+	redis rueidis.Client
+	send  rediscmd.Sender // rediscmd.Plain(redis)
+	space keyspace.Space
+	opts  Options
+	ttl   string // Options.TTL in milliseconds, the script's argument
 }
 
 // New returns the set of counters called name (letters, digits, '.', '_',
@@ -50,7 +52,7 @@ func New(c *typecache.Client, name string, opts Options) (*Counter, error) {
 		return nil, err
 	}
 	o.Observer = observe.Named(o.Observer, name, Observer(NoopObserver{}))
-	return &Counter{client: c, redis: c.Redis(), send: rediscmd.Plain(c.Redis()), space: space, opts: o, ttl: rediscmd.Millis(o.TTL)}, nil
+	return &Counter{conn: clientconn.Of(c), redis: c.Redis(), send: rediscmd.Plain(c.Redis()), space: space, opts: o, ttl: rediscmd.Millis(o.TTL)}, nil
 }
 
 // Options returns the counter's options with the defaults filled in.
@@ -77,7 +79,7 @@ func (c *Counter) Add(ctx context.Context, key string, delta int64) (int64, erro
 	if err := checkKey(key); err != nil {
 		return 0, err
 	}
-	v, err := add(ctx, c.client.Breaker(), c.redis, c.send, c.redisKey(key), delta, c.ttl)
+	v, err := add(ctx, c.conn.Breaker(), c.redis, c.send, c.redisKey(key), delta, c.ttl)
 	if err != nil {
 		return 0, fmt.Errorf("counter: add to %q: %w", key, err)
 	}
@@ -86,8 +88,8 @@ func (c *Counter) Add(ctx context.Context, key string, delta int64) (int64, erro
 
 // add runs addScript once on the Redis key rkey, past breaker: it adds
 // delta and gives the key the expiry ttl (ms) if it has none.
-func add(ctx context.Context, breaker *typecache.Breaker, redis rueidis.Client, send rediscmd.Sender, rkey string, delta int64, ttl string) (int64, error) {
-	return addReply(typecache.Guard(ctx, breaker, rkey, errCircuitOpen, func() (rueidis.RedisMessage, error) {
+func add(ctx context.Context, breaker *transport.Breaker, redis rueidis.Client, send rediscmd.Sender, rkey string, delta int64, ttl string) (int64, error) {
+	return addReply(transport.Guard(ctx, breaker, rkey, errCircuitOpen, func() (rueidis.RedisMessage, error) {
 		return addScript.Exec(ctx, redis, send, []string{rkey}, addArgs(delta, ttl))
 	}))
 }
@@ -117,7 +119,7 @@ func (c *Counter) Get(ctx context.Context, key string) (int64, error) {
 	if err := checkKey(key); err != nil {
 		return 0, err
 	}
-	v, err := parseValue(do(ctx, c.client.Breaker(), c.redis, c.getCmd(c.redisKey(key))))
+	v, err := parseValue(do(ctx, c.conn.Breaker(), c.redis, c.getCmd(c.redisKey(key))))
 	if err != nil {
 		return 0, fmt.Errorf("counter: get %q: %w", key, err)
 	}
@@ -164,7 +166,7 @@ func (c *Counter) GetMany(ctx context.Context, keys []string) ([]int64, error) {
 	}
 	values := make([]int64, len(keys))
 	var errs []error
-	results := roundTrips(ctx, c.client.Breaker(), len(cmds), func(i int) string { return commandKey(cmds[i]) },
+	results := roundTrips(ctx, c.conn.Breaker(), len(cmds), func(i int) string { return commandKey(cmds[i]) },
 		func(keep []int) []rueidis.RedisResult { return c.redis.DoMulti(ctx, pick(cmds, keep)...) })
 	for i, r := range results {
 		v, err := parseValue(r.ToMessage())
@@ -184,7 +186,7 @@ func (c *Counter) Reset(ctx context.Context, key string) error {
 	if err := checkKey(key); err != nil {
 		return err
 	}
-	if _, err := do(ctx, c.client.Breaker(), c.redis, c.redis.B().Del().Key(c.redisKey(key)).Build()); err != nil {
+	if _, err := do(ctx, c.conn.Breaker(), c.redis, c.redis.B().Del().Key(c.redisKey(key)).Build()); err != nil {
 		return fmt.Errorf("counter: reset %q: %w", key, err)
 	}
 	return nil
@@ -196,7 +198,7 @@ func (c *Counter) TTL(ctx context.Context, key string) (time.Duration, error) {
 	if err := checkKey(key); err != nil {
 		return 0, err
 	}
-	m, err := do(ctx, c.client.Breaker(), c.redis, rediscmd.Retried(c.redis.B().Pttl().Key(c.redisKey(key)).Build()))
+	m, err := do(ctx, c.conn.Breaker(), c.redis, rediscmd.Retried(c.redis.B().Pttl().Key(c.redisKey(key)).Build()))
 	var ms int64
 	if err == nil {
 		ms, err = m.AsInt64()

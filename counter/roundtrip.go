@@ -5,8 +5,7 @@ import (
 
 	"github.com/redis/rueidis"
 
-	"github.com/typecache/typecache"
-	"github.com/typecache/typecache/internal/rediscmd"
+	"github.com/typecache/typecache/internal/transport"
 )
 
 // do sends cmd, a command whose first argument is its one key, or a key of
@@ -15,8 +14,8 @@ import (
 // of the key's node is open. Every command of a Counter, a Windowed or a
 // Buffered about one key goes through Guard, every batch through
 // roundTrips.
-func do(ctx context.Context, breaker *typecache.Breaker, redis rueidis.Client, cmd rueidis.Completed) (rueidis.RedisMessage, error) {
-	return typecache.Guard(ctx, breaker, commandKey(cmd), errCircuitOpen, func() (rueidis.RedisMessage, error) {
+func do(ctx context.Context, breaker *transport.Breaker, redis rueidis.Client, cmd rueidis.Completed) (rueidis.RedisMessage, error) {
+	return transport.Guard(ctx, breaker, commandKey(cmd), errCircuitOpen, func() (rueidis.RedisMessage, error) {
 		return redis.Do(ctx, cmd).ToMessage()
 	})
 }
@@ -32,7 +31,7 @@ func commandKey(cmd rueidis.Completed) string { return cmd.Commands()[1] }
 // keep, in order (keep is nil when every call goes: see pick), and returns
 // their results; roundTrips returns the results of all n, in order, and
 // records each outcome.
-func roundTrips(ctx context.Context, breaker *typecache.Breaker, n int, key func(i int) string, send func(keep []int) []rueidis.RedisResult) []rueidis.RedisResult {
+func roundTrips(ctx context.Context, breaker *transport.Breaker, n int, key func(i int) string, send func(keep []int) []rueidis.RedisResult) []rueidis.RedisResult {
 	refused := -1 // the first key refused
 	for i := range n {
 		if !breaker.Allow(key(i)) {
@@ -78,7 +77,3 @@ func pick[T any](s []T, keep []int) []T {
 	}
 	return picked
 }
-
-// errCircuitOpen is ErrUnavailable as the cause of an error that already
-// says "counter: <op> <key>".
-var errCircuitOpen = rediscmd.CircuitOpen(ErrUnavailable)

@@ -12,9 +12,11 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/typecache/typecache"
+	"github.com/typecache/typecache/internal/clientconn"
 	"github.com/typecache/typecache/internal/keyspace"
 	"github.com/typecache/typecache/internal/observe"
 	"github.com/typecache/typecache/internal/rediscmd"
+	"github.com/typecache/typecache/internal/transport"
 )
 
 // Key kinds of the leaderboard package (see internal/keyspace): a board's
@@ -46,14 +48,14 @@ type Entry struct {
 // with the clock of the process that calls; At reads and writes the board of
 // another time.
 type Board struct {
-	client *typecache.Client
-	redis  rueidis.Client
-	send   rediscmd.Sender // rediscmd.Plain(redis)
-	space  keyspace.Space
-	opts   Options
-	order  string // the scripts' ARGV[1]
-	max    string // Options.MaxSize, the write scripts' ARGV[4]
-	now    func() time.Time
+	conn  *transport.Conn
+	redis rueidis.Client
+	send  rediscmd.Sender // rediscmd.Plain(redis)
+	space keyspace.Space
+	opts  Options
+	order string // the scripts' ARGV[1]
+	max   string // Options.MaxSize, the write scripts' ARGV[4]
+	now   func() time.Time
 
 	current atomic.Pointer[boardKeys] // the keys of the current period, once used
 	fixed   *boardKeys                // an At view's keys; nil: the current period's
@@ -68,7 +70,7 @@ type Board struct {
 // the field, when name or opts is invalid; opts is not modified.
 func New(c *typecache.Client, name string, opts Options) (*Board, error) {
 	if c == nil {
-		return nil, fmt.Errorf("%w: New needs a *typecache.Client, got nil", ErrInvalidOptions)
+		return nil, invalid("New needs a *typecache.Client, got nil")
 	}
 	space, err := keyspace.New(keyspace.Leaderboard, name)
 	if err != nil {
@@ -80,13 +82,13 @@ func New(c *typecache.Client, name string, opts Options) (*Board, error) {
 	}
 	o.Observer = observe.Named(o.Observer, name, Observer(NoopObserver{}))
 	b := &Board{
-		client: c, redis: c.Redis(), send: rediscmd.Plain(c.Redis()), space: space, opts: o,
+		conn: clientconn.Of(c), redis: c.Redis(), send: rediscmd.Plain(c.Redis()), space: space, opts: o,
 		order: "h", max: strconv.Itoa(o.MaxSize), now: time.Now,
 	}
 	if o.Order == LowestFirst {
 		b.order = "l"
 	}
-	if !o.DisableTopCache && c.Tracking() {
+	if !o.DisableTopCache && b.conn.Tracking() {
 		b.top = newTopCache()
 		b.unsubscribe = c.Subscribe(space.Prefix()+kindSet+"{", b.top)
 	}
@@ -104,7 +106,7 @@ func (b *Board) At(t time.Time) *Board {
 		return b
 	}
 	return &Board{
-		client: b.client, redis: b.redis, send: b.send, space: b.space, opts: b.opts,
+		conn: b.conn, redis: b.redis, send: b.send, space: b.space, opts: b.opts,
 		order: b.order, max: b.max, now: b.now, fixed: b.keysAt(t),
 	}
 }
@@ -314,7 +316,7 @@ func (b *Board) Top(ctx context.Context, n int) ([]Entry, error) {
 	tk := b.top.tier.Begin(set)
 	// Not pinned: DoTracked sends it inside MULTI/EXEC, which rueidis never
 	// retries.
-	msg, err := b.guard(ctx, set, func() (rueidis.RedisMessage, error) { return b.client.DoTracked(ctx, b.rangeCmd(set, 0, n)) })
+	msg, err := b.guard(ctx, set, func() (rueidis.RedisMessage, error) { return b.conn.DoTracked(ctx, b.rangeCmd(set, 0, n)) })
 	entries, err = parseRange(msg, err, 0)
 	if err != nil {
 		return nil, fmt.Errorf("leaderboard: top %d: %w", n, err)
@@ -444,7 +446,7 @@ func (b *Board) Len(ctx context.Context) (int64, error) {
 
 func checkMember(member string) error {
 	if member == "" {
-		return ErrEmptyMember
+		return ErrEmptyKey
 	}
 	return nil
 }

@@ -5,8 +5,8 @@ import (
 
 	"github.com/redis/rueidis"
 
-	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/internal/rediscmd"
+	"github.com/typecache/typecache/internal/transport"
 )
 
 // guard makes call, one round trip about the board whose sorted set is
@@ -15,7 +15,7 @@ import (
 // with errCircuitOpen. Every command of a Board goes through here, through
 // exec or do.
 func (b *Board) guard(ctx context.Context, set string, call func() (rueidis.RedisMessage, error)) (rueidis.RedisMessage, error) {
-	return typecache.Guard(ctx, b.client.Breaker(), set, errCircuitOpen, call)
+	return transport.Guard(ctx, b.conn.Breaker(), set, errCircuitOpen, call)
 }
 
 // exec runs script on the board of keys k with args.
@@ -29,7 +29,3 @@ func (b *Board) exec(ctx context.Context, script *rediscmd.Script, k *boardKeys,
 func (b *Board) do(ctx context.Context, set string, cmd rueidis.Completed) (rueidis.RedisMessage, error) {
 	return b.guard(ctx, set, func() (rueidis.RedisMessage, error) { return b.redis.Do(ctx, cmd).ToMessage() })
 }
-
-// errCircuitOpen is ErrUnavailable as the cause of an error that already
-// says "leaderboard: <op> <member>".
-var errCircuitOpen = rediscmd.CircuitOpen(ErrUnavailable)

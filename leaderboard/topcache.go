@@ -3,7 +3,7 @@ package leaderboard
 import "github.com/typecache/typecache/internal/tier"
 
 // topCache holds the last Top a Board read from Redis with a tracked read
-// (typecache.Client.DoTracked), until Redis reports that its sorted set
+// (transport.Conn.DoTracked), until Redis reports that its sorted set
 // changed or this process wrote it: an internal/tier of one entry, keyed by
 // the sorted set's Redis key. It is the tier rather than rueidis's DoCache,
 // because a DoCache entry can be older than this process's own completed

@@ -14,7 +14,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/typecache/typecache"
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 	"github.com/typecache/typecache/lock"
 )
 
@@ -121,6 +121,9 @@ func TestNilAndEmptyArguments(t *testing.T) {
 				t.Fatalf("got %v, want an argument error", err)
 			}
 		})
+	}
+	if _, err := lk.TryAcquire(ctx, ""); !errors.Is(err, lock.ErrEmptyKey) {
+		t.Fatalf("TryAcquire of an empty name: %v, want ErrEmptyKey", err)
 	}
 	nilLocker.Close()
 	if nilLock.Name() != "" || nilLock.Key() != "" || nilLock.Token() != 0 {

@@ -5,8 +5,7 @@ import (
 
 	"github.com/redis/rueidis"
 
-	"github.com/typecache/typecache"
-	"github.com/typecache/typecache/internal/rediscmd"
+	"github.com/typecache/typecache/internal/transport"
 )
 
 // run sends s with keys and args to Redis and returns its integer answer.
@@ -14,17 +13,13 @@ import (
 // breaker of the lock's node: while it is open, run fails at once with
 // errCircuitOpen, and every outcome feeds it.
 //
-// The script goes through the client's direct connections (Client.Direct):
+// The script goes through the client's direct connections (transport.Conn.Direct):
 // a lone call is written and read on the caller's goroutine, not handed to
 // a pipeline's writer and reader goroutines, and a call about to go on a
 // connection the server closed while idle goes on a new one instead
 // (TestFirstCallAfterRestart).
 func (lk *Locker) run(ctx context.Context, s *rueidis.Lua, keys, args []string) (int64, error) {
-	return typecache.Guard(ctx, lk.client.Breaker(), keys[0], errCircuitOpen, func() (int64, error) {
-		return s.Exec(ctx, lk.client.Direct(), keys, args).AsInt64()
+	return transport.Guard(ctx, lk.conn.Breaker(), keys[0], errCircuitOpen, func() (int64, error) {
+		return s.Exec(ctx, lk.conn.Direct(), keys, args).AsInt64()
 	})
 }
-
-// errCircuitOpen is ErrUnavailable as the cause of an error that already
-// says "lock: <op> <name>".
-var errCircuitOpen = rediscmd.CircuitOpen(ErrUnavailable)

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/typecache/typecache/cache"
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 )
 
 // BenchmarkCacheLocalHit is the cost the metrics observer adds to the

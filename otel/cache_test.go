@@ -18,7 +18,7 @@ import (
 	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/cache"
 	"github.com/typecache/typecache/internal/keyspace"
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 	"github.com/typecache/typecache/otel"
 )
 

@@ -12,7 +12,7 @@ import (
 
 	"github.com/typecache/typecache/counter"
 	"github.com/typecache/typecache/internal/keyspace"
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 )
 
 // readTally counts reads by whether a local cache answered, and holds the

@@ -9,7 +9,7 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 	"github.com/typecache/typecache/otel"
 )
 

@@ -117,7 +117,7 @@ type middleware struct {
 
 func newMiddleware(l *Limiter, opts MiddlewareOptions) (*middleware, error) {
 	if l == nil {
-		return nil, fmt.Errorf("%w: Middleware needs a *Limiter, got nil", ErrInvalidOptions)
+		return nil, invalid("Middleware needs a *Limiter, got nil")
 	}
 	src := opts.ClientIP
 	switch {

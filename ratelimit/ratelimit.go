@@ -11,8 +11,10 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/typecache/typecache"
+	"github.com/typecache/typecache/internal/clientconn"
 	"github.com/typecache/typecache/internal/keyspace"
 	"github.com/typecache/typecache/internal/observe"
+	"github.com/typecache/typecache/internal/transport"
 )
 
 // Source says who made a decision.
@@ -86,7 +88,7 @@ type Result struct {
 // typecache.Client it was built on owns them.
 type Limiter struct {
 	redis   rueidis.Client
-	breaker *typecache.Breaker // the client's, shared with every package on it
+	breaker *transport.Breaker // the client's, shared with every package on it
 	opts    Options
 	space   keyspace.Space
 	algo    algorithm
@@ -100,7 +102,7 @@ type Limiter struct {
 // opts is not modified.
 func New(c *typecache.Client, opts Options) (*Limiter, error) {
 	if c == nil {
-		return nil, fmt.Errorf("%w: New needs a *typecache.Client, got nil", ErrInvalidOptions)
+		return nil, invalid("New needs a *typecache.Client, got nil")
 	}
 	o, err := opts.validated()
 	if err != nil {
@@ -111,7 +113,7 @@ func New(c *typecache.Client, opts Options) (*Limiter, error) {
 		return nil, invalid("Options.Prefix %v", err)
 	}
 	o.Observer = observe.Named(o.Observer, o.Prefix, Observer(NoopObserver{}))
-	l := &Limiter{redis: c.Redis(), breaker: c.Breaker(), opts: o, space: space, algo: algorithmOf(o)}
+	l := &Limiter{redis: c.Redis(), breaker: clientconn.Of(c).Breaker(), opts: o, space: space, algo: algorithmOf(o)}
 	if o.LocalDenyCache {
 		l.denials = newLocalDenyCache(o.LocalDenyCacheSize)
 	}

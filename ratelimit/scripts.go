@@ -8,8 +8,8 @@ import (
 
 	"github.com/redis/rueidis"
 
-	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/internal/rediscmd"
+	"github.com/typecache/typecache/internal/transport"
 )
 
 // Every script takes KEYS[1] = the key's state and ARGV = {two per-limiter
@@ -370,7 +370,7 @@ func (l *Limiter) decide(ctx context.Context, key string, n int) (Result, error)
 		args = argv[:4]
 	}
 	rkey := l.redisKey(key)
-	reply, err := typecache.Guard(ctx, l.breaker, rkey, errCircuitOpen, func() (rueidis.RedisMessage, error) {
+	reply, err := transport.Guard(ctx, l.breaker, rkey, errCircuitOpen, func() (rueidis.RedisMessage, error) {
 		return l.algo.script.Exec(ctx, l.redis, []string{rkey}, args).ToMessage()
 	})
 	if err != nil {

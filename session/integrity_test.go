@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/typecache/typecache/codec"
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 	"github.com/typecache/typecache/session"
 )
 

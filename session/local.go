@@ -9,7 +9,7 @@ import (
 // localTier keeps the sessions this process read or wrote recently,
 // parsed and verified, so that reading an unchanged session costs no round
 // trip. Its reads, and its writes that keep what they wrote, go through
-// typecache.Client.DoTracked, so Redis tells the process (Invalidate) when
+// transport.Conn.DoTracked, so Redis tells the process (Invalidate) when
 // a key it read changes. It is an internal/tier, which holds the coherence
 // rule and its proof (a read keeps its reply only if nothing overtook it; a
 // write drops its key, or keeps what it wrote and absorbs its own

@@ -1,8 +1,6 @@
 package session
 
 import (
-	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -34,10 +32,6 @@ const (
 // cookie with Path=/ and no Domain, so that no other host (a sibling
 // subdomain) can set or shadow it.
 const hostPrefix = "__Host-"
-
-// ErrInvalidOptions is wrapped by New's errors for invalid Options; the
-// message names the field.
-var ErrInvalidOptions = errors.New("session: invalid options")
 
 // Options configures a Store. The zero value is valid and means the
 // documented defaults. New copies the options; the caller's value is never
@@ -205,10 +199,6 @@ type CookieOptions struct {
 	// Persistent makes the cookie outlive the browser session: it gets
 	// Max-Age and Expires set to the session's absolute deadline.
 	Persistent bool
-}
-
-func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidOptions}, args...)...)
 }
 
 // validated returns a copy of o with the defaults filled in, or an error

@@ -106,12 +106,6 @@ func (s *Store[T]) sign(id string, rec *record) string {
 	return macWith(s.o.IntegrityKeys[0], macInput(id, rec))
 }
 
-// ErrTampered is wrapped (with ErrNotFound) by reads of a record whose
-// HMAC does not verify under Options.IntegrityKeys: someone with write
-// access to Redis minted or changed it, or it was signed by a key no
-// longer listed.
-var ErrTampered = errors.New("session: record failed its integrity check")
-
 // verify checks rec's mac when the store has integrity keys.
 func (s *Store[T]) verify(id string, rec *record) error {
 	if len(s.o.IntegrityKeys) == 0 {

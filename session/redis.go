@@ -7,22 +7,23 @@ import (
 
 	"github.com/redis/rueidis"
 
-	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/internal/rediscmd"
+	"github.com/typecache/typecache/internal/transport"
 )
 
 // eval runs script on key (every script works on one key) with args: one
 // round trip, two the first time a server meets the script. tracked sends
-// it through typecache.Client.DoTracked, so that Redis tracks key for this
+// it through transport.Conn.DoTracked, so that Redis tracks key for this
 // client (see localTier); a Store without a local tier sends everything
-// plain, through the client's direct connections (typecache.Client.Direct),
+// plain, through the client's direct connections (transport.Conn.Direct),
 // which answer a lone caller sooner than the pipelined, tracking ones.
 // Every command the Store sends about a session goes through here.
 //
 // The call goes past the client's breaker of key's node: while it is open,
 // eval fails at once with errCircuitOpen, and every outcome feeds it. A
 // failure that says the node refuses connections (typecache.Unreachable)
-// wraps ErrUnavailable too, from the first one: the command was not sent.
+// matches ErrUnavailable too, from the first one (transport.Guard): the
+// command was not sent.
 // After Close, eval fails at once with errStoreClosed.
 func (s *Store[T]) eval(ctx context.Context, script *rediscmd.Script, key string, tracked bool, args []string) (rueidis.RedisMessage, error) {
 	send := s.plain
@@ -37,27 +38,10 @@ func (s *Store[T]) evalWith(ctx context.Context, send rediscmd.Sender, script *r
 	if s.closed.Load() {
 		return rueidis.RedisMessage{}, errStoreClosed
 	}
-	msg, err := typecache.Guard(ctx, s.breaker, key, errCircuitOpen, func() (rueidis.RedisMessage, error) {
+	return transport.Guard(ctx, s.breaker, key, errCircuitOpen, func() (rueidis.RedisMessage, error) {
 		return script.Exec(ctx, s.redis, send, []string{key}, args)
 	})
-	if typecache.Unreachable(err) {
-		err = unreachable{err}
-	}
-	return msg, err
 }
-
-// errCircuitOpen is ErrUnavailable as the cause of an error that already
-// says "session: <op> <key>".
-var errCircuitOpen = rediscmd.CircuitOpen(ErrUnavailable)
-
-// unreachable is the cause of an error that already says "session: <op>
-// <key>" when the node refused the connection: it matches ErrUnavailable
-// (and whatever ErrUnavailable matches) and unwraps to the network error.
-type unreachable struct{ err error }
-
-func (e unreachable) Error() string      { return "redis unavailable: " + e.err.Error() }
-func (e unreachable) Unwrap() error      { return e.err }
-func (unreachable) Is(target error) bool { return errors.Is(ErrUnavailable, target) }
 
 // errStoreClosed is ErrClosed as the cause of an error that already says
 // "session: <op> <key>".

@@ -10,7 +10,7 @@ import (
 
 	"github.com/redis/rueidis"
 
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 	"github.com/typecache/typecache/session"
 )
 

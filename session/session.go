@@ -13,55 +13,11 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/typecache/typecache"
+	"github.com/typecache/typecache/internal/clientconn"
 	"github.com/typecache/typecache/internal/keyspace"
 	"github.com/typecache/typecache/internal/observe"
 	"github.com/typecache/typecache/internal/rediscmd"
-)
-
-var (
-	// ErrNotFound reports that no live session has the given token: it is
-	// unknown, expired, destroyed, or not a well-formed token at all. All
-	// these cases return this same value, so callers cannot tell them apart
-	// and neither can an attacker probing tokens. A record that fails its
-	// integrity check or cannot be decoded gives an error that wraps it.
-	ErrNotFound = errors.New("session: not found")
-
-	// ErrConflict reports that Save or Regenerate lost a race: the session
-	// was saved by another request after this copy was loaded. Reload it
-	// with Get and apply the change again.
-	ErrConflict = errors.New("session: saved by another request since it was loaded")
-
-	// ErrEmptyUserID reports a per-user operation (List, DestroyAll, Revoke)
-	// called with an empty user ID. Sessions created with an empty user ID
-	// are anonymous and belong to no user.
-	ErrEmptyUserID = errors.New("session: empty user ID")
-
-	// ErrNoMiddleware reports a request helper (Put, Start, Renew, End)
-	// called with a context that did not come through this Store's
-	// Middleware.
-	ErrNoMiddleware = errors.New("session: context did not come through this Store's Middleware")
-
-	// ErrUnavailable is wrapped by the errors of calls that were not sent
-	// to Redis because its node is known to be unreachable: at once,
-	// without a round trip, while the client's breaker of the session's
-	// node is open (see typecache.Breaker), and from the first call that
-	// found the node refusing connections. The command never reached
-	// Redis, so nothing was written. A call whose outcome is unknown (a
-	// deadline that ran out after the command was sent) returns another
-	// error: it may have been applied.
-	ErrUnavailable = errors.New("session: redis unavailable")
-
-	// ErrClosed is wrapped by the error of every call of a Store after its
-	// Close: using a closed Store is a programming error, never an outage,
-	// so Middleware sends it to Options.ErrorHandler whatever the
-	// FailureMode.
-	ErrClosed = errors.New("session: store closed") // integration: make it match typecache.ErrClosed once the root has one
-
-	// ErrHeaderWritten reports Put, Start or Renew called after the
-	// response header was written: the session was committed with the
-	// header (the cookie is a header), so the change could not reach the
-	// browser, and nothing was changed.
-	ErrHeaderWritten = errors.New("session: response header already written, the session can no longer change in this request")
+	"github.com/typecache/typecache/internal/transport"
 )
 
 // forwardFor is how long Destroy of a token that Regenerate replaced still
@@ -142,7 +98,7 @@ type Info struct {
 type Store[T any] struct {
 	o           Options[T] // validated
 	redis       rueidis.Client
-	breaker     *typecache.Breaker // the client's, shared with every package on it
+	breaker     *transport.Breaker // the client's, shared with every package on it
 	space       keyspace.Space
 	plain       rediscmd.Sender // writes
 	tracked     rediscmd.Sender // reads and writes that keep: DoTracked with a local tier
@@ -174,7 +130,7 @@ type Store[T any] struct {
 // field; the zero Options is valid.
 func New[T any](c *typecache.Client, opts Options[T]) (*Store[T], error) {
 	if c == nil {
-		return nil, fmt.Errorf("%w: New needs a *typecache.Client, got nil", ErrInvalidOptions)
+		return nil, invalid("New needs a *typecache.Client, got nil")
 	}
 	o, err := opts.validated()
 	if err != nil {
@@ -185,25 +141,26 @@ func New[T any](c *typecache.Client, opts Options[T]) (*Store[T], error) {
 		return nil, invalid("Options.Prefix %v", err)
 	}
 	o.Observer = observe.Named(o.Observer, o.Prefix, Observer(NoopObserver{}))
+	conn := clientconn.Of(c)
 	s := &Store[T]{
-		o: o, redis: c.Redis(), breaker: c.Breaker(), space: space, ctxKey: new(contextKey),
-		plain:      rediscmd.Plain(c.Direct()),
+		o: o, redis: c.Redis(), breaker: conn.Breaker(), space: space, ctxKey: new(contextKey),
+		plain:      rediscmd.Plain(conn.Direct()),
 		idleArg:    rediscmd.Millis(o.IdleTimeout),
 		touchArg:   rediscmd.Millis(o.TouchThreshold),
 		forwardArg: rediscmd.Millis(forwardFor),
 	}
 	s.tracked = s.plain
 	unsubscribeLocal, unsubscribeKey := func() {}, func() {}
-	if !o.DisableLocal && o.MaxLocalSessions > 0 && c.Tracking() {
+	if !o.DisableLocal && o.MaxLocalSessions > 0 && conn.Tracking() {
 		s.local = newLocalTier(o.MaxLocalSessions)
-		s.tracked = c.DoTracked
+		s.tracked = conn.DoTracked
 		unsubscribeLocal = c.Subscribe(space.Prefix(), s.local)
-		s.keepWrites = c.NotifiesOwnWrites()
+		s.keepWrites = conn.NotifiesOwnWrites()
 	}
 	if len(o.RouteKeys) == 0 {
 		s.shared = newRouteKeyCache(s.plain, s.local)
-		if c.Tracking() { // read tracked: Redis tells when it changes
-			s.shared.send = c.DoTracked
+		if conn.Tracking() { // read tracked: Redis tells when it changes
+			s.shared.send = conn.DoTracked
 			unsubscribeKey = c.Subscribe(s.routeKeyName(), s.shared)
 		}
 	}
@@ -506,7 +463,7 @@ func (s *Store[T]) Destroy(ctx context.Context, token string) error {
 // DestroyAll returns survives it. Sessions other users own are untouched.
 func (s *Store[T]) DestroyAll(ctx context.Context, userID string) error {
 	if userID == "" {
-		return ErrEmptyUserID
+		return ErrEmptyKey
 	}
 	keys, err := s.routing(ctx)
 	if err != nil {
@@ -532,7 +489,7 @@ func (s *Store[T]) DestroyAll(ctx context.Context, userID string) error {
 // DestroyAll). It returns ErrNotFound when userID has no such session.
 func (s *Store[T]) Revoke(ctx context.Context, userID, id string) error {
 	if userID == "" {
-		return ErrEmptyUserID
+		return ErrEmptyKey
 	}
 	if len(id) != publicIDLen {
 		return ErrNotFound
@@ -562,7 +519,7 @@ func (s *Store[T]) Revoke(ctx context.Context, userID, id string) error {
 // It reads each session without extending it.
 func (s *Store[T]) List(ctx context.Context, userID string) ([]Info, error) {
 	if userID == "" {
-		return nil, ErrEmptyUserID
+		return nil, ErrEmptyKey
 	}
 	keys, err := s.routing(ctx)
 	if err != nil {

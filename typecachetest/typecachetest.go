@@ -19,7 +19,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/typecache/typecache"
-	"github.com/typecache/typecache/internal/testserver"
+	"github.com/typecache/typecache/internal/testkit/testserver"
 )
 
 // Server is a redis-server, or a cluster of them, started for one test. It
@@ -29,14 +29,16 @@ type Server struct {
 }
 
 // An Option changes the server NewServer starts.
-type Option func(*testserver.Options)
+type Option struct {
+	apply func(*testserver.Options)
+}
 
 // Cluster makes NewServer start a Redis cluster of three masters (no
 // replicas) instead of one standalone server, so that code meets slot
 // routing and the one-slot rule of scripts and transactions as in a
 // clustered production deployment. It takes a few seconds to form.
 func Cluster() Option {
-	return func(o *testserver.Options) { o.Cluster, o.Masters = true, 3 }
+	return Option{func(o *testserver.Options) { o.Cluster, o.Masters = true, 3 }}
 }
 
 // NewServer starts a server for t and stops it when t and its subtests end.
@@ -46,7 +48,7 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 	t.Helper()
 	var o testserver.Options
 	for _, opt := range opts {
-		opt(&o)
+		opt.apply(&o)
 	}
 	proc, err := testserver.Start(o)
 	if err != nil {

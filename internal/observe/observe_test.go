@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/typecache/typecache/internal/observe"
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 )
 
 func TestMain(m *testing.M) { redistest.Main(m) }
