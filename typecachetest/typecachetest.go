@@ -9,8 +9,16 @@
 // offer. Each server takes tens of milliseconds to start (a cluster a few
 // seconds); tests that share one can use names or key prefixes of their own.
 //
-// A machine without a server binary fails the test with the command that
-// installs one; it is never skipped silently.
+// The TYPECACHE_SERVER environment variable picks the server binary, by
+// name on PATH or by path; unset, it is redis-server, or valkey-server when
+// redis-server is missing. To run a suite on Valkey:
+//
+//	TYPECACHE_SERVER=valkey-server go test ./...
+//
+// typecache's own tests run on Redis 7.0 and Valkey 8.0.
+//
+// A machine without the server binary fails the test with the command that
+// installs it; it is never skipped silently.
 package typecachetest
 
 import (
@@ -40,8 +48,9 @@ func Cluster() Option {
 }
 
 // NewServer starts a server for t and stops it when t and its subtests end.
-// It fails t, with the command that installs one, when neither
-// redis-server nor valkey-server is on PATH.
+// It runs the binary TYPECACHE_SERVER names (see the package
+// overview), and fails t, with the command that installs it, when that
+// binary is missing.
 func NewServer(t testing.TB, opts ...Option) *Server {
 	t.Helper()
 	var o testserver.Options

@@ -2,6 +2,8 @@ package redistest_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -27,6 +29,25 @@ func TestRunCoversBothTopologies(t *testing.T) {
 	})
 	if len(seen) != 2 || seen[0] || !seen[1] {
 		t.Fatalf("topologies run = %v, want [standalone cluster]", seen)
+	}
+}
+
+// TestServerIsTheChosenBinary checks that the servers run the binary
+// TYPECACHE_SERVER names (make test runs the suite once with redis-server,
+// once with valkey-server), by the name the running server gives itself:
+// Valkey's INFO says server_name:valkey, Redis 7's has no server_name.
+func TestServerIsTheChosenBinary(t *testing.T) {
+	node := redistest.NewStandalone(t).Nodes()[0]
+	binary := filepath.Base(node.Binary())
+	if chosen := os.Getenv("TYPECACHE_SERVER"); chosen != "" && binary != filepath.Base(chosen) {
+		t.Fatalf("TYPECACHE_SERVER=%s, but the server runs %s", chosen, node.Binary())
+	}
+	info, err := node.Do("INFO", "server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if valkey := strings.Contains(info, "server_name:valkey"); valkey != (binary == "valkey-server") {
+		t.Fatalf("%s: server_name:valkey in INFO is %v; INFO server:\n%s", node.Binary(), valkey, info)
 	}
 }
 

@@ -1,6 +1,7 @@
 // Package testserver starts throwaway redis-server (or valkey-server)
 // processes from PATH: a standalone server or a cluster, on free loopback
-// ports, in a temporary directory, with persistence off. It is the part
+// ports, in a temporary directory, with persistence off. TYPECACHE_SERVER
+// picks the binary (valkey-server, or a path). It is the part
 // that package typecachetest (for users' tests) and internal/redistest (for
 // typecache's own) share.
 package testserver
