@@ -18,10 +18,11 @@ func TestNewServer(t *testing.T) {
 	tests := []struct {
 		name string
 		opts []typecachetest.Option
-		mode string // CLUSTER INFO's cluster_state, or "" for standalone
+		mode string // CLUSTER INFO's cluster_state, or "" for no cluster
 	}{
 		{"standalone", nil, ""},
 		{"cluster", []typecachetest.Option{typecachetest.Cluster()}, "ok"},
+		{"sentinel", []typecachetest.Option{typecachetest.Sentinel()}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

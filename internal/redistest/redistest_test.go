@@ -2,10 +2,12 @@ package redistest_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/typecache/typecache/internal/redistest"
 )
@@ -94,4 +96,33 @@ func TestPrefixIsUniquePerCall(t *testing.T) {
 	if a == b || strings.ContainsAny(a, "{} ") {
 		t.Fatalf("Prefix gave %q and %q: want distinct prefixes without braces or spaces", a, b)
 	}
+}
+
+func TestSentinelFailover(t *testing.T) {
+	srv := redistest.NewSentinel(t)
+	if got := len(srv.Nodes()); got != 2 {
+		t.Fatalf("nodes = %d, want a master and a replica", got)
+	}
+	raw := srv.Raw(t)
+	ctx := context.Background()
+	if err := raw.Do(ctx, raw.B().Set().Key("k").Value("v").Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	master := srv.SentinelFailover(t)
+	t.Logf("SENTINEL FAILOVER took %v", time.Since(start))
+	if master != srv.Nodes()[1] {
+		t.Fatalf("new master %s, want the replica %s", master.Addr, srv.Nodes()[1].Addr)
+	}
+	// The client follows the failover: its writes reach the new master.
+	redistest.Eventually(t, 10*time.Second, func() error {
+		if err := raw.Do(ctx, raw.B().Set().Key("k").Value("after").Build()).Error(); err != nil {
+			return err
+		}
+		got, err := master.Do("GET", "k")
+		if err != nil || got != "after" {
+			return fmt.Errorf("GET k on the new master = %q, %v; want after", got, err)
+		}
+		return nil
+	})
 }

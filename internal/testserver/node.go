@@ -94,9 +94,10 @@ func freePort() (int, error) {
 	return 0, errors.New("no free loopback port pair found")
 }
 
-// startNode starts a redis-server in dir with persistence off; extra are
-// further config directives ("cluster-enabled", "yes", ...).
-func startNode(dir string, extra ...string) (*Node, error) {
+// startNode starts a redis-server in dir with persistence off; conf, when
+// not "", is its config file (a Sentinel's, which it rewrites), and extra
+// are further config directives ("cluster-enabled", "yes", ...).
+func startNode(dir, conf string, extra ...string) (*Node, error) {
 	binary, err := serverBinary()
 	if err != nil {
 		return nil, err
@@ -117,6 +118,9 @@ func startNode(dir string, extra ...string) (*Node, error) {
 			"--daemonize", "no",
 			"--logfile", filepath.Join(dir, "server.log"),
 		}, extra...)
+		if conf != "" {
+			n.args = append([]string{conf}, n.args...)
+		}
 		if lastErr = n.Start(); lastErr == nil {
 			return n, nil
 		}
