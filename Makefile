@@ -4,7 +4,7 @@ MODULES  := $(shell git ls-files '*go.mod' 2>/dev/null | xargs -rn1 dirname)
 FUZZTIME ?= 10s
 
 # The servers make test and make faults run the integration tests on, each
-# picked by TYPECACHE_SERVER (internal/testserver): Redis 7.0 (Debian 12's
+# picked by TYPECACHE_SERVER (see package typecachetest): Redis 7.0 (Debian 12's
 # redis-server) and Valkey 8.0 (valkey-server from bookworm-backports).
 SERVERS  := redis-server valkey-server
 
