@@ -3,15 +3,27 @@ GO       ?= go
 MODULES  := $(shell git ls-files '*go.mod' 2>/dev/null | xargs -rn1 dirname)
 FUZZTIME ?= 10s
 
-.PHONY: test redis fmt-check vet bench bench-report bench-tier fuzz
+# The servers make test and make faults run the integration tests on, each
+# picked by TYPECACHE_SERVER (see package typecachetest): Redis 7.0 (Debian 12's
+# redis-server) and Valkey 8.0 (valkey-server from bookworm-backports).
+SERVERS  := redis-server valkey-server
 
-## test: install redis-server if missing, then gofmt check, go vet and go test -race for every module
-test: redis fmt-check vet
-	@for m in $(MODULES); do echo "== go test -race ($$m)"; (cd $$m && $(GO) test -race -timeout 20m ./...) || exit 1; done
+.PHONY: test redis servers fmt-check vet bench bench-report bench-tier fuzz
+
+## test: install redis-server and valkey-server if missing, then gofmt check, go vet, go test -race for every module on redis-server and go test (without -race, for time) on valkey-server
+test: servers fmt-check vet
+	@$(call test_on,redis-server,-race)
+	@$(call test_on,valkey-server,)
 	@echo "== GOARCH=386 go test ./codec/ (32-bit lengths)"; GOARCH=386 $(GO) test -count=1 ./codec/
 
+# test_on runs go test with flags $(2) in every module on server $(1).
+test_on = for m in $(MODULES); do echo "== go test$(if $(2), $(2)) ($$m, $(1))"; (cd $$m && TYPECACHE_SERVER=$(1) $(GO) test $(2) -timeout 20m ./...) || exit 1; done
+
 redis:
-	@./.ci/ensure-redis
+	@./.ci/ensure-redis redis-server
+
+servers:
+	@./.ci/ensure-redis $(SERVERS)
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
@@ -44,8 +56,12 @@ stress: redis
 fuzz:
 	@FUZZTIME=$(FUZZTIME) ./.ci/fuzz
 
-## faults: the full fault-injection suite (60 s soak, longer scenarios); figures go to internal/testkit/faults/figures.txt
+## faults: the full fault-injection suite (60 s soak, longer scenarios) on redis-server, then on valkey-server; figures go to internal/testkit/faults/figures.txt and figures-valkey.txt
 .PHONY: faults
-faults: redis
-	@rm -f internal/testkit/faults/figures.txt
-	FAULTS_FULL=1 FAULTS_FIGURES=$(CURDIR)/internal/testkit/faults/figures.txt $(GO) test -race -count=1 -timeout 30m -v ./internal/testkit/faults/
+faults: servers
+	@rm -f internal/testkit/faults/figures.txt internal/testkit/faults/figures-valkey.txt
+	$(call faults_on,redis-server,figures.txt)
+	$(call faults_on,valkey-server,figures-valkey.txt)
+
+# faults_on runs the full fault suite on server $(1), its figures going to internal/testkit/faults/$(2).
+faults_on = TYPECACHE_SERVER=$(1) FAULTS_FULL=1 FAULTS_FIGURES=$(CURDIR)/internal/testkit/faults/$(2) $(GO) test -race -count=1 -timeout 30m -v ./internal/testkit/faults/

@@ -51,6 +51,30 @@ func TestClusterFailover(t *testing.T) {
 
 func clusterFailover(t *testing.T, mode string, lossy bool) {
 	srv := redistest.NewCluster(t, redistest.ClusterOptions{Replicas: 1})
+	failover(t, srv, lossy, func() { srv.Failover(t, srv.Nodes()[3], mode) }) // returns once the old master is a replica
+}
+
+// Scenario 4b: the same load through SENTINEL FAILOVER of a master with one
+// replica under three Sentinels, on clients that reach the master through
+// the Sentinels (rueidis's ClientOption.Sentinel). A client follows the new
+// master when rueidis hears of the switch and closes its connection to the
+// old one, which flushes its local tiers; from then on none of its reads is
+// stale. Sentinel promotes the replica without waiting for it to catch up,
+// and the old master takes writes until the Sentinels turn it into a
+// replica seconds later, so writes acknowledged before the failover ended
+// may be lost: they are counted apart, as for a forced cluster failover.
+func TestSentinelFailover(t *testing.T) {
+	if !full {
+		t.Skip("a Sentinel failover takes about 20 s: make faults (FAULTS_FULL=1) runs it")
+	}
+	srv := redistest.NewSentinel(t)
+	failover(t, srv, true, func() { srv.SentinelFailover(t) })
+}
+
+// failover runs the failover scenario on srv: run fails its master over
+// and returns once every node agrees; lossy says it may lose writes
+// acknowledged before that.
+func failover(t *testing.T, srv *redistest.Server, lossy bool, run func()) {
 	name := redistest.Name(t)
 	caches := make([]*cache.Cache[entry], 2)
 	seen := make([]*topologySeen, 2)
@@ -127,19 +151,21 @@ func clusterFailover(t *testing.T, mode string, lossy bool) {
 
 	time.Sleep(time.Second) // load before the failover, measured
 	failoverAt := time.Now()
-	srv.Failover(t, srv.Nodes()[3], mode) // returns once the old master is a linked replica
+	run()
 	doneAt := time.Now().UnixNano()
 	figure(t, "failover until every node agrees", "%s", ms(time.Duration(doneAt-failoverAt.UnixNano())))
 	time.Sleep(pick(2*time.Second, 10*time.Second)) // load after the failover, measured
 	stop()
 	waitOrHang(t, &wg, opTimeout+hangSlack+time.Second)
 
-	// Each client's reads count from the moment its topology watch saw the
-	// new master; no client can act on a failover before it learns of it.
+	// Each client's reads count from the moment it saw the new master (its
+	// topology watch's flush; on Sentinel, the flush when its connection to
+	// the old master closed); no client can act on a failover before it
+	// learns of it.
 	seenAt := make([]int64, len(seen))
 	for c, s := range seen {
 		if seenAt[c] = s.first(failoverAt.UnixNano()); seenAt[c] == 0 {
-			t.Fatalf("client %d never saw the new topology", c)
+			t.Fatalf("client %d never saw the new master", c)
 		}
 		figure(t, fmt.Sprintf("client %d saw the new master", c), "%s after the failover began", ms(time.Duration(seenAt[c]-failoverAt.UnixNano())))
 	}
@@ -249,7 +275,7 @@ func lostWrites(ops []op, writerOf func(int32) int8, trusted checkOptions) (keys
 func watchedEntryCache(t testing.TB, srv *redistest.Server, name string) (*cache.Cache[entry], *topologySeen) {
 	t.Helper()
 	client := srv.Client(t)
-	seen := &topologySeen{}
+	seen := &topologySeen{anyFlush: !srv.IsCluster()}
 	t.Cleanup(client.Subscribe("", seen))
 	c, err := cache.New[entry](client, name, cache.Options[entry]{TTL: time.Hour})
 	if err != nil {
@@ -264,27 +290,39 @@ func watchedEntryCache(t testing.TB, srv *redistest.Server, name string) (*cache
 // Flushes for other reasons (a lost connection) do not count: the guarantee
 // starts when the topology is seen, and a coordinated failover may drop the
 // connection to the old master before the new one is elected. The only way
-// to tell them apart without an API for it is the caller's stack.
+// to tell them apart without an API for it is the caller's stack. On a
+// Sentinel deployment (anyFlush) every flush counts.
 type topologySeen struct {
 	mu sync.Mutex
 	at []int64 // unix ns of each topology flush
+	// anyFlush counts every flush: a Sentinel client has no topology
+	// watch; it follows a failover by closing its connection to the old
+	// master, which flushes everything.
+	anyFlush bool
 }
 
 func (s *topologySeen) Invalidate(string) {}
 
 func (s *topologySeen) InvalidateAll() {
+	if s.anyFlush || fromTopologyWatch() {
+		s.mu.Lock()
+		s.at = append(s.at, time.Now().UnixNano())
+		s.mu.Unlock()
+	}
+}
+
+// fromTopologyWatch reports whether the client's topology watch is among
+// its callers.
+func fromTopologyWatch() bool {
 	pcs := make([]uintptr, 32)
-	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs)])
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(3, pcs)])
 	for {
 		f, more := frames.Next()
 		if strings.HasPrefix(f.Function, "github.com/typecache/typecache/internal/transport.(*topologyWatch)") {
-			s.mu.Lock()
-			s.at = append(s.at, time.Now().UnixNano())
-			s.mu.Unlock()
-			return
+			return true
 		}
 		if !more {
-			return
+			return false
 		}
 	}
 }

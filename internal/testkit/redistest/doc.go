@@ -9,6 +9,10 @@
 // pause or restart servers start private ones with [NewStandalone] and
 // [NewCluster], which t.Cleanup stops by their own PIDs.
 //
+// TYPECACHE_SERVER picks the server binary, by name on PATH or by path;
+// `make test` runs the suite once with redis-server, once with
+// valkey-server.
+//
 // REDIS_URL and REDIS_CLUSTER_URL point the shared servers at existing
 // deployments instead (rueidis URL syntax, e.g. redis://127.0.0.1:6379).
 //

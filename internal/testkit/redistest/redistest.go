@@ -18,7 +18,8 @@ import (
 	"github.com/typecache/typecache/internal/testkit/testserver"
 )
 
-// Server is a Redis deployment under test: one standalone server, or a cluster.
+// Server is a Redis deployment under test: one standalone server, a cluster,
+// or a master and its replicas under Sentinels.
 type Server struct {
 	cluster bool
 	proc    *testserver.Server // nil for an external server
@@ -52,7 +53,7 @@ func (s *Server) Nodes() []*Node {
 }
 
 // Masters returns the nodes of a cluster that started as masters, or the
-// one standalone node.
+// one standalone node, or the master a Sentinel deployment started with.
 func (s *Server) Masters() []*Node {
 	if s.proc == nil {
 		return nil
@@ -68,6 +69,14 @@ func (s *Server) Masters() []*Node {
 func (s *Server) Failover(t testing.TB, replica *Node, mode string) {
 	t.Helper()
 	s.proc.Failover(t, replica, mode)
+}
+
+// SentinelFailover runs SENTINEL FAILOVER on a Sentinel deployment and
+// waits until every Sentinel names the new master, which it returns, and
+// every other node replicates it.
+func (s *Server) SentinelFailover(t testing.TB) *Node {
+	t.Helper()
+	return s.proc.SentinelFailover(t)
 }
 
 // MoveSlot hands the slot of key, which must hold no key, from the master
@@ -130,21 +139,16 @@ func (s *Server) Stop() {
 	}
 }
 
-func newLocalServer(cluster bool, opts ClusterOptions) (*Server, error) {
-	proc, err := testserver.Start(testserver.Options{
-		Cluster: cluster, Masters: opts.Masters, Replicas: opts.Replicas,
-		Args: []string{"--enable-debug-command", "yes"}, // DEBUG SLEEP in the fault tests
-	})
+func newLocalServer(opts testserver.Options) (*Server, error) {
+	opts.Args = []string{"--enable-debug-command", "yes"} // DEBUG SLEEP in the fault tests
+	proc, err := testserver.Start(opts)
 	if errors.Is(err, testserver.ErrNoServer) {
 		return nil, fmt.Errorf("redistest: %w (or run `make test`, which installs one when root)", err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("redistest: %w", err)
 	}
-	return &Server{cluster: cluster, proc: proc, option: rueidis.ClientOption{
-		InitAddress:       proc.MasterAddrs(),
-		ForceSingleClient: !cluster,
-	}}, nil
+	return &Server{cluster: opts.Cluster, proc: proc, option: proc.ClientOption()}, nil
 }
 
 func newExternalServer(envVar string, cluster bool) (*Server, error) {
@@ -157,24 +161,33 @@ func newExternalServer(envVar string, cluster bool) (*Server, error) {
 
 // StartStandalone starts a throwaway standalone server outside of a test, for
 // example programs and benchmark drivers. The caller must Stop it.
-func StartStandalone() (*Server, error) { return newLocalServer(false, ClusterOptions{}) }
+func StartStandalone() (*Server, error) { return newLocalServer(testserver.Options{}) }
 
 // NewStandalone starts a private standalone server, stopped when the test ends.
 // Use it for tests that stop, pause or flush the server.
 func NewStandalone(t testing.TB) *Server {
 	t.Helper()
-	s, err := newLocalServer(false, ClusterOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Stop)
-	return s
+	return newPrivate(t, testserver.Options{})
 }
 
 // NewCluster starts a private cluster, stopped when the test ends.
 func NewCluster(t testing.TB, opts ClusterOptions) *Server {
 	t.Helper()
-	s, err := newLocalServer(true, opts)
+	return newPrivate(t, testserver.Options{Cluster: true, Masters: opts.Masters, Replicas: opts.Replicas})
+}
+
+// NewSentinel starts a private master with one replica under three
+// Sentinels, stopped when the test ends. Its Option reaches the master
+// through the Sentinels (rueidis's ClientOption.Sentinel), so clients
+// follow a failover.
+func NewSentinel(t testing.TB) *Server {
+	t.Helper()
+	return newPrivate(t, testserver.Options{Replicas: 1, Sentinels: 3})
+}
+
+func newPrivate(t testing.TB, opts testserver.Options) *Server {
+	t.Helper()
+	s, err := newLocalServer(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,13 +223,13 @@ var (
 		if os.Getenv("REDIS_URL") != "" {
 			return newExternalServer("REDIS_URL", false)
 		}
-		return newLocalServer(false, ClusterOptions{})
+		return newLocalServer(testserver.Options{})
 	}}
 	sharedCluster = &sharedServer{start: func() (*Server, error) {
 		if os.Getenv("REDIS_CLUSTER_URL") != "" {
 			return newExternalServer("REDIS_CLUSTER_URL", true)
 		}
-		return newLocalServer(true, ClusterOptions{})
+		return newLocalServer(testserver.Options{Cluster: true})
 	}}
 )
 

@@ -2,8 +2,12 @@ package redistest_test
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/typecache/typecache/internal/testkit/redistest"
 )
@@ -27,6 +31,25 @@ func TestRunCoversBothTopologies(t *testing.T) {
 	})
 	if len(seen) != 2 || seen[0] || !seen[1] {
 		t.Fatalf("topologies run = %v, want [standalone cluster]", seen)
+	}
+}
+
+// TestServerIsTheChosenBinary checks that the servers run the binary
+// TYPECACHE_SERVER names (make test runs the suite once with redis-server,
+// once with valkey-server), by the name the running server gives itself:
+// Valkey's INFO says server_name:valkey, Redis 7's has no server_name.
+func TestServerIsTheChosenBinary(t *testing.T) {
+	node := redistest.NewStandalone(t).Nodes()[0]
+	binary := filepath.Base(node.Binary())
+	if chosen := os.Getenv("TYPECACHE_SERVER"); chosen != "" && binary != filepath.Base(chosen) {
+		t.Fatalf("TYPECACHE_SERVER=%s, but the server runs %s", chosen, node.Binary())
+	}
+	info, err := node.Do("INFO", "server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if valkey := strings.Contains(info, "server_name:valkey"); valkey != (binary == "valkey-server") {
+		t.Fatalf("%s: server_name:valkey in INFO is %v; INFO server:\n%s", node.Binary(), valkey, info)
 	}
 }
 
@@ -73,4 +96,33 @@ func TestPrefixIsUniquePerCall(t *testing.T) {
 	if a == b || strings.ContainsAny(a, "{} ") {
 		t.Fatalf("Prefix gave %q and %q: want distinct prefixes without braces or spaces", a, b)
 	}
+}
+
+func TestSentinelFailover(t *testing.T) {
+	srv := redistest.NewSentinel(t)
+	if got := len(srv.Nodes()); got != 2 {
+		t.Fatalf("nodes = %d, want a master and a replica", got)
+	}
+	raw := srv.Raw(t)
+	ctx := context.Background()
+	if err := raw.Do(ctx, raw.B().Set().Key("k").Value("v").Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	master := srv.SentinelFailover(t)
+	t.Logf("SENTINEL FAILOVER took %v", time.Since(start))
+	if master != srv.Nodes()[1] {
+		t.Fatalf("new master %s, want the replica %s", master.Addr, srv.Nodes()[1].Addr)
+	}
+	// The client follows the failover: its writes reach the new master.
+	redistest.Eventually(t, 10*time.Second, func() error {
+		if err := raw.Do(ctx, raw.B().Set().Key("k").Value("after").Build()).Error(); err != nil {
+			return err
+		}
+		got, err := master.Do("GET", "k")
+		if err != nil || got != "after" {
+			return fmt.Errorf("GET k on the new master = %q, %v; want after", got, err)
+		}
+		return nil
+	})
 }

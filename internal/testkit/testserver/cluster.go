@@ -31,7 +31,7 @@ func startCluster(dir string, opts Options) ([]*Node, error) {
 		if err := os.MkdirAll(nodeDir, 0o755); err != nil {
 			return fail(err)
 		}
-		n, err := startNode(nodeDir, append([]string{
+		n, err := startNode(nodeDir, "", append([]string{
 			"--cluster-enabled", "yes",
 			"--cluster-config-file", "nodes.conf",
 			"--cluster-node-timeout", "2000",

@@ -15,12 +15,24 @@ import (
 	"time"
 )
 
+// serverEnv is the environment variable that picks the server binary: a
+// name on PATH (valkey-server) or a path. Unset, redis-server is used, or
+// valkey-server when redis-server is missing.
+const serverEnv = "TYPECACHE_SERVER"
+
 // InstallHint is how to install a server binary.
 const InstallHint = "sudo apt-get install -y redis-server (Debian, Ubuntu), brew install redis (macOS), or valkey-server from your distribution"
 
-// ErrNoServer is returned when neither redis-server nor valkey-server is on
-// PATH.
-var ErrNoServer = errors.New("neither redis-server nor valkey-server is on PATH; install one: " + InstallHint)
+// valkeyInstallHint is how to install valkey-server, which Debian 12 ships
+// in its backports suite.
+const valkeyInstallHint = "add Debian's bookworm-backports suite (Components: main) to apt's sources, then " +
+	"sudo apt-get update && sudo apt-get install -y -t bookworm-backports valkey-server (Debian 12; " +
+	"later Debian and Ubuntu releases: sudo apt-get install -y valkey-server), brew install valkey (macOS)"
+
+// ErrNoServer is returned when the server binary is not found: neither
+// redis-server nor valkey-server on PATH, or not the one TYPECACHE_SERVER
+// names.
+var ErrNoServer = errors.New("no server binary")
 
 // Node is one redis-server process.
 type Node struct {
@@ -36,14 +48,27 @@ type Node struct {
 	exited chan struct{}
 }
 
-// serverBinary finds redis-server or valkey-server on PATH.
+// serverBinary returns the path of the server binary to run: the one
+// serverEnv names, or else redis-server or valkey-server from PATH. Its
+// error, when none is found, wraps ErrNoServer and says how to install it.
 func serverBinary() (string, error) {
+	if name := os.Getenv(serverEnv); name != "" {
+		path, err := exec.LookPath(name)
+		if err != nil {
+			hint := InstallHint
+			if strings.Contains(filepath.Base(name), "valkey") {
+				hint = valkeyInstallHint
+			}
+			return "", fmt.Errorf("%w: %s=%s: %v; install it: %s", ErrNoServer, serverEnv, name, err, hint)
+		}
+		return path, nil
+	}
 	for _, name := range []string{"redis-server", "valkey-server"} {
 		if path, err := exec.LookPath(name); err == nil {
 			return path, nil
 		}
 	}
-	return "", ErrNoServer
+	return "", fmt.Errorf("%w: neither redis-server nor valkey-server is on PATH; install one: %s", ErrNoServer, InstallHint)
 }
 
 // freePort returns a loopback port that is free now, and whose cluster bus
@@ -69,9 +94,10 @@ func freePort() (int, error) {
 	return 0, errors.New("no free loopback port pair found")
 }
 
-// startNode starts a redis-server in dir with persistence off; extra are
-// further config directives ("cluster-enabled", "yes", ...).
-func startNode(dir string, extra ...string) (*Node, error) {
+// startNode starts a redis-server in dir with persistence off; conf, when
+// not "", is its config file (a Sentinel's, which it rewrites), and extra
+// are further config directives ("cluster-enabled", "yes", ...).
+func startNode(dir, conf string, extra ...string) (*Node, error) {
 	binary, err := serverBinary()
 	if err != nil {
 		return nil, err
@@ -92,6 +118,9 @@ func startNode(dir string, extra ...string) (*Node, error) {
 			"--daemonize", "no",
 			"--logfile", filepath.Join(dir, "server.log"),
 		}, extra...)
+		if conf != "" {
+			n.args = append([]string{conf}, n.args...)
+		}
 		if lastErr = n.Start(); lastErr == nil {
 			return n, nil
 		}
@@ -120,6 +149,9 @@ func (n *Node) Start() error {
 	}
 	return nil
 }
+
+// Binary returns the path of the server binary the node runs.
+func (n *Node) Binary() string { return n.binary }
 
 // PID returns the process id of the running server.
 func (n *Node) PID() int { return n.cmd.Process.Pid }
