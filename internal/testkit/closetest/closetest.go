@@ -1,0 +1,65 @@
+// Package closetest checks a package's side of the one lifecycle rule:
+// after the Close of an instance, or of the typecache.Client it was built
+// on, every public call fails with an error matching the package's
+// ErrClosed and typecache.ErrClosed.
+package closetest
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/typecache/typecache"
+	"github.com/typecache/typecache/internal/testkit/redistest"
+)
+
+// Call is one public method, called with arguments that would succeed on
+// an open instance.
+type Call struct {
+	Name string
+	Do   func(ctx context.Context) error
+}
+
+// Instance is what a package test builds on a Client: its calls, and the
+// instance's Close (nil for a type without one).
+type Instance struct {
+	Close func()
+	Calls []Call
+	// ClientOnly are calls that fail only once the Client is closed: the
+	// package's constructors, and calls that an instance's Close leaves
+	// working (a held lock's Release).
+	ClientOnly []Call
+}
+
+// Run builds an instance with build on a fresh client of srv once per way
+// to close it (the instance's Close, when it has one, and the Client's),
+// closes it, and requires each call to fail with an error matching closed
+// (the package's ErrClosed) and typecache.ErrClosed; after the Client's
+// Close, the ClientOnly calls too.
+func Run(t *testing.T, srv *redistest.Server, closed error, build func(t *testing.T, c *typecache.Client) Instance) {
+	t.Helper()
+	for _, by := range []string{"instance", "client"} {
+		t.Run("closed-"+by, func(t *testing.T) {
+			c := srv.Client(t)
+			in := build(t, c)
+			calls := in.Calls
+			switch {
+			case by == "client":
+				c.Close()
+				calls = append(calls, in.ClientOnly...)
+			case in.Close == nil:
+				t.Skip("no Close: only the Client's matters")
+			default:
+				in.Close()
+			}
+			for _, call := range calls {
+				t.Run(call.Name, func(t *testing.T) {
+					err := call.Do(context.Background())
+					if !errors.Is(err, closed) || !errors.Is(err, typecache.ErrClosed) {
+						t.Fatalf("%s after Close: %v; want an error matching %v and %v", call.Name, err, closed, typecache.ErrClosed)
+					}
+				})
+			}
+		})
+	}
+}
