@@ -7,56 +7,60 @@ package closetest
 import (
 	"context"
 	"errors"
+	"maps"
+	"slices"
 	"testing"
 
 	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/internal/testkit/redistest"
 )
 
-// Call is one public method, called with arguments that would succeed on
-// an open instance.
-type Call struct {
-	Name string
-	Do   func(ctx context.Context) error
-}
+// Calls are public methods by name, each called with arguments that would
+// succeed on an open instance.
+type Calls map[string]func(ctx context.Context) error
 
 // Instance is what a package test builds on a Client: its calls, and the
 // instance's Close (nil for a type without one).
 type Instance struct {
 	Close func()
-	Calls []Call
+	Calls Calls
 	// ClientOnly are calls that fail only once the Client is closed: the
 	// package's constructors, and calls that an instance's Close leaves
 	// working (a held lock's Release).
-	ClientOnly []Call
+	ClientOnly Calls
 }
 
-// Run builds an instance with build on a fresh client of srv once per way
-// to close it (the instance's Close, when it has one, and the Client's),
-// closes it, and requires each call to fail with an error matching closed
-// (the package's ErrClosed) and typecache.ErrClosed; after the Client's
-// Close, the ClientOnly calls too.
-func Run(t *testing.T, srv *redistest.Server, closed error, build func(t *testing.T, c *typecache.Client) Instance) {
+// Run builds an instance with build on a fresh client, on a standalone
+// server and on a cluster (redistest.Run), once per way to close it (the
+// instance's Close, when it has one, and the Client's), closes it, and
+// requires each call to fail with an error matching closed (the package's
+// ErrClosed) and typecache.ErrClosed; after the Client's Close, the
+// ClientOnly calls too.
+func Run(t *testing.T, closed error, build func(t *testing.T, c *typecache.Client) Instance) {
 	t.Helper()
+	redistest.Run(t, func(t *testing.T, srv *redistest.Server) { run(t, srv, closed, build) })
+}
+
+func run(t *testing.T, srv *redistest.Server, closed error, build func(t *testing.T, c *typecache.Client) Instance) {
 	for _, by := range []string{"instance", "client"} {
 		t.Run("closed-"+by, func(t *testing.T) {
 			c := srv.Client(t)
 			in := build(t, c)
-			calls := in.Calls
+			calls := maps.Clone(in.Calls)
 			switch {
 			case by == "client":
 				c.Close()
-				calls = append(calls, in.ClientOnly...)
+				maps.Copy(calls, in.ClientOnly)
 			case in.Close == nil:
 				t.Skip("no Close: only the Client's matters")
 			default:
 				in.Close()
 			}
-			for _, call := range calls {
-				t.Run(call.Name, func(t *testing.T) {
-					err := call.Do(context.Background())
+			for _, name := range slices.Sorted(maps.Keys(calls)) {
+				t.Run(name, func(t *testing.T) {
+					err := calls[name](context.Background())
 					if !errors.Is(err, closed) || !errors.Is(err, typecache.ErrClosed) {
-						t.Fatalf("%s after Close: %v; want an error matching %v and %v", call.Name, err, closed, typecache.ErrClosed)
+						t.Fatalf("%s after Close: %v; want an error matching %v and %v", name, err, closed, typecache.ErrClosed)
 					}
 				})
 			}
