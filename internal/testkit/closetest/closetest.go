@@ -46,7 +46,8 @@ func run(t *testing.T, srv *redistest.Server, closed error, build func(t *testin
 		t.Run("closed-"+by, func(t *testing.T) {
 			c := srv.Client(t)
 			in := build(t, c)
-			calls := maps.Clone(in.Calls)
+			calls := Calls{}
+			maps.Copy(calls, in.Calls)
 			switch {
 			case by == "client":
 				c.Close()
