@@ -34,8 +34,9 @@ type Instance struct {
 // server and on a cluster (redistest.Run), once per way to close it (the
 // instance's Close, when it has one, and the Client's), closes it, and
 // requires each call to fail with an error matching closed (the package's
-// ErrClosed) and typecache.ErrClosed; after the Client's Close, the
-// ClientOnly calls too.
+// ErrClosed) and typecache.ErrClosed, and not typecache.ErrUnavailable (a
+// closed instance is no outage); after the Client's Close, the ClientOnly
+// calls too.
 func Run(t *testing.T, closed error, build func(t *testing.T, c *typecache.Client) Instance) {
 	t.Helper()
 	redistest.Run(t, func(t *testing.T, srv *redistest.Server) { run(t, srv, closed, build) })
@@ -60,8 +61,8 @@ func run(t *testing.T, srv *redistest.Server, closed error, build func(t *testin
 			for _, name := range slices.Sorted(maps.Keys(calls)) {
 				t.Run(name, func(t *testing.T) {
 					err := calls[name](context.Background())
-					if !errors.Is(err, closed) || !errors.Is(err, typecache.ErrClosed) {
-						t.Fatalf("%s after Close: %v; want an error matching %v and %v", name, err, closed, typecache.ErrClosed)
+					if !errors.Is(err, closed) || !errors.Is(err, typecache.ErrClosed) || errors.Is(err, typecache.ErrUnavailable) {
+						t.Fatalf("%s after Close: %v; want an error matching %v and %v, not %v", name, err, closed, typecache.ErrClosed, typecache.ErrUnavailable)
 					}
 				})
 			}
