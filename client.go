@@ -87,7 +87,9 @@ func (c *Client) Breaker() *Breaker { return c.breaker }
 // Close closes the connections. Subscribers are told to drop everything,
 // since no further invalidations will arrive. Calls after the first do
 // nothing; a command sent through the Client afterwards fails, and [Guard]
-// says so with [ErrClosed].
+// says so with [ErrClosed]. Every package built on the Client then fails
+// every call, and its constructors, with its own ErrClosed, which matches
+// ErrClosed: close the Client last.
 func (c *Client) Close() { c.conn.Close() }
 
 // Subscribe registers s for invalidations of keys that start with prefix (an

@@ -10,9 +10,9 @@ import (
 
 	"github.com/redis/rueidis"
 
+	"github.com/typecache/typecache/internal/clientconn"
 	"github.com/typecache/typecache/internal/keyspace"
 	"github.com/typecache/typecache/internal/tier"
-	"github.com/typecache/typecache/internal/transport"
 )
 
 // A Buffered adds to a Counter's counters through a buffer in this process:
@@ -77,11 +77,15 @@ const backgroundFlushTimeout = 5 * time.Second
 
 // Buffered returns a buffered view of c's counters and starts its flusher.
 // Close it to flush and stop. It fails, naming the field, when opts is
-// invalid; opts is not modified.
+// invalid, and with ErrClosed when c's typecache.Client is closed; opts is
+// not modified.
 func (c *Counter) Buffered(opts BufferOptions) (*Buffered, error) {
 	o, err := opts.validated()
 	if err != nil {
 		return nil, err
+	}
+	if c.conn.Closed() {
+		return nil, fmt.Errorf("%w: the typecache.Client is closed", ErrClosed)
 	}
 	b := &Buffered{
 		counter: c, opts: o, pending: make(map[string]int64),
@@ -106,7 +110,7 @@ func (b *Buffered) Add(key string, delta int64) error {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.closed {
+	if b.closed || b.counter.conn.Closed() {
 		return ErrClosed
 	}
 	sum, present := b.pending[key]
@@ -141,7 +145,7 @@ func (b *Buffered) Get(ctx context.Context, key string) (int64, error) {
 	}
 	for {
 		b.mu.Lock()
-		if b.closed {
+		if b.closed || b.counter.conn.Closed() {
 			b.mu.Unlock()
 			return 0, ErrClosed
 		}
@@ -186,7 +190,7 @@ func (b *Buffered) Get(ctx context.Context, key string) (int64, error) {
 // arrive after the write's reply: rueidis issue #534).
 func (b *Buffered) stored(ctx context.Context, key string) (int64, error) {
 	if b.cache == nil {
-		return parseValue(do(ctx, b.counter.conn.Breaker(), b.counter.redis, b.counter.getCmd(b.counter.redisKey(key))))
+		return parseValue(do(ctx, b.counter.conn, b.counter.redis, b.counter.getCmd(b.counter.redisKey(key))))
 	}
 	if e := b.cache.Get(key); e != nil {
 		b.counter.opts.Observer.OnRead(true)
@@ -197,7 +201,7 @@ func (b *Buffered) stored(ctx context.Context, key string) (int64, error) {
 	// Not pinned: DoTracked sends it inside MULTI/EXEC, which rueidis never
 	// retries.
 	get := b.counter.redis.B().Get().Key(b.counter.redisKey(key)).Build()
-	v, err := parseValue(transport.Guard(ctx, b.counter.conn.Breaker(), commandKey(get), errCircuitOpen, func() (rueidis.RedisMessage, error) {
+	v, err := parseValue(clientconn.Guard(ctx, b.counter.conn, commandKey(get), errCircuitOpen, ErrClosed, func() (rueidis.RedisMessage, error) {
 		return b.counter.conn.DoTracked(ctx, get)
 	}))
 	if err == nil {
@@ -255,7 +259,7 @@ func (b *Buffered) Flush(ctx context.Context) error {
 		rkeys = append(rkeys, []string{b.counter.redisKey(key)})
 		args = append(args, addArgs(delta, b.counter.ttl))
 	}
-	results := roundTrips(ctx, b.counter.conn.Breaker(), len(rkeys), func(i int) string { return rkeys[i][0] },
+	results := roundTrips(ctx, b.counter.conn, len(rkeys), func(i int) string { return rkeys[i][0] },
 		func(keep []int) []rueidis.RedisResult {
 			return addScript.ExecMany(ctx, b.counter.redis, pick(rkeys, keep), pick(args, keep))
 		})
@@ -324,7 +328,9 @@ func (b *Buffered) flusher() {
 }
 
 // Close stops the flusher, then flushes what is left, bounded by ctx. After
-// Close, Add and Get return ErrClosed. When the final flush fails, Close
+// Close, Add and Get return ErrClosed, as every call does once the
+// typecache.Client is closed (close the Buffered first, so that its last
+// flush can reach Redis). When the final flush fails, Close
 // returns its error and the deltas it kept stay pending: call Flush or Close
 // again to retry.
 func (b *Buffered) Close(ctx context.Context) error {

@@ -30,7 +30,8 @@ const (
 // the caller's choosing, each expiring Options.TTL after its first
 // increment. It is safe for concurrent use by multiple goroutines; every
 // call is one round trip (GetMany: one per cluster node) and the Counter
-// holds no goroutines or connections of its own.
+// holds no goroutines or connections of its own, so it has no Close: once
+// its typecache.Client is closed, every call returns ErrClosed.
 //
 // Every process that builds a Counter with the same name on the same Redis
 // deployment shares its counters.
@@ -79,17 +80,17 @@ func (c *Counter) Add(ctx context.Context, key string, delta int64) (int64, erro
 	if err := checkKey(key); err != nil {
 		return 0, err
 	}
-	v, err := add(ctx, c.conn.Breaker(), c.redis, c.send, c.redisKey(key), delta, c.ttl)
+	v, err := add(ctx, c.conn, c.redis, c.send, c.redisKey(key), delta, c.ttl)
 	if err != nil {
 		return 0, fmt.Errorf("counter: add to %q: %w", key, err)
 	}
 	return v, nil
 }
 
-// add runs addScript once on the Redis key rkey, past breaker: it adds
-// delta and gives the key the expiry ttl (ms) if it has none.
-func add(ctx context.Context, breaker *transport.Breaker, redis rueidis.Client, send rediscmd.Sender, rkey string, delta int64, ttl string) (int64, error) {
-	return addReply(transport.Guard(ctx, breaker, rkey, errCircuitOpen, func() (rueidis.RedisMessage, error) {
+// add runs addScript once on the Redis key rkey, past conn's breaker (see
+// do): it adds delta and gives the key the expiry ttl (ms) if it has none.
+func add(ctx context.Context, conn *transport.Conn, redis rueidis.Client, send rediscmd.Sender, rkey string, delta int64, ttl string) (int64, error) {
+	return addReply(clientconn.Guard(ctx, conn, rkey, errCircuitOpen, ErrClosed, func() (rueidis.RedisMessage, error) {
 		return addScript.Exec(ctx, redis, send, []string{rkey}, addArgs(delta, ttl))
 	}))
 }
@@ -119,7 +120,7 @@ func (c *Counter) Get(ctx context.Context, key string) (int64, error) {
 	if err := checkKey(key); err != nil {
 		return 0, err
 	}
-	v, err := parseValue(do(ctx, c.conn.Breaker(), c.redis, c.getCmd(c.redisKey(key))))
+	v, err := parseValue(do(ctx, c.conn, c.redis, c.getCmd(c.redisKey(key))))
 	if err != nil {
 		return 0, fmt.Errorf("counter: get %q: %w", key, err)
 	}
@@ -166,7 +167,7 @@ func (c *Counter) GetMany(ctx context.Context, keys []string) ([]int64, error) {
 	}
 	values := make([]int64, len(keys))
 	var errs []error
-	results := roundTrips(ctx, c.conn.Breaker(), len(cmds), func(i int) string { return commandKey(cmds[i]) },
+	results := roundTrips(ctx, c.conn, len(cmds), func(i int) string { return commandKey(cmds[i]) },
 		func(keep []int) []rueidis.RedisResult { return c.redis.DoMulti(ctx, pick(cmds, keep)...) })
 	for i, r := range results {
 		v, err := parseValue(r.ToMessage())
@@ -186,7 +187,7 @@ func (c *Counter) Reset(ctx context.Context, key string) error {
 	if err := checkKey(key); err != nil {
 		return err
 	}
-	if _, err := do(ctx, c.conn.Breaker(), c.redis, c.redis.B().Del().Key(c.redisKey(key)).Build()); err != nil {
+	if _, err := do(ctx, c.conn, c.redis, c.redis.B().Del().Key(c.redisKey(key)).Build()); err != nil {
 		return fmt.Errorf("counter: reset %q: %w", key, err)
 	}
 	return nil
@@ -198,7 +199,7 @@ func (c *Counter) TTL(ctx context.Context, key string) (time.Duration, error) {
 	if err := checkKey(key); err != nil {
 		return 0, err
 	}
-	m, err := do(ctx, c.conn.Breaker(), c.redis, rediscmd.Retried(c.redis.B().Pttl().Key(c.redisKey(key)).Build()))
+	m, err := do(ctx, c.conn, c.redis, rediscmd.Retried(c.redis.B().Pttl().Key(c.redisKey(key)).Build()))
 	var ms int64
 	if err == nil {
 		ms, err = m.AsInt64()

@@ -25,8 +25,11 @@ var (
 	// ErrBufferFull is returned by Buffered.Add for a new key while
 	// BufferOptions.MaxKeys keys are waiting for a flush.
 	ErrBufferFull = errors.New("counter: buffer full")
-	// ErrClosed is returned by a Buffered's methods after Close.
-	ErrClosed = errors.New("counter: buffered counter closed")
+	// ErrClosed is returned (possibly wrapped) by a Buffered's Add and Get
+	// after its Close, and by every call of a Counter, a Windowed and a
+	// Buffered after the Close of their typecache.Client (the constructors
+	// included). It matches typecache.ErrClosed, as every package's does.
+	ErrClosed = clientconn.Closed("counter")
 	// ErrUnavailable is returned (wrapped) at once, without a round trip,
 	// while the client's breaker of the key's Redis node is open (see
 	// typecache.Breaker); a Buffered's flush keeps such keys' deltas for the
@@ -38,6 +41,10 @@ var (
 // errCircuitOpen is ErrUnavailable as the cause of an error that already
 // says "counter: <op> <key>".
 var errCircuitOpen = rediscmd.CircuitOpen(ErrUnavailable)
+
+// errClosed is ErrClosed as the cause of an error that already says
+// "counter: <op> <key>".
+var errClosed = clientconn.ClosedCause(ErrClosed)
 
 // invalid reports invalid options: an error wrapping ErrInvalidOptions
 // whose message goes on with format, which names the field.

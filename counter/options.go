@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/typecache/typecache"
+	"github.com/typecache/typecache/internal/clientconn"
 	"github.com/typecache/typecache/internal/keyspace"
 )
 
@@ -128,6 +129,9 @@ func checkArgs[O interface{ validated() (O, error) }](constructor string, c *typ
 		return space, opts, invalid("name %v", err)
 	}
 	o, err := opts.validated()
+	if err == nil {
+		_, err = clientconn.Live(c, ErrClosed)
+	}
 	return space, o, err
 }
 

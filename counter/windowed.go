@@ -20,7 +20,9 @@ import (
 // the window has left the last WindowOptions.Keep windows. It is safe for
 // concurrent use by multiple goroutines; every call is one round trip, and
 // the windows of one key live in one cluster slot, so Last reads them with
-// one command.
+// one command. Like a Counter it holds nothing of its own and has no
+// Close: once its typecache.Client is closed, every call returns
+// ErrClosed.
 //
 // Windows are aligned on the Unix epoch and picked with the clock of the
 // process that counts: processes whose clocks differ by d count increments
@@ -75,7 +77,7 @@ func (w *Windowed) Add(ctx context.Context, key string, delta int64) (int64, err
 	if err := checkKey(key); err != nil {
 		return 0, err
 	}
-	v, err := add(ctx, w.conn.Breaker(), w.redis, w.send, w.windowKey(key, w.index(w.now())), delta, w.ttl)
+	v, err := add(ctx, w.conn, w.redis, w.send, w.windowKey(key, w.index(w.now())), delta, w.ttl)
 	if err != nil {
 		return 0, fmt.Errorf("counter: add to %q: %w", key, err)
 	}
@@ -97,7 +99,7 @@ func (w *Windowed) Last(ctx context.Context, key string, n int) ([]Window, error
 	for i := range keys {
 		keys[i] = w.windowKey(key, current-int64(n-1-i))
 	}
-	m, err := do(ctx, w.conn.Breaker(), w.redis, rediscmd.Retried(w.redis.B().Mget().Key(keys...).Build()))
+	m, err := do(ctx, w.conn, w.redis, rediscmd.Retried(w.redis.B().Mget().Key(keys...).Build()))
 	var replies []rueidis.RedisMessage
 	if err == nil {
 		replies, err = m.ToArray()

@@ -60,7 +60,8 @@ type Board struct {
 	current atomic.Pointer[boardKeys] // the keys of the current period, once used
 	fixed   *boardKeys                // an At view's keys; nil: the current period's
 
-	top         *topCache // nil when off, and in At views
+	top         *topCache    // nil when off, and in At views
+	closed      *atomic.Bool // set by Close; shared with the At views
 	unsubscribe func()
 	topRead     func() // set by tests only: Top has read Redis and is about to cache it
 }
@@ -80,9 +81,13 @@ func New(c *typecache.Client, name string, opts Options) (*Board, error) {
 	if err != nil {
 		return nil, err
 	}
+	conn, err := clientconn.Live(c, ErrClosed)
+	if err != nil {
+		return nil, err
+	}
 	o.Observer = observe.Named(o.Observer, name, Observer(NoopObserver{}))
 	b := &Board{
-		conn: clientconn.Of(c), redis: c.Redis(), send: rediscmd.Plain(c.Redis()), space: space, opts: o,
+		conn: conn, closed: new(atomic.Bool), redis: c.Redis(), send: rediscmd.Plain(c.Redis()), space: space, opts: o,
 		order: "h", max: strconv.Itoa(o.MaxSize), now: time.Now,
 	}
 	if o.Order == LowestFirst {
@@ -106,19 +111,32 @@ func (b *Board) At(t time.Time) *Board {
 		return b
 	}
 	return &Board{
-		conn: b.conn, redis: b.redis, send: b.send, space: b.space, opts: b.opts,
+		conn: b.conn, closed: b.closed, redis: b.redis, send: b.send, space: b.space, opts: b.opts,
 		order: b.order, max: b.max, now: b.now, fixed: b.keysAt(t),
 	}
 }
 
-// Close stops the Top cache's subscription to invalidations; the board
-// keeps working, reading Top from Redis. Calls after the first, and on At
-// views, do nothing.
+// Close ends the board: it stops the Top cache's subscription to
+// invalidations and drops the cache, and every later call of the board and
+// of its At views returns an error wrapping ErrClosed without contacting
+// Redis. Calls in flight finish. Close does not close the
+// typecache.Client; calls after the first, and on At views, do nothing.
 func (b *Board) Close() {
+	if b.fixed != nil || b.closed.Swap(true) {
+		return
+	}
 	if b.unsubscribe != nil {
 		b.unsubscribe()
 		b.top.tier.Close() // no invalidation arrives any more
 	}
+}
+
+// refused returns errClosed once the board or its client is closed.
+func (b *Board) refused() error {
+	if b.closed.Load() || b.conn.Closed() {
+		return errClosed
+	}
+	return nil
 }
 
 // boardKeys are the keys of one period's board.
@@ -305,6 +323,9 @@ func (b *Board) Top(ctx context.Context, n int) ([]Entry, error) {
 	if b.top == nil {
 		b.opts.Observer.OnTop(false)
 		return b.Page(ctx, 0, n)
+	}
+	if err := b.refused(); err != nil { // before the cache: nothing is served after Close
+		return nil, fmt.Errorf("leaderboard: top %d: %w", n, err)
 	}
 	n = min(n, maxCount)
 	set := b.keys().set

@@ -34,7 +34,16 @@ var (
 	// typecache.Breaker).
 	// It matches typecache.ErrUnavailable, as every package's does.
 	ErrUnavailable = clientconn.Unavailable("leaderboard")
+	// ErrClosed is returned (wrapped) by every call of a Board, and of its
+	// At views, after the Board's Close or the Close of its
+	// typecache.Client, and by New on a closed Client. It matches
+	// typecache.ErrClosed, as every package's does.
+	ErrClosed = clientconn.Closed("leaderboard")
 )
+
+// errClosed is ErrClosed as the cause of an error that already says
+// "leaderboard: <op> <member>".
+var errClosed = clientconn.ClosedCause(ErrClosed)
 
 // errCircuitOpen is ErrUnavailable as the cause of an error that already
 // says "leaderboard: <op> <member>".

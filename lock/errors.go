@@ -23,8 +23,11 @@ var (
 	// empty, and the lock's two keys could land in different cluster
 	// slots. Every package names its empty-key error ErrEmptyKey.
 	ErrEmptyKey = errors.New("lock: empty name")
-	// ErrClosed is returned by a Locker's methods after Close.
-	ErrClosed = errors.New("lock: locker closed")
+	// ErrClosed is returned (possibly wrapped) by Acquire and TryAcquire
+	// after the Locker's Close, and by every call, Lock's included, after
+	// the Close of its typecache.Client. It matches typecache.ErrClosed, as
+	// every package's does.
+	ErrClosed = clientconn.Closed("lock")
 	// ErrUnavailable is returned (wrapped) at once, without a round trip,
 	// while the client's breaker of the lock's Redis node is open (see
 	// typecache.Breaker).

@@ -61,17 +61,22 @@ func New(c *typecache.Client, opts Options) (*Locker, error) {
 		return nil, invalid("Options.Prefix %v", err)
 	}
 	opts.Observer = observe.Named(opts.Observer, opts.Prefix, Observer(NoopObserver{}))
+	conn, err := clientconn.Live(c, ErrClosed)
+	if err != nil {
+		return nil, err
+	}
 	lk := &Locker{
-		conn: clientconn.Of(c), opts: opts, args: opts.leaseArgs(), space: space,
+		conn: conn, opts: opts, args: opts.leaseArgs(), space: space,
 		owners: newOwnerSource(), wakes: newWakeRouter(), turns: newLocalTurns(), closed: make(chan struct{}),
 	}
 	lk.unsub = c.Subscribe(space.Prefix(), lk.wakes)
 	return lk, nil
 }
 
-// Close stops listening for invalidations and makes blocked Acquire calls
-// return ErrClosed. Locks already held are unaffected:
-// they keep being extended until released. Close is idempotent.
+// Close stops listening for invalidations and makes Acquire and TryAcquire,
+// blocked ones included, return ErrClosed. Locks already held are
+// unaffected: they keep being extended until released (their Locker's
+// typecache.Client must stay open for that). Close is idempotent.
 func (lk *Locker) Close() {
 	if lk == nil {
 		return
@@ -170,6 +175,9 @@ func (lk *Locker) keysFor(name string) (lockKeys, error) {
 	case <-lk.closed:
 		return lockKeys{}, ErrClosed
 	default:
+	}
+	if lk.conn.Closed() {
+		return lockKeys{}, ErrClosed
 	}
 	if name == "" {
 		return lockKeys{}, ErrEmptyKey

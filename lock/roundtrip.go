@@ -5,13 +5,14 @@ import (
 
 	"github.com/redis/rueidis"
 
-	"github.com/typecache/typecache/internal/transport"
+	"github.com/typecache/typecache/internal/clientconn"
 )
 
 // run sends s with keys and args to Redis and returns its integer answer.
 // Every round trip of a lease script goes through here, past the client's
 // breaker of the lock's node: while it is open, run fails at once with
-// errCircuitOpen, and every outcome feeds it.
+// errCircuitOpen, and every outcome feeds it. After the client's Close it
+// fails at once with ErrClosed (clientconn.Guard).
 //
 // The script goes through the client's direct connections (transport.Conn.Direct):
 // a lone call is written and read on the caller's goroutine, not handed to
@@ -19,7 +20,7 @@ import (
 // connection the server closed while idle goes on a new one instead
 // (TestFirstCallAfterRestart).
 func (lk *Locker) run(ctx context.Context, s *rueidis.Lua, keys, args []string) (int64, error) {
-	return transport.Guard(ctx, lk.conn.Breaker(), keys[0], errCircuitOpen, func() (int64, error) {
+	return clientconn.Guard(ctx, lk.conn, keys[0], errCircuitOpen, ErrClosed, func() (int64, error) {
 		return s.Exec(ctx, lk.conn.Direct(), keys, args).AsInt64()
 	})
 }

@@ -8,8 +8,8 @@ import (
 
 	"github.com/redis/rueidis"
 
+	"github.com/typecache/typecache/internal/clientconn"
 	"github.com/typecache/typecache/internal/rediscmd"
-	"github.com/typecache/typecache/internal/transport"
 )
 
 // acquireInTurn is Acquire's Redis part, run by the goroutine whose turn it
@@ -56,7 +56,7 @@ func (lk *Locker) observe(ctx context.Context, name, key string) (held bool, wai
 	if !lk.conn.Tracking() {
 		cmd = rediscmd.Retried(cmd) // sent alone, as a read rueidis may retry
 	}
-	reply, err := transport.Guard(ctx, lk.conn.Breaker(), key, errCircuitOpen, func() (rueidis.RedisMessage, error) {
+	reply, err := clientconn.Guard(ctx, lk.conn, key, errCircuitOpen, ErrClosed, func() (rueidis.RedisMessage, error) {
 		return lk.conn.DoTracked(ctx, cmd)
 	})
 	if err != nil {

@@ -29,6 +29,14 @@ var ErrUnavailable = clientconn.Unavailable("ratelimit")
 // says "ratelimit: key ...".
 var errCircuitOpen = rediscmd.CircuitOpen(ErrUnavailable)
 
+// ErrClosed is returned (wrapped) by every call of a Limiter, and by New,
+// once its typecache.Client is closed: a closed client is a programming
+// error, not an outage, so AllowN returns it as an error rather than the
+// FailureMode's decision, and Middleware hands it to ErrorHandler. A
+// Limiter holds nothing of its own and has no Close. It matches
+// typecache.ErrClosed, as every package's does.
+var ErrClosed = clientconn.Closed("ratelimit")
+
 // ErrCostExceedsLimit is returned by AllowN for a cost larger than the
 // limiter's Burst (GCRA) or Limit (other algorithms): such a request can
 // never be allowed, so no retry time is given for it.

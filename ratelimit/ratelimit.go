@@ -85,10 +85,11 @@ type Result struct {
 // the limit. It is safe for concurrent use by multiple goroutines; every
 // decision is one Redis round trip (none when the local deny cache answers),
 // and the limiter holds no goroutines or connections of its own: the
-// typecache.Client it was built on owns them.
+// typecache.Client it was built on owns them, so it has no Close: once that
+// client is closed, every call returns ErrClosed.
 type Limiter struct {
 	redis   rueidis.Client
-	breaker *transport.Breaker // the client's, shared with every package on it
+	conn    *transport.Conn // the client's: its breakers are shared with every package on it
 	opts    Options
 	space   keyspace.Space
 	algo    algorithm
@@ -112,8 +113,12 @@ func New(c *typecache.Client, opts Options) (*Limiter, error) {
 	if err != nil {
 		return nil, invalid("Options.Prefix %v", err)
 	}
+	conn, err := clientconn.Live(c, ErrClosed)
+	if err != nil {
+		return nil, err
+	}
 	o.Observer = observe.Named(o.Observer, o.Prefix, Observer(NoopObserver{}))
-	l := &Limiter{redis: c.Redis(), breaker: clientconn.Of(c).Breaker(), opts: o, space: space, algo: algorithmOf(o)}
+	l := &Limiter{redis: c.Redis(), conn: conn, opts: o, space: space, algo: algorithmOf(o)}
 	if o.LocalDenyCache {
 		l.denials = newLocalDenyCache(o.LocalDenyCacheSize)
 	}
@@ -143,6 +148,8 @@ func (l *Limiter) Allow(ctx context.Context, key string) (Result, error) {
 // with a nil error; Result.Source and Result.Err say so. Any other reply of
 // Redis (WRONGTYPE: something else wrote the key; a script error) is
 // returned as an error: it is a fault to fix, not an outage to ride out.
+// So is ErrClosed, once the typecache.Client is closed: nothing is
+// admitted or denied, not even by the local deny cache.
 // When ctx is cancelled, AllowN returns an error wrapping context.Canceled:
 // the caller gave up, nothing was decided.
 //
@@ -153,7 +160,7 @@ func (l *Limiter) AllowN(ctx context.Context, key string, n int) (Result, error)
 		return Result{}, err
 	}
 	obs := l.opts.Observer
-	if l.denials != nil {
+	if l.denials != nil && !l.conn.Closed() { // after Close, decide says ErrClosed
 		if res, ok := l.denials.lookup(key, n); ok {
 			obs.OnDeniedLocally(key, n)
 			return res, nil
@@ -208,11 +215,14 @@ func (l *Limiter) fallback(key string, err error) Result {
 
 // unavailable reports whether err, the failure of a script call, means that
 // Redis could not decide: it was not reached in time (no reply at all: a
-// refused or broken connection, a deadline, a closed client), or it replied
-// that it cannot serve now. Other replies mean the script ran into a fault
-// (WRONGTYPE when something else wrote the key) and are not hidden behind
-// the failure mode.
+// refused or broken connection, a deadline), or it replied that it cannot
+// serve now. Other replies mean the script ran into a fault (WRONGTYPE when
+// something else wrote the key) and are not hidden behind the failure mode;
+// nor is a closed client (ErrClosed), a programming error.
 func unavailable(err error) bool {
+	if errors.Is(err, ErrClosed) {
+		return false
+	}
 	var reply *rueidis.RedisError
 	if !errors.As(err, &reply) {
 		return true
@@ -227,7 +237,9 @@ func unavailable(err error) bool {
 
 // Reset deletes key's state, restoring its full quota, and forgets a local
 // denial of it in this process. Local deny caches of other processes keep
-// denying the key until their recorded time.
+// denying the key until their recorded time. Like a decision, it goes past
+// the client's breaker of the key's node (refused with ErrUnavailable while
+// it is open).
 func (l *Limiter) Reset(ctx context.Context, key string) error {
 	if key == "" {
 		return ErrEmptyKey
@@ -235,7 +247,10 @@ func (l *Limiter) Reset(ctx context.Context, key string) error {
 	if l.denials != nil {
 		l.denials.forget(key)
 	}
-	if err := l.redis.Do(ctx, l.redis.B().Del().Key(l.redisKey(key)).Build()).Error(); err != nil {
+	rkey := l.redisKey(key)
+	if _, err := l.guard(ctx, rkey, func() (rueidis.RedisMessage, error) {
+		return l.redis.Do(ctx, l.redis.B().Del().Key(rkey).Build()).ToMessage()
+	}); err != nil {
 		return fmt.Errorf("ratelimit: reset key %q: %w", key, err)
 	}
 	return nil

@@ -110,7 +110,9 @@
 // # Closing
 //
 // Close ends a Store: every later call returns an error wrapping ErrClosed,
-// and Middleware hands ErrClosed to Options.ErrorHandler.
+// and Middleware hands ErrClosed to Options.ErrorHandler. So does the Close
+// of the typecache.Client the Store was built on. ErrClosed matches
+// typecache.ErrClosed, as every package's does.
 //
 // # Integrity
 //

@@ -44,10 +44,11 @@ var (
 	ErrUnavailable = clientconn.Unavailable("session")
 
 	// ErrClosed is wrapped by the error of every call of a Store after its
-	// Close: using a closed Store is a programming error, never an outage,
+	// Close or the Close of its typecache.Client, and by New on a closed
+	// Client: using a closed Store is a programming error, never an outage,
 	// so Middleware sends it to Options.ErrorHandler whatever the
-	// FailureMode. It matches typecache.ErrClosed.
-	ErrClosed = clientconn.Closed("session: store closed")
+	// FailureMode. It matches typecache.ErrClosed, as every package's does.
+	ErrClosed = clientconn.Closed("session")
 
 	// ErrHeaderWritten reports Put, Start or Renew called after the
 	// response header was written: the session was committed with the

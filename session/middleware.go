@@ -74,7 +74,7 @@ func (s *Store[T]) Middleware(next http.Handler) http.Handler {
 		case next == nil:
 			s.o.ErrorHandler(w, r, errNilHandler)
 			return
-		case s.closed.Load():
+		case s.refused() != nil:
 			s.o.ErrorHandler(w, r, ErrClosed)
 			return
 		}

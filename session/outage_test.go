@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/typecache/typecache"
+	"github.com/typecache/typecache/internal/testkit/closetest"
 	"github.com/typecache/typecache/internal/testkit/redistest"
 	"github.com/typecache/typecache/session"
 )
@@ -197,17 +199,18 @@ func TestMiddlewareRedisDown(t *testing.T) {
 	}
 }
 
-// TestClosedStoreRefusesCalls: after Close every call returns an error
-// wrapping ErrClosed (never ErrUnavailable: a closed Store is a programming
-// error, not an outage), a session kept in memory included, and Middleware
-// hands ErrClosed to ErrorHandler whatever the FailureMode.
-func TestClosedStoreRefusesCalls(t *testing.T) {
-	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+// TestClosed: after the Store's Close or its Client's, every call returns
+// an error wrapping ErrClosed (never ErrUnavailable: a closed Store is a
+// programming error, not an outage), a session kept in memory included,
+// and Middleware hands ErrClosed to ErrorHandler whatever the FailureMode.
+func TestClosed(t *testing.T) {
+	closetest.Run(t, session.ErrClosed, func(t *testing.T, c *typecache.Client) closetest.Instance {
 		var handled error
-		store, err := session.New(srv.Client(t), session.Options[cart]{Prefix: redistest.Name(t), ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+		opts := session.Options[cart]{Prefix: redistest.Name(t), ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			handled = err
 			http.Error(w, "closed", http.StatusInternalServerError)
-		}})
+		}}
+		store, err := session.New(c, opts)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -218,34 +221,30 @@ func TestClosedStoreRefusesCalls(t *testing.T) {
 		if _, err := store.Get(background, sess.Token); err != nil { // kept in memory
 			t.Fatal(err)
 		}
-		store.Close()
-		for _, tc := range []struct {
-			name string
-			call func() error
-		}{
-			{"Create", func() error { _, err := store.Create(background, "bob", cart{}); return err }},
-			{"Create anonymous", func() error { _, err := store.Create(background, "", cart{}); return err }},
-			{"Get", func() error { _, err := store.Get(background, sess.Token); return err }},
-			{"Save", func() error { return store.Save(background, sess) }},
-			{"Regenerate", func() error { _, err := store.Regenerate(background, sess); return err }},
-			{"Destroy", func() error { return store.Destroy(background, sess.Token) }},
-			{"DestroyAll", func() error { return store.DestroyAll(background, "alice") }},
-			{"Revoke", func() error { return store.Revoke(background, "alice", sess.ID()) }},
-			{"List", func() error { _, err := store.List(background, "alice"); return err }},
-			{"Middleware", func() error {
-				handled = nil
-				resp := do(t, outageApp(store), background, "/public", "")
-				if resp.StatusCode != http.StatusInternalServerError {
-					return fmt.Errorf("status %d", resp.StatusCode)
-				}
-				return handled
-			}},
-		} {
-			t.Run(tc.name, func(t *testing.T) {
-				if err := tc.call(); !errors.Is(err, session.ErrClosed) || errors.Is(err, session.ErrUnavailable) {
-					t.Errorf("after Close: %v, want an error wrapping ErrClosed only", err)
-				}
-			})
+		return closetest.Instance{
+			Close: store.Close,
+			Calls: closetest.Calls{
+				"Create":           func(ctx context.Context) error { _, err := store.Create(ctx, "bob", cart{}); return err },
+				"Create anonymous": func(ctx context.Context) error { _, err := store.Create(ctx, "", cart{}); return err },
+				"Get":              func(ctx context.Context) error { _, err := store.Get(ctx, sess.Token); return err },
+				"Save":             func(ctx context.Context) error { return store.Save(ctx, sess) },
+				"Regenerate":       func(ctx context.Context) error { _, err := store.Regenerate(ctx, sess); return err },
+				"Destroy":          func(ctx context.Context) error { return store.Destroy(ctx, sess.Token) },
+				"DestroyAll":       func(ctx context.Context) error { return store.DestroyAll(ctx, "alice") },
+				"Revoke":           func(ctx context.Context) error { return store.Revoke(ctx, "alice", sess.ID()) },
+				"List":             func(ctx context.Context) error { _, err := store.List(ctx, "alice"); return err },
+				"Middleware": func(ctx context.Context) error {
+					handled = nil
+					resp := do(t, outageApp(store), ctx, "/public", "")
+					if resp.StatusCode != http.StatusInternalServerError {
+						return fmt.Errorf("status %d", resp.StatusCode)
+					}
+					return handled
+				},
+			},
+			ClientOnly: closetest.Calls{
+				"New": func(context.Context) error { _, err := session.New(c, opts); return err },
+			},
 		}
 	})
 }

@@ -2,13 +2,12 @@ package session
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/redis/rueidis"
 
+	"github.com/typecache/typecache/internal/clientconn"
 	"github.com/typecache/typecache/internal/rediscmd"
-	"github.com/typecache/typecache/internal/transport"
 )
 
 // eval runs script on key (every script works on one key) with args: one
@@ -24,7 +23,8 @@ import (
 // failure that says the node refuses connections (typecache.Unreachable)
 // matches ErrUnavailable too, from the first one (transport.Guard): the
 // command was not sent.
-// After Close, eval fails at once with errStoreClosed.
+// After the Store's Close or its client's, eval fails at once with
+// errStoreClosed (clientconn.Guard).
 func (s *Store[T]) eval(ctx context.Context, script *rediscmd.Script, key string, tracked bool, args []string) (rueidis.RedisMessage, error) {
 	send := s.plain
 	if tracked {
@@ -35,22 +35,25 @@ func (s *Store[T]) eval(ctx context.Context, script *rediscmd.Script, key string
 
 // evalWith is eval through send.
 func (s *Store[T]) evalWith(ctx context.Context, send rediscmd.Sender, script *rediscmd.Script, key string, args []string) (rueidis.RedisMessage, error) {
-	if s.closed.Load() {
-		return rueidis.RedisMessage{}, errStoreClosed
+	if err := s.refused(); err != nil {
+		return rueidis.RedisMessage{}, err
 	}
-	return transport.Guard(ctx, s.breaker, key, errCircuitOpen, func() (rueidis.RedisMessage, error) {
+	return clientconn.Guard(ctx, s.conn, key, errCircuitOpen, ErrClosed, func() (rueidis.RedisMessage, error) {
 		return script.Exec(ctx, s.redis, send, []string{key}, args)
 	})
 }
 
 // errStoreClosed is ErrClosed as the cause of an error that already says
 // "session: <op> <key>".
-var errStoreClosed = closedCause{}
+var errStoreClosed = clientconn.ClosedCause(ErrClosed)
 
-type closedCause struct{}
-
-func (closedCause) Error() string        { return "store closed" }
-func (closedCause) Is(target error) bool { return errors.Is(ErrClosed, target) }
+// refused returns errStoreClosed once the Store or its client is closed.
+func (s *Store[T]) refused() error {
+	if s.closed.Load() || s.conn.Closed() {
+		return errStoreClosed
+	}
+	return nil
+}
 
 // write runs script, a write of key that keeps what it stored as session
 // id in the local tier (see localTier): sent through DoTracked when the

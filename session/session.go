@@ -98,7 +98,7 @@ type Info struct {
 type Store[T any] struct {
 	o           Options[T] // validated
 	redis       rueidis.Client
-	breaker     *transport.Breaker // the client's, shared with every package on it
+	conn        *transport.Conn // the client's: its breakers are shared with every package on it
 	space       keyspace.Space
 	plain       rediscmd.Sender // writes
 	tracked     rediscmd.Sender // reads and writes that keep: DoTracked with a local tier
@@ -140,10 +140,13 @@ func New[T any](c *typecache.Client, opts Options[T]) (*Store[T], error) {
 	if err != nil {
 		return nil, invalid("Options.Prefix %v", err)
 	}
+	conn, err := clientconn.Live(c, ErrClosed)
+	if err != nil {
+		return nil, err
+	}
 	o.Observer = observe.Named(o.Observer, o.Prefix, Observer(NoopObserver{}))
-	conn := clientconn.Of(c)
 	s := &Store[T]{
-		o: o, redis: c.Redis(), breaker: conn.Breaker(), space: space, ctxKey: new(contextKey),
+		o: o, redis: c.Redis(), conn: conn, space: space, ctxKey: new(contextKey),
 		plain:      rediscmd.Plain(conn.Direct()),
 		idleArg:    rediscmd.Millis(o.IdleTimeout),
 		touchArg:   rediscmd.Millis(o.TouchThreshold),
@@ -171,7 +174,8 @@ func New[T any](c *typecache.Client, opts Options[T]) (*Store[T], error) {
 // Close ends the Store: it leaves the client's invalidations and drops the
 // sessions it kept in memory, and every later call returns an error
 // wrapping ErrClosed without contacting Redis (Middleware hands it to
-// Options.ErrorHandler). Calls in flight finish. Close does not close the
+// Options.ErrorHandler), as every call does once the typecache.Client is
+// closed. Calls in flight finish. Close does not close the
 // typecache.Client; calls after the first do nothing.
 func (s *Store[T]) Close() {
 	if s.closed.Swap(true) {
@@ -332,7 +336,7 @@ func (s *Store[T]) Get(ctx context.Context, token string) (*Session[T], error) {
 // reply when nothing overtook it.
 func (s *Store[T]) load(ctx context.Context, key, route, id string) (rec record, local bool, err error) {
 	var sent time.Time
-	if s.local != nil {
+	if s.local != nil && s.refused() == nil { // after Close, readRecord says so
 		sent = s.clock()
 		if rec, ok := s.local.get(key, id, sent); ok {
 			return rec, true, nil

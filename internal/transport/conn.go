@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/redis/rueidis"
 )
@@ -40,6 +41,7 @@ type Conn struct {
 	breaker  *Breaker       // nil when turned off
 
 	closeOnce sync.Once
+	closed    atomic.Bool // see Closed
 }
 
 // Dial connects to Redis as rueidis.NewClient does, with opt's
@@ -89,6 +91,7 @@ func (c *Conn) Breaker() *Breaker { return c.breaker }
 // nothing.
 func (c *Conn) Close() {
 	c.closeOnce.Do(func() {
+		c.closed.Store(true)
 		if c.topology != nil {
 			c.topology.stop()
 		}
