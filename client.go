@@ -1,28 +1,14 @@
 package typecache
 
 import (
-	"errors"
-	"fmt"
-	"sync"
-	"time"
-
 	"github.com/redis/rueidis"
+
+	"github.com/typecache/typecache/internal/transport"
 )
 
-// DefaultTopologyInterval is the ClusterOption.ShardsRefreshInterval NewClient
-// sets when the caller left it zero: how often rueidis rescans the cluster's
-// slots. A cluster Client also asks the cluster which master serves each
-// slot (CLUSTER SLOTS) four times per interval, and flushes its subscribers
-// as soon as one answer differs from the last: a client sees a failover or
-// a moved slot at most a quarter interval (250 ms by default) plus one round
-// trip after the node it asks has learned of it.
-const DefaultTopologyInterval = time.Second
-
-var errShortExec = errors.New("typecache: EXEC of a tracked read returned a short reply")
-
-// Client is a rueidis client with an invalidation hub. It is safe for
-// concurrent use by multiple goroutines; build one per Redis deployment and
-// share it.
+// Client is typecache's connection to one Redis deployment, which every
+// package built on it shares. It is safe for concurrent use by multiple
+// goroutines; build one per Redis deployment and share it.
 //
 // NewClient installs its own ClientOption.OnInvalidations callback. A callback
 // the caller set in the options keeps working: it is called first, with the
@@ -34,14 +20,14 @@ var errShortExec = errors.New("typecache: EXEC of a tracked read returned a shor
 // serves each slot, four times per ClusterOption.ShardsRefreshInterval, and
 // tells subscribers to drop everything as soon as any slot's master changed.
 type Client struct {
-	redis    rueidis.Client
-	direct   rueidis.Client // see Direct
-	hub      *invalidationHub
-	tracked  *trackedRead   // nil when nothing is tracked
-	topology *topologyWatch // nil unless the client is a cluster client
-	breaker  *Breaker       // nil when turned off
+	conn    *transport.Conn
+	breaker *Breaker // nil when turned off
+}
 
-	closeOnce sync.Once
+func init() {
+	// The packages built on a Client reach its transport through
+	// internal/clientconn; the root exports none of it.
+	transport.SetConnOf(func(client any) *transport.Conn { return client.(*Client).conn })
 }
 
 // NewClient connects to Redis as rueidis.NewClient does and returns a Client
@@ -69,43 +55,29 @@ func NewClient(opt rueidis.ClientOption, options ...Option) (*Client, error) {
 	if err := s.validate(); err != nil {
 		return nil, err
 	}
-	hub := newInvalidationHub(opt.OnInvalidations)
-	if !opt.DisableCache || opt.OnInvalidations != nil {
-		// Without client-side caching nothing is tracked, so there is nothing
-		// to dispatch, and rueidis without a callback can answer a lone
-		// caller on its own goroutine instead of its pipelining ones.
-		opt.OnInvalidations = hub.dispatch
+	if opt.ClusterOption.ShardsRefreshInterval <= 0 {
+		opt.ClusterOption.ShardsRefreshInterval = DefaultTopologyInterval
 	}
-	interval := opt.ClusterOption.ShardsRefreshInterval
-	if interval <= 0 {
-		interval = DefaultTopologyInterval
-		opt.ClusterOption.ShardsRefreshInterval = interval
-	}
-	opt.RetryDelay = failFastRetries(opt.RetryDelay)
-	redis, err := rueidis.NewClient(opt)
+	conn, err := transport.Dial(opt, transport.BreakerOptions{Failures: s.breakerFailures, Cooldown: s.breakerCooldown})
 	if err != nil {
-		return nil, fmt.Errorf("typecache: connect: %w", err)
+		return nil, err
 	}
-	direct, err := newDirectClient(opt)
-	if err != nil {
-		redis.Close()
-		return nil, fmt.Errorf("typecache: connect: %w", err)
-	}
-	c := &Client{redis: redis, direct: direct, hub: hub, tracked: newTrackedRead(redis, opt), breaker: newBreaker(redis, s)}
-	if redis.Mode() == rueidis.ClientModeCluster {
-		c.topology = watchTopology(redis, hub, c.breaker, interval/4)
+	c := &Client{conn: conn}
+	if b := conn.Breaker(); b != nil {
+		c.breaker = &Breaker{nodes: b}
 	}
 	return c, nil
 }
 
 // Redis returns the underlying rueidis client, for commands typecache does not
-// wrap. Reads through its DoCache are tracked like typecache's own.
+// wrap (send them past the breakers with [Guard]). Reads through its DoCache
+// are tracked like typecache's own.
 //
 // Pin the read-only commands you send through it (cmd.Pin()): rueidis
 // v1.0.79 returns a retried read to its pool while the broken connection it
 // was first sent on may still be writing it, and any later command of the
 // process, typecache's included, may then reuse that memory.
-func (c *Client) Redis() rueidis.Client { return c.redis }
+func (c *Client) Redis() rueidis.Client { return c.conn.Redis() }
 
 // Breaker returns the Client's circuit breakers, one per Redis node, which
 // every package built on the Client consults; nil (which allows everything)
@@ -114,18 +86,11 @@ func (c *Client) Breaker() *Breaker { return c.breaker }
 
 // Close closes the connections. Subscribers are told to drop everything,
 // since no further invalidations will arrive. Calls after the first do
-// nothing.
-func (c *Client) Close() {
-	c.closeOnce.Do(func() {
-		if c.topology != nil {
-			c.topology.stop()
-		}
-		c.breaker.close()
-		c.redis.Close()
-		c.direct.Close()
-		c.hub.dispatch(nil)
-	})
-}
+// nothing; a command sent through the Client afterwards fails, and [Guard]
+// says so with [ErrClosed]. Every package built on the Client then fails
+// every call, and its constructors, with its own ErrClosed, which matches
+// ErrClosed: close the Client last.
+func (c *Client) Close() { c.conn.Close() }
 
 // Subscribe registers s for invalidations of keys that start with prefix (an
 // empty prefix matches every key) and returns a function that removes it.
@@ -138,7 +103,7 @@ func (c *Client) Close() {
 // s's methods run on rueidis's connection reader goroutines, possibly
 // concurrently: they must be safe for concurrent use and must not block.
 func (c *Client) Subscribe(prefix string, s Subscriber) (unsubscribe func()) {
-	return c.hub.subscribe(prefix, s)
+	return c.conn.Subscribe(prefix, s)
 }
 
 // A Subscriber is told which keys changed in Redis. Its methods must return

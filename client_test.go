@@ -9,55 +9,10 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/typecache/typecache"
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 )
 
 func TestMain(m *testing.M) { redistest.Main(m) }
-
-// recorder is a Subscriber that forwards what it is told to channels without
-// blocking, as the Subscriber contract demands.
-type recorder struct {
-	keys  chan string
-	flush chan struct{}
-}
-
-func newRecorder() *recorder {
-	return &recorder{keys: make(chan string, 64), flush: make(chan struct{}, 64)}
-}
-
-func (r *recorder) Invalidate(key string) {
-	select {
-	case r.keys <- key:
-	default:
-	}
-}
-
-func (r *recorder) InvalidateAll() {
-	select {
-	case r.flush <- struct{}{}:
-	default:
-	}
-}
-
-func (r *recorder) nextKey(t *testing.T) string {
-	t.Helper()
-	select {
-	case k := <-r.keys:
-		return k
-	case <-time.After(5 * time.Second):
-		t.Fatal("no invalidation within 5s")
-		return ""
-	}
-}
-
-func (r *recorder) waitFlush(t *testing.T) {
-	t.Helper()
-	select {
-	case <-r.flush:
-	case <-time.After(5 * time.Second):
-		t.Fatal("no flush-all within 5s")
-	}
-}
 
 // readTracked reads key with DoCache so that the server tracks it for c.
 func readTracked(t *testing.T, c *typecache.Client, key string) {
@@ -80,7 +35,7 @@ func TestSubscriberReceivesInvalidatedKey(t *testing.T) {
 		prefix := redistest.Prefix(t)
 		client := srv.Client(t)
 		writer := srv.Raw(t)
-		tracked, other := newRecorder(), newRecorder()
+		tracked, other := redistest.NewRecorder(), redistest.NewRecorder()
 		defer client.Subscribe(prefix+"a:", tracked)()
 		defer client.Subscribe(prefix+"b:", other)()
 
@@ -88,11 +43,11 @@ func TestSubscriberReceivesInvalidatedKey(t *testing.T) {
 		readTracked(t, client, key)
 		set(t, writer, key, "v1")
 
-		if got := tracked.nextKey(t); got != key {
+		if got := tracked.NextKey(t); got != key {
 			t.Fatalf("invalidated key = %q, want %q", got, key)
 		}
 		select {
-		case k := <-other.keys:
+		case k := <-other.Keys():
 			t.Fatalf("subscriber of another prefix got %q", k)
 		default:
 		}
@@ -119,12 +74,12 @@ func TestUserOnInvalidationsStillCalled(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer client.Close()
-		hub := newRecorder()
+		hub := redistest.NewRecorder()
 		defer client.Subscribe("", hub)()
 
 		readTracked(t, client, key)
 		set(t, srv.Raw(t), key, "v")
-		if got := hub.nextKey(t); got != key {
+		if got := hub.NextKey(t); got != key {
 			t.Fatalf("subscriber got %q, want %q", got, key)
 		}
 		select {
@@ -143,7 +98,7 @@ func TestUnsubscribeStopsDelivery(t *testing.T) {
 	prefix := redistest.Prefix(t)
 	client := srv.Client(t)
 	writer := srv.Raw(t)
-	gone, stays := newRecorder(), newRecorder()
+	gone, stays := redistest.NewRecorder(), redistest.NewRecorder()
 	unsubscribe := client.Subscribe(prefix, gone)
 	defer client.Subscribe(prefix, stays)()
 	unsubscribe()
@@ -151,9 +106,9 @@ func TestUnsubscribeStopsDelivery(t *testing.T) {
 
 	readTracked(t, client, prefix+"k")
 	set(t, writer, prefix+"k", "v")
-	stays.nextKey(t) // delivery happened...
+	stays.NextKey(t) // delivery happened...
 	select {
-	case k := <-gone.keys: // ...but not to the removed subscriber
+	case k := <-gone.Keys(): // ...but not to the removed subscriber
 		t.Fatalf("unsubscribed recorder got %q", k)
 	default:
 	}
@@ -181,12 +136,12 @@ func TestFlushAllReachesSubscribers(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer client.Close()
-				rec := newRecorder()
+				rec := redistest.NewRecorder()
 				defer client.Subscribe(prefix, rec)()
 
 				readTracked(t, client, prefix+"k")
 				tt.cause(t, srv, opt.ClientName)
-				rec.waitFlush(t)
+				rec.WaitFlush(t)
 			})
 		})
 	}
@@ -198,10 +153,10 @@ func TestCloseTellsSubscribersToFlush(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := newRecorder()
+	rec := redistest.NewRecorder()
 	client.Subscribe("", rec)
 	client.Close()
-	rec.waitFlush(t)
+	rec.WaitFlush(t)
 }
 
 func TestCloseTwice(t *testing.T) {

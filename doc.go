@@ -1,14 +1,23 @@
 // Package typecache is the root of typecache: typed caches, distributed locks,
 // rate limiters and sessions on Redis and Valkey, built on the rueidis client.
 //
-// The root package owns one thing: the [Client], a rueidis client with an
-// invalidation hub. Redis's client-side caching (RESP3 tracking) tells a
-// connection when a key it has read changes; the hub fans those messages out
-// to the parts of typecache that keep state derived from Redis, such as the
-// decoded local tier of package cache and the waiters of package lock.
-// Beside it the Client holds a second rueidis client for lone writes whose
-// caller waits ([Client.Direct]), and a circuit breaker per Redis node that
-// every package consults ([Client.Breaker]).
+// The root package holds what an application touches: the [Client] that
+// every package shares ([NewClient] and its options, such as [WithBreaker];
+// [Client.Close]; [Client.Subscribe] for invalidations of keys of your
+// own), the breakers' state for operators ([Client.Breaker]), one way to
+// send commands of your own past the breakers ([Guard]), and the errors
+// every package agrees on: [ErrUnavailable], which every package's
+// unavailability error matches, [ErrClosed], [ErrInvalidOptions] and
+// [Unreachable].
+//
+// Behind the Client is one connection to Redis, shared by every package:
+// a rueidis client whose reads Redis tracks (RESP3 client-side caching), an
+// invalidation hub that fans Redis's invalidation messages out to the parts
+// of typecache that keep state derived from Redis (the decoded local tier
+// of package cache, the waiters of package lock), a second client for lone
+// writes whose caller waits, and a circuit breaker per Redis node that every
+// package consults. That plumbing is internal: the packages below reach it,
+// applications do not need to.
 //
 // Everything else lives in its own package:
 //
@@ -28,4 +37,11 @@
 //		return err
 //	}
 //	defer client.Close()
+//
+// A call refused because Redis is unavailable fails, in every package, with
+// an error that matches ErrUnavailable:
+//
+//	if errors.Is(err, typecache.ErrUnavailable) {
+//		// Redis is down: serve a degraded answer
+//	}
 package typecache

@@ -9,6 +9,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/typecache/typecache"
+	"github.com/typecache/typecache/cache"
 )
 
 // One client for every package: its breakers (one per Redis node) open
@@ -51,22 +52,24 @@ func ExampleBreaker() {
 	}
 }
 
-// A write of your own that a caller waits for alone, such as claiming a job,
-// sent on a direct connection: written and read on the caller's goroutine,
-// and never lost to a connection the server closed while it was idle.
-func ExampleClient_Direct() {
+// One check for every package: a call refused because Redis is known to be
+// down (its node's breaker is open) matches ErrUnavailable, whichever
+// package made it.
+func ExampleErrUnavailable() {
 	client, err := typecache.NewClient(rueidis.ClientOption{InitAddress: []string{"127.0.0.1:6379"}})
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer client.Close()
-
-	direct := client.Direct()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	claimed, err := direct.Do(ctx, direct.B().Set().Key("app:job:42:owner").Value("worker-7").Nx().Ex(time.Minute).Build()).AsBool()
-	if err != nil && !rueidis.IsRedisNil(err) {
+	names, err := cache.New[string](client, "names", cache.Options[string]{TTL: time.Minute})
+	if err != nil {
 		log.Fatal(err)
 	}
-	log.Printf("claimed: %v", claimed)
+	defer names.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if _, err := names.Get(ctx, "ada"); errors.Is(err, typecache.ErrUnavailable) {
+		log.Print("redis is down: serving without the cache")
+	}
 }

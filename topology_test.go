@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/typecache/typecache"
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 )
 
 // TestTopologyChangeFlushesSubscribers makes, one after the other on one
@@ -26,7 +26,7 @@ func TestTopologyChangeFlushesSubscribers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer client.Close()
-	rec := newRecorder()
+	rec := redistest.NewRecorder()
 	defer client.Subscribe("", rec)()
 
 	replicas := srv.Nodes()[3:]
@@ -43,14 +43,14 @@ func TestTopologyChangeFlushesSubscribers(t *testing.T) {
 	}
 	for _, step := range steps {
 		t.Run(step.name, func(t *testing.T) {
-			for len(rec.flush) != 0 { // earlier flushes: connecting, the previous step
-				<-rec.flush
+			for len(rec.Flushes()) != 0 { // earlier flushes: connecting, the previous step
+				<-rec.Flushes()
 			}
 			step.change(t)
 			// The change is complete on every node; the watch polls every
 			// 50 ms. The margin is for a loaded machine.
 			select {
-			case <-rec.flush:
+			case <-rec.Flushes():
 			case <-time.After(2 * time.Second):
 				t.Fatal("no flush-all within 2 s of every node agreeing on the change")
 			}

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/typecache/typecache"
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 )
 
 // TestUnreachableFailsFast: once the server is stopped, a read that

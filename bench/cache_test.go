@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 )
 
 // roundTrip stores want under key and checks that Get returns it twice: the

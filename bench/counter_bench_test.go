@@ -8,7 +8,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/typecache/typecache/counter"
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 )
 
 // counterTTL is the expiry every counter contender gives its keys.
@@ -77,8 +77,7 @@ func newCounter(tb testing.TB, srv *benchServer) *counter.Counter {
 	return ctr
 }
 
-// BenchmarkCounterAdd increments one hot key, from one goroutine and from
-// parallelism×GOMAXPROCS goroutines.
+// BenchmarkCounterAdd increments one hot key.
 func BenchmarkCounterAdd(b *testing.B) {
 	benchmarkCounter(b, func(ctx context.Context, ops counterOps, key string) error { return ops.add(ctx, key) })
 }
@@ -103,38 +102,9 @@ func benchmarkCounter(b *testing.B, op func(ctx context.Context, ops counterOps,
 			if err := ops.add(ctx, key); err != nil {
 				b.Fatalf("%s: add: %v", c.name, err)
 			}
-			benchSingleAndParallel(b, srv, c.name, func(ctx context.Context) error { return op(ctx, ops, key) })
+			benchCallers(b, srv, workload{contender: c.name, prepare: sameOp(func(ctx context.Context) error { return op(ctx, ops, key) })})
 		})
 	}
-}
-
-// benchSingleAndParallel runs op as two benchmarks: "single", from one
-// goroutine, reporting round trips per op; and "parallel", from
-// parallelism×GOMAXPROCS goroutines.
-func benchSingleAndParallel(b *testing.B, srv *benchServer, name string, op func(ctx context.Context) error) {
-	ctx := context.Background()
-	b.Run("single", func(b *testing.B) {
-		b.ReportAllocs()
-		before := srv.writes.Load()
-		for b.Loop() {
-			if err := op(ctx); err != nil {
-				b.Fatalf("%s: %v", name, err)
-			}
-		}
-		srv.reportRoundTrips(b, before)
-	})
-	b.Run("parallel", func(b *testing.B) {
-		b.ReportAllocs()
-		b.SetParallelism(parallelism)
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				if err := op(ctx); err != nil {
-					b.Errorf("%s: %v", name, err)
-					return
-				}
-			}
-		})
-	})
 }
 
 // TestCounterContenders checks that every contender counts: three adds, then

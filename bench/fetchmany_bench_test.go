@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"strconv"
 	"testing"
@@ -10,7 +11,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/typecache/typecache/cache"
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 )
 
 // BenchmarkFetchMany100 reads 100 keys that Redis holds: typecache's
@@ -18,7 +19,7 @@ import (
 // the same decode. "remote": no local tier, no client-side cache, so every
 // key is read from Redis; "cached": typecache's decoded tier against
 // rueidis's DoMultiCache of bytes, both served in process after the first
-// call. round-trips/op is requests written to Redis per call.
+// call.
 func BenchmarkFetchMany100(b *testing.B) {
 	ctx := context.Background()
 	keys := make([]string, 100)
@@ -46,14 +47,10 @@ func BenchmarkFetchMany100(b *testing.B) {
 				}
 			}
 			b.Run("typecache", func(b *testing.B) {
-				b.ReportAllocs()
-				before := srv.writes.Load()
-				for b.Loop() {
-					if got, err := c.FetchMany(ctx, keys, none); err != nil || len(got) != len(keys) {
-						b.Fatalf("FetchMany = %d values, %v", len(got), err)
-					}
-				}
-				srv.reportRoundTrips(b, before)
+				benchCallers(b, srv, workload{contender: "typecache", prepare: sameOp(func(ctx context.Context) error {
+					got, err := c.FetchMany(ctx, keys, none)
+					return manyErr("FetchMany", got, len(keys), err)
+				})})
 			})
 			// The contender's own copies of the values, as it would store them.
 			raw := srv.rueidisClient(b, cached)
@@ -69,17 +66,24 @@ func BenchmarkFetchMany100(b *testing.B) {
 				}
 			}
 			b.Run("rueidis", func(b *testing.B) {
-				b.ReportAllocs()
-				before := srv.writes.Load()
-				for b.Loop() {
-					if got, err := rueidisGetMany(ctx, raw, valueKeys, cached); err != nil || len(got) != len(keys) {
-						b.Fatalf("rueidis get = %d values, %v", len(got), err)
-					}
-				}
-				srv.reportRoundTrips(b, before)
+				benchCallers(b, srv, workload{contender: "rueidis", prepare: sameOp(func(ctx context.Context) error {
+					got, err := rueidisGetMany(ctx, raw, valueKeys, cached)
+					return manyErr("get", got, len(keys), err)
+				})})
 			})
 		})
 	}
+}
+
+// manyErr is the error of a call that should have returned want values.
+func manyErr(call string, got map[string]User, want int, err error) error {
+	if err == nil && len(got) != want {
+		err = fmt.Errorf("%d values, want %d", len(got), want)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", call, err)
+	}
+	return nil
 }
 
 // rueidisGetMany is the hand-written contender: one pipeline of GETs (from
@@ -142,11 +146,13 @@ func BenchmarkLocalTierMemory(b *testing.B) {
 			perEntry := float64(heapInUse()-before) / entries
 			hot := prefix + "0"
 			b.ReportAllocs()
+			spent := srv.startCost(b)
 			for b.Loop() {
 				if _, err := store.Get(ctx, hot); err != nil {
 					b.Fatal(err)
 				}
 			}
+			spent.report(b, false)
 			b.ReportMetric(perEntry, "heap-bytes/entry")
 			runtime.KeepAlive(store)
 		})

@@ -2,13 +2,15 @@ package bench
 
 import (
 	"context"
+	"fmt"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 	"github.com/typecache/typecache/leaderboard"
 )
 
@@ -91,38 +93,34 @@ func openBoard(b *testing.B, c boardContender, srv *benchServer) boardOps {
 func BenchmarkLeaderboardAddTop(b *testing.B) {
 	for _, c := range boardContenders {
 		b.Run(c.name, func(b *testing.B) {
-			ctx := context.Background()
 			srv := server(b)
 			ops := openBoard(b, c, srv)
-			b.ReportAllocs()
-			before := srv.writes.Load()
-			i := 0
-			for b.Loop() {
-				i++
-				if err := ops.add(ctx, "player"+strconv.Itoa(i%boardMembers), float64(i)); err != nil {
-					b.Fatalf("%s: add: %v", c.name, err)
+			var next atomic.Int64
+			benchCallers(b, srv, workload{contender: c.name, prepare: sameOp(func(ctx context.Context) error {
+				i := next.Add(1)
+				if err := ops.add(ctx, "player"+strconv.FormatInt(i%boardMembers, 10), float64(i)); err != nil {
+					return fmt.Errorf("add: %w", err)
 				}
 				if _, err := ops.top(ctx, 10); err != nil {
-					b.Fatalf("%s: top: %v", c.name, err)
+					return fmt.Errorf("top: %w", err)
 				}
-			}
-			srv.reportRoundTrips(b, before)
+				return nil
+			})})
 		})
 	}
 }
 
-// BenchmarkLeaderboardTop reads the top 10 of a board nobody writes, from
-// one goroutine and from parallelism×GOMAXPROCS goroutines: the board page
-// many viewers load.
+// BenchmarkLeaderboardTop reads the top 10 of a board nobody writes: the
+// board page many viewers load.
 func BenchmarkLeaderboardTop(b *testing.B) {
 	for _, c := range boardContenders {
 		b.Run(c.name, func(b *testing.B) {
 			srv := server(b)
 			ops := openBoard(b, c, srv)
-			benchSingleAndParallel(b, srv, c.name, func(ctx context.Context) error {
+			benchCallers(b, srv, workload{contender: c.name, prepare: sameOp(func(ctx context.Context) error {
 				_, err := ops.top(ctx, 10)
 				return err
-			})
+			})})
 		})
 	}
 }

@@ -20,7 +20,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/typecache/typecache"
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 )
 
 // TestMain runs the tests against a throwaway server and checks for leaked
@@ -93,6 +93,7 @@ func equalUser(a, b User) bool {
 // benchmarks, a write is a round trip.
 type benchServer struct {
 	srv    *redistest.Server
+	raw    rueidis.Client // the harness's own client: INFO, coordination
 	writes atomic.Int64
 }
 
@@ -100,7 +101,19 @@ type benchServer struct {
 // the one REDIS_URL names) with a fresh write counter.
 func server(tb testing.TB) *benchServer {
 	tb.Helper()
-	return &benchServer{srv: redistest.Standalone(tb)}
+	return newBenchServer(tb, redistest.Standalone(tb))
+}
+
+// privateServer returns a throwaway redis-server of tb's own, stopped when
+// tb ends, even when REDIS_URL is set: for workloads that flush the server
+// or measure its memory.
+func privateServer(tb testing.TB) *benchServer {
+	tb.Helper()
+	return newBenchServer(tb, redistest.NewStandalone(tb))
+}
+
+func newBenchServer(tb testing.TB, srv *redistest.Server) *benchServer {
+	return &benchServer{srv: srv, raw: srv.Raw(tb)}
 }
 
 // reportRoundTrips reports the writes to Redis since before, per operation.
@@ -224,7 +237,7 @@ func TestServerInfo(t *testing.T) {
 	if os.Getenv("BENCH_SERVER_INFO") != "1" {
 		t.Skip("run by .ci/bench to stamp the report")
 	}
-	raw := server(t).srv.Raw(t)
+	raw := server(t).raw
 	info, err := raw.Do(context.Background(), raw.B().Info().Section("server").Build()).ToString()
 	if err != nil {
 		t.Fatalf("INFO server: %v", err)

@@ -2,11 +2,10 @@ package bench
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strconv"
-	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -97,12 +96,11 @@ func typecacheRateContenders() []rateContender {
 	return contenders
 }
 
-// BenchmarkRateLimit makes decisions from parallelism×GOMAXPROCS goroutines, on one hot
-// key and spread over 10k keys. It reports decisions/s, the share of
-// decisions that admitted the request, the share that the local deny cache
-// answered without a round trip, and the CPU time per decision of this
-// process (client-cpu-µs/op) and of redis-server (redis-cpu-µs/op): on a
-// machine shared with other work these vary much less than the wall clock.
+// BenchmarkRateLimit makes decisions on one hot key and spread over 10k
+// keys, from 1 and from 64 goroutines. Beside the cost of every workload
+// (see cost), it reports the share of decisions that admitted the request
+// (allowed-%) and the share that the local deny cache answered without a
+// round trip (local-deny-%).
 func BenchmarkRateLimit(b *testing.B) {
 	for _, c := range rateContenders {
 		for _, keyCount := range []int{1, 10_000} {
@@ -115,17 +113,12 @@ func BenchmarkRateLimit(b *testing.B) {
 					keys[i] = prefix + strconv.Itoa(i)
 				}
 				var next, admitted, local atomic.Int64
-				b.ReportAllocs()
-				b.SetParallelism(parallelism)
-				client, redis := processCPU(), srv.redisCPU(b)
-				b.ResetTimer()
-				b.RunParallel(func(pb *testing.PB) {
-					ctx := context.Background()
-					for pb.Next() {
+				benchCallers(b, srv, workload{
+					contender: c.name,
+					prepare: sameOp(func(ctx context.Context) error {
 						ok, denied, err := allow(ctx, keys[next.Add(1)%int64(keyCount)])
 						if err != nil {
-							b.Errorf("%s: Allow: %v", c.name, err)
-							return
+							return fmt.Errorf("Allow: %w", err)
 						}
 						if ok {
 							admitted.Add(1)
@@ -133,47 +126,20 @@ func BenchmarkRateLimit(b *testing.B) {
 						if denied {
 							local.Add(1)
 						}
-					}
+						return nil
+					}),
+					measure: func(b *testing.B, _ int) func() {
+						admitted.Store(0)
+						local.Store(0)
+						return func() {
+							b.ReportMetric(100*float64(admitted.Load())/float64(b.N), "allowed-%")
+							b.ReportMetric(100*float64(local.Load())/float64(b.N), "local-deny-%")
+						}
+					},
 				})
-				b.StopTimer()
-				b.ReportMetric(float64(processCPU()-client)/float64(b.N)/1e3, "client-cpu-µs/op")
-				b.ReportMetric(float64(srv.redisCPU(b)-redis)/float64(b.N)/1e3, "redis-cpu-µs/op")
-				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "decisions/s")
-				b.ReportMetric(100*float64(admitted.Load())/float64(b.N), "allowed-%")
-				b.ReportMetric(100*float64(local.Load())/float64(b.N), "local-deny-%")
 			})
 		}
 	}
-}
-
-// processCPU returns the CPU time this process has used.
-func processCPU() time.Duration {
-	var u syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &u); err != nil {
-		return 0
-	}
-	return time.Duration(u.Utime.Nano() + u.Stime.Nano())
-}
-
-// redisCPU returns the CPU time the server has used (INFO cpu).
-func (s *benchServer) redisCPU(tb testing.TB) time.Duration {
-	raw := s.srv.Raw(tb)
-	info, err := raw.Do(context.Background(), raw.B().Info().Section("cpu").Build()).ToString()
-	if err != nil {
-		tb.Fatalf("INFO cpu: %v", err)
-	}
-	var total time.Duration
-	for line := range strings.Lines(info) {
-		name, value, _ := strings.Cut(strings.TrimSpace(line), ":")
-		if name == "used_cpu_sys" || name == "used_cpu_user" {
-			seconds, err := strconv.ParseFloat(value, 64)
-			if err != nil {
-				tb.Fatalf("INFO cpu: %q: %v", line, err)
-			}
-			total += time.Duration(seconds * float64(time.Second))
-		}
-	}
-	return total
 }
 
 var shortNames atomic.Int64

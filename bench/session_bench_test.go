@@ -14,7 +14,7 @@ import (
 	"github.com/alexedwards/scs/redisstore"
 	"github.com/alexedwards/scs/v2"
 
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 	"github.com/typecache/typecache/session"
 )
 
@@ -103,11 +103,11 @@ func (s scsSessions) Get(ctx context.Context, token string) (User, error) {
 	return u, nil
 }
 
-// BenchmarkSession creates sessions and reads one back, from
-// parallelism×GOMAXPROCS goroutines, as a web server's handlers would.
+// BenchmarkSession creates sessions and reads one back, through each
+// store's API, without the middleware.
 func BenchmarkSession(b *testing.B) {
 	user := sampleUser(1)
-	for _, op := range []struct {
+	for _, call := range []struct {
 		name string
 		run  func(ctx context.Context, store sessionStore, token string) error
 	}{
@@ -121,24 +121,20 @@ func BenchmarkSession(b *testing.B) {
 		}},
 	} {
 		for _, c := range sessionContenders {
-			b.Run(op.name+"/"+c.name, func(b *testing.B) {
+			b.Run(call.name+"/"+c.name, func(b *testing.B) {
 				ctx := context.Background()
-				store := c.open(b, server(b))
+				srv := server(b)
+				store := c.open(b, srv)
 				token, err := store.Create(ctx, user)
 				if err != nil {
 					b.Fatalf("%s: Create: %v", c.name, err)
 				}
-				b.ReportAllocs()
-				b.SetParallelism(parallelism)
-				b.ResetTimer()
-				b.RunParallel(func(pb *testing.PB) {
-					for pb.Next() {
-						if err := op.run(ctx, store, token); err != nil {
-							b.Errorf("%s: %s: %v", c.name, op.name, err)
-							return
-						}
+				benchCallers(b, srv, workload{contender: c.name, prepare: sameOp(func(ctx context.Context) error {
+					if err := call.run(ctx, store, token); err != nil {
+						return fmt.Errorf("%s: %w", call.name, err)
 					}
-				})
+					return nil
+				})})
 			})
 		}
 	}
@@ -287,34 +283,35 @@ func (web sessionWeb) start() (string, error) {
 }
 
 // BenchmarkSessionRequest serves requests through each contender's
-// middleware, one at a time (round-trips/op: requests written to Redis per
-// request): "read" reads one value of an existing session, "modify" changes
-// one, "create" starts a session and puts three values in it.
+// middleware: "read" reads one value of an existing session, "modify"
+// changes one, "create" starts a session and puts three values in it. Each
+// caller reads and modifies a session of its own, as each visitor of a site
+// does.
 func BenchmarkSessionRequest(b *testing.B) {
-	for _, op := range []string{"read", "modify", "create"} {
+	for _, request := range []string{"read", "modify", "create"} {
 		for _, c := range sessionContenders {
-			b.Run(op+"/"+c.name, func(b *testing.B) {
+			b.Run(request+"/"+c.name, func(b *testing.B) {
 				srv := server(b)
 				web := c.web(b, srv)
-				cookie, err := web.start()
-				if err != nil {
-					b.Fatalf("%s: %v", c.name, err)
-				}
-				h := map[string]http.Handler{"read": web.read, "modify": web.modify, "create": web.create}[op]
-				if op == "create" {
-					cookie = ""
-				}
-				if _, err := web.serve(h, cookie); err != nil { // warm: scripts loaded, session read once
-					b.Fatalf("%s: %s: %v", c.name, op, err)
-				}
-				b.ReportAllocs()
-				before := srv.writes.Load()
-				for b.Loop() {
-					if _, err := web.serve(h, cookie); err != nil {
-						b.Fatalf("%s: %s: %v", c.name, op, err)
+				h := map[string]http.Handler{"read": web.read, "modify": web.modify, "create": web.create}[request]
+				benchCallers(b, srv, workload{contender: c.name, prepare: func(tb testing.TB, _ int) op {
+					cookie := ""
+					if request != "create" {
+						var err error
+						if cookie, err = web.start(); err != nil {
+							tb.Fatalf("%s: %v", c.name, err)
+						}
 					}
-				}
-				srv.reportRoundTrips(b, before)
+					if _, err := web.serve(h, cookie); err != nil { // warm: scripts loaded, session read once
+						tb.Fatalf("%s: %s: %v", c.name, request, err)
+					}
+					return func(context.Context) error {
+						if _, err := web.serve(h, cookie); err != nil {
+							return fmt.Errorf("%s: %w", request, err)
+						}
+						return nil
+					}
+				}})
 			})
 		}
 	}

@@ -17,7 +17,7 @@ import (
 
 	"github.com/redis/rueidis"
 
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 )
 
 // stampedeContenders each protect a cold key from concurrent loads.
@@ -53,6 +53,7 @@ type stampedeReport struct {
 	Index       int
 	LoaderCalls int64
 	LatenciesNS []int64
+	CPUNS       int64 // the child's CPU time in the round
 	Err         string
 }
 
@@ -60,6 +61,7 @@ type stampedeReport struct {
 type stampedeResult struct {
 	LoaderCalls int64
 	Latencies   []time.Duration
+	CPU         time.Duration // of the children in their rounds
 }
 
 // Percentile returns the q-quantile (0 < q ≤ 1) of the caller latencies.
@@ -75,8 +77,9 @@ func (r stampedeResult) Percentile(q float64) time.Duration {
 
 // BenchmarkStampede runs rounds of 4 processes × 64 goroutines that fetch one
 // cold key whose loader takes 100 ms. One op is one round; loader-calls/op is
-// the loader calls of a round summed over the processes, and p50-ms and
-// p99-ms are the latencies every caller saw.
+// the loader calls of a round summed over the processes, p50-ms and p99-ms
+// are the latencies every caller saw, and client-cpu-µs/op is the CPU time
+// of the 4 processes in a round.
 func BenchmarkStampede(b *testing.B) {
 	for _, c := range stampedeContenders {
 		b.Run(c.name, func(b *testing.B) {
@@ -134,7 +137,7 @@ func TestStampedeHarness(t *testing.T) {
 // reports. When tb is a *testing.B, only the rounds are timed.
 func runStampede(tb testing.TB, contender string, cfg stampedeConfig) (stampedeResult, error) {
 	srv := server(tb)
-	coord := srv.srv.Raw(tb)
+	coord := srv.raw
 	prefix := redistest.Prefix(tb)
 	var warmer userStore
 	if cfg.Warm {
@@ -168,8 +171,9 @@ func runStampede(tb testing.TB, contender string, cfg stampedeConfig) (stampedeR
 		}
 	}
 	b, timed := tb.(*testing.B)
+	var spent cost
 	if timed {
-		b.ResetTimer()
+		spent = srv.startCost(b)
 	}
 	var res stampedeResult
 	for round := range cfg.Rounds {
@@ -200,6 +204,7 @@ func runStampede(tb testing.TB, contender string, cfg stampedeConfig) (stampedeR
 				return res, fmt.Errorf("round %d: process %d: %s", round, report.Index, report.Err)
 			}
 			res.LoaderCalls += report.LoaderCalls
+			res.CPU += time.Duration(report.CPUNS)
 			for _, ns := range report.LatenciesNS {
 				res.Latencies = append(res.Latencies, time.Duration(ns))
 			}
@@ -207,6 +212,7 @@ func runStampede(tb testing.TB, contender string, cfg stampedeConfig) (stampedeR
 	}
 	if timed {
 		b.StopTimer()
+		reportCPU(b, res.CPU, srv.redisCPU(b)-spent.redis)
 	}
 	for i, child := range children {
 		if err := child.wait(); err != nil {
@@ -308,7 +314,7 @@ func TestHelperProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := server(t)
-	coord := srv.srv.Raw(t)
+	coord := srv.raw
 	store := contender.open(t, srv)
 	ctx := context.Background()
 	if err := coord.Do(ctx, coord.B().Rpush().Key(child.Prefix+"ready").Element(strconv.Itoa(child.Index)).Build()).Error(); err != nil {
@@ -358,6 +364,7 @@ func stampedeRound(ctx context.Context, store userStore, child stampedeChild, ro
 		return want, nil
 	}
 	report := stampedeReport{Index: child.Index, LatenciesNS: make([]int64, child.Goroutines)}
+	cpu := processCPU()
 	errs := make([]error, child.Goroutines)
 	var wg sync.WaitGroup
 	for g := range child.Goroutines {
@@ -372,6 +379,7 @@ func stampedeRound(ctx context.Context, store userStore, child stampedeChild, ro
 		})
 	}
 	wg.Wait()
+	report.CPUNS = int64(processCPU() - cpu)
 	report.LoaderCalls = loaderCalls.Load()
 	if err := errors.Join(errs...); err != nil {
 		report.Err = err.Error()

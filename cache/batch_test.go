@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/typecache/typecache/cache"
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 )
 
 func TestFetchMany(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/typecache/typecache/cache"
 	"github.com/typecache/typecache/codec"
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 )
 
 // profile is the benchmarks' value: a struct of about 1 KB encoded.

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/typecache/typecache/cache"
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 )
 
 // TestGetMany: the values of the cached keys, local hits first; absent
@@ -69,7 +69,7 @@ func TestGetMany(t *testing.T) {
 		if got, err := c.GetMany(ctx, []string{"list", "12", "13"}); err == nil || got != nil {
 			t.Fatalf("GetMany over a list = %v, %v; want nil and an error", got, err)
 		}
-		if _, err := c.GetMany(ctx, []string{"a", ""}); !errors.Is(err, cache.ErrInvalidKey) {
+		if _, err := c.GetMany(ctx, []string{"a", ""}); !errors.Is(err, cache.ErrEmptyKey) {
 			t.Fatalf("GetMany with an empty key: %v", err)
 		}
 	})
@@ -116,7 +116,7 @@ func TestSetMany(t *testing.T) {
 			t.Fatalf("SetMany with a value too large: %v", err)
 		}
 		mustGet(t, c, "1", "new")
-		if err := c.SetMany(ctx, map[string]string{"": "v"}); !errors.Is(err, cache.ErrInvalidKey) {
+		if err := c.SetMany(ctx, map[string]string{"": "v"}); !errors.Is(err, cache.ErrEmptyKey) {
 			t.Fatalf("SetMany with an empty key: %v", err)
 		}
 		if err := c.SetMany(ctx, map[string]string{"a": "v"}, nil); !errors.Is(err, cache.ErrInvalidArgument) {

@@ -10,8 +10,12 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/typecache/typecache"
+	"github.com/typecache/typecache/internal/clientconn"
 	"github.com/typecache/typecache/internal/keyspace"
+	"github.com/typecache/typecache/internal/observe"
 	"github.com/typecache/typecache/internal/rediscmd"
+	"github.com/typecache/typecache/internal/tier"
+	"github.com/typecache/typecache/internal/transport"
 )
 
 // Cache is a typed cache of values of type T in Redis, with a local tier of
@@ -36,24 +40,24 @@ import (
 // delay (Redis's push to the process's connection). See the cache guide for
 // the faults under which each holds.
 type Cache[T any] struct {
-	client *typecache.Client
-	redis  rueidis.Client
-	space  keyspace.Space
-	o      Options[T]   // validated, defaults filled in
-	now    func() int64 // unix nanoseconds; tests replace it
+	conn  *transport.Conn
+	redis rueidis.Client
+	space keyspace.Space
+	o     Options[T]   // validated, defaults filled in
+	now   func() int64 // unix nanoseconds; tests replace it
 
 	plain       rediscmd.Sender // rediscmd.Plain(redis): untracked reads
 	wantMark    string          // "m" when the local tier keeps write marks (see readScript)
 	leaseMillis string          // Options.StampedeLease, for the scripts
 	markMillis  string          // writeMarkWindow, for the scripts
 
-	generationKey string         // the Redis key of the cache's generation (see Clear)
-	generations   generationCell // what this process knows of it
+	generationKey string             // the Redis key of the cache's generation (see Clear)
+	generations   *tier.Tier[string] // what this process knows of it: one entry, under generationKey
 
 	local     *decodedTier[T]  // nil when Options.DisableLocal or the client tracks nothing
 	keys      KeyObserver      // Options.Observer when it is one
 	conflicts ConflictObserver // Options.Observer when it is one
-	breaker   *typecache.Breaker
+	breaker   *transport.Breaker
 	deadline  *redisDeadline // nil when Options.RedisTimeout < 0
 	flights   flightGroup[T]
 	waiters   leaseWaiters
@@ -80,10 +84,10 @@ type Cache[T any] struct {
 // Cache when done: it subscribes to c's invalidations.
 func New[T any](c *typecache.Client, name string, opts Options[T]) (*Cache[T], error) {
 	if c == nil {
-		return nil, fmt.Errorf("%w: New needs a *typecache.Client, got nil", ErrInvalidOptions)
+		return nil, invalid("New needs a *typecache.Client, got nil")
 	}
 	if err := keyspace.CheckName(name); err != nil {
-		return nil, fmt.Errorf("%w: name %v", ErrInvalidOptions, err)
+		return nil, invalid("name %v", err)
 	}
 	o, err := opts.validated()
 	if err != nil {
@@ -95,15 +99,18 @@ func New[T any](c *typecache.Client, name string, opts Options[T]) (*Cache[T], e
 	}
 	space, err := keyspace.New(keyspace.Cache, instance)
 	if err != nil {
-		return nil, fmt.Errorf("%w: name with Options.Version (%q) %v", ErrInvalidOptions, instance, err)
+		return nil, invalid("name with Options.Version (%q) %v", instance, err)
 	}
+	o.Observer = observe.Named(o.Observer, name, Observer(NoopObserver{}))
+	conn := clientconn.Of(c)
 	cache := &Cache[T]{
-		client: c, redis: c.Redis(), space: space, o: o,
+		conn: conn, redis: c.Redis(), space: space, o: o,
 		now:           wallClock.read,
 		plain:         rediscmd.Plain(c.Redis()),
 		leaseMillis:   rediscmd.Millis(o.StampedeLease),
 		markMillis:    rediscmd.Millis(writeMarkWindow),
 		generationKey: space.Key(generationKind, ""),
+		generations:   tier.New[string](tier.Options{MaxEntries: 1}),
 	}
 	cache.keys, _ = o.Observer.(KeyObserver)
 	cache.conflicts, _ = o.Observer.(ConflictObserver)
@@ -111,12 +118,12 @@ func New[T any](c *typecache.Client, name string, opts Options[T]) (*Cache[T], e
 	if o.RedisTimeout > 0 {
 		cache.deadline = &redisDeadline{timeout: int64(o.RedisTimeout)}
 	}
-	cache.breaker = c.Breaker()
+	cache.breaker = conn.Breaker()
 	stopBreaker := cache.breaker.OnOpen(func() {
 		cache.stats.breakerOpens.Add(1)
 		o.Observer.OnBreakerOpen()
 	})
-	if !o.DisableLocal && c.Tracking() {
+	if !o.DisableLocal && conn.Tracking() {
 		// Only tracked replies may stay: Redis then says when they change.
 		cache.local = newDecodedTier[T](o.MaxLocalEntries, o.MaxLocalBytes)
 		cache.wantMark = "m"
@@ -357,7 +364,7 @@ func (c *Cache[T]) Stats() Stats {
 // check validates a key and the Cache's state.
 func (c *Cache[T]) check(key string) error {
 	if key == "" {
-		return fmt.Errorf("%w: empty key", ErrInvalidKey)
+		return ErrEmptyKey
 	}
 	if c.closed.Load() {
 		return ErrClosed

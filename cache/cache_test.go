@@ -14,7 +14,7 @@ import (
 
 	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/cache"
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 )
 
 func TestMain(m *testing.M) { redistest.Main(m) }
@@ -149,12 +149,12 @@ func TestNilArguments(t *testing.T) {
 		{"Put nil writer", func() error { return c.Put(ctx, "k", user{}, nil) }, cache.ErrInvalidArgument},
 		{"Put nil WriterFunc", func() error { return c.Put(ctx, "k", user{}, cache.WriterFunc[user](nil)) }, cache.ErrInvalidArgument},
 		{"Set nil option", func() error { return c.Set(ctx, "k", user{}, nil) }, cache.ErrInvalidArgument},
-		{"Get empty key", func() error { _, err := c.Get(ctx, ""); return err }, cache.ErrInvalidKey},
-		{"Delete empty key", func() error { return c.Delete(ctx, "a", "") }, cache.ErrInvalidKey},
+		{"Get empty key", func() error { _, err := c.Get(ctx, ""); return err }, cache.ErrEmptyKey},
+		{"Delete empty key", func() error { return c.Delete(ctx, "a", "") }, cache.ErrEmptyKey},
 		{"FetchMany empty key", func() error {
 			_, err := c.FetchMany(ctx, []string{"a", ""}, cache.BatchLoaderFunc[user](func(context.Context, []string) (map[string]user, error) { return nil, nil }))
 			return err
-		}, cache.ErrInvalidKey},
+		}, cache.ErrEmptyKey},
 		{"FetchMany no keys", func() error {
 			_, err := c.FetchMany(ctx, nil, cache.BatchLoaderFunc[user](func(context.Context, []string) (map[string]user, error) { return nil, nil }))
 			return err
@@ -219,19 +219,19 @@ func TestBadKeysAndValues(t *testing.T) {
 	ctx := context.Background()
 	srv := redistest.Standalone(t)
 	c := newCache(t, srv.Client(t), cacheName(t), cache.Options[string]{TTL: time.Minute, MaxValueBytes: 100})
-	if _, err := c.Get(ctx, ""); !errors.Is(err, cache.ErrInvalidKey) {
+	if _, err := c.Get(ctx, ""); !errors.Is(err, cache.ErrEmptyKey) {
 		t.Fatalf("Get(\"\"): %v", err)
 	}
-	if err := c.Set(ctx, "", "v"); !errors.Is(err, cache.ErrInvalidKey) {
+	if err := c.Set(ctx, "", "v"); !errors.Is(err, cache.ErrEmptyKey) {
 		t.Fatalf("Set(\"\"): %v", err)
 	}
-	if err := c.Delete(ctx, "a", ""); !errors.Is(err, cache.ErrInvalidKey) {
+	if err := c.Delete(ctx, "a", ""); !errors.Is(err, cache.ErrEmptyKey) {
 		t.Fatalf("Delete(\"\"): %v", err)
 	}
 	if err := c.Set(ctx, "big", strings.Repeat("x", 200)); !errors.Is(err, cache.ErrTooLarge) {
 		t.Fatalf("Set of 200 bytes with MaxValueBytes 100: %v", err)
 	}
-	if err := c.Set(ctx, "k", "v", cache.WithTTL(0)); err == nil || !strings.Contains(err.Error(), "WithTTL") {
+	if err := c.Set(ctx, "k", "v", cache.WithTTL(0)); !errors.Is(err, cache.ErrInvalidArgument) || !strings.Contains(err.Error(), "WithTTL") {
 		t.Fatalf("WithTTL(0): %v", err)
 	}
 	odd := "\x00 {tag} :\xff\n"

@@ -4,10 +4,9 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"sync"
-	"sync/atomic"
 
 	"github.com/typecache/typecache/internal/rediscmd"
+	"github.com/typecache/typecache/internal/tier"
 )
 
 // Clear makes every entry of the Cache unreachable, whatever their number,
@@ -48,11 +47,11 @@ func (c *Cache[T]) Clear(ctx context.Context) error {
 // generation before, never in the next), and the waits for leases (a lease
 // of the generation before does not hold up a load in the next).
 //
-// The generation is forgotten before the shards' generations move: a read
-// that noted its shard's generation after they moved uses the new
-// generation, and one that noted it before cannot insert what it read.
+// The generation is forgotten before the local tier is flushed: a read
+// that took its ticket of the tier after the flush uses the new generation,
+// and one that took it before cannot insert what it read.
 func (c *Cache[T]) forgetGeneration() {
-	c.generations.forget()
+	c.generations.InvalidateAll()
 	c.flights.forgetAll()
 	if c.local != nil {
 		c.local.invalidateAll()
@@ -66,14 +65,14 @@ func (c *Cache[T]) forgetGeneration() {
 // when it changes: see invalidationSink). The read is bounded by rctx; ctx
 // is the caller's, for the breaker.
 func (c *Cache[T]) currentGeneration(ctx, rctx context.Context) (string, error) {
-	if gen := c.generations.known.Load(); gen != nil {
-		return *gen, nil
+	if e := c.generations.Get(c.generationKey); e != nil {
+		return e.Value, nil
 	}
 	if !c.breaker.Allow(c.generationKey) {
 		return "", errCircuitOpen
 	}
-	epoch := c.generations.begin()
-	msg, err := generationScript.Exec(rctx, c.redis, c.client.DoTracked, []string{c.generationKey}, nil)
+	tk := c.generations.Begin(c.generationKey)
+	msg, err := generationScript.Exec(rctx, c.redis, c.conn.DoTracked, []string{c.generationKey}, nil)
 	c.breaker.Record(ctx, c.generationKey, err)
 	if err != nil {
 		return "", err
@@ -82,40 +81,10 @@ func (c *Cache[T]) currentGeneration(ctx, rctx context.Context) (string, error) 
 	if _, err := strconv.ParseUint(gen, 10, 64); err != nil || len(gen) != 16 {
 		return "", fmt.Errorf("cache: unexpected generation %v", msg)
 	}
-	if c.client.Tracking() {
-		c.generations.learn(epoch, gen)
+	if c.conn.Tracking() {
+		e := c.generations.NewEntry(c.generationKey, tier.Meta{Weight: 1})
+		e.Value = gen
+		c.generations.Fill(tk, e)
 	}
 	return gen, nil
-}
-
-// generationCell is the cache's generation as this process knows it.
-// A read of the generation notes the epoch before it is sent (begin) and
-// keeps its reply only if no forget came in between (learn), so a reply
-// that an invalidation overtook is never kept.
-type generationCell struct {
-	known atomic.Pointer[string] // nil while unknown
-
-	mu    sync.Mutex
-	epoch uint64 // moved by every forget
-}
-
-func (g *generationCell) begin() uint64 {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.epoch
-}
-
-func (g *generationCell) learn(epoch uint64, gen string) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.epoch == epoch {
-		g.known.Store(&gen)
-	}
-}
-
-func (g *generationCell) forget() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.epoch++
-	g.known.Store(nil)
 }

@@ -12,7 +12,7 @@ import (
 
 	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/cache"
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 )
 
 // generationOf reads a cache's generation from Redis.

@@ -10,7 +10,7 @@ import (
 
 	"github.com/typecache/typecache/cache"
 	"github.com/typecache/typecache/internal/rediscmd"
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 )
 
 // The tests below force, with hooks and channels, each interleaving that

@@ -26,8 +26,9 @@
 //
 // Redis reports changes of tracked keys to the client, whose invalidation
 // hub drops them from the local tier. A read in flight when an invalidation
-// arrives does not put what it read into the tier (a per-shard generation is
-// checked before inserting). This process's own Set, Delete, Put and stored
+// arrives does not put what it read into the tier (a generation of the key's
+// stripe, one of thousands, is noted before the read and checked before
+// inserting). This process's own Set, Delete, Put and stored
 // loads drop the local entry at once, and later reads in this process see
 // them (read-your-writes), although Redis reports the change of an own write
 // only after the write's reply. Another process's change reaches this tier

@@ -4,78 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"math"
-	"strconv"
+	"sync"
 	"testing"
 	"time"
 )
-
-// TestDecodedTierStaysBounded streams distinct keys (1M against the byte
-// bound) through a small tier, touching a hot set as it goes: the tier never
-// exceeds its bounds, and the hot keys survive eviction (CLOCK gives
-// referenced items a second chance).
-func TestDecodedTierStaysBounded(t *testing.T) {
-	tests := []struct {
-		name       string
-		keys       int
-		maxEntries int
-		maxBytes   int64
-	}{
-		{"by bytes", 1_000_000, 1 << 30, 256 << 10},
-		{"by entries", 100_000, 4096, 1 << 40},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			tier := newDecodedTier[int](tt.maxEntries, tt.maxBytes)
-			now := time.Now().UnixNano()
-			insert := func(key string) {
-				it := newItem(key, 0, envelope{}, now+int64(time.Hour), 1, 100)
-				tier.insert(it, tier.generation(key), now)
-			}
-			hot := []string{"hot-a", "hot-b", "hot-c"}
-			for _, key := range hot {
-				insert(key)
-			}
-			for i := range tt.keys {
-				insert(strconv.Itoa(i))
-				if i%1000 == 0 {
-					for _, key := range hot {
-						if it, _ := tier.get(key); it == nil {
-							t.Fatalf("hot key %q evicted after %d inserts", key, i)
-						}
-					}
-					entries, weight, _ := tier.usage()
-					if entries > tt.maxEntries || weight > tt.maxBytes {
-						t.Fatalf("after %d inserts: %d entries, %d bytes; bounds %d, %d", i, entries, weight, tt.maxEntries, tt.maxBytes)
-					}
-				}
-			}
-			if entries, _, _ := tier.usage(); entries < min(tt.maxEntries, int(tt.maxBytes/228))/2 {
-				t.Fatalf("only %d entries kept: the tier evicts too much", entries)
-			}
-		})
-	}
-}
-
-func TestDecodedTierGeneration(t *testing.T) {
-	tier := newDecodedTier[string](1000, 1<<20)
-	now := time.Now().UnixNano()
-	gen := tier.generation("k")
-	tier.invalidate("k") // an invalidation overtakes a read in flight
-	if tier.insert(newItem("k", "old", envelope{}, now+int64(time.Hour), 1, 3), gen, now) {
-		t.Fatal("insert succeeded with a stale generation")
-	}
-	gen = tier.generation("k")
-	if !tier.insert(newItem("k", "v", envelope{}, now+int64(time.Hour), 1, 1), gen, now) {
-		t.Fatal("insert failed with a current generation")
-	}
-	tier.invalidateAll()
-	if it, _ := tier.get("k"); it != nil {
-		t.Fatal("invalidateAll left an item")
-	}
-	if tier.insert(newItem("k", "old", envelope{}, now+int64(time.Hour), 1, 3), gen, now) {
-		t.Fatal("insert succeeded across invalidateAll")
-	}
-}
 
 // TestEarlyRefreshProbability checks XFetch's rule against its distribution:
 // with gap = softAt − now, P(refresh) = exp(−gap / (β·Δ)).
@@ -84,7 +16,8 @@ func TestEarlyRefreshProbability(t *testing.T) {
 	delta := time.Second
 	for _, gap := range []time.Duration{10 * time.Millisecond, time.Second, 3 * time.Second} {
 		now := time.Now().UnixNano()
-		it := newItem("k", 0, envelope{loadTime: delta}, now+int64(gap), 1, 1)
+		it := new(item[int])
+		it.init("k", 0, envelope{loadTime: delta}, now+int64(gap), 1)
 		const n = 20000
 		hits := 0
 		for range n {
@@ -97,7 +30,8 @@ func TestEarlyRefreshProbability(t *testing.T) {
 			t.Errorf("gap %v: refresh rate %.3f, want %.3f", gap, got, want)
 		}
 	}
-	far := newItem("k", 0, envelope{loadTime: delta}, time.Now().UnixNano()+int64(time.Hour), 1, 1)
+	far := new(item[int])
+	far.init("k", 0, envelope{loadTime: delta}, time.Now().UnixNano()+int64(time.Hour), 1)
 	if time.Now().UnixNano() >= far.refreshFrom {
 		t.Fatal("an item an hour from expiry is checked for early refresh")
 	}
@@ -151,27 +85,6 @@ func FuzzParseEnvelope(f *testing.F) {
 	})
 }
 
-// TestDecodedTierKeepsNewerVersion: of two replies that race into the tier
-// with the same generation, the one that read the newer version stays.
-func TestDecodedTierKeepsNewerVersion(t *testing.T) {
-	tier := newDecodedTier[string](100, 1<<20)
-	now := time.Now().UnixNano()
-	gen := tier.generation("k")
-	newer := newItem("k", "new", envelope{}, now+int64(time.Hour), 1, 3)
-	newer.version = 2
-	older := newItem("k", "old", envelope{}, now+int64(time.Hour), 1, 3)
-	older.version = 1
-	if !tier.insert(newer, gen, now) {
-		t.Fatal("insert of the newer reply failed")
-	}
-	if tier.insert(older, gen, now) {
-		t.Fatal("an older reply replaced a newer one")
-	}
-	if it, _ := tier.get("k"); it.value != "new" {
-		t.Fatalf("tier holds %q", it.value)
-	}
-}
-
 // TestErrorMessages: one sentence, the key and the cause once.
 func TestErrorMessages(t *testing.T) {
 	for _, tc := range []struct {
@@ -188,5 +101,24 @@ func TestErrorMessages(t *testing.T) {
 		if !errors.Is(tc.err, ErrUnavailable) && !errors.Is(tc.err, ErrTooLarge) {
 			t.Errorf("%v does not wrap its cause", tc.err)
 		}
+	}
+}
+
+// TestHitCounterIsExact: hits counted by many goroutines at once, each in
+// the stripe its stack picks, add up exactly once they are done.
+func TestHitCounterIsExact(t *testing.T) {
+	var hits hitCounter
+	const goroutines, each = 16, 10_000
+	var wg sync.WaitGroup
+	for range goroutines {
+		wg.Go(func() {
+			for range each {
+				hits.stripe().add()
+			}
+		})
+	}
+	wg.Wait()
+	if got := hits.sum(); got != goroutines*each {
+		t.Fatalf("counted %d hits, want %d", got, goroutines*each)
 	}
 }

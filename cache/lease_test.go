@@ -16,7 +16,7 @@ import (
 
 	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/cache"
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 )
 
 // replyFault makes a client lose the reply of one command: the first
@@ -210,7 +210,7 @@ func TestFetchManyWaitsTogether(t *testing.T) {
 
 // TestFetchManyLoadsBesideWaits: a FetchMany loads the keys it leased at
 // once, and keys it waited for (their holder gave up) in a second LoadMany
-// call while the first still runs, within Options.MaxConcurrentLoads.
+// call (or calls) while the first still runs, within Options.MaxConcurrentLoads.
 func TestFetchManyLoadsBesideWaits(t *testing.T) {
 	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
 		ctx := context.Background()
@@ -229,7 +229,9 @@ func TestFetchManyLoadsBesideWaits(t *testing.T) {
 		}()
 		<-holding
 
-		first, second, finishFirst := make(chan []string, 1), make(chan []string, 1), make(chan struct{})
+		first, later, finishFirst := make(chan []string, 1), make(chan []string, 2), make(chan struct{})
+		releaseFirst := sync.OnceFunc(func() { close(finishFirst) })
+		defer releaseFirst() // a failed check below must not leave the loader blocked
 		var calls atomic.Int64
 		got := make(chan map[string]int, 1)
 		go func() {
@@ -238,7 +240,7 @@ func TestFetchManyLoadsBesideWaits(t *testing.T) {
 					first <- keys
 					<-finishFirst // still running when the second call starts
 				} else {
-					second <- keys
+					later <- keys
 				}
 				m := map[string]int{}
 				for _, k := range keys {
@@ -258,10 +260,18 @@ func TestFetchManyLoadsBesideWaits(t *testing.T) {
 		if err := <-held; err == nil {
 			t.Fatal("holder's FetchMany succeeded, want its loader's error")
 		}
-		if keys := <-second; len(keys) != 2 {
-			t.Fatalf("second LoadMany of %v, want [b c]", keys)
+		// b and c, freed together, usually come in one call; a loaded
+		// machine may deliver their wake-ups apart.
+		seen := map[string]bool{}
+		for len(seen) < 2 {
+			for _, k := range <-later {
+				if k != "b" && k != "c" || seen[k] {
+					t.Fatalf("a later LoadMany loaded %q, want b and c once each", k)
+				}
+				seen[k] = true
+			}
 		}
-		close(finishFirst)
+		releaseFirst()
 		if m := <-got; len(m) != 3 {
 			t.Fatalf("FetchMany = %v, want a, b and c", m)
 		}

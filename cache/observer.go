@@ -88,6 +88,22 @@ type ConflictObserver interface {
 	OnPutConflict(key string)
 }
 
+// A NamedObserver is an [Observer] that is told the name of the Cache it
+// observes, so that one value can observe many caches and tell them apart
+// (the otel module's observers record it as an attribute). Set it as
+// Options.Observer: New calls WithName once, with the name given to New
+// (without Options.Version, so that a cache keeps its name across a change
+// of Version), and the Cache reports to the Observer WithName returns (nil
+// means none), which may be the NamedObserver itself. The Observer it
+// returns may be a [KeyObserver]. Every typecache package has a
+// NamedObserver of this shape, named by its instances' names or prefixes.
+type NamedObserver interface {
+	Observer
+	// WithName returns the Observer of the Cache called name. New calls it
+	// before the Cache reports anything.
+	WithName(name string) Observer
+}
+
 // NoopObserver is an [Observer] that does nothing, the default. Embed it in
 // an observer to implement only the methods you need.
 type NoopObserver struct{}

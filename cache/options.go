@@ -10,7 +10,6 @@ import (
 
 	"github.com/typecache/typecache/codec"
 	"github.com/typecache/typecache/internal/keyspace"
-	"github.com/typecache/typecache/internal/rediscmd"
 )
 
 // Defaults for the zero values of [Options].
@@ -105,7 +104,8 @@ type Options[T any] struct {
 	Codec codec.Codec[T]
 
 	// MaxLocalEntries and MaxLocalBytes bound the local tier of decoded
-	// values; the tier evicts (CLOCK, per shard) when either bound is
+	// values; the tier evicts (a small queue that new entries pass
+	// through, a main queue of entries hit again) when either bound is
 	// reached. 0 means DefaultMaxLocalEntries and DefaultMaxLocalBytes.
 	// DisableLocal turns the tier off: every read goes to rueidis.
 	MaxLocalEntries int
@@ -171,38 +171,36 @@ const MinTTL = time.Millisecond
 // becomes 0: off), or an error wrapping ErrInvalidOptions that names the
 // field. The Cache keeps the copy; zero values in it mean "off".
 func (o Options[T]) validated() (Options[T], error) {
-	invalid := func(format string, args ...any) (Options[T], error) {
-		return o, fmt.Errorf("%w: "+format, append([]any{ErrInvalidOptions}, args...)...)
-	}
+	fail := func(format string, args ...any) (Options[T], error) { return o, invalid(format, args...) }
 	switch {
 	case o.TTL < MinTTL:
-		return invalid("Options.TTL must be at least %v, got %v", MinTTL, o.TTL)
+		return fail("Options.TTL must be at least %v, got %v", MinTTL, o.TTL)
 	case o.StaleTTL < 0:
-		return invalid("Options.StaleTTL must be >= 0, got %v", o.StaleTTL)
+		return fail("Options.StaleTTL must be >= 0, got %v", o.StaleTTL)
 	case o.TTL+o.StaleTTL > MaxTTL || o.TTL > MaxTTL:
-		return invalid("Options.TTL + Options.StaleTTL must be <= %v, got %v", MaxTTL, o.TTL+o.StaleTTL)
+		return fail("Options.TTL + Options.StaleTTL must be <= %v, got %v", MaxTTL, o.TTL+o.StaleTTL)
 	case o.NegativeTTL > MaxTTL:
-		return invalid("Options.NegativeTTL must be <= %v, got %v", MaxTTL, o.NegativeTTL)
+		return fail("Options.NegativeTTL must be <= %v, got %v", MaxTTL, o.NegativeTTL)
 	case o.NegativeTTL > 0 && o.NegativeTTL < MinTTL:
-		return invalid("Options.NegativeTTL must be at least %v (or negative: off), got %v", MinTTL, o.NegativeTTL)
+		return fail("Options.NegativeTTL must be at least %v (or negative: off), got %v", MinTTL, o.NegativeTTL)
 	case !(o.Jitter <= 0.5) || math.IsInf(o.Jitter, -1): // !(<=) also rejects NaN
-		return invalid("Options.Jitter must be a finite number <= 0.5, got %v", o.Jitter)
+		return fail("Options.Jitter must be a finite number <= 0.5, got %v", o.Jitter)
 	case math.IsNaN(o.EarlyRefreshBeta) || math.IsInf(o.EarlyRefreshBeta, 0):
-		return invalid("Options.EarlyRefreshBeta must be a finite number, got %v", o.EarlyRefreshBeta)
+		return fail("Options.EarlyRefreshBeta must be a finite number, got %v", o.EarlyRefreshBeta)
 	case o.MaxLocalEntries < 0:
-		return invalid("Options.MaxLocalEntries must be >= 0, got %d", o.MaxLocalEntries)
+		return fail("Options.MaxLocalEntries must be >= 0, got %d", o.MaxLocalEntries)
 	case o.MaxLocalBytes < 0:
-		return invalid("Options.MaxLocalBytes must be >= 0, got %d", o.MaxLocalBytes)
+		return fail("Options.MaxLocalBytes must be >= 0, got %d", o.MaxLocalBytes)
 	case o.MaxValueBytes < 0:
-		return invalid("Options.MaxValueBytes must be >= 0, got %d", o.MaxValueBytes)
+		return fail("Options.MaxValueBytes must be >= 0, got %d", o.MaxValueBytes)
 	case o.MaxConcurrentLoads < 0:
-		return invalid("Options.MaxConcurrentLoads must be >= 0, got %d", o.MaxConcurrentLoads)
+		return fail("Options.MaxConcurrentLoads must be >= 0, got %d", o.MaxConcurrentLoads)
 	case o.LoadTimeout < 0:
-		return invalid("Options.LoadTimeout must be >= 0, got %v", o.LoadTimeout)
+		return fail("Options.LoadTimeout must be >= 0, got %v", o.LoadTimeout)
 	case o.StampedeLease < 0 || (o.StampedeLease > 0 && o.StampedeLease < 10*time.Millisecond):
-		return invalid("Options.StampedeLease must be 0 (the default) or at least 10ms, got %v", o.StampedeLease)
+		return fail("Options.StampedeLease must be 0 (the default) or at least 10ms, got %v", o.StampedeLease)
 	case o.Version != "" && (strings.Contains(o.Version, "@") || keyspace.CheckName(o.Version) != nil):
-		return invalid("Options.Version must be empty or 1 to %d letters, digits, '.', '_' or '-', got %q", keyspace.MaxNameLen, o.Version)
+		return fail("Options.Version must be empty or 1 to %d letters, digits, '.', '_' or '-', got %q", keyspace.MaxNameLen, o.Version)
 	}
 	orDefault(&o.NegativeTTL, DefaultNegativeTTL)
 	orDefault(&o.MaxLocalEntries, DefaultMaxLocalEntries)
@@ -257,54 +255,10 @@ func (o *Options[T]) setConfig(opts []SetOption) (setConfig, error) {
 		opt(&c)
 	}
 	if c.ttl < MinTTL || c.ttl+o.StaleTTL > MaxTTL {
-		return c, fmt.Errorf("cache: WithTTL must be in [%v, %v], got %v", MinTTL, MaxTTL-o.StaleTTL, c.ttl)
+		return c, fmt.Errorf("%w: WithTTL must be in [%v, %v], got %v", ErrInvalidArgument, MinTTL, MaxTTL-o.StaleTTL, c.ttl)
 	}
 	return c, nil
 }
-
-// Errors returned by a Cache. Errors from Redis and from the codec are
-// wrapped with the key.
-var (
-	// ErrNotFound reports a key that is absent: never stored, expired,
-	// deleted, or cached as absent after a loader returned ErrNotFound.
-	// Loaders return it (or an error wrapping it) to say a key does not exist.
-	ErrNotFound = errors.New("cache: not found")
-
-	// ErrStale accompanies a value past its TTL, returned by Fetch inside the
-	// stale window because the loader failed. The error also wraps the
-	// loader's error.
-	ErrStale = errors.New("cache: stale value")
-
-	// ErrUnavailable reports that Redis is considered down (the breaker is
-	// open); it is returned at once, without a round trip.
-	ErrUnavailable = errors.New("cache: redis unavailable (circuit open)")
-
-	// ErrClosed reports a call on a closed Cache.
-	ErrClosed = errors.New("cache: closed")
-
-	// ErrInvalidKey reports an empty key.
-	ErrInvalidKey = errors.New("cache: invalid key")
-
-	// ErrTooLarge reports a value whose encoding exceeds Options.MaxValueBytes.
-	ErrTooLarge = errors.New("cache: value too large")
-
-	// ErrInvalidOptions reports options New cannot use; the message names
-	// the field.
-	ErrInvalidOptions = errors.New("cache: invalid options")
-
-	// ErrInvalidArgument reports a nil Loader, BatchLoader or Writer.
-	ErrInvalidArgument = errors.New("cache: invalid argument")
-
-	// ErrSuperseded reports a loaded value that was not stored because a
-	// write (or another load) reached the key while the loader ran; the
-	// value is still returned to the callers of that load.
-	ErrSuperseded = errors.New("cache: load superseded by a write")
-)
-
-// errCircuitOpen is ErrUnavailable as the cause of an error that already
-// says "cache: <op> ..." (a wrapper that does not trim the prefix, as
-// keyErr does, would repeat it).
-var errCircuitOpen = rediscmd.CircuitOpen(ErrUnavailable)
 
 // keyError is the error of an operation on a key: "cache: <op> "<key>": ",
 // what happened when it says more than the cause, and the cause once (its

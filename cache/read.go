@@ -9,9 +9,10 @@ import (
 
 	"github.com/redis/rueidis"
 
-	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/internal/keyspace"
 	"github.com/typecache/typecache/internal/rediscmd"
+	"github.com/typecache/typecache/internal/tier"
+	"github.com/typecache/typecache/internal/transport"
 )
 
 // readMode is what readScript does besides reading (see readScript).
@@ -101,8 +102,8 @@ type readRequest struct {
 // Keys whose node's breaker is open fail without a round trip; a Redis
 // error fails the keys it concerns.
 //
-// The local tier stays coherent by two rules. The generation of each key's
-// shard is read before the request is sent and checked at insertion: an
+// The local tier stays coherent by two rules. The key's ticket of the tier
+// is taken before the request is sent and checked at insertion: an
 // invalidation, an own write or a Clear that overtakes the read wins. And of
 // two replies that race into the tier, the value with the higher version
 // stays.
@@ -114,11 +115,11 @@ func (c *Cache[T]) read(ctx context.Context, req readRequest, results []readResu
 		results[0] = res
 		return
 	}
-	// The shards' generations before the cache's: a Clear forgets the
-	// cache's generation before it moves the shards'.
-	shardGens := make([]uint64, n)
+	// The tier's tickets before the cache's generation: a Clear forgets the
+	// cache's generation before it flushes the tier.
+	tickets := make([]tier.Ticket, n)
 	for i, call := range req.calls {
-		shardGens[i] = c.shardGeneration(call.key)
+		tickets[i] = c.localTicket(call.key)
 	}
 	rctx, done, gen, err := c.startRead(ctx, req)
 	defer done()
@@ -151,7 +152,7 @@ func (c *Cache[T]) read(ctx context.Context, req readRequest, results []readResu
 	for j, i := range sent {
 		err := replies[j].Err
 		if err == nil {
-			results[i], err = c.settle(req.calls[i].key, replies[j].Msg, shardGens[i], req.now, at, nil)
+			results[i], err = c.settle(req.calls[i].key, replies[j].Msg, tickets[i], req.now, at, nil)
 		}
 		if err != nil {
 			results[i] = readResult[T]{state: stateFailed, err: err, sent: true}
@@ -168,7 +169,7 @@ func (c *Cache[T]) read(ctx context.Context, req readRequest, results []readResu
 // the error apart keeps into off the heap).
 func (c *Cache[T]) readOne(ctx context.Context, req readRequest, into *item[T]) (readResult[T], error) {
 	call := req.calls[0]
-	shardGen := c.shardGeneration(call.key) // before the cache's generation, as in read
+	ticket := c.localTicket(call.key) // before the cache's generation, as in read
 	rctx, done, gen, err := c.startRead(ctx, req)
 	defer done()
 	if err != nil {
@@ -180,7 +181,7 @@ func (c *Cache[T]) readOne(ctx context.Context, req readRequest, into *item[T]) 
 	}
 	send := c.plain
 	if c.local != nil || req.tracked {
-		send = c.client.DoTracked
+		send = c.conn.DoTracked
 	}
 	at := wallClock.read()
 	msg, err := readScript.Exec(rctx, c.redis, send, k, c.readArgs(call.mode, call.token, gen))
@@ -188,7 +189,7 @@ func (c *Cache[T]) readOne(ctx context.Context, req readRequest, into *item[T]) 
 	if err != nil {
 		return readResult[T]{state: stateFailed, sent: true}, err
 	}
-	res, err := c.settle(call.key, msg, shardGen, req.now, at, into)
+	res, err := c.settle(call.key, msg, ticket, req.now, at, into)
 	res.gen = gen
 	return res, err
 }
@@ -232,10 +233,10 @@ func (c *Cache[T]) recordPerSlot(ctx context.Context, keys [][]string, replies [
 }
 
 // sendTracked is the BatchSender of tracked reads: one transaction per
-// cluster slot, all in one pipeline (Client.DoTrackedBatches).
+// cluster slot, all in one pipeline (transport.Conn.DoTrackedBatches).
 func (c *Cache[T]) sendTracked(ctx context.Context, cmds rueidis.Commands, keys [][]string) ([]rueidis.RedisMessage, []error) {
 	bySlot := map[uint16]int{}
-	var batches []typecache.TrackedBatch
+	var batches []transport.TrackedBatch
 	var members [][]int
 	cluster := c.redis.Mode() == rueidis.ClientModeCluster
 	for i, cmd := range cmds {
@@ -247,14 +248,14 @@ func (c *Cache[T]) sendTracked(ctx context.Context, cmds rueidis.Commands, keys 
 		if !ok {
 			b = len(batches)
 			bySlot[slot] = b
-			batches = append(batches, typecache.TrackedBatch{SlotKey: keys[i][0]})
+			batches = append(batches, transport.TrackedBatch{SlotKey: keys[i][0]})
 			members = append(members, nil)
 		}
 		batches[b].Cmds = append(batches[b].Cmds, cmd)
 		members[b] = append(members[b], i)
 	}
 	msgs, errs := make([]rueidis.RedisMessage, len(cmds)), make([]error, len(cmds))
-	replies, batchErrs := c.client.DoTrackedBatches(ctx, batches...)
+	replies, batchErrs := c.conn.DoTrackedBatches(ctx, batches...)
 	for b, batch := range members {
 		for j, i := range batch {
 			if errs[i] = batchErrs[b]; errs[i] == nil {
@@ -276,10 +277,10 @@ func (c *Cache[T]) sendPlain(ctx context.Context, cmds rueidis.Commands, _ [][]s
 }
 
 // settle turns readScript's reply for key into a readResult (stateFailed
-// with the error of a reply it does not expect); shardGen is the
-// generation of key's shard read before the request, and sent the wall
+// with the error of a reply it does not expect); ticket is key's
+// ticket of the local tier taken before the request, and sent the wall
 // clock when it was sent.
-func (c *Cache[T]) settle(key string, msg rueidis.RedisMessage, shardGen uint64, now, sent int64, into *item[T]) (readResult[T], error) {
+func (c *Cache[T]) settle(key string, msg rueidis.RedisMessage, ticket tier.Ticket, now, sent int64, into *item[T]) (readResult[T], error) {
 	reply, err := msg.ToArray()
 	if err != nil || len(reply) == 0 {
 		return readResult[T]{state: stateFailed, sent: true}, fmt.Errorf("cache: unexpected reply to a read: %v", msg)
@@ -300,7 +301,7 @@ func (c *Cache[T]) settle(key string, msg rueidis.RedisMessage, shardGen uint64,
 		if len(reply) == 4 {
 			mark, _ = reply[3].ToString()
 		}
-		if it := c.accept(key, s, mark, pttl, shardGen, now, sent, into); it != nil {
+		if it := c.accept(key, s, mark, pttl, ticket, now, sent, into); it != nil {
 			return readResult[T]{state: stateHit, item: it}, nil
 		}
 		return readResult[T]{state: stateMiss}, nil
@@ -310,7 +311,7 @@ func (c *Cache[T]) settle(key string, msg rueidis.RedisMessage, shardGen uint64,
 
 // accept turns the bytes s under key, which expire in pttl ms, with the
 // key's write mark, into an item,
-// and inserts it into the local tier if shardGen still holds and the tier
+// and inserts it into the local tier if ticket still holds and the tier
 // does not hold a newer version. It returns nil for bytes that do not
 // decode (reported to the observer). A key without expiry was not written
 // by a Cache; its item is served but not kept.
@@ -319,7 +320,7 @@ func (c *Cache[T]) settle(key string, msg rueidis.RedisMessage, shardGen uint64,
 // clock before the read was sent: Redis measured pttl later, so the local
 // tier never serves a value after Redis stopped serving it (past a
 // TTLFunc's instant, say).
-func (c *Cache[T]) accept(key, s, mark string, pttl int64, shardGen uint64, now, sent int64, into *item[T]) *item[T] {
+func (c *Cache[T]) accept(key, s, mark string, pttl int64, ticket tier.Ticket, now, sent int64, into *item[T]) *item[T] {
 	version, env, err := parseStored(s)
 	var v T
 	if err == nil && !env.absent {
@@ -346,17 +347,18 @@ func (c *Cache[T]) accept(key, s, mark string, pttl int64, shardGen uint64, now,
 		c.afterRemoteRead(key)
 	}
 	if keep {
-		it := newItem(key, v, env, hardAt, c.o.EarlyRefreshBeta, len(s))
-		it.version, it.mark = version, mark
-		c.local.insert(it, shardGen, now)
-		return it
+		e := c.local.newEntry(key, version, hardAt, len(s))
+		e.Value.init(key, v, env, hardAt, c.o.EarlyRefreshBeta)
+		e.Value.mark = mark
+		c.local.insert(e, ticket)
+		return &e.Value
 	}
 	// Kept apart from the branch above, so that into does not escape.
 	if into == nil {
 		into = new(item[T])
 	}
-	into.init(key, v, env, hardAt, c.o.EarlyRefreshBeta, len(s))
-	into.version, into.mark = version, mark
+	into.init(key, v, env, hardAt, c.o.EarlyRefreshBeta)
+	into.mark = mark
 	return into
 }
 
@@ -377,13 +379,13 @@ func parseStored(s string) (uint64, envelope, error) {
 	return version, env, err
 }
 
-// shardGeneration returns the generation of key's shard of the local tier
-// (0 without a tier).
-func (c *Cache[T]) shardGeneration(key string) uint64 {
+// localTicket returns key's ticket of the local tier (the zero Ticket
+// without a tier).
+func (c *Cache[T]) localTicket(key string) tier.Ticket {
 	if c.local == nil {
-		return 0
+		return tier.Ticket{}
 	}
-	return c.local.generation(key)
+	return c.local.ticket(key)
 }
 
 // keysOf returns key's Redis keys: the value's and the guard's (see

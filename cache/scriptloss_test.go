@@ -9,7 +9,7 @@ import (
 
 	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/cache"
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 )
 
 // TestFirstCallAfterScriptLoss: after a node forgets the cache's scripts

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/typecache/typecache/cache"
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 )
 
 // Stampede across processes: the parent starts stampedeProcesses copies of

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/typecache/typecache/cache"
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 )
 
 // TestVersionsDoNotShareEntries: two caches of one name with different

@@ -110,7 +110,7 @@ func (c *Cache[T]) writeMany(ctx context.Context, ws []write) (errs []error, con
 // untracked local entry would miss the next write of another process.
 func (c *Cache[T]) ownWrite(key string) {
 	if c.local != nil {
-		c.local.invalidate(key)
+		c.local.ownWrite(key)
 	}
 	c.flights.forget(key)
 }

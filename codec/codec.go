@@ -2,7 +2,8 @@ package codec
 
 import (
 	"errors"
-	"fmt"
+
+	"github.com/typecache/typecache/internal/optionerr"
 )
 
 // Codec encodes values of type T to bytes and decodes them back. Every
@@ -37,7 +38,6 @@ var (
 	ErrInvalidOptions = errors.New("codec: invalid options")
 )
 
-// invalid returns an error wrapping ErrInvalidOptions.
-func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidOptions}, args...)...)
-}
+// invalid reports invalid options: an error wrapping ErrInvalidOptions
+// whose message goes on with format, which names the field.
+var invalid = optionerr.For(ErrInvalidOptions)

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/typecache/typecache/counter"
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 )
 
 // BenchmarkCounter measures the calls that make one round trip each (Add,

@@ -10,7 +10,7 @@ import (
 
 	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/counter"
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 	"github.com/typecache/typecache/ratelimit"
 )
 

@@ -10,8 +10,9 @@ import (
 
 	"github.com/redis/rueidis"
 
-	"github.com/typecache/typecache"
+	"github.com/typecache/typecache/internal/clientconn"
 	"github.com/typecache/typecache/internal/keyspace"
+	"github.com/typecache/typecache/internal/tier"
 )
 
 // A Buffered adds to a Counter's counters through a buffer in this process:
@@ -46,8 +47,8 @@ import (
 type Buffered struct {
 	counter *Counter
 	opts    BufferOptions
-	cache   *readCache // nil when off
-	stopSub func()     // the cache's subscription
+	cache   *tier.Tier[int64] // values read from Redis, by the caller's key; nil when off
+	stopSub func()            // the cache's subscription
 
 	flushMu sync.Mutex // one flush at a time
 
@@ -76,19 +77,23 @@ const backgroundFlushTimeout = 5 * time.Second
 
 // Buffered returns a buffered view of c's counters and starts its flusher.
 // Close it to flush and stop. It fails, naming the field, when opts is
-// invalid; opts is not modified.
+// invalid, and with ErrClosed when c's typecache.Client is closed; opts is
+// not modified.
 func (c *Counter) Buffered(opts BufferOptions) (*Buffered, error) {
 	o, err := opts.validated()
 	if err != nil {
 		return nil, err
 	}
+	if c.conn.Closed() {
+		return nil, fmt.Errorf("%w: the typecache.Client is closed", ErrClosed)
+	}
 	b := &Buffered{
 		counter: c, opts: o, pending: make(map[string]int64),
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{}),
 	}
-	if !o.DisableReadCache && c.client.Tracking() {
-		b.cache = newReadCache(o.ReadCacheSize)
-		b.stopSub = c.client.Subscribe(c.space.Prefix()+kindValue+"{", invalidations{b.cache, c.space})
+	if !o.DisableReadCache && c.conn.Tracking() {
+		b.cache = tier.New[int64](tier.Options{MaxEntries: o.ReadCacheSize})
+		b.stopSub = c.conn.Subscribe(c.space.Prefix()+kindValue+"{", invalidations{b.cache, c.space})
 	}
 	go b.flusher()
 	return b, nil
@@ -105,7 +110,7 @@ func (b *Buffered) Add(key string, delta int64) error {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.closed {
+	if b.closed || b.counter.conn.Closed() {
 		return ErrClosed
 	}
 	sum, present := b.pending[key]
@@ -140,7 +145,7 @@ func (b *Buffered) Get(ctx context.Context, key string) (int64, error) {
 	}
 	for {
 		b.mu.Lock()
-		if b.closed {
+		if b.closed || b.counter.conn.Closed() {
 			b.mu.Unlock()
 			return 0, ErrClosed
 		}
@@ -179,31 +184,38 @@ func (b *Buffered) Get(ctx context.Context, key string) (int64, error) {
 }
 
 // stored returns the value of key's counter in Redis, from the read cache
-// when it holds it.
+// when it holds it. The read cache is internal/tier's: it is its own map
+// rather than rueidis's DoCache, because a DoCache entry can be older than
+// this process's own completed write (the invalidation of a write may
+// arrive after the write's reply: rueidis issue #534).
 func (b *Buffered) stored(ctx context.Context, key string) (int64, error) {
 	if b.cache == nil {
-		return parseValue(do(ctx, b.counter.client.Breaker(), b.counter.redis, b.counter.getCmd(b.counter.redisKey(key))))
+		return parseValue(do(ctx, b.counter.conn, b.counter.redis, b.counter.getCmd(b.counter.redisKey(key))))
 	}
-	if v, ok := b.cache.get(key); ok {
+	if e := b.cache.Get(key); e != nil {
 		b.counter.opts.Observer.OnRead(true)
-		return v, nil
+		return e.Value, nil
 	}
 	b.counter.opts.Observer.OnRead(false)
-	r := b.cache.begin(key)
+	tk := b.cache.Begin(key)
 	// Not pinned: DoTracked sends it inside MULTI/EXEC, which rueidis never
 	// retries.
 	get := b.counter.redis.B().Get().Key(b.counter.redisKey(key)).Build()
-	v, err := parseValue(typecache.Guard(ctx, b.counter.client.Breaker(), commandKey(get), errCircuitOpen, func() (rueidis.RedisMessage, error) {
-		return b.counter.client.DoTracked(ctx, get)
+	v, err := parseValue(clientconn.Guard(ctx, b.counter.conn, commandKey(get), errCircuitOpen, ErrClosed, func() (rueidis.RedisMessage, error) {
+		return b.counter.conn.DoTracked(ctx, get)
 	}))
-	b.cache.end(key, r, v, err == nil)
+	if err == nil {
+		e := b.cache.NewEntry(key, tier.Meta{Weight: 1})
+		e.Value = v
+		b.cache.Fill(tk, e)
+	}
 	return v, err
 }
 
 // invalidations passes Redis's invalidations of a counter's value keys to
 // a read cache, which is keyed by the callers' keys.
 type invalidations struct {
-	cache *readCache
+	cache *tier.Tier[int64]
 	space keyspace.Space
 }
 
@@ -247,7 +259,7 @@ func (b *Buffered) Flush(ctx context.Context) error {
 		rkeys = append(rkeys, []string{b.counter.redisKey(key)})
 		args = append(args, addArgs(delta, b.counter.ttl))
 	}
-	results := roundTrips(ctx, b.counter.client.Breaker(), len(rkeys), func(i int) string { return rkeys[i][0] },
+	results := roundTrips(ctx, b.counter.conn, len(rkeys), func(i int) string { return rkeys[i][0] },
 		func(keep []int) []rueidis.RedisResult {
 			return addScript.ExecMany(ctx, b.counter.redis, pick(rkeys, keep), pick(args, keep))
 		})
@@ -258,7 +270,7 @@ func (b *Buffered) Flush(ctx context.Context) error {
 	b.mu.Lock()
 	for i, key := range keys {
 		if b.cache != nil {
-			b.cache.Invalidate(key)
+			b.cache.OwnWrite(key)
 		}
 		_, err := addReply(results[i].ToMessage())
 		switch {
@@ -316,7 +328,9 @@ func (b *Buffered) flusher() {
 }
 
 // Close stops the flusher, then flushes what is left, bounded by ctx. After
-// Close, Add and Get return ErrClosed. When the final flush fails, Close
+// Close, Add and Get return ErrClosed, as every call does once the
+// typecache.Client is closed (close the Buffered first, so that its last
+// flush can reach Redis). When the final flush fails, Close
 // returns its error and the deltas it kept stay pending: call Flush or Close
 // again to retry.
 func (b *Buffered) Close(ctx context.Context) error {
@@ -328,6 +342,7 @@ func (b *Buffered) Close(ctx context.Context) error {
 		close(b.stop)
 		if b.stopSub != nil {
 			b.stopSub()
+			b.cache.Close() // no invalidation arrives any more
 		}
 	}
 	select {

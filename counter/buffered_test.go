@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/typecache/typecache/counter"
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 )
 
 // reads counts a Buffered's Get by where the value came from.

@@ -11,8 +11,11 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/typecache/typecache"
+	"github.com/typecache/typecache/internal/clientconn"
 	"github.com/typecache/typecache/internal/keyspace"
+	"github.com/typecache/typecache/internal/observe"
 	"github.com/typecache/typecache/internal/rediscmd"
+	"github.com/typecache/typecache/internal/transport"
 )
 
 // Key kinds of the counter package (see internal/keyspace): a Counter's
@@ -27,17 +30,18 @@ const (
 // the caller's choosing, each expiring Options.TTL after its first
 // increment. It is safe for concurrent use by multiple goroutines; every
 // call is one round trip (GetMany: one per cluster node) and the Counter
-// holds no goroutines or connections of its own.
+// holds no goroutines or connections of its own, so it has no Close: once
+// its typecache.Client is closed, every call returns ErrClosed.
 //
 // Every process that builds a Counter with the same name on the same Redis
 // deployment shares its counters.
 type Counter struct {
-	client *typecache.Client
-	redis  rueidis.Client
-	send   rediscmd.Sender // rediscmd.Plain(redis)
-	space  keyspace.Space
-	opts   Options
-	ttl    string // Options.TTL in milliseconds, the script's argument
+	conn  *transport.Conn
+	redis rueidis.Client
+	send  rediscmd.Sender // rediscmd.Plain(redis)
+	space keyspace.Space
+	opts  Options
+	ttl   string // Options.TTL in milliseconds, the script's argument
 }
 
 // New returns the set of counters called name (letters, digits, '.', '_',
@@ -48,7 +52,8 @@ func New(c *typecache.Client, name string, opts Options) (*Counter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Counter{client: c, redis: c.Redis(), send: rediscmd.Plain(c.Redis()), space: space, opts: o, ttl: rediscmd.Millis(o.TTL)}, nil
+	o.Observer = observe.Named(o.Observer, name, Observer(NoopObserver{}))
+	return &Counter{conn: clientconn.Of(c), redis: c.Redis(), send: rediscmd.Plain(c.Redis()), space: space, opts: o, ttl: rediscmd.Millis(o.TTL)}, nil
 }
 
 // Options returns the counter's options with the defaults filled in.
@@ -75,17 +80,17 @@ func (c *Counter) Add(ctx context.Context, key string, delta int64) (int64, erro
 	if err := checkKey(key); err != nil {
 		return 0, err
 	}
-	v, err := add(ctx, c.client.Breaker(), c.redis, c.send, c.redisKey(key), delta, c.ttl)
+	v, err := add(ctx, c.conn, c.redis, c.send, c.redisKey(key), delta, c.ttl)
 	if err != nil {
 		return 0, fmt.Errorf("counter: add to %q: %w", key, err)
 	}
 	return v, nil
 }
 
-// add runs addScript once on the Redis key rkey, past breaker: it adds
-// delta and gives the key the expiry ttl (ms) if it has none.
-func add(ctx context.Context, breaker *typecache.Breaker, redis rueidis.Client, send rediscmd.Sender, rkey string, delta int64, ttl string) (int64, error) {
-	return addReply(typecache.Guard(ctx, breaker, rkey, errCircuitOpen, func() (rueidis.RedisMessage, error) {
+// add runs addScript once on the Redis key rkey, past conn's breaker (see
+// do): it adds delta and gives the key the expiry ttl (ms) if it has none.
+func add(ctx context.Context, conn *transport.Conn, redis rueidis.Client, send rediscmd.Sender, rkey string, delta int64, ttl string) (int64, error) {
+	return addReply(clientconn.Guard(ctx, conn, rkey, errCircuitOpen, ErrClosed, func() (rueidis.RedisMessage, error) {
 		return addScript.Exec(ctx, redis, send, []string{rkey}, addArgs(delta, ttl))
 	}))
 }
@@ -115,7 +120,7 @@ func (c *Counter) Get(ctx context.Context, key string) (int64, error) {
 	if err := checkKey(key); err != nil {
 		return 0, err
 	}
-	v, err := parseValue(do(ctx, c.client.Breaker(), c.redis, c.getCmd(c.redisKey(key))))
+	v, err := parseValue(do(ctx, c.conn, c.redis, c.getCmd(c.redisKey(key))))
 	if err != nil {
 		return 0, fmt.Errorf("counter: get %q: %w", key, err)
 	}
@@ -162,7 +167,7 @@ func (c *Counter) GetMany(ctx context.Context, keys []string) ([]int64, error) {
 	}
 	values := make([]int64, len(keys))
 	var errs []error
-	results := roundTrips(ctx, c.client.Breaker(), len(cmds), func(i int) string { return commandKey(cmds[i]) },
+	results := roundTrips(ctx, c.conn, len(cmds), func(i int) string { return commandKey(cmds[i]) },
 		func(keep []int) []rueidis.RedisResult { return c.redis.DoMulti(ctx, pick(cmds, keep)...) })
 	for i, r := range results {
 		v, err := parseValue(r.ToMessage())
@@ -182,7 +187,7 @@ func (c *Counter) Reset(ctx context.Context, key string) error {
 	if err := checkKey(key); err != nil {
 		return err
 	}
-	if _, err := do(ctx, c.client.Breaker(), c.redis, c.redis.B().Del().Key(c.redisKey(key)).Build()); err != nil {
+	if _, err := do(ctx, c.conn, c.redis, c.redis.B().Del().Key(c.redisKey(key)).Build()); err != nil {
 		return fmt.Errorf("counter: reset %q: %w", key, err)
 	}
 	return nil
@@ -194,7 +199,7 @@ func (c *Counter) TTL(ctx context.Context, key string) (time.Duration, error) {
 	if err := checkKey(key); err != nil {
 		return 0, err
 	}
-	m, err := do(ctx, c.client.Breaker(), c.redis, rediscmd.Retried(c.redis.B().Pttl().Key(c.redisKey(key)).Build()))
+	m, err := do(ctx, c.conn, c.redis, rediscmd.Retried(c.redis.B().Pttl().Key(c.redisKey(key)).Build()))
 	var ms int64
 	if err == nil {
 		ms, err = m.AsInt64()

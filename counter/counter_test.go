@@ -11,7 +11,7 @@ import (
 
 	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/counter"
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 )
 
 func TestMain(m *testing.M) { redistest.Main(m) }

@@ -19,6 +19,21 @@ type Observer interface {
 	OnRead(cached bool)
 }
 
+// A NamedObserver is an [Observer] that is told the name of the Counter it
+// observes, so that one value can observe many counters and tell them apart
+// (the otel module's observers record it as an attribute). Set it as
+// Options.Observer: New calls WithName once, with the name given to New (its
+// Buffered views report to the returned Observer), and the Counter reports
+// to the Observer WithName returns (nil means none), which may be the
+// NamedObserver itself. Every typecache package has a NamedObserver of this
+// shape, named by its instances' names or prefixes.
+type NamedObserver interface {
+	Observer
+	// WithName returns the Observer of the Counter called name. New calls it
+	// before the Counter reports anything.
+	WithName(name string) Observer
+}
+
 // NoopObserver is an [Observer] that does nothing, the default. Embed it in
 // an observer to implement only the methods you need.
 type NoopObserver struct{}

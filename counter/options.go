@@ -1,11 +1,10 @@
 package counter
 
 import (
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/typecache/typecache"
+	"github.com/typecache/typecache/internal/clientconn"
 	"github.com/typecache/typecache/internal/keyspace"
 )
 
@@ -24,32 +23,6 @@ const (
 	// MaxWindows bounds WindowOptions.Keep: Last reads its windows in one
 	// command.
 	MaxWindows = 10_000
-)
-
-// Errors returned for bad input and when Redis is unavailable. Each is
-// wrapped with the key it concerns.
-var (
-	// ErrInvalidOptions is wrapped by the constructors' errors for invalid
-	// options; the message names the field.
-	ErrInvalidOptions = errors.New("counter: invalid options")
-	// ErrEmptyKey is returned for an empty key.
-	ErrEmptyKey = errors.New("counter: empty key")
-	// ErrOverflow is returned when an increment would take a counter past
-	// the range of int64. The counter keeps its value: counters never wrap.
-	ErrOverflow = errors.New("counter: int64 overflow")
-	// ErrInvalidCount is returned by Windowed.Last and Sum for a number of
-	// windows below 1 or above WindowOptions.Keep.
-	ErrInvalidCount = errors.New("counter: invalid number of windows")
-	// ErrBufferFull is returned by Buffered.Add for a new key while
-	// BufferOptions.MaxKeys keys are waiting for a flush.
-	ErrBufferFull = errors.New("counter: buffer full")
-	// ErrClosed is returned by a Buffered's methods after Close.
-	ErrClosed = errors.New("counter: buffered counter closed")
-	// ErrUnavailable is returned (wrapped) at once, without a round trip,
-	// while the client's breaker of the key's Redis node is open (see
-	// typecache.Breaker); a Buffered's flush keeps such keys' deltas for the
-	// next one.
-	ErrUnavailable = errors.New("counter: redis unavailable (circuit open)")
 )
 
 // Options configures a [Counter]. TTL must be set. New copies the options;
@@ -156,11 +129,10 @@ func checkArgs[O interface{ validated() (O, error) }](constructor string, c *typ
 		return space, opts, invalid("name %v", err)
 	}
 	o, err := opts.validated()
+	if err == nil {
+		_, err = clientconn.Live(c, ErrClosed)
+	}
 	return space, o, err
-}
-
-func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidOptions}, args...)...)
 }
 
 func checkKey(key string) error {

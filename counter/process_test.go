@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/typecache/typecache/counter"
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 )
 
 // helperEnv carries a helperJob to a re-executed test binary.

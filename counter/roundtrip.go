@@ -5,18 +5,18 @@ import (
 
 	"github.com/redis/rueidis"
 
-	"github.com/typecache/typecache"
-	"github.com/typecache/typecache/internal/rediscmd"
+	"github.com/typecache/typecache/internal/clientconn"
+	"github.com/typecache/typecache/internal/transport"
 )
 
 // do sends cmd, a command whose first argument is its one key, or a key of
-// its one slot (GET, DEL, PTTL, MGET of one key's windows), past breaker
-// (typecache.Guard): refused at once with errCircuitOpen while the breaker
-// of the key's node is open. Every command of a Counter, a Windowed or a
-// Buffered about one key goes through Guard, every batch through
-// roundTrips.
-func do(ctx context.Context, breaker *typecache.Breaker, redis rueidis.Client, cmd rueidis.Completed) (rueidis.RedisMessage, error) {
-	return typecache.Guard(ctx, breaker, commandKey(cmd), errCircuitOpen, func() (rueidis.RedisMessage, error) {
+// its one slot (GET, DEL, PTTL, MGET of one key's windows), past conn's
+// breaker (clientconn.Guard): refused at once with errCircuitOpen while the
+// breaker of the key's node is open, and with errClosed once conn is
+// closed. Every command of a Counter, a Windowed or a Buffered about one
+// key goes through clientconn.Guard, every batch through roundTrips.
+func do(ctx context.Context, conn *transport.Conn, redis rueidis.Client, cmd rueidis.Completed) (rueidis.RedisMessage, error) {
+	return clientconn.Guard(ctx, conn, commandKey(cmd), errCircuitOpen, ErrClosed, func() (rueidis.RedisMessage, error) {
 		return redis.Do(ctx, cmd).ToMessage()
 	})
 }
@@ -26,13 +26,22 @@ func do(ctx context.Context, breaker *typecache.Breaker, redis rueidis.Client, c
 func commandKey(cmd rueidis.Completed) string { return cmd.Commands()[1] }
 
 // roundTrips sends n calls, the i-th about the Redis key key(i), in one
-// pipeline, past the client's breakers of their nodes: the calls of the keys
+// pipeline, past conn's breakers of their nodes: the calls of the keys
 // whose node's breaker is open are refused (their results are
-// errCircuitOpen) and the others go. send sends the calls of the indexes
-// keep, in order (keep is nil when every call goes: see pick), and returns
-// their results; roundTrips returns the results of all n, in order, and
-// records each outcome.
-func roundTrips(ctx context.Context, breaker *typecache.Breaker, n int, key func(i int) string, send func(keep []int) []rueidis.RedisResult) []rueidis.RedisResult {
+// errCircuitOpen) and the others go; once conn is closed, every call is
+// refused with errClosed. send sends the calls of the indexes keep, in
+// order (keep is nil when every call goes: see pick), and returns their
+// results; roundTrips returns the results of all n, in order, and records
+// each outcome.
+func roundTrips(ctx context.Context, conn *transport.Conn, n int, key func(i int) string, send func(keep []int) []rueidis.RedisResult) []rueidis.RedisResult {
+	if conn.Closed() {
+		results := make([]rueidis.RedisResult, n)
+		for i := range results {
+			results[i] = rueidis.NewErrorResult(errClosed)
+		}
+		return results
+	}
+	breaker := conn.Breaker()
 	refused := -1 // the first key refused
 	for i := range n {
 		if !breaker.Allow(key(i)) {
@@ -78,7 +87,3 @@ func pick[T any](s []T, keep []int) []T {
 	}
 	return picked
 }
-
-// errCircuitOpen is ErrUnavailable as the cause of an error that already
-// says "counter: <op> <key>".
-var errCircuitOpen = rediscmd.CircuitOpen(ErrUnavailable)

@@ -8,7 +8,7 @@ import (
 
 	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/counter"
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 )
 
 // TestFirstCallAfterScriptLoss: after a node forgets the counters' scripts

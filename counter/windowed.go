@@ -9,8 +9,10 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/typecache/typecache"
+	"github.com/typecache/typecache/internal/clientconn"
 	"github.com/typecache/typecache/internal/keyspace"
 	"github.com/typecache/typecache/internal/rediscmd"
+	"github.com/typecache/typecache/internal/transport"
 )
 
 // A Windowed counts per fixed window of time ("views per minute"): each key
@@ -18,13 +20,15 @@ import (
 // the window has left the last WindowOptions.Keep windows. It is safe for
 // concurrent use by multiple goroutines; every call is one round trip, and
 // the windows of one key live in one cluster slot, so Last reads them with
-// one command.
+// one command. Like a Counter it holds nothing of its own and has no
+// Close: once its typecache.Client is closed, every call returns
+// ErrClosed.
 //
 // Windows are aligned on the Unix epoch and picked with the clock of the
 // process that counts: processes whose clocks differ by d count increments
 // made within d of a window's edge into different windows.
 type Windowed struct {
-	client *typecache.Client
+	conn   *transport.Conn
 	redis  rueidis.Client
 	send   rediscmd.Sender // rediscmd.Plain(redis)
 	space  keyspace.Space
@@ -54,7 +58,7 @@ func NewWindowed(c *typecache.Client, name string, opts WindowOptions) (*Windowe
 	}
 	window := o.Window.Milliseconds()
 	return &Windowed{
-		client: c, redis: c.Redis(), send: rediscmd.Plain(c.Redis()), space: space, opts: o, window: window,
+		conn: clientconn.Of(c), redis: c.Redis(), send: rediscmd.Plain(c.Redis()), space: space, opts: o, window: window,
 		// The window's length is part of the key, so windows of another
 		// length under the same name are never mixed.
 		kind: kindWindow + strconv.FormatInt(window, 10) + ".",
@@ -73,7 +77,7 @@ func (w *Windowed) Add(ctx context.Context, key string, delta int64) (int64, err
 	if err := checkKey(key); err != nil {
 		return 0, err
 	}
-	v, err := add(ctx, w.client.Breaker(), w.redis, w.send, w.windowKey(key, w.index(w.now())), delta, w.ttl)
+	v, err := add(ctx, w.conn, w.redis, w.send, w.windowKey(key, w.index(w.now())), delta, w.ttl)
 	if err != nil {
 		return 0, fmt.Errorf("counter: add to %q: %w", key, err)
 	}
@@ -95,7 +99,7 @@ func (w *Windowed) Last(ctx context.Context, key string, n int) ([]Window, error
 	for i := range keys {
 		keys[i] = w.windowKey(key, current-int64(n-1-i))
 	}
-	m, err := do(ctx, w.client.Breaker(), w.redis, rediscmd.Retried(w.redis.B().Mget().Key(keys...).Build()))
+	m, err := do(ctx, w.conn, w.redis, rediscmd.Retried(w.redis.B().Mget().Key(keys...).Build()))
 	var replies []rueidis.RedisMessage
 	if err == nil {
 		replies, err = m.ToArray()

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/typecache/typecache/counter"
-	"github.com/typecache/typecache/internal/redistest"
-	"github.com/typecache/typecache/internal/testclock"
+	"github.com/typecache/typecache/internal/testkit/redistest"
+	"github.com/typecache/typecache/internal/testkit/testclock"
 )
 
 func newWindowed(t *testing.T, s *redistest.Server, opts counter.WindowOptions) (*counter.Windowed, *testclock.Clock) {

@@ -1,7 +1,7 @@
 package examples_test
 
 // The examples in this file are the code of docs/security.md, which the doc
-// checker (internal/doccheck) finds here.
+// checker (internal/testkit/doccheck) finds here.
 
 import (
 	"context"

@@ -1,7 +1,7 @@
 package examples_test
 
 // The test in this file is the code of README.md's "testing your code"
-// section, which the doc checker (internal/doccheck) finds here: how an
+// section, which the doc checker (internal/testkit/doccheck) finds here: how an
 // application tests its own code that uses typecache, against a real server
 // started by typecachetest.
 

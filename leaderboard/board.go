@@ -12,8 +12,11 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/typecache/typecache"
+	"github.com/typecache/typecache/internal/clientconn"
 	"github.com/typecache/typecache/internal/keyspace"
+	"github.com/typecache/typecache/internal/observe"
 	"github.com/typecache/typecache/internal/rediscmd"
+	"github.com/typecache/typecache/internal/transport"
 )
 
 // Key kinds of the leaderboard package (see internal/keyspace): a board's
@@ -45,19 +48,20 @@ type Entry struct {
 // with the clock of the process that calls; At reads and writes the board of
 // another time.
 type Board struct {
-	client *typecache.Client
-	redis  rueidis.Client
-	send   rediscmd.Sender // rediscmd.Plain(redis)
-	space  keyspace.Space
-	opts   Options
-	order  string // the scripts' ARGV[1]
-	max    string // Options.MaxSize, the write scripts' ARGV[4]
-	now    func() time.Time
+	conn  *transport.Conn
+	redis rueidis.Client
+	send  rediscmd.Sender // rediscmd.Plain(redis)
+	space keyspace.Space
+	opts  Options
+	order string // the scripts' ARGV[1]
+	max   string // Options.MaxSize, the write scripts' ARGV[4]
+	now   func() time.Time
 
 	current atomic.Pointer[boardKeys] // the keys of the current period, once used
 	fixed   *boardKeys                // an At view's keys; nil: the current period's
 
-	top         *topCache // nil when off, and in At views
+	top         *topCache    // nil when off, and in At views
+	closed      *atomic.Bool // set by Close; shared with the At views
 	unsubscribe func()
 	topRead     func() // set by tests only: Top has read Redis and is about to cache it
 }
@@ -67,7 +71,7 @@ type Board struct {
 // the field, when name or opts is invalid; opts is not modified.
 func New(c *typecache.Client, name string, opts Options) (*Board, error) {
 	if c == nil {
-		return nil, fmt.Errorf("%w: New needs a *typecache.Client, got nil", ErrInvalidOptions)
+		return nil, invalid("New needs a *typecache.Client, got nil")
 	}
 	space, err := keyspace.New(keyspace.Leaderboard, name)
 	if err != nil {
@@ -77,15 +81,20 @@ func New(c *typecache.Client, name string, opts Options) (*Board, error) {
 	if err != nil {
 		return nil, err
 	}
+	conn, err := clientconn.Live(c, ErrClosed)
+	if err != nil {
+		return nil, err
+	}
+	o.Observer = observe.Named(o.Observer, name, Observer(NoopObserver{}))
 	b := &Board{
-		client: c, redis: c.Redis(), send: rediscmd.Plain(c.Redis()), space: space, opts: o,
+		conn: conn, closed: new(atomic.Bool), redis: c.Redis(), send: rediscmd.Plain(c.Redis()), space: space, opts: o,
 		order: "h", max: strconv.Itoa(o.MaxSize), now: time.Now,
 	}
 	if o.Order == LowestFirst {
 		b.order = "l"
 	}
-	if !o.DisableTopCache && c.Tracking() {
-		b.top = &topCache{}
+	if !o.DisableTopCache && b.conn.Tracking() {
+		b.top = newTopCache()
 		b.unsubscribe = c.Subscribe(space.Prefix()+kindSet+"{", b.top)
 	}
 	return b, nil
@@ -102,19 +111,32 @@ func (b *Board) At(t time.Time) *Board {
 		return b
 	}
 	return &Board{
-		client: b.client, redis: b.redis, send: b.send, space: b.space, opts: b.opts,
+		conn: b.conn, closed: b.closed, redis: b.redis, send: b.send, space: b.space, opts: b.opts,
 		order: b.order, max: b.max, now: b.now, fixed: b.keysAt(t),
 	}
 }
 
-// Close stops the Top cache's subscription to invalidations; the board
-// keeps working, reading Top from Redis. Calls after the first, and on At
-// views, do nothing.
+// Close ends the board: it stops the Top cache's subscription to
+// invalidations and drops the cache, and every later call of the board and
+// of its At views returns an error wrapping ErrClosed without contacting
+// Redis. Calls in flight finish. Close does not close the
+// typecache.Client; calls after the first, and on At views, do nothing.
 func (b *Board) Close() {
+	if b.fixed != nil || b.closed.Swap(true) {
+		return
+	}
 	if b.unsubscribe != nil {
 		b.unsubscribe()
-		b.top.stop()
+		b.top.tier.Close() // no invalidation arrives any more
 	}
+}
+
+// refused returns errClosed once the board or its client is closed.
+func (b *Board) refused() error {
+	if b.closed.Load() || b.conn.Closed() {
+		return errClosed
+	}
+	return nil
 }
 
 // boardKeys are the keys of one period's board.
@@ -226,7 +248,7 @@ func (b *Board) write(ctx context.Context, script *rediscmd.Script, member, valu
 	}
 	msg, err := b.exec(ctx, script, k, []string{b.order, k.expiry[0], k.expiry[1], b.max, member, value, mode})
 	if b.top != nil {
-		b.top.Invalidate(k.set)
+		b.top.tier.OwnWrite(k.set)
 	}
 	if err != nil {
 		return nil, err
@@ -302,16 +324,20 @@ func (b *Board) Top(ctx context.Context, n int) ([]Entry, error) {
 		b.opts.Observer.OnTop(false)
 		return b.Page(ctx, 0, n)
 	}
+	if err := b.refused(); err != nil { // before the cache: nothing is served after Close
+		return nil, fmt.Errorf("leaderboard: top %d: %w", n, err)
+	}
 	n = min(n, maxCount)
 	set := b.keys().set
-	entries, gen, ok := b.top.get(set, n)
+	entries, ok := b.top.get(set, n)
 	b.opts.Observer.OnTop(ok)
 	if ok {
 		return entries, nil
 	}
+	tk := b.top.tier.Begin(set)
 	// Not pinned: DoTracked sends it inside MULTI/EXEC, which rueidis never
 	// retries.
-	msg, err := b.guard(ctx, set, func() (rueidis.RedisMessage, error) { return b.client.DoTracked(ctx, b.rangeCmd(set, 0, n)) })
+	msg, err := b.guard(ctx, set, func() (rueidis.RedisMessage, error) { return b.conn.DoTracked(ctx, b.rangeCmd(set, 0, n)) })
 	entries, err = parseRange(msg, err, 0)
 	if err != nil {
 		return nil, fmt.Errorf("leaderboard: top %d: %w", n, err)
@@ -319,7 +345,7 @@ func (b *Board) Top(ctx context.Context, n int) ([]Entry, error) {
 	if b.topRead != nil {
 		b.topRead()
 	}
-	b.top.put(gen, set, n, entries)
+	b.top.put(tk, set, n, entries)
 	return entries, nil
 }
 
@@ -417,7 +443,7 @@ func (b *Board) Remove(ctx context.Context, members ...string) error {
 	k := b.keys()
 	_, err := b.exec(ctx, removeScript, k, append([]string{b.order}, members...))
 	if b.top != nil {
-		b.top.Invalidate(k.set)
+		b.top.tier.OwnWrite(k.set)
 	}
 	if err != nil {
 		return fmt.Errorf("leaderboard: remove: %w", err)
@@ -441,7 +467,7 @@ func (b *Board) Len(ctx context.Context) (int64, error) {
 
 func checkMember(member string) error {
 	if member == "" {
-		return ErrEmptyMember
+		return ErrEmptyKey
 	}
 	return nil
 }

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/typecache/typecache"
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 	"github.com/typecache/typecache/leaderboard"
 )
 
@@ -99,23 +99,23 @@ func TestBadInput(t *testing.T) {
 		want error
 		call func() error
 	}{
-		{"Add empty member", leaderboard.ErrEmptyMember, func() error { return b.Add(background, "", 1) }},
+		{"Add empty member", leaderboard.ErrEmptyKey, func() error { return b.Add(background, "", 1) }},
 		{"Add NaN", leaderboard.ErrInvalidScore, func() error { return b.Add(background, "a", math.NaN()) }},
 		{"Add +Inf", leaderboard.ErrInvalidScore, func() error { return b.Add(background, "a", math.Inf(1)) }},
 		{"Add -Inf", leaderboard.ErrInvalidScore, func() error { return b.Add(background, "a", math.Inf(-1)) }},
 		{"AddIfBetter NaN", leaderboard.ErrInvalidScore, func() error { _, err := b.AddIfBetter(background, "a", math.NaN()); return err }},
-		{"Incr empty member", leaderboard.ErrEmptyMember, func() error { _, err := b.Incr(background, "", 1); return err }},
+		{"Incr empty member", leaderboard.ErrEmptyKey, func() error { _, err := b.Incr(background, "", 1); return err }},
 		{"Incr NaN", leaderboard.ErrInvalidScore, func() error { _, err := b.Incr(background, "a", math.NaN()); return err }},
 		{"Incr Inf", leaderboard.ErrInvalidScore, func() error { _, err := b.Incr(background, "a", math.Inf(1)); return err }},
-		{"Score empty", leaderboard.ErrEmptyMember, func() error { _, err := b.Score(background, ""); return err }},
-		{"Rank empty", leaderboard.ErrEmptyMember, func() error { _, err := b.Rank(background, ""); return err }},
+		{"Score empty", leaderboard.ErrEmptyKey, func() error { _, err := b.Score(background, ""); return err }},
+		{"Rank empty", leaderboard.ErrEmptyKey, func() error { _, err := b.Rank(background, ""); return err }},
 		{"Top 0", leaderboard.ErrInvalidCount, func() error { _, err := b.Top(background, 0); return err }},
 		{"Top -1", leaderboard.ErrInvalidCount, func() error { _, err := b.Top(background, -1); return err }},
 		{"Page n 0", leaderboard.ErrInvalidCount, func() error { _, err := b.Page(background, 0, 0); return err }},
 		{"Page offset -1", leaderboard.ErrInvalidCount, func() error { _, err := b.Page(background, -1, 5); return err }},
 		{"Around n 0", leaderboard.ErrInvalidCount, func() error { _, err := b.Around(background, "a", 0); return err }},
-		{"Around empty", leaderboard.ErrEmptyMember, func() error { _, err := b.Around(background, "", 1); return err }},
-		{"Remove empty", leaderboard.ErrEmptyMember, func() error { return b.Remove(background, "a", "") }},
+		{"Around empty", leaderboard.ErrEmptyKey, func() error { _, err := b.Around(background, "", 1); return err }},
+		{"Remove empty", leaderboard.ErrEmptyKey, func() error { return b.Remove(background, "a", "") }},
 		{"Score absent", leaderboard.ErrNotFound, func() error { _, err := b.Score(background, "nobody"); return err }},
 		{"Rank absent", leaderboard.ErrNotFound, func() error { _, err := b.Rank(background, "nobody"); return err }},
 		{"Around absent", leaderboard.ErrNotFound, func() error { _, err := b.Around(background, "nobody", 2); return err }},

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/typecache/typecache/internal/redistest"
-	"github.com/typecache/typecache/internal/testclock"
+	"github.com/typecache/typecache/internal/testkit/redistest"
+	"github.com/typecache/typecache/internal/testkit/testclock"
 	"github.com/typecache/typecache/leaderboard"
 )
 

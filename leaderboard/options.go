@@ -1,8 +1,6 @@
 package leaderboard
 
 import (
-	"errors"
-	"fmt"
 	"strconv"
 	"time"
 )
@@ -101,32 +99,6 @@ type Options struct {
 	Observer Observer
 }
 
-// Errors returned for bad input, absent members, and when Redis is
-// unavailable.
-var (
-	// ErrInvalidOptions is wrapped by New's errors for invalid options; the
-	// message names the field.
-	ErrInvalidOptions = errors.New("leaderboard: invalid options")
-	// ErrNotFound is returned by Score, Rank and Around for a member that
-	// is not on the board.
-	ErrNotFound = errors.New("leaderboard: member not found")
-	// ErrEmptyMember is returned for an empty member name.
-	ErrEmptyMember = errors.New("leaderboard: empty member")
-	// ErrInvalidScore is returned for a NaN or infinite score or delta, and
-	// by Incr when the sum would not be finite.
-	ErrInvalidScore = errors.New("leaderboard: score must be a finite number")
-	// ErrInvalidCount is returned for a count n below 1 or a negative
-	// offset.
-	ErrInvalidCount = errors.New("leaderboard: invalid count")
-	// ErrPeriodOver is returned for a write to a periodic board whose
-	// period and TTL have both passed: its keys would expire at once.
-	ErrPeriodOver = errors.New("leaderboard: the board's period and TTL are over")
-	// ErrUnavailable is returned (wrapped) at once, without a round trip,
-	// while the client's breaker of the board's Redis node is open (see
-	// typecache.Breaker).
-	ErrUnavailable = errors.New("leaderboard: redis unavailable (circuit open)")
-)
-
 func (o Options) validated() (Options, error) {
 	switch {
 	case o.Order != HighestFirst && o.Order != LowestFirst:
@@ -151,8 +123,4 @@ func (o Options) validated() (Options, error) {
 		o.Observer = NoopObserver{}
 	}
 	return o, nil
-}
-
-func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidOptions}, args...)...)
 }

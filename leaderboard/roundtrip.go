@@ -5,17 +5,21 @@ import (
 
 	"github.com/redis/rueidis"
 
-	"github.com/typecache/typecache"
+	"github.com/typecache/typecache/internal/clientconn"
 	"github.com/typecache/typecache/internal/rediscmd"
 )
 
 // guard makes call, one round trip about the board whose sorted set is
 // set, past the client's breaker of the board's node (both keys of a board
 // live in one slot; typecache.Guard): while it is open, guard fails at once
-// with errCircuitOpen. Every command of a Board goes through here, through
-// exec or do.
+// with errCircuitOpen, and once the board or its client is closed, with
+// errClosed (clientconn.Guard). Every command of a Board goes through here,
+// through exec or do.
 func (b *Board) guard(ctx context.Context, set string, call func() (rueidis.RedisMessage, error)) (rueidis.RedisMessage, error) {
-	return typecache.Guard(ctx, b.client.Breaker(), set, errCircuitOpen, call)
+	if err := b.refused(); err != nil {
+		return rueidis.RedisMessage{}, err
+	}
+	return clientconn.Guard(ctx, b.conn, set, errCircuitOpen, ErrClosed, call)
 }
 
 // exec runs script on the board of keys k with args.
@@ -29,7 +33,3 @@ func (b *Board) exec(ctx context.Context, script *rediscmd.Script, k *boardKeys,
 func (b *Board) do(ctx context.Context, set string, cmd rueidis.Completed) (rueidis.RedisMessage, error) {
 	return b.guard(ctx, set, func() (rueidis.RedisMessage, error) { return b.redis.Do(ctx, cmd).ToMessage() })
 }
-
-// errCircuitOpen is ErrUnavailable as the cause of an error that already
-// says "leaderboard: <op> <member>".
-var errCircuitOpen = rediscmd.CircuitOpen(ErrUnavailable)

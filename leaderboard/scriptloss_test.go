@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/typecache/typecache"
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 	"github.com/typecache/typecache/leaderboard"
 )
 

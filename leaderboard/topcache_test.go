@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 	"github.com/typecache/typecache/leaderboard"
 )
 
@@ -107,29 +107,6 @@ func TestTopReadRacingOwnWrite(t *testing.T) {
 			t.Fatalf("Top after the racing write = %v, %v: the stale read was cached", top, err)
 		}
 	})
-}
-
-// TestTopAfterClose: after Close, which ends the subscription to
-// invalidations, Top reads Redis and sees another client's write at once.
-func TestTopAfterClose(t *testing.T) {
-	s := redistest.Standalone(t)
-	obs := &trims{}
-	name := redistest.Name(t)
-	b, err := leaderboard.New(s.Client(t), name, leaderboard.Options{TTL: time.Hour, Observer: obs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	add(t, b, "a", 1)
-	warmTop(t, b, obs, 5)
-	b.Close()
-	other, err := leaderboard.New(s.Client(t), name, leaderboard.Options{TTL: time.Hour, DisableTopCache: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	add(t, other, "b", 2)
-	if top, err := b.Top(background, 5); err != nil || !slices.Equal(members(top), []string{"b", "a"}) {
-		t.Fatalf("Top after Close = %v, %v; want the other client's write", top, err)
-	}
 }
 
 // TestTopCacheOff: with DisableTopCache every Top reads Redis.

@@ -39,7 +39,7 @@
 //
 // Goroutines of one Locker that want the same name queue inside the
 // process, so one at a time tries in Redis. That waiter, in [Locker.Acquire],
-// reads the lock key's remaining TTL as a tracked read ([typecache.Client.DoTracked]), which asks Redis to report
+// reads the lock key's remaining TTL as a tracked read (MULTI, CLIENT CACHING YES, PTTL, EXEC), which asks Redis to report
 // the key's next change, and then sleeps until the Locker's invalidation
 // subscriber wakes it (release, expiry, deletion, extension), until the
 // key's remaining TTL runs out, or for Options.RecheckInterval at most, in

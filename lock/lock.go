@@ -9,27 +9,11 @@ import (
 	"time"
 
 	"github.com/typecache/typecache"
+	"github.com/typecache/typecache/internal/clientconn"
 	"github.com/typecache/typecache/internal/keyspace"
+	"github.com/typecache/typecache/internal/observe"
 	"github.com/typecache/typecache/internal/rediscmd"
-)
-
-var (
-	// ErrNotAcquired is returned by TryAcquire when the lock is held elsewhere.
-	ErrNotAcquired = errors.New("lock: not acquired, held elsewhere")
-	// ErrNotHeld is returned by Release and Extend when the
-	// lock is no longer held by this Lock (its lease lapsed, its key was
-	// deleted or it was already released). It is also the cause of a lost
-	// lock's Context.
-	ErrNotHeld = errors.New("lock: not held")
-	// ErrReleased is the cause (context.Cause) of a Lock's Context after
-	// Release.
-	ErrReleased = errors.New("lock: released")
-	// ErrClosed is returned by a Locker's methods after Close.
-	ErrClosed = errors.New("lock: locker closed")
-	// ErrUnavailable is returned (wrapped) at once, without a round trip,
-	// while the client's breaker of the lock's Redis node is open (see
-	// typecache.Breaker).
-	ErrUnavailable = errors.New("lock: redis unavailable (circuit open)")
+	"github.com/typecache/typecache/internal/transport"
 )
 
 // errNilLocker is returned by the methods of a nil *Locker, such as the
@@ -49,8 +33,8 @@ const fenceKind = "f"
 // reads the lock key with tracking and is woken when Redis reports that the
 // key changed. Close removes that subscription.
 type Locker struct {
-	client *typecache.Client
-	send   rediscmd.Sender // rediscmd.Plain(client.Direct()): the lease scripts' round trips
+	conn   *transport.Conn
+	send   rediscmd.Sender // rediscmd.Plain(conn.Direct()): the lease scripts' round trips
 	opts   Options
 	args   leaseArgs
 	space  keyspace.Space
@@ -68,7 +52,7 @@ type Locker struct {
 // error wrapping ErrInvalidOptions. opts is not modified.
 func New(c *typecache.Client, opts Options) (*Locker, error) {
 	if c == nil {
-		return nil, fmt.Errorf("%w: New needs a *typecache.Client, got nil", ErrInvalidOptions)
+		return nil, invalid("New needs a *typecache.Client, got nil")
 	}
 	opts, err := opts.validated()
 	if err != nil {
@@ -78,17 +62,23 @@ func New(c *typecache.Client, opts Options) (*Locker, error) {
 	if err != nil {
 		return nil, invalid("Options.Prefix %v", err)
 	}
+	opts.Observer = observe.Named(opts.Observer, opts.Prefix, Observer(NoopObserver{}))
+	conn, err := clientconn.Live(c, ErrClosed)
+	if err != nil {
+		return nil, err
+	}
 	lk := &Locker{
-		client: c, send: rediscmd.Plain(c.Direct()), opts: opts, args: opts.leaseArgs(), space: space,
+		conn: conn, send: rediscmd.Plain(conn.Direct()), opts: opts, args: opts.leaseArgs(), space: space,
 		owners: newOwnerSource(), wakes: newWakeRouter(), turns: newLocalTurns(), closed: make(chan struct{}),
 	}
 	lk.unsub = c.Subscribe(space.Prefix(), lk.wakes)
 	return lk, nil
 }
 
-// Close stops listening for invalidations and makes blocked Acquire calls
-// return ErrClosed. Locks already held are unaffected:
-// they keep being extended until released. Close is idempotent.
+// Close stops listening for invalidations and makes Acquire and TryAcquire,
+// blocked ones included, return ErrClosed. Locks already held are
+// unaffected: they keep being extended until released (their Locker's
+// typecache.Client must stay open for that). Close is idempotent.
 func (lk *Locker) Close() {
 	if lk == nil {
 		return
@@ -188,10 +178,11 @@ func (lk *Locker) keysFor(name string) (lockKeys, error) {
 		return lockKeys{}, ErrClosed
 	default:
 	}
-	// An empty name would give an empty hash tag, and the two keys could
-	// land in different cluster slots.
+	if lk.conn.Closed() {
+		return lockKeys{}, ErrClosed
+	}
 	if name == "" {
-		return lockKeys{}, errors.New("lock: the name must not be empty")
+		return lockKeys{}, ErrEmptyKey
 	}
 	return lockKeys{lock: lk.space.Key("", name), fence: lk.space.Key(fenceKind, name)}, nil
 }

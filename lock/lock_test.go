@@ -14,7 +14,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/typecache/typecache"
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 	"github.com/typecache/typecache/lock"
 )
 
@@ -121,6 +121,9 @@ func TestNilAndEmptyArguments(t *testing.T) {
 				t.Fatalf("got %v, want an argument error", err)
 			}
 		})
+	}
+	if _, err := lk.TryAcquire(ctx, ""); !errors.Is(err, lock.ErrEmptyKey) {
+		t.Fatalf("TryAcquire of an empty name: %v, want ErrEmptyKey", err)
 	}
 	nilLocker.Close()
 	if nilLock.Name() != "" || nilLock.Key() != "" || nilLock.Token() != 0 {
@@ -563,37 +566,59 @@ func TestFenceTTL(t *testing.T) {
 	})
 }
 
+// TestClose: closing the Locker, or its client, wakes a blocked Acquire
+// with ErrClosed and refuses later calls; a lock held across the Locker's
+// Close is still extended and released, one held across the client's Close
+// no longer is.
 func TestClose(t *testing.T) {
-	srv := redistest.Standalone(t)
-	ctx := context.Background()
-	lk, holderSide := twoLockers(t, srv, lock.Options{RecheckInterval: time.Minute})
-	baseline := trackedKeys(t, srv)
-	held, err := holderSide.TryAcquire(ctx, "closing")
-	if err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		name        string
+		closeClient bool
+	}{{"locker", false}, {"client", true}} {
+		closeClient := tc.closeClient
+		t.Run(tc.name, func(t *testing.T) {
+			srv := redistest.Standalone(t)
+			ctx := context.Background()
+			opts := lock.Options{RecheckInterval: time.Minute, Prefix: redistest.Name(t)}
+			client := srv.Client(t)
+			lk, holderSide := newLocker(t, client, opts), newLocker(t, srv.Client(t), opts)
+			baseline := trackedKeys(t, srv)
+			held, err := holderSide.TryAcquire(ctx, "closing")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ownHeld, err := lk.TryAcquire(ctx, "held-across-close")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := lk.Acquire(ctx, "closing"); !errors.Is(err, lock.ErrClosed) {
+					t.Errorf("Acquire across Close = %v, want ErrClosed", err)
+				}
+			}()
+			waitTracked(t, srv, baseline)
+			if closeClient {
+				client.Close()
+			} else {
+				lk.Close()
+			}
+			wg.Wait()
+			if _, err := lk.TryAcquire(ctx, "x"); !errors.Is(err, lock.ErrClosed) {
+				t.Fatalf("TryAcquire after Close = %v, want ErrClosed", err)
+			}
+			err = ownHeld.Extend(ctx, time.Minute)
+			if closeClient && !errors.Is(err, lock.ErrClosed) || !closeClient && err != nil {
+				t.Fatalf("Extend after Close: %v", err)
+			}
+			if closeClient {
+				_ = ownHeld.Release(ctx) // stops its watchdog
+			} else {
+				release(t, ownHeld)
+			}
+			release(t, held)
+		})
 	}
-	ownHeld, err := lk.TryAcquire(ctx, "held-across-close")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if _, err := lk.Acquire(ctx, "closing"); !errors.Is(err, lock.ErrClosed) {
-			t.Errorf("Acquire across Close = %v, want ErrClosed", err)
-		}
-	}()
-	waitTracked(t, srv, baseline)
-	lk.Close()
-	wg.Wait()
-	if _, err := lk.TryAcquire(ctx, "x"); !errors.Is(err, lock.ErrClosed) {
-		t.Fatalf("TryAcquire after Close = %v, want ErrClosed", err)
-	}
-	// A lock held across Close is still extended and released normally.
-	if err := ownHeld.Extend(ctx, time.Minute); err != nil {
-		t.Fatalf("Extend after Close: %v", err)
-	}
-	release(t, ownHeld)
-	release(t, held)
 }

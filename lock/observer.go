@@ -37,6 +37,21 @@ type Observer interface {
 	OnReleased(name string, held time.Duration, err error)
 }
 
+// A NamedObserver is an [Observer] that is told the name of the Locker it
+// observes, so that one value can observe many Lockers and tell them apart
+// (the otel module's observers record it as an attribute). Set it as
+// Options.Observer: New calls WithName once, with Options.Prefix
+// (DefaultPrefix when empty), and the Locker reports to the Observer
+// WithName returns (nil means none), which may be the NamedObserver itself.
+// Every typecache package has a NamedObserver of this shape, named by its
+// instances' names or prefixes.
+type NamedObserver interface {
+	Observer
+	// WithName returns the Observer of the Locker whose Prefix is name. New
+	// calls it before the Locker reports anything.
+	WithName(name string) Observer
+}
+
 // NoopObserver is an [Observer] that does nothing, the default. Embed it in
 // an observer to implement only the methods you need.
 type NoopObserver struct{}

@@ -1,8 +1,6 @@
 package lock
 
 import (
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/typecache/typecache/internal/keyspace"
@@ -19,10 +17,6 @@ const (
 	// invalidation arrives (Options.RecheckInterval zero).
 	DefaultRecheckInterval = time.Second
 )
-
-// ErrInvalidOptions is wrapped by the errors New returns for invalid
-// options; the message names the field.
-var ErrInvalidOptions = errors.New("lock: invalid options")
 
 // Options configures a [Locker]. The zero value is valid: every zero field
 // means the documented default. New copies the options; it never modifies
@@ -66,12 +60,6 @@ type Options struct {
 	// Observer is told about acquisitions, waits, extensions, losses and
 	// releases. Nil means none.
 	Observer Observer
-}
-
-// invalid returns an error wrapping ErrInvalidOptions; format starts with
-// the field's name.
-func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidOptions}, args...)...)
 }
 
 // validated returns a copy of o with every zero field set to its default,

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 )
 
 // newTestLocker returns a Locker on a client of srv, closed when t ends.

@@ -8,7 +8,7 @@ import (
 
 	"github.com/redis/rueidis"
 
-	"github.com/typecache/typecache"
+	"github.com/typecache/typecache/internal/clientconn"
 	"github.com/typecache/typecache/internal/rediscmd"
 )
 
@@ -52,12 +52,12 @@ func (lk *Locker) acquireInTurn(ctx context.Context, name string, keys lockKeys,
 // when read; and, unlike a cached read, it is not retried by rueidis, so a
 // refused connection fails it at once.
 func (lk *Locker) observe(ctx context.Context, name, key string) (held bool, wait time.Duration, err error) {
-	cmd := lk.client.Redis().B().Pttl().Key(key).Build()
-	if !lk.client.Tracking() {
+	cmd := lk.conn.Redis().B().Pttl().Key(key).Build()
+	if !lk.conn.Tracking() {
 		cmd = rediscmd.Retried(cmd) // sent alone, as a read rueidis may retry
 	}
-	reply, err := typecache.Guard(ctx, lk.client.Breaker(), key, errCircuitOpen, func() (rueidis.RedisMessage, error) {
-		return lk.client.DoTracked(ctx, cmd)
+	reply, err := clientconn.Guard(ctx, lk.conn, key, errCircuitOpen, ErrClosed, func() (rueidis.RedisMessage, error) {
+		return lk.conn.DoTracked(ctx, cmd)
 	})
 	if err != nil {
 		return false, 0, fmt.Errorf("lock: read %q: %w", name, err)

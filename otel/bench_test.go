@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/typecache/typecache/cache"
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 )
 
 // BenchmarkCacheLocalHit is the cost the metrics observer adds to the
@@ -15,17 +15,17 @@ func BenchmarkCacheLocalHit(b *testing.B) {
 	srv := redistest.Standalone(b)
 	for _, bb := range []struct {
 		name     string
-		observer func(name string) cache.Observer
+		observer func() cache.Observer
 	}{
-		{"no-observer", func(string) cache.Observer { return nil }},
-		{"otel", func(name string) cache.Observer {
+		{"no-observer", func() cache.Observer { return nil }},
+		{"otel", func() cache.Observer {
 			m, _ := newMetrics(b)
-			return m.CacheObserver(name, nil)
+			return m.CacheObserver(nil)
 		}},
 	} {
 		b.Run(bb.name, func(b *testing.B) {
 			name := redistest.Name(b)
-			c, err := cache.New[string](srv.Client(b), name, cache.Options[string]{TTL: time.Hour, Observer: bb.observer(name)})
+			c, err := cache.New[string](srv.Client(b), name, cache.Options[string]{TTL: time.Hour, Observer: bb.observer()})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -7,6 +7,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/typecache/typecache/cache"
+	"github.com/typecache/typecache/internal/observe"
 )
 
 // Attribute keys of the cache instruments.
@@ -19,42 +20,51 @@ const (
 	errorTypeKey   = attribute.Key("error.type")
 )
 
-// CacheObserver returns a [cache.Observer] for Options.Observer of the
-// cache called name, that records into m's typecache.cache.* instruments
-// with the attribute typecache.cache.name = name, then passes every call
-// on to next (nil means none), so that metrics and a logging or hot-key
-// observer of your own can run together.
+// CacheObserver returns a [cache.Observer] for Options.Observer of a
+// cache, that records into m's typecache.cache.* instruments, then passes
+// every call on to next (nil means none), so that metrics and a logging or
+// hot-key observer of your own can run together. It is a
+// [cache.NamedObserver]: cache.New gives it the cache's name, the value of
+// the attribute typecache.cache.name, and passes the name on to next when
+// next is a NamedObserver too. One value may serve every cache.
 //
 // Keys never become attributes: they are unbounded. When next is a
-// [cache.KeyObserver], the returned observer is one too and hands the keys
-// to next only; otherwise it is not, and the cache spends nothing on keys.
-func (m *Metrics) CacheObserver(name string, next cache.Observer) cache.Observer {
+// [cache.KeyObserver] (after naming), the observer the cache reports to is
+// one too and hands the keys to next only; otherwise it is not, and the
+// cache spends nothing on keys.
+func (m *Metrics) CacheObserver(next cache.Observer) cache.Observer {
 	if m == nil {
 		return next
 	}
+	return m.cacheObserver("", next)
+}
+
+// cacheObserver returns the observer of the cache called name ("" when
+// unnamed), passing calls on to next.
+func (m *Metrics) cacheObserver(name string, next cache.Observer) cache.Observer {
 	if next == nil {
 		next = cache.NoopObserver{}
 	}
-	n := cacheNameKey.String(name)
+	n := newInstance(cacheNameKey, name)
 	o := &cacheObserver{
 		m:                m,
 		next:             next,
-		name:             newAttrs(n),
-		local:            newAttrs(n, tierKey.String(cache.TierLocal.String())),
-		remote:           newAttrs(n, tierKey.String(cache.TierRemote.String())),
-		loadOK:           newAttrs(n, loadResultKey.String("ok")),
-		loadNotFound:     newAttrs(n, loadResultKey.String("not_found")),
-		loadError:        newAttrs(n, loadResultKey.String("error")),
-		staleRefreshing:  newAttrs(n, staleReasonKey.String("refreshing")),
-		staleFailed:      newAttrs(n, staleReasonKey.String("refresh_failed")),
-		errDecode:        newAttrs(n, errorTypeKey.String("decode")),
-		errLoad:          newAttrs(n, errorTypeKey.String("load")),
-		storeTooLarge:    newAttrs(n, errorTypeKey.String("too_large")),
-		storeSuperseded:  newAttrs(n, errorTypeKey.String("superseded")),
-		storeUnavailable: newAttrs(n, errorTypeKey.String("unavailable")),
-		storeOther:       newAttrs(n, errorTypeKey.String("other")),
-		invalidationKey:  newAttrs(n, scopeKey.String("key")),
-		invalidationAll:  newAttrs(n, scopeKey.String("all")),
+		name:             n.with(),
+		local:            n.with(tierKey.String(cache.TierLocal.String())),
+		remote:           n.with(tierKey.String(cache.TierRemote.String())),
+		loadOK:           n.with(loadResultKey.String("ok")),
+		loadNotFound:     n.with(loadResultKey.String("not_found")),
+		loadError:        n.with(loadResultKey.String("error")),
+		staleRefreshing:  n.with(staleReasonKey.String("refreshing")),
+		staleFailed:      n.with(staleReasonKey.String("refresh_failed")),
+		errDecode:        n.with(errorTypeKey.String("decode")),
+		errLoad:          n.with(errorTypeKey.String("load")),
+		storeTooLarge:    n.with(errorTypeKey.String("too_large")),
+		storeSuperseded:  n.with(errorTypeKey.String("superseded")),
+		storeUnavailable: n.with(errorTypeKey.String("unavailable")),
+		storeOther:       n.with(errorTypeKey.String("other")),
+		invalidationKey:  n.with(scopeKey.String("key")),
+		invalidationAll:  n.with(scopeKey.String("all")),
 	}
 	if keys, ok := next.(cache.KeyObserver); ok {
 		return &keyCacheObserver{cacheObserver: o, keys: keys}
@@ -73,6 +83,12 @@ type cacheObserver struct {
 	staleRefreshing, staleFailed, errDecode, errLoad             attrs
 	storeTooLarge, storeSuperseded, storeUnavailable, storeOther attrs
 	invalidationKey, invalidationAll                             attrs
+}
+
+// WithName returns the observer of the cache called name, with next's
+// observer of that name (see cache.NamedObserver).
+func (o *cacheObserver) WithName(name string) cache.Observer {
+	return o.m.cacheObserver(name, observe.Named(o.next, name, cache.Observer(cache.NoopObserver{})))
 }
 
 func (o *cacheObserver) OnHit(tier cache.Tier) {

@@ -18,18 +18,25 @@ import (
 	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/cache"
 	"github.com/typecache/typecache/internal/keyspace"
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 	"github.com/typecache/typecache/otel"
 )
 
 // cacheTally is the observer the metrics observer passes calls on to: it
-// holds what the cache reported, to compare with what was recorded.
+// holds what the cache reported, to compare with what was recorded, and the
+// name cache.New gave it (on the test's goroutine).
 type cacheTally struct {
 	cache.NoopObserver
+	name          string
 	mu            sync.Mutex
 	loadSeconds   float64
 	all, byKey    int
 	stale, failed int
+}
+
+func (c *cacheTally) WithName(name string) cache.Observer {
+	c.name = name
+	return c
 }
 
 func (c *cacheTally) OnLoad(d time.Duration, _ error) {
@@ -87,7 +94,7 @@ func TestCacheInstruments(t *testing.T) {
 		m, reader := newMetrics(t)
 		name := redistest.Name(t)
 		tally := &cacheTally{}
-		c := newCache(t, srv.Client(t), name, cache.Options[string]{StaleTTL: time.Hour, MaxValueBytes: 64, Observer: m.CacheObserver(name, tally)})
+		c := newCache(t, srv.Client(t), name, cache.Options[string]{StaleTTL: time.Hour, MaxValueBytes: 64, Observer: m.CacheObserver(tally)})
 		other := newCache(t, srv.Client(t), name, cache.Options[string]{})
 
 		for _, f := range []struct {
@@ -183,28 +190,24 @@ func TestCacheInstruments(t *testing.T) {
 		scope := func(s string) string { return set(n, attribute.String("typecache.cache.invalidation.scope", s)) }
 		reason := func(r string) string { return set(n, attribute.String("typecache.cache.stale.reason", r)) }
 		loadErrors := int64(st.LoadErrors) // the failed load and each failed refresh
+		if tally.name != name {
+			t.Errorf("the observer passed on was named %q, want the cache's name %q", tally.name, name)
+		}
 		if loadErrors < 2 || tally.stale == 0 || tally.failed == 0 || st.LocalHits == 0 || st.RemoteHits == 0 {
 			t.Fatalf("the test did not drive every event: %+v, tally %+v", st, tally)
 		}
-		for _, tt := range []struct {
-			name string
-			want map[string]int64
-		}{
-			{"typecache.cache.hits", map[string]int64{
+		s.expectSums(t, map[string]map[string]int64{
+			"typecache.cache.hits": {
 				set(n, attribute.String("typecache.cache.tier", "local")):  int64(st.LocalHits),
 				set(n, attribute.String("typecache.cache.tier", "remote")): int64(st.RemoteHits),
-			}},
-			{"typecache.cache.misses", map[string]int64{set(n): int64(st.Misses)}},
-			{"typecache.cache.loads", map[string]int64{result("ok"): 3, result("not_found"): 1, result("error"): loadErrors}},
-			{"typecache.cache.errors", map[string]int64{errorType("load"): loadErrors, errorType("decode"): 1}},
-			{"typecache.cache.store.failures", map[string]int64{errorType("too_large"): 1, errorType("superseded"): 1}},
-			{"typecache.cache.stale", map[string]int64{reason("refreshing"): int64(tally.stale), reason("refresh_failed"): int64(tally.failed)}},
-			{"typecache.cache.invalidations", map[string]int64{scope("key"): int64(tally.byKey), scope("all"): int64(tally.all)}},
-		} {
-			if diff := cmp.Diff(tt.want, s.sums(t, tt.name)); diff != "" {
-				t.Errorf("%s (-want +got):\n%s", tt.name, diff)
-			}
-		}
+			},
+			"typecache.cache.misses":         {set(n): int64(st.Misses)},
+			"typecache.cache.loads":          {result("ok"): 3, result("not_found"): 1, result("error"): loadErrors},
+			"typecache.cache.errors":         {errorType("load"): loadErrors, errorType("decode"): 1},
+			"typecache.cache.store.failures": {errorType("too_large"): 1, errorType("superseded"): 1},
+			"typecache.cache.stale":          {reason("refreshing"): int64(tally.stale), reason("refresh_failed"): int64(tally.failed)},
+			"typecache.cache.invalidations":  {scope("key"): int64(tally.byKey), scope("all"): int64(tally.all)},
+		})
 		if got := st.Misses; got < 5 {
 			t.Errorf("Stats.Misses = %d, want at least the 5 loads' misses", got)
 		}
@@ -237,7 +240,7 @@ func TestCacheBreakerOpens(t *testing.T) {
 	m, reader := newMetrics(t)
 	srv := redistest.NewStandalone(t)
 	name := redistest.Name(t)
-	c := newCache(t, srv.Client(t, typecache.WithBreaker(1, 0)), name, cache.Options[string]{Observer: m.CacheObserver(name, nil)})
+	c := newCache(t, srv.Client(t, typecache.WithBreaker(1, 0)), name, cache.Options[string]{Observer: m.CacheObserver(nil)})
 	srv.Stop()
 	for range 3 {
 		if _, err := c.Get(background, "k"); err == nil {
@@ -255,7 +258,7 @@ func TestCacheBreakerOpens(t *testing.T) {
 // milliseconds are reported directly).
 func TestCacheStoreFailureCauses(t *testing.T) {
 	m, reader := newMetrics(t)
-	obs := m.CacheObserver("c", nil)
+	obs := m.CacheObserver(nil).(cache.NamedObserver).WithName("c")
 	for _, err := range []error{
 		fmt.Errorf("cache: store %q: %w", "k", cache.ErrTooLarge),
 		cache.ErrSuperseded,
@@ -293,20 +296,40 @@ func (l *keyLog) add(s string) {
 	l.keys = append(l.keys, s)
 }
 
-// TestCacheObserverPassesKeysOn: with a KeyObserver as next, the metrics
-// observer is a KeyObserver that hands the keys to next, and no key reaches
-// an attribute; with a plain Observer, it is not a KeyObserver.
+// keysWhenNamed is a cache.NamedObserver whose observer of a name wants
+// keys, though it does not.
+type keysWhenNamed struct{ cache.NoopObserver }
+
+func (keysWhenNamed) WithName(string) cache.Observer { return &keyLog{} }
+
+// TestCacheObserverPassesKeysOn: with a KeyObserver as next (once named),
+// the metrics observer is a KeyObserver that hands the keys to next, and no
+// key reaches an attribute; with a plain Observer, it is not a KeyObserver.
 func TestCacheObserverPassesKeysOn(t *testing.T) {
 	m, reader := newMetrics(t)
-	if _, ok := m.CacheObserver("plain", cache.NoopObserver{}).(cache.KeyObserver); ok {
-		t.Error("the observer of a plain next is a KeyObserver: the cache would spend on keys for nothing")
-	}
-	if _, ok := m.CacheObserver("none", nil).(cache.KeyObserver); ok {
-		t.Error("the observer without next is a KeyObserver")
+	for _, tt := range []struct {
+		name                   string
+		next                   cache.Observer
+		unnamedKeys, namedKeys bool
+	}{
+		{"plain next", cache.NoopObserver{}, false, false},
+		{"no next", nil, false, false},
+		{"KeyObserver next", &keyLog{}, true, true},
+		{"next whose named observer is a KeyObserver", keysWhenNamed{}, false, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			unnamed := m.CacheObserver(tt.next)
+			_, unnamedKeys := unnamed.(cache.KeyObserver)
+			_, namedKeys := unnamed.(cache.NamedObserver).WithName("c").(cache.KeyObserver)
+			if unnamedKeys != tt.unnamedKeys || namedKeys != tt.namedKeys {
+				t.Errorf("KeyObserver: unnamed %v, named %v; want %v, %v (one without a KeyObserver to pass keys to makes the cache spend on keys for nothing)",
+					unnamedKeys, namedKeys, tt.unnamedKeys, tt.namedKeys)
+			}
+		})
 	}
 	name := redistest.Name(t)
 	keys := &keyLog{}
-	c := newCache(t, redistest.Standalone(t).Client(t), name, cache.Options[string]{Observer: m.CacheObserver(name, keys)})
+	c := newCache(t, redistest.Standalone(t).Client(t), name, cache.Options[string]{Observer: m.CacheObserver(keys)})
 	const secret = "user-4242-personal"
 	if _, err := c.Fetch(background, secret, loader("v", nil)); err != nil {
 		t.Fatal(err)
@@ -329,8 +352,9 @@ func TestCacheObserverPassesKeysOn(t *testing.T) {
 func TestNilMetrics(t *testing.T) {
 	var m *otel.Metrics
 	tally := &cacheTally{}
-	if m.CacheObserver("c", tally) != cache.Observer(tally) || m.CacheObserver("c", nil) != nil ||
-		m.LockObserver("l", nil) != nil || m.RateLimitObserver("r", nil) != nil || m.SessionObserver("s", nil) != nil {
+	if m.CacheObserver(tally) != cache.Observer(tally) || m.CacheObserver(nil) != nil ||
+		m.LockObserver(nil) != nil || m.RateLimitObserver(nil) != nil || m.SessionObserver(nil) != nil ||
+		m.CounterObserver(nil) != nil || m.LeaderboardObserver(nil) != nil {
 		t.Error("a nil Metrics returned an observer of its own")
 	}
 }

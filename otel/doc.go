@@ -7,10 +7,34 @@
 //
 // [NewMetrics] creates the instruments once from a MeterProvider; its
 // methods [Metrics.CacheObserver], [Metrics.LockObserver],
-// [Metrics.RateLimitObserver] and [Metrics.SessionObserver] return the
-// observer to set as Options.Observer of one cache, Locker, limiter or
-// session store, named by an attribute. Each takes an observer of your own
-// to pass every call on to (a logger, a hot-key finder), or nil.
+// [Metrics.RateLimitObserver], [Metrics.SessionObserver],
+// [Metrics.CounterObserver] and [Metrics.LeaderboardObserver] return the
+// observer to set as Options.Observer of a cache, Locker, limiter, session
+// store, counter or leaderboard. Each takes an observer of your own to pass
+// every call on to (a logger, a hot-key finder), or nil.
+//
+// The instance's name is not given to them: each is its package's
+// NamedObserver (cache.NamedObserver, lock.NamedObserver, …), so the
+// package's New tells it the name of the instance it observes — the name
+// given to cache.New, counter.New or leaderboard.New, or the Options.Prefix
+// of a Locker, limiter or session store — and the observer records it as
+// the instance's attribute, and passes it on to your observer when that is
+// a NamedObserver too. One observer value may serve several instances; each
+// New derives the observer of its own name. An observer that no New named
+// (one wrapped in an observer of yours that does not pass WithName on)
+// records without the instance's attribute.
+//
+// For example, with the name typed once:
+//
+//	metrics, err := otel.NewMetrics(nil) // the global MeterProvider
+//	if err != nil {
+//		return err
+//	}
+//	users, err := cache.New[User](client, "user", cache.Options[User]{
+//		TTL:      time.Hour,
+//		Observer: metrics.CacheObserver(nil), // typecache.cache.name = "user"
+//	})
+//
 // [TraceLoader] and [TraceBatchLoader] wrap a cache.Loader or
 // cache.BatchLoader so that each load runs in a span: observers have no
 // context, loaders do.
@@ -24,34 +48,43 @@
 // Every instrument is a cumulative Int64Counter unless its unit is s (a
 // Float64Histogram). The attribute that names the instance is on every
 // point of its package's instruments: typecache.cache.name,
-// typecache.lock.locker, typecache.ratelimit.limiter and
-// typecache.session.store, whose value is the name given to the …Observer
-// method (give the cache's name in cache.New, the others' Options.Prefix). Keys, lock names, user ids, session ids and tokens
-// are never attributes: they are unbounded, and some are personal data or
-// secrets.
+// typecache.lock.locker, typecache.ratelimit.limiter,
+// typecache.session.store, typecache.counter.name and
+// typecache.leaderboard.name, whose value is the name or prefix New gave
+// the observer. The number of series stays bounded because instance names
+// are: a program declares its caches, limiters and boards, and should not
+// make one per user or per request. Keys, members, lock names, user ids,
+// session ids and tokens are never attributes: they are unbounded, and
+// some are personal data or secrets.
 //
-//	instrument                       unit            attributes besides the name, and their values
-//	typecache.cache.hits             {hit}           typecache.cache.tier: local, remote
-//	typecache.cache.misses           {miss}          -
-//	typecache.cache.loads            {load}          typecache.cache.load.result: ok, not_found, error
-//	typecache.cache.load.duration    s               typecache.cache.load.result
-//	typecache.cache.stale            {value}         typecache.cache.stale.reason: refreshing, refresh_failed
-//	typecache.cache.errors           {error}         error.type: load, decode
-//	typecache.cache.store.failures   {value}         error.type: too_large, superseded, unavailable, other
-//	typecache.cache.invalidations    {invalidation}  typecache.cache.invalidation.scope: key, all
-//	typecache.cache.breaker.opens    {open}          -
-//	typecache.lock.acquisitions      {acquisition}   typecache.lock.result: acquired, not_acquired, gave_up, error
-//	typecache.lock.wait.duration     s               typecache.lock.result (as acquisitions)
-//	typecache.lock.extensions        {extension}     typecache.lock.result: ok, error
-//	typecache.lock.losses            {loss}          -
-//	typecache.lock.releases          {release}       typecache.lock.result: ok, error
-//	typecache.lock.held.duration     s               typecache.lock.result (as releases)
-//	typecache.ratelimit.decisions    {request}       typecache.ratelimit.outcome: allowed, denied, denied_locally, fail_open, fail_closed
-//	typecache.ratelimit.errors       {error}         -
-//	typecache.session.events         {session}       typecache.session.event: created, loaded, saved, conflict, regenerated, destroyed, rejected;
-//	                                                 with loaded, typecache.session.tier: local, remote;
-//	                                                 with rejected, typecache.session.reject.reason: malformed, unknown, tampered, undecodable
-//	typecache.session.errors         {error}         typecache.session.operation: get, create, save, regenerate, destroy, revoke, list, other
+//	instrument                            unit            attributes besides the name, and their values
+//	typecache.cache.hits                  {hit}           typecache.cache.tier: local, remote
+//	typecache.cache.misses                {miss}          -
+//	typecache.cache.loads                 {load}          typecache.cache.load.result: ok, not_found, error
+//	typecache.cache.load.duration         s               typecache.cache.load.result
+//	typecache.cache.stale                 {value}         typecache.cache.stale.reason: refreshing, refresh_failed
+//	typecache.cache.errors                {error}         error.type: load, decode
+//	typecache.cache.store.failures        {value}         error.type: too_large, superseded, unavailable, other
+//	typecache.cache.invalidations         {invalidation}  typecache.cache.invalidation.scope: key, all
+//	typecache.cache.breaker.opens         {open}          -
+//	typecache.lock.acquisitions           {acquisition}   typecache.lock.result: acquired, not_acquired, gave_up, error
+//	typecache.lock.wait.duration          s               typecache.lock.result (as acquisitions)
+//	typecache.lock.extensions             {extension}     typecache.lock.result: ok, error
+//	typecache.lock.losses                 {loss}          -
+//	typecache.lock.releases               {release}       typecache.lock.result: ok, error
+//	typecache.lock.held.duration          s               typecache.lock.result (as releases)
+//	typecache.ratelimit.decisions         {request}       typecache.ratelimit.outcome: allowed, denied, denied_locally, fail_open, fail_closed
+//	typecache.ratelimit.errors            {error}         -
+//	typecache.session.events              {session}       typecache.session.event: created, loaded, saved, conflict, regenerated, destroyed, rejected;
+//	                                                      with loaded, typecache.session.tier: local, remote;
+//	                                                      with rejected, typecache.session.reject.reason: malformed, unknown, tampered, undecodable
+//	typecache.session.errors              {error}         typecache.session.operation: get, create, save, regenerate, destroy, revoke, list, other
+//	typecache.counter.flushes             {flush}         typecache.counter.flush.result: ok, error
+//	typecache.counter.flush.keys          {key}           typecache.counter.flush.result
+//	typecache.counter.flush.duration      s               typecache.counter.flush.result
+//	typecache.counter.reads               {read}          typecache.counter.tier: local, remote
+//	typecache.leaderboard.top.reads       {read}          typecache.leaderboard.tier: local, remote
+//	typecache.leaderboard.members.trimmed {member}        -
 //
 // What they count:
 //
@@ -99,6 +132,16 @@
 //     counts tokens that named no session, by reason.
 //   - session.errors: failures to reach Redis or unexpected replies, by
 //     the operation that met them.
+//   - counter.flushes, counter.flush.keys, counter.flush.duration: flushes
+//     of a Counter's Buffered views that had deltas to send, the keys each
+//     sent and how long it took, by result: error when a key's delta was
+//     dropped or kept for the next flush. Bounds as load.duration.
+//   - counter.reads: Get calls of Buffered views with a read cache: local
+//     when the read cache answered, remote when Get took a round trip.
+//   - leaderboard.top.reads: Top calls: local when the board's local
+//     cache answered, remote otherwise (At views, the cache off).
+//   - leaderboard.members.trimmed: members removed by writes that took the
+//     board past Options.MaxSize.
 //
 // # Spans
 //

@@ -2,14 +2,20 @@ package otel_test
 
 import (
 	"context"
+	"fmt"
 	"log"
 	"log/slog"
 	"time"
 
 	otelglobal "go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/cache"
+	"github.com/typecache/typecache/counter"
+	"github.com/typecache/typecache/leaderboard"
 	"github.com/typecache/typecache/lock"
 	typecacheotel "github.com/typecache/typecache/otel"
 	"github.com/typecache/typecache/ratelimit"
@@ -19,8 +25,9 @@ import (
 // User is the examples' value type.
 type User struct{ ID, Name string }
 
-// Each cache, Locker, limiter and session store gets an observer of one
-// Metrics, named as its instance is.
+// Each cache, Locker, limiter, session store, counter and leaderboard gets
+// an observer of one Metrics; its New names it after the instance (a name,
+// or Options.Prefix), so the name is typed once.
 func Example() {
 	var client *typecache.Client // from typecache.NewClient
 
@@ -32,32 +39,41 @@ func Example() {
 	}
 	users, err := cache.New[User](client, "user", cache.Options[User]{
 		TTL:      time.Hour,
-		Observer: metrics.CacheObserver("user", nil),
+		Observer: metrics.CacheObserver(nil), // typecache.cache.name="user"
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer users.Close()
-	locks, err := lock.New(client, lock.Options{Prefix: "jobs", Observer: metrics.LockObserver("jobs", nil)})
+	locks, err := lock.New(client, lock.Options{Prefix: "jobs", Observer: metrics.LockObserver(nil)})
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer locks.Close()
 	limiter, err := ratelimit.New(client, ratelimit.Options{
 		Limit: 100, Period: time.Minute, Prefix: "api",
-		Observer: metrics.RateLimitObserver("api", nil),
+		Observer: metrics.RateLimitObserver(nil),
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
 	sessions, err := session.New(client, session.Options[User]{
 		Prefix:   "web",
-		Observer: metrics.SessionObserver("web", session.LogObserver(slog.Default())), // metrics and an audit log
+		Observer: metrics.SessionObserver(session.LogObserver(slog.Default())), // metrics and an audit log
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
-	_, _ = limiter, sessions
+	views, err := counter.New(client, "views", counter.Options{TTL: 24 * time.Hour, Observer: metrics.CounterObserver(nil)})
+	if err != nil {
+		log.Fatal(err)
+	}
+	scores, err := leaderboard.New(client, "scores", leaderboard.Options{TTL: 30 * 24 * time.Hour, Observer: metrics.LeaderboardObserver(nil)})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer scores.Close()
+	_, _, _ = limiter, sessions, views
 }
 
 // hotKeys is a cache.KeyObserver that logs the keys of loads, to find the
@@ -78,7 +94,7 @@ func ExampleMetrics_CacheObserver() {
 
 	users, err := cache.New[User](client, "user", cache.Options[User]{
 		TTL:      time.Hour,
-		Observer: metrics.CacheObserver("user", hotKeys{}),
+		Observer: metrics.CacheObserver(hotKeys{}),
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -101,4 +117,49 @@ func ExampleTraceLoader() {
 		return users.Fetch(ctx, id, loader)
 	}
 	_ = handle
+}
+
+// flushLog is a counter.NamedObserver of your own: it logs flushes with
+// the name of their Counter, which it learns as the metrics observer does.
+type flushLog struct {
+	counter.NoopObserver
+	name string
+}
+
+func (l flushLog) WithName(name string) counter.Observer { return flushLog{name: name} }
+
+func (l flushLog) OnFlush(keys int, _ time.Duration, err error) {
+	fmt.Printf("%s: flushed %d keys, err %v\n", l.name, keys, err)
+}
+
+// A Counter's New tells its observer the Counter's name, and the metrics
+// observer passes the name on to an observer of yours that asks for it too.
+// Here New's call is made by hand, without a Redis server, and the points
+// are read back from the SDK.
+func ExampleMetrics_CounterObserver() {
+	reader := sdkmetric.NewManualReader()
+	metrics, err := typecacheotel.NewMetrics(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)))
+	if err != nil {
+		log.Fatal(err)
+	}
+	observer := metrics.CounterObserver(flushLog{}) // Options.Observer of counter.New(client, "views", …)
+
+	views := observer.(counter.NamedObserver).WithName("views") // what counter.New does
+	views.OnFlush(3, 2*time.Millisecond, nil)                   // a Buffered's flush of 3 keys
+
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		log.Fatal(err)
+	}
+	for _, m := range rm.ScopeMetrics[0].Metrics {
+		if sum, ok := m.Data.(metricdata.Sum[int64]); ok {
+			for _, p := range sum.DataPoints {
+				fmt.Println(m.Name, p.Attributes.Encoded(attribute.DefaultEncoder()), p.Value)
+			}
+		}
+	}
+	// Output:
+	// views: flushed 3 keys, err <nil>
+	// typecache.counter.flushes typecache.counter.flush.result=ok,typecache.counter.name=views 1
+	// typecache.counter.flush.keys typecache.counter.flush.result=ok,typecache.counter.name=views 3
 }

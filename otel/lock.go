@@ -7,6 +7,7 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 
+	"github.com/typecache/typecache/internal/observe"
 	"github.com/typecache/typecache/lock"
 )
 
@@ -16,24 +17,32 @@ const (
 	lockResultKey = attribute.Key("typecache.lock.result")
 )
 
-// LockObserver returns a [lock.Observer] for Options.Observer of the Locker
-// whose Prefix is name, that records into m's typecache.lock.*
-// instruments with the attribute typecache.lock.locker = name, then passes
-// every call on to next (nil means none). Lock names never become
-// attributes: they are unbounded. Fencing tokens are not recorded.
-func (m *Metrics) LockObserver(name string, next lock.Observer) lock.Observer {
+// LockObserver returns a [lock.Observer] for Options.Observer of a
+// Locker, that records into m's typecache.lock.* instruments, then passes
+// every call on to next (nil means none). It is a [lock.NamedObserver]:
+// lock.New gives it the Locker's Prefix, the value of the attribute
+// typecache.lock.locker, and passes it on to next when next is a
+// NamedObserver too. Lock names never become attributes: they are
+// unbounded. Fencing tokens are not recorded.
+func (m *Metrics) LockObserver(next lock.Observer) lock.Observer {
 	if m == nil {
 		return next
 	}
+	return m.lockObserver("", next)
+}
+
+// lockObserver returns the observer of the Locker whose Prefix is name (""
+// when unnamed), passing calls on to next.
+func (m *Metrics) lockObserver(name string, next lock.Observer) *lockObserver {
 	if next == nil {
 		next = lock.NoopObserver{}
 	}
-	n := lockerKey.String(name)
-	result := func(v string) attrs { return newAttrs(n, lockResultKey.String(v)) }
+	n := newInstance(lockerKey, name)
+	result := func(v string) attrs { return n.with(lockResultKey.String(v)) }
 	return &lockObserver{
 		m:           m,
 		next:        next,
-		name:        newAttrs(n),
+		name:        n.with(),
 		acquired:    result("acquired"),
 		notAcquired: result("not_acquired"),
 		gaveUp:      result("gave_up"),
@@ -47,6 +56,12 @@ type lockObserver struct {
 	next lock.Observer
 
 	name, acquired, notAcquired, gaveUp, failed, ok attrs
+}
+
+// WithName returns the observer of the Locker whose Prefix is name, with
+// next's observer of that name (see lock.NamedObserver).
+func (o *lockObserver) WithName(name string) lock.Observer {
+	return o.m.lockObserver(name, observe.Named(o.next, name, lock.Observer(lock.NoopObserver{})))
 }
 
 func (o *lockObserver) OnAcquired(name string, token int64, waited time.Duration) {

@@ -11,15 +11,22 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"go.opentelemetry.io/otel/attribute"
 
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 	"github.com/typecache/typecache/lock"
 )
 
-// lockTally sums the durations a Locker reported.
+// lockTally sums the durations a Locker reported, and holds the name
+// lock.New gave it (on the test's goroutine).
 type lockTally struct {
 	lock.NoopObserver
+	name         string
 	mu           sync.Mutex
 	waited, held float64
+}
+
+func (l *lockTally) WithName(name string) lock.Observer {
+	l.name = name
+	return l
 }
 
 func (l *lockTally) OnAcquired(_ string, _ int64, waited time.Duration) { l.addWait(waited) }
@@ -55,7 +62,7 @@ func TestLockInstruments(t *testing.T) {
 			t.Cleanup(lk.Close)
 			return lk
 		}
-		lk, other := locker(m.LockObserver(name, tally)), locker(nil)
+		lk, other := locker(m.LockObserver(tally)), locker(nil)
 		must := func(err error) {
 			t.Helper()
 			if err != nil {
@@ -92,21 +99,17 @@ func TestLockInstruments(t *testing.T) {
 		s := collect(t, reader)
 		tally.mu.Lock()
 		defer tally.mu.Unlock()
+		if tally.name != name {
+			t.Errorf("the observer passed on was named %q, want the Locker's prefix %q", tally.name, name)
+		}
 		n := attribute.String("typecache.lock.locker", name)
 		result := func(r string) string { return set(n, attribute.String("typecache.lock.result", r)) }
-		for _, tt := range []struct {
-			name string
-			want map[string]int64
-		}{
-			{"typecache.lock.acquisitions", map[string]int64{result("acquired"): 2, result("not_acquired"): 1, result("gave_up"): 1}},
-			{"typecache.lock.extensions", map[string]int64{result("ok"): 1}},
-			{"typecache.lock.losses", map[string]int64{set(n): 1}},
-			{"typecache.lock.releases", map[string]int64{result("ok"): 1}},
-		} {
-			if diff := cmp.Diff(tt.want, s.sums(t, tt.name)); diff != "" {
-				t.Errorf("%s (-want +got):\n%s", tt.name, diff)
-			}
-		}
+		s.expectSums(t, map[string]map[string]int64{
+			"typecache.lock.acquisitions": {result("acquired"): 2, result("not_acquired"): 1, result("gave_up"): 1},
+			"typecache.lock.extensions":   {result("ok"): 1},
+			"typecache.lock.losses":       {set(n): 1},
+			"typecache.lock.releases":     {result("ok"): 1},
+		})
 		for _, tt := range []struct {
 			name   string
 			counts map[string]uint64

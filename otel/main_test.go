@@ -4,11 +4,12 @@ import (
 	"context"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 	"github.com/typecache/typecache/otel"
 )
 
@@ -71,6 +72,17 @@ func (s snapshot) sums(t *testing.T, name string) map[string]int64 {
 		points[set(p.Attributes.ToSlice()...)] = p.Value
 	}
 	return points
+}
+
+// expectSums compares the points of each monotonic int64 counter in want,
+// by instrument name, with want's, attribute sets included.
+func (s snapshot) expectSums(t *testing.T, want map[string]map[string]int64) {
+	t.Helper()
+	for name, points := range want {
+		if diff := cmp.Diff(points, s.sums(t, name)); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", name, diff)
+		}
+	}
 }
 
 // histogram returns the points of the float64 histogram name, by attribute

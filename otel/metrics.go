@@ -15,7 +15,8 @@ import (
 const ScopeName = "github.com/typecache/typecache/otel"
 
 // loadBuckets are the bounds, in seconds, of the load duration histogram:
-// from a 1 ms key-value lookup to a 10 s report query.
+// from a 1 ms key-value lookup to a 10 s report query; also those of the
+// counter flush duration, from one round trip to a flush's 5 s timeout.
 var loadBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
 
 // lockBuckets are the bounds, in seconds, of the lock wait and hold
@@ -24,11 +25,12 @@ var lockBuckets = []float64{0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60
 
 // Metrics holds the instruments of every typecache package, created once
 // from a MeterProvider; its …Observer methods return the observers that
-// record into them, one per cache, limiter or store. A Metrics is safe for
-// concurrent use by multiple goroutines, and so are its observers; build
-// one per MeterProvider and share it. The …Observer methods of a nil
-// *Metrics return the observer they are given to pass calls on to (nil
-// included): metrics can be optional without a branch at every New.
+// record into them, which each package's New names after its instance. A
+// Metrics is safe for concurrent use by multiple goroutines, and so are
+// its observers; build one per MeterProvider and share it. The …Observer
+// methods of a nil *Metrics return the observer they are given to pass
+// calls on to (nil included): metrics can be optional without a branch at
+// every New.
 type Metrics struct {
 	cacheHits, cacheMisses, cacheLoads, cacheStale     metric.Int64Counter
 	cacheErrors, cacheStoreFailures, cacheInvalidation metric.Int64Counter
@@ -41,6 +43,11 @@ type Metrics struct {
 	rateDecisions, rateErrors metric.Int64Counter
 
 	sessionEvents, sessionErrors metric.Int64Counter
+
+	counterFlushes, counterFlushKeys, counterReads metric.Int64Counter
+	counterFlushDuration                           metric.Float64Histogram
+
+	boardTopReads, boardTrimmed metric.Int64Counter
 }
 
 // NewMetrics creates the instruments listed in the package documentation
@@ -78,6 +85,15 @@ func NewMetrics(provider metric.MeterProvider) (*Metrics, error) {
 
 		sessionEvents: b.counter("typecache.session.events", "{session}", "Sessions by life-cycle event."),
 		sessionErrors: b.counter("typecache.session.errors", "{error}", "Failures to reach Redis or unexpected replies, by operation."),
+
+		counterFlushes:   b.counter("typecache.counter.flushes", "{flush}", "Flushes of Buffered counters, by result."),
+		counterFlushKeys: b.counter("typecache.counter.flush.keys", "{key}", "Keys sent by flushes of Buffered counters, by the flush's result."),
+		counterFlushDuration: b.histogram("typecache.counter.flush.duration", "s", "Duration of flushes of Buffered counters, by result.",
+			metric.WithExplicitBucketBoundaries(loadBuckets...)),
+		counterReads: b.counter("typecache.counter.reads", "{read}", "Get calls of Buffered counters with a read cache, by tier."),
+
+		boardTopReads: b.counter("typecache.leaderboard.top.reads", "{read}", "Top calls, by tier."),
+		boardTrimmed:  b.counter("typecache.leaderboard.members.trimmed", "{member}", "Members removed by writes because the board was past its MaxSize."),
 	}
 	if b.err != nil {
 		return nil, b.err
@@ -116,6 +132,22 @@ func newAttrs(kvs ...attribute.KeyValue) attrs {
 	o := metric.WithAttributeSet(attribute.NewSet(kvs...))
 	return attrs{add: []metric.AddOption{o}, record: []metric.RecordOption{o}}
 }
+
+// instance is the attribute that names the instance an observer records
+// for (key = the name its package gave), or none for an observer no
+// package has named: one returned by a …Observer method and not yet passed
+// through its package's New.
+type instance []attribute.KeyValue
+
+func newInstance(key attribute.Key, name string) instance {
+	if name == "" {
+		return nil
+	}
+	return instance{key.String(name)}
+}
+
+// with returns the attribute set of the instance's attribute and kvs.
+func (i instance) with(kvs ...attribute.KeyValue) attrs { return newAttrs(append(kvs, i...)...) }
 
 // count adds n to c under a.
 func count(c metric.Int64Counter, n int64, a attrs) { c.Add(context.Background(), n, a.add...) }

@@ -3,6 +3,7 @@ package otel
 import (
 	"go.opentelemetry.io/otel/attribute"
 
+	"github.com/typecache/typecache/internal/observe"
 	"github.com/typecache/typecache/ratelimit"
 )
 
@@ -13,26 +14,34 @@ const (
 )
 
 // RateLimitObserver returns a [ratelimit.Observer] for Options.Observer of
-// the limiter whose Prefix is name, that records into m's
-// typecache.ratelimit.* instruments with the attribute
-// typecache.ratelimit.limiter = name, then passes every call on to next (nil
-// means none). Keys (client addresses, user ids) never become attributes:
-// they are unbounded and may be personal data.
+// a limiter, that records into m's typecache.ratelimit.* instruments, then
+// passes every call on to next (nil means none). It is a
+// [ratelimit.NamedObserver]: ratelimit.New gives it the limiter's Prefix,
+// the value of the attribute typecache.ratelimit.limiter, and passes it on
+// to next when next is a NamedObserver too. Keys (client addresses, user
+// ids) never become attributes: they are unbounded and may be personal
+// data.
 //
 // Each decision counts once, whatever its cost.
-func (m *Metrics) RateLimitObserver(name string, next ratelimit.Observer) ratelimit.Observer {
+func (m *Metrics) RateLimitObserver(next ratelimit.Observer) ratelimit.Observer {
 	if m == nil {
 		return next
 	}
+	return m.rateLimitObserver("", next)
+}
+
+// rateLimitObserver returns the observer of the limiter whose Prefix is
+// name ("" when unnamed), passing calls on to next.
+func (m *Metrics) rateLimitObserver(name string, next ratelimit.Observer) *rateLimitObserver {
 	if next == nil {
 		next = ratelimit.NoopObserver{}
 	}
-	n := limiterKey.String(name)
-	outcome := func(v string) attrs { return newAttrs(n, outcomeKey.String(v)) }
+	n := newInstance(limiterKey, name)
+	outcome := func(v string) attrs { return n.with(outcomeKey.String(v)) }
 	return &rateLimitObserver{
 		m:             m,
 		next:          next,
-		name:          newAttrs(n),
+		name:          n.with(),
 		allowed:       outcome("allowed"),
 		denied:        outcome("denied"),
 		deniedLocally: outcome("denied_locally"),
@@ -46,6 +55,12 @@ type rateLimitObserver struct {
 	next ratelimit.Observer
 
 	name, allowed, denied, deniedLocally, failOpen, failClosed attrs
+}
+
+// WithName returns the observer of the limiter whose Prefix is name, with
+// next's observer of that name (see ratelimit.NamedObserver).
+func (o *rateLimitObserver) WithName(name string) ratelimit.Observer {
+	return o.m.rateLimitObserver(name, observe.Named(o.next, name, ratelimit.Observer(ratelimit.NoopObserver{})))
 }
 
 func (o *rateLimitObserver) OnAllowed(key string, n int) {

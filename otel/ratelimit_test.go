@@ -5,11 +5,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
 	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/typecache/typecache/internal/keyspace"
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 	"github.com/typecache/typecache/ratelimit"
 )
 
@@ -22,10 +21,11 @@ func TestRateLimitInstruments(t *testing.T) {
 		m, reader := newMetrics(t)
 		client := srv.Client(t)
 		open, closed := redistest.Name(t), redistest.Name(t)
+		observer := m.RateLimitObserver(nil) // one for both: each New names it
 		limiter := func(name string, mode ratelimit.FailureMode) *ratelimit.Limiter {
 			l, err := ratelimit.New(client, ratelimit.Options{
 				Limit: 2, Period: time.Hour, Prefix: name, FailureMode: mode, LocalDenyCache: true,
-				Observer: m.RateLimitObserver(name, nil),
+				Observer: observer,
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -73,19 +73,12 @@ func TestRateLimitInstruments(t *testing.T) {
 		outcome := func(name, o string) string {
 			return set(attribute.String("typecache.ratelimit.limiter", name), attribute.String("typecache.ratelimit.outcome", o))
 		}
-		for _, tt := range []struct {
-			name string
-			want map[string]int64
-		}{
-			{"typecache.ratelimit.decisions", map[string]int64{
+		s.expectSums(t, map[string]map[string]int64{
+			"typecache.ratelimit.decisions": {
 				outcome(open, "allowed"): 2, outcome(open, "denied"): 1, outcome(open, "denied_locally"): 1,
 				outcome(open, "fail_open"): 1, outcome(closed, "fail_closed"): 1,
-			}},
-			{"typecache.ratelimit.errors", map[string]int64{set(attribute.String("typecache.ratelimit.limiter", open)): 1}},
-		} {
-			if diff := cmp.Diff(tt.want, s.sums(t, tt.name)); diff != "" {
-				t.Errorf("%s (-want +got):\n%s", tt.name, diff)
-			}
-		}
+			},
+			"typecache.ratelimit.errors": {set(attribute.String("typecache.ratelimit.limiter", open)): 1},
+		})
 	})
 }

@@ -3,6 +3,7 @@ package otel
 import (
 	"go.opentelemetry.io/otel/attribute"
 
+	"github.com/typecache/typecache/internal/observe"
 	"github.com/typecache/typecache/session"
 )
 
@@ -22,22 +23,29 @@ var sessionOps = []string{"get", "create", "save", "regenerate", "destroy", "rev
 // rejectReasons are the reasons session.Observer.OnRejected is given.
 var rejectReasons = []session.RejectReason{session.RejectMalformed, session.RejectUnknown, session.RejectTampered, session.RejectUndecodable}
 
-// SessionObserver returns a [session.Observer] for Options.Observer of the
-// session store whose Prefix is name, that records into m's
-// typecache.session.* instruments with the attribute
-// typecache.session.store = name, then passes every call on to next (nil
-// means none, or session.LogObserver for an audit log). User ids and
-// session ids never become attributes.
-func (m *Metrics) SessionObserver(name string, next session.Observer) session.Observer {
+// SessionObserver returns a [session.Observer] for Options.Observer of a
+// session store, that records into m's typecache.session.* instruments,
+// then passes every call on to next (nil means none, or
+// session.LogObserver for an audit log). It is a [session.NamedObserver]:
+// session.New gives it the store's Prefix, the value of the attribute
+// typecache.session.store, and passes it on to next when next is a
+// NamedObserver too. User ids and session ids never become attributes.
+func (m *Metrics) SessionObserver(next session.Observer) session.Observer {
 	if m == nil {
 		return next
 	}
+	return m.sessionObserver("", next)
+}
+
+// sessionObserver returns the observer of the store whose Prefix is name
+// ("" when unnamed), passing calls on to next.
+func (m *Metrics) sessionObserver(name string, next session.Observer) *sessionObserver {
 	if next == nil {
 		next = session.NoopObserver{}
 	}
-	n := storeNameKey.String(name)
+	n := newInstance(storeNameKey, name)
 	event := func(v string, more ...attribute.KeyValue) attrs {
-		return newAttrs(append(more, n, eventKey.String(v))...)
+		return n.with(append(more, eventKey.String(v))...)
 	}
 	o := &sessionObserver{
 		m:           m,
@@ -56,7 +64,7 @@ func (m *Metrics) SessionObserver(name string, next session.Observer) session.Ob
 		o.rejected[r] = event("rejected", rejectReasonKey.String(r.String()))
 	}
 	for _, op := range append(sessionOps, "other") {
-		o.errors[op] = newAttrs(n, operationKey.String(op))
+		o.errors[op] = n.with(operationKey.String(op))
 	}
 	return o
 }
@@ -68,6 +76,12 @@ type sessionObserver struct {
 	created, loadedLocal, loaded, saved, conflict, regenerated, destroyed attrs
 	rejected                                                              map[session.RejectReason]attrs // 0: any other reason
 	errors                                                                map[string]attrs               // by operation, "other" for any other
+}
+
+// WithName returns the observer of the store whose Prefix is name, with
+// next's observer of that name (see session.NamedObserver).
+func (o *sessionObserver) WithName(name string) session.Observer {
+	return o.m.sessionObserver(name, observe.Named(o.next, name, session.Observer(session.NoopObserver{})))
 }
 
 func (o *sessionObserver) OnCreated(e session.Event) {

@@ -11,14 +11,21 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"go.opentelemetry.io/otel/attribute"
 
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 	"github.com/typecache/typecache/session"
 )
 
-// loadTally counts the loads a session store reported, by tier.
+// loadTally counts the loads a session store reported, by tier, and holds
+// the name session.New gave it (on the test's goroutine).
 type loadTally struct {
 	session.NoopObserver
+	name          string
 	local, remote atomic.Int64
+}
+
+func (l *loadTally) WithName(name string) session.Observer {
+	l.name = name
+	return l
 }
 
 func (l *loadTally) OnLoaded(_ session.Event, local bool) {
@@ -40,7 +47,7 @@ func TestSessionInstruments(t *testing.T) {
 		m, reader := newMetrics(t)
 		name := redistest.Name(t)
 		loads := &loadTally{}
-		store, err := session.New(srv.Client(t), session.Options[string]{Prefix: name, Observer: m.SessionObserver(name, loads)})
+		store, err := session.New(srv.Client(t), session.Options[string]{Prefix: name, Observer: m.SessionObserver(loads)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -56,7 +63,7 @@ func TestSessionInstruments(t *testing.T) {
 		must(err)
 		// The creating store keeps what it wrote; another process's store
 		// reads the session from Redis.
-		other, err := session.New(srv.Client(t), session.Options[string]{Prefix: name, Observer: m.SessionObserver(name, loads)})
+		other, err := session.New(srv.Client(t), session.Options[string]{Prefix: name, Observer: m.SessionObserver(loads)})
 		must(err)
 		defer other.Close()
 		_, err = other.Get(background, a.Token) // loaded, from Redis
@@ -101,20 +108,16 @@ func TestSessionInstruments(t *testing.T) {
 		}
 		tier := func(t string) attribute.KeyValue { return attribute.String("typecache.session.tier", t) }
 		reason := func(r string) attribute.KeyValue { return attribute.String("typecache.session.reject.reason", r) }
-		for _, tt := range []struct {
-			name string
-			want map[string]int64
-		}{
-			{"typecache.session.events", map[string]int64{
+		s.expectSums(t, map[string]map[string]int64{
+			"typecache.session.events": {
 				event("created"): 3, event("saved"): 1, event("conflict"): 1, event("regenerated"): 1, event("destroyed"): 3,
 				event("loaded", tier("local")): loads.local.Load(), event("loaded", tier("remote")): loads.remote.Load(),
 				event("rejected", reason("unknown")): 1, event("rejected", reason("malformed")): 1,
-			}},
-			{"typecache.session.errors", map[string]int64{set(n, attribute.String("typecache.session.operation", "get")): 1}},
-		} {
-			if diff := cmp.Diff(tt.want, s.sums(t, tt.name)); diff != "" {
-				t.Errorf("%s (-want +got):\n%s", tt.name, diff)
-			}
+			},
+			"typecache.session.errors": {set(n, attribute.String("typecache.session.operation", "get")): 1},
+		})
+		if loads.name != name {
+			t.Errorf("the observer passed on was named %q, want the store's prefix %q", loads.name, name)
 		}
 		if loads.remote.Load() == 0 {
 			t.Error("no load from Redis")
@@ -126,7 +129,7 @@ func TestSessionInstruments(t *testing.T) {
 // later are recorded under one value each, never as they come.
 func TestSessionAttributesBounded(t *testing.T) {
 	m, reader := newMetrics(t)
-	obs := m.SessionObserver("s", nil)
+	obs := m.SessionObserver(nil).(session.NamedObserver).WithName("s")
 	for _, r := range []session.RejectReason{session.RejectTampered, session.RejectUndecodable, 99} {
 		obs.OnRejected(r)
 	}

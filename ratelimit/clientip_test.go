@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 	"github.com/typecache/typecache/ratelimit"
 )
 

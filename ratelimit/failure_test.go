@@ -18,7 +18,7 @@ import (
 
 	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/cache"
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 	"github.com/typecache/typecache/ratelimit"
 )
 
@@ -140,11 +140,49 @@ func TestScriptErrorsAreErrors(t *testing.T) {
 						t.Fatalf("Allow on a list = %+v, %v; want a WRONGTYPE error naming the key", res, err)
 					}
 					resp := serve(handler(t, l, ratelimit.MiddlewareOptions{Key: func(*http.Request) string { return "k" }}), httptest.NewRequest("GET", "/", nil))
-					if resp.StatusCode != http.StatusInternalServerError {
-						t.Fatalf("middleware: %d, want 500", resp.StatusCode)
+					if resp.StatusCode != http.StatusInternalServerError || resp.Header.Get("RateLimit-Policy") != "" || resp.Header.Get("RateLimit") != "" {
+						t.Fatalf("middleware: %d %v, want 500 without rate limit fields", resp.StatusCode, resp.Header)
 					}
 				})
 			}
+		}
+	})
+}
+
+// TestErrorsDecideNothing: the Result that comes with an error is the zero
+// Result, whose Source is NoDecision, not a decision of Redis.
+func TestErrorsDecideNothing(t *testing.T) {
+	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+		l := newLimiter(t, srv, ratelimit.Options{Limit: 3, Period: time.Minute})
+		raw := srv.Raw(t)
+		ctx := context.Background()
+		if err := raw.Do(ctx, raw.B().Lpush().Key(ratelimit.RedisKey(l, "list")).Element("x").Build()).Error(); err != nil {
+			t.Fatal(err)
+		}
+		cancelled, cancel := context.WithCancel(ctx)
+		cancel()
+		tests := []struct {
+			name string
+			ctx  context.Context
+			key  string
+			cost int
+		}{
+			{"empty key", ctx, "", 1},
+			{"cost 0", ctx, "k", 0},
+			{"cost above the limit", ctx, "k", 4},
+			{"cancelled context", cancelled, "k", 1},
+			{"WRONGTYPE reply", ctx, "list", 1},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				res, err := l.AllowN(tt.ctx, tt.key, tt.cost)
+				if err == nil || res != (ratelimit.Result{}) || res.Source != ratelimit.NoDecision || res.Source.String() != "none" {
+					t.Fatalf("AllowN = %+v (source %s), %v; want an error and the zero Result, source none", res, res.Source, err)
+				}
+			})
+		}
+		if res, err := l.Allow(ctx, "k"); err != nil || res.Source != ratelimit.FromRedis || res.Source.String() != "redis" {
+			t.Fatalf("Allow = %+v (source %s), %v; want a decision of Redis", res, res.Source, err)
 		}
 	})
 }
@@ -219,7 +257,8 @@ func TestReplicaRepliesTakeFailureMode(t *testing.T) {
 }
 
 // TestMiddlewareRedisDown stops a private server and checks both failure
-// modes at the HTTP level.
+// modes at the HTTP level, as docs/ratelimit.md's table of what clients see
+// during an outage says: 200 or 503, RateLimit-Policy only.
 func TestMiddlewareRedisDown(t *testing.T) {
 	srv := redistest.NewStandalone(t)
 	handlers := map[ratelimit.FailureMode]http.Handler{}
@@ -234,8 +273,8 @@ func TestMiddlewareRedisDown(t *testing.T) {
 	open := serve(handlers[ratelimit.FailOpen], httptest.NewRequest("GET", "/", nil))
 	closed := serve(handlers[ratelimit.FailClosed], httptest.NewRequest("GET", "/", nil))
 	for _, resp := range []*http.Response{open, closed} {
-		if policy, state := rateLimitFields(t, resp.Header); policy.params["q"] != 10 || state != nil {
-			t.Fatalf("fallback headers %v: want the policy only", resp.Header)
+		if policy, state := rateLimitFields(t, resp.Header); policy.params["q"] != 10 || state != nil || resp.Header.Get("Retry-After") != "" {
+			t.Fatalf("fallback headers %v: want the policy only, no RateLimit, no Retry-After", resp.Header)
 		}
 	}
 	if open.StatusCode != 200 {

@@ -55,8 +55,9 @@ type MiddlewareOptions struct {
 	DenyHandler func(w http.ResponseWriter, r *http.Request, res Result)
 	// ErrorHandler writes the response when the limiter returns an error: a
 	// cost above the limit or below 0 (a configuration bug), an error reply
-	// of Redis (such as WRONGTYPE), or the request being cancelled. nil
-	// means 500 Internal Server Error.
+	// of Redis (such as WRONGTYPE), a closed typecache.Client (ErrClosed:
+	// never taken as an outage, whatever the FailureMode), or the request
+	// being cancelled. nil means 500 Internal Server Error.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 }
 
@@ -117,7 +118,7 @@ type middleware struct {
 
 func newMiddleware(l *Limiter, opts MiddlewareOptions) (*middleware, error) {
 	if l == nil {
-		return nil, fmt.Errorf("%w: Middleware needs a *Limiter, got nil", ErrInvalidOptions)
+		return nil, invalid("Middleware needs a *Limiter, got nil")
 	}
 	src := opts.ClientIP
 	switch {

@@ -38,6 +38,21 @@ type Observer interface {
 	OnError(key string, err error)
 }
 
+// A NamedObserver is an [Observer] that is told the name of the Limiter it
+// observes, so that one value can observe many limiters and tell them apart
+// (the otel module's observers record it as an attribute). Set it as
+// Options.Observer: New calls WithName once, with Options.Prefix
+// (DefaultPrefix when empty), and the Limiter reports to the Observer
+// WithName returns (nil means none), which may be the NamedObserver itself.
+// Every typecache package has a NamedObserver of this shape, named by its
+// instances' names or prefixes.
+type NamedObserver interface {
+	Observer
+	// WithName returns the Observer of the Limiter whose Prefix is name. New
+	// calls it before the Limiter reports anything.
+	WithName(name string) Observer
+}
+
 // NoopObserver is an [Observer] that does nothing, the default. Embed it in
 // an observer to implement only the methods you need.
 type NoopObserver struct{}

@@ -1,13 +1,10 @@
 package ratelimit
 
 import (
-	"errors"
-	"fmt"
 	"strconv"
 	"time"
 
 	"github.com/typecache/typecache/internal/keyspace"
-	"github.com/typecache/typecache/internal/rediscmd"
 )
 
 // Algorithm selects how a [Limiter] counts requests. The zero value is [GCRA].
@@ -111,37 +108,6 @@ type Options struct {
 	// Observer is told about every decision, for metrics and logs; nil
 	// means none.
 	Observer Observer
-}
-
-// ErrInvalidOptions is wrapped by the errors of New and Middleware for
-// invalid options; the message names the field.
-var ErrInvalidOptions = errors.New("ratelimit: invalid options")
-
-// ErrEmptyKey is returned for an empty key: it would make every caller share
-// one limit.
-var ErrEmptyKey = errors.New("ratelimit: empty key")
-
-// ErrInvalidCost is returned by AllowN for a cost below 1.
-var ErrInvalidCost = errors.New("ratelimit: cost must be at least 1")
-
-// ErrUnavailable is the Result.Err (wrapped with the key) of a decision
-// taken by the FailureMode without a round trip, because the client's
-// breaker of the key's Redis node is open (see typecache.Breaker).
-var ErrUnavailable = errors.New("ratelimit: redis unavailable (circuit open)")
-
-// errCircuitOpen is ErrUnavailable as the cause of an error that already
-// says "ratelimit: key ...".
-var errCircuitOpen = rediscmd.CircuitOpen(ErrUnavailable)
-
-// ErrCostExceedsLimit is returned by AllowN for a cost larger than the
-// limiter's Burst (GCRA) or Limit (other algorithms): such a request can
-// never be allowed, so no retry time is given for it.
-var ErrCostExceedsLimit = errors.New("ratelimit: cost exceeds the limit, the request can never be allowed")
-
-// invalid returns an error wrapping ErrInvalidOptions; format starts with
-// the field's name.
-func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidOptions}, args...)...)
 }
 
 // validated checks o and returns a copy with the defaults filled in.

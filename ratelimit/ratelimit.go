@@ -11,16 +11,22 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/typecache/typecache"
+	"github.com/typecache/typecache/internal/clientconn"
 	"github.com/typecache/typecache/internal/keyspace"
+	"github.com/typecache/typecache/internal/observe"
 	"github.com/typecache/typecache/internal/rediscmd"
+	"github.com/typecache/typecache/internal/transport"
 )
 
 // Source says who made a decision.
 type Source int
 
 const (
+	// NoDecision, the zero value, is the Source of the Result returned
+	// with an error: nothing was decided, and Allowed is false.
+	NoDecision Source = iota
 	// FromRedis: the decision was made by the limiter's script in Redis.
-	FromRedis Source = iota
+	FromRedis
 	// FromLocalDenyCache: the key was already denied until a later time, so
 	// the request was denied in this process without a round trip.
 	FromLocalDenyCache
@@ -35,6 +41,8 @@ const (
 // String returns a short name of the source.
 func (s Source) String() string {
 	switch s {
+	case NoDecision:
+		return "none"
 	case FromRedis:
 		return "redis"
 	case FromLocalDenyCache:
@@ -65,7 +73,8 @@ type Result struct {
 	// further request is admitted.
 	ResetAfter time.Duration
 	// Source says who decided: Redis, the local deny cache, or the failure
-	// mode because Redis was unavailable.
+	// mode because Redis was unavailable; NoDecision (the zero value) when
+	// AllowN returned an error.
 	Source Source
 	// Err is the error behind a fallback decision (Source FromFailOpen or
 	// FromFailClosed), for logging; nil otherwise.
@@ -77,11 +86,12 @@ type Result struct {
 // the limit. It is safe for concurrent use by multiple goroutines; every
 // decision is one Redis round trip (none when the local deny cache answers),
 // and the limiter holds no goroutines or connections of its own: the
-// typecache.Client it was built on owns them.
+// typecache.Client it was built on owns them, so it has no Close: once that
+// client is closed, every call returns ErrClosed.
 type Limiter struct {
 	redis   rueidis.Client
-	send    rediscmd.Sender    // rediscmd.Plain(redis)
-	breaker *typecache.Breaker // the client's, shared with every package on it
+	send    rediscmd.Sender // rediscmd.Plain(redis)
+	conn    *transport.Conn // the client's: its breakers are shared with every package on it
 	opts    Options
 	space   keyspace.Space
 	algo    algorithm
@@ -95,7 +105,7 @@ type Limiter struct {
 // opts is not modified.
 func New(c *typecache.Client, opts Options) (*Limiter, error) {
 	if c == nil {
-		return nil, fmt.Errorf("%w: New needs a *typecache.Client, got nil", ErrInvalidOptions)
+		return nil, invalid("New needs a *typecache.Client, got nil")
 	}
 	o, err := opts.validated()
 	if err != nil {
@@ -105,7 +115,12 @@ func New(c *typecache.Client, opts Options) (*Limiter, error) {
 	if err != nil {
 		return nil, invalid("Options.Prefix %v", err)
 	}
-	l := &Limiter{redis: c.Redis(), send: rediscmd.Plain(c.Redis()), breaker: c.Breaker(), opts: o, space: space, algo: algorithmOf(o)}
+	conn, err := clientconn.Live(c, ErrClosed)
+	if err != nil {
+		return nil, err
+	}
+	o.Observer = observe.Named(o.Observer, o.Prefix, Observer(NoopObserver{}))
+	l := &Limiter{redis: c.Redis(), send: rediscmd.Plain(c.Redis()), conn: conn, opts: o, space: space, algo: algorithmOf(o)}
 	if o.LocalDenyCache {
 		l.denials = newLocalDenyCache(o.LocalDenyCacheSize)
 	}
@@ -135,6 +150,8 @@ func (l *Limiter) Allow(ctx context.Context, key string) (Result, error) {
 // with a nil error; Result.Source and Result.Err say so. Any other reply of
 // Redis (WRONGTYPE: something else wrote the key; a script error) is
 // returned as an error: it is a fault to fix, not an outage to ride out.
+// So is ErrClosed, once the typecache.Client is closed: nothing is
+// admitted or denied, not even by the local deny cache.
 // When ctx is cancelled, AllowN returns an error wrapping context.Canceled:
 // the caller gave up, nothing was decided.
 //
@@ -145,7 +162,7 @@ func (l *Limiter) AllowN(ctx context.Context, key string, n int) (Result, error)
 		return Result{}, err
 	}
 	obs := l.opts.Observer
-	if l.denials != nil {
+	if l.denials != nil && !l.conn.Closed() { // after Close, decide says ErrClosed
 		if res, ok := l.denials.lookup(key, n); ok {
 			obs.OnDeniedLocally(key, n)
 			return res, nil
@@ -171,6 +188,7 @@ func (l *Limiter) AllowN(ctx context.Context, key string, n int) (Result, error)
 		obs.OnError(key, err)
 		return Result{}, err
 	}
+	res.Source = FromRedis
 	return res, nil
 }
 
@@ -199,11 +217,14 @@ func (l *Limiter) fallback(key string, err error) Result {
 
 // unavailable reports whether err, the failure of a script call, means that
 // Redis could not decide: it was not reached in time (no reply at all: a
-// refused or broken connection, a deadline, a closed client), or it replied
-// that it cannot serve now. Other replies mean the script ran into a fault
-// (WRONGTYPE when something else wrote the key) and are not hidden behind
-// the failure mode.
+// refused or broken connection, a deadline), or it replied that it cannot
+// serve now. Other replies mean the script ran into a fault (WRONGTYPE when
+// something else wrote the key) and are not hidden behind the failure mode;
+// nor is a closed client (ErrClosed), a programming error.
 func unavailable(err error) bool {
+	if errors.Is(err, ErrClosed) {
+		return false
+	}
 	var reply *rueidis.RedisError
 	if !errors.As(err, &reply) {
 		return true
@@ -218,7 +239,9 @@ func unavailable(err error) bool {
 
 // Reset deletes key's state, restoring its full quota, and forgets a local
 // denial of it in this process. Local deny caches of other processes keep
-// denying the key until their recorded time.
+// denying the key until their recorded time. Like a decision, it goes past
+// the client's breaker of the key's node (refused with ErrUnavailable while
+// it is open).
 func (l *Limiter) Reset(ctx context.Context, key string) error {
 	if key == "" {
 		return ErrEmptyKey
@@ -226,7 +249,10 @@ func (l *Limiter) Reset(ctx context.Context, key string) error {
 	if l.denials != nil {
 		l.denials.forget(key)
 	}
-	if err := l.redis.Do(ctx, l.redis.B().Del().Key(l.redisKey(key)).Build()).Error(); err != nil {
+	rkey := l.redisKey(key)
+	if _, err := l.guard(ctx, rkey, func() (rueidis.RedisMessage, error) {
+		return l.redis.Do(ctx, l.redis.B().Del().Key(rkey).Build()).ToMessage()
+	}); err != nil {
 		return fmt.Errorf("ratelimit: reset key %q: %w", key, err)
 	}
 	return nil

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/typecache/typecache/internal/redistest"
-	"github.com/typecache/typecache/internal/testclock"
+	"github.com/typecache/typecache/internal/testkit/redistest"
+	"github.com/typecache/typecache/internal/testkit/testclock"
 	"github.com/typecache/typecache/ratelimit"
 )
 
@@ -219,12 +219,12 @@ func TestLargeConfigurations(t *testing.T) {
 				ratelimit.SetClock(l, func() time.Time { return aligned })
 				ctx := context.Background()
 				res, err := l.AllowN(ctx, "k", limit)
-				want := ratelimit.Result{Allowed: true, Limit: limit, ResetAfter: tt.reset}
+				want := ratelimit.Result{Allowed: true, Limit: limit, ResetAfter: tt.reset, Source: ratelimit.FromRedis}
 				if err != nil || res != want {
 					t.Fatalf("AllowN(limit) = %+v, %v; want %+v", res, err, want)
 				}
 				res, err = l.Allow(ctx, "k")
-				want = ratelimit.Result{Limit: limit, RetryAfter: tt.retry, ResetAfter: tt.lastReset}
+				want = ratelimit.Result{Limit: limit, RetryAfter: tt.retry, ResetAfter: tt.lastReset, Source: ratelimit.FromRedis}
 				if tt.algo == ratelimit.FixedWindow { // on Redis's clock, which moves on
 					want.RetryAfter, want.ResetAfter = res.RetryAfter, res.ResetAfter
 					if res.ResetAfter <= tt.lastReset-5*time.Second || res.ResetAfter > tt.lastReset || res.RetryAfter != res.ResetAfter {

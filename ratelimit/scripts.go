@@ -8,7 +8,7 @@ import (
 
 	"github.com/redis/rueidis"
 
-	"github.com/typecache/typecache"
+	"github.com/typecache/typecache/internal/clientconn"
 	"github.com/typecache/typecache/internal/rediscmd"
 )
 
@@ -370,7 +370,7 @@ func (l *Limiter) decide(ctx context.Context, key string, n int) (Result, error)
 		args = argv[:4]
 	}
 	rkey := l.redisKey(key)
-	reply, err := typecache.Guard(ctx, l.breaker, rkey, errCircuitOpen, func() (rueidis.RedisMessage, error) {
+	reply, err := l.guard(ctx, rkey, func() (rueidis.RedisMessage, error) {
 		return l.algo.script.Exec(ctx, l.redis, l.send, []string{rkey}, args)
 	})
 	if err != nil {
@@ -384,6 +384,14 @@ func (l *Limiter) decide(ctx context.Context, key string, n int) (Result, error)
 		return l.algo.opened(n), nil
 	}
 	return l.decodeTable(reply)
+}
+
+// guard makes call, one round trip about the Redis key rkey, past the
+// client's breaker of its node: while it is open, guard fails at once with
+// errCircuitOpen, and once the client is closed, with ErrClosed
+// (clientconn.Guard).
+func (l *Limiter) guard(ctx context.Context, rkey string, call func() (rueidis.RedisMessage, error)) (rueidis.RedisMessage, error) {
+	return clientconn.Guard(ctx, l.conn, rkey, errCircuitOpen, ErrClosed, call)
 }
 
 // decodeTable decodes a decision replied as {remaining, reset} (allowed) or

@@ -5,7 +5,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 	"github.com/typecache/typecache/session"
 )
 
@@ -91,8 +91,8 @@ func BenchmarkMiddleware(b *testing.B) {
 	}{
 		{"bare", read, ""},
 		{"no-cookie", store.Middleware(read), ""},
-		{"read", store.Middleware(read), "session=" + sess.Token},
-		{"modify", store.Middleware(modify), "session=" + sess.Token},
+		{"read", store.Middleware(read), sessionCookieName + "=" + sess.Token},
+		{"modify", store.Middleware(modify), sessionCookieName + "=" + sess.Token},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()

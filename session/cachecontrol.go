@@ -8,16 +8,17 @@ import (
 // keepFromSharedCaches makes a response that depends on a session
 // uncacheable by shared caches, merging into the directives the handler
 // set: "Vary: Cookie" always; "private" when the handler set no
-// Cache-Control; and, for a response that sets or clears the session
-// cookie, "private" and "no-store" whatever the handler set (a stored
-// Set-Cookie would hand one user's session to the next), "public" removed.
-func keepFromSharedCaches(h http.Header, setsCookie bool) {
+// Cache-Control; and, when noStore (a response that sets or clears the
+// session cookie, or one served without the session it should have had),
+// "private" and "no-store" whatever the handler set (a stored Set-Cookie
+// would hand one user's session to the next), "public" removed.
+func keepFromSharedCaches(h http.Header, noStore bool) {
 	if !hasToken(h.Values("Vary"), "Cookie") && !hasToken(h.Values("Vary"), "*") {
 		h.Add("Vary", "Cookie")
 	}
 	directives := splitList(h.Values("Cache-Control"))
 	switch {
-	case setsCookie:
+	case noStore:
 		directives = removeDirective(directives, "public")
 		directives = addDirective(directives, "private")
 		directives = addDirective(directives, "no-store")

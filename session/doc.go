@@ -21,9 +21,10 @@
 //
 // A token is "<route>.<secret>": the secret is 32 bytes from crypto/rand
 // (256 bits) in base64url, the route 16 bytes that say which Redis key holds
-// the session (a hash of the user ID, or random bytes for an anonymous
-// session). Get, Destroy and Middleware reject anything else before any
-// Redis call. Redis only ever sees base64url(SHA-256(secret)), the
+// the session: an HMAC of the user ID under the deployment's route key, or
+// random bytes for an anonymous session. Without the route key a token
+// says nothing about whose it is. Get, Destroy and Middleware reject
+// anything else before any Redis call. Redis only ever sees base64url(SHA-256(secret)), the
 // session's id, so a dump of Redis (or a replica, a backup, a MONITOR log)
 // yields no usable token. Unknown, expired and malformed tokens give the
 // same [ErrNotFound].
@@ -71,7 +72,7 @@
 // # Redis layout and Redis Cluster
 //
 // All sessions of one user live in one hash, session:<prefix>:s{<route>}
-// with the route a hash of the user ID: two fields per session (its meta
+// with the route an HMAC of the user ID: two fields per session (its meta
 // and its data, named by its id). An anonymous session has a hash of its
 // own, under a random route that Regenerate keeps. Every operation is
 // therefore one script on one key of one cluster slot: DestroyAll is
@@ -83,6 +84,35 @@
 // Ended sessions are pruned from the hash whenever a session is added to
 // it, and the key's TTL is its latest deadline, so it expires with its last
 // session.
+//
+// # Route keys
+//
+// The route key is Options.RouteKeys[0], or else one random key the
+// deployment creates in Redis once, at session:<prefix>:k{}, which every
+// Store of the prefix reads at its first call that needs it. A user's
+// session is valid only on its user's route under a key the Store holds,
+// so removing a key from RouteKeys, or losing the one in Redis (FLUSHALL,
+// eviction, a failover that lost it), ends the sessions made under it
+// everywhere: a lost key is recreated at the next call and every user signs
+// in again. DestroyAll, List and Revoke look under every listed key.
+//
+// # When Redis is down
+//
+// Middleware looks the session up only when the handler asks for it, so
+// pages that never do are served as usual. When the lookup fails,
+// Options.FailureMode decides: ServeAnonymous (the default) serves the
+// request without its session and refuses changes with ErrUnavailable;
+// FailRequest has Options.ErrorHandler answer. Calls that find the node
+// refusing connections, or its breaker open, return errors wrapping
+// ErrUnavailable at once, from the first; a call that timed out after
+// sending may have been applied and returns another error.
+//
+// # Closing
+//
+// Close ends a Store: every later call returns an error wrapping ErrClosed,
+// and Middleware hands ErrClosed to Options.ErrorHandler. So does the Close
+// of the typecache.Client the Store was built on. ErrClosed matches
+// typecache.ErrClosed, as every package's does.
 //
 // # Integrity
 //

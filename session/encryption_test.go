@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/typecache/typecache/codec"
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 	"github.com/typecache/typecache/session"
 )
 

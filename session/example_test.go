@@ -196,3 +196,61 @@ func ExampleLogObserver() {
 	}
 	_ = store
 }
+
+// Routes keyed from the application's configuration rather than from the
+// key the deployment keeps in Redis: for Redis servers that may evict keys
+// without a TTL (allkeys-* policies). Rotate in three deploys: the new key
+// second, then first, then the old one dropped after AbsoluteTimeout.
+func ExampleOptions_routeKeys() {
+	var client *typecache.Client // from typecache.NewClient
+
+	current, err := base64.StdEncoding.DecodeString(os.Getenv("SESSION_ROUTE_KEY")) // 32 random bytes
+	if err != nil {
+		log.Fatal(err)
+	}
+	store, err := session.New(client, session.Options[Profile]{
+		RouteKeys: [][]byte{current},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	_ = store
+}
+
+// While Redis is down, Middleware serves requests without their sessions
+// (ServeAnonymous, the default). A page that needs a login tells "not
+// logged in" from "the session is out of reach" with LoadError, and asks
+// the user to come back rather than to log in again.
+func ExampleStore_LoadError() {
+	var store *session.Store[Profile] // from session.New
+
+	account := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sess := store.Current(r.Context())
+		switch err := store.LoadError(r.Context()); {
+		case sess != nil:
+			fmt.Fprintf(w, "hello %s", sess.Data.Name)
+		case errors.Is(err, session.ErrUnavailable):
+			w.Header().Set("Retry-After", "5")
+			http.Error(w, "your account is briefly unavailable", http.StatusServiceUnavailable)
+		case err != nil:
+			http.Error(w, "try again", http.StatusInternalServerError)
+		default:
+			http.Redirect(w, r, "/login", http.StatusSeeOther)
+		}
+	})
+	http.Handle("/account", store.Middleware(account))
+}
+
+// A Store ends with Close, before the client it runs on; every call after
+// it returns an error wrapping ErrClosed.
+func ExampleStore_Close() {
+	var client *typecache.Client // from typecache.NewClient
+
+	store, err := session.New(client, session.Options[Profile]{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Close()
+	defer store.Close() // runs first: a Store ends before its client
+	// ... serve requests through store.Middleware
+}

@@ -19,8 +19,14 @@ func WellFormed(token string) bool {
 	return ok
 }
 
-// UserKey returns the Redis key that holds userID's sessions.
-func UserKey[T any](s *Store[T], userID string) string { return s.key(userRoute(userID)) }
+// UserKey returns the Redis key that holds userID's new sessions.
+func UserKey[T any](s *Store[T], userID string) string {
+	keys, err := s.routing(context.Background())
+	if err != nil {
+		panic(err)
+	}
+	return s.key(keys.route(0, userID))
+}
 
 // SessionKey returns the Redis key that holds the session token names, and
 // the session's id (the name of its fields there).
@@ -51,3 +57,7 @@ func DropLocal[T any](s *Store[T], token string) {
 
 // PrefixOf returns s's instance name.
 func PrefixOf[T any](s *Store[T]) string { return s.o.Prefix }
+
+// RouteKeyName returns the Redis key that holds s's route key when
+// Options.RouteKeys is empty.
+func RouteKeyName[T any](s *Store[T]) string { return s.routeKeyName() }

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 	"github.com/typecache/typecache/session"
 )
 
@@ -15,7 +15,8 @@ import (
 // the handler's Cache-Control instead of replacing it, so a login page
 // marked "private, no-store" stays so; responses that set or clear the
 // cookie are never storable; responses of a request with a session default
-// to private.
+// to private; a handler that never asks for the session gets its headers
+// untouched.
 func TestMiddlewareCacheControl(t *testing.T) {
 	srv := redistest.Standalone(t)
 	store := newStore(t, srv, session.Options[cart]{})
@@ -45,6 +46,7 @@ func TestMiddlewareCacheControl(t *testing.T) {
 		{"read, handler vary star", "read", live.Token, nil, "*", "private", "*"},
 		{"stale cookie cleared", "read", wellFormed, []string{"max-age=60"}, "", "max-age=60, private, no-store", "Cookie"},
 		{"no session", "read", "", []string{"public, max-age=60"}, "", "public, max-age=60", ""},
+		{"session never asked for", "", live.Token, []string{"public, max-age=60"}, "", "public, max-age=60", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := store.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -56,6 +58,8 @@ func TestMiddlewareCacheControl(t *testing.T) {
 				}
 				var err error
 				switch tc.action {
+				case "read":
+					store.Current(r.Context())
 				case "start":
 					_, err = store.Start(r.Context(), "bob", cart{})
 				case "end":

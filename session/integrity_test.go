@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/typecache/typecache/codec"
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 	"github.com/typecache/typecache/session"
 )
 
@@ -62,14 +62,23 @@ func TestIntegrityAgainstRedisWriters(t *testing.T) {
 				return token
 			}},
 			{"rewrite a session's owner", func(t *testing.T, store *session.Store[cart]) string {
-				own, err := store.Create(background, "", cart{}) // the attacker's own anonymous session
+				// A user's session is valid only on its user's route: the
+				// attacker's own anonymous session, rewritten to alice, moves
+				// to her key (whose route is in any of her cookies).
+				own, err := store.Create(background, "", cart{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				victim, err := store.Create(background, "alice", cart{})
 				if err != nil {
 					t.Fatal(err)
 				}
 				key, id := session.SessionKey(store, own.Token)
+				token := victim.Token[:23] + own.Token[23:] // alice's route, the attacker's secret
+				aliceKey, _ := session.SessionKey(store, token)
 				meta := hget(key, id)
-				hset(key, id, strings.TrimSuffix(meta, " ")+" alice", id+"d", hget(key, id+"d")) // the user ID is the meta's last field
-				return own.Token
+				hset(aliceKey, id, strings.TrimSuffix(meta, " ")+" alice", id+"d", hget(key, id+"d")) // the user ID is the meta's last field
+				return token
 			}},
 			{"move data between records", func(t *testing.T, store *session.Store[cart]) string {
 				admin, err := store.Create(background, "bob", cart{Admin: true})

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/typecache/typecache"
-	"github.com/typecache/typecache/internal/redistest"
-	"github.com/typecache/typecache/internal/testclock"
+	"github.com/typecache/typecache/internal/testkit/redistest"
+	"github.com/typecache/typecache/internal/testkit/testclock"
 	"github.com/typecache/typecache/session"
 )
 

@@ -12,7 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 	"github.com/typecache/typecache/session"
 )
 
@@ -222,9 +222,14 @@ func TestMiddlewareMalformedCookie(t *testing.T) {
 		}
 	}
 	// A well-formed token does reach Redis, which fails under the canceled
-	// context: the default ErrorHandler answers 500.
-	if resp := do(t, h, ctx, "/view", sessionCookieName+"="+wellFormed); resp.StatusCode != http.StatusInternalServerError {
-		t.Errorf("Redis failure on load: status %d, want 500", resp.StatusCode)
+	// context: the request goes on without a session (ServeAnonymous), or
+	// the default ErrorHandler answers 500 (FailRequest).
+	if resp := do(t, h, ctx, "/view", sessionCookieName+"="+wellFormed); resp.StatusCode != http.StatusOK || body(t, resp) != "" || resp.Header.Get("Cache-Control") != "private, no-store" {
+		t.Errorf("Redis failure on load, ServeAnonymous: status %d, Cache-Control %q; want 200 without a session, not stored", resp.StatusCode, resp.Header.Get("Cache-Control"))
+	}
+	failing := app(newStore(t, redistest.Standalone(t), session.Options[cart]{FailureMode: session.FailRequest}))
+	if resp := do(t, failing, ctx, "/view", sessionCookieName+"="+wellFormed); resp.StatusCode != http.StatusInternalServerError {
+		t.Errorf("Redis failure on load, FailRequest: status %d, want 500", resp.StatusCode)
 	}
 }
 

@@ -84,6 +84,21 @@ type Observer interface {
 	OnError(op string, err error)
 }
 
+// A NamedObserver is an [Observer] that is told the name of the Store it
+// observes, so that one value can observe many stores and tell them apart
+// (the otel module's observers record it as an attribute). Set it as
+// Options.Observer: New calls WithName once, with Options.Prefix
+// (DefaultPrefix when empty), and the Store reports to the Observer WithName
+// returns (nil means none), which may be the NamedObserver itself. Every
+// typecache package has a NamedObserver of this shape, named by its
+// instances' names or prefixes.
+type NamedObserver interface {
+	Observer
+	// WithName returns the Observer of the Store whose Prefix is name. New
+	// calls it before the Store reports anything.
+	WithName(name string) Observer
+}
+
 // NoopObserver is an [Observer] that does nothing, the default. Embed it in
 // an observer to implement only the methods you need.
 type NoopObserver struct{}

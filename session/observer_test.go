@@ -13,7 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 	"github.com/typecache/typecache/session"
 )
 
@@ -157,7 +157,7 @@ func TestDefaultErrorHandlerLogs(t *testing.T) {
 	var buf bytes.Buffer
 	defer slog.SetDefault(slog.Default())
 	slog.SetDefault(slog.New(slog.NewTextHandler(&buf, nil)))
-	store := newStore(t, redistest.Standalone(t), session.Options[cart]{})
+	store := newStore(t, redistest.Standalone(t), session.Options[cart]{FailureMode: session.FailRequest})
 	ctx, cancel := context.WithCancel(background)
 	cancel()
 	resp := do(t, app(store), ctx, "/view", sessionCookieName+"="+wellFormed)

@@ -1,8 +1,6 @@
 package session
 
 import (
-	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -26,16 +24,14 @@ const (
 	// MinIntegrityKeyLen is the shortest key Options.IntegrityKeys accepts:
 	// HMAC-SHA-256 gains nothing from more, and loses strength with less.
 	MinIntegrityKeyLen = 32
+	// MinRouteKeyLen is the shortest key Options.RouteKeys accepts.
+	MinRouteKeyLen = 32
 )
 
 // hostPrefix is the cookie-name prefix browsers accept only for a Secure
 // cookie with Path=/ and no Domain, so that no other host (a sibling
 // subdomain) can set or shadow it.
 const hostPrefix = "__Host-"
-
-// ErrInvalidOptions is wrapped by New's errors for invalid Options; the
-// message names the field.
-var ErrInvalidOptions = errors.New("session: invalid options")
 
 // Options configures a Store. The zero value is valid and means the
 // documented defaults. New copies the options; the caller's value is never
@@ -81,6 +77,22 @@ type Options[T any] struct {
 	// guide.
 	IntegrityKeys [][]byte
 
+	// RouteKeys, when set, key the routes of users' sessions: the part of a
+	// token that names the Redis hash holding all of a user's sessions is an
+	// HMAC-SHA-256 of the user ID under the first key, so that a token says
+	// nothing about whose it is to anyone without the key. Every key is
+	// tried by DestroyAll, List and Revoke (one round trip each), and a
+	// user's session is valid only on its user's route under a listed key:
+	// removing a key ends the sessions made under it. Rotate in three
+	// deploys: add the new key second (every process then finds sessions
+	// routed under it), then move it first (new sessions go there), then
+	// drop the old key after AbsoluteTimeout. Each key must be at least
+	// MinRouteKeyLen bytes from a CSPRNG. When empty, the Store uses one
+	// random key that the deployment creates once in Redis under the
+	// store's instance (session:<Prefix>:k{}) and every Store of the same
+	// Prefix shares: see the session guide for when it is lost.
+	RouteKeys [][]byte
+
 	// MaxLocalSessions bounds the sessions this process keeps in memory so
 	// that reading an unchanged session costs no round trip (Redis tells
 	// the process when one changes). Default DefaultMaxLocalSessions.
@@ -98,11 +110,45 @@ type Options[T any] struct {
 	// Cookie configures the cookie Middleware reads and writes.
 	Cookie CookieOptions
 
-	// ErrorHandler writes the response when Middleware cannot load or save
-	// a session (Redis unavailable, ErrConflict). Default: log the error
-	// with slog.Default and answer 500 Internal Server Error with no detail.
+	// FailureMode says what Middleware does with a request whose session
+	// cannot be looked up (Redis unavailable, a deadline): ServeAnonymous
+	// (the zero value) or FailRequest. See the session guide for the
+	// choice.
+	FailureMode FailureMode
+
+	// ErrorHandler writes the response in place of the handler's when
+	// Middleware cannot store the session at the header (ErrConflict, Redis
+	// unavailable), when it cannot look the session up under FailRequest,
+	// and for every request after Close. It runs where that happened: at
+	// the header, or in the handler's first call of Current, Put, Start,
+	// Renew, End or LoadError, which then goes on without the session
+	// while its writes fail (there is no next handler to call: the
+	// handler runs in every case). It must not call those helpers itself:
+	// the request's session is locked while it runs. Default: log the
+	// error with slog.Default and answer 500 Internal Server Error with no
+	// detail.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 }
+
+// FailureMode says what Middleware does with a request whose session it
+// cannot look up because Redis did not answer. Either way this happens
+// only when the handler asks for the session: requests whose handlers
+// never do are served as usual, cookie or not.
+type FailureMode int
+
+const (
+	// ServeAnonymous serves the request without its session: Current
+	// returns nil, LoadError the cause, and Put, Start, Renew and End
+	// refuse with an error wrapping ErrUnavailable; the cookie is left as
+	// it is, and the response gets "Cache-Control: private, no-store". A
+	// handler that requires a login sees a visitor who is not logged in.
+	ServeAnonymous FailureMode = iota
+	// FailRequest has Options.ErrorHandler write the response (by default a
+	// 500) in place of the handler's, as soon as the handler asks for the
+	// session. A handler that first asks after writing its header keeps its
+	// response, and goes on as with ServeAnonymous.
+	FailRequest
+)
 
 // CookieOptions configures the session cookie. The zero value gives the
 // safe defaults: the name "__Host-session", HttpOnly (always), Secure,
@@ -155,10 +201,6 @@ type CookieOptions struct {
 	Persistent bool
 }
 
-func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidOptions}, args...)...)
-}
-
 // validated returns a copy of o with the defaults filled in, or an error
 // naming the first invalid field. The copy's Cookie.Name is the name sent,
 // "__Host-" prefix included.
@@ -191,14 +233,13 @@ func (o Options[T]) validated() (Options[T], error) {
 	if err := keyspace.CheckName(o.Prefix); err != nil {
 		return o, invalid("Options.Prefix %v", err)
 	}
-	keys := make([][]byte, len(o.IntegrityKeys))
-	for i, k := range o.IntegrityKeys {
-		if len(k) < MinIntegrityKeyLen {
-			return o, invalid("Options.IntegrityKeys[%d] must be at least %d bytes, got %d", i, MinIntegrityKeyLen, len(k))
-		}
-		keys[i] = append([]byte(nil), k...) // the caller may reuse its slices
+	var err error
+	if o.IntegrityKeys, err = copyKeys("IntegrityKeys", o.IntegrityKeys, MinIntegrityKeyLen); err != nil {
+		return o, err
 	}
-	o.IntegrityKeys = keys
+	if o.RouteKeys, err = copyKeys("RouteKeys", o.RouteKeys, MinRouteKeyLen); err != nil {
+		return o, err
+	}
 	if o.MaxLocalSessions == 0 {
 		o.MaxLocalSessions = DefaultMaxLocalSessions
 	}
@@ -208,12 +249,30 @@ func (o Options[T]) validated() (Options[T], error) {
 	if o.Observer == nil {
 		o.Observer = NoopObserver{}
 	}
+	if o.FailureMode != ServeAnonymous && o.FailureMode != FailRequest {
+		return o, invalid("Options.FailureMode must be ServeAnonymous or FailRequest, got %d", o.FailureMode)
+	}
 	if o.ErrorHandler == nil {
 		o.ErrorHandler = logAndFail
 	}
-	cookie, err := o.Cookie.validated()
-	o.Cookie = cookie
+	o.Cookie, err = o.Cookie.validated()
 	return o, err
+}
+
+// copyKeys returns a copy of keys, the option field, or an error naming the
+// first key shorter than minLen.
+func copyKeys(field string, keys [][]byte, minLen int) ([][]byte, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	copied := make([][]byte, len(keys))
+	for i, k := range keys {
+		if len(k) < minLen {
+			return nil, invalid("Options.%s[%d] must be at least %d bytes, got %d", field, i, minLen, len(k))
+		}
+		copied[i] = append([]byte(nil), k...) // the caller may reuse its slices
+	}
+	return copied, nil
 }
 
 func (c CookieOptions) validated() (CookieOptions, error) {

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 	"github.com/typecache/typecache/session"
 )
 
@@ -30,6 +30,8 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		{"colon in prefix", session.Options[cart]{Prefix: "app:"}, "Options.Prefix"},
 		{"long prefix", session.Options[cart]{Prefix: strings.Repeat("a", 101)}, "Options.Prefix"},
 		{"short integrity key", session.Options[cart]{IntegrityKeys: [][]byte{bytes.Repeat([]byte{1}, 32), make([]byte, 31)}}, "Options.IntegrityKeys[1]"},
+		{"short route key", session.Options[cart]{RouteKeys: [][]byte{bytes.Repeat([]byte{1}, 32), make([]byte, 16)}}, "Options.RouteKeys[1]"},
+		{"unknown failure mode", session.Options[cart]{FailureMode: 7}, "Options.FailureMode"},
 		{"negative local sessions", session.Options[cart]{MaxLocalSessions: -1}, "Options.MaxLocalSessions"},
 		{"SameSite default mode", session.Options[cart]{Cookie: session.CookieOptions{SameSite: http.SameSiteDefaultMode}}, "Options.Cookie.SameSite"},
 		{"SameSite None without Secure", session.Options[cart]{Cookie: session.CookieOptions{SameSite: http.SameSiteNoneMode, Insecure: true}}, "Options.Cookie.SameSite"},

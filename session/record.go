@@ -12,8 +12,9 @@ import (
 
 // Redis layout (see doc.go for why):
 //
-//	session:<prefix>:s{<route>}   hash: every session of one user (route =
-//	                              hash of the user ID) or one anonymous
+//	session:<prefix>:s{<route>}   hash: every session of one user under
+//	                              one route key (route = HMAC of the user
+//	                              ID, see routekey.go) or one anonymous
 //	                              session and its successors (route random)
 //	  <id>      meta: "<v> <c> <a> <s> <mac> <user>": version, created,
 //	            absolute deadline, last extension (Unix ms), HMAC or "-",
@@ -24,7 +25,8 @@ import (
 //	            new one for a while (until, Unix ms)
 //
 // id is base64url(SHA-256(secret)), 43 characters; no token is ever sent
-// to Redis. The key's TTL is the latest deadline of its sessions.
+// to Redis. The key's TTL is the latest deadline of its sessions. The
+// route key, when Redis keeps it, is session:<prefix>:k{} (routekey.go).
 const groupKind = "s"
 
 // dataSuffix names a session's data field: <id>d.
@@ -103,12 +105,6 @@ func (s *Store[T]) sign(id string, rec *record) string {
 	}
 	return macWith(s.o.IntegrityKeys[0], macInput(id, rec))
 }
-
-// ErrTampered is wrapped (with ErrNotFound) by reads of a record whose
-// HMAC does not verify under Options.IntegrityKeys: someone with write
-// access to Redis minted or changed it, or it was signed by a key no
-// longer listed.
-var ErrTampered = errors.New("session: record failed its integrity check")
 
 // verify checks rec's mac when the store has integrity keys.
 func (s *Store[T]) verify(id string, rec *record) error {

@@ -10,7 +10,7 @@ import (
 
 	"github.com/redis/rueidis"
 
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 	"github.com/typecache/typecache/session"
 )
 
@@ -36,6 +36,10 @@ func dump(t *testing.T, srv *redistest.Server, prefix string) map[string][]strin
 					for f, v := range fields {
 						values = append(values, f, v)
 					}
+				case "string": // the route key
+					var v string
+					v, err = node.Do(background, node.B().Get().Key(key).Build()).ToString()
+					values = append(values, v)
 				default:
 					t.Fatalf("key %q has unexpected type %q", key, typ)
 				}
@@ -80,8 +84,8 @@ func TestRedisHoldsNoToken(t *testing.T) {
 			}
 		}
 		contents := dump(t, srv, keyPrefix(name))
-		if len(contents) != 3 { // alice's sessions, bob's, the anonymous one (the destroyed one's key is gone)
-			t.Fatalf("found %d keys under %q, want 3: %v", len(contents), keyPrefix(name), contents)
+		if len(contents) != 4 { // the route key, alice's sessions, bob's, the anonymous one (the destroyed one's key is gone)
+			t.Fatalf("found %d keys under %q, want 4: %v", len(contents), keyPrefix(name), contents)
 		}
 		// The route (the part before '.') locates the session's key and is
 		// no secret; the secret after it must appear nowhere.

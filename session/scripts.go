@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -143,7 +144,10 @@ type readReply struct {
 	checkErr error // the record failed parsing or its integrity check
 }
 
-func (s *Store[T]) readRecord(ctx context.Context, key, id string) (readReply, error) {
+// readRecord reads session id of key, the hash of route. A user's session
+// that is not on its user's route under a key the Store holds fails its
+// check (checkRoute).
+func (s *Store[T]) readRecord(ctx context.Context, key, route, id string) (readReply, error) {
 	msg, err := s.eval(ctx, readScript, key, true, []string{rediscmd.ClockArg(s.now), id, s.idleArg, s.touchArg})
 	fields, err := s.reply(msg, err, "get", key, 4)
 	if err != nil {
@@ -155,6 +159,13 @@ func (s *Store[T]) readRecord(ctx context.Context, key, id string) (readReply, e
 	}
 	r := readReply{now: now, touched: fields[3] == "1"}
 	r.rec, r.checkErr = s.checkedRecord(key, id, fields[0], []byte(fields[1]))
+	if r.checkErr == nil {
+		if err := s.checkRoute(ctx, route, r.rec.user); errors.Is(err, errForeignRoute) {
+			r.checkErr = fmt.Errorf("%w: record %s: %w", ErrNotFound, key, err)
+		} else if err != nil {
+			return readReply{}, err
+		}
+	}
 	return r, nil
 }
 

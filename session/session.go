@@ -7,48 +7,17 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/rueidis"
 
 	"github.com/typecache/typecache"
+	"github.com/typecache/typecache/internal/clientconn"
 	"github.com/typecache/typecache/internal/keyspace"
+	"github.com/typecache/typecache/internal/observe"
 	"github.com/typecache/typecache/internal/rediscmd"
-)
-
-var (
-	// ErrNotFound reports that no live session has the given token: it is
-	// unknown, expired, destroyed, or not a well-formed token at all. All
-	// these cases return this same value, so callers cannot tell them apart
-	// and neither can an attacker probing tokens. A record that fails its
-	// integrity check or cannot be decoded gives an error that wraps it.
-	ErrNotFound = errors.New("session: not found")
-
-	// ErrConflict reports that Save or Regenerate lost a race: the session
-	// was saved by another request after this copy was loaded. Reload it
-	// with Get and apply the change again.
-	ErrConflict = errors.New("session: saved by another request since it was loaded")
-
-	// ErrEmptyUserID reports a per-user operation (List, DestroyAll, Revoke)
-	// called with an empty user ID. Sessions created with an empty user ID
-	// are anonymous and belong to no user.
-	ErrEmptyUserID = errors.New("session: empty user ID")
-
-	// ErrNoMiddleware reports a request helper (Put, Start, Renew, End)
-	// called with a context that did not come through this Store's
-	// Middleware.
-	ErrNoMiddleware = errors.New("session: context did not come through this Store's Middleware")
-
-	// ErrUnavailable is returned (wrapped) at once, without a round trip,
-	// while the client's breaker of the session's Redis node is open (see
-	// typecache.Breaker).
-	ErrUnavailable = errors.New("session: redis unavailable (circuit open)")
-
-	// ErrHeaderWritten reports Put, Start or Renew called after the
-	// response header was written: the session was committed with the
-	// header (the cookie is a header), so the change could not reach the
-	// browser, and nothing was changed.
-	ErrHeaderWritten = errors.New("session: response header already written, the session can no longer change in this request")
+	"github.com/typecache/typecache/internal/transport"
 )
 
 // forwardFor is how long Destroy of a token that Regenerate replaced still
@@ -129,13 +98,15 @@ type Info struct {
 type Store[T any] struct {
 	o           Options[T] // validated
 	redis       rueidis.Client
-	breaker     *typecache.Breaker // the client's, shared with every package on it
+	conn        *transport.Conn // the client's: its breakers are shared with every package on it
 	space       keyspace.Space
 	plain       rediscmd.Sender // writes
 	tracked     rediscmd.Sender // reads and writes that keep: DoTracked with a local tier
 	local       *localTier      // nil when off
+	shared      *routeKeyCache  // the route key kept in Redis; nil with Options.RouteKeys
 	unsubscribe func()
 	ctxKey      *contextKey // identifies this store's request state in a context
+	closed      atomic.Bool
 
 	// keepWrites is whether writes may keep what they stored in the local
 	// tier: only with one, and when Redis notifies the client of its own
@@ -159,7 +130,7 @@ type Store[T any] struct {
 // field; the zero Options is valid.
 func New[T any](c *typecache.Client, opts Options[T]) (*Store[T], error) {
 	if c == nil {
-		return nil, fmt.Errorf("%w: New needs a *typecache.Client, got nil", ErrInvalidOptions)
+		return nil, invalid("New needs a *typecache.Client, got nil")
 	}
 	o, err := opts.validated()
 	if err != nil {
@@ -169,33 +140,49 @@ func New[T any](c *typecache.Client, opts Options[T]) (*Store[T], error) {
 	if err != nil {
 		return nil, invalid("Options.Prefix %v", err)
 	}
+	conn, err := clientconn.Live(c, ErrClosed)
+	if err != nil {
+		return nil, err
+	}
+	o.Observer = observe.Named(o.Observer, o.Prefix, Observer(NoopObserver{}))
 	s := &Store[T]{
-		o: o, redis: c.Redis(), breaker: c.Breaker(), space: space, ctxKey: new(contextKey),
-		plain:      rediscmd.Plain(c.Direct()),
+		o: o, redis: c.Redis(), conn: conn, space: space, ctxKey: new(contextKey),
+		plain:      rediscmd.Plain(conn.Direct()),
 		idleArg:    rediscmd.Millis(o.IdleTimeout),
 		touchArg:   rediscmd.Millis(o.TouchThreshold),
 		forwardArg: rediscmd.Millis(forwardFor),
 	}
 	s.tracked = s.plain
-	s.unsubscribe = func() {}
-	if !o.DisableLocal && o.MaxLocalSessions > 0 && c.Tracking() {
+	unsubscribeLocal, unsubscribeKey := func() {}, func() {}
+	if !o.DisableLocal && o.MaxLocalSessions > 0 && conn.Tracking() {
 		s.local = newLocalTier(o.MaxLocalSessions)
-		s.tracked = c.DoTracked
-		s.unsubscribe = c.Subscribe(space.Prefix(), s.local)
-		s.keepWrites = c.NotifiesOwnWrites()
+		s.tracked = conn.DoTracked
+		unsubscribeLocal = c.Subscribe(space.Prefix(), s.local)
+		s.keepWrites = conn.NotifiesOwnWrites()
 	}
+	if len(o.RouteKeys) == 0 {
+		s.shared = newRouteKeyCache(s.plain, s.local)
+		if conn.Tracking() { // read tracked: Redis tells when it changes
+			s.shared.send = conn.DoTracked
+			unsubscribeKey = c.Subscribe(s.routeKeyName(), s.shared)
+		}
+	}
+	s.unsubscribe = func() { unsubscribeLocal(); unsubscribeKey() }
 	return s, nil
 }
 
-// Close stops the Store's local tier: it leaves the client's invalidations
-// and drops what it kept. The Store keeps working afterwards, every read a
-// round trip. Close does not close the typecache.Client; calls after the
-// first do nothing.
+// Close ends the Store: it leaves the client's invalidations and drops the
+// sessions it kept in memory, and every later call returns an error
+// wrapping ErrClosed without contacting Redis (Middleware hands it to
+// Options.ErrorHandler), as every call does once the typecache.Client is
+// closed. Calls in flight finish. Close does not close the
+// typecache.Client; calls after the first do nothing.
 func (s *Store[T]) Close() {
-	s.unsubscribe()
-	if s.local != nil {
-		s.local.close()
+	if s.closed.Swap(true) {
+		return
 	}
+	s.unsubscribe()
+	s.local.close()
 }
 
 // clock is the application's clock (the test clock when set).
@@ -211,7 +198,7 @@ func (s *Store[T]) key(route string) string { return s.space.Key(groupKind, rout
 
 // ownWrite drops what this process kept of key after it wrote key (or may
 // have: a failed write may have been applied).
-func (s *Store[T]) ownWrite(key string) { s.local.endWrite(key, nil, nil) }
+func (s *Store[T]) ownWrite(key string) { s.local.ownWrite(key) }
 
 // replied runs the test hook afterReply.
 func (s *Store[T]) replied(ctx context.Context) {
@@ -242,8 +229,11 @@ func (s *Store[T]) failed(op string, err error) error {
 // new token, in one round trip. An empty userID makes an anonymous
 // session, which List and DestroyAll do not see.
 func (s *Store[T]) Create(ctx context.Context, userID string, data T) (*Session[T], error) {
-	sess := s.prepare(userID, data)
-	if err := s.insert(ctx, sess); err != nil {
+	sess, err := s.prepare(ctx, userID, data)
+	if err == nil {
+		err = s.insert(ctx, sess)
+	}
+	if err != nil {
 		return nil, err
 	}
 	return sess, nil
@@ -251,14 +241,19 @@ func (s *Store[T]) Create(ctx context.Context, userID string, data T) (*Session[
 
 // prepare returns a new session of userID holding data, not stored yet:
 // its token, and its creation time and absolute deadline by the
-// application's clock (they are signed before they reach Redis).
-func (s *Store[T]) prepare(userID string, data T) *Session[T] {
-	token, id := newID(routeFor(userID))
+// application's clock (they are signed before they reach Redis). It fails
+// only when the route key cannot be read.
+func (s *Store[T]) prepare(ctx context.Context, userID string, data T) (*Session[T], error) {
+	route, err := s.newRoute(ctx, userID)
+	if err != nil {
+		return nil, s.failed("create", err)
+	}
+	token, id := newID(route)
 	created := s.clock().UnixMilli()
 	absolute := created + s.o.AbsoluteTimeout.Milliseconds()
 	sess := &Session[T]{Token: token, UserID: userID, Data: data, route: token[:routeLen], id: id}
 	s.setTimes(sess, created, absolute, created)
-	return sess
+	return sess, nil
 }
 
 // insert stores sess, which prepare made, in one round trip. It keeps
@@ -315,7 +310,7 @@ func (s *Store[T]) Get(ctx context.Context, token string) (*Session[T], error) {
 		return nil, ErrNotFound
 	}
 	key := s.key(route)
-	rec, local, err := s.load(ctx, key, id)
+	rec, local, err := s.load(ctx, key, route, id)
 	if err != nil {
 		switch {
 		case errors.Is(err, ErrTampered), errors.Is(err, errMalformed):
@@ -336,19 +331,19 @@ func (s *Store[T]) Get(ctx context.Context, token string) (*Session[T], error) {
 	return sess, nil
 }
 
-// load returns session id of key from the local tier when it is fresh
-// there (local is true), else from Redis, keeping the reply when nothing
-// overtook it.
-func (s *Store[T]) load(ctx context.Context, key, id string) (rec record, local bool, err error) {
+// load returns session id of key, the hash of route, from the local tier
+// when it is fresh there (local is true), else from Redis, keeping the
+// reply when nothing overtook it.
+func (s *Store[T]) load(ctx context.Context, key, route, id string) (rec record, local bool, err error) {
 	var sent time.Time
-	if s.local != nil {
+	if s.local != nil && s.refused() == nil { // after Close, readRecord says so
 		sent = s.clock()
 		if rec, ok := s.local.get(key, id, sent); ok {
 			return rec, true, nil
 		}
 	}
-	w := s.local.begin(key)
-	r, err := s.readRecord(ctx, key, id)
+	tk := s.local.begin(key)
+	r, err := s.readRecord(ctx, key, route, id)
 	s.replied(ctx)
 	var kept *localRecord
 	if err == nil && r.checkErr == nil && s.local != nil {
@@ -356,16 +351,16 @@ func (s *Store[T]) load(ctx context.Context, key, id string) (rec record, local 
 	}
 	switch {
 	case err != nil && !errors.Is(err, ErrNotFound):
-		s.local.endWrite(key, w, nil) // the read may have extended the session before it failed
+		s.local.endWrite(key, tk, nil) // the read may have extended the session before it failed
 	case r.touched:
 		// An extension is a write: kept only when Redis notifies this
 		// client of its own writes.
 		if !s.keepWrites {
 			kept = nil
 		}
-		s.local.endWrite(key, w, kept)
+		s.local.endWrite(key, tk, kept)
 	default:
-		s.local.endRead(key, w, kept)
+		s.local.endRead(key, tk, kept)
 	}
 	if err != nil {
 		return record{}, false, err
@@ -463,71 +458,94 @@ func (s *Store[T]) Destroy(ctx context.Context, token string) error {
 	return nil
 }
 
-// DestroyAll ends every session of userID ("log out everywhere"), in one
-// round trip and without SCAN: a user's sessions share one Redis key. It is
-// atomic with every other change of the user's sessions, so no session of
-// userID created, saved or regenerated before DestroyAll returns survives
-// it. Sessions other users own are untouched.
+// DestroyAll ends every session of userID ("log out everywhere") without
+// SCAN: a user's sessions share one Redis key per route key (see
+// Options.RouteKeys), so it costs one round trip per route key held,
+// usually one. Each is atomic with every other change of the user's
+// sessions on that key, and the current key's (where new sessions go) is
+// ended last, so no session of userID created, saved or regenerated before
+// DestroyAll returns survives it. Sessions other users own are untouched.
 func (s *Store[T]) DestroyAll(ctx context.Context, userID string) error {
 	if userID == "" {
-		return ErrEmptyUserID
+		return ErrEmptyKey
 	}
-	key := s.key(userRoute(userID))
-	n, err := s.eval(ctx, destroyAllScript, key, false, []string{rediscmd.ClockArg(s.now), userID})
-	s.ownWrite(key)
+	keys, err := s.routing(ctx)
 	if err != nil {
-		return s.failed("destroy", fmt.Errorf("session: destroy all %s: %w", key, err))
+		return s.failed("destroy", err)
 	}
-	count, _ := n.AsInt64()
-	s.o.Observer.OnDestroyedAll(userID, int(count))
+	total := 0
+	for _, route := range keys.routes(userID) {
+		key := s.key(route)
+		n, err := s.eval(ctx, destroyAllScript, key, false, []string{rediscmd.ClockArg(s.now), userID})
+		s.ownWrite(key)
+		if err != nil {
+			return s.failed("destroy", fmt.Errorf("session: destroy all %s: %w", key, err))
+		}
+		count, _ := n.AsInt64()
+		total += int(count)
+	}
+	s.o.Observer.OnDestroyedAll(userID, total)
 	return nil
 }
 
 // Revoke ends the session of userID whose ID (as List reports it) is id:
-// "sign out that device". It returns ErrNotFound when userID has no such
-// session.
+// "sign out that device", in one round trip per route key held (see
+// DestroyAll). It returns ErrNotFound when userID has no such session.
 func (s *Store[T]) Revoke(ctx context.Context, userID, id string) error {
 	if userID == "" {
-		return ErrEmptyUserID
+		return ErrEmptyKey
 	}
 	if len(id) != publicIDLen {
 		return ErrNotFound
 	}
-	key := s.key(userRoute(userID))
-	_, err := s.eval(ctx, revokeScript, key, false, []string{rediscmd.ClockArg(s.now), id, s.idleArg, userID})
-	s.ownWrite(key)
-	if rueidis.IsRedisNil(err) {
-		return ErrNotFound
-	}
+	keys, err := s.routing(ctx)
 	if err != nil {
-		return s.failed("revoke", fmt.Errorf("session: revoke %s: %w", key, err))
+		return s.failed("revoke", err)
 	}
-	s.o.Observer.OnDestroyed(Event{UserID: userID, ID: id})
-	return nil
+	for _, route := range keys.routes(userID) {
+		key := s.key(route)
+		_, err := s.eval(ctx, revokeScript, key, false, []string{rediscmd.ClockArg(s.now), id, s.idleArg, userID})
+		s.ownWrite(key)
+		if rueidis.IsRedisNil(err) {
+			continue
+		}
+		if err != nil {
+			return s.failed("revoke", fmt.Errorf("session: revoke %s: %w", key, err))
+		}
+		s.o.Observer.OnDestroyed(Event{UserID: userID, ID: id})
+		return nil
+	}
+	return ErrNotFound
 }
 
 // List returns userID's live sessions, oldest first, for a "your active
-// sessions" page, in one round trip. It reads each session without
-// extending it.
+// sessions" page, in one round trip per route key held (see DestroyAll).
+// It reads each session without extending it.
 func (s *Store[T]) List(ctx context.Context, userID string) ([]Info, error) {
 	if userID == "" {
-		return nil, ErrEmptyUserID
+		return nil, ErrEmptyKey
 	}
-	key := s.key(userRoute(userID))
-	msg, err := s.eval(ctx, listScript, key, false, []string{rediscmd.ClockArg(s.now), userID, s.idleArg})
-	fields, err := s.reply(msg, err, "list", key, -1)
+	keys, err := s.routing(ctx)
 	if err != nil {
 		return nil, s.failed("list", err)
 	}
 	var infos []Info
-	for i := 0; i+2 < len(fields); i += 3 {
-		rec, err := s.checkedRecord(key, fields[i], fields[i+1], []byte(fields[i+2]))
-		if err != nil || rec.user != userID {
-			continue // not a session this store wrote for userID
+	for _, route := range keys.routes(userID) {
+		key := s.key(route)
+		msg, err := s.eval(ctx, listScript, key, false, []string{rediscmd.ClockArg(s.now), userID, s.idleArg})
+		fields, err := s.reply(msg, err, "list", key, -1)
+		if err != nil {
+			return nil, s.failed("list", err)
 		}
-		info := Info{ID: publicID(fields[i])}
-		info.CreatedAt, info.LastSeen, info.ExpiresAt, info.AbsoluteExpiresAt = s.times(rec.created, rec.absolute, rec.seen)
-		infos = append(infos, info)
+		for i := 0; i+2 < len(fields); i += 3 {
+			rec, err := s.checkedRecord(key, fields[i], fields[i+1], []byte(fields[i+2]))
+			if err != nil || rec.user != userID {
+				continue // not a session this store wrote for userID
+			}
+			info := Info{ID: publicID(fields[i])}
+			info.CreatedAt, info.LastSeen, info.ExpiresAt, info.AbsoluteExpiresAt = s.times(rec.created, rec.absolute, rec.seen)
+			infos = append(infos, info)
+		}
 	}
 	slices.SortFunc(infos, func(a, b Info) int {
 		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {

@@ -12,8 +12,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/typecache/typecache/internal/redistest"
-	"github.com/typecache/typecache/internal/testclock"
+	"github.com/typecache/typecache/internal/testkit/redistest"
+	"github.com/typecache/typecache/internal/testkit/testclock"
 	"github.com/typecache/typecache/session"
 )
 
@@ -426,8 +426,8 @@ func TestDestroyAll(t *testing.T) {
 			t.Errorf("List(bob) = %v, %v; want 2 sessions", infos, err)
 		}
 		for _, err := range []error{store.DestroyAll(background, ""), store.Revoke(background, "", "x")} {
-			if err != session.ErrEmptyUserID {
-				t.Errorf("empty user ID: %v, want ErrEmptyUserID", err)
+			if err != session.ErrEmptyKey {
+				t.Errorf("empty user ID: %v, want ErrEmptyKey", err)
 			}
 		}
 	})

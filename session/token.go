@@ -1,6 +1,7 @@
 package session
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -12,11 +13,12 @@ import (
 //     characters): the part that authenticates. Redis only sees its SHA-256,
 //     the session's id.
 //   - route is 16 bytes, base64url (22 characters), and names the Redis hash
-//     that holds the session: for a user's session, a hash of the user ID,
-//     so that all of a user's sessions live in one key and one script sees
-//     them all (DestroyAll racing Regenerate); for an anonymous session,
-//     random bytes chosen at Create and kept by Regenerate. The route is a
-//     locator, not a secret.
+//     that holds the session: for a user's session, an HMAC of the user ID
+//     under a route key (see routekey.go), so that all of a user's sessions
+//     live in one key and one script sees them all (DestroyAll racing
+//     Regenerate) while the token names nobody to whoever lacks the key;
+//     for an anonymous session, random bytes chosen at Create and kept by
+//     Regenerate. The route is a locator, not a secret.
 const (
 	secretBytes = 32
 	secretLen   = 43
@@ -29,25 +31,18 @@ const (
 
 var tokenEncoding = base64.RawURLEncoding.Strict()
 
-// userRoute returns the route of userID's sessions: the first 128 bits of
-// a domain-separated SHA-256, so that the key names no user in clear and
-// no two users share a key short of a 2⁶⁴-work collision (and even then
-// each record names its user, which every per-user script checks).
-func userRoute(userID string) string {
-	h := sha256.New()
-	h.Write([]byte("typecache/session/user\x00"))
-	h.Write([]byte(userID))
-	var sum [sha256.Size]byte
-	return tokenEncoding.EncodeToString(h.Sum(sum[:0])[:routeBytes])
-}
-
-// routeFor returns the route of a new session of userID: none for an
-// anonymous session, whose route newID draws.
-func routeFor(userID string) string {
+// newRoute returns the route of a new session of userID: its route under
+// the current route key, or none for an anonymous session, whose route
+// newID draws.
+func (s *Store[T]) newRoute(ctx context.Context, userID string) (string, error) {
 	if userID == "" {
-		return ""
+		return "", nil
 	}
-	return userRoute(userID)
+	keys, err := s.routing(ctx)
+	if err != nil {
+		return "", err
+	}
+	return keys.route(0, userID), nil
 }
 
 // parseToken splits token into its route and the session's id (the

@@ -3,6 +3,7 @@ package session
 import (
 	"crypto/sha256"
 	"math/bits"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -10,9 +11,14 @@ import (
 const base64URLAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 func TestNewTokenFormat(t *testing.T) {
+	keys := routeKeys{[]byte(strings.Repeat("k", MinRouteKeyLen))}
 	for _, user := range []string{"", "alice", "a user with spaces"} {
+		want := "" // an anonymous session's route is random
+		if user != "" {
+			want = keys.route(0, user)
+		}
 		for range 300 {
-			token, id := newID(routeFor(user))
+			token, id := newID(want)
 			route, secret, ok := strings.Cut(token, ".")
 			if len(token) != 66 || !ok || len(route) != 22 || len(secret) != 43 ||
 				strings.Trim(route, base64URLAlphabet) != "" || strings.Trim(secret, base64URLAlphabet) != "" {
@@ -27,12 +33,12 @@ func TestNewTokenFormat(t *testing.T) {
 			if !ok || gotRoute != route || gotID != id || id != tokenEncoding.EncodeToString(sum[:]) {
 				t.Fatalf("parseToken(%q) = %q, %q, %v; want the route and the base64url SHA-256 of the secret's bytes", token, gotRoute, gotID, ok)
 			}
-			if user != "" && route != userRoute(user) {
-				t.Fatalf("route of %q's token = %q, want userRoute %q", user, route, userRoute(user))
+			if user != "" && gotRoute != keys.route(0, user) {
+				t.Fatalf("route of %q's token = %q, want its keyed route %q", user, gotRoute, keys.route(0, user))
 			}
 		}
 	}
-	if userRoute("alice") == userRoute("bob") || userRoute("") == userRoute("alice") {
+	if keys.route(0, "alice") == keys.route(0, "bob") || keys.route(0, "") == keys.route(0, "alice") {
 		t.Error("two users share a route")
 	}
 }
@@ -162,4 +168,78 @@ func FuzzParseMeta(f *testing.F) {
 		}
 		_, _ = o.Codec.Decode(data) // must not panic
 	})
+}
+
+// FuzzParseRouteKey: whatever the route key's Redis key holds, parseRouteKey
+// returns a key of exactly routeKeyBytes or an error.
+func FuzzParseRouteKey(f *testing.F) {
+	f.Add(tokenEncoding.EncodeToString(make([]byte, routeKeyBytes)))
+	f.Add(strings.Repeat("A", 42) + "B")
+	f.Add(strings.Repeat("A", 44))
+	f.Add("")
+	f.Add("\x00\xff=")
+	f.Fuzz(func(t *testing.T, text string) {
+		keys, err := parseRouteKey(text)
+		if err != nil {
+			return
+		}
+		if len(keys) != 1 || len(keys[0]) != routeKeyBytes || tokenEncoding.EncodeToString(keys[0]) != text {
+			t.Fatalf("parseRouteKey(%q) = %x: want one canonical %d-byte key", text, keys, routeKeyBytes)
+		}
+	})
+}
+
+// TestRouteRevealsNothingWithoutKey plays someone who sees a token and
+// guesses whose it is from a list of likely user IDs: without the route key
+// no guess matches the route, neither under the unkeyed hash earlier
+// releases used nor under another key; with it, exactly the owner's does
+// (so the guessing itself works). Routes under two keys share no more bits
+// than chance.
+func TestRouteRevealsNothingWithoutKey(t *testing.T) {
+	key := routeKeys{[]byte(strings.Repeat("s", routeKeyBytes))}
+	guessKey := routeKeys{[]byte(strings.Repeat("g", routeKeyBytes))}
+	unkeyed := func(userID string) string { // the route of earlier releases
+		sum := sha256.Sum256([]byte("typecache/session/user\x00" + userID))
+		return tokenEncoding.EncodeToString(sum[:routeBytes])
+	}
+	var candidates []string
+	for i := range 1000 {
+		candidates = append(candidates, strconv.Itoa(i), "user"+strconv.Itoa(i)+"@example.com")
+	}
+	const owner = "user417@example.com"
+	token, _ := newID(key.route(0, owner))
+	seen := token[:routeLen]
+	for _, tc := range []struct {
+		name  string
+		route func(string) string
+		want  int
+	}{
+		{"unkeyed hash", unkeyed, 0},
+		{"another key", func(u string) string { return guessKey.route(0, u) }, 0},
+		{"the key", func(u string) string { return key.route(0, u) }, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			matches := 0
+			for _, u := range candidates {
+				if tc.route(u) == seen {
+					matches++
+				}
+			}
+			if matches != tc.want {
+				t.Errorf("%d of %d guesses match the route, want %d", matches, len(candidates), tc.want)
+			}
+		})
+	}
+	same := 0
+	for _, u := range candidates {
+		a, _ := tokenEncoding.DecodeString(key.route(0, u))
+		b, _ := tokenEncoding.DecodeString(guessKey.route(0, u))
+		for i := range a {
+			same += 8 - bits.OnesCount8(a[i]^b[i])
+		}
+	}
+	// 2,000 routes of 128 bits: 128,000 ± 253 (one standard deviation).
+	if n := len(candidates) * 64; same < n-8*253 || same > n+8*253 {
+		t.Errorf("routes under two keys share %d of %d bits, want about %d", same, 2*n, n)
+	}
 }

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 	"github.com/typecache/typecache/typecachetest"
 )
 
@@ -18,10 +18,11 @@ func TestNewServer(t *testing.T) {
 	tests := []struct {
 		name string
 		opts []typecachetest.Option
-		mode string // CLUSTER INFO's cluster_state, or "" for standalone
+		mode string // CLUSTER INFO's cluster_state, or "" for no cluster
 	}{
 		{"standalone", nil, ""},
 		{"cluster", []typecachetest.Option{typecachetest.Cluster()}, "ok"},
+		{"sentinel", []typecachetest.Option{typecachetest.Sentinel()}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -81,18 +82,31 @@ func (r *fatalRecorder) Fatalf(format string, args ...any) {
 }
 
 func TestNoServerBinaryFails(t *testing.T) {
-	t.Setenv("PATH", t.TempDir())
-	rec := &fatalRecorder{TB: t}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		typecachetest.NewServer(rec)
-		t.Error("NewServer returned without a server binary")
-	}()
-	<-done
-	for _, want := range []string{"redis-server", "valkey-server", "PATH", "apt-get install -y redis-server", "brew install redis"} {
-		if !strings.Contains(rec.msg, want) {
-			t.Errorf("failure message %q does not mention %q", rec.msg, want)
-		}
+	tests := []struct {
+		name   string
+		server string // TYPECACHE_SERVER
+		want   []string
+	}{
+		{"default", "", []string{"redis-server", "valkey-server", "PATH", "apt-get install -y redis-server", "brew install redis"}},
+		{"valkey", "valkey-server", []string{"TYPECACHE_SERVER=valkey-server", "bookworm-backports", "apt-get install -y -t bookworm-backports valkey-server", "brew install valkey"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("PATH", t.TempDir())
+			t.Setenv("TYPECACHE_SERVER", tt.server)
+			rec := &fatalRecorder{TB: t}
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				typecachetest.NewServer(rec)
+				t.Error("NewServer returned without a server binary")
+			}()
+			<-done
+			for _, want := range tt.want {
+				if !strings.Contains(rec.msg, want) {
+					t.Errorf("failure message %q does not mention %q", rec.msg, want)
+				}
+			}
+		})
 	}
 }

@@ -46,7 +46,7 @@ func newApp(client *typecache.Client, prefix string, db *profileDB) (*app, error
 	a := &app{metrics: scrape, db: db}
 	a.profiles, err = cache.New[Profile](client, prefix+"profile", cache.Options[Profile]{
 		TTL:      5 * time.Minute,
-		Observer: metrics.CacheObserver(prefix+"profile", nil),
+		Observer: metrics.CacheObserver(nil), // named prefix+"profile" by cache.New
 	})
 	if err != nil {
 		return nil, err
@@ -55,7 +55,7 @@ func newApp(client *typecache.Client, prefix string, db *profileDB) (*app, error
 		Limit:    5, // requests per client per minute on /api/: small, so curl reaches it
 		Period:   time.Minute,
 		Prefix:   prefix + "api",
-		Observer: metrics.RateLimitObserver(prefix+"api", nil),
+		Observer: metrics.RateLimitObserver(nil),
 	})
 	if err == nil {
 		a.limit, err = ratelimit.Middleware(limiter, ratelimit.MiddlewareOptions{Key: a.rateLimitKey})
@@ -66,7 +66,7 @@ func newApp(client *typecache.Client, prefix string, db *profileDB) (*app, error
 			Prefix:      prefix + "session",
 			// Plain HTTP on localhost only: drop Insecure behind TLS.
 			Cookie:   session.CookieOptions{Insecure: true},
-			Observer: metrics.SessionObserver(prefix+"session", nil),
+			Observer: metrics.SessionObserver(nil),
 		})
 	}
 	if err != nil {

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 )
 
 func TestMain(m *testing.M) { redistest.Main(m) }

@@ -148,8 +148,8 @@ func (s Space) Parse(key string) (kind, id string, ok bool) {
 	return kind, b.String(), true
 }
 
-// clusterSlots is the number of hash slots of a Redis cluster.
-const clusterSlots = 16384
+// ClusterSlots is the number of hash slots of a Redis cluster.
+const ClusterSlots = 16384
 
 // Slot returns the cluster slot of every key of id in any space: the slot
 // of its encoded text, which is the keys' hash tag.
@@ -165,7 +165,7 @@ func Slot(id string) uint16 {
 			crc = crc16(crc, id[i])
 		}
 	}
-	return crc % clusterSlots
+	return crc % ClusterSlots
 }
 
 // KeySlot returns the cluster slot of key, any Redis key: the slot of its
@@ -181,7 +181,7 @@ func KeySlot(key string) uint16 {
 	for i := 0; i < len(key); i++ {
 		crc = crc16(crc, key[i])
 	}
-	return crc % clusterSlots
+	return crc % ClusterSlots
 }
 
 // crc16 adds b to crc, a CRC-16/XMODEM: Redis Cluster's key hash.

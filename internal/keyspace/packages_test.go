@@ -14,7 +14,7 @@ import (
 	"github.com/typecache/typecache/cache"
 	"github.com/typecache/typecache/counter"
 	"github.com/typecache/typecache/internal/keyspace"
-	"github.com/typecache/typecache/internal/redistest"
+	"github.com/typecache/typecache/internal/testkit/redistest"
 	"github.com/typecache/typecache/leaderboard"
 	"github.com/typecache/typecache/lock"
 	"github.com/typecache/typecache/ratelimit"

@@ -24,6 +24,7 @@
 package rediscmd
 
 import (
+	"errors"
 	"strconv"
 	"time"
 
@@ -96,11 +97,12 @@ func Millis(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(),
 // CircuitOpen returns the cause of a call that the client's breaker refused
 // (see typecache.Breaker), for an error that already names the package and
 // the call ("lock: acquire \"job\": redis unavailable (circuit open)"): it
-// reads without a second package prefix and matches sentinel, the
-// package's ErrUnavailable, with errors.Is.
+// reads without a second package prefix and matches, with errors.Is,
+// sentinel, the package's ErrUnavailable, and what sentinel matches
+// (typecache.ErrUnavailable).
 func CircuitOpen(sentinel error) error { return circuitOpen{sentinel} }
 
 type circuitOpen struct{ sentinel error }
 
 func (circuitOpen) Error() string          { return "redis unavailable (circuit open)" }
-func (e circuitOpen) Is(target error) bool { return target == e.sentinel }
+func (e circuitOpen) Is(target error) bool { return errors.Is(e.sentinel, target) }

@@ -10,7 +10,7 @@ import (
 
 // Script is a Lua script sent with EVALSHA, and with EVAL when the server
 // does not know it yet (NOSCRIPT). Unlike rueidis.Lua it can be sent through
-// any Sender, such as typecache.Client.DoTracked for a tracked read. It is
+// any Sender, such as transport.Conn.DoTracked for a tracked read. It is
 // safe for concurrent use.
 type Script struct {
 	body, sha string

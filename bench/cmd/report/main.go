@@ -8,6 +8,10 @@
 // configuration lines .ci/bench writes: date, commit, cpu-model, cores, go,
 // redis, count, benchtime and, when some workload failed, failed-workloads.
 //
+// -tier names the raw output of `make bench-tier` (internal/tier's hit
+// ratio beside otter's, and its fill rejection), shown in a section of its
+// own with its own stamp when the file exists.
+//
 // -notes names a hand-written Markdown file that explains the run (why a
 // target was missed, what else ran on the machine). It is included only
 // when its first line is <!-- run: DATE --> with the run's date line, so
@@ -31,22 +35,24 @@ func main() {
 	svgPath := flag.String("svg", "../docs/img/benchmarks.svg", "SVG chart to write")
 	goMod := flag.String("gomod", "go.mod", "the bench module's go.mod, for the contenders' versions")
 	notes := flag.String("notes", "results/notes.md", "hand-written notes on the run, included when their first line is <!-- run: DATE --> with the run's date")
+	tier := flag.String("tier", "results/tier.txt", "raw output of make bench-tier (the local tier's hit ratio and fill rejection), included when present")
 	flag.Parse()
-	if err := generate(*in, *mdPath, *svgPath, *goMod, *notes); err != nil {
+	if err := generate(*in, *mdPath, *svgPath, *goMod, *notes, *tier); err != nil {
 		fmt.Fprintln(os.Stderr, "report:", err)
 		os.Exit(1)
 	}
 }
 
-func generate(in, mdPath, svgPath, goMod, notesPath string) error {
-	f, err := os.Open(in)
+func generate(in, mdPath, svgPath, goMod, notesPath, tierPath string) error {
+	r, err := parseFile(in)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	r, err := parse(f)
-	if err != nil {
-		return fmt.Errorf("%s: %w", in, err)
+	var tier *run
+	if _, err := os.Stat(tierPath); err == nil {
+		if tier, err = parseFile(tierPath); err != nil {
+			return err
+		}
 	}
 	mod, err := os.ReadFile(goMod)
 	if err != nil {
@@ -66,6 +72,8 @@ func generate(in, mdPath, svgPath, goMod, notesPath string) error {
 		chart:    filepath.ToSlash(chartRel),
 		versions: contenderVersions(string(mod)),
 		notes:    notes,
+		tier:     tier,
+		tierSrc:  sourcePath(tierPath),
 	})
 	writeSVG(&svg, r)
 	if err := os.MkdirAll(filepath.Dir(svgPath), 0o755); err != nil {
@@ -79,6 +87,20 @@ func generate(in, mdPath, svgPath, goMod, notesPath string) error {
 	}
 	fmt.Printf("wrote %s and %s from %s (%d benchmarks)\n", mdPath, svgPath, in, len(r.benchmarks))
 	return nil
+}
+
+// parseFile parses the raw benchmark output at path.
+func parseFile(path string) (*run, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r, err := parse(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return r, nil
 }
 
 // runNotes returns the notes at path without their first line, if that line

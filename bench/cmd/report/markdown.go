@@ -15,24 +15,56 @@ var workloadDocs = map[string]string{
 		"typecache returns the value its decoded local tier holds (no decode, no copy); " +
 		"go-redis/cache keeps encoded bytes in TinyLFU, so every hit decompresses (s2) and decodes (MessagePack); " +
 		"rueidis `DoCache` keeps the RESP reply in its client-side cache, so every hit copies and decodes. " +
-		"`single` is one goroutine; `parallel` is 16 goroutines per core. " +
-		"`round-trips/op` (single only) counts the requests written to Redis per read: 0 means no I/O at all.",
+		"`round-trips/op` 0 means no I/O at all.",
 	"RemoteHit": "A typed read of one key that Redis holds, with every local tier and client-side cache off: " +
-		"one round trip and one decode per read. typecache runs with `DisableLocal` on a client with `DisableCache`; " +
-		"go-redis/cache has no local cache; rueidis and go-redis are a hand-written GET + decode with typecache's default codec (MessagePack in a checksummed frame). " +
-		"`round-trips/op` (single only) counts the requests each contender's connections wrote to Redis per read.",
+		"one round trip and one decode per read. typecache runs with `DisableLocal`; " +
+		"go-redis/cache has no local cache; rueidis and go-redis are a hand-written GET + decode with typecache's default codec (MessagePack in a checksummed frame).",
 	"MissLoadStore": "A read of a key nobody has cached: the contender misses, calls an instant loader and stores the result. " +
-		"typecache's `Fetch` and go-redis/cache's `Once` also deduplicate concurrent loads; rueidis and go-redis are a hand-written GET, load, SET. " +
-		"`round-trips/op` counts the requests written to Redis per operation (one goroutine, so one request in flight at a time).",
+		"typecache's `Fetch` and go-redis/cache's `Once` also deduplicate concurrent loads; rueidis and go-redis are a hand-written GET, load, SET.",
+	"StoreValue": "A burst of writes of new keys, the same incompressible bytes for every contender at 100 B, 1,000 B and 10 KB: " +
+		"`plain-set` is a bare SET with an expiry (rueidis), the baseline; typecache is a `cache.Cache[[]byte]` with `codec.Bytes` and its defaults; " +
+		"go-redis/cache stores byte slices as they are. It runs on a redis-server of its own, flushed before each run. " +
+		"After the one-goroutine burst: `redis-B/value` is Redis's `used_memory` grown per value stored, `keys/value` its key count grown per value, " +
+		"and `guard-B/value` the `MEMORY USAGE` of the keys that hold no value (typecache's guard keys: the mark each write leaves, which expires seconds later), per value.",
 	"Stampede": "4 OS processes × 64 goroutines ask for the same cold key at the same moment; the loader takes 100 ms. " +
 		"One op is one round on a new key. `loader-calls/op` is the loader calls of a round summed over the 4 processes; " +
-		"`p50-ms` and `p99-ms` are the latencies the 256 callers saw.",
-	"RateLimit": "Rate-limit decisions (limit 1000/s, burst 1000 where the algorithm has one) from 16 goroutines per core, " +
+		"`p50-ms` and `p99-ms` are the latencies the 256 callers saw; `client-cpu-µs/op` is the 4 processes' CPU time in a round.",
+	"Lock": "Acquire and release of a lock nobody else wants; with 64 goroutines each has a lock of its own, so the locks stay uncontended " +
+		"and `ops/s` is the client's throughput.",
+	"LockHandoff": "Two lockers on separate clients pass one lock back and forth; `p50-ms` and `p99-ms` are the times from the start of a release " +
+		"to the waiting side holding the lock. The CPU time includes the waiting side's, which a poller spends while the holder sleeps.",
+	"RateLimit": "Rate-limit decisions (limit 1000/s, burst 1000 where the algorithm has one) " +
 		"on one hot key (mostly denied) and spread over 10k keys (all allowed). `allowed-%` is the share of admitted requests.",
-	"Session": "Server-side sessions holding the same User value: `create` makes a new session (typecache: anonymous, one round trip; " +
-		"scs: `Put` + `Commit`), `get` loads an existing one (neither rewrites the record on a read). " +
-		"typecache uses its default JSON codec on rueidis; scs uses gob through `redisstore` and a redigo pool. 16 goroutines per core.",
+	"SessionRequest": "Requests through each contender's middleware: `read` reads one value of an existing session, `modify` changes one, " +
+		"`create` starts a session and puts three values in it. Each goroutine has a session of its own, as each visitor of a site does.",
 }
+
+// guardFootprint describes, from the StoreValue rows, the keys typecache's
+// cache keeps beside its values after a burst of writes (reported, not a
+// target), or returns "" when the run has none of those rows.
+func guardFootprint(r *run) string {
+	var parts []string
+	for _, size := range valueSizes {
+		name := "StoreValue/" + size + "/typecache/" + single
+		keys, ok1 := r.stat(name, "keys/value")
+		guard, ok2 := r.stat(name, "guard-B/value")
+		total, ok3 := r.stat(name, "redis-B/value")
+		if !ok1 || !ok2 || !ok3 || total.median == 0 {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("at %s, %s keys per value stored (the value's own included) and %s per value in the keys that hold none, %.0f%% of its Redis memory per value",
+			size, format("keys/value", keys.median), format("guard-B/value", guard.median), 100*guard.median/total.median))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "Guard keys after a burst of writes (reported, not a target): right after the StoreValue burst, typecache's cache has, " +
+		strings.Join(parts, "; ") + ". The keys beside the values are its guards: the mark each write leaves, which expires seconds later."
+}
+
+// columnOrder is the order of the table columns after time/op; units not
+// listed follow in order of appearance.
+var columnOrder = []string{"ops/s", "client-cpu-µs/op", "redis-cpu-µs/op", "redis-B/value", "keys/value", "guard-B/value", "round-trips/op", "allocs/op", "B/op"}
 
 // markdownInputs are the parts of the report that do not come from the run.
 type markdownInputs struct {
@@ -40,6 +72,8 @@ type markdownInputs struct {
 	chart    string   // the SVG, relative to the markdown file
 	versions []string // "module version" of each contender
 	notes    string   // hand-written notes on this run, Markdown
+	tier     *run     // make bench-tier's run; nil when absent
+	tierSrc  string   // its raw output, relative to the repository root
 }
 
 func writeMarkdown(w io.Writer, r *run, in markdownInputs) {
@@ -70,11 +104,19 @@ func writeMarkdown(w io.Writer, r *run, in markdownInputs) {
 		fmt.Fprintf(w, "| %s | %s | %s |\n", ch.target, ch.measured, ch.verdict)
 	}
 	fmt.Fprintf(w, "\nMeasured by the packages' own tests rather than here: the local tier's bound while 1M keys stream through (`cache`), round trips per slot group of `FetchMany` on a cluster (`TestFetchManyRoundTrips`), and the round trips of every session request (`session.TestRoundTrips`).\n\n")
+	if guards := guardFootprint(r); guards != "" {
+		fmt.Fprintf(w, "%s\n\n", guards)
+	}
 	if in.notes != "" {
 		fmt.Fprintf(w, "### Notes on this run\n\n%s\n\n", in.notes)
 	}
 
 	fmt.Fprintf(w, "## Workloads\n\n")
+	fmt.Fprintf(w, "Every workload runs its operations from one goroutine (`1-goroutine`, latency) and from 64 at once (`64-goroutines`, throughput), "+
+		"except Stampede and LockHandoff, which have a concurrency of their own, and LocalTierMemory, which measures the process's memory. Beside time/op: `ops/s` is operations per second of wall-clock time; "+
+		"`client-cpu-µs/op` the CPU time (user and system, getrusage) of the benchmark process per operation, every goroutine of the client included; "+
+		"`redis-cpu-µs/op` the CPU time of the Redis server per operation (`INFO cpu`); `round-trips/op` (one goroutine only) the requests written to Redis per operation; "+
+		"`allocs/op` and `B/op` the client's allocations. On a shared machine the CPU times vary much less than the wall clock.\n\n")
 	for _, name := range r.workloads() {
 		fmt.Fprintf(w, "### %s\n\n", name)
 		if doc := workloadDocs[name]; doc != "" {
@@ -84,17 +126,26 @@ func writeMarkdown(w io.Writer, r *run, in markdownInputs) {
 		fmt.Fprintln(w)
 	}
 
+	if in.tier != nil {
+		writeTierSection(w, in.tier, in.tierSrc)
+	}
+
 	fmt.Fprintf(w, "## Reproduce\n\n")
-	fmt.Fprintf(w, "```sh\nmake bench          # prints one benchstat table per workload\nmake bench-report   # also rewrites this page and its chart\n```\n\n")
-	fmt.Fprintf(w, "`BENCH_COUNT` (default 6), `BENCHTIME` (default 1s) and `BENCH_WORKLOADS` (e.g. `\"LocalHit Stampede\"`) adjust the run; "+
+	fmt.Fprintf(w, "```sh\nmake bench          # prints one benchstat table per workload\nmake bench-report   # also rewrites this page and its chart\nmake bench-tier     # the local tier's hit ratio and fill rejection (no Redis), for the next bench-report\n```\n\n")
+	fmt.Fprintf(w, "`BENCH_COUNT` (default 6), `BENCHTIME` (default 300ms) and `BENCH_WORKLOADS` (e.g. `\"LocalHit Stampede\"`) adjust the run; "+
 		"`REDIS_URL` points it at an existing server instead of a throwaway redis-server. The benchmarks are in `bench/` (its own Go module, "+
 		"so the competitors never become typecache dependencies): `cd bench && go test -run '^$' -bench . -benchmem`.\n")
 }
 
 // writeTable writes one row per benchmark: time/op, then every other unit
-// of the workload in order of appearance.
+// of the workload, those of columnOrder first.
 func writeTable(w io.Writer, bs []*benchmark) {
 	var units []string
+	for _, u := range columnOrder {
+		if slices.ContainsFunc(bs, func(b *benchmark) bool { return slices.Contains(b.units, u) }) {
+			units = append(units, u)
+		}
+	}
 	for _, b := range bs {
 		for _, u := range b.units {
 			if u != "ns/op" && !slices.Contains(units, u) {
@@ -149,8 +200,10 @@ func cell(unit string, v float64) string {
 	switch unit {
 	case "p50-ms", "p99-ms":
 		return strconv.FormatFloat(v, 'f', 1, 64)
-	case "round-trips/op":
+	case "round-trips/op", "keys/value":
 		return format(unit, v)
+	case "redis-B/value", "guard-B/value":
+		return strconv.FormatFloat(v, 'f', 0, 64)
 	}
 	return sig3(v)
 }

@@ -13,8 +13,9 @@ type chartMetric struct {
 }
 
 var chartMetrics = map[string]chartMetric{
-	"Stampede":  {"p99-ms", "p99 caller latency (lower is better); loader calls per round in brackets"},
-	"RateLimit": {"decisions/s", "decisions per second (higher is better)"},
+	"Stampede":   {"p99-ms", "p99 caller latency (lower is better); loader calls per round in brackets"},
+	"RateLimit":  {"ops/s", "decisions per second (higher is better)"},
+	"StoreValue": {"redis-B/value", "Redis memory per stored value, one panel for three value sizes (lower is better)"},
 }
 
 var defaultChartMetric = chartMetric{"ns/op", "time per operation, median (lower is better)"}

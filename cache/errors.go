@@ -1,0 +1,60 @@
+package cache
+
+import (
+	"errors"
+
+	"github.com/typecache/typecache/internal/clientconn"
+	"github.com/typecache/typecache/internal/optionerr"
+	"github.com/typecache/typecache/internal/rediscmd"
+)
+
+// Errors returned by a Cache. Errors from Redis and from the codec are
+// wrapped with the key.
+var (
+	// ErrNotFound reports a key that is absent: never stored, expired,
+	// deleted, or cached as absent after a loader returned ErrNotFound.
+	// Loaders return it (or an error wrapping it) to say a key does not exist.
+	ErrNotFound = errors.New("cache: not found")
+
+	// ErrStale accompanies a value past its TTL, returned by Fetch inside the
+	// stale window because the loader failed. The error also wraps the
+	// loader's error.
+	ErrStale = errors.New("cache: stale value")
+
+	// ErrUnavailable reports that Redis is considered down (the breaker is
+	// open); it is returned at once, without a round trip.
+	// It matches typecache.ErrUnavailable, as every package's does.
+	ErrUnavailable = clientconn.Unavailable("cache")
+
+	// ErrClosed reports a call on a closed Cache.
+	ErrClosed = errors.New("cache: closed")
+
+	// ErrEmptyKey reports an empty key. Every package names its
+	// empty-key error ErrEmptyKey.
+	ErrEmptyKey = errors.New("cache: empty key")
+
+	// ErrTooLarge reports a value whose encoding exceeds Options.MaxValueBytes.
+	ErrTooLarge = errors.New("cache: value too large")
+
+	// ErrInvalidOptions reports options New cannot use; the message names
+	// the field.
+	ErrInvalidOptions = errors.New("cache: invalid options")
+
+	// ErrInvalidArgument reports a nil Loader, BatchLoader, Writer or
+	// SetOption, or a WithTTL out of range.
+	ErrInvalidArgument = errors.New("cache: invalid argument")
+
+	// ErrSuperseded reports a loaded value that was not stored because a
+	// write (or another load) reached the key while the loader ran; the
+	// value is still returned to the callers of that load.
+	ErrSuperseded = errors.New("cache: load superseded by a write")
+)
+
+// errCircuitOpen is ErrUnavailable as the cause of an error that already
+// says "cache: <op> ..." (a wrapper that does not trim the prefix, as
+// keyErr does, would repeat it).
+var errCircuitOpen = rediscmd.CircuitOpen(ErrUnavailable)
+
+// invalid reports invalid options: an error wrapping ErrInvalidOptions
+// whose message goes on with format, which names the field.
+var invalid = optionerr.For(ErrInvalidOptions)

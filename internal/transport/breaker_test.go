@@ -1,0 +1,138 @@
+package transport_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/typecache/typecache"
+	"github.com/typecache/typecache/internal/clientconn"
+	"github.com/typecache/typecache/internal/rediscmd"
+	"github.com/typecache/typecache/internal/testkit/redistest"
+	"github.com/typecache/typecache/internal/transport"
+)
+
+var errRefused = errors.New("refused by the breaker")
+
+// guardedGet is a GET sent the way typecache's packages send their calls:
+// Allow before, Record after. A nil reply is a success.
+func guardedGet(ctx context.Context, c *transport.Conn, timeout time.Duration, key string) error {
+	b := c.Breaker()
+	if !b.Allow(key) {
+		return errRefused
+	}
+	callCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	r := c.Redis()
+	err := r.Do(callCtx, rediscmd.Retried(r.B().Get().Key(key).Build())).Error()
+	b.Record(ctx, key, err)
+	if rueidis.IsRedisNil(err) {
+		return nil
+	}
+	return err
+}
+
+// TestBreakerIsPerNode: on a cluster, a master that is down opens the
+// breaker of its slots only; the other masters' keys keep working, and
+// the breaker closes once the node is back, without any call probing it
+// (the Conn probes in the background).
+func TestBreakerIsPerNode(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.NewCluster(t, redistest.ClusterOptions{})
+	masters := srv.Masters()
+	for _, m := range masters {
+		// Without replicas, the healthy masters would refuse every slot
+		// (CLUSTERDOWN) once they deem the dead one failed.
+		if _, err := m.Do("CONFIG", "SET", "cluster-require-full-coverage", "no"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	client := srv.Client(t, typecache.WithBreaker(5, 20*time.Millisecond))
+	conn := clientconn.Of(client)
+	var opens atomic.Int64
+	defer conn.Breaker().OnOpen(func() { opens.Add(1) })()
+
+	dead := masters[0]
+	var onDead, onLive string
+	for i := 0; onDead == "" || onLive == ""; i++ {
+		key := fmt.Sprintf("%sk%d", redistest.Prefix(t), i)
+		_, err := dead.Do("EXISTS", key)
+		switch {
+		case err == nil && onDead == "":
+			onDead = key
+		case err != nil && strings.Contains(err.Error(), "MOVED") && onLive == "":
+			onLive = key
+		}
+	}
+	for _, key := range []string{onDead, onLive} {
+		if err := guardedGet(ctx, conn, time.Second, key); err != nil {
+			t.Fatalf("GET %s before the outage: %v", key, err)
+		}
+	}
+
+	dead.Stop()
+	redistest.Eventually(t, 10*time.Second, func() error {
+		if err := guardedGet(ctx, conn, time.Second, onDead); err != errRefused {
+			return fmt.Errorf("GET of the dead node's key: %v, want the breaker to refuse it", err)
+		}
+		return nil
+	})
+	for i := range 20 {
+		if err := guardedGet(ctx, conn, time.Second, onLive); err != nil {
+			t.Fatalf("GET %d of a live node's key while another node is down: %v", i, err)
+		}
+	}
+	if n := opens.Load(); n != 1 {
+		t.Fatalf("breakers opened %d times, want once (the dead node's)", n)
+	}
+
+	if err := dead.Start(); err != nil {
+		t.Fatal(err)
+	}
+	redistest.Eventually(t, 10*time.Second, func() error {
+		if !conn.Breaker().Allow(onDead) {
+			return errors.New("the dead node's breaker is still open")
+		}
+		return nil
+	})
+	redistest.Eventually(t, 10*time.Second, func() error { return guardedGet(ctx, conn, time.Second, onDead) })
+}
+
+// TestBreakerStall: a server that stalls (CLIENT PAUSE) opens the breaker
+// through calls that reach their own deadline; then callers are refused at
+// once while the Client probes in the background, and the breaker closes
+// when the pause ends.
+func TestBreakerStall(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.NewStandalone(t)
+	client := srv.Client(t, typecache.WithBreaker(1, 20*time.Millisecond))
+	conn := clientconn.Of(client)
+	key := redistest.Prefix(t) + "k"
+	if err := guardedGet(ctx, conn, time.Second, key); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.Nodes()[0].Do("CLIENT", "PAUSE", "1500"); err != nil {
+		t.Fatal(err)
+	}
+	if err := guardedGet(ctx, conn, 50*time.Millisecond, key); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("GET during the pause: %v, want its deadline", err)
+	}
+	if err := guardedGet(ctx, conn, time.Second, key); err != errRefused {
+		t.Fatalf("GET after a stalled call: %v, want the breaker to refuse it", err)
+	}
+	redistest.Eventually(t, 10*time.Second, func() error {
+		if !conn.Breaker().Allow(key) {
+			return errors.New("still open")
+		}
+		return nil
+	})
+	if err := guardedGet(ctx, conn, time.Second, key); err != nil {
+		t.Fatalf("GET after the pause: %v", err)
+	}
+}

@@ -1,0 +1,125 @@
+package transport
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"runtime"
+
+	"github.com/redis/rueidis"
+)
+
+// errPeerClosed is the error of a command that was never sent, because the
+// server had already closed the connection it was about to go on.
+var errPeerClosed = errors.New("connection closed by the server before the command was sent")
+
+// newDirectClient returns the Conn's second rueidis client (see Direct).
+// It tracks nothing (DisableCache), and it never pipelines
+// (DisableAutoPipelining): each call takes a connection of its own from a
+// pool, writes, and reads the reply on the caller's goroutine, as go-redis
+// does. A client with tracking instead sends every command through a
+// connection's writer goroutine and reads it on its reader goroutine, which
+// is always reading for invalidations: two goroutine switches per round
+// trip.
+//
+// A connection that nobody reads while it is idle does not notice the
+// server closing it (a restart, CLIENT KILL, the server's idle timeout),
+// and a write sent on it would fail when its reply is awaited, too late to
+// know whether it ran. So every connection of this client peeks at its
+// socket before each write (directConn); if the server has closed it,
+// nothing is sent, and directClient.Do sends the command again on another
+// connection. Since a connection carries one call at a time, no other
+// command is in flight on it then.
+func newDirectClient(opt rueidis.ClientOption) (rueidis.Client, error) {
+	opt.DisableCache = true
+	opt.DisableAutoPipelining = true
+	opt.OnInvalidations = nil
+	// One connection per caller waiting at once, up to go-redis's default
+	// pool size.
+	opt.BlockingPoolSize = 10 * runtime.GOMAXPROCS(0)
+	dial := dialer(opt)
+	opt.DialCtxFn = func(ctx context.Context, dst string, d *net.Dialer, cfg *tls.Config) (net.Conn, error) {
+		conn, err := dial(ctx, dst, d, cfg)
+		if err != nil {
+			return nil, err
+		}
+		return directConnOf(conn), nil
+	}
+	opt.DialFn = nil
+	redis, err := rueidis.NewClient(opt)
+	if err != nil {
+		return nil, err
+	}
+	// A restart closes every idle connection of the pool: each is found out
+	// by one peek, without a round trip, and the next attempt may take a
+	// new one.
+	return directClient{Client: redis, attempts: opt.BlockingPoolSize + 2}, nil
+}
+
+// dialer returns how rueidis would dial with opt.
+func dialer(opt rueidis.ClientOption) func(context.Context, string, *net.Dialer, *tls.Config) (net.Conn, error) {
+	switch {
+	case opt.DialCtxFn != nil:
+		return opt.DialCtxFn
+	case opt.DialFn != nil:
+		return func(_ context.Context, dst string, d *net.Dialer, cfg *tls.Config) (net.Conn, error) {
+			return opt.DialFn(dst, d, cfg)
+		}
+	}
+	return func(ctx context.Context, dst string, d *net.Dialer, cfg *tls.Config) (net.Conn, error) {
+		if cfg != nil {
+			return (&tls.Dialer{NetDialer: d, Config: cfg}).DialContext(ctx, "tcp", dst)
+		}
+		return d.DialContext(ctx, "tcp", dst)
+	}
+}
+
+// directClient is a rueidis client whose Do sends a command again, on a new
+// connection, when it was not sent because the server had closed the
+// connection (errPeerClosed): the command never reached Redis, so sending
+// it again is safe for any command, writes included.
+type directClient struct {
+	rueidis.Client
+	attempts int // how many connections one call may find closed, and one more
+}
+
+// Do sends cmd as rueidis does, and again on a new connection when it was
+// not sent because its connection was closed by the server.
+func (c directClient) Do(ctx context.Context, cmd rueidis.Completed) rueidis.RedisResult {
+	// rueidis recycles cmd only after a call without a network error, so
+	// cmd is intact for the next attempt.
+	var r rueidis.RedisResult
+	for range c.attempts {
+		if r = c.Client.Do(ctx, cmd); !errors.Is(r.Error(), errPeerClosed) {
+			break
+		}
+	}
+	return r
+}
+
+// Direct returns a client for lone writes whose caller waits for the
+// reply, such as lock scripts and session writes: a second rueidis client,
+// built from the same options, that tracks nothing and never pipelines.
+// Each call has a connection of its own, from a pool of at most ten per
+// processor and Redis node, and is read on the caller's goroutine; when the
+// reply comes quickly (a server on the same host or rack) the caller polls
+// the socket for it for up to 50 µs instead of parking, which halves a round
+// trip on loopback for that much processor time. Polling backs off on a
+// connection whose replies keep taking longer.
+//
+// A connection the server closed while idle (a restart, CLIENT KILL) is
+// found out before anything is written on it, and Do sends the command on
+// another connection: the first write after a restart succeeds instead of
+// failing with EOF, and nothing is ever sent twice. Connections made by a
+// custom ClientOption.DialCtxFn get these checks when they are a
+// syscall.Conn, or have a NetConn method leading to one (as *tls.Conn has).
+// Over TLS a server that says close_notify before it closes leaves bytes to
+// read, which the check cannot tell from a reply: a write on such a
+// connection fails when its reply is awaited, as on any client.
+//
+// Nothing read through it is tracked: do not read through it what a local
+// tier keeps. Its connections count against the server's maxclients beside
+// those of [Conn.Redis], and on a cluster it follows the topology on its
+// own, as Conn.Redis does.
+func (c *Conn) Direct() rueidis.Client { return c.direct }

@@ -1,0 +1,106 @@
+package transport_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/redis/rueidis"
+
+	"github.com/typecache/typecache"
+	"github.com/typecache/typecache/internal/clientconn"
+	"github.com/typecache/typecache/internal/testkit/redistest"
+	"github.com/typecache/typecache/internal/transport"
+)
+
+// TestDirectWriteAfterIdleClose shows that a write through Conn.Direct
+// succeeds as the first call after the server closed the idle connection
+// it would have gone on: the connection is found closed before anything is
+// sent, and the write goes on a new one. (rueidis never resends a write, so
+// without that check the call would fail with EOF.)
+func TestDirectWriteAfterIdleClose(t *testing.T) {
+	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+		client, name := namedClient(t, srv)
+		ctx := context.Background()
+		direct := clientconn.Of(client).Direct()
+		key := redistest.Prefix(t) + "k"
+		for i, value := range []string{"before", "after"} {
+			if i > 0 {
+				srv.KillClients(t, name)
+			}
+			if err := direct.Do(ctx, direct.B().Set().Key(key).Value(value).Build()).Error(); err != nil {
+				t.Fatalf("SET %s (call %d): %v", value, i, err)
+			}
+		}
+		raw := srv.Raw(t)
+		got, err := raw.Do(ctx, raw.B().Get().Key(key).Build()).ToString()
+		if err != nil || got != "after" {
+			t.Fatalf("GET = %q, %v; want after", got, err)
+		}
+	})
+}
+
+// TestDirectConcurrentCalls sends many calls through Conn.Direct at once,
+// which take connections of their own from its pool, while every connection
+// is killed once: no command may run twice (SET ... GET shows the value
+// before it), and a call may fail only with the kill.
+func TestDirectConcurrentCalls(t *testing.T) {
+	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+		client, name := namedClient(t, srv)
+		ctx := context.Background()
+		direct := clientconn.Of(client).Direct()
+		prefix := redistest.Prefix(t)
+		var wg, started sync.WaitGroup
+		var failed atomic.Int64
+		for g := range 8 {
+			started.Add(1)
+			wg.Go(func() {
+				// A failed SET may or may not have run: the value read back
+				// is the last successful one's or a later failed one's.
+				key := fmt.Sprintf("%s%d", prefix, g)
+				possible := map[string]bool{}
+				for i := range 200 {
+					if i == 10 {
+						started.Done()
+					}
+					value := strconv.Itoa(i)
+					got, err := direct.Do(ctx, direct.B().Set().Key(key).Value(value).Get().Build()).ToString()
+					if errors.Is(err, transport.ErrPeerClosed) {
+						t.Errorf("SET %s %s: %v: every connection tried was found closed", key, value, err)
+					}
+					if err != nil && !rueidis.IsRedisNil(err) {
+						failed.Add(1) // the connection was killed under the call
+						possible[value] = true
+						continue
+					}
+					if err == nil && !possible[got] {
+						t.Errorf("SET %s %s GET = %q, want one of %v", key, value, got, possible)
+					}
+					possible = map[string]bool{value: true}
+				}
+			})
+		}
+		started.Wait()
+		srv.KillClients(t, name)
+		wg.Wait()
+		t.Logf("%d calls failed under CLIENT KILL", failed.Load())
+	})
+}
+
+// namedClient returns a Client on srv whose connections carry a name of
+// their own (CLIENT SETNAME), for KillClients, and the name.
+func namedClient(t *testing.T, srv *redistest.Server) (*typecache.Client, string) {
+	t.Helper()
+	opt := srv.Option()
+	opt.ClientName = redistest.Name(t)
+	client, err := typecache.NewClient(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(client.Close)
+	return client, opt.ClientName
+}

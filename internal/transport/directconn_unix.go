@@ -1,0 +1,150 @@
+//go:build linux || darwin || freebsd || netbsd || openbsd || dragonfly
+
+package transport
+
+import (
+	"errors"
+	"net"
+	"runtime"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// replyPollTime bounds how long a read of a direct connection polls for a
+// reply before it parks in the runtime's network poller: longer than a
+// round trip to a Redis on the same host or rack (15-40 µs), shorter than
+// waking a parked goroutine costs on a virtual machine (30-60 µs).
+const replyPollTime = 50 * time.Microsecond
+
+// directConn is a connection of the direct client (Conn.Direct).
+//
+// Its writes first peek at the socket: if the server has closed the
+// connection, they send nothing and fail with errPeerClosed.
+//
+// A read that follows a write polls the socket, by the same peek, for up to
+// replyPollTime, yielding the processor between polls, and reads once the
+// reply is there: a lone caller is then woken by its reply rather than by
+// the scheduler, which halves a round trip on loopback. Polling stops paying
+// when replies take longer (a distant server), so a connection whose polls
+// keep missing polls ever more rarely (pollBackoff).
+type directConn struct {
+	net.Conn
+	socket syscall.RawConn
+	sent   atomic.Bool // a write happened since the last read
+
+	// Bound once, so that peeking allocates nothing; peek's result is
+	// written by peekSocket. Reads and writes each peek (concurrently when
+	// rueidis pipelines), so each has its own.
+	readPeek, writePeek   func(fd uintptr)
+	readState, writeState socketState
+
+	polls pollBackoff // used by reads only, which rueidis serializes
+}
+
+// socketState is what a peek at a socket found.
+type socketState int
+
+const (
+	socketEmpty    socketState = iota // open, nothing to read yet
+	socketReadable                    // bytes are waiting to be read
+	socketClosed                      // the server closed it, or it was reset
+)
+
+// directConnOf returns conn with the checks and the polling of directConn,
+// or conn itself when no socket can be found under it: conn must be a
+// syscall.Conn, or have a NetConn method (as *tls.Conn has) leading to one.
+func directConnOf(conn net.Conn) net.Conn {
+	socket := conn
+	for {
+		if sc, ok := socket.(syscall.Conn); ok {
+			raw, err := sc.SyscallConn()
+			if err != nil {
+				return conn
+			}
+			c := &directConn{Conn: conn, socket: raw}
+			c.readPeek = func(fd uintptr) { c.readState = peekSocket(fd) }
+			c.writePeek = func(fd uintptr) { c.writeState = peekSocket(fd) }
+			return c
+		}
+		wrapper, ok := socket.(interface{ NetConn() net.Conn })
+		if !ok {
+			return conn
+		}
+		socket = wrapper.NetConn()
+	}
+}
+
+func (c *directConn) Write(b []byte) (int, error) {
+	if c.socket.Control(c.writePeek) == nil && c.writeState == socketClosed {
+		return 0, errPeerClosed
+	}
+	c.sent.Store(true)
+	return c.Conn.Write(b)
+}
+
+func (c *directConn) Read(b []byte) (int, error) {
+	if c.sent.Swap(false) && c.polls.due() {
+		c.polls.record(c.awaitReadable())
+	}
+	return c.Conn.Read(b)
+}
+
+// awaitReadable polls the socket until it has something to read, or
+// reports an end, for up to replyPollTime; it reports whether the wait
+// ended before that time.
+func (c *directConn) awaitReadable() bool {
+	start := time.Now()
+	for {
+		if c.socket.Control(c.readPeek) != nil || c.readState != socketEmpty {
+			return true
+		}
+		if time.Since(start) > replyPollTime {
+			return false
+		}
+		runtime.Gosched()
+	}
+}
+
+// peekSocket looks at what socket fd holds without waiting and without
+// consuming it. Control, through which it runs, does not take the
+// connection's read lock, so a peek never waits for a reader parked in
+// Read.
+func peekSocket(fd uintptr) socketState {
+	var b [1]byte
+	n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+	switch {
+	case err == nil && n > 0:
+		return socketReadable
+	case err == nil:
+		return socketClosed // a read of 0 bytes: the server sent its FIN
+	case errors.Is(err, syscall.EAGAIN), errors.Is(err, syscall.EINTR):
+		return socketEmpty
+	}
+	return socketClosed
+}
+
+// pollBackoff decides which reads poll: every one while polls find their
+// reply in time, and after n polls in a row that did not, one read in 2ⁿ
+// (at most one in 1024) until a poll finds its reply in time again.
+type pollBackoff struct {
+	misses int // polls in a row that did not find the reply in time
+	skip   int // reads left before the next poll
+}
+
+func (p *pollBackoff) due() bool {
+	if p.skip > 0 {
+		p.skip--
+		return false
+	}
+	return true
+}
+
+func (p *pollBackoff) record(inTime bool) {
+	if inTime {
+		p.misses = 0
+		return
+	}
+	p.misses = min(p.misses+1, 10)
+	p.skip = 1<<p.misses - 1
+}

@@ -1,0 +1,176 @@
+package transport
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	"github.com/redis/rueidis"
+)
+
+// trackedRead holds the commands that wrap a read so that Redis tracks the
+// keys it reads for the connection that sends it.
+type trackedRead struct {
+	optIn                bool // OPTIN mode: each read asks with CLIENT CACHING YES
+	ownWrites            bool // Redis reports the client's own writes: no NOLOOP, no BCAST
+	multi, caching, exec rueidis.Completed
+}
+
+// newTrackedRead returns how to send tracked reads on a client built with
+// opt, or nil when the client tracks nothing (DisableCache), or not every
+// key it reads: in BCAST mode with PREFIX options, Redis reports changes of
+// the keys under those prefixes only, so a value kept from any other key
+// would never be invalidated.
+func newTrackedRead(redis rueidis.Client, opt rueidis.ClientOption) *trackedRead {
+	has := func(option string) bool {
+		return slices.ContainsFunc(opt.ClientTrackingOptions, func(o string) bool { return strings.EqualFold(o, option) })
+	}
+	if opt.DisableCache || has("BCAST") && has("PREFIX") {
+		return nil
+	}
+	t := &trackedRead{
+		optIn:     len(opt.ClientTrackingOptions) == 0 || has("OPTIN"),
+		ownWrites: !has("NOLOOP") && !has("BCAST"),
+	}
+	// Built once and pinned, so never recycled: safe to send from any
+	// number of calls at once.
+	b := redis.B()
+	t.multi = b.Multi().Build().Pin()
+	t.caching = b.ClientCaching().Yes().Build().Pin()
+	t.exec = b.Exec().Build().Pin()
+	return t
+}
+
+// Tracking reports whether DoTracked's reads are tracked: false for a
+// client built with ClientOption.DisableCache, or in BCAST mode with PREFIX
+// options (which leave the keys outside the prefixes untracked), so that
+// the packages keep nothing in memory on such a client.
+func (c *Conn) Tracking() bool { return c.tracked != nil }
+
+// NotifiesOwnWrites reports whether Redis tells this client of its own
+// writes to the keys it tracks, after each write's reply: Tracking, in a
+// mode without NOLOOP or BCAST (rueidis's default, OPTIN, is one). Code that
+// keeps what it wrote in memory, counting on that invalidation to arrive,
+// needs it.
+func (c *Conn) NotifiesOwnWrites() bool { return c.tracked != nil && c.tracked.ownWrites }
+
+// DoTracked sends cmd, a command that reads keys of one cluster slot (a GET,
+// or a script that reads and writes), so that Redis tracks the keys it reads
+// for this client: when one of them changes afterwards, every [Subscriber]
+// whose prefix matches hears of it, as for reads through rueidis's DoCache.
+// Unlike DoCache, the reply is not kept in rueidis's client-side cache, so
+// the caller decides what to keep and how to order it against its own
+// writes.
+//
+// In rueidis's default OPTIN tracking mode the command is sent as MULTI,
+// CLIENT CACHING YES, cmd, EXEC in one round trip, which also keeps the
+// four together when a cluster redirects them. An error reply of cmd (say
+// NOSCRIPT) is returned as the error. Without tracking (Tracking is false)
+// cmd is sent alone and nothing is tracked.
+//
+// cmd must not be used after the call (rueidis recycles it) unless pinned.
+func (c *Conn) DoTracked(ctx context.Context, cmd rueidis.Completed) (rueidis.RedisMessage, error) {
+	if c.tracked == nil || !c.tracked.optIn {
+		if cmd.IsReadOnly() {
+			cmd = cmd.Pin() // sent alone, rueidis may retry it (see internal/rediscmd)
+		}
+		return c.redis.Do(ctx, cmd).ToMessage()
+	}
+	// The single read of a remote hit: no batch bookkeeping.
+	replies, err := execReplies(c.redis.DoMulti(ctx, c.tracked.multi, c.tracked.caching, cmd, c.tracked.exec), 1)
+	if err != nil {
+		return rueidis.RedisMessage{}, err
+	}
+	return replies[0], replies[0].Error()
+}
+
+// DoTrackedMulti is DoTracked for several commands whose keys all live in
+// one cluster slot, in one transaction and one round trip. It returns one
+// reply per command (an error reply is a message whose Error is not nil);
+// the error is for the transaction as a whole.
+func (c *Conn) DoTrackedMulti(ctx context.Context, cmds ...rueidis.Completed) ([]rueidis.RedisMessage, error) {
+	replies, errs := c.DoTrackedBatches(ctx, TrackedBatch{Cmds: cmds})
+	return replies[0], errs[0]
+}
+
+// A TrackedBatch is commands whose keys all live in the cluster slot of
+// SlotKey (any key of theirs; it may be empty for a standalone server).
+type TrackedBatch struct {
+	SlotKey string
+	Cmds    rueidis.Commands
+}
+
+// DoTrackedBatches sends each batch as DoTrackedMulti does, all of them in
+// one pipeline: rueidis sends each node its batches together, in one round
+// trip. It returns each batch's replies and error.
+//
+// In a cluster, batches of several slots cannot move as a unit if a slot
+// migrates meanwhile: a command that Redis redirects is then re-sent alone
+// by rueidis, and its batch reports an error (EXECABORT) although that
+// command ran. Callers treat such an error as a failed read.
+func (c *Conn) DoTrackedBatches(ctx context.Context, batches ...TrackedBatch) ([][]rueidis.RedisMessage, []error) {
+	replies, errs := make([][]rueidis.RedisMessage, len(batches)), make([]error, len(batches))
+	if c.tracked == nil || !c.tracked.optIn {
+		var all rueidis.Commands
+		for _, b := range batches {
+			all = append(all, b.Cmds...)
+		}
+		results := c.redis.DoMulti(ctx, all...)
+		for i, b := range batches {
+			replies[i] = make([]rueidis.RedisMessage, len(b.Cmds))
+			for j := range b.Cmds {
+				msg, err := results[0].ToMessage()
+				results = results[1:]
+				if !redisAnswered(err) && errs[i] == nil {
+					errs[i] = err
+				}
+				replies[i][j] = msg
+			}
+		}
+		return replies, errs
+	}
+	all := make(rueidis.Commands, 0, 4*len(batches))
+	for _, b := range batches {
+		multi, caching, exec := c.tracked.multi, c.tracked.caching, c.tracked.exec
+		if len(batches) > 1 {
+			// Keyless commands would make rueidis send the whole pipeline
+			// to one slot; give them the batch's.
+			multi, caching, exec = multi.SetSlot(b.SlotKey), caching.SetSlot(b.SlotKey), exec.SetSlot(b.SlotKey)
+		}
+		all = append(all, multi, caching)
+		all = append(all, b.Cmds...)
+		all = append(all, exec)
+	}
+	results := c.redis.DoMulti(ctx, all...)
+	for i, b := range batches {
+		rs := results[:len(b.Cmds)+3]
+		results = results[len(b.Cmds)+3:]
+		replies[i], errs[i] = execReplies(rs, len(b.Cmds))
+	}
+	return replies, errs
+}
+
+// execReplies returns the replies of the n commands of a tracked
+// transaction from its results: MULTI, CLIENT CACHING, the commands, EXEC.
+func execReplies(rs []rueidis.RedisResult, n int) ([]rueidis.RedisMessage, error) {
+	for _, r := range rs[:2] {
+		if err := r.Error(); err != nil {
+			return nil, err
+		}
+	}
+	replies, err := rs[len(rs)-1].ToArray()
+	if err != nil {
+		// A command refused while queued (MOVED, a syntax error) aborts
+		// the transaction; its own reply says why.
+		for _, r := range rs[2 : len(rs)-1] {
+			if qerr := r.Error(); qerr != nil {
+				return nil, qerr
+			}
+		}
+		return nil, err
+	}
+	if len(replies) != n+1 {
+		return nil, errShortExec
+	}
+	return replies[1:], nil
+}
