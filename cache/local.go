@@ -12,12 +12,12 @@ import (
 type item[T any] struct {
 	key         string
 	value       T
-	absent      bool  // a cached "not found"
-	exact       bool  // hardAt is checked with the precise clock (Options.TTLFunc)
-	softAt      int64 // end of the TTL: fresh before, stale after
-	hardAt      int64 // end of the stale window: the key is gone from Redis
-	refreshFrom int64 // XFetch cannot fire before this (see init)
-	loadTime    int64 // Δ, nanoseconds
+	absent      bool   // a cached "not found"
+	exact       bool   // hardAt is checked with the precise clock (Options.TTLFunc)
+	softAt      int64  // end of the TTL: fresh before, stale after
+	hardAt      int64  // end of the stale window: the key is gone from Redis
+	refreshFrom int64  // XFetch cannot fire before this (see init)
+	loadTime    int64  // Δ, nanoseconds
 	mark        string // the key's write mark when it was read (see writeScript)
 }
 
