@@ -213,7 +213,14 @@ func (b *Breaker) probe(n *nodeBreaker) {
 				return
 			}
 		}
-		if node := b.nodeClient(n); node != nil {
+		node := b.nodeClient(n)
+		if node == nil {
+			// rueidis no longer knows the address (or never knew it: the
+			// topology watch may name a node otherwise than rueidis does).
+			// Nothing can prove the node down: let the calls through, and
+			// their own failures open the breaker again.
+			n.close()
+		} else {
 			ctx, cancel := context.WithTimeout(b.ctx, b.cooldown)
 			err := node.Do(ctx, b.ping).Error()
 			cancel()
@@ -227,8 +234,8 @@ func (b *Breaker) probe(n *nodeBreaker) {
 
 // nodeClient returns the client that sends commands to n's node: the
 // Conn's own for the breaker of a standalone server (or of the slots no
-// master serves), else rueidis's client of n's address, nil when rueidis no
-// longer knows that address (the next topology poll retires n).
+// master serves), else rueidis's client of n's address, nil when rueidis
+// does not know that address.
 func (b *Breaker) nodeClient(n *nodeBreaker) rueidis.Client {
 	if n.addr == "" {
 		return b.redis

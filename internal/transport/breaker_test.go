@@ -41,10 +41,27 @@ func guardedGet(ctx context.Context, c *transport.Conn, timeout time.Duration, k
 // TestBreakerIsPerNode: on a cluster, a master that is down opens the
 // breaker of its slots only; the other masters' keys keep working, and
 // the breaker closes once the node is back, without any call probing it
-// (the Conn probes in the background).
+// (the Conn probes in the background). The nodes name themselves as
+// rueidis reads them in each case: by IP, by hostname, or not at all
+// (unknown-endpoint: a NULL endpoint, which means the answering node's
+// host).
 func TestBreakerIsPerNode(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"ip", nil},
+		{"hostname", []string{"--cluster-announce-hostname", "localhost", "--cluster-preferred-endpoint-type", "hostname"}},
+		{"unknown endpoint", []string{"--cluster-preferred-endpoint-type", "unknown-endpoint"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			breakerIsPerNode(t, redistest.NewCluster(t, redistest.ClusterOptions{Args: tc.args}))
+		})
+	}
+}
+
+func breakerIsPerNode(t *testing.T, srv *redistest.Server) {
 	ctx := context.Background()
-	srv := redistest.NewCluster(t, redistest.ClusterOptions{})
 	masters := srv.Masters()
 	for _, m := range masters {
 		// Without replicas, the healthy masters would refuse every slot
@@ -135,4 +152,29 @@ func TestBreakerStall(t *testing.T) {
 	if err := guardedGet(ctx, conn, time.Second, key); err != nil {
 		t.Fatalf("GET after the pause: %v", err)
 	}
+}
+
+// TestBreakerOfUnknownNode: a breaker whose node rueidis does not know (an
+// address the topology watch derived otherwise, a node gone) cannot be
+// probed; it must not stay open, refusing its slots until the topology
+// changes.
+func TestBreakerOfUnknownNode(t *testing.T) {
+	srv := redistest.Standalone(t)
+	conn, err := transport.Dial(srv.Option(), transport.BreakerOptions{Failures: 1, Cooldown: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	b := conn.Breaker()
+	transport.RouteAllTo(b, "nowhere.invalid:1")
+	b.Record(context.Background(), "k", errors.New("read: connection reset by peer"))
+	if b.Allow("k") {
+		t.Fatal("the breaker did not open")
+	}
+	redistest.Eventually(t, 5*time.Second, func() error {
+		if !b.Allow("k") {
+			return errors.New("the breaker of an unknown node is still open")
+		}
+		return nil
+	})
 }

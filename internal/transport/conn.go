@@ -71,7 +71,7 @@ func Dial(opt rueidis.ClientOption, breaker BreakerOptions) (*Conn, error) {
 	}
 	c := &Conn{redis: redis, direct: direct, hub: hub, tracked: newTrackedRead(redis, opt), breaker: newBreaker(redis, breaker)}
 	if redis.Mode() == rueidis.ClientModeCluster {
-		c.topology = watchTopology(redis, hub, c.breaker, opt.ClusterOption.ShardsRefreshInterval/4)
+		c.topology = watchTopology(redis, hub, c.breaker, opt)
 	}
 	return c, nil
 }

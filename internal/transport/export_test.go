@@ -1,5 +1,12 @@
 package transport
 
+import "github.com/typecache/typecache/internal/keyspace"
+
 // ErrPeerClosed is the error of a call the direct client could not send on
 // any connection because the server had closed each it tried.
 var ErrPeerClosed = errPeerClosed
+
+// RouteAllTo makes b take every slot for one served by the node at addr.
+func RouteAllTo(b *Breaker, addr string) {
+	b.setRoute([]slotRange{{0, keyspace.ClusterSlots - 1, addr}})
+}

@@ -37,6 +37,9 @@ type ClusterOptions struct {
 	Masters int
 	// Replicas is the number of replicas of each master (0 or more).
 	Replicas int
+	// Args are further config directives for every node, such as
+	// "--cluster-preferred-endpoint-type", "unknown-endpoint".
+	Args []string
 }
 
 // IsCluster reports whether s is a Redis cluster.
@@ -133,7 +136,7 @@ func (s *Server) Stop() {
 func newLocalServer(cluster bool, opts ClusterOptions) (*Server, error) {
 	proc, err := testserver.Start(testserver.Options{
 		Cluster: cluster, Masters: opts.Masters, Replicas: opts.Replicas,
-		Args: []string{"--enable-debug-command", "yes"}, // DEBUG SLEEP in the fault tests
+		Args: append([]string{"--enable-debug-command", "yes"}, opts.Args...), // DEBUG SLEEP in the fault tests
 	})
 	if errors.Is(err, testserver.ErrNoServer) {
 		return nil, fmt.Errorf("redistest: %w (or run `make test`, which installs one when root)", err)
