@@ -58,7 +58,10 @@ func NewClient(opt rueidis.ClientOption, options ...Option) (*Client, error) {
 	if opt.ClusterOption.ShardsRefreshInterval <= 0 {
 		opt.ClusterOption.ShardsRefreshInterval = DefaultTopologyInterval
 	}
-	conn, err := transport.Dial(opt, transport.BreakerOptions{Failures: s.breakerFailures, Cooldown: s.breakerCooldown})
+	conn, err := transport.Dial(opt, transport.Options{
+		Breaker:   transport.BreakerOptions{Failures: s.breakerFailures, Cooldown: s.breakerCooldown},
+		ReplyPoll: s.replyPoll,
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -161,7 +161,7 @@ func TestBreakerStall(t *testing.T) {
 // changes.
 func TestBreakerOfUnknownNode(t *testing.T) {
 	srv := redistest.Standalone(t)
-	conn, err := transport.Dial(srv.Option(), transport.BreakerOptions{Failures: 1, Cooldown: 10 * time.Millisecond})
+	conn, err := transport.Dial(srv.Option(), transport.Options{Breaker: transport.BreakerOptions{Failures: 1, Cooldown: 10 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}

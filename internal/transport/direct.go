@@ -6,6 +6,8 @@ import (
 	"errors"
 	"net"
 	"runtime"
+	"sync/atomic"
+	"time"
 
 	"github.com/redis/rueidis"
 )
@@ -31,7 +33,7 @@ var errPeerClosed = errors.New("connection closed by the server before the comma
 // nothing is sent, and directClient.Do sends the command again on another
 // connection. Since a connection carries one call at a time, no other
 // command is in flight on it then.
-func newDirectClient(opt rueidis.ClientOption) (rueidis.Client, error) {
+func newDirectClient(opt rueidis.ClientOption, poll *replyPoll) (rueidis.Client, error) {
 	opt.DisableCache = true
 	opt.DisableAutoPipelining = true
 	opt.OnInvalidations = nil
@@ -44,7 +46,7 @@ func newDirectClient(opt rueidis.ClientOption) (rueidis.Client, error) {
 		if err != nil {
 			return nil, err
 		}
-		return directConnOf(conn), nil
+		return directConnOf(conn, poll), nil
 	}
 	opt.DialFn = nil
 	redis, err := rueidis.NewClient(opt)
@@ -102,11 +104,11 @@ func (c directClient) Do(ctx context.Context, cmd rueidis.Completed) rueidis.Red
 // reply, such as lock scripts and session writes: a second rueidis client,
 // built from the same options, that tracks nothing and never pipelines.
 // Each call has a connection of its own, from a pool of at most ten per
-// processor and Redis node, and is read on the caller's goroutine; when the
-// reply comes quickly (a server on the same host or rack) the caller polls
-// the socket for it for up to 50 µs instead of parking, which halves a round
-// trip on loopback for that much processor time. Polling backs off on a
-// connection whose replies keep taking longer.
+// processor and Redis node, and is read on the caller's goroutine. With
+// the reply poll on (Options.ReplyPoll), a caller polls the socket for the
+// reply for up to the poll's window before it parks, trading processor time
+// for a goroutine wake-up per round trip; the poll adapts (see replyPoll and
+// pollBackoff), and Polls counts the reads that polled.
 //
 // A connection the server closed while idle (a restart, CLIENT KILL) is
 // found out before anything is written on it, and Do sends the command on
@@ -123,3 +125,50 @@ func (c directClient) Do(ctx context.Context, cmd rueidis.Completed) rueidis.Red
 // those of [Conn.Redis], and on a cluster it follows the topology on its
 // own, as Conn.Redis does.
 func (c *Conn) Direct() rueidis.Client { return c.direct }
+
+// replyPoll is the reply poll of one direct client (see directConn): its
+// window, and how many of its reads poll at once. It polls only while that
+// can pay: a read that polls keeps a processor busy, and once all but one
+// are (GOMAXPROCS at Dial, less one), a reply could arrive sooner than a
+// poller gets the processor back, and the goroutines that would run are
+// kept waiting. A nil *replyPoll never polls.
+type replyPoll struct {
+	window     time.Duration
+	maxPollers int32
+	pollers    atomic.Int32
+	polls      atomic.Uint64 // polls begun: for tests and benchmarks
+}
+
+// newReplyPoll returns the poll of a direct client, nil when window is not
+// positive (off).
+func newReplyPoll(window time.Duration) *replyPoll {
+	if window <= 0 {
+		return nil
+	}
+	return &replyPoll{window: window, maxPollers: int32(runtime.GOMAXPROCS(0) - 1)}
+}
+
+// begin reports whether a read may poll now; when it may, end must follow
+// the poll.
+func (p *replyPoll) begin() bool {
+	if p == nil {
+		return false
+	}
+	if p.pollers.Add(1) > p.maxPollers {
+		p.pollers.Add(-1)
+		return false
+	}
+	p.polls.Add(1)
+	return true
+}
+
+func (p *replyPoll) end() { p.pollers.Add(-1) }
+
+// Polls returns how many reads of the direct client have polled for their
+// reply, 0 when the poll is off.
+func (c *Conn) Polls() uint64 {
+	if c.poll == nil {
+		return 0
+	}
+	return c.poll.polls.Load()
+}
