@@ -13,8 +13,9 @@ import (
 )
 
 // errPeerClosed is the error of a command that was never sent, because the
-// server had already closed the connection it was about to go on.
-var errPeerClosed = errors.New("connection closed by the server before the command was sent")
+// connection it was about to go on was closed by the server, or unusable
+// (bytes waiting on it while no reply was due).
+var errPeerClosed = errors.New("connection closed or given up by the server before the command was sent")
 
 // newDirectClient returns the Conn's second rueidis client (see Direct).
 // It tracks nothing (DisableCache), and it never pipelines
@@ -26,13 +27,15 @@ var errPeerClosed = errors.New("connection closed by the server before the comma
 // trip.
 //
 // A connection that nobody reads while it is idle does not notice the
-// server closing it (a restart, CLIENT KILL, the server's idle timeout),
-// and a write sent on it would fail when its reply is awaited, too late to
-// know whether it ran. So every connection of this client peeks at its
-// socket before each write (directConn); if the server has closed it,
-// nothing is sent, and directClient.Do sends the command again on another
-// connection. Since a connection carries one call at a time, no other
-// command is in flight on it then.
+// server closing it (a restart, CLIENT KILL, the server's idle timeout, a
+// TLS close_notify, a proxy's parting error), and a write sent on it would
+// fail when its reply is awaited, too late to know whether it ran, or read
+// the parting bytes as its reply. So every connection of this client peeks
+// at its socket before the first write of each call (directConn); if the
+// server has closed it or left bytes on it, nothing is sent, and
+// directClient.Do sends the command again on another connection. Since a
+// connection carries one call at a time, no other command is in flight on
+// it then.
 func newDirectClient(opt rueidis.ClientOption, poll *replyPoll) (rueidis.Client, error) {
 	opt.DisableCache = true
 	opt.DisableAutoPipelining = true
@@ -78,9 +81,9 @@ func dialer(opt rueidis.ClientOption) func(context.Context, string, *net.Dialer,
 }
 
 // directClient is a rueidis client whose Do sends a command again, on a new
-// connection, when it was not sent because the server had closed the
-// connection (errPeerClosed): the command never reached Redis, so sending
-// it again is safe for any command, writes included.
+// connection, when it was not sent because the server had closed or given
+// up the connection (errPeerClosed): the command never reached Redis, so
+// sending it again is safe for any command, writes included.
 type directClient struct {
 	rueidis.Client
 	attempts int // how many connections one call may find closed, and one more
@@ -110,15 +113,14 @@ func (c directClient) Do(ctx context.Context, cmd rueidis.Completed) rueidis.Red
 // for a goroutine wake-up per round trip; the poll adapts (see replyPoll and
 // pollBackoff), and Polls counts the reads that polled.
 //
-// A connection the server closed while idle (a restart, CLIENT KILL) is
-// found out before anything is written on it, and Do sends the command on
-// another connection: the first write after a restart succeeds instead of
-// failing with EOF, and nothing is ever sent twice. Connections made by a
-// custom ClientOption.DialCtxFn get these checks when they are a
-// syscall.Conn, or have a NetConn method leading to one (as *tls.Conn has).
-// Over TLS a server that says close_notify before it closes leaves bytes to
-// read, which the check cannot tell from a reply: a write on such a
-// connection fails when its reply is awaited, as on any client.
+// A connection the server closed or gave up while idle (a restart, CLIENT
+// KILL, a TLS close_notify, a proxy's parting error) is found out before
+// anything is written on it, and Do sends the command on another
+// connection: the first write after a restart succeeds instead of failing
+// with EOF or returning the parting bytes as its reply, and nothing is ever
+// sent twice. Connections made by a custom ClientOption.DialCtxFn get these
+// checks when they are a syscall.Conn, or have a NetConn method leading to
+// one (as *tls.Conn has).
 //
 // Nothing read through it is tracked: do not read through it what a local
 // tier keeps. Its connections count against the server's maxclients beside

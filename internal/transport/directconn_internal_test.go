@@ -3,7 +3,10 @@
 package transport
 
 import (
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"runtime"
 	"testing"
 	"time"
@@ -73,5 +76,98 @@ func TestReplyPollAdaptive(t *testing.T) {
 				t.Fatalf("%d polls counted", got)
 			}
 		})
+	}
+}
+
+// TestDirectConnIdleCheck: the first write of a call on a connection where
+// no reply is due sends nothing when the server closed the connection or
+// left bytes on it (a parting error, a TLS close_notify), and fails with
+// errPeerClosed; a later write of the same call is written whatever waits,
+// since the call's first commands may have reached the server.
+func TestDirectConnIdleCheck(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		midCall  bool                      // a write of the call went first
+		peerDoes func(peer net.Conn) error // while the connection is idle
+		wantSent bool
+	}{
+		{"idle, nothing waiting", false, func(net.Conn) error { return nil }, true},
+		{"idle, a parting error waiting", false, func(peer net.Conn) error { _, err := peer.Write([]byte("-ERR bye\r\n")); return err }, false},
+		{"idle, closed by the server", false, func(peer net.Conn) error { return peer.(*net.TCPConn).CloseWrite() }, false},
+		{"mid-call, a reply waiting", true, func(peer net.Conn) error { _, err := peer.Write([]byte("+OK\r\n")); return err }, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			raw, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			peer, err := ln.Accept()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer peer.Close()
+			c := directConnOf(raw, nil).(*directConn)
+
+			// One call answered: the connection is idle.
+			if _, err := c.Write([]byte("*1\r\n$4\r\nPING\r\n")); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := peer.Write([]byte("+PONG\r\n")); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.ReadFull(c, make([]byte, len("+PONG\r\n"))); err != nil {
+				t.Fatal(err)
+			}
+			if tc.midCall {
+				if _, err := c.Write([]byte("*1\r\n")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := tc.peerDoes(peer); err != nil {
+				t.Fatal(err)
+			}
+			awaitPeerSide(t, c)
+
+			n, err := c.Write([]byte("$4\r\nPING\r\n"))
+			if sent := err == nil && n > 0; sent != tc.wantSent {
+				t.Fatalf("Write = %d, %v; want sent = %v", n, err, tc.wantSent)
+			}
+			if !tc.wantSent && !errors.Is(err, errPeerClosed) {
+				t.Fatalf("Write: %v, want errPeerClosed", err)
+			}
+			c.Close()
+			want := "*1\r\n$4\r\nPING\r\n"
+			if tc.midCall {
+				want += "*1\r\n"
+			}
+			if tc.wantSent {
+				want += "$4\r\nPING\r\n"
+			}
+			if got, _ := io.ReadAll(peer); string(got) != want {
+				t.Fatalf("the server read %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+// awaitPeerSide waits until c's socket has something to read or is
+// closed, or for a while when nothing comes (the case of a peer that sends
+// nothing).
+func awaitPeerSide(t *testing.T, c *directConn) {
+	t.Helper()
+	deadline := time.Now().Add(200 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		if err := c.socket.Control(c.readPeek); err != nil {
+			t.Fatal(err)
+		}
+		if c.readState != socketEmpty {
+			return
+		}
+		runtime.Gosched()
 	}
 }

@@ -13,8 +13,15 @@ import (
 
 // directConn is a connection of the direct client (Conn.Direct).
 //
-// Its writes first peek at the socket: if the server has closed the
-// connection, they send nothing and fail with errPeerClosed.
+// The first write of each call (no write since the last read: nothing is
+// in flight on the connection) first peeks at the socket. If the server
+// has closed the connection, or anything is waiting to be read on it (a
+// TLS close_notify, a proxy's parting error: no reply is due, so the bytes
+// can only say that the connection is done for), it sends nothing and fails
+// with errPeerClosed, which rueidis answers by dropping the connection.
+// The later writes of a call do not peek: the call's first commands may
+// have reached the server and be answered already, so they are written,
+// and a failure is found when the replies are awaited.
 //
 // When the client polls (replyPoll), a read that follows a write polls the
 // socket, by the same peek, for up to the poll's window, yielding the
@@ -26,7 +33,7 @@ import (
 type directConn struct {
 	net.Conn
 	socket syscall.RawConn
-	sent   atomic.Bool // a write happened since the last read
+	sent   atomic.Bool // a write happened since the last read: a call is in flight
 
 	// Bound once, so that peeking allocates nothing; peek's result is
 	// written by peekSocket. Reads and writes each peek (concurrently when
@@ -60,6 +67,10 @@ func directConnOf(conn net.Conn, poll *replyPoll) net.Conn {
 				return conn
 			}
 			c := &directConn{Conn: conn, socket: raw, poll: poll}
+			// The connection's first write (rueidis's HELLO) does not peek:
+			// a TLS 1.3 server's session tickets may be waiting already,
+			// which the first read consumes.
+			c.sent.Store(true)
 			c.readPeek = func(fd uintptr) { c.readState = peekSocket(fd) }
 			c.writePeek = func(fd uintptr) { c.writeState = peekSocket(fd) }
 			return c
@@ -73,7 +84,7 @@ func directConnOf(conn net.Conn, poll *replyPoll) net.Conn {
 }
 
 func (c *directConn) Write(b []byte) (int, error) {
-	if c.socket.Control(c.writePeek) == nil && c.writeState == socketClosed {
+	if !c.sent.Load() && c.socket.Control(c.writePeek) == nil && c.writeState != socketEmpty {
 		return 0, errPeerClosed
 	}
 	c.sent.Store(true)
