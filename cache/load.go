@@ -136,7 +136,7 @@ func (c *Cache[T]) awaitLease(ctx context.Context, key, token string) (readResul
 			return res, err
 		}
 		wait := res.wait
-		if !c.conn.Tracking() {
+		if !c.conn.Tracks(c.space.Prefix()) {
 			wait = min(wait, untrackedPoll) // no invalidation will come
 		}
 		timer := time.NewTimer(wait)
