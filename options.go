@@ -15,8 +15,8 @@ const (
 	DefaultBreakerCooldown = time.Second
 
 	// DefaultReplyPoll is the reply poll's window when [WithReplyPoll] is
-	// not given: off, since the poll did not measurably win on latency and
-	// processor time per op at 1 and 64 callers (see WithReplyPoll).
+	// not given: off, since the poll did not win or tie on both latency and
+	// processor time per op at 1 and at 64 callers (see WithReplyPoll).
 	DefaultReplyPoll = 0
 )
 
@@ -91,13 +91,15 @@ const maxReplyPoll = time.Millisecond
 // 103–118 µs of client CPU per op against 163–169, while with 64 callers
 // it lost a little on both (20,048–20,882 ops/s against 21,436–24,509;
 // 47.5–48.9 µs of CPU per op against 40.2–45.1). On the same kind of
-// machine, shared and loaded, the adaptive poll below neither won nor lost
-// measurably at 1 or at 64 callers: its polls missed their window, and it
-// had all but stopped polling (docs/lock.md has the figures). So it is off
-// by default. Turn it on (50 µs suits a Redis on the same host or rack)
-// for a few concurrent waiters on a nearby Redis with processors to spare,
-// after measuring with your workload; leave it off for a distant Redis or
-// a busy machine.
+// machine, the adaptive poll below tied while other work loaded it (its
+// polls missed their window), and at a lower load it cut a lone caller's
+// time by 16 % for 13 % more CPU per op, and cost 7–8 % of both with 64
+// callers (docs/architecture.md has the figures). So it is off by
+// default. Turn it on (50 µs suits a Redis on the same host or rack) where
+// a lone waiter's latency matters more than its processor time: a few
+// concurrent waiters on a nearby Redis with processors to spare, after
+// measuring with your workload; leave it off for a distant Redis or a busy
+// machine.
 //
 // The poll adapts: no more reads poll at once than GOMAXPROCS less one,
 // and a connection whose replies keep missing the window polls ever more
