@@ -18,11 +18,11 @@ import (
 var rootAPI = []string{
 	"Breaker", "Breaker.OnOpen", "Breaker.Open",
 	"Client", "Client.Breaker", "Client.Close", "Client.Redis", "Client.Subscribe",
-	"DefaultBreakerCooldown", "DefaultBreakerFailures", "DefaultTopologyInterval",
+	"DefaultBreakerCooldown", "DefaultBreakerFailures", "DefaultReplyPoll", "DefaultTopologyInterval",
 	"ErrClosed", "ErrInvalidOptions", "ErrUnavailable",
 	"Guard", "NewClient", "Option",
 	"Subscriber", "Subscriber.Invalidate", "Subscriber.InvalidateAll",
-	"Unreachable", "WithBreaker",
+	"Unreachable", "WithBreaker", "WithReplyPoll",
 }
 
 // TestRootExportsOnlyTheAppAPI parses the root package's non-test files and

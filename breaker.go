@@ -19,7 +19,10 @@ import (
 // A node's breaker opens after the failures set by [WithBreaker], after two
 // failures a second apart with no success in between (a stalled node), or
 // at once on a failure that says the node refuses connections
-// ([Unreachable]). While it is open, every package refuses the node's keys
+// ([Unreachable]). A call whose caller's own deadline ran out (a request
+// budget) is not a failure: it makes the Client check the node in the
+// background, one PING at a time bounded by a second, whose outcome counts
+// (no reply within the second opens the breaker). While it is open, every package refuses the node's keys
 // without a round trip (each with an error matching [ErrUnavailable]), and
 // the Client probes the node in the background every cooldown, so that no
 // caller ever waits on a node known to be down; the first success, the

@@ -10,6 +10,14 @@ import (
 // package built on it shares. It is safe for concurrent use by multiple
 // goroutines; build one per Redis deployment and share it.
 //
+// Client-side caching uses rueidis's tracking mode (OPTIN by default). A
+// very wide fleet may prefer BCAST, which costs Redis no per-key table:
+// ClientOption.ClientTrackingOptions = []string{"BCAST", "PREFIX",
+// "cache:"} (one PREFIX per key space to track: "cache:", "session:",
+// "counter:", "leaderboard:", or an instance's "cache:<name>:"). Then each
+// package keeps a local tier only for a key space under a prefix; the
+// others work without one.
+//
 // NewClient installs its own ClientOption.OnInvalidations callback. A callback
 // the caller set in the options keeps working: it is called first, with the
 // same messages, on the same goroutine.
@@ -58,7 +66,10 @@ func NewClient(opt rueidis.ClientOption, options ...Option) (*Client, error) {
 	if opt.ClusterOption.ShardsRefreshInterval <= 0 {
 		opt.ClusterOption.ShardsRefreshInterval = DefaultTopologyInterval
 	}
-	conn, err := transport.Dial(opt, transport.BreakerOptions{Failures: s.breakerFailures, Cooldown: s.breakerCooldown})
+	conn, err := transport.Dial(opt, transport.Options{
+		Breaker:   transport.BreakerOptions{Failures: s.breakerFailures, Cooldown: s.breakerCooldown},
+		ReplyPoll: s.replyPoll,
+	})
 	if err != nil {
 		return nil, err
 	}

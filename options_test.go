@@ -26,6 +26,24 @@ func TestBreakerOptions(t *testing.T) {
 	}
 }
 
+// TestReplyPollOptions: WithReplyPoll's window must be within [0,
+// a millisecond]; 0 (off) and a millisecond are valid.
+func TestReplyPollOptions(t *testing.T) {
+	srv := redistest.Standalone(t)
+	for _, tc := range []struct {
+		window time.Duration
+		valid  bool
+	}{{0, true}, {typecache.DefaultReplyPoll, true}, {time.Millisecond, true}, {-time.Microsecond, false}, {time.Millisecond + 1, false}} {
+		client, err := typecache.NewClient(srv.Option(), typecache.WithReplyPoll(tc.window))
+		if err == nil {
+			client.Close()
+		}
+		if valid := err == nil; valid != tc.valid || !tc.valid && (!errors.Is(err, typecache.ErrInvalidOptions) || !strings.Contains(err.Error(), "WithReplyPoll")) {
+			t.Errorf("WithReplyPoll(%v): %v, want valid = %v (an invalid one naming it)", tc.window, err, tc.valid)
+		}
+	}
+}
+
 // TestGuardAfterClose: a command guarded after the Client's Close fails
 // with an error that matches ErrClosed, and still says what rueidis said.
 func TestGuardAfterClose(t *testing.T) {

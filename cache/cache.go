@@ -123,7 +123,7 @@ func New[T any](c *typecache.Client, name string, opts Options[T]) (*Cache[T], e
 		cache.stats.breakerOpens.Add(1)
 		o.Observer.OnBreakerOpen()
 	})
-	if !o.DisableLocal && conn.Tracking() {
+	if !o.DisableLocal && conn.Tracks(space.Prefix()) {
 		// Only tracked replies may stay: Redis then says when they change.
 		cache.local = newDecodedTier[T](o.MaxLocalEntries, o.MaxLocalBytes)
 		cache.wantMark = "m"

@@ -81,7 +81,7 @@ func (c *Cache[T]) currentGeneration(ctx, rctx context.Context) (string, error) 
 	if _, err := strconv.ParseUint(gen, 10, 64); err != nil || len(gen) != 16 {
 		return "", fmt.Errorf("cache: unexpected generation %v", msg)
 	}
-	if c.conn.Tracking() {
+	if c.conn.Tracks(c.space.Prefix()) {
 		e := c.generations.NewEntry(c.generationKey, tier.Meta{Weight: 1})
 		e.Value = gen
 		c.generations.Fill(tk, e)

@@ -288,7 +288,7 @@ func (c *Cache[T]) resolve(ctx context.Context, ps []pendingKey[T], loader keyLo
 // cause). Without tracking no invalidation comes: it waits untrackedPoll at
 // most.
 func (c *Cache[T]) waitForChange(ctx context.Context, wake *wakeup, wait time.Duration) error {
-	if !c.conn.Tracking() {
+	if !c.conn.Tracks(c.space.Prefix()) {
 		wait = min(wait, untrackedPoll)
 	}
 	timer := time.NewTimer(wait)

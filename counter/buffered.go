@@ -91,7 +91,7 @@ func (c *Counter) Buffered(opts BufferOptions) (*Buffered, error) {
 		counter: c, opts: o, pending: make(map[string]int64),
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{}),
 	}
-	if !o.DisableReadCache && c.conn.Tracking() {
+	if !o.DisableReadCache && c.conn.Tracks(c.space.Prefix()+kindValue+"{") {
 		b.cache = tier.New[int64](tier.Options{MaxEntries: o.ReadCacheSize})
 		b.stopSub = c.conn.Subscribe(c.space.Prefix()+kindValue+"{", invalidations{b.cache, c.space})
 	}

@@ -93,7 +93,7 @@ func New(c *typecache.Client, name string, opts Options) (*Board, error) {
 	if o.Order == LowestFirst {
 		b.order = "l"
 	}
-	if !o.DisableTopCache && b.conn.Tracking() {
+	if !o.DisableTopCache && b.conn.Tracks(space.Prefix()+kindSet+"{") {
 		b.top = newTopCache()
 		b.unsubscribe = c.Subscribe(space.Prefix()+kindSet+"{", b.top)
 	}

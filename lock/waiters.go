@@ -53,7 +53,7 @@ func (lk *Locker) acquireInTurn(ctx context.Context, name string, keys lockKeys,
 // refused connection fails it at once.
 func (lk *Locker) observe(ctx context.Context, name, key string) (held bool, wait time.Duration, err error) {
 	cmd := lk.conn.Redis().B().Pttl().Key(key).Build()
-	if !lk.conn.Tracking() {
+	if !lk.conn.Tracks(key) {
 		cmd = rediscmd.Retried(cmd) // sent alone, as a read rueidis may retry
 	}
 	reply, err := clientconn.Guard(ctx, lk.conn, key, errCircuitOpen, ErrClosed, func() (rueidis.RedisMessage, error) {

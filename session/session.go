@@ -154,7 +154,7 @@ func New[T any](c *typecache.Client, opts Options[T]) (*Store[T], error) {
 	}
 	s.tracked = s.plain
 	unsubscribeLocal, unsubscribeKey := func() {}, func() {}
-	if !o.DisableLocal && o.MaxLocalSessions > 0 && conn.Tracking() {
+	if !o.DisableLocal && o.MaxLocalSessions > 0 && conn.Tracks(space.Prefix()) {
 		s.local = newLocalTier(o.MaxLocalSessions)
 		s.tracked = conn.DoTracked
 		unsubscribeLocal = c.Subscribe(space.Prefix(), s.local)
@@ -162,7 +162,7 @@ func New[T any](c *typecache.Client, opts Options[T]) (*Store[T], error) {
 	}
 	if len(o.RouteKeys) == 0 {
 		s.shared = newRouteKeyCache(s.plain, s.local)
-		if conn.Tracking() { // read tracked: Redis tells when it changes
+		if conn.Tracks(s.routeKeyName()) { // read tracked: Redis tells when it changes
 			s.shared.send = conn.DoTracked
 			unsubscribeKey = c.Subscribe(s.routeKeyName(), s.shared)
 		}

@@ -26,6 +26,15 @@ const breakerMinSpan = 100 * time.Millisecond
 // otherwise wait for several of them.
 const breakerStallSpan = time.Second
 
+// checkTimeout bounds a check of a node that a caller's own deadline set
+// off (see Record): the packages' default RedisTimeout, and the silence
+// after which a node counts as stalled.
+const checkTimeout = breakerStallSpan
+
+// errNodeStalled is the failure of a check that got no reply within
+// checkTimeout: the node is stalled, as when calls fail for a second.
+var errNodeStalled = errors.New("typecache: no reply to a check within a second")
+
 // breakerStreakGap ends a streak of failures: a failure this long after the
 // previous one starts a new streak, so that a client that calls rarely is
 // not refused for failures minutes apart.
@@ -40,7 +49,8 @@ const breakerStreakGap = 10 * time.Second
 // A node's breaker opens after the failures set by [BreakerOptions], after two
 // failures a second apart with no success in between (a stalled node), or
 // at once on a failure that says the node refuses connections
-// ([Unreachable]).
+// ([Unreachable]). A call whose caller's own deadline ran out is not a
+// failure: it makes the Conn check the node (see [Breaker.Record]).
 // While it is open, Allow refuses the node's keys without a round trip, and
 // the Conn probes the node in the background every cooldown, so that no
 // caller ever waits on a node known to be down; the first success, the
@@ -101,17 +111,72 @@ func (b *Breaker) Allow(key string) bool {
 
 // Record notes the outcome of a call to the node serving key that Allow let
 // through; err is nil for a success. ctx is the caller's context: a call
-// the caller canceled says nothing about Redis, while a deadline that ran
-// out, the caller's or the call's own (such as a package's RedisTimeout),
-// says that Redis did not answer in time.
+// the caller canceled says nothing about Redis, and neither does one whose
+// caller's deadline ran out (a request budget of a millisecond): that is a
+// reason to check the node, not a failure. Such a call starts a check in
+// the background (one at a time per node): a PING bounded by a second,
+// whose outcome counts, so that a stalled node still opens its breaker
+// when every caller gives up before Redis would have answered. A deadline
+// of the call's own (such as a package's RedisTimeout, on a context
+// derived from ctx) is a failure.
 func (b *Breaker) Record(ctx context.Context, key string, err error) {
 	if b == nil {
 		return
 	}
 	n := b.node(key)
-	if n.record(ctx, err, b.now(), b.threshold) {
+	if !redisAnswered(err) {
+		if errors.Is(err, context.Canceled) && errors.Is(ctx.Err(), context.Canceled) {
+			return
+		}
+		// Past the caller's deadline, whatever failed (the reply's wait, a
+		// dial cut short) failed for want of the caller's time. The
+		// deadline, not ctx.Err: that is set a moment after it passes.
+		if deadline, ok := ctx.Deadline(); ok && !time.Now().Before(deadline) {
+			b.check(n)
+			return
+		}
+	}
+	b.note(n, err)
+}
+
+// note records err, the outcome of a call or a check of n's node.
+func (b *Breaker) note(n *nodeBreaker, err error) {
+	if n.record(err, b.now(), b.threshold) {
 		b.opened(n)
 	}
+}
+
+// check starts a check of n's node, unless one runs, n is open (its probes
+// are at it) or the Conn is closed.
+func (b *Breaker) check(n *nodeBreaker) {
+	if n.open.Load() || !n.checking.CompareAndSwap(false, true) {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ctx.Err() != nil {
+		n.checking.Store(false)
+		return
+	}
+	b.probes.Add(1) // under mu, as close's cancel: never after its Wait began
+	go func() {
+		defer b.probes.Done()
+		defer n.checking.Store(false)
+		node := b.nodeClient(n)
+		if node == nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(b.ctx, checkTimeout)
+		err := node.Do(ctx, b.ping).Error()
+		cancel()
+		switch {
+		case b.ctx.Err() != nil: // closed
+		case errors.Is(err, context.DeadlineExceeded):
+			b.note(n, errNodeStalled)
+		default:
+			b.note(n, err)
+		}
+	}()
 }
 
 // Guard makes call, one round trip about key, past b's breaker of key's
@@ -213,7 +278,14 @@ func (b *Breaker) probe(n *nodeBreaker) {
 				return
 			}
 		}
-		if node := b.nodeClient(n); node != nil {
+		node := b.nodeClient(n)
+		if node == nil {
+			// rueidis no longer knows the address (or never knew it: the
+			// topology watch may name a node otherwise than rueidis does).
+			// Nothing can prove the node down: let the calls through, and
+			// their own failures open the breaker again.
+			n.close()
+		} else {
 			ctx, cancel := context.WithTimeout(b.ctx, b.cooldown)
 			err := node.Do(ctx, b.ping).Error()
 			cancel()
@@ -227,8 +299,8 @@ func (b *Breaker) probe(n *nodeBreaker) {
 
 // nodeClient returns the client that sends commands to n's node: the
 // Conn's own for the breaker of a standalone server (or of the slots no
-// master serves), else rueidis's client of n's address, nil when rueidis no
-// longer knows that address (the next topology poll retires n).
+// master serves), else rueidis's client of n's address, nil when rueidis
+// does not know that address.
 func (b *Breaker) nodeClient(n *nodeBreaker) rueidis.Client {
 	if n.addr == "" {
 		return b.redis
@@ -288,10 +360,11 @@ func (b *Breaker) close() {
 type nodeBreaker struct {
 	addr string // the node's host:port on a cluster; "" on a standalone server
 
-	open    atomic.Bool
-	failing atomic.Bool // failures > 0
-	probing atomic.Bool // a probe goroutine runs
-	retired atomic.Bool // the node no longer serves any slot
+	open     atomic.Bool
+	failing  atomic.Bool // failures > 0
+	probing  atomic.Bool // a probe goroutine runs
+	checking atomic.Bool // a check (see Breaker.check) runs
+	retired  atomic.Bool // the node no longer serves any slot
 
 	mu           sync.Mutex
 	failures     int64 // in the streak: since the last success
@@ -301,12 +374,9 @@ type nodeBreaker struct {
 
 // record notes, at now, the outcome of a call, and reports whether this
 // failure opened the breaker.
-func (n *nodeBreaker) record(ctx context.Context, err error, now, threshold int64) (opened bool) {
+func (n *nodeBreaker) record(err error, now, threshold int64) (opened bool) {
 	if redisAnswered(err) {
 		n.close()
-		return false
-	}
-	if errors.Is(err, context.Canceled) && errors.Is(ctx.Err(), context.Canceled) {
 		return false
 	}
 	if n.open.Load() {
@@ -319,11 +389,11 @@ func (n *nodeBreaker) record(ctx context.Context, err error, now, threshold int6
 	}
 	n.failures++
 	n.lastFailure = now
-	// A node that refuses connections is down now: no count or span needs
-	// to prove it; nor does a count, one that has failed every call for a
-	// second.
+	// A node that refuses connections is down now, and one that answered
+	// no check for a second is stalled: no count or span needs to prove
+	// it; nor does a count, one that has failed every call for a second.
 	span := now - n.firstFailure
-	trip := Unreachable(err) ||
+	trip := Unreachable(err) || errors.Is(err, errNodeStalled) ||
 		n.failures >= threshold && (threshold == 1 || span >= int64(breakerMinSpan)) ||
 		n.failures >= 2 && span >= int64(breakerStallSpan)
 	// Opened under mu: a success recorded meanwhile (close) waits for it,

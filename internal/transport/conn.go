@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/redis/rueidis"
 )
@@ -39,9 +40,22 @@ type Conn struct {
 	tracked  *trackedRead   // nil when nothing is tracked
 	topology *topologyWatch // nil unless the client is a cluster client
 	breaker  *Breaker       // nil when turned off
+	poll     *replyPoll     // the direct client's
 
 	closeOnce sync.Once
 	closed    atomic.Bool // see Closed
+}
+
+// Options are what a Conn adds to its rueidis client. The root package's
+// options (WithBreaker, WithReplyPoll) document them for applications and
+// supply the defaults: here zero values are taken as they are.
+type Options struct {
+	// Breaker says when the breakers open; see [BreakerOptions].
+	Breaker BreakerOptions
+	// ReplyPoll is how long a read of the direct client polls its socket
+	// for the reply before it parks (see [Conn.Direct]); 0 turns the
+	// poll off.
+	ReplyPoll time.Duration
 }
 
 // Dial connects to Redis as rueidis.NewClient does, with opt's
@@ -53,7 +67,7 @@ type Conn struct {
 // would retry it until the context ends); ClientOption.RetryDelay, when set,
 // still decides for every other error. opt is a copy: the caller's value is
 // not modified.
-func Dial(opt rueidis.ClientOption, breaker BreakerOptions) (*Conn, error) {
+func Dial(opt rueidis.ClientOption, o Options) (*Conn, error) {
 	hub := newInvalidationHub(opt.OnInvalidations)
 	if !opt.DisableCache || opt.OnInvalidations != nil {
 		// Without client-side caching nothing is tracked, so there is nothing
@@ -66,14 +80,15 @@ func Dial(opt rueidis.ClientOption, breaker BreakerOptions) (*Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("typecache: connect: %w", err)
 	}
-	direct, err := newDirectClient(opt)
+	poll := newReplyPoll(o.ReplyPoll)
+	direct, err := newDirectClient(opt, poll)
 	if err != nil {
 		redis.Close()
 		return nil, fmt.Errorf("typecache: connect: %w", err)
 	}
-	c := &Conn{redis: redis, direct: direct, hub: hub, tracked: newTrackedRead(redis, opt), breaker: newBreaker(redis, breaker)}
+	c := &Conn{redis: redis, direct: direct, hub: hub, tracked: newTrackedRead(redis, opt), breaker: newBreaker(redis, o.Breaker), poll: poll}
 	if redis.Mode() == rueidis.ClientModeCluster {
-		c.topology = watchTopology(redis, hub, c.breaker, opt.ClusterOption.ShardsRefreshInterval/4)
+		c.topology = watchTopology(redis, hub, c.breaker, opt)
 	}
 	return c, nil
 }

@@ -6,13 +6,16 @@ import (
 	"errors"
 	"net"
 	"runtime"
+	"sync/atomic"
+	"time"
 
 	"github.com/redis/rueidis"
 )
 
 // errPeerClosed is the error of a command that was never sent, because the
-// server had already closed the connection it was about to go on.
-var errPeerClosed = errors.New("connection closed by the server before the command was sent")
+// connection it was about to go on was closed by the server, or unusable
+// (bytes waiting on it while no reply was due).
+var errPeerClosed = errors.New("connection closed or given up by the server before the command was sent")
 
 // newDirectClient returns the Conn's second rueidis client (see Direct).
 // It tracks nothing (DisableCache), and it never pipelines
@@ -24,14 +27,16 @@ var errPeerClosed = errors.New("connection closed by the server before the comma
 // trip.
 //
 // A connection that nobody reads while it is idle does not notice the
-// server closing it (a restart, CLIENT KILL, the server's idle timeout),
-// and a write sent on it would fail when its reply is awaited, too late to
-// know whether it ran. So every connection of this client peeks at its
-// socket before each write (directConn); if the server has closed it,
-// nothing is sent, and directClient.Do sends the command again on another
-// connection. Since a connection carries one call at a time, no other
-// command is in flight on it then.
-func newDirectClient(opt rueidis.ClientOption) (rueidis.Client, error) {
+// server closing it (a restart, CLIENT KILL, the server's idle timeout, a
+// TLS close_notify, a proxy's parting error), and a write sent on it would
+// fail when its reply is awaited, too late to know whether it ran, or read
+// the parting bytes as its reply. So every connection of this client peeks
+// at its socket before the first write of each call (directConn); if the
+// server has closed it or left bytes on it, nothing is sent, and
+// directClient.Do sends the command again on another connection. Since a
+// connection carries one call at a time, no other command is in flight on
+// it then.
+func newDirectClient(opt rueidis.ClientOption, poll *replyPoll) (rueidis.Client, error) {
 	opt.DisableCache = true
 	opt.DisableAutoPipelining = true
 	opt.OnInvalidations = nil
@@ -44,7 +49,7 @@ func newDirectClient(opt rueidis.ClientOption) (rueidis.Client, error) {
 		if err != nil {
 			return nil, err
 		}
-		return directConnOf(conn), nil
+		return directConnOf(conn, poll), nil
 	}
 	opt.DialFn = nil
 	redis, err := rueidis.NewClient(opt)
@@ -76,9 +81,9 @@ func dialer(opt rueidis.ClientOption) func(context.Context, string, *net.Dialer,
 }
 
 // directClient is a rueidis client whose Do sends a command again, on a new
-// connection, when it was not sent because the server had closed the
-// connection (errPeerClosed): the command never reached Redis, so sending
-// it again is safe for any command, writes included.
+// connection, when it was not sent because the server had closed or given
+// up the connection (errPeerClosed): the command never reached Redis, so
+// sending it again is safe for any command, writes included.
 type directClient struct {
 	rueidis.Client
 	attempts int // how many connections one call may find closed, and one more
@@ -102,24 +107,70 @@ func (c directClient) Do(ctx context.Context, cmd rueidis.Completed) rueidis.Red
 // reply, such as lock scripts and session writes: a second rueidis client,
 // built from the same options, that tracks nothing and never pipelines.
 // Each call has a connection of its own, from a pool of at most ten per
-// processor and Redis node, and is read on the caller's goroutine; when the
-// reply comes quickly (a server on the same host or rack) the caller polls
-// the socket for it for up to 50 µs instead of parking, which halves a round
-// trip on loopback for that much processor time. Polling backs off on a
-// connection whose replies keep taking longer.
+// processor and Redis node, and is read on the caller's goroutine. With
+// the reply poll on (Options.ReplyPoll), a caller polls the socket for the
+// reply for up to the poll's window before it parks, trading processor time
+// for a goroutine wake-up per round trip; the poll adapts (see replyPoll and
+// pollBackoff), and Polls counts the reads that polled.
 //
-// A connection the server closed while idle (a restart, CLIENT KILL) is
-// found out before anything is written on it, and Do sends the command on
-// another connection: the first write after a restart succeeds instead of
-// failing with EOF, and nothing is ever sent twice. Connections made by a
-// custom ClientOption.DialCtxFn get these checks when they are a
-// syscall.Conn, or have a NetConn method leading to one (as *tls.Conn has).
-// Over TLS a server that says close_notify before it closes leaves bytes to
-// read, which the check cannot tell from a reply: a write on such a
-// connection fails when its reply is awaited, as on any client.
+// A connection the server closed or gave up while idle (a restart, CLIENT
+// KILL, a TLS close_notify, a proxy's parting error) is found out before
+// anything is written on it, and Do sends the command on another
+// connection: the first write after a restart succeeds instead of failing
+// with EOF or returning the parting bytes as its reply, and nothing is ever
+// sent twice. Connections made by a custom ClientOption.DialCtxFn get these
+// checks when they are a syscall.Conn, or have a NetConn method leading to
+// one (as *tls.Conn has).
 //
 // Nothing read through it is tracked: do not read through it what a local
 // tier keeps. Its connections count against the server's maxclients beside
 // those of [Conn.Redis], and on a cluster it follows the topology on its
 // own, as Conn.Redis does.
 func (c *Conn) Direct() rueidis.Client { return c.direct }
+
+// replyPoll is the reply poll of one direct client (see directConn): its
+// window, and how many of its reads poll at once. It polls only while that
+// can pay: a read that polls keeps a processor busy, and once all but one
+// are (GOMAXPROCS at Dial, less one), a reply could arrive sooner than a
+// poller gets the processor back, and the goroutines that would run are
+// kept waiting. A nil *replyPoll never polls.
+type replyPoll struct {
+	window     time.Duration
+	maxPollers int32
+	pollers    atomic.Int32
+	polls      atomic.Uint64 // polls begun: for tests and benchmarks
+}
+
+// newReplyPoll returns the poll of a direct client, nil when window is not
+// positive (off).
+func newReplyPoll(window time.Duration) *replyPoll {
+	if window <= 0 {
+		return nil
+	}
+	return &replyPoll{window: window, maxPollers: int32(runtime.GOMAXPROCS(0) - 1)}
+}
+
+// begin reports whether a read may poll now; when it may, end must follow
+// the poll.
+func (p *replyPoll) begin() bool {
+	if p == nil {
+		return false
+	}
+	if p.pollers.Add(1) > p.maxPollers {
+		p.pollers.Add(-1)
+		return false
+	}
+	p.polls.Add(1)
+	return true
+}
+
+func (p *replyPoll) end() { p.pollers.Add(-1) }
+
+// Polls returns how many reads of the direct client have polled for their
+// reply, 0 when the poll is off.
+func (c *Conn) Polls() uint64 {
+	if c.poll == nil {
+		return 0
+	}
+	return c.poll.polls.Load()
+}

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/redis/rueidis"
 
@@ -103,4 +105,34 @@ func namedClient(t *testing.T, srv *redistest.Server) (*typecache.Client, string
 	}
 	t.Cleanup(client.Close)
 	return client, opt.ClientName
+}
+
+// TestReplyPollOption: typecache.WithReplyPoll(0) turns the direct
+// client's reply poll off (no read polls); with a window, a lone caller's
+// reads poll (where a processor is left for it).
+func TestReplyPollOption(t *testing.T) {
+	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+		for _, tc := range []struct {
+			name   string
+			window time.Duration
+		}{{"off", 0}, {"on", 50 * time.Microsecond}} {
+			t.Run(tc.name, func(t *testing.T) {
+				conn := clientconn.Of(srv.Client(t, typecache.WithReplyPoll(tc.window)))
+				direct := conn.Direct()
+				key := redistest.Prefix(t) + "k"
+				for i := range 50 {
+					if err := direct.Do(context.Background(), direct.B().Set().Key(key).Value(strconv.Itoa(i)).Build()).Error(); err != nil {
+						t.Fatal(err)
+					}
+				}
+				polls := conn.Polls()
+				switch {
+				case tc.window == 0 && polls != 0:
+					t.Fatalf("%d reads polled with the poll off", polls)
+				case tc.window > 0 && runtime.GOMAXPROCS(0) > 1 && polls == 0:
+					t.Fatal("no read polled with the poll on")
+				}
+			})
+		}
+	})
 }

@@ -14,23 +14,28 @@ type trackedRead struct {
 	optIn                bool // OPTIN mode: each read asks with CLIENT CACHING YES
 	ownWrites            bool // Redis reports the client's own writes: no NOLOOP, no BCAST
 	multi, caching, exec rueidis.Completed
+
+	// In BCAST mode with PREFIX options, Redis reports changes of the keys
+	// under these prefixes only, whoever read them; nil in any other mode,
+	// where every key read through DoTracked is tracked.
+	prefixes []string
 }
 
 // newTrackedRead returns how to send tracked reads on a client built with
-// opt, or nil when the client tracks nothing (DisableCache), or not every
-// key it reads: in BCAST mode with PREFIX options, Redis reports changes of
-// the keys under those prefixes only, so a value kept from any other key
-// would never be invalidated.
+// opt, or nil when the client tracks nothing (DisableCache).
 func newTrackedRead(redis rueidis.Client, opt rueidis.ClientOption) *trackedRead {
 	has := func(option string) bool {
 		return slices.ContainsFunc(opt.ClientTrackingOptions, func(o string) bool { return strings.EqualFold(o, option) })
 	}
-	if opt.DisableCache || has("BCAST") && has("PREFIX") {
+	if opt.DisableCache {
 		return nil
 	}
 	t := &trackedRead{
 		optIn:     len(opt.ClientTrackingOptions) == 0 || has("OPTIN"),
 		ownWrites: !has("NOLOOP") && !has("BCAST"),
+	}
+	if has("BCAST") {
+		t.prefixes = broadcastPrefixes(opt.ClientTrackingOptions)
 	}
 	// Built once and pinned, so never recycled: safe to send from any
 	// number of calls at once.
@@ -41,11 +46,35 @@ func newTrackedRead(redis rueidis.Client, opt rueidis.ClientOption) *trackedRead
 	return t
 }
 
-// Tracking reports whether DoTracked's reads are tracked: false for a
-// client built with ClientOption.DisableCache, or in BCAST mode with PREFIX
-// options (which leave the keys outside the prefixes untracked), so that
-// the packages keep nothing in memory on such a client.
-func (c *Conn) Tracking() bool { return c.tracked != nil }
+// broadcastPrefixes returns the values of the PREFIX options among
+// options, CLIENT TRACKING's.
+func broadcastPrefixes(options []string) []string {
+	var prefixes []string
+	for i := 0; i+1 < len(options); i++ {
+		if strings.EqualFold(options[i], "PREFIX") {
+			i++
+			prefixes = append(prefixes, options[i])
+		}
+	}
+	return prefixes
+}
+
+// Tracks reports whether Redis reports the changes of every key that
+// starts with prefix, once read through DoTracked (a key space: a package
+// instance's keys): false on a client built with ClientOption.DisableCache,
+// and in BCAST mode with PREFIX options (CLIENT TRACKING ON BCAST PREFIX p
+// ..., given as ClientOption.ClientTrackingOptions) for a key space that is
+// not under one of the prefixes. A package keeps nothing in memory from a
+// key space that is not tracked, since nothing would tell it of a change.
+func (c *Conn) Tracks(prefix string) bool {
+	if c.tracked == nil {
+		return false
+	}
+	if c.tracked.prefixes == nil {
+		return true
+	}
+	return slices.ContainsFunc(c.tracked.prefixes, func(p string) bool { return strings.HasPrefix(prefix, p) })
+}
 
 // NotifiesOwnWrites reports whether Redis tells this client of its own
 // writes to the keys it tracks, after each write's reply: Tracking, in a
@@ -65,8 +94,10 @@ func (c *Conn) NotifiesOwnWrites() bool { return c.tracked != nil && c.tracked.o
 // In rueidis's default OPTIN tracking mode the command is sent as MULTI,
 // CLIENT CACHING YES, cmd, EXEC in one round trip, which also keeps the
 // four together when a cluster redirects them. An error reply of cmd (say
-// NOSCRIPT) is returned as the error. Without tracking (Tracking is false)
-// cmd is sent alone and nothing is tracked.
+// NOSCRIPT) is returned as the error. In BCAST mode cmd is sent alone: its
+// keys are tracked if they are under a prefix (see Tracks). Without
+// tracking (ClientOption.DisableCache) cmd is sent alone and nothing is
+// tracked.
 //
 // cmd must not be used after the call (rueidis recycles it) unless pinned.
 func (c *Conn) DoTracked(ctx context.Context, cmd rueidis.Completed) (rueidis.RedisMessage, error) {

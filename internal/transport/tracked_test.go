@@ -20,7 +20,7 @@ func TestDoTracked(t *testing.T) {
 	redistest.Run(t, func(t *testing.T, s *redistest.Server) {
 		ctx := context.Background()
 		c := clientconn.Of(s.Client(t))
-		if !c.Tracking() {
+		if !c.Tracks("") {
 			t.Fatal("Tracking() = false on a client with client-side caching")
 		}
 		rec := redistest.NewRecorder()
@@ -77,8 +77,8 @@ func TestDoTrackedWithoutCache(t *testing.T) {
 	}
 	defer client.Close()
 	c := clientconn.Of(client)
-	if c.Tracking() {
-		t.Fatal("Tracking() = true with DisableCache")
+	if c.Tracks("") || c.Tracks("any:") {
+		t.Fatal("Tracking() or Tracks = true with DisableCache")
 	}
 	key := redistest.Prefix(t) + "k"
 	if _, err := c.DoTracked(context.Background(), c.Redis().B().Get().Key(key).Build()); !rueidis.IsRedisNil(err) {
@@ -93,13 +93,14 @@ func TestTrackingModes(t *testing.T) {
 	for _, tt := range []struct {
 		options  []string
 		tracking bool
+		spaces   map[string]bool // key spaces and whether Tracks them
 	}{
-		{nil, true},
-		{[]string{"OPTIN"}, true},
-		{[]string{"OPTIN", "NOLOOP"}, true},
-		{[]string{"BCAST"}, true},
-		{[]string{"BCAST", "PREFIX", "app:"}, false},
-		{[]string{"bcast", "prefix", "app:"}, false},
+		{nil, true, map[string]bool{"": true, "lock:x:": true}},
+		{[]string{"OPTIN"}, true, nil},
+		{[]string{"OPTIN", "NOLOOP"}, true, nil},
+		{[]string{"BCAST"}, true, map[string]bool{"": true, "lock:x:": true}},
+		{[]string{"BCAST", "PREFIX", "app:"}, false, map[string]bool{"": false, "app:": true, "app:cache:c:": true, "ap": false, "lock:x:": false}},
+		{[]string{"bcast", "prefix", "cache:", "prefix", "session:"}, false, map[string]bool{"cache:c:": true, "session:s:": true, "lock:x:": false}},
 	} {
 		t.Run(strings.Join(tt.options, " "), func(t *testing.T) {
 			opt := redistest.Standalone(t).Option()
@@ -110,8 +111,13 @@ func TestTrackingModes(t *testing.T) {
 			}
 			defer client.Close()
 			c := clientconn.Of(client)
-			if got := c.Tracking(); got != tt.tracking {
+			if got := c.Tracks(""); got != tt.tracking {
 				t.Fatalf("Tracking() = %v with %q, want %v", got, tt.options, tt.tracking)
+			}
+			for space, want := range tt.spaces {
+				if got := c.Tracks(space); got != want {
+					t.Errorf("Tracks(%q) = %v with %q, want %v", space, got, tt.options, want)
+				}
 			}
 			r := c.Redis()
 			info, err := r.Do(context.Background(), r.B().ClientTrackinginfo().Build()).AsMap()
@@ -131,4 +137,44 @@ func TestTrackingModes(t *testing.T) {
 func isRedisErr(err error) bool {
 	_, ok := rueidis.IsRedisErr(err)
 	return ok
+}
+
+// TestBroadcastKeySpaces: a client in BCAST mode with a PREFIX tracks the
+// key space under it, and only that: a change of a key under the prefix
+// reaches the subscribers, one of a key outside it does not, and Tracks
+// says which is which.
+func TestBroadcastKeySpaces(t *testing.T) {
+	redistest.Run(t, func(t *testing.T, s *redistest.Server) {
+		ctx := context.Background()
+		prefix := redistest.Prefix(t)
+		inside, outside := prefix+"in:{a}k", prefix+"out:{a}k"
+		opt := s.Option()
+		opt.ClientTrackingOptions = []string{"BCAST", "PREFIX", prefix + "in:"}
+		client, err := typecache.NewClient(opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer client.Close()
+		c := clientconn.Of(client)
+		if !c.Tracks(prefix+"in:") || c.Tracks(prefix+"out:") || c.Tracks("") {
+			t.Fatalf("Tracks(in) = %v, Tracks(out) = %v, Tracking() = %v; want true, false, false",
+				c.Tracks(prefix+"in:"), c.Tracks(prefix+"out:"), c.Tracks(""))
+		}
+		rec := redistest.NewRecorder()
+		defer c.Subscribe(prefix, rec)()
+		for _, key := range []string{outside, inside} { // connects to the keys' node
+			if _, err := c.DoTracked(ctx, c.Redis().B().Get().Key(key).Build()); !rueidis.IsRedisNil(err) {
+				t.Fatalf("DoTracked GET %s: %v", key, err)
+			}
+		}
+		other := s.Raw(t)
+		for _, key := range []string{outside, inside} {
+			if err := other.Do(ctx, other.B().Set().Key(key).Value("v").Build()).Error(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := rec.NextKey(t); got != inside {
+			t.Fatalf("invalidation for %q, want only %q", got, inside)
+		}
+	})
 }

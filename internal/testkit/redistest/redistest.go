@@ -38,6 +38,9 @@ type ClusterOptions struct {
 	Masters int
 	// Replicas is the number of replicas of each master (0 or more).
 	Replicas int
+	// Args are further config directives for every node, such as
+	// "--cluster-preferred-endpoint-type", "unknown-endpoint".
+	Args []string
 }
 
 // IsCluster reports whether s is a Redis cluster.
@@ -140,7 +143,7 @@ func (s *Server) Stop() {
 }
 
 func newLocalServer(opts testserver.Options) (*Server, error) {
-	opts.Args = []string{"--enable-debug-command", "yes"} // DEBUG SLEEP in the fault tests
+	opts.Args = append([]string{"--enable-debug-command", "yes"}, opts.Args...) // DEBUG SLEEP in the fault tests
 	proc, err := testserver.Start(opts)
 	if errors.Is(err, testserver.ErrNoServer) {
 		return nil, fmt.Errorf("redistest: %w (or run `make test`, which installs one when root)", err)
@@ -173,7 +176,7 @@ func NewStandalone(t testing.TB) *Server {
 // NewCluster starts a private cluster, stopped when the test ends.
 func NewCluster(t testing.TB, opts ClusterOptions) *Server {
 	t.Helper()
-	return newPrivate(t, testserver.Options{Cluster: true, Masters: opts.Masters, Replicas: opts.Replicas})
+	return newPrivate(t, testserver.Options{Cluster: true, Masters: opts.Masters, Replicas: opts.Replicas, Args: opts.Args})
 }
 
 // NewSentinel starts a private master with one replica under three
