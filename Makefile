@@ -42,3 +42,9 @@ fuzz:
 faults: redis
 	@rm -f internal/faults/figures.txt
 	FAULTS_FULL=1 FAULTS_FIGURES=$(CURDIR)/internal/faults/figures.txt $(GO) test -race -count=1 -timeout 30m -v ./internal/faults/
+
+## scale: the fleet-scale test, not part of test: 8, 32 and 64 processes on one 3-master cluster (minutes); figures go to internal/scale/figures.txt
+.PHONY: scale
+scale: redis
+	@rm -f internal/scale/figures.txt
+	SCALE=full SCALE_FIGURES=$(CURDIR)/internal/scale/figures.txt $(GO) test -count=1 -timeout 60m -run '^TestScale$$' -v ./internal/scale/
