@@ -69,7 +69,7 @@ var padding = make([]byte, 64)
 // the workload, times in unix nanoseconds.
 type readRec struct {
 	Key, Version int32
-	Start        int64
+	Start, Took  int64
 	OK, Foreign  bool // Foreign: the value belonged to another key
 }
 
@@ -263,7 +263,8 @@ func (p *fleetProcess) read(rng *rand.Rand, pc pacer) []readRec {
 		start := time.Now().UnixNano()
 		v, err := p.cache.Fetch(ctx, key, loader)
 		cancel()
-		log = append(log, readRec{Key: int32(k), Version: v.Version, Start: start, OK: err == nil, Foreign: err == nil && v.Key != key})
+		took := time.Now().UnixNano() - start
+		log = append(log, readRec{Key: int32(k), Version: v.Version, Start: start, Took: took, OK: err == nil, Foreign: err == nil && v.Key != key})
 	}
 	return log
 }

@@ -36,6 +36,7 @@ type summary struct {
 	overlaps, overlapsAfterWrite      int64
 	staleReads, foreignReads, checked int
 
+	readLatency     []time.Duration // Fetch, in the window
 	probeWorst      []time.Duration // per probe, the slowest process
 	probeAll        []time.Duration // every process of every probe
 	probesLost      int
@@ -66,6 +67,7 @@ func summarize(r fleetRun) summary {
 		for _, rd := range c.Reads {
 			if rd.Start >= c.Warm && rd.Start < c.End {
 				s.reads++
+				s.readLatency = append(s.readLatency, time.Duration(rd.Took))
 				if !rd.OK {
 					s.readErrors++
 				}
@@ -201,6 +203,7 @@ var rows = []struct {
 }{
 	{"fleet reads/s (Fetch)", func(s summary) string { return fmt.Sprintf("%.0f", float64(s.reads)/s.window.Seconds()) }},
 	{"fleet writes/s (Set, Put)", func(s summary) string { return fmt.Sprintf("%.0f", float64(s.writes)/s.window.Seconds()) }},
+	{"Fetch latency p50 / p99 / max", func(s summary) string { return percentiles(s.readLatency) }},
 	{"failed reads, writes", func(s summary) string { return fmt.Sprintf("%d, %d", s.readErrors, s.writeErrors) }},
 	{"local-hit ratio", func(s summary) string { return pct(float64(s.localHits), float64(s.allHits)) }},
 	{"invalidations of a written key per write (fan-out)", func(s summary) string {
