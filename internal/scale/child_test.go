@@ -175,10 +175,7 @@ func runChild(spec childSpec) error {
 	}
 	served := make(chan error, 1)
 	go func() { served <- p.serveCoordinator() }()
-	res, err := p.run()
-	if err == nil {
-		err = writeResult(spec.Out, res)
-	}
+	err = writeResult(spec.Out, p.run())
 	if err == nil {
 		err = p.coord.send("done")
 	}
@@ -193,7 +190,7 @@ func runChild(spec childSpec) error {
 
 // run drives the workload from now for Warmup+Measure and returns what it
 // measured.
-func (p *fleetProcess) run() (childResult, error) {
+func (p *fleetProcess) run() childResult {
 	start := time.Now()
 	warm, end := start.Add(p.spec.Warmup), start.Add(p.spec.Warmup+p.spec.Measure)
 	readers := make([][]readRec, p.spec.Readers)
@@ -229,7 +226,7 @@ func (p *fleetProcess) run() (childResult, error) {
 	for _, r := range readers {
 		res.Reads = append(res.Reads, r...)
 	}
-	return res, nil
+	return res
 }
 
 // pacer spaces a goroutine's operations every apart (none when 0) until
