@@ -42,6 +42,8 @@ type summary struct {
 	probesLost      int
 	redisCPU        time.Duration // all masters, over the window
 	usedMemory      float64       // all masters, at the end
+	trackingMemory  float64       // all masters: used_memory freed by dropTracking
+	trackedKeys     float64       // all masters: tracking_total_keys it dropped
 	tracking        [3][]float64  // keys, items, prefixes per master
 	maxOutputBuffer float64
 	clientCPU       time.Duration
@@ -135,6 +137,8 @@ func summarize(r fleetRun) summary {
 		for j, name := range []string{"tracking_total_keys", "tracking_total_items", "tracking_total_prefixes"} {
 			s.tracking[j] = append(s.tracking[j], infoField(r.redisAtEnd[i], name))
 		}
+		s.trackingMemory += infoField(r.redisAtEnd[i], "used_memory") - infoField(r.trackingDropped[i], "used_memory")
+		s.trackedKeys += infoField(r.redisAtEnd[i], "tracking_total_keys") - infoField(r.trackingDropped[i], "tracking_total_keys")
 		s.maxOutputBuffer = max(s.maxOutputBuffer, infoField(r.redisAtEnd[i], "client_recent_max_output_buffer"))
 	}
 	return s
@@ -236,6 +240,12 @@ var rows = []struct {
 		return fmt.Sprintf("%.0f%% of %d cores", 100*s.busy, cores)
 	}},
 	{"Redis used_memory, all masters", func(s summary) string { return fmt.Sprintf("%.1f MB", s.usedMemory/1e6) }},
+	{"Redis memory per tracked key (freed by emptying the tracking table)", func(s summary) string {
+		if s.trackedKeys <= 0 {
+			return "n/a"
+		}
+		return fmt.Sprintf("%.0f B", s.trackingMemory/s.trackedKeys)
+	}},
 	{"tracking_total_keys per master", func(s summary) string { return joinNumbers(s.tracking[0]) }},
 	{"tracking_total_items per master", func(s summary) string { return joinNumbers(s.tracking[1]) }},
 	{"tracking_total_prefixes per master", func(s summary) string { return joinNumbers(s.tracking[2]) }},

@@ -125,6 +125,9 @@ type fleetRun struct {
 	// edges; busy is the machine's CPU use over the window (-1 unknown).
 	redisAtWarm, redisAtEnd []string
 	busy                    float64
+	// trackingDropped is INFO of each master after its tracking table was
+	// emptied, once the window ended (see dropTracking).
+	trackingDropped []string
 }
 
 // runFleet runs n processes for one phase on cluster, emptied first, and
@@ -170,6 +173,7 @@ func runFleet(t *testing.T, cluster fleetCluster, cfg config, ph phase, n int, n
 	run.busy = cpuAtWarm.busySince(machineCPU())
 
 	coord.awaitDone(t, time.Minute)
+	run.trackingDropped = dropTracking(t, cluster)
 	coord.close()
 	for i, c := range children {
 		if err := c.Wait(); err != nil {
@@ -189,6 +193,27 @@ func runFleet(t *testing.T, cluster fleetCluster, cfg config, ph phase, n int, n
 		}
 	}
 	return run
+}
+
+// dropTracking lowers tracking-table-max-keys to 1 on every master, waits
+// until Redis has evicted the rest of its tracking table, and returns INFO
+// of each master then: the used_memory it freed is what the table held.
+// Call it once the children are done: it sends invalidations for every
+// tracked key.
+func dropTracking(t *testing.T, cluster fleetCluster) []string {
+	if _, err := cluster.onMasters("CONFIG", "SET", "tracking-table-max-keys", "1"); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		info := redisInfo(t, cluster)
+		emptied := true
+		for _, i := range info {
+			emptied = emptied && infoField(i, "tracking_total_keys") <= 1
+		}
+		if emptied || time.Now().After(deadline) {
+			return info
+		}
+	}
 }
 
 // coldShare sets the cold part of the key space: keys [0, keys/coldShare),
