@@ -229,19 +229,26 @@ func (p *fleetProcess) run() childResult {
 	return res
 }
 
-// pacer spaces a goroutine's operations every apart (none when 0) until
-// end, without catching up more than a second of lag.
+// pacer spaces a goroutine's operations every apart on average (none when
+// 0) until end, without catching up more than a second of lag. Operations
+// more frequent than pacerTick run in bursts, one sleep per tick, so that
+// timer wake-ups do not dominate the client CPU per operation.
 type pacer struct {
 	every     time.Duration
 	next, end time.Time
+	done      int // operations since the last sleep
 }
+
+const pacerTick = 10 * time.Millisecond
 
 // wait waits for the next operation's turn and reports whether there is one.
 func (p *pacer) wait() bool {
 	if p.every > 0 {
 		p.next = p.next.Add(p.every)
-		if d := time.Until(p.next); d > 0 {
+		p.done++
+		if d := time.Until(p.next); d >= pacerTick || d > 0 && time.Duration(p.done)*p.every >= pacerTick {
 			time.Sleep(d)
+			p.done = 0
 		} else if d < -time.Second {
 			p.next = time.Now()
 		}
