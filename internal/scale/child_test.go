@@ -100,6 +100,10 @@ type childResult struct {
 	// running which had read an older version of the source (a write ended
 	// its lease, by design); Overlaps found one that had read the same.
 	OverlapsAfterWrite, Overlaps int64
+	// LoadsAfterPut and LoadsAfterSet are loads that read a version written
+	// by a Put (even) or by a source write and Set (odd): the key was
+	// missing from Redis after that write.
+	LoadsAfterPut, LoadsAfterSet int64
 	Reads                        []readRec
 	Writes                       []writeRec
 }
@@ -140,6 +144,7 @@ type fleetProcess struct {
 	probes sync.WaitGroup
 
 	overlapsAfterWrite, overlaps atomic.Int64
+	loadsAfterPut, loadsAfterSet atomic.Int64
 }
 
 func runChild(spec childSpec) error {
@@ -221,6 +226,7 @@ func (p *fleetProcess) run() childResult {
 		Pushes: invAtEnd.pushes - invAtWarm.pushes, PushKeys: invAtEnd.keys - invAtWarm.keys, Flushes: invAtEnd.flushes - invAtWarm.flushes,
 		Invals: p.inv.values.snapshot(), Loads: p.loads.snapshot(), LeaseInvals: p.inv.lease.Load(), ProbeInvals: p.inv.probe.Load(), OtherInvals: p.inv.other.Load(),
 		OverlapsAfterWrite: p.overlapsAfterWrite.Load(), Overlaps: p.overlaps.Load(),
+		LoadsAfterPut: p.loadsAfterPut.Load(), LoadsAfterSet: p.loadsAfterSet.Load(),
 		Writes: writes,
 	}
 	for _, r := range readers {
@@ -356,6 +362,12 @@ func (p *fleetProcess) load(ctx context.Context, key string) (entry, error) {
 		return entry{}, err
 	}
 	defer loadEnd.Exec(context.WithoutCancel(ctx), p.redis, keys[:1], nil)
+	switch v := got[1]; {
+	case v > 0 && v%2 == 0:
+		p.loadsAfterPut.Add(1)
+	case v > 0:
+		p.loadsAfterSet.Add(1)
+	}
 	switch got[0] {
 	case 1:
 		p.overlapsAfterWrite.Add(1)

@@ -34,6 +34,9 @@ type summary struct {
 	unwrittenReloaded                 int // keys loaded twice or more, never written
 	maxLoadsPerKey                    uint32
 	overlaps, overlapsAfterWrite      int64
+	loadsAfterPut, loadsAfterSet      int64
+	puts, sets                        int // whole run: writes by Put (even versions), by Set
+	reread                            int // window reads of a key the process had read before
 	staleReads, foreignReads, checked int
 
 	readLatency     []time.Duration // Fetch, in the window
@@ -59,6 +62,11 @@ func summarize(r fleetRun) summary {
 	for _, c := range r.children {
 		for _, w := range c.Writes {
 			writes[w.Key] = append(writes[w.Key], w)
+			if w.Version%2 == 0 {
+				s.puts++
+			} else {
+				s.sets++
+			}
 			if w.Start >= c.Warm && w.Start < c.End {
 				s.writes++
 				if !w.OK {
@@ -92,6 +100,9 @@ func summarize(r fleetRun) summary {
 		s.others += c.OtherInvals
 		s.overlaps += c.Overlaps
 		s.overlapsAfterWrite += c.OverlapsAfterWrite
+		s.loadsAfterPut += c.LoadsAfterPut
+		s.loadsAfterSet += c.LoadsAfterSet
+		s.reread += rereads(c)
 		s.clientCPU += c.CPU
 	}
 	for _, w := range writes {
@@ -142,6 +153,23 @@ func summarize(r fleetRun) summary {
 		s.maxOutputBuffer = max(s.maxOutputBuffer, infoField(r.redisAtEnd[i], "client_recent_max_output_buffer"))
 	}
 	return s
+}
+
+// rereads returns how many of c's reads in its window were of a key it
+// had read before: the local hits a tier that never dropped anything would
+// have had.
+func rereads(c childResult) int {
+	reads := slices.Clone(c.Reads)
+	slices.SortFunc(reads, func(a, b readRec) int { return int(a.Start - b.Start) })
+	seen := map[int32]bool{}
+	n := 0
+	for _, rd := range reads {
+		if seen[rd.Key] && rd.Start >= c.Warm && rd.Start < c.End {
+			n++
+		}
+		seen[rd.Key] = true
+	}
+	return n
 }
 
 // checkRead counts rd as stale when it returned a version older than a
@@ -210,6 +238,7 @@ var rows = []struct {
 	{"Fetch latency p50 / p99 / max", func(s summary) string { return percentiles(s.readLatency) }},
 	{"failed reads, writes", func(s summary) string { return fmt.Sprintf("%d, %d", s.readErrors, s.writeErrors) }},
 	{"local-hit ratio", func(s summary) string { return pct(float64(s.localHits), float64(s.allHits)) }},
+	{"local-hit ratio bound: reads of a key the process read before", func(s summary) string { return pct(float64(s.reread), float64(s.reads)) }},
 	{"invalidations of a written key per write (fan-out)", func(s summary) string {
 		return fmt.Sprintf("%.1f", float64(s.writtenInvals)/float64(s.allWrites))
 	}},
@@ -252,6 +281,9 @@ var rows = []struct {
 	{"client_recent_max_output_buffer (max)", func(s summary) string { return fmt.Sprintf("%.0f B", s.maxOutputBuffer) }},
 	{"loader calls; keys loaded; keys loaded twice or more (of them never written); max per key", func(s summary) string {
 		return fmt.Sprintf("%d; %d; %d (%d); %d", s.loads, s.keysLoaded, s.keysReloaded, s.unwrittenReloaded, s.maxLoadsPerKey)
+	}},
+	{"loads of a key whose last write was a Put, per Put; a Set, per Set", func(s summary) string {
+		return fmt.Sprintf("%.2f; %.2f", float64(s.loadsAfterPut)/float64(s.puts), float64(s.loadsAfterSet)/float64(s.sets))
 	}},
 	{"overlapping loads of a key: same source version (must be 0); after a write", func(s summary) string {
 		return fmt.Sprintf("%d; %d", s.overlaps, s.overlapsAfterWrite)
