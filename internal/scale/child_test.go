@@ -168,6 +168,7 @@ func runChild(spec childSpec) error {
 	if err != nil {
 		return err
 	}
+	defer conn.Close()
 	p := &fleetProcess{
 		spec: spec, cache: c, redis: client.Redis(), zipf: newZipf(spec.Keys), inv: inv,
 		loads: make(keyCounts, spec.Keys), coord: &childLink{conn: conn},
@@ -180,15 +181,15 @@ func runChild(spec childSpec) error {
 	}
 	served := make(chan error, 1)
 	go func() { served <- p.serveCoordinator() }()
-	err = writeResult(spec.Out, p.run())
-	if err == nil {
-		err = p.coord.send("done")
+	if err := writeResult(spec.Out, p.run()); err != nil {
+		return err
+	}
+	if err := p.coord.send("done"); err != nil {
+		return err
 	}
 	// The parent closes the link once every probe is over and every child
 	// is done.
-	if err := <-served; err != nil {
-		return err
-	}
+	err = <-served
 	p.probes.Wait()
 	return err
 }
@@ -422,13 +423,17 @@ func (p *fleetProcess) serveCoordinator() error {
 // watch is one process's side of a staleness probe of key.
 func (p *fleetProcess) watch(key string, version int32) {
 	// served returns the version this process serves: from its local tier
-	// while it holds the key, else from Redis; 0 for nothing.
+	// while it holds the key, else from Redis; 0 for nothing, -1 when the
+	// read failed.
 	served := func() int32 {
 		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 		defer cancel()
 		v, err := p.cache.Get(ctx, key)
-		if err != nil {
+		switch {
+		case errors.Is(err, cache.ErrNotFound):
 			return 0
+		case err != nil:
+			return -1
 		}
 		return v.Version
 	}
@@ -444,8 +449,7 @@ func (p *fleetProcess) watch(key string, version int32) {
 	_ = p.coord.send("armed %s", key)
 	deadline = time.Now().Add(probeTimeout)
 	for {
-		v := served()
-		if v == 0 || v >= version {
+		if v := served(); v == 0 || v >= version {
 			_ = p.coord.send("seen %s %d", key, time.Now().UnixNano())
 			return
 		}
