@@ -46,7 +46,7 @@ func configFromEnv(t *testing.T) config {
 		c.procs, c.keys, c.warmup, c.measure, c.lowTable = []int{4}, 20_000, 2*time.Second, 5*time.Second, 2_000
 	case "full":
 		c.procs, c.keys, c.rate, c.warmup, c.measure, c.lowTable, c.probeEvery =
-			[]int{8, 32, 64}, 100_000, 500, 5*time.Second, 20*time.Second, 10_000, 200*time.Millisecond
+			[]int{8, 32, 64}, 100_000, 500, 5*time.Second, 20*time.Second, 10_000, 100*time.Millisecond
 	default:
 		t.Fatalf("SCALE=%q: want full, dev or nothing", mode)
 	}
