@@ -25,6 +25,7 @@ type coordinator struct {
 	conns   []net.Conn // by child index
 	msgs    chan message
 	readers sync.WaitGroup
+	closed  sync.Once
 	done    int       // children that sent "done"
 	early   []message // arrived before await asked for them
 }
@@ -83,15 +84,18 @@ func (c *coordinator) accept(t *testing.T, n int) {
 	}
 }
 
-// close closes every link (children then end) and the socket.
+// close closes every link (children then end) and the socket. Calls
+// after the first do nothing.
 func (c *coordinator) close() {
-	for _, conn := range c.conns {
-		if conn != nil {
-			conn.Close()
+	c.closed.Do(func() {
+		for _, conn := range c.conns {
+			if conn != nil {
+				conn.Close()
+			}
 		}
-	}
-	c.ln.Close()
-	c.readers.Wait()
+		c.ln.Close()
+		c.readers.Wait()
+	})
 }
 
 func (c *coordinator) send(t *testing.T, to int, format string, args ...any) {

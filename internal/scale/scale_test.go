@@ -54,8 +54,8 @@ func configFromEnv(t *testing.T) config {
 		c.procs = nil
 		for _, f := range strings.Split(v, ",") {
 			n, err := strconv.Atoi(strings.TrimSpace(f))
-			if err != nil || n < 2 {
-				t.Fatalf("SCALE_PROCS=%q: want a comma-separated list of numbers ≥ 2", v)
+			if err != nil || n < 2 || n > c.keys {
+				t.Fatalf("SCALE_PROCS=%q: want a comma-separated list of numbers from 2 to %d", v, c.keys)
 			}
 			c.procs = append(c.procs, n)
 		}
