@@ -261,7 +261,9 @@ var rows = []struct {
 	{"Redis CPU, cores (µs per op)", func(s summary) string {
 		return fmt.Sprintf("%.2f (%.1f)", s.redisCPU.Seconds()/s.window.Seconds(), perOp(s.redisCPU, s.reads+s.writes))
 	}},
-	{"client CPU µs per op (all processes)", func(s summary) string { return fmt.Sprintf("%.1f", perOp(s.clientCPU, s.reads+s.writes)) }},
+	{"client CPU, all processes: cores (µs per op)", func(s summary) string {
+		return fmt.Sprintf("%.2f (%.1f)", s.clientCPU.Seconds()/s.window.Seconds(), perOp(s.clientCPU, s.reads+s.writes))
+	}},
 	{"machine CPU busy (all users)", func(s summary) string {
 		if s.busy < 0 {
 			return "unknown"
