@@ -35,9 +35,12 @@ const (
 	loaderDelay = 2 * time.Millisecond
 	// probeTimeout bounds each step of a staleness probe.
 	probeTimeout = 5 * time.Second
-	// probePoll is how often a watching process reads a probe key: the
-	// resolution of the staleness figures.
+	// probePoll is how often a watching process reads a probe key once
+	// the key's invalidation has arrived (the local tier drops the key
+	// right after): the resolution of the staleness figures.
 	probePoll = 100 * time.Microsecond
+	// probeIdlePoll is how often it reads the key otherwise.
+	probeIdlePoll = time.Millisecond
 )
 
 // childSpec is what one process of the fleet runs.
@@ -114,6 +117,9 @@ func newCache(client *typecache.Client, name string) (*cache.Cache[entry], error
 	return cache.New[entry](client, name, cache.Options[entry]{TTL: time.Hour})
 }
 
+// probeCacheName is the name of the probes' cache beside the cache name.
+func probeCacheName(name string) string { return name + "-probe" }
+
 func keyName(i int) string { return "k" + strconv.Itoa(i) }
 
 // TestHelperProcess is the body of a fleet process; run directly, it does
@@ -134,14 +140,17 @@ func TestHelperProcess(t *testing.T) {
 
 // fleetProcess is one child's state.
 type fleetProcess struct {
-	spec   childSpec
-	cache  *cache.Cache[entry]
-	redis  rueidis.Client
-	zipf   zipf
-	inv    *invalidationCounter
-	loads  keyCounts
-	coord  *childLink
-	probes sync.WaitGroup
+	spec  childSpec
+	cache *cache.Cache[entry]
+	// probeCache holds the probe keys, on the same client: its reads,
+	// polled, stay out of the workload's Stats.
+	probeCache *cache.Cache[entry]
+	redis      rueidis.Client
+	zipf       zipf
+	inv        *invalidationCounter
+	loads      keyCounts
+	coord      *childLink
+	probes     sync.WaitGroup
 
 	overlapsAfterWrite, overlaps atomic.Int64
 	loadsAfterPut, loadsAfterSet atomic.Int64
@@ -164,13 +173,18 @@ func runChild(spec childSpec) error {
 		return err
 	}
 	defer c.Close()
+	probeCache, err := newCache(client, probeCacheName(spec.Cache))
+	if err != nil {
+		return err
+	}
+	defer probeCache.Close()
 	conn, err := net.Dial("unix", spec.Coordinator)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
 	p := &fleetProcess{
-		spec: spec, cache: c, redis: client.Redis(), zipf: newZipf(spec.Keys), inv: inv,
+		spec: spec, cache: c, probeCache: probeCache, redis: client.Redis(), zipf: newZipf(spec.Keys), inv: inv,
 		loads: make(keyCounts, spec.Keys), coord: &childLink{conn: conn},
 	}
 	if err := p.coord.send("hello %d", spec.Index); err != nil {
@@ -404,7 +418,7 @@ func (p *fleetProcess) serveCoordinator() error {
 			p.probes.Go(func() { p.watch(key, int32(version)) })
 		case "write":
 			ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-			err := p.cache.Set(ctx, key, entry{Key: key, Version: int32(version), Pad: padding})
+			err := p.probeCache.Set(ctx, key, entry{Key: key, Version: int32(version), Pad: padding})
 			cancel()
 			done := time.Now().UnixNano()
 			if err != nil {
@@ -420,7 +434,9 @@ func (p *fleetProcess) serveCoordinator() error {
 	return nil
 }
 
-// watch is one process's side of a staleness probe of key.
+// watch is one process's side of a staleness probe of key. It polls the
+// key every probeIdlePoll, and every probePoll once an invalidation of a
+// probe key has arrived.
 func (p *fleetProcess) watch(key string, version int32) {
 	// served returns the version this process serves: from its local tier
 	// while it holds the key, else from Redis; 0 for nothing, -1 when the
@@ -428,7 +444,7 @@ func (p *fleetProcess) watch(key string, version int32) {
 	served := func() int32 {
 		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 		defer cancel()
-		v, err := p.cache.Get(ctx, key)
+		v, err := p.probeCache.Get(ctx, key)
 		switch {
 		case errors.Is(err, cache.ErrNotFound):
 			return 0
@@ -444,10 +460,17 @@ func (p *fleetProcess) watch(key string, version int32) {
 			_ = p.coord.send("seen %s -1", key)
 			return
 		}
-		time.Sleep(probePoll)
+		time.Sleep(probeIdlePoll)
+	}
+	select { // a wake-up left by an earlier probe
+	case <-p.inv.probeWake:
+	default:
 	}
 	_ = p.coord.send("armed %s", key)
 	deadline = time.Now().Add(probeTimeout)
+	poll := time.NewTimer(probeIdlePoll)
+	defer poll.Stop()
+	every := probeIdlePoll
 	for {
 		if v := served(); v == 0 || v >= version {
 			_ = p.coord.send("seen %s %d", key, time.Now().UnixNano())
@@ -457,7 +480,12 @@ func (p *fleetProcess) watch(key string, version int32) {
 			_ = p.coord.send("seen %s -1", key)
 			return
 		}
-		time.Sleep(probePoll)
+		poll.Reset(every)
+		select {
+		case <-p.inv.probeWake:
+			every = probePoll
+		case <-poll.C:
+		}
 	}
 }
 

@@ -14,8 +14,12 @@ import (
 // keys they name, per key of the workload.
 type invalidationCounter struct {
 	// valuePrefix and leasePrefix start the Redis keys of a value and of
-	// its load lease: "cache:<name>:{" and "cache:<name>:l{".
-	valuePrefix, leasePrefix string
+	// its load lease: "cache:<name>:{" and "cache:<name>:l{"; probePrefix
+	// every key of the probes' cache (see probeCacheName).
+	valuePrefix, leasePrefix, probePrefix string
+	// probeWake is signalled, without blocking, on an invalidation of a
+	// probe key.
+	probeWake chan struct{}
 
 	pushes, keys, flushes atomic.Int64
 	lease, probe, other   atomic.Int64
@@ -38,12 +42,14 @@ func newInvalidationCounter(cacheName string, keys int) *invalidationCounter {
 	return &invalidationCounter{
 		valuePrefix: "cache:" + cacheName + ":{",
 		leasePrefix: "cache:" + cacheName + ":l{",
+		probePrefix: "cache:" + probeCacheName(cacheName) + ":",
+		probeWake:   make(chan struct{}, 1),
 		values:      make(keyCounts, keys),
 	}
 }
 
 // observe is the OnInvalidations callback: it runs on rueidis's reader
-// goroutine, so it only counts.
+// goroutine, so it only counts, and wakes a probe without blocking.
 func (c *invalidationCounter) observe(msgs []rueidis.RedisMessage) {
 	if msgs == nil { // a lost connection or a flush
 		c.flushes.Add(1)
@@ -54,6 +60,12 @@ func (c *invalidationCounter) observe(msgs []rueidis.RedisMessage) {
 	for _, m := range msgs {
 		key, _ := m.ToString()
 		switch {
+		case strings.HasPrefix(key, c.probePrefix):
+			c.probe.Add(1)
+			select {
+			case c.probeWake <- struct{}{}:
+			default:
+			}
 		case strings.HasPrefix(key, c.leasePrefix):
 			c.lease.Add(1)
 		case strings.HasPrefix(key, c.valuePrefix):
@@ -64,18 +76,15 @@ func (c *invalidationCounter) observe(msgs []rueidis.RedisMessage) {
 	}
 }
 
-// countValue counts an invalidation of the value of key: a workload key
-// "k<i>" or a probe key "p<i>".
+// countValue counts an invalidation of the value of key, a workload key
+// "k<i>".
 func (c *invalidationCounter) countValue(key string) {
 	i, err := strconv.Atoi(key[min(1, len(key)):])
-	switch {
-	case err == nil && strings.HasPrefix(key, "k") && i < len(c.values):
+	if err == nil && strings.HasPrefix(key, "k") && i < len(c.values) {
 		c.values[i].Add(1)
-	case strings.HasPrefix(key, "p"):
-		c.probe.Add(1)
-	default:
-		c.other.Add(1)
+		return
 	}
+	c.other.Add(1)
 }
 
 // pushCounts is a snapshot of the window counters.

@@ -338,14 +338,24 @@ func (r *report) write(t *testing.T) {
 	}
 }
 
-// commit names the checked-out commit, "+dirty" when the work tree has
-// changes.
+// commit names the checked-out commit, "+changes" when files other than
+// the figures differ from it.
 func commit() string {
-	out, err := exec.Command("git", "describe", "--always", "--dirty=+dirty").Output()
+	head, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
 	if err != nil {
 		return "unknown"
 	}
-	return strings.TrimSpace(string(out))
+	status, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output()
+	if err != nil {
+		return "unknown"
+	}
+	name := strings.TrimSpace(string(head))
+	for line := range strings.Lines(string(status)) {
+		if !strings.HasSuffix(strings.TrimSpace(line), "internal/scale/figures.txt") {
+			return name + "+changes"
+		}
+	}
+	return name
 }
 
 func rateText(rate int) string {
