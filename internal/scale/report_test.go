@@ -293,6 +293,9 @@ var rows = []struct {
 	{"reads older than a write completed > 1 s before (must be 0), of reads checked", func(s summary) string {
 		return fmt.Sprintf("%d of %d", s.staleReads, s.checked)
 	}},
+	// TODO(integrator): report the local tier's fill rejections (the fills
+	// it refused because an invalidation arrived while the read was in
+	// flight) once internal/tier's counter reaches cache.Stats.
 	{"local tier fill rejections", func(summary) string { return "not exposed yet" }},
 }
 
