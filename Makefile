@@ -65,3 +65,9 @@ faults: servers
 
 # faults_on runs the full fault suite on server $(1), its figures going to internal/testkit/faults/$(2).
 faults_on = TYPECACHE_SERVER=$(1) FAULTS_FULL=1 FAULTS_FIGURES=$(CURDIR)/internal/testkit/faults/$(2) $(GO) test -race -count=1 -timeout 30m -v ./internal/testkit/faults/
+
+## scale: the fleet-scale test, not part of test: 8, 32 and 64 processes on one 3-master cluster (minutes); figures go to internal/testkit/scale/figures.txt
+.PHONY: scale
+scale: redis
+	@rm -f internal/testkit/scale/figures.txt
+	SCALE=full SCALE_FIGURES=$(CURDIR)/internal/testkit/scale/figures.txt $(GO) test -count=1 -timeout 60m -run '^TestScale$$' -v ./internal/testkit/scale/
