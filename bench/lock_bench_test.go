@@ -14,6 +14,7 @@ import (
 	"github.com/go-redsync/redsync/v4"
 	"github.com/go-redsync/redsync/v4/redis/goredis/v9"
 
+	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/internal/testkit/redistest"
 	"github.com/typecache/typecache/lock"
 )
@@ -43,9 +44,10 @@ type lockContender struct {
 	open func(tb testing.TB, srv *benchServer, prefix string) lockFunc
 }
 
-var lockContenders = []lockContender{
-	{"typecache", func(tb testing.TB, srv *benchServer, prefix string) lockFunc {
-		locker, err := lock.New(srv.typecacheClient(tb, true), lock.Options{Prefix: prefix, Validity: lockLease})
+// typecacheLock is the typecache contender on a client with options.
+func typecacheLock(options ...typecache.Option) func(tb testing.TB, srv *benchServer, prefix string) lockFunc {
+	return func(tb testing.TB, srv *benchServer, prefix string) lockFunc {
+		locker, err := lock.New(srv.typecacheClient(tb, true, options...), lock.Options{Prefix: prefix, Validity: lockLease})
 		if err != nil {
 			tb.Fatalf("lock.New: %v", err)
 		}
@@ -57,7 +59,16 @@ var lockContenders = []lockContender{
 			}
 			return l.Release, nil
 		}
-	}},
+	}
+}
+
+// lockPollWindow is the reply poll of the typecache-poll contender: the
+// window the poll had before it became an option (off by default).
+const lockPollWindow = 50 * time.Microsecond
+
+var lockContenders = []lockContender{
+	{"typecache", typecacheLock()},
+	{"typecache-poll", typecacheLock(typecache.WithReplyPoll(lockPollWindow))},
 	{"redislock", func(tb testing.TB, srv *benchServer, prefix string) lockFunc {
 		locker := redislock.New(srv.goRedis(tb))
 		opts := &redislock.Options{RetryStrategy: redislock.LinearBackoff(lockRetryDelay)}

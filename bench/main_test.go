@@ -165,10 +165,11 @@ func (s *benchServer) rueidisClient(tb testing.TB, clientSideCache bool) rueidis
 	return connect(tb, s.rueidisOption(clientSideCache), rueidis.NewClient)
 }
 
-// typecacheClient returns a typecache client, closed when tb ends.
-func (s *benchServer) typecacheClient(tb testing.TB, clientSideCache bool) *typecache.Client {
+// typecacheClient returns a typecache client with options, closed when tb
+// ends.
+func (s *benchServer) typecacheClient(tb testing.TB, clientSideCache bool, options ...typecache.Option) *typecache.Client {
 	return connect(tb, s.rueidisOption(clientSideCache), func(opt rueidis.ClientOption) (*typecache.Client, error) {
-		return typecache.NewClient(opt)
+		return typecache.NewClient(opt, options...)
 	})
 }
 
