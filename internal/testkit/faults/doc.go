@@ -4,7 +4,7 @@
 // and flushes them, and checks every answer against a source of truth.
 //
 // The package has no API: its tests are the product. `go test -race
-// ./internal/faults/` runs the quick version (every scenario, bounded);
+// ./internal/testkit/faults/` runs the quick version (every scenario, bounded);
 // FAULTS_FULL=1 (`make faults`) runs the long one, with a 60 s soak.
 // Each scenario logs its measured figures as lines starting with "FIGURE";
 // docs/operations.md tabulates them from a real run.

@@ -3,14 +3,19 @@ package faults_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/typecache/typecache/cache"
 	"github.com/typecache/typecache/internal/testkit/redistest"
+	"github.com/typecache/typecache/session"
 )
 
 // What an outage costs the application: one sequential caller per
@@ -22,22 +27,45 @@ import (
 // slowCall is what the figures count as a slow call.
 const slowCall = 50 * time.Millisecond
 
+// outageWorkload is one package's call, made in a loop; outcomes, for an
+// HTTP workload, counts its answers by kind (status and what the page
+// saw), nil for the others.
+type outageWorkload struct {
+	call     func(ctx context.Context, i int) error
+	outcomes map[string]int
+}
+
+// What the session pages say they saw, in the X-Session header.
+const (
+	sawSession   = "with the session"
+	sawAnonymous = "as anonymous, LoadError wraps ErrUnavailable"
+	sawNone      = "without a session, no LoadError"
+)
+
 // outageWorkloads are the calls each package's caller makes in a loop.
-func outageWorkloads(t *testing.T, s *stack) map[string]func(ctx context.Context, i int) error {
+func outageWorkloads(t *testing.T, s *stack) map[string]outageWorkload {
 	loader := cache.LoaderFunc[string](func(context.Context, string) (string, error) {
 		time.Sleep(time.Millisecond)
 		return "v", nil
 	})
-	// A session created before the outage, read through the middleware.
+	// A session created before the outage; the middleware runs with the
+	// stack's default options (FailureMode ServeAnonymous). /public never
+	// asks for the session, /account reads it.
 	handler := s.sessions.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/start" {
+		switch r.URL.Path {
+		case "/start":
 			if _, err := s.sessions.Start(r.Context(), "u1", profile{Name: "Ada"}); err != nil {
 				http.Error(w, err.Error(), http.StatusInternalServerError)
 			}
-			return
-		}
-		if sess := s.sessions.Current(r.Context()); sess == nil {
-			http.Error(w, "no session", http.StatusUnauthorized)
+		case "/account":
+			switch {
+			case s.sessions.Current(r.Context()) != nil:
+				w.Header().Set("X-Session", sawSession)
+			case errors.Is(s.sessions.LoadError(r.Context()), session.ErrUnavailable):
+				w.Header().Set("X-Session", sawAnonymous)
+			default:
+				w.Header().Set("X-Session", sawNone)
+			}
 		}
 	}))
 	start := httptest.NewRecorder()
@@ -46,51 +74,87 @@ func outageWorkloads(t *testing.T, s *stack) map[string]func(ctx context.Context
 	if len(cookies) == 0 {
 		t.Fatalf("starting a session set no cookie: %d %s", start.Code, start.Body)
 	}
-	return map[string]func(ctx context.Context, i int) error{
-		"cache Fetch (loader 1 ms)": func(ctx context.Context, i int) error {
-			v, err := s.cache.Fetch(ctx, "k"+strconv.Itoa(i%100), loader)
-			if err == nil && v != "v" {
-				return errors.New("wrong value " + v)
-			}
-			return err
-		},
-		"ratelimit Allow (FailOpen)": func(ctx context.Context, i int) error {
-			res, err := s.openLimit.Allow(ctx, "client")
-			if err == nil && !res.Allowed {
-				return errors.New("a FailOpen limiter denied during the outage")
-			}
-			return err
-		},
-		"session middleware request": func(ctx context.Context, i int) error {
-			req := httptest.NewRequest("GET", "https://app.test/", nil).WithContext(ctx)
+	// page requests path with the session cookie and counts its answer in
+	// outcomes; anything but a 200 (and, on /account, a page that lost
+	// the session instead of seeing it or ErrUnavailable) is wrong.
+	page := func(path string, outcomes map[string]int) func(ctx context.Context, i int) error {
+		return func(ctx context.Context, i int) error {
+			req := httptest.NewRequest("GET", "https://app.test"+path, nil).WithContext(ctx)
 			for _, c := range cookies {
 				req.AddCookie(c)
 			}
 			rec := httptest.NewRecorder()
 			handler.ServeHTTP(rec, req)
-			return nil // 200 from memory, or an error page: either way an answer
+			outcome := strconv.Itoa(rec.Code) + " " + rec.Header().Get("X-Session")
+			outcomes[strings.TrimSpace(outcome)]++
+			if rec.Code != http.StatusOK || rec.Header().Get("X-Session") == sawNone {
+				return errors.New(path + " answered " + outcome)
+			}
+			return nil
+		}
+	}
+	public, account := map[string]int{}, map[string]int{}
+	return map[string]outageWorkload{
+		"cache Fetch (loader 1 ms)": {call: func(ctx context.Context, i int) error {
+			v, err := s.cache.Fetch(ctx, "k"+strconv.Itoa(i%100), loader)
+			if err == nil && v != "v" {
+				return errors.New("wrong value " + v)
+			}
+			return err
+		}},
+		"ratelimit Allow (FailOpen)": {call: func(ctx context.Context, i int) error {
+			res, err := s.openLimit.Allow(ctx, "client")
+			if err == nil && !res.Allowed {
+				return errors.New("a FailOpen limiter denied during the outage")
+			}
+			return err
+		}},
+		"session middleware, page not using the session, with a cookie (ServeAnonymous)": {
+			call: page("/public", public), outcomes: public,
+		},
+		"session middleware, page reading the session, with a cookie (ServeAnonymous)": {
+			call: page("/account", account), outcomes: account,
 		},
 	}
 }
 
 // runOutage calls each workload in turn, sequentially, for span, and
-// reports its figures under label.
-func runOutage(t *testing.T, label string, span time.Duration, workloads map[string]func(ctx context.Context, i int) error) {
-	for name, call := range workloads {
+// reports its figures under label; a call's error is a wrong answer.
+func runOutage(t *testing.T, label string, span time.Duration, workloads map[string]outageWorkload) {
+	for name, w := range workloads {
 		var took []time.Duration
-		slow := 0
+		slow, wrong := 0, 0
 		end := time.Now().Add(span)
 		for i := 0; time.Now().Before(end); i++ {
-			d, _ := timed(t, name, opTimeout, func(ctx context.Context) error { return call(ctx, i) })
+			d, err := timed(t, name, opTimeout, func(ctx context.Context) error { return w.call(ctx, i) })
 			took = append(took, d)
 			if d > slowCall {
 				slow++
 			}
+			if err != nil {
+				if wrong == 0 {
+					t.Errorf("%s: %s: %v", label, name, err)
+				}
+				wrong++
+			}
 		}
 		p50, p99, maxD := percentiles(took)
-		figure(t, label+": "+name, "%d calls in %s: p50 %s, p99 %s, max %s, %d over %s",
-			len(took), span, ms(p50), ms(p99), ms(maxD), slow, slowCall)
+		figure(t, label+": "+name, "%d calls in %s: p50 %s, p99 %s, max %s, %d over %s, %d wrong%s",
+			len(took), span, ms(p50), ms(p99), ms(maxD), slow, slowCall, wrong, outcomeText(w.outcomes))
 	}
+}
+
+// outcomeText lists outcomes, sorted, as "; answers: 200 ×n, …", or ""
+// when there are none.
+func outcomeText(outcomes map[string]int) string {
+	if len(outcomes) == 0 {
+		return ""
+	}
+	var parts []string
+	for _, o := range slices.Sorted(maps.Keys(outcomes)) {
+		parts = append(parts, fmt.Sprintf("%s ×%d", o, outcomes[o]))
+	}
+	return "; answers: " + strings.Join(parts, ", ")
 }
 
 // TestOutageCost kills the server, measures, brings it back and checks

@@ -56,6 +56,8 @@ type childSpec struct {
 	Warmup, Measure time.Duration
 	// Coordinator is the parent's Unix socket; Out the result file.
 	Coordinator, Out string
+	// BCAST makes the client track with bcastTracking.
+	BCAST bool
 }
 
 // entry is the cached value: its key, the version of the source it was
@@ -163,6 +165,9 @@ func runChild(spec childSpec) error {
 	}
 	inv := newInvalidationCounter(spec.Cache, spec.Keys)
 	opt.OnInvalidations = inv.observe
+	if spec.BCAST {
+		opt.ClientTrackingOptions = bcastTracking
+	}
 	client, err := typecache.NewClient(opt)
 	if err != nil {
 		return err

@@ -79,13 +79,20 @@ func configFromEnv(t *testing.T) config {
 }
 
 // phase is one configuration of the cluster and the clients that every
-// fleet size runs under. A BCAST phase (issue 26, item 4) goes here: it
-// needs a field for the clients' tracking mode, passed on in childSpec.
+// fleet size runs under.
 type phase struct {
 	name string
 	// trackingTableMaxKeys is set with CONFIG SET before the run.
 	trackingTableMaxKeys int
+	// bcast makes every process track in BCAST mode under the caches' key
+	// space (bcastTracking) instead of rueidis's default, OPTIN.
+	bcast bool
 }
+
+// bcastTracking is the children's ClientTrackingOptions in a BCAST phase:
+// one prefix that covers every cache, so Redis keeps no per-key tracking
+// table and sends every process an invalidation for every write under it.
+var bcastTracking = []string{"BCAST", "PREFIX", "cache:"}
 
 // defaultTrackingTable is Redis's default tracking-table-max-keys.
 const defaultTrackingTable = 1_000_000
@@ -100,6 +107,7 @@ func TestScale(t *testing.T) {
 	phases := []phase{
 		{name: "default table", trackingTableMaxKeys: defaultTrackingTable},
 		{name: fmt.Sprintf("table %d", cfg.lowTable), trackingTableMaxKeys: cfg.lowTable},
+		{name: "BCAST", trackingTableMaxKeys: defaultTrackingTable, bcast: true},
 	}
 	cluster := startCluster(t)
 	rep := newReport(cfg)
@@ -146,7 +154,7 @@ func runFleet(t *testing.T, cluster fleetCluster, cfg config, ph phase, n int, n
 		outs[i] = filepath.Join(dir, "result"+strconv.Itoa(i))
 		spec, err := json.Marshal(childSpec{
 			Index: i, Procs: n, Cache: name, Keys: cfg.keys, Rate: cfg.rate, Readers: cfg.readers,
-			Warmup: cfg.warmup, Measure: cfg.measure, Coordinator: coord.addr(), Out: outs[i],
+			Warmup: cfg.warmup, Measure: cfg.measure, Coordinator: coord.addr(), Out: outs[i], BCAST: ph.bcast,
 		})
 		if err != nil {
 			t.Fatal(err)
