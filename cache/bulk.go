@@ -27,7 +27,8 @@ import (
 // Values within the stale window are returned (without ErrStale) and
 // refreshed in the background, one key at a time, like XFetch's early
 // refreshes. When Redis fails every key not found locally is loaded,
-// without storing. A loader error is returned with the values found so far;
+// without storing; not after the Close of the Cache or of its Client:
+// that is ErrClosed, and the loader is not called. A loader error is returned with the values found so far;
 // it is not cached.
 func (c *Cache[T]) FetchMany(ctx context.Context, keys []string, loader BatchLoader[T]) (map[string]T, error) {
 	if isNil[T](loader) {

@@ -101,8 +101,11 @@ func New[T any](c *typecache.Client, name string, opts Options[T]) (*Cache[T], e
 	if err != nil {
 		return nil, invalid("name with Options.Version (%q) %v", instance, err)
 	}
+	conn, err := clientconn.Live(c, ErrClosed)
+	if err != nil {
+		return nil, fmt.Errorf("cache: new %q: %w", name, err)
+	}
 	o.Observer = observe.Named(o.Observer, name, Observer(NoopObserver{}))
-	conn := clientconn.Of(c)
 	cache := &Cache[T]{
 		conn: conn, redis: c.Redis(), space: space, o: o,
 		now:           wallClock.read,
@@ -140,8 +143,8 @@ func New[T any](c *typecache.Client, name string, opts Options[T]) (*Cache[T], e
 // Close stops the Cache: it leaves the invalidation hub, waits for loads in
 // flight (including those every caller gave up on, each bounded by
 // Options.LoadTimeout) and background refreshes to end, and drops the local
-// tier. Later calls return ErrClosed. Close does not close the
-// typecache.Client.
+// tier. Later calls return ErrClosed, as they do after the Close of the
+// typecache.Client. Close does not close the typecache.Client.
 func (c *Cache[T]) Close() {
 	if c.closed.Swap(true) {
 		return
@@ -267,7 +270,8 @@ func (c *Cache[T]) Delete(ctx context.Context, keys ...string) error {
 // load's value is returned to its callers but not stored.
 //
 // When Redis fails (or the breaker is open) Fetch answers from the loader,
-// without storing.
+// without storing. After the Close of the Cache or of its Client it
+// returns ErrClosed and never calls the loader.
 func (c *Cache[T]) Fetch(ctx context.Context, key string, loader Loader[T]) (T, error) {
 	var zero T
 	if err := c.check(key); err != nil {
@@ -366,7 +370,13 @@ func (c *Cache[T]) check(key string) error {
 	if key == "" {
 		return ErrEmptyKey
 	}
-	if c.closed.Load() {
+	return c.live()
+}
+
+// live returns ErrClosed after the Close of the Cache or of its Client:
+// every public call checks it before the local tier and any loader.
+func (c *Cache[T]) live() error {
+	if c.closed.Load() || c.conn.Closed() {
 		return ErrClosed
 	}
 	return nil

@@ -24,14 +24,15 @@ import (
 // Like every write, Clear is treated as done even when it fails (say on a
 // timeout): this process forgets what it cached.
 func (c *Cache[T]) Clear(ctx context.Context) error {
-	if c.closed.Load() {
-		return ErrClosed
+	if err := c.live(); err != nil {
+		return err
 	}
 	if !c.breaker.Allow(c.generationKey) {
 		return ErrUnavailable
 	}
 	rctx, done := c.deadline.bound(ctx, c.now())
 	_, err := clearScript.Exec(rctx, c.redis, rediscmd.Plain(c.redis), []string{c.generationKey}, nil)
+	err = c.closing(err)
 	done()
 	c.breaker.Record(ctx, c.generationKey, err)
 	c.forgetGeneration()
@@ -75,7 +76,7 @@ func (c *Cache[T]) currentGeneration(ctx, rctx context.Context) (string, error) 
 	msg, err := generationScript.Exec(rctx, c.redis, c.conn.DoTracked, []string{c.generationKey}, nil)
 	c.breaker.Record(ctx, c.generationKey, err)
 	if err != nil {
-		return "", err
+		return "", c.closing(err)
 	}
 	gen, _ := msg.ToString()
 	if _, err := strconv.ParseUint(gen, 10, 64); err != nil || len(gen) != 16 {

@@ -67,5 +67,9 @@
 // cluster the other nodes' keys work as usual. Bytes that do not decode
 // under a key are a miss, reported to the Observer; Fetch overwrites them.
 //
+// A closed Client is no outage: after the Close of a Cache or of its
+// Client every call returns ErrClosed, without the local tier or the
+// loader, and New fails on a closed Client.
+//
 // See docs/cache.md for the guide and the measured benchmarks.
 package cache

@@ -26,8 +26,12 @@ var (
 	// It matches typecache.ErrUnavailable, as every package's does.
 	ErrUnavailable = clientconn.Unavailable("cache")
 
-	// ErrClosed reports a call on a closed Cache.
-	ErrClosed = errors.New("cache: closed")
+	// ErrClosed reports a call after the Close of the Cache or of the
+	// typecache.Client it was built on, and New on a closed Client. It
+	// matches typecache.ErrClosed, as every package's does, and never
+	// typecache.ErrUnavailable: a closed Client is no outage, and no call
+	// falls back to the loader or the local tier on it.
+	ErrClosed = clientconn.Closed("cache")
 
 	// ErrEmptyKey reports an empty key. Every package names its
 	// empty-key error ErrEmptyKey.
@@ -54,6 +58,11 @@ var (
 // says "cache: <op> ..." (a wrapper that does not trim the prefix, as
 // keyErr does, would repeat it).
 var errCircuitOpen = rediscmd.CircuitOpen(ErrUnavailable)
+
+// closing returns err, the failure of a call to Redis, as matching
+// ErrClosed too when the Client closed under the call
+// (clientconn.Closing).
+func (c *Cache[T]) closing(err error) error { return clientconn.Closing(c.conn, err, ErrClosed) }
 
 // invalid reports invalid options: an error wrapping ErrInvalidOptions
 // whose message goes on with format, which names the field.

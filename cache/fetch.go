@@ -182,7 +182,8 @@ func (c *Cache[T]) lead(ctx context.Context, ps []pendingKey[T], loader keyLoade
 //   - leased: loaded under its lease, and stored (load);
 //   - failed: loaded without lease and without storing (fail open: storing
 //     would wait on the failing Redis too); a lease the read may have taken
-//     before its reply was lost is ended by token once the load landed;
+//     before its reply was lost is ended by token once the load landed.
+//     Not when the Client closed: that fails the key with ErrClosed;
 //   - undecodable bytes: read again, leasing although a value exists;
 //   - busy (another caller loads it): watched and read again, tracked; while
 //     still busy it waits. All waiting keys wait on one wake-up, the first
@@ -213,11 +214,14 @@ func (c *Cache[T]) resolve(ctx context.Context, ps []pendingKey[T], loader keyLo
 			case stateLeased:
 				load = append(load, p)
 			case stateFailed:
-				if ctx.Err() != nil {
+				switch {
+				case errors.Is(p.res.err, ErrClosed): // a closed Client: no fail-open
+					c.flights.land(p.call.key, p.flight, outcome[T]{err: keyErr("fetch", p.call.key, p.res.err)})
+				case ctx.Err() != nil:
 					c.flights.land(p.call.key, p.flight, outcome[T]{err: fmt.Errorf("cache: load %q: waiting for another caller's load: %w", p.call.key, p.res.err)})
-					continue
+				default:
+					load = append(load, p)
 				}
-				load = append(load, p)
 			case stateMiss: // undecodable bytes: load over them
 				p.call.mode, p.watched = leaseAlways, false
 				next = append(next, p)

@@ -61,7 +61,10 @@ type Options[T any] struct {
 	// after the call). Jitter only shortens d (to between (1−Jitter)·d and
 	// d), no stale window follows it (StaleTTL does not apply; XFetch still
 	// refreshes hot values before it), a d under 2 ms stores nothing (Set
-	// then deletes the key), and a d over MaxTTL is MaxTTL. WithTTL
+	// then deletes the key), and a d over MaxTTL is MaxTTL: a result is
+	// data (a token's expiry), brought into range, never an error, which
+	// would fail the Set or leave a fetched value unstored; a duration
+	// passed by the caller (Options.TTL, WithTTL) is checked instead. WithTTL
 	// overrides it per call. TTLFunc must be safe for concurrent use;
 	// absences (NegativeTTL) do not call it.
 	TTLFunc func(key string, v T) time.Duration
@@ -241,7 +244,10 @@ type setConfig struct {
 
 // WithTTL stores the value for d instead of Options.TTL or Options.TTLFunc's
 // (jitter and the stale window still apply, as for Options.TTL). d must be
-// at least MinTTL and, with the stale window, at most MaxTTL.
+// at least MinTTL and, with the stale window, at most MaxTTL: like
+// Options.TTL, and unlike a TTLFunc's result, d is the caller's argument,
+// so the call fails with ErrInvalidArgument, writing nothing, rather than
+// store for another duration than the one asked.
 func WithTTL(d time.Duration) SetOption {
 	return func(c *setConfig) { c.ttl, c.withTTL = d, true }
 }

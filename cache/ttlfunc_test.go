@@ -185,3 +185,44 @@ func TestTTLFuncTooShortStoresNothing(t *testing.T) {
 		t.Fatalf("%d loads, stats %+v: want 2 loads (nothing stored) and no store failure", loads, c.Stats())
 	}
 }
+
+// TestTTLOutOfRange: a TTLFunc result over MaxTTL stores the value for
+// MaxTTL, by every way of storing; WithTTL out of range fails the call
+// with ErrInvalidArgument and writes nothing, also with a TTLFunc.
+func TestTTLOutOfRange(t *testing.T) {
+	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+		ctx := context.Background()
+		c := newCache(t, srv.Client(t), cacheName(t), cache.Options[string]{
+			TTL: time.Hour, Jitter: -1,
+			TTLFunc: func(string, string) time.Duration { return 2 * cache.MaxTTL },
+		})
+		raw := srv.Raw(t)
+		loader := cache.LoaderFunc[string](func(context.Context, string) (string, error) { return "v", nil })
+		save := cache.WriterFunc[string](func(context.Context, string, string) error { return nil })
+		for _, tt := range []struct {
+			name  string
+			store func(key string) error
+			err   error // nil: stored for MaxTTL
+		}{
+			{"TTLFunc/Fetch", func(key string) error { _, err := c.Fetch(ctx, key, loader); return err }, nil},
+			{"TTLFunc/Put", func(key string) error { return c.Put(ctx, key, "v", save) }, nil},
+			{"TTLFunc/Set", func(key string) error { return c.Set(ctx, key, "v") }, nil},
+			{"WithTTL/over", func(key string) error { return c.Set(ctx, key, "v", cache.WithTTL(cache.MaxTTL+time.Hour)) }, cache.ErrInvalidArgument},
+			{"WithTTL/under", func(key string) error { return c.Set(ctx, key, "v", cache.WithTTL(0)) }, cache.ErrInvalidArgument},
+			{"WithTTL/SetMany", func(key string) error {
+				return c.SetMany(ctx, map[string]string{key: "v"}, cache.WithTTL(cache.MaxTTL+time.Hour))
+			}, cache.ErrInvalidArgument},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				err := tt.store(tt.name)
+				pttl := pttlOf(t, raw, c.RedisKey(tt.name))
+				switch {
+				case tt.err != nil && (!errors.Is(err, tt.err) || pttl != -2*time.Millisecond):
+					t.Fatalf("error %v, PTTL %v; want %v and no key", err, pttl, tt.err)
+				case tt.err == nil && (err != nil || pttl < cache.MaxTTL-time.Minute || pttl > cache.MaxTTL):
+					t.Fatalf("error %v, PTTL %v; want nil and MaxTTL (%v)", err, pttl, cache.MaxTTL)
+				}
+			})
+		}
+	})
+}
