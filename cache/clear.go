@@ -32,7 +32,7 @@ func (c *Cache[T]) Clear(ctx context.Context) error {
 	}
 	rctx, done := c.deadline.bound(ctx, c.now())
 	_, err := clearScript.Exec(rctx, c.redis, rediscmd.Plain(c.redis), []string{c.generationKey}, nil)
-	err = c.closing(err)
+	err = c.failure(err)
 	done()
 	c.breaker.Record(ctx, c.generationKey, err)
 	c.forgetGeneration()
@@ -76,7 +76,7 @@ func (c *Cache[T]) currentGeneration(ctx, rctx context.Context) (string, error) 
 	msg, err := generationScript.Exec(rctx, c.redis, c.conn.DoTracked, []string{c.generationKey}, nil)
 	c.breaker.Record(ctx, c.generationKey, err)
 	if err != nil {
-		return "", c.closing(err)
+		return "", c.failure(err)
 	}
 	gen, _ := msg.ToString()
 	if _, err := strconv.ParseUint(gen, 10, 64); err != nil || len(gen) != 16 {

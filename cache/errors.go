@@ -6,6 +6,7 @@ import (
 	"github.com/typecache/typecache/internal/clientconn"
 	"github.com/typecache/typecache/internal/optionerr"
 	"github.com/typecache/typecache/internal/rediscmd"
+	"github.com/typecache/typecache/internal/transport"
 )
 
 // Errors returned by a Cache. Errors from Redis and from the codec are
@@ -59,10 +60,17 @@ var (
 // keyErr does, would repeat it).
 var errCircuitOpen = rediscmd.CircuitOpen(ErrUnavailable)
 
-// closing returns err, the failure of a call to Redis, as matching
-// ErrClosed too when the Client closed under the call
-// (clientconn.Closing).
-func (c *Cache[T]) closing(err error) error { return clientconn.Closing(c.conn, err, ErrClosed) }
+// failure returns err, the failure of a call to Redis, as its caller sees
+// it: matching ErrClosed when the Client closed under the call
+// (clientconn.Closing), and otherwise ErrUnavailable too when the node
+// refused the connection (transport.Unsent: nothing was sent), from the
+// first such call, before the breaker opens.
+func (c *Cache[T]) failure(err error) error {
+	if err != nil && c.conn.Closed() {
+		return clientconn.Closing(c.conn, err, ErrClosed)
+	}
+	return transport.Unsent(err, errCircuitOpen)
+}
 
 // invalid reports invalid options: an error wrapping ErrInvalidOptions
 // whose message goes on with format, which names the field.

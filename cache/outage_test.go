@@ -32,9 +32,9 @@ type outageOp struct {
 	call func(ctx context.Context, c *cache.Cache[int]) (int, error)
 	// refused, breakerOpen and timeout are what the caller sees on the first
 	// call after the node went down (connections refused), on the second
-	// (the breaker open), and when the node holds the call (paused). The
-	// first failure of a refused connection does not match ErrUnavailable
-	// yet (#27 item 1: see docs/cache.md).
+	// (the breaker open), and when the node holds the call (paused). A
+	// refused connection matches ErrUnavailable from the first call: the
+	// command was not sent.
 	refused, breakerOpen, timeout outcome
 }
 
@@ -42,11 +42,11 @@ type outageOp struct {
 // The key "k" is in Redis, not in the local tier.
 var outageOps = []outageOp{
 	{"Get", func(ctx context.Context, c *cache.Cache[int]) (int, error) { return c.Get(ctx, "k") },
-		unknown, unavailable, unknown},
+		unavailable, unavailable, unknown},
 	{"Set", func(ctx context.Context, c *cache.Cache[int]) (int, error) { return 0, c.Set(ctx, "k", 2) },
-		unknown, unavailable, unknown},
+		unavailable, unavailable, unknown},
 	{"Delete", func(ctx context.Context, c *cache.Cache[int]) (int, error) { return 0, c.Delete(ctx, "k") },
-		unknown, unavailable, unknown},
+		unavailable, unavailable, unknown},
 	{"Fetch", func(ctx context.Context, c *cache.Cache[int]) (int, error) {
 		return c.Fetch(ctx, "k", cache.LoaderFunc[int](func(context.Context, string) (int, error) { return 42, nil }))
 	}, fromLoader, fromLoader, fromLoader},
@@ -61,9 +61,9 @@ var outageOps = []outageOp{
 	}, fromLoader, fromLoader, fromLoader},
 	{"Put", func(ctx context.Context, c *cache.Cache[int]) (int, error) {
 		return 0, c.Put(ctx, "k", 2, cache.WriterFunc[int](func(context.Context, string, int) error { return nil }))
-	}, unavailable, unavailable, unknown}, // the read of the write mark meets the refusal, the update the open breaker
+	}, unavailable, unavailable, unknown},
 	{"Clear", func(ctx context.Context, c *cache.Cache[int]) (int, error) { return 0, c.Clear(ctx) },
-		unknown, unavailable, unknown},
+		unavailable, unavailable, unknown},
 }
 
 // check fails t unless v, err is want.

@@ -150,7 +150,7 @@ func (c *Cache[T]) read(ctx context.Context, req readRequest, results []readResu
 	replies := readScript.ExecBatch(rctx, c.redis, send, keys, args)
 	c.recordPerSlot(ctx, keys, replies)
 	for j, i := range sent {
-		err := c.closing(replies[j].Err)
+		err := c.failure(replies[j].Err)
 		if err == nil {
 			results[i], err = c.settle(req.calls[i].key, replies[j].Msg, tickets[i], req.now, at, nil)
 		}
@@ -187,7 +187,7 @@ func (c *Cache[T]) readOne(ctx context.Context, req readRequest, into *item[T]) 
 	msg, err := readScript.Exec(rctx, c.redis, send, k, c.readArgs(call.mode, call.token, gen))
 	c.breaker.Record(ctx, k[0], err)
 	if err != nil {
-		return readResult[T]{state: stateFailed, sent: true}, c.closing(err)
+		return readResult[T]{state: stateFailed, sent: true}, c.failure(err)
 	}
 	res, err := c.settle(call.key, msg, ticket, req.now, at, into)
 	res.gen = gen

@@ -93,7 +93,7 @@ func (c *Cache[T]) writeMany(ctx context.Context, ws []write) (errs []error, con
 	for j, res := range writeScript.ExecMany(rctx, c.redis, keys, args) {
 		n, err := res.AsInt64()
 		i := sent[j]
-		errs[i], conflicts[i] = c.closing(err), n == 1
+		errs[i], conflicts[i] = c.failure(err), n == 1
 		c.breaker.Record(ctx, keys[j][0], err)
 	}
 	return errs, conflicts

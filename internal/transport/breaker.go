@@ -197,14 +197,22 @@ func Guard[T any](ctx context.Context, b *Breaker, key string, refused error, ca
 	}
 	v, err := call()
 	b.Record(ctx, key, err)
-	if Unreachable(err) {
-		err = notSent{err: err, refused: refused}
-	}
-	return v, err
+	return v, Unsent(err, refused)
 }
 
-// notSent is the cause of a call Guard made that failed because the node is
-// Unreachable: it reads as the network error, matches refused, and unwraps
+// Unsent returns err, the failure of a call to Redis, matching refused too
+// (the error a breaker refusal returns: the package's ErrUnavailable) when
+// the node is Unreachable: such a call was not sent, as a refused one was
+// not. Other errors, whose outcome is unknown, are returned as they are.
+func Unsent(err, refused error) error {
+	if Unreachable(err) {
+		return notSent{err: err, refused: refused}
+	}
+	return err
+}
+
+// notSent is the cause of a call that failed because the node is
+// Unreachable (see Unsent): it reads as the network error, matches refused, and unwraps
 // to the network error.
 type notSent struct{ err, refused error }
 
