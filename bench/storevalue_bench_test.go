@@ -116,7 +116,9 @@ func sizeName(n int) string {
 
 // flushAll empties the server: only for a privateServer.
 func (s *benchServer) flushAll(tb testing.TB) {
-	if err := s.raw.Do(context.Background(), s.raw.B().Flushall().Build()).Error(); err != nil {
+	// SYNC: Valkey 8 flushes asynchronously by default (lazyfree-lazy-user-flush),
+	// and memory freed after the "before" reading would count against the values.
+	if err := s.raw.Do(context.Background(), s.raw.B().Flushall().Sync().Build()).Error(); err != nil {
 		tb.Fatalf("FLUSHALL: %v", err)
 	}
 }
