@@ -40,8 +40,9 @@ import "github.com/typecache/typecache/internal/rediscmd"
 // guardLua defines old(): the version and the generation of the value
 // under KEYS[1], or nil for either when it holds something else; mark(g):
 // the write mark in the guard g (” for none); holds(token): whether the
-// guard is token's lease; and end_lease(ms): put back the mark the caller's
-// lease replaced (for ms milliseconds), or remove the guard.
+// guard is token's lease; end_lease(ms): put back the mark the caller's
+// lease replaced (for ms milliseconds), or remove the guard; and
+// new_mark(old_mark, ms): leave a new write mark, above old_mark.
 const guardLua = rediscmd.TimeLua + `
 local function digits(s)
   if #s == 16 and not string.find(s, '%D') then return tonumber(s) end
@@ -61,6 +62,11 @@ end
 local function end_lease(g, ms)
   local m = mark(g)
   if m == '' then redis.call('DEL', KEYS[2]) else redis.call('SET', KEYS[2], m, 'PX', ms) end
+end
+local function new_mark(old_mark, ms)
+  local m = server_us()
+  if old_mark ~= '' and tonumber(string.sub(old_mark, 2)) >= m then m = tonumber(string.sub(old_mark, 2)) + 1 end
+  redis.call('SET', KEYS[2], 'w' .. string.format('%.0f', m), 'PX', ms)
 end
 `
 
@@ -134,8 +140,12 @@ local stored = 0
 if not old_gen or old_gen <= gen then
   redis.call('SET', KEYS[1], value(gen, ARGV[2]), 'PX', ARGV[3])
   stored = 1
+  -- A stored load moves the mark as a write does: a Put that noted the
+  -- mark before the load read the source may be older than what it stored.
+  new_mark(mark(guard), ARGV[4])
+else
+  end_lease(guard, ARGV[4])
 end
-end_lease(guard, ARGV[4])
 return stored
 `)
 
@@ -186,9 +196,7 @@ else
   if old_gen and old_gen > gen then gen = old_gen end
   redis.call('SET', KEYS[1], value(gen, ARGV[2]), 'PX', ARGV[3])
 end
-local m = server_us()
-if old_mark ~= '' and tonumber(string.sub(old_mark, 2)) >= m then m = tonumber(string.sub(old_mark, 2)) + 1 end
-redis.call('SET', KEYS[2], 'w' .. string.format('%.0f', m), 'PX', ARGV[5])
+new_mark(old_mark, ARGV[5])
 return conflict
 `)
 
