@@ -39,6 +39,7 @@ type outageWorkload struct {
 const (
 	sawSession   = "with the session"
 	sawAnonymous = "as anonymous, LoadError wraps ErrUnavailable"
+	sawTimedOut  = "as anonymous, LoadError is the lookup's deadline (outcome unknown, not ErrUnavailable)"
 	sawNone      = "without a session, no LoadError"
 )
 
@@ -63,6 +64,8 @@ func outageWorkloads(t *testing.T, s *stack) map[string]outageWorkload {
 				w.Header().Set("X-Session", sawSession)
 			case errors.Is(s.sessions.LoadError(r.Context()), session.ErrUnavailable):
 				w.Header().Set("X-Session", sawAnonymous)
+			case s.sessions.LoadError(r.Context()) != nil: // a paused server: the lookup timed out
+				w.Header().Set("X-Session", sawTimedOut)
 			default:
 				w.Header().Set("X-Session", sawNone)
 			}
