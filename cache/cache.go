@@ -63,6 +63,10 @@ type Cache[T any] struct {
 	waiters   leaseWaiters
 	refreshes refreshes
 	stats     counters
+	// encodedSize is the length of the last envelope encode built: the
+	// capacity of the next one's buffer, so that values of one kind are
+	// encoded without growing it.
+	encodedSize atomic.Int64
 
 	unsubscribe func()
 	closed      atomic.Bool

@@ -115,6 +115,10 @@ func (c *Cache[T]) ownWrite(key string) {
 	c.flights.forget(key)
 }
 
+// maxEncodeHint bounds the buffer encode starts with: one large value
+// must not make every later encode allocate as much.
+const maxEncodeHint = 64 << 10
+
 // encode builds the envelope of v (or of an absence) for key, with the
 // stale window of its lifetime and whether that ends in a hard expiry.
 func (c *Cache[T]) encode(key string, v T, absent bool, life lifetime, loadTime time.Duration) ([]byte, error) {
@@ -125,13 +129,14 @@ func (c *Cache[T]) encode(key string, v T, absent bool, life lifetime, loadTime 
 	if life.exact {
 		flags |= flagHardExpiry
 	}
-	data := appendEnvelopeHeader(make([]byte, 0, 64), flags, life.stale, loadTime)
+	data := appendEnvelopeHeader(make([]byte, 0, max(64, c.encodedSize.Load())), flags, life.stale, loadTime)
 	if !absent {
 		var err error
 		if data, err = c.o.Codec.Append(data, v); err != nil {
 			return nil, keyErr("encode", key, err)
 		}
 	}
+	c.encodedSize.Store(min(int64(len(data))+int64(len(data))/8, maxEncodeHint))
 	if len(data) > c.o.MaxValueBytes {
 		return nil, fmt.Errorf("%w: %q encodes to %d bytes, more than Options.MaxValueBytes (%d)", ErrTooLarge, key, len(data), c.o.MaxValueBytes)
 	}
