@@ -62,6 +62,7 @@ type Cache[T any] struct {
 	flights   flightGroup[T]
 	waiters   leaseWaiters
 	refreshes refreshes
+	keepers   sync.Pool // of *leaseKeeper[T], see keepLeases
 	stats     counters
 	// encodedSize is the length of the last envelope encode built: the
 	// capacity of the next one's buffer, so that values of one kind are

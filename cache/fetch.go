@@ -29,15 +29,14 @@ type keyLoader[T any] struct {
 	many BatchLoader[T]
 }
 
-// load loads the keys of hs (a single one with a Loader): results[i] is
-// hs[i]'s. A loader's ErrNotFound (or a key missing from LoadMany's map) is
+// load loads the keys of hs (a single one with a Loader) into their
+// results. A loader's ErrNotFound (or a key missing from LoadMany's map) is
 // an absence; err is the loader's, ErrNotFound included.
-func (l keyLoader[T]) load(ctx context.Context, hs []held[T]) ([]loaded[T], error) {
-	results := make([]loaded[T], len(hs))
+func (l keyLoader[T]) load(ctx context.Context, hs []held[T]) error {
 	if l.one != nil {
 		v, err := l.one.Load(ctx, hs[0].key)
-		results[0] = loaded[T]{value: v, absent: errors.Is(err, ErrNotFound)}
-		return results, err
+		hs[0].result = loaded[T]{value: v, absent: errors.Is(err, ErrNotFound)}
+		return err
 	}
 	keys := make([]string, len(hs))
 	for i := range hs {
@@ -46,9 +45,9 @@ func (l keyLoader[T]) load(ctx context.Context, hs []held[T]) ([]loaded[T], erro
 	values, err := l.many.LoadMany(ctx, keys)
 	for i, key := range keys {
 		v, ok := values[key]
-		results[i] = loaded[T]{value: v, absent: !ok}
+		hs[i].result = loaded[T]{value: v, absent: !ok}
 	}
-	return results, err
+	return err
 }
 
 // failure is the error a failed load of hs's keys hands to their callers.
@@ -348,7 +347,7 @@ func (c *Cache[T]) load(ctx context.Context, hs []held[T], loader keyLoader[T]) 
 		}
 	}()
 	start := time.Now()
-	results, err := loader.load(ctx, hs)
+	err := loader.load(ctx, hs)
 	took := time.Since(start)
 	c.loaded(hs, took, err)
 	if err != nil && !errors.Is(err, ErrNotFound) {
@@ -361,9 +360,9 @@ func (c *Cache[T]) load(ctx context.Context, hs []held[T], loader keyLoader[T]) 
 		return outs
 	}
 	for i := range hs {
-		results[i].took = took
-		hs[i].result = &results[i]
-		outs[i] = outcome[T]{item: &item[T]{key: hs[i].key, value: results[i].value, absent: results[i].absent}}
+		r := &hs[i].result
+		r.took, hs[i].loaded = took, true
+		outs[i] = outcome[T]{item: &item[T]{key: hs[i].key, value: r.value, absent: r.absent}}
 	}
 	c.finishLeases(ctx, hs)
 	return outs

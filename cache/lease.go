@@ -42,7 +42,8 @@ type held[T any] struct {
 	key       string
 	redisKeys []string // keysOf(key)
 	lease     lease
-	result    *loaded[T]
+	result    loaded[T] // set by the load, when loaded is true
+	loaded    bool
 }
 
 // loaded is a loader's result for one key.
@@ -69,7 +70,7 @@ func (c *Cache[T]) finishLeases(ctx context.Context, hs []held[T]) {
 		if l.token == "" {
 			continue
 		}
-		if r := h.result; r != nil && (!r.absent || c.o.NegativeTTL > 0) {
+		if r := &h.result; h.loaded && (!r.absent || c.o.NegativeTTL > 0) {
 			life := lifetime{hard: c.jittered(c.o.NegativeTTL)}
 			if !r.absent {
 				life = c.lifetimeOf(h.key, r.value, c.loadConfig())
@@ -123,11 +124,19 @@ func (c *Cache[T]) storeFailed(key string, err error) {
 // long load keeps other processes waiting rather than loading too, while
 // the lease of a process that dies lapses soon. Most loads end before the
 // first extension: a timer, not a goroutine, waits for it, and the
-// commands are built only when it fires.
+// commands are built only when it fires. Keepers and their timers are
+// pooled: a load costs no allocation for them.
 func (c *Cache[T]) keepLeases(ctx context.Context, hs []held[T]) *leaseKeeper[T] {
-	k := &leaseKeeper[T]{c: c, ctx: ctx, hs: hs}
-	k.mu.Lock()
-	k.timer = time.AfterFunc(c.o.StampedeLease/3, k.extend)
+	k, _ := c.keepers.Get().(*leaseKeeper[T])
+	if k == nil {
+		k = &leaseKeeper[T]{c: c}
+		k.mu.Lock()
+		k.timer = time.AfterFunc(c.o.StampedeLease/3, k.extend)
+	} else {
+		k.mu.Lock()
+		k.timer.Reset(c.o.StampedeLease / 3)
+	}
+	k.ctx, k.hs, k.stopped = ctx, hs, false
 	k.mu.Unlock()
 	return k
 }
@@ -135,14 +144,18 @@ func (c *Cache[T]) keepLeases(ctx context.Context, hs []held[T]) *leaseKeeper[T]
 // leaseKeeper extends leases while a load runs (see keepLeases).
 type leaseKeeper[T any] struct {
 	c         *Cache[T]
+	mu        sync.Mutex
 	ctx       context.Context
 	hs        []held[T]
-	mu        sync.Mutex
 	stopped   bool
 	timer     *time.Timer
 	extending sync.WaitGroup
 }
 
+// extend runs when the timer fires. A keeper stopped since (back in the
+// pool, or keeping another load's leases already) may see it fire late:
+// then it does nothing, or extends leases that were just taken, which is
+// harmless.
 func (k *leaseKeeper[T]) extend() {
 	k.mu.Lock()
 	if k.stopped {
@@ -150,18 +163,19 @@ func (k *leaseKeeper[T]) extend() {
 		return
 	}
 	k.extending.Add(1)
+	ctx, hs := k.ctx, k.hs
 	k.mu.Unlock()
 	defer k.extending.Done()
 	c := k.c
 	var keys, args [][]string
-	for i := range k.hs {
+	for i := range hs {
 		// Not the whole held: the load writes its result meanwhile.
-		if rkeys, token := k.hs[i].redisKeys, k.hs[i].lease.token; token != "" {
+		if rkeys, token := hs[i].redisKeys, hs[i].lease.token; token != "" {
 			keys = append(keys, rkeys)
 			args = append(args, []string{token, c.leaseMillis})
 		}
 	}
-	ectx, done := c.deadline.bound(context.WithoutCancel(k.ctx), c.now())
+	ectx, done := c.deadline.bound(context.WithoutCancel(ctx), c.now())
 	for _, res := range extendScript.ExecMany(ectx, c.redis, keys, args) {
 		if res.Error() != nil {
 			c.stats.lockErrors.Add(1)
@@ -175,11 +189,14 @@ func (k *leaseKeeper[T]) extend() {
 	k.mu.Unlock()
 }
 
-// stop ends the extensions, waiting for one in flight.
+// stop ends the extensions, waiting for one in flight, and puts k back in
+// the pool.
 func (k *leaseKeeper[T]) stop() {
 	k.mu.Lock()
 	k.stopped = true
 	k.timer.Stop()
+	k.ctx, k.hs = nil, nil
 	k.mu.Unlock()
 	k.extending.Wait()
+	k.c.keepers.Put(k)
 }
