@@ -378,21 +378,48 @@ func (b *Board) rangeCmd(set string, offset, n int) rueidis.Completed {
 }
 
 // parseRange reads a ZRANGE ... WITHSCORES reply whose first entry has the
-// 0-based rank offset.
+// 0-based rank offset: pairs of member and score, nested (RESP3) or flat
+// (RESP2). It reads the reply in place, allocating only the entries.
 func parseRange(msg rueidis.RedisMessage, err error, offset int64) ([]Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	scores, err := msg.AsZScores()
+	elems, err := msg.ToArray()
 	if err != nil {
 		return nil, err
 	}
-	entries := make([]Entry, len(scores))
-	for i, s := range scores {
-		if len(s.Member) <= codeLen {
-			return nil, fmt.Errorf("element %q is not a member after its tie code", s.Member)
+	nested := len(elems) > 0 && elems[0].IsArray()
+	n := len(elems)
+	if !nested {
+		if n%2 != 0 {
+			return nil, fmt.Errorf("a reply of %d elements is not member and score pairs", n)
 		}
-		entries[i] = Entry{Member: s.Member[codeLen:], Score: s.Score, Rank: offset + int64(i) + 1}
+		n /= 2
+	}
+	entries := make([]Entry, n)
+	for i := range entries {
+		var member, score rueidis.RedisMessage
+		if nested {
+			pair, err := elems[i].ToArray()
+			if err != nil || len(pair) != 2 {
+				return nil, fmt.Errorf("reply element %d is not a member and score pair", i)
+			}
+			member, score = pair[0], pair[1]
+		} else {
+			member, score = elems[2*i], elems[2*i+1]
+		}
+		m, err := member.ToString()
+		if err != nil {
+			return nil, err
+		}
+		if len(m) <= codeLen {
+			return nil, fmt.Errorf("element %q is not a member after its tie code", m)
+		}
+		v, err := score.AsFloat64()
+		if err != nil {
+			return nil, err
+		}
+		entries[i] = Entry{Member: m[codeLen:], Score: v, Rank: offset + int64(i) + 1}
 	}
 	return entries, nil
 }

@@ -389,3 +389,37 @@ func TestRanksConsistent(t *testing.T) {
 		}
 	})
 }
+
+// TestRESP2 reads ranges over a client that speaks RESP2, whose ZRANGE
+// WITHSCORES replies are flat member, score arrays instead of RESP3's
+// pairs: they must read the same.
+func TestRESP2(t *testing.T) {
+	redistest.Run(t, func(t *testing.T, s *redistest.Server) {
+		opt := s.Option()
+		opt.AlwaysRESP2, opt.DisableCache = true, true // no tracking without RESP3
+		c, err := typecache.NewClient(opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.Close)
+		b := newBoard(t, c, leaderboard.Options{})
+		for i, m := range []string{"a", "b", "c", "d"} {
+			add(t, b, m, float64(10*i)+0.25)
+		}
+		top, err := b.Top(background, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []leaderboard.Entry{{Member: "d", Score: 30.25, Rank: 1}, {Member: "c", Score: 20.25, Rank: 2}, {Member: "b", Score: 10.25, Rank: 3}}
+		if !slices.Equal(top, want) {
+			t.Fatalf("Top over RESP2 = %v, want %v", top, want)
+		}
+		around, err := b.Around(background, "a", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := members(around); !slices.Equal(got, []string{"b", "a"}) {
+			t.Fatalf("Around over RESP2 = %v, want [b a]", got)
+		}
+	})
+}
