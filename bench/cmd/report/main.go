@@ -12,6 +12,10 @@
 // ratio beside otter's, and its fill rejection), shown in a section of its
 // own with its own stamp when the file exists.
 //
+// -previous names the raw output of the run before -in: the targets table
+// then shows both runs, and a target counts as met only when both met it,
+// so that the docs claim only what held in two runs.
+//
 // -notes names a hand-written Markdown file that explains the run (why a
 // target was missed, what else ran on the machine). It is included only
 // when its first line is <!-- run: DATE --> with the run's date line, so
@@ -36,23 +40,26 @@ func main() {
 	goMod := flag.String("gomod", "go.mod", "the bench module's go.mod, for the contenders' versions")
 	notes := flag.String("notes", "results/notes.md", "hand-written notes on the run, included when their first line is <!-- run: DATE --> with the run's date")
 	tier := flag.String("tier", "results/tier.txt", "raw output of make bench-tier (the local tier's hit ratio and fill rejection), included when present")
+	previous := flag.String("previous", "results/previous.txt", "raw output of the run before -in, whose targets the verdicts also check, used when present")
 	flag.Parse()
-	if err := generate(*in, *mdPath, *svgPath, *goMod, *notes, *tier); err != nil {
+	if err := generate(*in, *mdPath, *svgPath, *goMod, *notes, *tier, *previous); err != nil {
 		fmt.Fprintln(os.Stderr, "report:", err)
 		os.Exit(1)
 	}
 }
 
-func generate(in, mdPath, svgPath, goMod, notesPath, tierPath string) error {
+func generate(in, mdPath, svgPath, goMod, notesPath, tierPath, previousPath string) error {
 	r, err := parseFile(in)
 	if err != nil {
 		return err
 	}
-	var tier *run
-	if _, err := os.Stat(tierPath); err == nil {
-		if tier, err = parseFile(tierPath); err != nil {
-			return err
-		}
+	tier, err := parseIfPresent(tierPath)
+	if err != nil {
+		return err
+	}
+	previous, err := parseIfPresent(previousPath)
+	if err != nil {
+		return err
 	}
 	mod, err := os.ReadFile(goMod)
 	if err != nil {
@@ -68,12 +75,14 @@ func generate(in, mdPath, svgPath, goMod, notesPath, tierPath string) error {
 		return err
 	}
 	writeMarkdown(&md, r, markdownInputs{
-		source:   sourcePath(in),
-		chart:    filepath.ToSlash(chartRel),
-		versions: contenderVersions(string(mod)),
-		notes:    notes,
-		tier:     tier,
-		tierSrc:  sourcePath(tierPath),
+		source:      sourcePath(in),
+		chart:       filepath.ToSlash(chartRel),
+		versions:    contenderVersions(string(mod)),
+		notes:       notes,
+		tier:        tier,
+		tierSrc:     sourcePath(tierPath),
+		previous:    previous,
+		previousSrc: sourcePath(previousPath),
 	})
 	writeSVG(&svg, r)
 	if err := os.MkdirAll(filepath.Dir(svgPath), 0o755); err != nil {
@@ -101,6 +110,15 @@ func parseFile(path string) (*run, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return r, nil
+}
+
+// parseIfPresent parses the raw benchmark output at path, or returns nil
+// when there is no file there.
+func parseIfPresent(path string) (*run, error) {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return parseFile(path)
 }
 
 // runNotes returns the notes at path without their first line, if that line

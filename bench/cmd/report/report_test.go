@@ -183,7 +183,7 @@ func TestGenerate(t *testing.T) {
 	if err := os.WriteFile(tier, []byte(sampleTierRun), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := generate(in, md, svg, goMod, notes, tier); err != nil {
+	if err := generate(in, md, svg, goMod, notes, tier, filepath.Join(dir, "no-previous-run.txt")); err != nil {
 		t.Fatal(err)
 	}
 	page, err := os.ReadFile(md)
@@ -223,5 +223,75 @@ func TestRunNotesOfAnotherRunAreLeftOut(t *testing.T) {
 	}
 	if notes, err := runNotes(filepath.Join(t.TempDir(), "missing.md"), "x"); err != nil || notes != "" {
 		t.Errorf("runNotes of a missing file = %q, %v; want nothing", notes, err)
+	}
+}
+
+func TestHeldChecks(t *testing.T) {
+	cur := []check{
+		{target: "a", measured: "1", verdict: met},
+		{target: "b", measured: "2", verdict: met},
+		{target: "c", measured: "3", verdict: missed},
+		{target: "d", measured: "4", verdict: met},
+		{target: "e", measured: "not measured", verdict: notMeasured},
+	}
+	prev := []check{
+		{target: "a", measured: "1.1", verdict: met},
+		{target: "b", measured: "2.2", verdict: missed},
+		{target: "c", measured: "3.3", verdict: met},
+		{target: "e", measured: "5", verdict: met},
+	}
+	for _, tt := range []struct {
+		name string
+		prev []check
+		want map[string]string // target: previous | verdict
+	}{
+		{"no earlier run", nil, map[string]string{"a": " | met", "b": " | met", "c": " | **missed**", "d": " | met", "e": " | not measured"}},
+		{"an earlier run", prev, map[string]string{
+			"a": "1.1 | met",
+			"b": "2.2 | **met in this run only**",
+			"c": "3.3 | **missed**",
+			"d": "not measured | **met in this run only**",
+			"e": "5 | not measured",
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := heldChecks(cur, tt.prev)
+			if len(got) != len(cur) {
+				t.Fatalf("%d checks, want %d", len(got), len(cur))
+			}
+			for _, h := range got {
+				if s := h.previous + " | " + h.verdictText(); s != tt.want[h.target] {
+					t.Errorf("%s: %q, want %q", h.target, s, tt.want[h.target])
+				}
+			}
+		})
+	}
+}
+
+func TestGenerateWithPreviousRun(t *testing.T) {
+	dir := t.TempDir()
+	in, previous, goMod := filepath.Join(dir, "latest.txt"), filepath.Join(dir, "previous.txt"), filepath.Join(dir, "go.mod")
+	for path, data := range map[string]string{
+		in:       sampleRun,
+		previous: strings.Replace(sampleRun, "date: 2026-11-25T18:00:00Z", "date: 2026-11-24T09:00:00Z", 1),
+		goMod:    "require github.com/redis/rueidis v1.0.79\n",
+	} {
+		if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	md := filepath.Join(dir, "benchmarks.md")
+	if err := generate(in, md, filepath.Join(dir, "benchmarks.svg"), goMod, filepath.Join(dir, "no-notes.md"), filepath.Join(dir, "no-tier.txt"), previous); err != nil {
+		t.Fatal(err)
+	}
+	page, err := os.ReadFile(md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"| target | this run | previous run | verdict |", "the run before it (2026-11-24T09:00:00Z, commit 0123abc",
+		"A target is met only when both runs met it"} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("benchmarks.md lacks %q:\n%s", want, page)
+		}
 	}
 }
