@@ -268,6 +268,64 @@ func TestConcurrentPuts(t *testing.T) {
 	})
 }
 
+// TestPutAfterNewerLoad: a load whose store lands between a Put's source
+// write and its cache update may hold a newer value than the Put's (a
+// third write reached the source in between, its cache update still on its
+// way): the load's store counts as a write, so the Put deletes instead of
+// storing its older value over the load's.
+func TestPutAfterNewerLoad(t *testing.T) {
+	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+		ctx := context.Background()
+		name := cacheName(t)
+		putter := newCache(t, srv.Client(t), name, cache.Options[int]{TTL: time.Hour})
+		late := newCache(t, srv.Client(t), name, cache.Options[int]{TTL: time.Hour})
+		loader := newCache(t, srv.Client(t), name, cache.Options[int]{TTL: time.Hour})
+		reader := newCache(t, srv.Client(t), name, cache.Options[int]{TTL: time.Hour, DisableLocal: true})
+		src := newSource()
+		if err := putter.Delete(ctx, "k"); err != nil { // a write mark, no value
+			t.Fatal(err)
+		}
+		// blockedWriter writes v to the source, says so, and holds the
+		// Put's cache update until resume is closed.
+		blockedWriter := func(written, resume chan struct{}) cache.Writer[int] {
+			return cache.WriterFunc[int](func(_ context.Context, key string, v int) error {
+				src.set(key, v)
+				close(written)
+				<-resume
+				return nil
+			})
+		}
+		firstWritten, firstResume := make(chan struct{}), make(chan struct{})
+		lateWritten, lateResume := make(chan struct{}), make(chan struct{})
+		firstDone, lateDone := make(chan error, 1), make(chan error, 1)
+		go func() { firstDone <- putter.Put(ctx, "k", 1, blockedWriter(firstWritten, firstResume)) }()
+		<-firstWritten // source 1
+		go func() { lateDone <- late.Put(ctx, "k", 2, blockedWriter(lateWritten, lateResume)) }()
+		<-lateWritten // source 2; neither Put has updated the cache
+		v, err := loader.Fetch(ctx, "k", cache.LoaderFunc[int](func(_ context.Context, key string) (int, error) { return src.get(key), nil }))
+		if err != nil || v != 2 {
+			t.Fatalf("Fetch = %d, %v; want the source's 2", v, err)
+		}
+		close(firstResume) // the first Put's cache update, with 1, after the load stored 2
+		if err := <-firstDone; err != nil {
+			t.Fatal(err)
+		}
+		if v, err := reader.Get(ctx, "k"); err == nil && v != 2 {
+			t.Fatalf("after the first Put, the cache holds %d while the source holds 2", v)
+		}
+		if n := putter.Stats().PutConflicts; n != 1 {
+			t.Fatalf("the first Put's PutConflicts = %d, want 1 (the load's store overlapped it)", n)
+		}
+		close(lateResume)
+		if err := <-lateDone; err != nil {
+			t.Fatal(err)
+		}
+		if v, err := reader.Get(ctx, "k"); err == nil && v != 2 {
+			t.Fatalf("after both Puts, the cache holds %d while the source holds 2", v)
+		}
+	})
+}
+
 // TestSequentialPutsStore: a Put that no other write overlaps stores its
 // value, whether it follows the load of a Fetch, a Get (the key in the
 // local tier: the Put takes one round trip) or another Put right before
