@@ -52,6 +52,17 @@ func blockingLoader(src *source, read chan<- struct{}, release <-chan struct{}) 
 	}
 }
 
+// blockingWriter writes v to src, closes written, and holds the Put's
+// cache update until resume is closed.
+func blockingWriter(src *source, written chan<- struct{}, resume <-chan struct{}) cache.Writer[int] {
+	return cache.WriterFunc[int](func(_ context.Context, key string, v int) error {
+		src.set(key, v)
+		close(written)
+		<-resume
+		return nil
+	})
+}
+
 // pairOfCaches returns two caches named name that stand for two processes,
 // or one cache twice when same is set.
 func pairOfCaches(t *testing.T, srv *redistest.Server, name string, same bool) (*cache.Cache[int], *cache.Cache[int]) {
@@ -241,12 +252,7 @@ func TestConcurrentPuts(t *testing.T) {
 		second := newCache(t, srv.Client(t), name, cache.Options[int]{TTL: time.Hour})
 		src := newSource()
 		written, resume := make(chan struct{}), make(chan struct{})
-		slow := cache.WriterFunc[int](func(_ context.Context, key string, v int) error {
-			src.set(key, v)
-			close(written)
-			<-resume // the source has v; the cache update waits
-			return nil
-		})
+		slow := blockingWriter(src, written, resume)
 		done := make(chan error, 1)
 		go func() { done <- first.Put(ctx, "k", 1, slow) }()
 		<-written
@@ -277,30 +283,22 @@ func TestPutAfterNewerLoad(t *testing.T) {
 	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
 		ctx := context.Background()
 		name := cacheName(t)
-		putter := newCache(t, srv.Client(t), name, cache.Options[int]{TTL: time.Hour})
-		late := newCache(t, srv.Client(t), name, cache.Options[int]{TTL: time.Hour})
-		loader := newCache(t, srv.Client(t), name, cache.Options[int]{TTL: time.Hour})
+		var procs [3]*cache.Cache[int] // a Put, a later Put, a load
+		for i := range procs {
+			procs[i] = newCache(t, srv.Client(t), name, cache.Options[int]{TTL: time.Hour})
+		}
+		putter, late, loader := procs[0], procs[1], procs[2]
 		reader := newCache(t, srv.Client(t), name, cache.Options[int]{TTL: time.Hour, DisableLocal: true})
 		src := newSource()
 		if err := putter.Delete(ctx, "k"); err != nil { // a write mark, no value
 			t.Fatal(err)
 		}
-		// blockedWriter writes v to the source, says so, and holds the
-		// Put's cache update until resume is closed.
-		blockedWriter := func(written, resume chan struct{}) cache.Writer[int] {
-			return cache.WriterFunc[int](func(_ context.Context, key string, v int) error {
-				src.set(key, v)
-				close(written)
-				<-resume
-				return nil
-			})
-		}
 		firstWritten, firstResume := make(chan struct{}), make(chan struct{})
 		lateWritten, lateResume := make(chan struct{}), make(chan struct{})
 		firstDone, lateDone := make(chan error, 1), make(chan error, 1)
-		go func() { firstDone <- putter.Put(ctx, "k", 1, blockedWriter(firstWritten, firstResume)) }()
+		go func() { firstDone <- putter.Put(ctx, "k", 1, blockingWriter(src, firstWritten, firstResume)) }()
 		<-firstWritten // source 1
-		go func() { lateDone <- late.Put(ctx, "k", 2, blockedWriter(lateWritten, lateResume)) }()
+		go func() { lateDone <- late.Put(ctx, "k", 2, blockingWriter(src, lateWritten, lateResume)) }()
 		<-lateWritten // source 2; neither Put has updated the cache
 		v, err := loader.Fetch(ctx, "k", cache.LoaderFunc[int](func(_ context.Context, key string) (int, error) { return src.get(key), nil }))
 		if err != nil || v != 2 {
