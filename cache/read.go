@@ -391,7 +391,7 @@ func (c *Cache[T]) localTicket(key string) tier.Ticket {
 // keysOf returns key's Redis keys: the value's and the guard's (see
 // scripts.go), in that order.
 func (c *Cache[T]) keysOf(key string) []string {
-	return []string{c.space.Key(valueKind, key), c.space.Key(guardKind, key)}
+	return c.space.Keys(key, valueKind, guardKind)
 }
 
 // The kinds of a cache's Redis keys: a key's value and guard, and the

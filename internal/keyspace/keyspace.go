@@ -93,6 +93,34 @@ func (s Space) Key(kind, id string) string {
 	}
 	var b strings.Builder
 	b.Grow(len(s.prefix) + len(kind) + len(id) + 8)
+	s.writeKey(&b, kind, id)
+	return b.String()
+}
+
+// Keys returns the keys of id under each of kinds, in order, as Key would:
+// all of them in one string, so that they cost two allocations whatever
+// their number.
+func (s Space) Keys(id string, kinds ...string) []string {
+	tagged := len(id) + 2 + 2*(strings.Count(id, "%")+strings.Count(id, "}")) // "{id}", escaped
+	size := 0
+	for _, kind := range kinds {
+		size += len(s.prefix) + len(kind) + tagged
+	}
+	var b strings.Builder
+	b.Grow(size)
+	for _, kind := range kinds {
+		s.writeKey(&b, kind, id)
+	}
+	all, keys := b.String(), make([]string, len(kinds))
+	for i, kind := range kinds {
+		n := len(s.prefix) + len(kind) + tagged
+		keys[i], all = all[:n], all[n:]
+	}
+	return keys
+}
+
+// writeKey writes Key(kind, id) to b.
+func (s Space) writeKey(b *strings.Builder, kind, id string) {
 	b.WriteString(s.prefix)
 	b.WriteString(kind)
 	b.WriteByte('{')
@@ -107,7 +135,6 @@ func (s Space) Key(kind, id string) string {
 		}
 	}
 	b.WriteByte('}')
-	return b.String()
 }
 
 // Parse splits a key of the space into its kind and id; ok is false for a

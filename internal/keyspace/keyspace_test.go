@@ -101,7 +101,23 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("round trip of %q: %q %q %v", id, kind, got, ok)
 		}
 		_, _, _ = s.Parse(id) // any input: no panic
+		if keys := s.Keys(id, "", "l", "g"); len(keys) != 3 || keys[0] != s.Key("", id) || keys[1] != s.Key("l", id) || keys[2] != s.Key("g", id) {
+			t.Fatalf("Keys(%q) = %q, unlike Key's", id, keys)
+		}
 	})
+}
+
+func TestKeysAreKeys(t *testing.T) {
+	s, _ := New(Cache, "user")
+	for _, id := range append([]string{"", "a", "%", "}", "a}%b%}"}, adversarialIDs...) {
+		keys := s.Keys(id, "", "l")
+		if len(keys) != 2 || keys[0] != s.Key("", id) || keys[1] != s.Key("l", id) {
+			t.Errorf("Keys(%q) = %q, want %q and %q", id, keys, s.Key("", id), s.Key("l", id))
+		}
+	}
+	if keys := s.Keys("a"); len(keys) != 0 {
+		t.Errorf("Keys without kinds = %q", keys)
+	}
 }
 
 func TestSlot(t *testing.T) {
