@@ -37,8 +37,9 @@ bench: redis
 
 ## bench-report: run the benchmarks, keep the raw output in bench/results/latest.txt (the run before it moves to previous.txt: a target is met only when both runs met it) and regenerate docs/benchmarks.md and docs/img/benchmarks.svg from them
 bench-report: redis
-	@if [ -f bench/results/latest.txt ]; then cp bench/results/latest.txt bench/results/previous.txt; fi; \
-	BENCH_OUT=bench/results/latest.txt ./.ci/bench; status=$$?; \
+	@commit=$$(git describe --always --dirty 2>/dev/null || echo unknown); \
+	if [ -f bench/results/latest.txt ]; then cp bench/results/latest.txt bench/results/previous.txt; fi; \
+	BENCH_COMMIT=$$commit BENCH_OUT=bench/results/latest.txt ./.ci/bench; status=$$?; \
 	cd bench && $(GO) run ./cmd/report -in results/latest.txt -notes results/notes.md -tier results/tier.txt -md ../docs/benchmarks.md -svg ../docs/img/benchmarks.svg && exit $$status
 
 ## bench-tier: the local tier's hit ratio beside otter v2's and its fill rejection (Redis unused, though the bench module's TestMain starts one), raw output in bench/results/tier.txt for bench-report
