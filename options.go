@@ -15,9 +15,10 @@ const (
 	DefaultBreakerCooldown = time.Second
 
 	// DefaultReplyPoll is the reply poll's window when [WithReplyPoll] is
-	// not given: off, since the poll did not win or tie on both latency and
-	// processor time per op at 1 and at 64 callers (see WithReplyPoll).
-	DefaultReplyPoll = 0
+	// not given: on, since the adaptive poll won on latency and processor
+	// time per op with one caller and tied on both with 64, in two runs
+	// (see WithReplyPoll).
+	DefaultReplyPoll = 50 * time.Microsecond
 )
 
 // DefaultTopologyInterval is the ClusterOption.ShardsRefreshInterval NewClient
@@ -80,31 +81,24 @@ const maxReplyPoll = time.Millisecond
 // caller polls its connection's socket for the reply for up to window,
 // yielding the processor between polls, before it parks in the runtime's
 // network poller. 0 turns the poll off; the default is
-// [DefaultReplyPoll].
+// [DefaultReplyPoll], 50 µs.
 //
-// The poll trades processor time for latency, and what it buys depends on
-// the machine. Where replies come within the window (a Redis on the same
-// host or rack) and a processor is free, a caller woken by its reply
-// rather than by the scheduler saves a goroutine wake-up per round trip:
-// on one 2-core virtual machine a lock Acquire+Release with one caller at
-// a time ran at 4,990–7,009 ops/s polling against 3,050–3,250 without, at
-// 103–118 µs of client CPU per op against 163–169, while with 64 callers
-// it lost a little on both (20,048–20,882 ops/s against 21,436–24,509;
-// 47.5–48.9 µs of CPU per op against 40.2–45.1). On the same kind of
-// machine, the adaptive poll below tied while other work loaded it (its
-// polls missed their window), and at a lower load it cut a lone caller's
-// time by 16 % for 13 % more CPU per op, and cost 7–8 % of both with 64
-// callers (docs/architecture.md has the figures). So it is off by
-// default. Turn it on (50 µs suits a Redis on the same host or rack) where
-// a lone waiter's latency matters more than its processor time: a few
-// concurrent waiters on a nearby Redis with processors to spare, after
-// measuring with your workload; leave it off for a distant Redis or a busy
-// machine.
-//
-// The poll adapts: no more reads poll at once than GOMAXPROCS less one,
-// and a connection whose replies keep missing the window polls ever more
-// rarely, one read in up to 1,024, until as many polls find their reply
-// in time.
+// The poll trades processor time for latency, and adapts so that it
+// trades only where it wins: a read polls only while the calls awaiting
+// replies on the client's direct connections are no more than the
+// processors left for them (GOMAXPROCS less one), so with many concurrent
+// callers, whose processors have other work than spinning, no read polls
+// and the client behaves as with the poll off; and a connection whose
+// replies keep missing the window (a distant Redis, a loaded machine)
+// polls ever more rarely, one read in up to 1,024, until as many polls
+// find their reply in time. On this project's 2-core virtual machine, a
+// lock Acquire+Release against a Redis on the same host took 37–39 % less
+// time with one caller (83–87 µs against 136–138) for 21–28 % less client
+// CPU per op, and tied on both with 64 callers, in two runs
+// (docs/benchmarks.md has the latest). The win comes from being woken by
+// the reply rather than by the scheduler, so it depends on the machine:
+// turn the poll off (WithReplyPoll(0)) where processor time is billed
+// more dearly than latency, or measure with your workload.
 //
 // A window below 0 or above a millisecond is invalid.
 func WithReplyPoll(window time.Duration) Option {

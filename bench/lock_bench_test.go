@@ -62,13 +62,9 @@ func typecacheLock(options ...typecache.Option) func(tb testing.TB, srv *benchSe
 	}
 }
 
-// lockPollWindow is the reply poll of the typecache-poll contender: the
-// window the poll had before it became an option (off by default).
-const lockPollWindow = 50 * time.Microsecond
-
 var lockContenders = []lockContender{
-	{"typecache", typecacheLock()},
-	{"typecache-poll", typecacheLock(typecache.WithReplyPoll(lockPollWindow))},
+	{"typecache", typecacheLock()}, // the reply poll on: the default
+	{"typecache-nopoll", typecacheLock(typecache.WithReplyPoll(0))},
 	{"redislock", func(tb testing.TB, srv *benchServer, prefix string) lockFunc {
 		locker := redislock.New(srv.goRedis(tb))
 		opts := &redislock.Options{RetryStrategy: redislock.LinearBackoff(lockRetryDelay)}

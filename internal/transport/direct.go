@@ -129,15 +129,18 @@ func (c directClient) Do(ctx context.Context, cmd rueidis.Completed) rueidis.Red
 func (c *Conn) Direct() rueidis.Client { return c.direct }
 
 // replyPoll is the reply poll of one direct client (see directConn): its
-// window, and how many of its reads poll at once. It polls only while that
-// can pay: a read that polls keeps a processor busy, and once all but one
-// are (GOMAXPROCS at Dial, less one), a reply could arrive sooner than a
-// poller gets the processor back, and the goroutines that would run are
-// kept waiting. A nil *replyPoll never polls.
+// window, how many calls await their replies on its connections, and how
+// many of its reads poll at once. It polls only while that can pay: a read
+// that polls keeps a processor busy, and once the calls awaiting replies
+// outnumber the processors left for them (GOMAXPROCS at Dial, less one),
+// the replies of the others would wait for the poller to yield, and the
+// processors have other work than spinning: then no read polls, and the
+// client behaves as with the poll off. A nil *replyPoll never polls.
 type replyPoll struct {
 	window     time.Duration
 	maxPollers int32
-	pollers    atomic.Int32
+	waiting    atomic.Int32  // calls written whose first read has not returned
+	pollers    atomic.Int32  // reads polling now
 	polls      atomic.Uint64 // polls begun: for tests and benchmarks
 }
 
@@ -150,10 +153,25 @@ func newReplyPoll(window time.Duration) *replyPoll {
 	return &replyPoll{window: window, maxPollers: int32(runtime.GOMAXPROCS(0) - 1)}
 }
 
-// begin reports whether a read may poll now; when it may, end must follow
-// the poll.
+// callSent notes a call written on a connection, awaiting its reply.
+func (p *replyPoll) callSent() {
+	if p != nil {
+		p.waiting.Add(1)
+	}
+}
+
+// replied notes that a call's wait for its reply ended (its first read
+// returned, or its connection closed).
+func (p *replyPoll) replied() {
+	if p != nil {
+		p.waiting.Add(-1)
+	}
+}
+
+// begin reports whether a read, whose call is one of those waiting, may
+// poll now; when it may, end must follow the poll.
 func (p *replyPoll) begin() bool {
-	if p == nil {
+	if p == nil || p.waiting.Load() > p.maxPollers {
 		return false
 	}
 	if p.pollers.Add(1) > p.maxPollers {

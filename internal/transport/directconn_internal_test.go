@@ -47,36 +47,116 @@ func TestPollBackoff(t *testing.T) {
 	}
 }
 
-// TestReplyPollAdaptive: no more reads poll at once than GOMAXPROCS less
-// one, so that polls never take every processor; a poll that ends frees
-// its place. A poll that is off never polls.
+// TestReplyPollAdaptive: a read polls only while the calls awaiting
+// replies are no more than the processors left for them (GOMAXPROCS less
+// one), and no more reads poll at once than that; a call whose wait ends
+// frees its place. A poll that is off never polls.
 func TestReplyPollAdaptive(t *testing.T) {
-	if newReplyPoll(0) != nil || newReplyPoll(0).begin() {
+	if off := newReplyPoll(0); off != nil || off.begin() {
 		t.Fatal("a poll with a zero window polls")
 	}
+	var off *replyPoll
+	off.callSent() // a nil poll counts nothing, and does not panic
+	off.replied()
 	for _, procs := range []int{1, 2, 4} {
 		t.Run(fmt.Sprintf("GOMAXPROCS=%d", procs), func(t *testing.T) {
 			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
 			p := newReplyPoll(50 * time.Microsecond)
 			for i := range procs - 1 {
+				p.callSent()
 				if !p.begin() {
 					t.Fatalf("poll %d of %d refused", i+1, procs-1)
 				}
 			}
+			p.callSent()
 			if p.begin() {
-				t.Fatalf("a poll began while %d others kept every other processor busy", procs-1)
+				t.Fatalf("a poll began while %d calls awaited replies on %d processors", procs, procs)
 			}
-			if procs > 1 {
+			if procs == 1 {
+				return
+			}
+			p.replied() // one call fewer waits: the processors suffice again
+			p.end()
+			if !p.begin() {
+				t.Fatal("a poll refused after a call's wait ended")
+			}
+			// The waiting calls alone keep a poll out, whoever polls.
+			for range procs - 1 {
 				p.end()
-				if !p.begin() {
-					t.Fatal("a poll refused after one ended")
-				}
 			}
-			if got := p.polls.Load(); got != uint64(procs-1+min(procs-1, 1)) {
-				t.Fatalf("%d polls counted", got)
+			for range procs {
+				p.callSent()
+			}
+			if p.begin() {
+				t.Fatalf("a poll began with no poller but %d calls waiting on %d processors", int(p.waiting.Load()), procs)
+			}
+			if got := p.polls.Load(); got != uint64(procs) {
+				t.Fatalf("%d polls counted, want %d", got, procs)
 			}
 		})
 	}
+}
+
+// TestDirectConnWaitCounted: a call written on a direct connection counts
+// as waiting for its reply (once, however many writes it takes) until its
+// first read returns or the connection closes.
+func TestDirectConnWaitCounted(t *testing.T) {
+	raw, peer := tcpPair(t)
+	poll := newReplyPoll(time.Microsecond)
+	c := directConnOf(raw, poll).(*directConn)
+	waiting := func(step string, want int32) {
+		t.Helper()
+		if got := poll.waiting.Load(); got != want {
+			t.Fatalf("%s: %d calls waiting, want %d", step, got, want)
+		}
+	}
+	waiting("a new connection (its HELLO to come)", 1)
+	call := func(writes ...string) {
+		t.Helper()
+		for _, w := range writes {
+			if _, err := c.Write([]byte(w)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		waiting("a call written", 1)
+		if _, err := peer.Write([]byte("+OK\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, make([]byte, len("+OK\r\n"))); err != nil {
+			t.Fatal(err)
+		}
+		waiting("its reply read", 0)
+	}
+	call("*1\r\n$5\r\nHELLO\r\n")
+	call("*1\r\n", "$4\r\nPING\r\n") // one call in two writes
+	if _, err := c.Write([]byte("*1\r\n$4\r\nPING\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	waiting("a call written", 1)
+	c.Close()
+	waiting("its connection closed", 0)
+	c.Close()
+	waiting("closed twice", 0)
+}
+
+// tcpPair returns the two ends of a loopback TCP connection, closed when
+// the test ends.
+func tcpPair(t *testing.T) (local, peer net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if local, err = net.Dial("tcp", ln.Addr().String()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { local.Close() })
+	if peer, err = ln.Accept(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { peer.Close() })
+	return local, peer
 }
 
 // TestDirectConnIdleCheck: the first write of a call on a connection where
@@ -97,20 +177,7 @@ func TestDirectConnIdleCheck(t *testing.T) {
 		{"mid-call, a reply waiting", true, func(peer net.Conn) error { _, err := peer.Write([]byte("+OK\r\n")); return err }, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			raw, err := net.Dial("tcp", ln.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			peer, err := ln.Accept()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer peer.Close()
+			raw, peer := tcpPair(t)
 			c := directConnOf(raw, nil).(*directConn)
 
 			// One call answered: the connection is idle.

@@ -29,7 +29,8 @@ import (
 // is then woken by its reply rather than by the scheduler, which halves a
 // round trip on loopback. Polling stops paying when replies take longer (a
 // distant server), so a connection whose polls keep missing polls ever more
-// rarely (pollBackoff), and when processors are scarce (replyPoll.begin).
+// rarely (pollBackoff), and when processors are scarce: when more calls
+// await replies than processors are left for them (replyPoll.begin).
 type directConn struct {
 	net.Conn
 	socket syscall.RawConn
@@ -71,6 +72,7 @@ func directConnOf(conn net.Conn, poll *replyPoll) net.Conn {
 			// a TLS 1.3 server's session tickets may be waiting already,
 			// which the first read consumes.
 			c.sent.Store(true)
+			c.poll.callSent()
 			c.readPeek = func(fd uintptr) { c.readState = peekSocket(fd) }
 			c.writePeek = func(fd uintptr) { c.writeState = peekSocket(fd) }
 			return c
@@ -84,19 +86,38 @@ func directConnOf(conn net.Conn, poll *replyPoll) net.Conn {
 }
 
 func (c *directConn) Write(b []byte) (int, error) {
-	if !c.sent.Load() && c.socket.Control(c.writePeek) == nil && c.writeState != socketEmpty {
-		return 0, errPeerClosed
+	if !c.sent.Load() {
+		if c.socket.Control(c.writePeek) == nil && c.writeState != socketEmpty {
+			return 0, errPeerClosed
+		}
+		c.sent.Store(true)
+		c.poll.callSent()
 	}
-	c.sent.Store(true)
 	return c.Conn.Write(b)
 }
 
+// Read reads, and for the first read after a call's writes, may poll
+// first; that read's return ends the call's wait for its reply.
 func (c *directConn) Read(b []byte) (int, error) {
-	if c.sent.Swap(false) && c.poll != nil && c.backoff.due() && c.poll.begin() {
+	if !c.sent.Swap(false) || c.poll == nil {
+		return c.Conn.Read(b)
+	}
+	if c.backoff.due() && c.poll.begin() {
 		c.backoff.record(c.awaitReadable(c.poll.window))
 		c.poll.end()
 	}
-	return c.Conn.Read(b)
+	n, err := c.Conn.Read(b)
+	c.poll.replied()
+	return n, err
+}
+
+// Close closes the connection, ending the wait of a call whose reply will
+// never be read on it.
+func (c *directConn) Close() error {
+	if c.sent.Swap(false) {
+		c.poll.replied()
+	}
+	return c.Conn.Close()
 }
 
 // awaitReadable polls the socket until it has something to read, or

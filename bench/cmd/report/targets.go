@@ -43,8 +43,8 @@ const (
 	missMaxSlowdown     = 1.3  // × plain rueidis GET + SET
 	missMaxAllocs       = 20   // per miss + load + store
 	memoryMaxRatio      = 1.1  // Redis memory per stored value, × a plain SET of the same bytes
-	lockMaxRatio        = 0.8  // uncontended Acquire + Release, × bsm/redislock, one goroutine, reply poll on
-	lockPollOffMaxRatio = 1.0  // the same with the reply poll off (the default)
+	lockMaxRatio        = 0.8  // uncontended Acquire + Release, × bsm/redislock, one goroutine, reply poll on (the default)
+	lockPollOffMaxRatio = 1.0  // the same with the reply poll off
 	lockMinThroughput   = 1.2  // × bsm/redislock's Acquire + Release per second, 64 goroutines
 	lockMaxAllocs       = 15   // per uncontended Acquire + Release
 	handoffP50Ms        = 0.25 // lock handed to a waiter
@@ -87,10 +87,10 @@ func checkTargets(r *run) []check {
 	}
 	checks = append(checks, stampedeLoads(r), stampedeWait(r))
 	checks = append(checks,
-		ratioCheck(r, fmt.Sprintf("lock: uncontended Acquire + Release ≤ %.1f× bsm/redislock (1 goroutine, reply poll on)", lockMaxRatio),
-			"Lock/redislock/uncontended/"+single, "Lock/typecache-poll/uncontended/"+single, "ns/op", 1/lockMaxRatio),
-		ratioCheck(r, fmt.Sprintf("lock: uncontended Acquire + Release ≤ %.1f× bsm/redislock (1 goroutine, reply poll off: the default)", lockPollOffMaxRatio),
-			"Lock/redislock/uncontended/"+single, "Lock/typecache/uncontended/"+single, "ns/op", 1/lockPollOffMaxRatio),
+		ratioCheck(r, fmt.Sprintf("lock: uncontended Acquire + Release ≤ %.1f× bsm/redislock (1 goroutine, reply poll on: the default)", lockMaxRatio),
+			"Lock/redislock/uncontended/"+single, "Lock/typecache/uncontended/"+single, "ns/op", 1/lockMaxRatio),
+		ratioCheck(r, fmt.Sprintf("lock: uncontended Acquire + Release ≤ %.1f× bsm/redislock (1 goroutine, reply poll off)", lockPollOffMaxRatio),
+			"Lock/redislock/uncontended/"+single, "Lock/typecache-nopoll/uncontended/"+single, "ns/op", 1/lockPollOffMaxRatio),
 		ratioCheck(r, fmt.Sprintf("lock: uncontended Acquire + Release throughput ≥ %.1f× bsm/redislock (64 goroutines)", lockMinThroughput),
 			"Lock/redislock/uncontended/"+concurrent, "Lock/typecache/uncontended/"+concurrent, "ops/s", lockMinThroughput),
 		atMost(r, fmt.Sprintf("lock: uncontended Acquire + Release ≤ %d allocs", lockMaxAllocs), "Lock/typecache/uncontended/"+single, "allocs/op", lockMaxAllocs),
