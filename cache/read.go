@@ -3,7 +3,6 @@ package cache
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
 	"unsafe"
 
@@ -29,9 +28,16 @@ const (
 // local hits lags by up to a millisecond (see coarseClock).
 const localExpiryMargin = 2 * time.Millisecond
 
-// headerBytes is the length of what precedes every envelope: the value's
-// version and generation, 16 decimal digits each (see scripts.go).
-const headerBytes = 32
+// What precedes every envelope (see scripts.go): storedMagic, then the
+// value's version and generation, 7 bytes each, big-endian; headerBytes in
+// all. A value of another layout (an earlier release's 32 decimal digits)
+// does not start with storedMagic: it reads as undecodable, a miss that
+// loads over it.
+const (
+	storedMagic byte = 0xC2
+	stampBytes       = 7
+	headerBytes      = 1 + 2*stampBytes
+)
 
 // readArgs are readScript's arguments for mode with token in generation gen.
 func (c *Cache[T]) readArgs(mode readMode, token, gen string) []string {
@@ -365,15 +371,12 @@ func (c *Cache[T]) accept(key, s, mark string, pttl int64, ticket tier.Ticket, n
 // parseStored splits what a Cache stores under a key: the version, the
 // generation (checked by the script that read it), then the envelope.
 func parseStored(s string) (uint64, envelope, error) {
-	if len(s) < headerBytes {
+	if len(s) < headerBytes || s[0] != storedMagic {
 		return 0, envelope{}, errEnvelope
 	}
-	version, err := strconv.ParseUint(s[:16], 10, 64)
-	if err != nil {
-		return 0, envelope{}, errEnvelope
-	}
-	if _, err := strconv.ParseUint(s[16:headerBytes], 10, 64); err != nil {
-		return 0, envelope{}, errEnvelope
+	var version uint64
+	for i := 1; i <= stampBytes; i++ {
+		version = version<<8 | uint64(s[i])
 	}
 	env, err := parseEnvelope(unsafe.Slice(unsafe.StringData(s[headerBytes:]), len(s)-headerBytes))
 	return version, env, err

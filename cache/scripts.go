@@ -4,8 +4,9 @@ import "github.com/typecache/typecache/internal/rediscmd"
 
 // The keys of one cache key K live in the cache's key space (see New):
 //
-//	cache:<name>:{K}   the value: a 16-digit version, the 16-digit
-//	                   generation it was written in, then the envelope
+//	cache:<name>:{K}   the value: a header (byte 0xC2, then the version
+//	                   and the generation it was written in, 7 bytes each,
+//	                   big-endian), then the envelope
 //	cache:<name>:l{K}  the key's guard: the mark "w<µs>" of the last write,
 //	                   kept writeMarkWindow, or a load lease: "t" and 16 hex
 //	                   digits (the token), then the mark it replaced, if any
@@ -37,20 +38,23 @@ import "github.com/typecache/typecache/internal/rediscmd"
 // its value with the generation of the read that took its lease, so a load
 // that began before a Clear never stores into the generation after it.
 
-// guardLua defines old(): the version and the generation of the value
-// under KEYS[1], or nil for either when it holds something else; mark(g):
+// guardLua defines stamps(s): the version and the generation in the
+// header of s, a stored value, or nil for both when s is something else;
+// old(): the stamps of the value under KEYS[1]; mark(g):
 // the write mark in the guard g (” for none); holds(token): whether the
 // guard is token's lease; end_lease(ms): put back the mark the caller's
 // lease replaced (for ms milliseconds), or remove the guard; and
 // new_mark(old_mark, ms): leave a new write mark, above old_mark.
 const guardLua = rediscmd.TimeLua + `
-local function digits(s)
-  if #s == 16 and not string.find(s, '%D') then return tonumber(s) end
+local function stamps(s)
+  if #s < 15 or string.byte(s, 1) ~= 194 then return nil, nil end
+  local v, g = struct.unpack('>I7I7', s, 2)
+  return v, g
 end
 local function old()
-  local s = redis.pcall('GETRANGE', KEYS[1], 0, 31)
+  local s = redis.pcall('GETRANGE', KEYS[1], 0, 14)
   if type(s) ~= 'string' then return nil, nil end
-  return digits(string.sub(s, 1, 16)), digits(string.sub(s, 17, 32))
+  return stamps(s)
 end
 local function mark(g)
   return g and string.match(g, 'w%d+$') or ''
@@ -97,7 +101,7 @@ if mode ~= 'refresh' then
     v = false
   end
   if v then
-    local gen = digits(string.sub(v, 17, 32))
+    local _, gen = stamps(v)
     if gen and gen < tonumber(ARGV[4]) then v = false end
   end
   if v and ARGV[5] == 'm' then return {0, v, redis.call('PTTL', KEYS[1]), mark(redis.call('GET', KEYS[2]))} end
@@ -122,7 +126,7 @@ local function value(gen, envelope)
   local v = server_us()
   local old_version = old()
   if old_version and old_version >= v then v = old_version + 1 end
-  return string.format('%016.0f', v) .. string.format('%016.0f', gen) .. envelope
+  return '\194' .. struct.pack('>I7I7', v, gen) .. envelope
 end
 `
 
