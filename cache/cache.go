@@ -46,10 +46,9 @@ type Cache[T any] struct {
 	o     Options[T]   // validated, defaults filled in
 	now   func() int64 // unix nanoseconds; tests replace it
 
-	plain       rediscmd.Sender // rediscmd.Plain(redis): untracked reads
-	wantMark    string          // "m" when the local tier keeps write marks (see readScript)
-	leaseMillis string          // Options.StampedeLease, for the scripts
-	markMillis  string          // writeMarkWindow, for the scripts
+	wantMark    string // "m" when the local tier keeps write marks (see readScript)
+	leaseMillis string // Options.StampedeLease, for the scripts
+	markMillis  string // writeMarkWindow, for the scripts
 
 	generationKey string             // the Redis key of the cache's generation (see Clear)
 	generations   *tier.Tier[string] // what this process knows of it: one entry, under generationKey
@@ -114,7 +113,6 @@ func New[T any](c *typecache.Client, name string, opts Options[T]) (*Cache[T], e
 	cache := &Cache[T]{
 		conn: conn, redis: c.Redis(), space: space, o: o,
 		now:           wallClock.read,
-		plain:         rediscmd.Plain(c.Redis()),
 		leaseMillis:   rediscmd.Millis(o.StampedeLease),
 		markMillis:    rediscmd.Millis(writeMarkWindow),
 		generationKey: space.Key(generationKind, ""),

@@ -185,7 +185,7 @@ func (c *Cache[T]) readOne(ctx context.Context, req readRequest, into *item[T]) 
 	if !c.breaker.Allow(k[0]) {
 		return readResult[T]{state: stateFailed}, errCircuitOpen
 	}
-	send := c.plain
+	send := c.conn.DoUntracked
 	if c.local != nil || req.tracked {
 		send = c.conn.DoTracked
 	}

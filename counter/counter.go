@@ -38,7 +38,7 @@ const (
 type Counter struct {
 	conn  *transport.Conn
 	redis rueidis.Client
-	send  rediscmd.Sender // rediscmd.Plain(redis)
+	send  rediscmd.Sender // conn.DoUntracked
 	space keyspace.Space
 	opts  Options
 	ttl   string // Options.TTL in milliseconds, the script's argument
@@ -53,7 +53,7 @@ func New(c *typecache.Client, name string, opts Options) (*Counter, error) {
 		return nil, err
 	}
 	o.Observer = observe.Named(o.Observer, name, Observer(NoopObserver{}))
-	return &Counter{conn: clientconn.Of(c), redis: c.Redis(), send: rediscmd.Plain(c.Redis()), space: space, opts: o, ttl: rediscmd.Millis(o.TTL)}, nil
+	return &Counter{conn: clientconn.Of(c), redis: c.Redis(), send: clientconn.Of(c).DoUntracked, space: space, opts: o, ttl: rediscmd.Millis(o.TTL)}, nil
 }
 
 // Options returns the counter's options with the defaults filled in.

@@ -58,7 +58,7 @@ func NewWindowed(c *typecache.Client, name string, opts WindowOptions) (*Windowe
 	}
 	window := o.Window.Milliseconds()
 	return &Windowed{
-		conn: clientconn.Of(c), redis: c.Redis(), send: rediscmd.Plain(c.Redis()), space: space, opts: o, window: window,
+		conn: clientconn.Of(c), redis: c.Redis(), send: clientconn.Of(c).DoUntracked, space: space, opts: o, window: window,
 		// The window's length is part of the key, so windows of another
 		// length under the same name are never mixed.
 		kind: kindWindow + strconv.FormatInt(window, 10) + ".",

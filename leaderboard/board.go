@@ -87,7 +87,7 @@ func New(c *typecache.Client, name string, opts Options) (*Board, error) {
 	}
 	o.Observer = observe.Named(o.Observer, name, Observer(NoopObserver{}))
 	b := &Board{
-		conn: conn, closed: new(atomic.Bool), redis: c.Redis(), send: rediscmd.Plain(c.Redis()), space: space, opts: o,
+		conn: conn, closed: new(atomic.Bool), redis: c.Redis(), send: conn.DoUntracked, space: space, opts: o,
 		order: "h", max: strconv.Itoa(o.MaxSize), now: time.Now,
 	}
 	if o.Order == LowestFirst {

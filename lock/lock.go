@@ -34,7 +34,7 @@ const fenceKind = "f"
 // key changed. Close removes that subscription.
 type Locker struct {
 	conn   *transport.Conn
-	send   rediscmd.Sender // rediscmd.Plain(conn.Direct()): the lease scripts' round trips
+	send   rediscmd.Sender // conn.DoUntracked: the lease scripts' round trips
 	opts   Options
 	args   leaseArgs
 	space  keyspace.Space
@@ -68,7 +68,7 @@ func New(c *typecache.Client, opts Options) (*Locker, error) {
 		return nil, err
 	}
 	lk := &Locker{
-		conn: conn, send: rediscmd.Plain(conn.Direct()), opts: opts, args: opts.leaseArgs(), space: space,
+		conn: conn, send: conn.DoUntracked, opts: opts, args: opts.leaseArgs(), space: space,
 		owners: newOwnerSource(), wakes: newWakeRouter(), turns: newLocalTurns(), closed: make(chan struct{}),
 	}
 	lk.unsub = c.Subscribe(space.Prefix(), lk.wakes)

@@ -120,7 +120,7 @@ func New(c *typecache.Client, opts Options) (*Limiter, error) {
 		return nil, err
 	}
 	o.Observer = observe.Named(o.Observer, o.Prefix, Observer(NoopObserver{}))
-	l := &Limiter{redis: c.Redis(), send: rediscmd.Plain(c.Redis()), conn: conn, opts: o, space: space, algo: algorithmOf(o)}
+	l := &Limiter{redis: c.Redis(), send: conn.DoUntracked, conn: conn, opts: o, space: space, algo: algorithmOf(o)}
 	if o.LocalDenyCache {
 		l.denials = newLocalDenyCache(o.LocalDenyCacheSize)
 	}

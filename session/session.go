@@ -147,7 +147,7 @@ func New[T any](c *typecache.Client, opts Options[T]) (*Store[T], error) {
 	o.Observer = observe.Named(o.Observer, o.Prefix, Observer(NoopObserver{}))
 	s := &Store[T]{
 		o: o, redis: c.Redis(), conn: conn, space: space, ctxKey: new(contextKey),
-		plain:      rediscmd.Plain(conn.Direct()),
+		plain:      conn.DoUntracked,
 		idleArg:    rediscmd.Millis(o.IdleTimeout),
 		touchArg:   rediscmd.Millis(o.TouchThreshold),
 		forwardArg: rediscmd.Millis(forwardFor),

@@ -135,23 +135,28 @@ func (c *Conn) Direct() rueidis.Client { return c.direct }
 // outnumber the processors left for them (GOMAXPROCS at Dial, less one),
 // the replies of the others would wait for the poller to yield, and the
 // processors have other work than spinning: then no read polls, and the
-// client behaves as with the poll off. A nil *replyPoll never polls.
+// client behaves as with the poll off. A window of 0 (or a nil *replyPoll)
+// never polls; the count of waiting calls is kept whatever the window.
 type replyPoll struct {
 	window     time.Duration
 	maxPollers int32
-	waiting    atomic.Int32  // calls written whose first read has not returned
+	waiting    atomic.Int32  // calls written whose first read has not returned, and DoUntracked's pipelined ones
 	pollers    atomic.Int32  // reads polling now
 	polls      atomic.Uint64 // polls begun: for tests and benchmarks
 }
 
-// newReplyPoll returns the poll of a direct client, nil when window is not
-// positive (off).
+// newReplyPoll returns the poll of a direct client, which counts its calls
+// awaiting replies (see Conn.DoUntracked) and, when window is positive,
+// polls.
 func newReplyPoll(window time.Duration) *replyPoll {
-	if window <= 0 {
-		return nil
-	}
-	return &replyPoll{window: window, maxPollers: int32(runtime.GOMAXPROCS(0) - 1)}
+	return &replyPoll{window: max(window, 0), maxPollers: int32(runtime.GOMAXPROCS(0) - 1)}
 }
+
+// quiet reports whether so few calls await replies on the direct client
+// that one more may be read on its caller's goroutine without keeping
+// others' replies waiting: fewer than the processors left for them (at
+// least one).
+func (p *replyPoll) quiet() bool { return p.waiting.Load() < max(p.maxPollers, 1) }
 
 // callSent notes a call written on a connection, awaiting its reply.
 func (p *replyPoll) callSent() {
@@ -171,7 +176,7 @@ func (p *replyPoll) replied() {
 // begin reports whether a read, whose call is one of those waiting, may
 // poll now; when it may, end must follow the poll.
 func (p *replyPoll) begin() bool {
-	if p == nil || p.waiting.Load() > p.maxPollers {
+	if p == nil || p.window == 0 || p.waiting.Load() > p.maxPollers {
 		return false
 	}
 	if p.pollers.Add(1) > p.maxPollers {
@@ -185,10 +190,26 @@ func (p *replyPoll) begin() bool {
 func (p *replyPoll) end() { p.pollers.Add(-1) }
 
 // Polls returns how many reads of the direct client have polled for their
-// reply, 0 when the poll is off.
-func (c *Conn) Polls() uint64 {
-	if c.poll == nil {
-		return 0
+// reply, 0 while the poll is off.
+func (c *Conn) Polls() uint64 { return c.poll.polls.Load() }
+
+// DoUntracked sends cmd, whose reply nothing keeps (no local tier needs it
+// tracked), by the route that answers soonest for now: through the direct
+// client (see Direct) while few of its calls await replies, so that a lone
+// caller is read on its own goroutine, at best woken by the reply itself;
+// else through the pipelined client, which writes many callers' commands
+// together. Both reach the same node, and each call completes before the
+// caller's next one, so a caller's reads still follow its writes.
+func (c *Conn) DoUntracked(ctx context.Context, cmd rueidis.Completed) (rueidis.RedisMessage, error) {
+	if cmd.IsReadOnly() {
+		cmd = cmd.Pin() // as in DoTracked: rueidis may retry it
 	}
-	return c.poll.polls.Load()
+	if c.poll.quiet() {
+		return c.direct.Do(ctx, cmd).ToMessage()
+	}
+	// Counted as waiting too, so that while many callers are out, the
+	// direct calls among them neither poll nor draw more callers there.
+	c.poll.callSent()
+	defer c.poll.replied()
+	return c.redis.Do(ctx, cmd).ToMessage()
 }

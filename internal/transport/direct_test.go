@@ -171,3 +171,48 @@ func TestReplyPollStepsAside(t *testing.T) {
 		}
 	})
 }
+
+// TestDoUntrackedRoute: a lone untracked call goes through the direct
+// client; with many calls out, through the pipelined client, counted as
+// waiting while it runs and no longer after. Which client answered is told
+// by the connection's CLIENT ID.
+func TestDoUntrackedRoute(t *testing.T) {
+	ctx := context.Background()
+	conn := clientconn.Of(redistest.Standalone(t).Client(t))
+	ids := func(client rueidis.Client) map[int64]bool {
+		t.Helper()
+		seen := map[int64]bool{}
+		for range 20 {
+			id, err := client.Do(ctx, client.B().ClientId().Build()).AsInt64()
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen[id] = true
+		}
+		return seen
+	}
+	direct, pipelined := ids(conn.Direct()), ids(conn.Redis())
+	answered := func() int64 {
+		t.Helper()
+		msg, err := conn.DoUntracked(ctx, conn.Redis().B().ClientId().Build())
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, err := msg.AsInt64()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	if id := answered(); !direct[id] || pipelined[id] {
+		t.Fatalf("a lone call was answered on connection %d; direct ones: %v, pipelined: %v", id, direct, pipelined)
+	}
+	release := transport.HoldWaiting(conn, 64)
+	defer release()
+	if id := answered(); !pipelined[id] {
+		t.Fatalf("with 64 calls out, a call was answered on connection %d; pipelined ones: %v", id, pipelined)
+	}
+	if n := transport.Waiting(conn); n != 64 {
+		t.Fatalf("%d calls counted as waiting after the pipelined one, want the 64 held", n)
+	}
+}

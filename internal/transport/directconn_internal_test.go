@@ -52,7 +52,7 @@ func TestPollBackoff(t *testing.T) {
 // one), and no more reads poll at once than that; a call whose wait ends
 // frees its place. A poll that is off never polls.
 func TestReplyPollAdaptive(t *testing.T) {
-	if off := newReplyPoll(0); off != nil || off.begin() {
+	if off := newReplyPoll(0); off.begin() {
 		t.Fatal("a poll with a zero window polls")
 	}
 	var off *replyPoll

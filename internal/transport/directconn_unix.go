@@ -42,7 +42,7 @@ type directConn struct {
 	readPeek, writePeek   func(fd uintptr)
 	readState, writeState socketState
 
-	poll    *replyPoll  // the client's; nil when off
+	poll    *replyPoll  // the client's: counts its calls, and polls if its window is set
 	backoff pollBackoff // used by reads only, which rueidis serializes
 }
 

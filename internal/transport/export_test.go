@@ -20,3 +20,13 @@ func RouteAllTo(b *Breaker, addr string) {
 func NewDirectClient(opt rueidis.ClientOption) (rueidis.Client, error) {
 	return newDirectClient(opt, nil)
 }
+
+// HoldWaiting counts n more calls as awaiting replies on c's direct
+// client, until release is called.
+func HoldWaiting(c *Conn, n int32) (release func()) {
+	c.poll.waiting.Add(n)
+	return func() { c.poll.waiting.Add(-n) }
+}
+
+// Waiting returns how many calls c counts as awaiting replies.
+func Waiting(c *Conn) int32 { return c.poll.waiting.Load() }
