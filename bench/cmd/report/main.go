@@ -1,6 +1,6 @@
 // Command report turns the raw output of `make bench` into
 // docs/benchmarks.md and an SVG bar chart, so that every published figure
-// comes from one real run. `make bench-report` runs it:
+// comes from a real run (and every target's verdict from two). `make bench-report` runs it:
 //
 //	go run ./cmd/report -in results/latest.txt -md ../docs/benchmarks.md -svg ../docs/img/benchmarks.svg
 //
