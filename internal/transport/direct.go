@@ -122,16 +122,18 @@ func (c directClient) Do(ctx context.Context, cmd rueidis.Completed) rueidis.Red
 // checks when they are a syscall.Conn, or have a NetConn method leading to
 // one (as *tls.Conn has).
 //
-// Nothing read through it is tracked: do not read through it what a local
-// tier keeps. Its connections count against the server's maxclients beside
+// The packages send through DoUntracked, which picks this client or the
+// pipelined one per call. Nothing read through it is tracked: do not read
+// through it what a local tier keeps. Its connections count against the server's maxclients beside
 // those of [Conn.Redis], and on a cluster it follows the topology on its
 // own, as Conn.Redis does.
 func (c *Conn) Direct() rueidis.Client { return c.direct }
 
 // replyPoll is the reply poll of one direct client (see directConn): its
-// window, how many calls await their replies on its connections, and how
-// many of its reads poll at once. It polls only while that can pay: a read
-// that polls keeps a processor busy, and once the calls awaiting replies
+// window, how many calls of Conn.DoUntracked await their replies, and how
+// many of the direct client's reads poll at once. It polls only while that
+// can pay: a read that polls keeps a processor busy, and once the calls
+// awaiting replies
 // outnumber the processors left for them (GOMAXPROCS at Dial, less one),
 // the replies of the others would wait for the poller to yield, and the
 // processors have other work than spinning: then no read polls, and the
@@ -140,7 +142,7 @@ func (c *Conn) Direct() rueidis.Client { return c.direct }
 type replyPoll struct {
 	window     time.Duration
 	maxPollers int32
-	waiting    atomic.Int32  // calls written whose first read has not returned, and DoUntracked's pipelined ones
+	waiting    atomic.Int32  // DoUntracked's calls under way, whichever client they went to
 	pollers    atomic.Int32  // reads polling now
 	polls      atomic.Uint64 // polls begun: for tests and benchmarks
 }
@@ -158,15 +160,14 @@ func newReplyPoll(window time.Duration) *replyPoll {
 // least one).
 func (p *replyPoll) quiet() bool { return p.waiting.Load() < max(p.maxPollers, 1) }
 
-// callSent notes a call written on a connection, awaiting its reply.
+// callSent notes a call under way, awaiting its reply.
 func (p *replyPoll) callSent() {
 	if p != nil {
 		p.waiting.Add(1)
 	}
 }
 
-// replied notes that a call's wait for its reply ended (its first read
-// returned, or its connection closed).
+// replied notes that a call's wait for its reply ended.
 func (p *replyPoll) replied() {
 	if p != nil {
 		p.waiting.Add(-1)
@@ -204,12 +205,13 @@ func (c *Conn) DoUntracked(ctx context.Context, cmd rueidis.Completed) (rueidis.
 	if cmd.IsReadOnly() {
 		cmd = cmd.Pin() // as in DoTracked: rueidis may retry it
 	}
+	client := c.redis
 	if c.poll.quiet() {
-		return c.direct.Do(ctx, cmd).ToMessage()
+		client = c.direct
 	}
-	// Counted as waiting too, so that while many callers are out, the
+	// Counted whichever way it goes: while many callers are out, the
 	// direct calls among them neither poll nor draw more callers there.
 	c.poll.callSent()
 	defer c.poll.replied()
-	return c.redis.Do(ctx, cmd).ToMessage()
+	return client.Do(ctx, cmd).ToMessage()
 }

@@ -142,21 +142,19 @@ func TestReplyPollOption(t *testing.T) {
 	})
 }
 
-// TestReplyPollStepsAside: with many callers at once, whose calls await
-// replies on more connections than there are processors, reads do not
-// poll (but for the moments when few calls are out): the processors have
-// the other callers' work to do.
+// TestReplyPollStepsAside: with many callers of DoUntracked at once, more
+// than there are processors, reads do not poll (but for the moments when
+// few calls are out): the processors have the other callers' work to do.
 func TestReplyPollStepsAside(t *testing.T) {
 	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
 		conn := clientconn.Of(srv.Client(t))
-		direct := conn.Direct()
 		key := redistest.Prefix(t) + "k"
 		const callers, calls = 64, 50
 		var wg sync.WaitGroup
 		for range callers {
 			wg.Go(func() {
 				for i := range calls {
-					if err := direct.Do(context.Background(), direct.B().Set().Key(key).Value(strconv.Itoa(i)).Build()).Error(); err != nil {
+					if _, err := conn.DoUntracked(context.Background(), conn.Redis().B().Set().Key(key).Value(strconv.Itoa(i)).Build()); err != nil {
 						t.Error(err)
 						return
 					}

@@ -97,48 +97,6 @@ func TestReplyPollAdaptive(t *testing.T) {
 	}
 }
 
-// TestDirectConnWaitCounted: a call written on a direct connection counts
-// as waiting for its reply (once, however many writes it takes) until its
-// first read returns or the connection closes.
-func TestDirectConnWaitCounted(t *testing.T) {
-	raw, peer := tcpPair(t)
-	poll := newReplyPoll(time.Microsecond)
-	c := directConnOf(raw, poll).(*directConn)
-	waiting := func(step string, want int32) {
-		t.Helper()
-		if got := poll.waiting.Load(); got != want {
-			t.Fatalf("%s: %d calls waiting, want %d", step, got, want)
-		}
-	}
-	waiting("a new connection (its HELLO to come)", 1)
-	call := func(writes ...string) {
-		t.Helper()
-		for _, w := range writes {
-			if _, err := c.Write([]byte(w)); err != nil {
-				t.Fatal(err)
-			}
-		}
-		waiting("a call written", 1)
-		if _, err := peer.Write([]byte("+OK\r\n")); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.ReadFull(c, make([]byte, len("+OK\r\n"))); err != nil {
-			t.Fatal(err)
-		}
-		waiting("its reply read", 0)
-	}
-	call("*1\r\n$5\r\nHELLO\r\n")
-	call("*1\r\n", "$4\r\nPING\r\n") // one call in two writes
-	if _, err := c.Write([]byte("*1\r\n$4\r\nPING\r\n")); err != nil {
-		t.Fatal(err)
-	}
-	waiting("a call written", 1)
-	c.Close()
-	waiting("its connection closed", 0)
-	c.Close()
-	waiting("closed twice", 0)
-}
-
 // tcpPair returns the two ends of a loopback TCP connection, closed when
 // the test ends.
 func tcpPair(t *testing.T) (local, peer net.Conn) {

@@ -42,7 +42,7 @@ type directConn struct {
 	readPeek, writePeek   func(fd uintptr)
 	readState, writeState socketState
 
-	poll    *replyPoll  // the client's: counts its calls, and polls if its window is set
+	poll    *replyPoll  // the client's; nil or a zero window: no poll
 	backoff pollBackoff // used by reads only, which rueidis serializes
 }
 
@@ -72,7 +72,6 @@ func directConnOf(conn net.Conn, poll *replyPoll) net.Conn {
 			// a TLS 1.3 server's session tickets may be waiting already,
 			// which the first read consumes.
 			c.sent.Store(true)
-			c.poll.callSent()
 			c.readPeek = func(fd uintptr) { c.readState = peekSocket(fd) }
 			c.writePeek = func(fd uintptr) { c.writeState = peekSocket(fd) }
 			return c
@@ -86,38 +85,19 @@ func directConnOf(conn net.Conn, poll *replyPoll) net.Conn {
 }
 
 func (c *directConn) Write(b []byte) (int, error) {
-	if !c.sent.Load() {
-		if c.socket.Control(c.writePeek) == nil && c.writeState != socketEmpty {
-			return 0, errPeerClosed
-		}
-		c.sent.Store(true)
-		c.poll.callSent()
+	if !c.sent.Load() && c.socket.Control(c.writePeek) == nil && c.writeState != socketEmpty {
+		return 0, errPeerClosed
 	}
+	c.sent.Store(true)
 	return c.Conn.Write(b)
 }
 
-// Read reads, and for the first read after a call's writes, may poll
-// first; that read's return ends the call's wait for its reply.
 func (c *directConn) Read(b []byte) (int, error) {
-	if !c.sent.Swap(false) || c.poll == nil {
-		return c.Conn.Read(b)
-	}
-	if c.backoff.due() && c.poll.begin() {
+	if c.sent.Swap(false) && c.poll != nil && c.backoff.due() && c.poll.begin() {
 		c.backoff.record(c.awaitReadable(c.poll.window))
 		c.poll.end()
 	}
-	n, err := c.Conn.Read(b)
-	c.poll.replied()
-	return n, err
-}
-
-// Close closes the connection, ending the wait of a call whose reply will
-// never be read on it.
-func (c *directConn) Close() error {
-	if c.sent.Swap(false) {
-		c.poll.replied()
-	}
-	return c.Conn.Close()
+	return c.Conn.Read(b)
 }
 
 // awaitReadable polls the socket until it has something to read, or
