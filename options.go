@@ -15,9 +15,9 @@ const (
 	DefaultBreakerCooldown = time.Second
 
 	// DefaultReplyPoll is the reply poll's window when [WithReplyPoll] is
-	// not given: on, since the adaptive poll won on latency and processor
-	// time per op with one caller and tied on both with 64, in two runs
-	// (see WithReplyPoll).
+	// not given: on, since the adaptive poll won on latency and won or tied
+	// on processor time per op with one caller, and tied on both with 64,
+	// in two runs (see WithReplyPoll).
 	DefaultReplyPoll = 50 * time.Microsecond
 )
 
@@ -92,10 +92,10 @@ const maxReplyPoll = time.Millisecond
 // replies keep missing the window (a distant Redis, a loaded machine)
 // polls ever more rarely, one read in up to 1,024, until as many polls
 // find their reply in time. On this project's 2-core virtual machine, a
-// lock Acquire+Release against a Redis on the same host took 37–39 % less
-// time with one caller (83–87 µs against 136–138) for 21–28 % less client
-// CPU per op, and tied on both with 64 callers, in two runs
-// (docs/benchmarks.md has the latest). The win comes from being woken by
+// lock Acquire+Release against a Redis on the same host took 27–30 % less
+// time with one caller (89.7 and 110 µs against 128 and 151) for up to
+// 15 % less client CPU per op, and tied on both with 64 callers, in two
+// runs of make bench (docs/benchmarks.md has the latest). The win comes from being woken by
 // the reply rather than by the scheduler, so it depends on the machine:
 // turn the poll off (WithReplyPoll(0)) where processor time is billed
 // more dearly than latency, or measure with your workload.
