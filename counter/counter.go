@@ -53,7 +53,8 @@ func New(c *typecache.Client, name string, opts Options) (*Counter, error) {
 		return nil, err
 	}
 	o.Observer = observe.Named(o.Observer, name, Observer(NoopObserver{}))
-	return &Counter{conn: clientconn.Of(c), redis: c.Redis(), send: clientconn.Of(c).DoUntracked, space: space, opts: o, ttl: rediscmd.Millis(o.TTL)}, nil
+	conn := clientconn.Of(c)
+	return &Counter{conn: conn, redis: c.Redis(), send: conn.DoUntracked, space: space, opts: o, ttl: rediscmd.Millis(o.TTL)}, nil
 }
 
 // Options returns the counter's options with the defaults filled in.

@@ -57,8 +57,9 @@ func NewWindowed(c *typecache.Client, name string, opts WindowOptions) (*Windowe
 		return nil, err
 	}
 	window := o.Window.Milliseconds()
+	conn := clientconn.Of(c)
 	return &Windowed{
-		conn: clientconn.Of(c), redis: c.Redis(), send: clientconn.Of(c).DoUntracked, space: space, opts: o, window: window,
+		conn: conn, redis: c.Redis(), send: conn.DoUntracked, space: space, opts: o, window: window,
 		// The window's length is part of the key, so windows of another
 		// length under the same name are never mixed.
 		kind: kindWindow + strconv.FormatInt(window, 10) + ".",
