@@ -49,7 +49,7 @@ bench-tier: redis
 	  $(GO) test -run '^$$' -bench '^BenchmarkFillRejection$$' -benchtime 200000x ./internal/tier/; } >bench/results/tier.txt.tmp \
 	  && mv bench/results/tier.txt.tmp bench/results/tier.txt && grep '^Benchmark' bench/results/tier.txt
 
-## stress: the race-prone cache and session tests STRESS_COUNT times (default 100) while two CPU-bound processes compete for the cores
+## stress: the race-prone cache, tier, session, transport, lock and leaderboard tests STRESS_COUNT times (default 100) while two CPU-bound processes compete for the cores
 .PHONY: stress
 stress: redis
 	@./.ci/stress
