@@ -46,7 +46,6 @@ type Cache[T any] struct {
 	o     Options[T]   // validated, defaults filled in
 	now   func() int64 // unix nanoseconds; tests replace it
 
-	wantMark    string // "m" when the local tier keeps write marks (see readScript)
 	leaseMillis string // Options.StampedeLease, for the scripts
 	markMillis  string // writeMarkWindow, for the scripts
 
@@ -132,7 +131,6 @@ func New[T any](c *typecache.Client, name string, opts Options[T]) (*Cache[T], e
 	if !o.DisableLocal && conn.Tracks(space.Prefix()) {
 		// Only tracked replies may stay: Redis then says when they change.
 		cache.local = newDecodedTier[T](o.MaxLocalEntries, o.MaxLocalBytes)
-		cache.wantMark = "m"
 	}
 	wallClock.acquire()
 	unsubscribe := c.Subscribe(space.Prefix(), invalidationSink[T]{cache})

@@ -360,29 +360,94 @@ func TestSequentialPutsStore(t *testing.T) {
 
 // TestOverlappingPutCountsItsDelete: a Put that another write overlapped
 // deletes the entry, and says so in Stats.PutConflicts and to a
-// ConflictObserver.
+// ConflictObserver, whatever the other write was: a Set, a Set whose
+// value expired before the Put's update (its mark outlives it), a Delete.
 func TestOverlappingPutCountsItsDelete(t *testing.T) {
-	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
-		ctx := context.Background()
-		name := cacheName(t)
-		seen := &conflictRecorder{}
-		first := newCache(t, srv.Client(t), name, cache.Options[int]{TTL: time.Hour, Observer: seen})
-		second := newCache(t, srv.Client(t), name, cache.Options[int]{TTL: time.Hour})
-		src := newSource()
-		overlap := cache.WriterFunc[int](func(ctx context.Context, key string, v int) error {
-			src.set(key, v)
-			return second.Set(ctx, key, 7) // another write, after this Put began
+	for _, tc := range []struct {
+		name  string
+		write func(ctx context.Context, c *cache.Cache[int], key string) error
+	}{
+		{"set", func(ctx context.Context, c *cache.Cache[int], key string) error { return c.Set(ctx, key, 7) }},
+		{"expired set", func(ctx context.Context, c *cache.Cache[int], key string) error {
+			if err := c.Set(ctx, key, 7, cache.WithTTL(20*time.Millisecond)); err != nil {
+				return err
+			}
+			time.Sleep(60 * time.Millisecond)
+			return nil
+		}},
+		{"delete", func(ctx context.Context, c *cache.Cache[int], key string) error { return c.Delete(ctx, key) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+				ctx := context.Background()
+				name := cacheName(t)
+				seen := &conflictRecorder{}
+				first := newCache(t, srv.Client(t), name, cache.Options[int]{TTL: time.Hour, Observer: seen})
+				second := newCache(t, srv.Client(t), name, cache.Options[int]{TTL: time.Hour})
+				src := newSource()
+				overlap := cache.WriterFunc[int](func(ctx context.Context, key string, v int) error {
+					src.set(key, v)
+					return tc.write(ctx, second, key) // another write, after this Put began
+				})
+				if err := first.Put(ctx, "k", 1, overlap); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := second.Get(ctx, "k"); !errors.Is(err, cache.ErrNotFound) {
+					t.Fatalf("Get after the overlapped Put: %v; want ErrNotFound (deleted)", err)
+				}
+				if n := first.Stats().PutConflicts; n != 1 || seen.keys.Load() != 1 {
+					t.Fatalf("PutConflicts = %d, observed %d; want 1, 1", n, seen.keys.Load())
+				}
+			})
 		})
-		if err := first.Put(ctx, "k", 1, overlap); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := second.Get(ctx, "k"); !errors.Is(err, cache.ErrNotFound) {
-			t.Fatalf("Get after the overlapped Put: %v; want ErrNotFound (deleted)", err)
-		}
-		if n := first.Stats().PutConflicts; n != 1 || seen.keys.Load() != 1 {
-			t.Fatalf("PutConflicts = %d, observed %d; want 1, 1", n, seen.keys.Load())
-		}
-	})
+	}
+}
+
+// TestGuardKeyOnlyWhenNeeded: a stored value carries its key's write mark
+// (its version), so a key costs Redis one key, unless its mark must
+// outlive it: after a Delete, or a value that expires sooner than the
+// mark's window. A lease is a guard while its load runs.
+func TestGuardKeyOnlyWhenNeeded(t *testing.T) {
+	loader := cache.LoaderFunc[int](func(context.Context, string) (int, error) { return 1, nil })
+	for _, tc := range []struct {
+		name  string
+		write func(ctx context.Context, c *cache.Cache[int]) error
+		guard bool
+	}{
+		{"set", func(ctx context.Context, c *cache.Cache[int]) error { return c.Set(ctx, "k", 1) }, false},
+		{"load", func(ctx context.Context, c *cache.Cache[int]) error { _, err := c.Fetch(ctx, "k", loader); return err }, false},
+		{"put", func(ctx context.Context, c *cache.Cache[int]) error {
+			return c.Put(ctx, "k", 1, cache.WriterFunc[int](func(context.Context, string, int) error { return nil }))
+		}, false},
+		{"set after delete", func(ctx context.Context, c *cache.Cache[int]) error {
+			if err := c.Delete(ctx, "k"); err != nil {
+				return err
+			}
+			return c.Set(ctx, "k", 1)
+		}, false},
+		{"delete", func(ctx context.Context, c *cache.Cache[int]) error { return c.Delete(ctx, "k") }, true},
+		{"short set", func(ctx context.Context, c *cache.Cache[int]) error {
+			return c.Set(ctx, "k", 1, cache.WithTTL(time.Second))
+		}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+				ctx := context.Background()
+				c := newCache(t, srv.Client(t), cacheName(t), cache.Options[int]{TTL: time.Hour})
+				if err := tc.write(ctx, c); err != nil {
+					t.Fatal(err)
+				}
+				raw := srv.Raw(t)
+				n, err := raw.Do(ctx, raw.B().Exists().Key(c.RedisGuardKey("k")).Build()).AsInt64()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := n == 1; got != tc.guard {
+					t.Fatalf("guard key exists: %v, want %v", got, tc.guard)
+				}
+			})
+		})
+	}
 }
 
 // conflictRecorder counts OnPutConflict calls.

@@ -4,32 +4,41 @@ import (
 	"encoding/binary"
 	"errors"
 	"time"
+	"unsafe"
 )
 
-// The envelope is what a Cache stores under a key, around the codec's bytes:
+// What a Cache stores under a key, its envelope around the codec's bytes:
 //
-//	byte 0   envelopeMagic (format and version)
-//	byte 1   flags (flagAbsent: a cached "not found", no payload;
-//	         flagHardExpiry: never serve past the key's expiry, see
-//	         Options.TTLFunc)
+//	byte 0   storedLayout, or'ed with the flags (flagAbsent: a cached "not
+//	         found", no payload; flagHardExpiry: never serve past the
+//	         key's expiry, see Options.TTLFunc)
+//	7 bytes  the version, big-endian (see scripts.go)
+//	7 bytes  the generation, big-endian
 //	uvarint  stale window in milliseconds
 //	uvarint  load duration Δ in microseconds (XFetch)
 //	...      the codec's bytes
 //
-// It holds durations, never clock readings: a reader computes the soft expiry
-// as the key's hard expiry (from the server's PTTL, which rueidis reads with
-// the value) minus the stale window, so the clocks of the writing and the
-// reading process never meet.
+// A Cache encodes all but the version and the generation (appendEnvelope),
+// which the scripts insert after byte 0 when they store. The envelope
+// holds durations, never clock readings: a reader computes the soft expiry
+// as the key's hard expiry (from the server's PTTL, which rueidis reads
+// with the value) minus the stale window, so the clocks of the writing and
+// the reading process never meet. Bytes of another layout (an earlier
+// release's) read as undecodable: a miss that loads over them.
 const (
-	envelopeMagic  byte = 0xC1
+	storedLayout   byte = 0xC4
 	flagAbsent     byte = 1 << 0
 	flagHardExpiry byte = 1 << 1
+	flagBits            = flagAbsent | flagHardExpiry
+	stampBytes          = 7
+	headerBytes         = 1 + 2*stampBytes // byte 0 and the two stamps
 )
 
 // errEnvelope reports bytes under a key that a Cache did not write.
 var errEnvelope = errors.New("cache: bytes were not written by a typecache cache")
 
-// envelope is a decoded header.
+// envelope is a decoded value as stored, but for its version and
+// generation.
 type envelope struct {
 	absent   bool
 	exact    bool          // flagHardExpiry
@@ -38,18 +47,31 @@ type envelope struct {
 	payload  []byte        // the codec's bytes, aliasing the input
 }
 
-func appendEnvelopeHeader(dst []byte, flags byte, stale, loadTime time.Duration) []byte {
-	dst = append(dst, envelopeMagic, flags)
+// appendEnvelope appends byte 0 and what follows the stamps, up to the
+// codec's bytes.
+func appendEnvelope(dst []byte, flags byte, stale, loadTime time.Duration) []byte {
+	dst = append(dst, storedLayout|flags)
 	dst = binary.AppendUvarint(dst, uint64(stale/time.Millisecond))
 	return binary.AppendUvarint(dst, uint64(loadTime/time.Microsecond))
 }
 
-func parseEnvelope(data []byte) (envelope, error) {
-	if len(data) < 4 || data[0] != envelopeMagic || data[1]&^(flagAbsent|flagHardExpiry) != 0 {
-		return envelope{}, errEnvelope
+// parseStored splits what a Cache stores under a key into its version and
+// its envelope (the generation is checked by the script that read it).
+func parseStored(s string) (uint64, envelope, error) {
+	if len(s) < headerBytes+2 || s[0]&^flagBits != storedLayout {
+		return 0, envelope{}, errEnvelope
 	}
-	e := envelope{absent: data[1]&flagAbsent != 0, exact: data[1]&flagHardExpiry != 0}
-	rest := data[2:]
+	var version uint64
+	for i := 1; i <= stampBytes; i++ {
+		version = version<<8 | uint64(s[i])
+	}
+	env, err := parseEnvelope(s[0]&flagBits, unsafe.Slice(unsafe.StringData(s[headerBytes:]), len(s)-headerBytes))
+	return version, env, err
+}
+
+// parseEnvelope parses what follows the stamps, with the flags of byte 0.
+func parseEnvelope(flags byte, rest []byte) (envelope, error) {
+	e := envelope{absent: flags&flagAbsent != 0, exact: flags&flagHardExpiry != 0}
 	staleMs, n := binary.Uvarint(rest)
 	if n <= 0 || staleMs > uint64(MaxTTL/time.Millisecond) {
 		return envelope{}, errEnvelope

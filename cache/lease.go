@@ -7,8 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/redis/rueidis"
-
 	"github.com/typecache/typecache/internal/rediscmd"
 )
 
@@ -79,7 +77,8 @@ func (c *Cache[T]) finishLeases(ctx context.Context, hs []held[T]) {
 				data, err := c.encode(h.key, r.value, r.absent, life, r.took)
 				if err == nil {
 					storeKeys = append(storeKeys, h.redisKeys)
-					storeArgs = append(storeArgs, []string{l.token, rueidis.BinaryString(data), rediscmd.Millis(life.hard), c.markMillis, l.gen})
+					layout, envelope := splitLayout(data)
+					storeArgs = append(storeArgs, []string{l.token, layout, envelope, rediscmd.Millis(life.hard), c.markMillis, l.gen})
 					stored = append(stored, h.key)
 					continue
 				}

@@ -18,7 +18,7 @@ type item[T any] struct {
 	hardAt      int64  // end of the stale window: the key is gone from Redis
 	refreshFrom int64  // XFetch cannot fire before this (see init)
 	loadTime    int64  // Δ, nanoseconds
-	mark        string // the key's write mark when it was read (see writeScript)
+	version     uint64 // the value's version: its key's write mark when it was read (see scripts.go)
 }
 
 // itemOverhead approximates the bytes an item costs beyond its key and its
@@ -32,8 +32,8 @@ const itemOverhead = 192
 const xfetchHorizon = 40
 
 // init sets the fields of a new item.
-func (it *item[T]) init(key string, value T, env envelope, hardAt int64, beta float64) {
-	it.key, it.value, it.absent, it.exact = key, value, env.absent, env.exact
+func (it *item[T]) init(key string, value T, version uint64, env envelope, hardAt int64, beta float64) {
+	it.key, it.value, it.version, it.absent, it.exact = key, value, version, env.absent, env.exact
 	it.hardAt, it.softAt = hardAt, hardAt-int64(env.stale)
 	it.loadTime = int64(env.loadTime)
 	it.refreshFrom = math.MaxInt64

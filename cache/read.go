@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"time"
-	"unsafe"
 
 	"github.com/redis/rueidis"
 
@@ -28,20 +27,9 @@ const (
 // local hits lags by up to a millisecond (see coarseClock).
 const localExpiryMargin = 2 * time.Millisecond
 
-// What precedes every envelope (see scripts.go): storedMagic, then the
-// value's version and generation, 7 bytes each, big-endian; headerBytes in
-// all. A value of another layout (an earlier release's 32 decimal digits)
-// does not start with storedMagic: it reads as undecodable, a miss that
-// loads over it.
-const (
-	storedMagic byte = 0xC2
-	stampBytes       = 7
-	headerBytes      = 1 + 2*stampBytes
-)
-
 // readArgs are readScript's arguments for mode with token in generation gen.
 func (c *Cache[T]) readArgs(mode readMode, token, gen string) []string {
-	return []string{string(mode), token, c.leaseMillis, gen, c.wantMark}
+	return []string{string(mode), token, c.leaseMillis, gen}
 }
 
 // readState says what a read found.
@@ -300,14 +288,10 @@ func (c *Cache[T]) settle(key string, msg rueidis.RedisMessage, ticket tier.Tick
 	case code == 3 && len(reply) == 2:
 		pttl, _ := reply[1].AsInt64()
 		return readResult[T]{state: stateBusy, wait: time.Duration(max(pttl, 1)) * time.Millisecond}, nil
-	case code == 0 && (len(reply) == 3 || len(reply) == 4):
+	case code == 0 && len(reply) == 3:
 		s, _ := reply[1].ToString()
 		pttl, _ := reply[2].AsInt64()
-		var mark string
-		if len(reply) == 4 {
-			mark, _ = reply[3].ToString()
-		}
-		if it := c.accept(key, s, mark, pttl, ticket, now, sent, into); it != nil {
+		if it := c.accept(key, s, pttl, ticket, now, sent, into); it != nil {
 			return readResult[T]{state: stateHit, item: it}, nil
 		}
 		return readResult[T]{state: stateMiss}, nil
@@ -315,9 +299,8 @@ func (c *Cache[T]) settle(key string, msg rueidis.RedisMessage, ticket tier.Tick
 	return readResult[T]{state: stateFailed, sent: true}, fmt.Errorf("cache: unexpected reply to a read: %v", msg)
 }
 
-// accept turns the bytes s under key, which expire in pttl ms, with the
-// key's write mark, into an item,
-// and inserts it into the local tier if ticket still holds and the tier
+// accept turns the bytes s under key, which expire in pttl ms, into an
+// item, and inserts it into the local tier if ticket still holds and the tier
 // does not hold a newer version. It returns nil for bytes that do not
 // decode (reported to the observer). A key without expiry was not written
 // by a Cache; its item is served but not kept.
@@ -326,7 +309,7 @@ func (c *Cache[T]) settle(key string, msg rueidis.RedisMessage, ticket tier.Tick
 // clock before the read was sent: Redis measured pttl later, so the local
 // tier never serves a value after Redis stopped serving it (past a
 // TTLFunc's instant, say).
-func (c *Cache[T]) accept(key, s, mark string, pttl int64, ticket tier.Ticket, now, sent int64, into *item[T]) *item[T] {
+func (c *Cache[T]) accept(key, s string, pttl int64, ticket tier.Ticket, now, sent int64, into *item[T]) *item[T] {
 	version, env, err := parseStored(s)
 	var v T
 	if err == nil && !env.absent {
@@ -354,8 +337,7 @@ func (c *Cache[T]) accept(key, s, mark string, pttl int64, ticket tier.Ticket, n
 	}
 	if keep {
 		e := c.local.newEntry(key, version, hardAt, len(s))
-		e.Value.init(key, v, env, hardAt, c.o.EarlyRefreshBeta)
-		e.Value.mark = mark
+		e.Value.init(key, v, version, env, hardAt, c.o.EarlyRefreshBeta)
 		c.local.insert(e, ticket)
 		return &e.Value
 	}
@@ -363,23 +345,8 @@ func (c *Cache[T]) accept(key, s, mark string, pttl int64, ticket tier.Ticket, n
 	if into == nil {
 		into = new(item[T])
 	}
-	into.init(key, v, env, hardAt, c.o.EarlyRefreshBeta)
-	into.mark = mark
+	into.init(key, v, version, env, hardAt, c.o.EarlyRefreshBeta)
 	return into
-}
-
-// parseStored splits what a Cache stores under a key: the version, the
-// generation (checked by the script that read it), then the envelope.
-func parseStored(s string) (uint64, envelope, error) {
-	if len(s) < headerBytes || s[0] != storedMagic {
-		return 0, envelope{}, errEnvelope
-	}
-	var version uint64
-	for i := 1; i <= stampBytes; i++ {
-		version = version<<8 | uint64(s[i])
-	}
-	env, err := parseEnvelope(unsafe.Slice(unsafe.StringData(s[headerBytes:]), len(s)-headerBytes))
-	return version, env, err
 }
 
 // localTicket returns key's ticket of the local tier (the zero Ticket

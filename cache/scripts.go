@@ -4,12 +4,15 @@ import "github.com/typecache/typecache/internal/rediscmd"
 
 // The keys of one cache key K live in the cache's key space (see New):
 //
-//	cache:<name>:{K}   the value: a header (byte 0xC2, then the version
-//	                   and the generation it was written in, 7 bytes each,
-//	                   big-endian), then the envelope
-//	cache:<name>:l{K}  the key's guard: the mark "w<µs>" of the last write,
-//	                   kept writeMarkWindow, or a load lease: "t" and 16 hex
-//	                   digits (the token), then the mark it replaced, if any
+//	cache:<name>:{K}   the value: a layout byte (0xC4, or'ed with the
+//	                   envelope's flags), the version and the generation it
+//	                   was written in (7 bytes each, big-endian), then the
+//	                   rest of the envelope (see envelope.go)
+//	cache:<name>:l{K}  the key's guard, while it has one: the mark "w<µs>"
+//	                   of a delete, or of a write whose value expires sooner
+//	                   than writeMarkWindow, kept that long; or a load lease:
+//	                   "t" and 16 hex digits (the token), then the mark it
+//	                   replaced, if any
 //
 // Both share K's slot, so every script below but the generation's touches
 // one slot. One more key holds the cache's generation (see Clear):
@@ -17,18 +20,25 @@ import "github.com/typecache/typecache/internal/rediscmd"
 //	cache:<name>:g{}   the generation: 16 digits, no expiry
 //
 // A value's version is the Redis time in microseconds of the write that
-// stored it, raised above the version it replaced, so versions of one key
-// only grow. Readers use it to keep the newer of two replies that raced
-// into the local tier.
+// stored it, raised above the key's last write mark, so versions and marks
+// of one key only grow. Readers use it to keep the newer of two replies
+// that raced into the local tier.
+//
+// A key's write mark is the newer of its value's version and the mark in
+// its guard: a write that stores a value leaves its mark in the value
+// alone (no guard key) unless the value expires sooner than
+// writeMarkWindow, and a delete leaves its mark in the guard. While a value
+// is stored its version is its key's mark, so a reader learns the mark
+// with the value, and a key costs Redis one key between loads and writes.
 //
 // The guard orders loads against writes, as memcache's leases do: a load
 // stores only while its lease is still the guard, and every write replaces
-// the guard with its mark, so no load that began before a write completed
-// can store after it. Marks only grow too, and a lease keeps the mark it
-// replaced and puts it back when it ends: so a Put that noted a key's mark
-// before it wrote the source of truth learns, at its cache update, whether
-// any other write of the key came in between (see writeScript), and a load
-// in between does not count as one.
+// or removes the guard, so no load that began before a write completed
+// can store after it. A lease keeps the mark it replaced and puts it back
+// when it ends: so a Put that noted a key's mark before it wrote the source
+// of truth learns, at its cache update, whether any other write of the key
+// came in between (see writeScript), and a load in between does not count
+// as one unless it stored.
 //
 // The generation orders values against Clear. In a cluster the generation
 // key lives in a slot of its own, so the scripts of a key cannot read it:
@@ -40,14 +50,20 @@ import "github.com/typecache/typecache/internal/rediscmd"
 
 // guardLua defines stamps(s): the version and the generation in the
 // header of s, a stored value, or nil for both when s is something else;
-// old(): the stamps of the value under KEYS[1]; mark(g):
-// the write mark in the guard g (” for none); holds(token): whether the
-// guard is token's lease; end_lease(ms): put back the mark the caller's
-// lease replaced (for ms milliseconds), or remove the guard; and
-// new_mark(old_mark, ms): leave a new write mark, above old_mark.
+// old(): the stamps of the value under KEYS[1]; guard_mark(g): the mark in
+// the guard g, a number (0 for none); last_mark(g, version): the key's
+// write mark as clients see it ("w" and digits, or "" for none), from its
+// guard g and its value's version; holds(token): whether the guard is
+// token's lease; end_lease(g, ms): put back the mark the caller's lease
+// replaced (for ms milliseconds), or remove the guard; next_mark(g,
+// version): a mark above the key's last; store(layout, envelope, ttl, gen,
+// version, g, ms): store the value of a write or a load, version and
+// generation in its header, with its mark (see above).
 const guardLua = rediscmd.TimeLua + `
 local function stamps(s)
-  if #s < 15 or string.byte(s, 1) ~= 194 then return nil, nil end
+  if #s < 15 then return nil, nil end
+  local b = string.byte(s, 1)
+  if b < 196 or b > 199 then return nil, nil end
   local v, g = struct.unpack('>I7I7', s, 2)
   return v, g
 end
@@ -56,42 +72,58 @@ local function old()
   if type(s) ~= 'string' then return nil, nil end
   return stamps(s)
 end
-local function mark(g)
-  return g and string.match(g, 'w%d+$') or ''
+local function guard_mark(g)
+  local m = g and string.match(g, 'w(%d+)$')
+  return m and tonumber(m) or 0
+end
+local function last_mark(g, version)
+  local m = math.max(version or 0, guard_mark(g))
+  if m == 0 then return '' end
+  return 'w' .. string.format('%.0f', m)
 end
 local function holds(token)
   local g = redis.call('GET', KEYS[2])
   return g and string.sub(g, 1, #token) == token, g
 end
 local function end_lease(g, ms)
-  local m = mark(g)
-  if m == '' then redis.call('DEL', KEYS[2]) else redis.call('SET', KEYS[2], m, 'PX', ms) end
+  local m = guard_mark(g)
+  if m == 0 then redis.call('DEL', KEYS[2]) else redis.call('SET', KEYS[2], 'w' .. string.format('%.0f', m), 'PX', ms) end
 end
-local function new_mark(old_mark, ms)
+local function next_mark(g, version)
   local m = server_us()
-  if old_mark ~= '' and tonumber(string.sub(old_mark, 2)) >= m then m = tonumber(string.sub(old_mark, 2)) + 1 end
-  redis.call('SET', KEYS[2], 'w' .. string.format('%.0f', m), 'PX', ms)
+  local last = math.max(version or 0, guard_mark(g))
+  if last >= m then m = last + 1 end
+  return m
+end
+local function store(layout, envelope, ttl, gen, version, g, ms)
+  local v = next_mark(g, version)
+  redis.call('SET', KEYS[1], layout .. struct.pack('>I7I7', v, gen) .. envelope, 'PX', ttl)
+  if tonumber(ttl) < tonumber(ms) then
+    redis.call('SET', KEYS[2], 'w' .. string.format('%.0f', v), 'PX', ms)
+  elseif g then
+    redis.call('DEL', KEYS[2])
+  end
 end
 `
 
-// readScript reads a value with its PTTL and the key's write mark and, on
-// a miss, takes the key's load lease for a caller that can load. ARGV:
-// mode ("get": read only; "load": lease on a miss; "refresh": lease even
-// when the value exists), token, lease ms, the caller's generation, "m"
-// when the caller keeps the write mark (a local tier does). A value of an
-// older generation is a miss. Replies:
+// readScript reads a value with its PTTL and, on a miss, takes the key's
+// load lease for a caller that can load. ARGV: mode ("get": read only;
+// "load": lease on a miss; "refresh": lease even when the value exists),
+// token, lease ms, the caller's generation. A value of an older generation
+// is a miss. Replies:
 //
-//	{0, value, pttl[, mark]} a hit (not for "refresh")
+//	{0, value, pttl}       a hit (not for "refresh")
 //	{1}                    a miss (mode "get")
 //	{2}                    the lease is the caller's
 //	{3, pttl of the lease} another caller holds the lease
 //
-// Taking a lease is idempotent: a lease that already holds the caller's
-// token is the caller's (its read ran before, and the reply was lost or
-// the call was sent again). Bytes of another Redis type under the value's
-// key are an error for "get" and a miss otherwise, which the load then
-// overwrites. Bytes that were not written by a Cache go to the caller,
-// which reports them as undecodable.
+// A hit does not read the guard: the value's version is its key's write
+// mark. Taking a lease is idempotent: a lease that already holds the
+// caller's token is the caller's (its read ran before, and the reply was
+// lost or the call was sent again). Bytes of another Redis type under the
+// value's key are an error for "get" and a miss otherwise, which the load
+// then overwrites. Bytes that were not written by a Cache go to the
+// caller, which reports them as undecodable.
 var readScript = rediscmd.NewScript(guardLua + `
 local mode = ARGV[1]
 if mode ~= 'refresh' then
@@ -104,7 +136,6 @@ if mode ~= 'refresh' then
     local _, gen = stamps(v)
     if gen and gen < tonumber(ARGV[4]) then v = false end
   end
-  if v and ARGV[5] == 'm' then return {0, v, redis.call('PTTL', KEYS[1]), mark(redis.call('GET', KEYS[2]))} end
   if v then return {0, v, redis.call('PTTL', KEYS[1])} end
   if mode == 'get' then return {1} end
 end
@@ -112,45 +143,31 @@ local mine, guard = holds(ARGV[2])
 if guard and not mine and string.sub(guard, 1, 1) == 't' then
   return {3, redis.call('PTTL', KEYS[2])}
 end
-local m = mark(guard)
-if mine then m = string.sub(guard, #ARGV[2] + 1) end
+local m = ''
+if guard_mark(guard) > 0 then m = 'w' .. string.format('%.0f', guard_mark(guard)) end
 redis.call('SET', KEYS[2], ARGV[2] .. m, 'PX', ARGV[3])
 return {2}
 `)
 
-// valueLua defines value(gen, envelope): what a write stores, version
-// first. The version is the Redis clock in µs, unless the key already holds
-// a newer version.
-const valueLua = guardLua + `
-local function value(gen, envelope)
-  local v = server_us()
-  local old_version = old()
-  if old_version and old_version >= v then v = old_version + 1 end
-  return '\194' .. struct.pack('>I7I7', v, gen) .. envelope
-end
-`
-
 // storeScript stores a loaded value if the caller still holds the lease,
-// and ends the lease. ARGV: token, envelope, ttl ms, mark ms, the
-// generation of the read that took the lease. Replies 1 when stored, 0
-// when a write or another load took the guard meanwhile, or the key holds
-// a value of a newer generation (a refresh that began before a Clear).
-var storeScript = rediscmd.NewScript(valueLua + `
+// and ends the lease. ARGV: token, layout byte, envelope, ttl ms, mark ms,
+// the generation of the read that took the lease. Replies 1 when stored,
+// 0 when a write or another load took the guard meanwhile, or the key
+// holds a value of a newer generation (a refresh that began before a
+// Clear). A stored load moves the key's mark as a write does: a Put that
+// noted the mark before the load read the source may be older than what
+// it stored.
+var storeScript = rediscmd.NewScript(guardLua + `
 local mine, guard = holds(ARGV[1])
 if not mine then return 0 end
-local gen = tonumber(ARGV[5])
-local _, old_gen = old()
-local stored = 0
-if not old_gen or old_gen <= gen then
-  redis.call('SET', KEYS[1], value(gen, ARGV[2]), 'PX', ARGV[3])
-  stored = 1
-  -- A stored load moves the mark as a write does: a Put that noted the
-  -- mark before the load read the source may be older than what it stored.
-  new_mark(mark(guard), ARGV[4])
-else
-  end_lease(guard, ARGV[4])
+local gen = tonumber(ARGV[6])
+local version, old_gen = old()
+if old_gen and old_gen > gen then
+  end_lease(guard, ARGV[5])
+  return 0
 end
-return stored
+store(ARGV[2], ARGV[3], ARGV[4], gen, version, guard, ARGV[5])
+return 1
 `)
 
 // releaseScript ends a lease without storing, if the caller holds it.
@@ -168,13 +185,20 @@ if not holds(ARGV[1]) then return 0 end
 return redis.call('PEXPIRE', KEYS[2], ARGV[2])
 `)
 
+// markScript returns a key's write mark ("w" and digits, or "" for none),
+// for a Put whose local tier does not hold the key.
+var markScript = rediscmd.NewScript(guardLua + `
+local version = old()
+return last_mark(redis.call('GET', KEYS[2]), version)
+`)
+
 // writeScript is every write: Set, Put's cache update, Delete. ARGV: op
-// ("set" or "del"), envelope, ttl ms, the mark the key had when a Put
-// began ("*" for Set and Delete: no check), mark ms, the caller's
-// generation. It stores (or deletes), and leaves its mark as the guard,
-// which ends any load's lease. The mark is the Redis time in µs, raised
-// above the mark it replaces, so that no two writes of a key leave the
-// same one.
+// ("set" or "del"), layout byte, envelope, ttl ms, the mark the key had
+// when a Put began ("*" for Set and Delete: no check), mark ms, the
+// caller's generation. It stores (or deletes) and moves the key's mark
+// (see above), which ends any load's lease. The mark is the Redis time in
+// µs, raised above the key's last, so that no two writes of a key leave
+// the same one.
 //
 // A Put passes the mark it read before it wrote the source of truth: if
 // the key's mark is another one now, another write of the key came in
@@ -186,21 +210,20 @@ return redis.call('PEXPIRE', KEYS[2], ARGV[2])
 // The value is tagged with the caller's generation, or the replaced value's
 // when that is newer: a process that has not heard of a Clear yet writes in
 // the generation before it, but never hides a value written after it.
-var writeScript = rediscmd.NewScript(valueLua + `
+var writeScript = rediscmd.NewScript(guardLua + `
 local op = ARGV[1]
 local guard = redis.call('GET', KEYS[2])
-local old_mark = mark(guard)
+local version, old_gen = old()
 local conflict = 0
-if op == 'set' and ARGV[4] ~= '*' and old_mark ~= ARGV[4] then conflict = 1 end
+if op == 'set' and ARGV[5] ~= '*' and last_mark(guard, version) ~= ARGV[5] then conflict = 1 end
 if op == 'del' or conflict == 1 then
   redis.call('DEL', KEYS[1])
+  redis.call('SET', KEYS[2], 'w' .. string.format('%.0f', next_mark(guard, version)), 'PX', ARGV[6])
 else
-  local gen = tonumber(ARGV[6])
-  local _, old_gen = old()
+  local gen = tonumber(ARGV[7])
   if old_gen and old_gen > gen then gen = old_gen end
-  redis.call('SET', KEYS[1], value(gen, ARGV[2]), 'PX', ARGV[3])
+  store(ARGV[2], ARGV[3], ARGV[4], gen, version, guard, ARGV[6])
 end
-new_mark(old_mark, ARGV[5])
 return conflict
 `)
 

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"strings"
+	"strconv"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -13,11 +13,12 @@ import (
 	"github.com/typecache/typecache/internal/rediscmd"
 )
 
-// writeMarkWindow is how long a write's mark stays as a key's guard: a Put
-// that took longer than this (from the mark it noted until its cache update
-// reaches Redis) cannot learn whether another write came in between, since
-// that write's mark may have expired, and deletes the entry instead of
-// storing it.
+// writeMarkWindow is how long a write's mark stays at least: in the guard,
+// after a delete, or in the value, which lives as long or has the guard
+// keep its mark (see scripts.go). A Put that took longer than this (from
+// the mark it noted until its cache update reaches Redis) cannot learn
+// whether another write came in between, since that write's mark may have
+// expired, and deletes the entry instead of storing it.
 const writeMarkWindow = 10 * time.Second
 
 // writeSendMargin is how much later than it was sent a Put's cache update
@@ -88,7 +89,8 @@ func (c *Cache[T]) writeMany(ctx context.Context, ws []write) (errs []error, con
 		if w.del {
 			op = "del"
 		}
-		args = append(args, []string{op, rueidis.BinaryString(w.data), rediscmd.Millis(w.ttl), w.mark, c.markMillis, gen})
+		layout, envelope := splitLayout(w.data)
+		args = append(args, []string{op, layout, envelope, rediscmd.Millis(w.ttl), w.mark, c.markMillis, gen})
 	}
 	for j, res := range writeScript.ExecMany(rctx, c.redis, keys, args) {
 		n, err := res.AsInt64()
@@ -129,7 +131,7 @@ func (c *Cache[T]) encode(key string, v T, absent bool, life lifetime, loadTime 
 	if life.exact {
 		flags |= flagHardExpiry
 	}
-	data := appendEnvelopeHeader(make([]byte, 0, max(64, c.encodedSize.Load())), flags, life.stale, loadTime)
+	data := appendEnvelope(make([]byte, 0, max(64, c.encodedSize.Load())), flags, life.stale, loadTime)
 	if !absent {
 		var err error
 		if data, err = c.o.Codec.Append(data, v); err != nil {
@@ -201,37 +203,38 @@ func (c *Cache[T]) setWrite(key string, v T, cfg setConfig) (write, error) {
 }
 
 // writeMark returns key's write mark for a Put that is about to write the
-// source of truth: the mark read with the value the local tier holds (no
+// source of truth: the version of the value the local tier holds (no
 // round trip: a write since then would have dropped it, or will, and then
-// the Put only deletes when it needn't have), else the key's guard, read
-// with one GET. unknownMark when it cannot be read.
+// the Put only deletes when it needn't have), else the key's mark read
+// from Redis. unknownMark when it cannot be read.
 func (c *Cache[T]) writeMark(ctx context.Context, key string) string {
 	if it, _ := c.localLookup(key, c.now()); it != nil {
-		return it.mark
+		return "w" + strconv.FormatUint(it.version, 10)
 	}
-	guard := c.space.Key(guardKind, key)
-	if !c.breaker.Allow(guard) {
+	keys := c.keysOf(key)
+	if !c.breaker.Allow(keys[0]) {
 		return unknownMark
 	}
 	rctx, done := c.deadline.bound(ctx, c.now())
-	g, err := c.redis.Do(rctx, rediscmd.Retried(c.redis.B().Get().Key(guard).Build())).ToString()
+	msg, err := markScript.Exec(rctx, c.redis, c.conn.DoUntracked, keys, nil)
+	var mark string
+	if err == nil {
+		mark, err = msg.ToString()
+	}
 	done()
-	c.breaker.Record(ctx, guard, err)
-	switch {
-	case rueidis.IsRedisNil(err):
-		return ""
-	case err != nil:
+	c.breaker.Record(ctx, keys[0], err)
+	if err != nil {
 		return unknownMark
 	}
-	return markOf(g)
+	return mark
 }
 
-// markOf returns the write mark in a guard: its last "w" and the digits
-// after it, or "" (see scripts.go).
-func markOf(guard string) string {
-	i := strings.LastIndexByte(guard, 'w')
-	if i < 0 || i == len(guard)-1 || strings.Trim(guard[i+1:], "0123456789") != "" {
-		return ""
+// splitLayout splits an encoded envelope (see appendEnvelope) into the
+// scripts' arguments: byte 0, and what follows the stamps. Both are empty
+// for a delete.
+func splitLayout(data []byte) (layout, envelope string) {
+	if len(data) == 0 {
+		return "", ""
 	}
-	return guard[i:]
+	return rueidis.BinaryString(data[:1]), rueidis.BinaryString(data[1:])
 }
