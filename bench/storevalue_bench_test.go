@@ -57,8 +57,10 @@ var storeContenders = []storeContender{
 // before each run. After the burst of one caller it reports Redis's memory
 // per value stored (redis-B/value: the used_memory delta over the values),
 // the keys per value (keys/value: the DBSIZE delta over the values) and the
-// memory of the keys that hold no value, such as typecache's guard keys
-// (guard-B/value: their MEMORY USAGE summed, over the values).
+// memory of the keys that hold no value (guard-B/value: their MEMORY USAGE
+// summed, over the values), such as typecache's guard keys: a stored value
+// carries its own write mark, and a guard exists only while a load holds
+// its lease, after a delete, or beside a value that expires within seconds.
 func BenchmarkStoreValue(b *testing.B) {
 	srv := privateServer(b)
 	for _, size := range valueSizes {

@@ -25,7 +25,7 @@ var workloadDocs = map[string]string{
 		"`plain-set` is a bare SET with an expiry (rueidis), the baseline; typecache is a `cache.Cache[[]byte]` with `codec.Bytes` and its defaults; " +
 		"go-redis/cache stores byte slices as they are. It runs on a redis-server of its own, flushed before each run. " +
 		"After the one-goroutine burst: `redis-B/value` is Redis's `used_memory` grown per value stored, `keys/value` its key count grown per value, " +
-		"and `guard-B/value` the `MEMORY USAGE` of the keys that hold no value (typecache's guard keys: the mark each write leaves, which expires seconds later), per value.",
+		"and `guard-B/value` the `MEMORY USAGE` of the keys that hold no value (typecache's guard keys, which hold a write mark only after a delete or beside a value that expires within seconds), per value.",
 	"Stampede": "4 OS processes × 64 goroutines ask for the same cold key at the same moment; the loader takes 100 ms. " +
 		"One op is one round on a new key. `loader-calls/op` is the loader calls of a round summed over the 4 processes; " +
 		"`p50-ms` and `p99-ms` are the latencies the 256 callers saw; `client-cpu-µs/op` is the 4 processes' CPU time in a round.",
@@ -59,7 +59,7 @@ func guardFootprint(r *run) string {
 		return ""
 	}
 	return "Guard keys after a burst of writes (reported, not a target): right after the StoreValue burst, typecache's cache has, " +
-		strings.Join(parts, "; ") + ". The keys beside the values are its guards: the mark each write leaves, which expires seconds later."
+		strings.Join(parts, "; ") + ". A stored value carries its own write mark: the keys beside the values would be guards (leases, and the marks of deletes and short-lived values)."
 }
 
 // columnOrder is the order of the table columns after time/op; units not
