@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/typecache/typecache/cache"
+	"github.com/typecache/typecache/internal/keyspace"
 	"github.com/typecache/typecache/internal/testkit/redistest"
 )
 
@@ -192,6 +193,39 @@ func TestBulkRoundTrips(t *testing.T) {
 				}
 			}
 			t.Logf("%s: writes per connection %v", step.what, after)
+		}
+	})
+}
+
+// TestGetManyGroupsBySlot: tracked reads go in one transaction per cluster
+// slot, the slot of each key's hash tag. Two keys whose whole Redis keys
+// hash alike, although their tags lie in different slots, once shared a
+// transaction: Redis refused it (CROSSSLOT), or rueidis sent one read to
+// its own node, outside the transaction and untracked.
+func TestGetManyGroupsBySlot(t *testing.T) {
+	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+		ctx := context.Background()
+		name := cacheName(t)
+		writer := newCache(t, srv.Client(t), name, cache.Options[int]{TTL: time.Hour})
+		reader := newCache(t, srv.Client(t), name, cache.Options[int]{TTL: time.Hour})
+		byWholeKey := map[uint16]string{}
+		var a, b string
+		for i := 0; b == ""; i++ {
+			key := "k" + strconv.Itoa(i)
+			hash := keyspace.Slot(writer.RedisKey(key)) // the hash of the whole key, not of its tag
+			if other, ok := byWholeKey[hash]; ok && keyspace.KeySlot(writer.RedisKey(other)) != keyspace.KeySlot(writer.RedisKey(key)) {
+				a, b = other, key
+			}
+			byWholeKey[hash] = key
+		}
+		if err := writer.SetMany(ctx, map[string]int{a: 1, b: 2}); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 { // from Redis, then from the local tier
+			got, err := reader.GetMany(ctx, []string{a, b})
+			if err != nil || got[a] != 1 || got[b] != 2 {
+				t.Fatalf("GetMany(%q, %q) = %v, %v", a, b, got, err)
+			}
 		}
 	})
 }

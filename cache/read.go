@@ -218,7 +218,7 @@ func (c *Cache[T]) recordPerSlot(ctx context.Context, keys [][]string, replies [
 	}
 	seen := make(map[uint16]struct{}, len(keys))
 	for j, k := range keys {
-		slot := keyspace.Slot(k[0])
+		slot := keyspace.KeySlot(k[0])
 		if _, ok := seen[slot]; !ok {
 			seen[slot] = struct{}{}
 			c.breaker.Record(ctx, k[0], replies[j].Err)
@@ -236,7 +236,7 @@ func (c *Cache[T]) sendTracked(ctx context.Context, cmds rueidis.Commands, keys 
 	for i, cmd := range cmds {
 		slot := uint16(0)
 		if cluster {
-			slot = keyspace.Slot(keys[i][0])
+			slot = keyspace.KeySlot(keys[i][0])
 		}
 		b, ok := bySlot[slot]
 		if !ok {
