@@ -50,15 +50,19 @@ import "github.com/typecache/typecache/internal/rediscmd"
 
 // guardLua defines stamps(s): the version and the generation in the
 // header of s, a stored value, or nil for both when s is something else;
-// old(): the stamps of the value under KEYS[1]; guard_mark(g): the mark in
-// the guard g, a number (0 for none); last_mark(g, version): the key's
-// write mark as clients see it ("w" and digits, or "" for none), from its
-// guard g and its value's version; holds(token): whether the guard is
-// token's lease; end_lease(g, ms): put back the mark the caller's lease
-// replaced (for ms milliseconds), or remove the guard; next_mark(g,
-// version): a mark above the key's last; store(layout, envelope, ttl, gen,
-// version, g, ms): store the value of a write or a load, version and
-// generation in its header, with its mark (see above).
+// old(now): the stamps of the value under KEYS[1], now being the Redis
+// time in µs: nil for stamps more than an hour ahead of it, which no Cache
+// wrote (bytes of someone else's that happen to look like a header must
+// neither refuse a store as if they were of a newer generation nor push
+// versions out of range); guard_mark(g): the mark in the guard g, a
+// number (0 for none); last_mark(g, version): the key's write mark as
+// clients see it ("w" and digits, or "" for none), from its guard g and
+// its value's version; holds(token): whether the guard is token's lease;
+// end_lease(g, ms): put back the mark the caller's lease replaced (for ms
+// milliseconds), or remove the guard; next_mark(g, version, now): a mark
+// above the key's last; store(layout, envelope, ttl, gen, version, g, ms,
+// now): store the value of a write or a load, version and generation in
+// its header, with its mark (see above).
 const guardLua = rediscmd.TimeLua + `
 local function stamps(s)
   if #s < 15 then return nil, nil end
@@ -67,10 +71,12 @@ local function stamps(s)
   local v, g = struct.unpack('>I7I7', s, 2)
   return v, g
 end
-local function old()
+local function old(now)
   local s = redis.pcall('GETRANGE', KEYS[1], 0, 14)
   if type(s) ~= 'string' then return nil, nil end
-  return stamps(s)
+  local v, g = stamps(s)
+  if v and (v > now + 3600e6 or g > now + 3600e6) then return nil, nil end
+  return v, g
 end
 local function guard_mark(g)
   local m = g and string.match(g, 'w(%d+)$')
@@ -89,14 +95,14 @@ local function end_lease(g, ms)
   local m = guard_mark(g)
   if m == 0 then redis.call('DEL', KEYS[2]) else redis.call('SET', KEYS[2], 'w' .. string.format('%.0f', m), 'PX', ms) end
 end
-local function next_mark(g, version)
-  local m = server_us()
+local function next_mark(g, version, now)
+  local m = now
   local last = math.max(version or 0, guard_mark(g))
   if last >= m then m = last + 1 end
   return m
 end
-local function store(layout, envelope, ttl, gen, version, g, ms)
-  local v = next_mark(g, version)
+local function store(layout, envelope, ttl, gen, version, g, ms, now)
+  local v = next_mark(g, version, now)
   redis.call('SET', KEYS[1], layout .. struct.pack('>I7I7', v, gen) .. envelope, 'PX', ttl)
   if tonumber(ttl) < tonumber(ms) then
     redis.call('SET', KEYS[2], 'w' .. string.format('%.0f', v), 'PX', ms)
@@ -161,12 +167,13 @@ var storeScript = rediscmd.NewScript(guardLua + `
 local mine, guard = holds(ARGV[1])
 if not mine then return 0 end
 local gen = tonumber(ARGV[6])
-local version, old_gen = old()
+local now = server_us()
+local version, old_gen = old(now)
 if old_gen and old_gen > gen then
   end_lease(guard, ARGV[5])
   return 0
 end
-store(ARGV[2], ARGV[3], ARGV[4], gen, version, guard, ARGV[5])
+store(ARGV[2], ARGV[3], ARGV[4], gen, version, guard, ARGV[5], now)
 return 1
 `)
 
@@ -188,7 +195,7 @@ return redis.call('PEXPIRE', KEYS[2], ARGV[2])
 // markScript returns a key's write mark ("w" and digits, or "" for none),
 // for a Put whose local tier does not hold the key.
 var markScript = rediscmd.NewScript(guardLua + `
-local version = old()
+local version = old(server_us())
 return last_mark(redis.call('GET', KEYS[2]), version)
 `)
 
@@ -213,16 +220,17 @@ return last_mark(redis.call('GET', KEYS[2]), version)
 var writeScript = rediscmd.NewScript(guardLua + `
 local op = ARGV[1]
 local guard = redis.call('GET', KEYS[2])
-local version, old_gen = old()
+local now = server_us()
+local version, old_gen = old(now)
 local conflict = 0
 if op == 'set' and ARGV[5] ~= '*' and last_mark(guard, version) ~= ARGV[5] then conflict = 1 end
 if op == 'del' or conflict == 1 then
   redis.call('DEL', KEYS[1])
-  redis.call('SET', KEYS[2], 'w' .. string.format('%.0f', next_mark(guard, version)), 'PX', ARGV[6])
+  redis.call('SET', KEYS[2], 'w' .. string.format('%.0f', next_mark(guard, version, now)), 'PX', ARGV[6])
 else
   local gen = tonumber(ARGV[7])
   if old_gen and old_gen > gen then gen = old_gen end
-  store(ARGV[2], ARGV[3], ARGV[4], gen, version, guard, ARGV[6])
+  store(ARGV[2], ARGV[3], ARGV[4], gen, version, guard, ARGV[6], now)
 end
 return conflict
 `)
