@@ -56,7 +56,8 @@ type Cache[T any] struct {
 	keys      KeyObserver      // Options.Observer when it is one
 	conflicts ConflictObserver // Options.Observer when it is one
 	breaker   *transport.Breaker
-	deadline  *redisDeadline // nil when Options.RedisTimeout < 0
+	deadline  *sharedDeadline // of each Redis call; nil when Options.RedisTimeout < 0
+	loads     *sharedDeadline // of each shared load: Options.LoadTimeout
 	flights   flightGroup[T]
 	waiters   leaseWaiters
 	refreshes refreshes
@@ -121,8 +122,9 @@ func New[T any](c *typecache.Client, name string, opts Options[T]) (*Cache[T], e
 	cache.conflicts, _ = o.Observer.(ConflictObserver)
 	cache.refreshes.init()
 	if o.RedisTimeout > 0 {
-		cache.deadline = &redisDeadline{timeout: int64(o.RedisTimeout)}
+		cache.deadline = newRedisDeadline(o.RedisTimeout)
 	}
+	cache.loads = newLoadDeadline(o.LoadTimeout)
 	cache.breaker = conn.Breaker()
 	stopBreaker := cache.breaker.OnOpen(func() {
 		cache.stats.breakerOpens.Add(1)
@@ -155,6 +157,7 @@ func (c *Cache[T]) Close() {
 	c.waiters.wakeAll()
 	c.background.Wait()
 	c.deadline.close()
+	c.loads.close()
 	wallClock.release()
 	if c.local != nil {
 		c.local.invalidateAll()

@@ -168,8 +168,7 @@ func (c *Cache[T]) lead(ctx context.Context, ps []pendingKey[T], loader keyLoade
 	}
 	go func() {
 		defer c.background.Done()
-		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.o.LoadTimeout)
-		defer cancel()
+		lctx := c.loads.detach(ctx, wallClock.read())
 		c.finishLeases(lctx, abandoned)
 		c.resolve(lctx, rest, loader)
 	}()
@@ -203,8 +202,11 @@ func (c *Cache[T]) resolve(ctx context.Context, ps []pendingKey[T], loader keyLo
 		}
 	}()
 	for len(ps) > 0 {
-		var load []pendingKey[T]
-		next := ps[:0]
+		// The keys to load take ps's place, as most keys do; the keys to
+		// read again go to a slice of their own, which this round's loads,
+		// running beside the next, do not share.
+		load := ps[:0]
+		var next []pendingKey[T]
 		waiting, wait := 0, c.o.StampedeLease
 		for _, p := range ps {
 			switch p.res.state {
@@ -324,25 +326,26 @@ func (c *Cache[T]) loadKeys(ctx context.Context, ps []pendingKey[T], loader keyL
 			lost = append(lost, p.held(lease{token: p.call.token}))
 		}
 	}
-	for i, out := range c.load(ctx, hs, loader) {
-		c.flights.land(ps[i].call.key, ps[i].flight, out)
+	c.load(ctx, hs, loader)
+	for i := range hs {
+		c.flights.land(ps[i].call.key, ps[i].flight, hs[i].out)
 	}
 	c.finishLeases(ctx, lost)
 }
 
-// load runs loader for the keys of hs and ends their leases (those with a
+// load runs loader for the keys of hs, ends their leases (those with a
 // token): it stores each result, or releases the lease when the loader
-// failed. A panic of the loader is caught and handed to every caller of
-// the flights, which re-raise it; the leases are released first.
-func (c *Cache[T]) load(ctx context.Context, hs []held[T], loader keyLoader[T]) (outs []outcome[T]) {
-	outs = make([]outcome[T], len(hs))
+// failed; and sets each key's outcome. A panic of the loader is caught and
+// handed to every caller of the flights, which re-raise it; the leases are
+// released first.
+func (c *Cache[T]) load(ctx context.Context, hs []held[T], loader keyLoader[T]) {
 	keeper := c.keepLeases(ctx, hs)
 	defer func() {
 		keeper.stop()
 		if p := recover(); p != nil {
 			c.finishLeases(ctx, hs)
-			for i := range outs {
-				outs[i] = outcome[T]{panicked: true, panicVal: p}
+			for i := range hs {
+				hs[i].out = outcome[T]{panicked: true, panicVal: p}
 			}
 		}
 	}()
@@ -354,18 +357,17 @@ func (c *Cache[T]) load(ctx context.Context, hs []held[T], loader keyLoader[T]) 
 		c.stats.loadErrors.Add(1)
 		c.finishLeases(ctx, hs)
 		err = loader.failure(hs, err)
-		for i := range outs {
-			outs[i] = outcome[T]{err: err}
+		for i := range hs {
+			hs[i].out = outcome[T]{err: err}
 		}
-		return outs
+		return
 	}
 	for i := range hs {
 		r := &hs[i].result
 		r.took, hs[i].loaded = took, true
-		outs[i] = outcome[T]{item: &item[T]{key: hs[i].key, value: r.value, absent: r.absent}}
+		hs[i].out = outcome[T]{item: &item[T]{key: hs[i].key, value: r.value, absent: r.absent}}
 	}
 	c.finishLeases(ctx, hs)
-	return outs
 }
 
 // deliverOutcome answers one caller of a flight.

@@ -34,14 +34,15 @@ func newToken() string {
 	return string(strconv.AppendUint(b[:1], rand.Uint64()|1<<63, 16))
 }
 
-// held is a key's lease (a zero lease: none) and, once its load ended
-// well, what it loaded.
+// held is a key's lease (a zero lease: none), once its load ended well
+// what it loaded, and once it ended what its flight lands with.
 type held[T any] struct {
 	key       string
 	redisKeys []string // keysOf(key)
 	lease     lease
 	result    loaded[T] // set by the load, when loaded is true
 	loaded    bool
+	out       outcome[T] // set by load
 }
 
 // loaded is a loader's result for one key.
@@ -92,9 +93,7 @@ func (c *Cache[T]) finishLeases(ctx context.Context, hs []held[T]) {
 		return
 	}
 	// The stores outlive the callers: only their own deadline ends them.
-	ctx = context.WithoutCancel(ctx)
-	fctx, done := c.deadline.bound(ctx, c.now())
-	defer done()
+	fctx := c.deadline.detach(ctx, c.now())
 	for i, res := range storeScript.ExecMany(fctx, c.redis, storeKeys, storeArgs) {
 		n, err := res.AsInt64()
 		c.breaker.Record(ctx, storeKeys[i][0], err)
@@ -174,13 +173,12 @@ func (k *leaseKeeper[T]) extend() {
 			args = append(args, []string{token, c.leaseMillis})
 		}
 	}
-	ectx, done := c.deadline.bound(context.WithoutCancel(ctx), c.now())
+	ectx := c.deadline.detach(ctx, c.now())
 	for _, res := range extendScript.ExecMany(ectx, c.redis, keys, args) {
 		if res.Error() != nil {
 			c.stats.lockErrors.Add(1)
 		}
 	}
-	done()
 	k.mu.Lock()
 	if !k.stopped {
 		k.timer.Reset(c.o.StampedeLease / 3)

@@ -126,8 +126,9 @@ type Options[T any] struct {
 
 	// LoadTimeout bounds a shared load (the loader and the store that
 	// follows), which runs apart from the callers' contexts so that one
-	// caller giving up does not cancel it for the others. 0 means
-	// DefaultLoadTimeout.
+	// caller giving up does not cancel it for the others. Loads share
+	// timers: a load's context ends between LoadTimeout and 1/32 of it
+	// later. 0 means DefaultLoadTimeout.
 	LoadTimeout time.Duration
 
 	// RedisTimeout bounds each call to Redis when the caller's context has

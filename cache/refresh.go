@@ -91,8 +91,7 @@ func (c *Cache[T]) refreshInBackground(key string, loader keyLoader[T]) {
 	}
 	go func() {
 		defer c.background.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), c.o.LoadTimeout)
-		defer cancel()
+		ctx := c.loads.detach(context.Background(), wallClock.read())
 		call := readCall{key: key, mode: leaseAlways, token: newToken(), redisKeys: c.keysOf(key)}
 		res, err := c.readOne(ctx, readRequest{calls: []readCall{call}, now: c.now()}, nil)
 		var out outcome[T]
@@ -103,7 +102,9 @@ func (c *Cache[T]) refreshInBackground(key string, loader keyLoader[T]) {
 				c.finishLeases(ctx, []held[T]{{key: key, redisKeys: call.redisKeys, lease: lease{token: call.token}}})
 			}
 		case stateLeased:
-			out = c.load(ctx, []held[T]{{key: key, redisKeys: call.redisKeys, lease: lease{token: call.token, gen: res.gen}}}, loader)[0]
+			hs := []held[T]{{key: key, redisKeys: call.redisKeys, lease: lease{token: call.token, gen: res.gen}}}
+			c.load(ctx, hs, loader)
+			out = hs[0].out
 		}
 		if out.panicked {
 			out.err = fmt.Errorf("cache: loader panicked: %v", out.panicVal)
