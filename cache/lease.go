@@ -94,7 +94,7 @@ func (c *Cache[T]) finishLeases(ctx context.Context, hs []held[T]) {
 	}
 	// The stores outlive the callers: only their own deadline ends them.
 	fctx := c.deadline.detach(ctx, c.now())
-	for i, res := range storeScript.ExecMany(fctx, c.redis, storeKeys, storeArgs) {
+	for i, res := range c.runScript(fctx, storeScript, storeKeys, storeArgs) {
 		n, err := res.AsInt64()
 		c.breaker.Record(ctx, storeKeys[i][0], err)
 		switch {
@@ -107,7 +107,7 @@ func (c *Cache[T]) finishLeases(ctx context.Context, hs []held[T]) {
 		}
 	}
 	if len(releaseKeys) > 0 {
-		releaseScript.ExecMany(fctx, c.redis, releaseKeys, releaseArgs)
+		c.runScript(fctx, releaseScript, releaseKeys, releaseArgs)
 	}
 }
 

@@ -92,7 +92,7 @@ func (c *Cache[T]) writeMany(ctx context.Context, ws []write) (errs []error, con
 		layout, envelope := splitLayout(w.data)
 		args = append(args, []string{op, layout, envelope, rediscmd.Millis(w.ttl), w.mark, c.markMillis, gen})
 	}
-	for j, res := range writeScript.ExecMany(rctx, c.redis, keys, args) {
+	for j, res := range c.runScript(rctx, writeScript, keys, args) {
 		n, err := res.AsInt64()
 		i := sent[j]
 		errs[i], conflicts[i] = c.failure(err), n == 1
@@ -227,6 +227,27 @@ func (c *Cache[T]) writeMark(ctx context.Context, key string) string {
 		return unknownMark
 	}
 	return mark
+}
+
+// runScript runs s once per entry of keys and args (keys[i] in one slot
+// each): a lone call through the connection that suits a call whose reply
+// nothing keeps (transport.Conn.DoUntracked: read on the caller's
+// goroutine while few calls are out), several in one pipeline, one round
+// trip per node.
+func (c *Cache[T]) runScript(ctx context.Context, s *rediscmd.Script, keys, args [][]string) []rediscmd.Reply {
+	switch len(keys) {
+	case 0:
+		return nil
+	case 1:
+		msg, err := s.Exec(ctx, c.redis, c.conn.DoUntracked, keys[0], args[0])
+		return []rediscmd.Reply{{Msg: msg, Err: err}}
+	}
+	results := s.ExecMany(ctx, c.redis, keys, args)
+	replies := make([]rediscmd.Reply, len(results))
+	for i, res := range results {
+		replies[i].Msg, replies[i].Err = res.ToMessage()
+	}
+	return replies
 }
 
 // splitLayout splits an encoded envelope (see appendEnvelope) into the

@@ -71,6 +71,14 @@ type Reply struct {
 	Err error
 }
 
+// AsInt64 returns the reply as an integer, or the call's error.
+func (r Reply) AsInt64() (int64, error) {
+	if r.Err != nil {
+		return 0, r.Err
+	}
+	return r.Msg.AsInt64()
+}
+
 // ExecBatch is ExecMany through send, such as a sender of tracked reads.
 func (s *Script) ExecBatch(ctx context.Context, redis rueidis.Client, send BatchSender, keys, args [][]string) []Reply {
 	return resend(s, redis, keys, args, func(r Reply) error { return r.Err }, func(cmds rueidis.Commands, calls []int) []Reply {
