@@ -166,12 +166,22 @@ func (c *Cache[T]) lead(ctx context.Context, ps []pendingKey[T], loader keyLoade
 		}
 		return
 	}
-	go func() {
-		defer c.background.Done()
-		lctx := c.loads.detach(ctx, wallClock.read())
-		c.finishLeases(lctx, abandoned)
-		c.resolve(lctx, rest, loader)
-	}()
+	if ctx.Done() == nil {
+		// The caller cannot give up: it waits for these keys either way, so
+		// it loads them itself, sparing a goroutine and two wake-ups.
+		c.resolveDetached(ctx, rest, abandoned, loader)
+		return
+	}
+	go c.resolveDetached(ctx, rest, abandoned, loader)
+}
+
+// resolveDetached ends the leases of abandoned and resolves ps under a
+// load's context: ctx's values, not its cancellation (see Options.LoadTimeout).
+func (c *Cache[T]) resolveDetached(ctx context.Context, ps []pendingKey[T], abandoned []held[T], loader keyLoader[T]) {
+	defer c.background.Done()
+	lctx := c.loads.detach(ctx, wallClock.read())
+	c.finishLeases(lctx, abandoned)
+	c.resolve(lctx, ps, loader)
 }
 
 // resolve lands the flights of ps, whose first read found no usable value.
