@@ -261,7 +261,8 @@ func (c *Cache[T]) sendTracked(ctx context.Context, cmds rueidis.Commands, keys 
 	return msgs, errs
 }
 
-// sendPlain is the BatchSender of untracked reads: one pipeline.
+// sendPlain is the BatchSender of untracked calls (reads, writes): one
+// pipeline.
 func (c *Cache[T]) sendPlain(ctx context.Context, cmds rueidis.Commands, _ [][]string) ([]rueidis.RedisMessage, []error) {
 	msgs, errs := make([]rueidis.RedisMessage, len(cmds)), make([]error, len(cmds))
 	for i, res := range c.redis.DoMulti(ctx, cmds...) {

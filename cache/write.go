@@ -242,12 +242,7 @@ func (c *Cache[T]) runScript(ctx context.Context, s *rediscmd.Script, keys, args
 		msg, err := s.Exec(ctx, c.redis, c.conn.DoUntracked, keys[0], args[0])
 		return []rediscmd.Reply{{Msg: msg, Err: err}}
 	}
-	results := s.ExecMany(ctx, c.redis, keys, args)
-	replies := make([]rediscmd.Reply, len(results))
-	for i, res := range results {
-		replies[i].Msg, replies[i].Err = res.ToMessage()
-	}
-	return replies
+	return s.ExecBatch(ctx, c.redis, c.sendPlain, keys, args)
 }
 
 // splitLayout splits an encoded envelope (see appendEnvelope) into the

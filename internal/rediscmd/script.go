@@ -48,13 +48,6 @@ func (s *Script) Exec(ctx context.Context, redis rueidis.Client, send Sender, ke
 // trip. Only the calls the server did not know the script for are sent
 // again, with EVAL, together (see resend).
 func (s *Script) ExecMany(ctx context.Context, redis rueidis.Client, keys, args [][]string) []rueidis.RedisResult {
-	if len(keys) == 1 { // no pipeline to build: Do costs less than DoMulti
-		res := redis.Do(ctx, s.evalsha(redis, keys[0], args[0]))
-		if IsNoScript(res.Error()) {
-			res = redis.Do(ctx, s.eval(redis, keys[0], args[0]))
-		}
-		return []rueidis.RedisResult{res}
-	}
 	return resend(s, redis, keys, args, rueidis.RedisResult.Error, func(cmds rueidis.Commands, _ []int) []rueidis.RedisResult {
 		return redis.DoMulti(ctx, cmds...)
 	})
