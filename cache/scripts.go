@@ -55,14 +55,15 @@ import "github.com/typecache/typecache/internal/rediscmd"
 // wrote (bytes of someone else's that happen to look like a header must
 // neither refuse a store as if they were of a newer generation nor push
 // versions out of range); guard_mark(g): the mark in the guard g, a
-// number (0 for none); last_mark(g, version): the key's write mark as
-// clients see it ("w" and digits, or "" for none), from its guard g and
-// its value's version; holds(token): whether the guard is token's lease;
-// end_lease(g, ms): put back the mark the caller's lease replaced (for ms
-// milliseconds), or remove the guard; next_mark(g, version, now): a mark
-// above the key's last; store(layout, envelope, ttl, gen, version, g, ms,
-// now): store the value of a write or a load, version and generation in
-// its header, with its mark (see above).
+// number (0 for none); mark_text(m): mark m as clients see it ("w" and
+// digits, or "" for 0); last_mark(g, version): the key's write mark as
+// text, from its guard g and its value's version (nil: none);
+// holds(token): whether the guard is token's lease; end_lease(g, ms): put
+// back the mark the caller's lease replaced (for ms milliseconds), or
+// remove the guard; next_mark(g, version, now): a mark above the key's
+// last; store(layout, envelope, ttl, gen, version, g, ms, now): store the
+// value of a write or a load, version and generation in its header, with
+// its mark (see above).
 const guardLua = rediscmd.TimeLua + `
 local function stamps(s)
   if #s < 15 then return nil, nil end
@@ -82,18 +83,20 @@ local function guard_mark(g)
   local m = g and string.match(g, 'w(%d+)$')
   return m and tonumber(m) or 0
 end
-local function last_mark(g, version)
-  local m = math.max(version or 0, guard_mark(g))
+local function mark_text(m)
   if m == 0 then return '' end
   return 'w' .. string.format('%.0f', m)
+end
+local function last_mark(g, version)
+  return mark_text(math.max(version or 0, guard_mark(g)))
 end
 local function holds(token)
   local g = redis.call('GET', KEYS[2])
   return g and string.sub(g, 1, #token) == token, g
 end
 local function end_lease(g, ms)
-  local m = guard_mark(g)
-  if m == 0 then redis.call('DEL', KEYS[2]) else redis.call('SET', KEYS[2], 'w' .. string.format('%.0f', m), 'PX', ms) end
+  local m = last_mark(g)
+  if m == '' then redis.call('DEL', KEYS[2]) else redis.call('SET', KEYS[2], m, 'PX', ms) end
 end
 local function next_mark(g, version, now)
   local m = now
@@ -105,7 +108,7 @@ local function store(layout, envelope, ttl, gen, version, g, ms, now)
   local v = next_mark(g, version, now)
   redis.call('SET', KEYS[1], layout .. struct.pack('>I7I7', v, gen) .. envelope, 'PX', ttl)
   if tonumber(ttl) < tonumber(ms) then
-    redis.call('SET', KEYS[2], 'w' .. string.format('%.0f', v), 'PX', ms)
+    redis.call('SET', KEYS[2], mark_text(v), 'PX', ms)
   elseif g then
     redis.call('DEL', KEYS[2])
   end
@@ -149,9 +152,7 @@ local mine, guard = holds(ARGV[2])
 if guard and not mine and string.sub(guard, 1, 1) == 't' then
   return {3, redis.call('PTTL', KEYS[2])}
 end
-local m = ''
-if guard_mark(guard) > 0 then m = 'w' .. string.format('%.0f', guard_mark(guard)) end
-redis.call('SET', KEYS[2], ARGV[2] .. m, 'PX', ARGV[3])
+redis.call('SET', KEYS[2], ARGV[2] .. last_mark(guard), 'PX', ARGV[3])
 return {2}
 `)
 
@@ -226,7 +227,7 @@ local conflict = 0
 if op == 'set' and ARGV[5] ~= '*' and last_mark(guard, version) ~= ARGV[5] then conflict = 1 end
 if op == 'del' or conflict == 1 then
   redis.call('DEL', KEYS[1])
-  redis.call('SET', KEYS[2], 'w' .. string.format('%.0f', next_mark(guard, version, now)), 'PX', ARGV[6])
+  redis.call('SET', KEYS[2], mark_text(next_mark(guard, version, now)), 'PX', ARGV[6])
 else
   local gen = tonumber(ARGV[7])
   if old_gen and old_gen > gen then gen = old_gen end
