@@ -95,10 +95,11 @@ const maxReplyPoll = time.Millisecond
 // lock Acquire+Release against a Redis on the same host took 27–30 % less
 // time with one caller (89.7 and 110 µs against 128 and 151) for up to
 // 15 % less client CPU per op, and tied on both with 64 callers, in two
-// runs of make bench (docs/benchmarks.md has the latest). The win comes from being woken by
-// the reply rather than by the scheduler, so it depends on the machine:
-// turn the poll off (WithReplyPoll(0)) where processor time is billed
-// more dearly than latency, or measure with your workload.
+// runs of make bench (docs/benchmarks.md has the latest). The win comes
+// from being woken by the reply rather than by the scheduler, so it
+// depends on the machine: turn the poll off (WithReplyPoll(0)) where
+// processor time is billed more dearly than latency, or measure with your
+// workload.
 //
 // A window below 0 or above a millisecond is invalid.
 func WithReplyPoll(window time.Duration) Option {

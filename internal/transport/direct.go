@@ -124,20 +124,19 @@ func (c directClient) Do(ctx context.Context, cmd rueidis.Completed) rueidis.Red
 //
 // The packages send through DoUntracked, which picks this client or the
 // pipelined one per call. Nothing read through it is tracked: do not read
-// through it what a local tier keeps. Its connections count against the server's maxclients beside
-// those of [Conn.Redis], and on a cluster it follows the topology on its
-// own, as Conn.Redis does.
+// through it what a local tier keeps. Its connections count against the
+// server's maxclients beside those of [Conn.Redis], and on a cluster it
+// follows the topology on its own, as Conn.Redis does.
 func (c *Conn) Direct() rueidis.Client { return c.direct }
 
 // replyPoll is the reply poll of one direct client (see directConn): its
 // window, how many calls of Conn.DoUntracked await their replies, and how
 // many of the direct client's reads poll at once. It polls only while that
 // can pay: a read that polls keeps a processor busy, and once the calls
-// awaiting replies
-// outnumber the processors left for them (GOMAXPROCS at Dial, less one),
-// the replies of the others would wait for the poller to yield, and the
-// processors have other work than spinning: then no read polls, and the
-// client behaves as with the poll off. A window of 0 (or a nil *replyPoll)
+// awaiting replies outnumber the processors left for them (GOMAXPROCS at
+// Dial, less one), the replies of the others would wait for the poller to
+// yield, and the processors have other work than spinning: then no read
+// polls, and the client behaves as with the poll off. A window of 0 (or a nil *replyPoll)
 // never polls; the count of waiting calls is kept whatever the window.
 type replyPoll struct {
 	window     time.Duration
