@@ -3,7 +3,6 @@ package cache_test
 import (
 	"context"
 	"errors"
-	"syscall"
 	"testing"
 	"time"
 
@@ -95,19 +94,6 @@ func outageCache(t *testing.T, srv *redistest.Server, name string) (*cache.Cache
 	return c, client
 }
 
-// awaitRefusal waits until client's connections to the nodes of c's keys
-// are refused, not merely broken (a call on a connection that broke under
-// it may have run), reading them past the client's breakers.
-func awaitRefusal(t *testing.T, c *cache.Cache[int], client *typecache.Client) {
-	t.Helper()
-	raw := client.Redis()
-	for _, key := range []string{c.RedisKey("k"), c.RedisKey("j"), c.RedisGenerationKey()} {
-		eventually(t, 10*time.Second, "a refused connection", func() bool {
-			return errors.Is(raw.Do(context.Background(), raw.B().Get().Key(key).Build()).Error(), syscall.ECONNREFUSED)
-		})
-	}
-}
-
 // TestRedisRefuses backs the "connections refused" and "breaker open"
 // columns of docs/cache.md's "When Redis is down" table: with every master
 // killed, each operation's first call on a client fails as a refused
@@ -124,7 +110,7 @@ func TestRedisRefuses(t *testing.T) {
 		}
 		for i, op := range outageOps {
 			t.Run(op.name, func(t *testing.T) {
-				awaitRefusal(t, caches[i], clients[i])
+				srv.AwaitRefused(t, clients[i])
 				v, err := op.call(context.Background(), caches[i])
 				op.refused.check(t, "first call", v, err)
 				v, err = op.call(context.Background(), caches[i])

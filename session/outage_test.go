@@ -16,11 +16,13 @@ import (
 	"github.com/typecache/typecache/session"
 )
 
-// killAll kills every master of srv and waits until client has noticed
-// (its connections closed: it dropped what it kept), so that the next call
-// dials: what an application meets once Redis has been down for a moment.
-func killAll(t *testing.T, srv *redistest.Server, flushes *flushWatch) {
+// killAll kills every master of srv and waits until client has noticed:
+// it dropped what it kept, and each of its connections to the masters
+// refuses, so that the next call dials. That is what an application meets
+// once Redis has been down for a moment.
+func killAll(t *testing.T, srv *redistest.Server, client *typecache.Client) {
 	t.Helper()
+	flushes := watchFlushes(t, client)
 	before := flushes.n.Load()
 	for _, node := range srv.Masters() {
 		node.Kill()
@@ -31,6 +33,7 @@ func killAll(t *testing.T, srv *redistest.Server, flushes *flushWatch) {
 		}
 		return nil
 	})
+	srv.AwaitRefused(t, client)
 }
 
 // TestFirstFailureIsUnavailable: once the server is down, the very first
@@ -45,7 +48,7 @@ func TestFirstFailureIsUnavailable(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		killAll(t, srv, watchFlushes(t, client))
+		killAll(t, srv, client)
 		for i, call := range []func() error{
 			func() error { _, err := store.Get(background, sess.Token); return err },
 			func() error { return store.Save(background, sess) },
@@ -165,7 +168,7 @@ func TestMiddlewareRedisDown(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				killAll(t, srv, watchFlushes(t, client))
+				killAll(t, srv, client)
 				for _, row := range rows {
 					cookie := ""
 					if row.cookie {

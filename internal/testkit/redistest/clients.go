@@ -2,8 +2,14 @@ package redistest
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/typecache/typecache"
 )
 
 // KillClients kills, on every node of s, the connections whose CLIENT SETNAME
@@ -32,5 +38,28 @@ func (s *Server) KillClients(t testing.TB, name string) {
 	}
 	if killed == 0 {
 		t.Fatalf("redistest: no connection named %q", name)
+	}
+}
+
+// AwaitRefused waits, after the masters of s were killed, until every
+// connection c holds to one of them refuses, not merely breaks: a call on a
+// connection that broke under it may have run, so tests of what a package
+// does once Redis is known to be down start from here. It probes past c's
+// breakers, so they stay closed.
+func (s *Server) AwaitRefused(t testing.TB, c *typecache.Client) {
+	t.Helper()
+	nodes := c.Redis().Nodes()
+	for _, master := range s.Masters() {
+		node, ok := nodes[master.Addr]
+		if !ok {
+			continue // c never knew it: its first call dials
+		}
+		Eventually(t, 10*time.Second, func() error {
+			err := node.Do(context.Background(), node.B().Ping().Build()).Error()
+			if !errors.Is(err, syscall.ECONNREFUSED) {
+				return fmt.Errorf("PING %s: %v, want a refused connection", master.Addr, err)
+			}
+			return nil
+		})
 	}
 }
