@@ -190,7 +190,7 @@ func (b *Buffered) Get(ctx context.Context, key string) (int64, error) {
 // arrive after the write's reply: rueidis issue #534).
 func (b *Buffered) stored(ctx context.Context, key string) (int64, error) {
 	if b.cache == nil {
-		return parseValue(do(ctx, b.counter.conn, b.counter.redis, b.counter.getCmd(b.counter.redisKey(key))))
+		return parseValue(do(ctx, b.counter.conn, b.counter.getCmd(b.counter.redisKey(key))))
 	}
 	if e := b.cache.Get(key); e != nil {
 		b.counter.opts.Observer.OnRead(true)

@@ -121,7 +121,7 @@ func (c *Counter) Get(ctx context.Context, key string) (int64, error) {
 	if err := checkKey(key); err != nil {
 		return 0, err
 	}
-	v, err := parseValue(do(ctx, c.conn, c.redis, c.getCmd(c.redisKey(key))))
+	v, err := parseValue(do(ctx, c.conn, c.getCmd(c.redisKey(key))))
 	if err != nil {
 		return 0, fmt.Errorf("counter: get %q: %w", key, err)
 	}
@@ -188,7 +188,7 @@ func (c *Counter) Reset(ctx context.Context, key string) error {
 	if err := checkKey(key); err != nil {
 		return err
 	}
-	if _, err := do(ctx, c.conn, c.redis, c.redis.B().Del().Key(c.redisKey(key)).Build()); err != nil {
+	if _, err := do(ctx, c.conn, c.redis.B().Del().Key(c.redisKey(key)).Build()); err != nil {
 		return fmt.Errorf("counter: reset %q: %w", key, err)
 	}
 	return nil
@@ -200,7 +200,7 @@ func (c *Counter) TTL(ctx context.Context, key string) (time.Duration, error) {
 	if err := checkKey(key); err != nil {
 		return 0, err
 	}
-	m, err := do(ctx, c.conn, c.redis, rediscmd.Retried(c.redis.B().Pttl().Key(c.redisKey(key)).Build()))
+	m, err := do(ctx, c.conn, rediscmd.Retried(c.redis.B().Pttl().Key(c.redisKey(key)).Build()))
 	var ms int64
 	if err == nil {
 		ms, err = m.AsInt64()

@@ -14,10 +14,13 @@ import (
 // breaker (clientconn.Guard): refused at once with errCircuitOpen while the
 // breaker of the key's node is open, and with errClosed once conn is
 // closed. Every command of a Counter, a Windowed or a Buffered about one
-// key goes through clientconn.Guard, every batch through roundTrips.
-func do(ctx context.Context, conn *transport.Conn, redis rueidis.Client, cmd rueidis.Completed) (rueidis.RedisMessage, error) {
+// key goes through clientconn.Guard, every batch through roundTrips. Its
+// reply is kept by nothing, so it goes by conn.DoUntracked: a lone caller
+// is read on its own goroutine, as the scripts' callers are, instead of
+// waking the tracking connection's reader and writer goroutines.
+func do(ctx context.Context, conn *transport.Conn, cmd rueidis.Completed) (rueidis.RedisMessage, error) {
 	return clientconn.Guard(ctx, conn, commandKey(cmd), errCircuitOpen, ErrClosed, func() (rueidis.RedisMessage, error) {
-		return redis.Do(ctx, cmd).ToMessage()
+		return conn.DoUntracked(ctx, cmd)
 	})
 }
 

@@ -30,7 +30,7 @@ import (
 type Windowed struct {
 	conn   *transport.Conn
 	redis  rueidis.Client
-	send   rediscmd.Sender // rediscmd.Plain(redis)
+	send   rediscmd.Sender // conn.DoUntracked
 	space  keyspace.Space
 	opts   WindowOptions
 	kind   string // kindWindow + the window's length in ms + "."
@@ -100,7 +100,7 @@ func (w *Windowed) Last(ctx context.Context, key string, n int) ([]Window, error
 	for i := range keys {
 		keys[i] = w.windowKey(key, current-int64(n-1-i))
 	}
-	m, err := do(ctx, w.conn, w.redis, rediscmd.Retried(w.redis.B().Mget().Key(keys...).Build()))
+	m, err := do(ctx, w.conn, rediscmd.Retried(w.redis.B().Mget().Key(keys...).Build()))
 	var replies []rueidis.RedisMessage
 	if err == nil {
 		replies, err = m.ToArray()

@@ -50,7 +50,7 @@ type Entry struct {
 type Board struct {
 	conn  *transport.Conn
 	redis rueidis.Client
-	send  rediscmd.Sender // rediscmd.Plain(redis)
+	send  rediscmd.Sender // conn.DoUntracked
 	space keyspace.Space
 	opts  Options
 	order string // the scripts' ARGV[1]

@@ -29,7 +29,10 @@ func (b *Board) exec(ctx context.Context, script *rediscmd.Script, k *boardKeys,
 	})
 }
 
-// do sends cmd, a command about the board whose sorted set is set.
+// do sends cmd, a command about the board whose sorted set is set, whose
+// reply nothing keeps (the top cache reads through its own tracked call):
+// by conn.DoUntracked, as the scripts go, so that a lone caller is read on
+// its own goroutine.
 func (b *Board) do(ctx context.Context, set string, cmd rueidis.Completed) (rueidis.RedisMessage, error) {
-	return b.guard(ctx, set, func() (rueidis.RedisMessage, error) { return b.redis.Do(ctx, cmd).ToMessage() })
+	return b.guard(ctx, set, func() (rueidis.RedisMessage, error) { return b.send(ctx, cmd) })
 }

@@ -90,7 +90,7 @@ type Result struct {
 // client is closed, every call returns ErrClosed.
 type Limiter struct {
 	redis   rueidis.Client
-	send    rediscmd.Sender // rediscmd.Plain(redis)
+	send    rediscmd.Sender // conn.DoUntracked
 	conn    *transport.Conn // the client's: its breakers are shared with every package on it
 	opts    Options
 	space   keyspace.Space

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/redis/rueidis"
 
 	"github.com/typecache/typecache"
 )
@@ -17,27 +20,46 @@ import (
 // none. It simulates a network failure of one client.
 func (s *Server) KillClients(t testing.TB, name string) {
 	t.Helper()
-	raw := s.Raw(t)
-	ctx := context.Background()
 	killed := 0
-	for _, node := range raw.Nodes() {
-		list, err := node.Do(ctx, node.B().ClientList().Build()).ToString()
-		if err != nil {
-			t.Fatalf("redistest: CLIENT LIST: %v", err)
+	for node, line := range s.clientList(t) {
+		if !strings.Contains(line, " name="+name+" ") {
+			continue
 		}
-		for line := range strings.Lines(list) {
-			if !strings.Contains(line, " name="+name+" ") {
-				continue
-			}
-			// RESP3 returns CLIENT LIST as a verbatim string: "txt:id=3 addr=...".
-			_, id, _ := strings.Cut(strings.Fields(line)[0], "id=")
-			if node.Do(ctx, node.B().Arbitrary("CLIENT", "KILL", "ID", id).Build()).Error() == nil {
-				killed++
-			}
+		// RESP3 returns CLIENT LIST as a verbatim string: "txt:id=3 addr=...".
+		_, id, _ := strings.Cut(strings.Fields(line)[0], "id=")
+		if node.Do(context.Background(), node.B().Arbitrary("CLIENT", "KILL", "ID", id).Build()).Error() == nil {
+			killed++
 		}
 	}
 	if killed == 0 {
 		t.Fatalf("redistest: no connection named %q", name)
+	}
+}
+
+// clientList returns the lines of CLIENT LIST on every node of s, each with
+// a client of its node.
+func (s *Server) clientList(t testing.TB) iter.Seq2[rueidis.Client, string] {
+	t.Helper()
+	type nodeLines struct {
+		node rueidis.Client
+		list string
+	}
+	var lists []nodeLines
+	for _, node := range s.Raw(t).Nodes() {
+		list, err := node.Do(context.Background(), node.B().ClientList().Build()).ToString()
+		if err != nil {
+			t.Fatalf("redistest: CLIENT LIST: %v", err)
+		}
+		lists = append(lists, nodeLines{node, list})
+	}
+	return func(yield func(rueidis.Client, string) bool) {
+		for _, l := range lists {
+			for line := range strings.Lines(l.list) {
+				if !yield(l.node, line) {
+					return
+				}
+			}
+		}
 	}
 }
 
@@ -62,4 +84,36 @@ func (s *Server) AwaitRefused(t testing.TB, c *typecache.Client) {
 			return nil
 		})
 	}
+}
+
+// CheckLastRan fails t unless a connection to s last ran cmd (lower case,
+// as CLIENT LIST's cmd field has it: "get", "zrange"), and every connection
+// that did tracks keys when tracked is true and none does when it is
+// false: for tests of the connection a call, named what, took.
+func (s *Server) CheckLastRan(t testing.TB, what, cmd string, tracked bool) {
+	t.Helper()
+	ran := 0
+	for _, line := range s.clientList(t) {
+		if !strings.Contains(line, " cmd="+cmd+" ") {
+			continue
+		}
+		ran++
+		if tracks(line) != tracked {
+			t.Errorf("%s (want a connection that tracks: %v) ran on %s", what, tracked, strings.TrimSpace(line))
+		}
+	}
+	if ran == 0 {
+		t.Errorf("%s: no connection's last command was %s", what, cmd)
+	}
+}
+
+// tracks reports whether line, a line of CLIENT LIST, is a connection that
+// tracks keys (its flags hold "t").
+func tracks(line string) bool {
+	for field := range strings.FieldsSeq(line) {
+		if flags, ok := strings.CutPrefix(field, "flags="); ok {
+			return strings.Contains(flags, "t")
+		}
+	}
+	return false
 }
