@@ -251,7 +251,7 @@ func (l *Limiter) Reset(ctx context.Context, key string) error {
 	}
 	rkey := l.redisKey(key)
 	if _, err := l.guard(ctx, rkey, func() (rueidis.RedisMessage, error) {
-		return l.redis.Do(ctx, l.redis.B().Del().Key(rkey).Build()).ToMessage()
+		return l.send(ctx, l.redis.B().Del().Key(rkey).Build())
 	}); err != nil {
 		return fmt.Errorf("ratelimit: reset key %q: %w", key, err)
 	}
