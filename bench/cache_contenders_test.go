@@ -66,8 +66,10 @@ var remoteContenders = []cacheContender{
 }
 
 // missContenders are the remote contenders plus typecache without its
-// cross-process stampede lock (the same round trips; waiters load too).
-var missContenders = append([]cacheContender{typecacheRemoteNoLock}, remoteContenders...)
+// cross-process stampede lock (the same round trips; waiters load too) and
+// typecache with its defaults, whose local tier makes the miss's read a
+// tracked one.
+var missContenders = append([]cacheContender{typecacheRemoteNoLock, typecacheLocalTier}, remoteContenders...)
 
 // goRedisCacheRemote is go-redis/cache without a local cache.
 var goRedisCacheRemote = cacheContender{name: "go-redis-cache", open: func(tb testing.TB, srv *benchServer) userStore {

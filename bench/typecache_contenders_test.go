@@ -14,6 +14,10 @@ var typecacheLocal = cacheContender{name: "typecache", open: func(tb testing.TB,
 	return newTypecacheStore(tb, srv.typecacheClient(tb, true), cache.Options[User]{TTL: valueTTL})
 }}
 
+// typecacheLocalTier is typecacheLocal under another name, for the
+// workloads that also run typecache with its local tier off.
+var typecacheLocalTier = cacheContender{name: "typecache-local-tier", open: typecacheLocal.open}
+
 // typecacheRemote has the local tier off, so every read is served by Redis.
 // Its client tracks (the default), which keeps the cache's generation (see
 // Clear) known without a read per call; the cache itself reads no value
