@@ -76,15 +76,18 @@ func WithBreaker(failures int, cooldown time.Duration) Option {
 // longer than this is better waited for parked.
 const maxReplyPoll = time.Millisecond
 
-// WithReplyPoll sets the reply poll of the lone writes whose caller waits
-// for the reply (the lock's scripts, session writes that keep nothing): a
+// WithReplyPoll sets the reply poll of the lone calls whose reply nothing
+// keeps in memory, which go through the client's direct connections while
+// few calls are out (the lock's scripts, session writes that keep nothing,
+// the cache's lone writes and its reads without a local tier, the rate
+// limiter's decisions, the counter's and the leaderboard's calls): a
 // caller polls its connection's socket for the reply for up to window,
 // yielding the processor between polls, before it parks in the runtime's
 // network poller. 0 turns the poll off; the default is
 // [DefaultReplyPoll], 50 µs.
 //
-// The poll trades processor time for latency, and adapts so that it
-// trades only where it wins: a read polls only while the calls awaiting
+// The poll trades processor time for latency, and adapts so that it polls
+// only where that can pay: a read polls only while the calls awaiting
 // replies on the client's direct connections are no more than the
 // processors left for them (GOMAXPROCS less one), so with many concurrent
 // callers, whose processors have other work than spinning, no read polls
@@ -95,11 +98,12 @@ const maxReplyPoll = time.Millisecond
 // lock Acquire+Release against a Redis on the same host took 27–30 % less
 // time with one caller (89.7 and 110 µs against 128 and 151) for up to
 // 15 % less client CPU per op, and tied on both with 64 callers, in two
-// runs of make bench (docs/benchmarks.md has the latest). The win comes
-// from being woken by the reply rather than by the scheduler, so it
-// depends on the machine: turn the poll off (WithReplyPoll(0)) where
-// processor time is billed more dearly than latency, or measure with your
-// workload.
+// runs of make bench (docs/benchmarks.md has the latest); a cache's remote
+// hit, whose script keeps Redis busy longer, spent 11–22 % more client CPU
+// with one caller for up to 15 % less time. The win comes from being
+// woken by the reply rather than by the scheduler, so it depends on the
+// machine: turn the poll off (WithReplyPoll(0)) where processor time is
+// billed more dearly than latency, or measure with your workload.
 //
 // A window below 0 or above a millisecond is invalid.
 func WithReplyPoll(window time.Duration) Option {

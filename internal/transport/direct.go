@@ -103,11 +103,12 @@ func (c directClient) Do(ctx context.Context, cmd rueidis.Completed) rueidis.Red
 	return r
 }
 
-// Direct returns a client for lone writes whose caller waits for the
-// reply, such as lock scripts and session writes: a second rueidis client,
-// built from the same options, that tracks nothing and never pipelines.
-// Each call has a connection of its own, from a pool of at most ten per
-// processor and Redis node, and is read on the caller's goroutine. With
+// Direct returns a client for lone calls whose reply nothing keeps in
+// memory, such as lock scripts, session writes and a counter's reads: a
+// second rueidis client, built from the same options, that tracks nothing
+// and never pipelines. Each call has a connection of its own, from a pool
+// of at most ten per processor and Redis node, and is read on the caller's
+// goroutine. With
 // the reply poll on (Options.ReplyPoll), a caller polls the socket for the
 // reply for up to the poll's window before it parks, trading processor time
 // for a goroutine wake-up per round trip; the poll adapts (see replyPoll and
