@@ -108,11 +108,11 @@ func (c directClient) Do(ctx context.Context, cmd rueidis.Completed) rueidis.Red
 // second rueidis client, built from the same options, that tracks nothing
 // and never pipelines. Each call has a connection of its own, from a pool
 // of at most ten per processor and Redis node, and is read on the caller's
-// goroutine. With
-// the reply poll on (Options.ReplyPoll), a caller polls the socket for the
-// reply for up to the poll's window before it parks, trading processor time
-// for a goroutine wake-up per round trip; the poll adapts (see replyPoll and
-// pollBackoff), and Polls counts the reads that polled.
+// goroutine. With the reply poll on (Options.ReplyPoll), a caller polls
+// the socket for the reply for up to the poll's window before it parks,
+// trading processor time for a goroutine wake-up per round trip; the poll
+// adapts (see replyPoll and pollBackoff), and Polls counts the reads that
+// polled.
 //
 // A connection the server closed or gave up while idle (a restart, CLIENT
 // KILL, a TLS close_notify, a proxy's parting error) is found out before
