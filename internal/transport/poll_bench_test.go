@@ -9,9 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/rueidis"
+
 	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/internal/clientconn"
 	"github.com/typecache/typecache/internal/testkit/redistest"
+	"github.com/typecache/typecache/internal/transport"
 	"github.com/typecache/typecache/lock"
 )
 
@@ -81,4 +84,53 @@ func cpuTime() time.Duration {
 	var u syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &u)
 	return time.Duration(u.Utime.Nano()) + time.Duration(u.Stime.Nano())
+}
+
+// BenchmarkLoneRead measures one caller's GET by each route a package can
+// send it: DoTracked (MULTI, CLIENT CACHING YES, GET, EXEC on the tracking
+// connection, whose writer and reader goroutines the call wakes), the
+// tracking client's plain Do, and DoUntracked (a direct connection, read on
+// the caller's goroutine, with the reply poll on and off). It reports the
+// process's CPU time per op beside the time; the gap between the first and
+// the last is what a read that fills a local tier pays for being tracked.
+func BenchmarkLoneRead(b *testing.B) {
+	ctx := context.Background()
+	srv := redistest.Standalone(b)
+	key := redistest.Prefix(b) + "k"
+	for _, route := range []struct {
+		name string
+		poll time.Duration
+		read func(c *transport.Conn, cmd rueidis.Completed) error
+	}{
+		{"tracked", 0, func(c *transport.Conn, cmd rueidis.Completed) error {
+			_, err := c.DoTracked(ctx, cmd)
+			return err
+		}},
+		{"tracking-client", 0, func(c *transport.Conn, cmd rueidis.Completed) error {
+			return c.Redis().Do(ctx, cmd).Error()
+		}},
+		{"direct/poll=off", 0, func(c *transport.Conn, cmd rueidis.Completed) error {
+			_, err := c.DoUntracked(ctx, cmd)
+			return err
+		}},
+		{"direct/poll=on", 50 * time.Microsecond, func(c *transport.Conn, cmd rueidis.Completed) error {
+			_, err := c.DoUntracked(ctx, cmd)
+			return err
+		}},
+	} {
+		b.Run(route.name, func(b *testing.B) {
+			conn := clientconn.Of(srv.Client(b, typecache.WithReplyPoll(route.poll)))
+			r := conn.Redis()
+			if err := r.Do(ctx, r.B().Set().Key(key).Value("v").Build()).Error(); err != nil {
+				b.Fatal(err)
+			}
+			start := cpuTime()
+			for b.Loop() {
+				if err := route.read(conn, r.B().Get().Key(key).Build()); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric((cpuTime()-start).Seconds()*1e6/float64(b.N), "client-cpu-µs/op")
+		})
+	}
 }
