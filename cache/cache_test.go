@@ -483,12 +483,12 @@ func TestWrongTypeIsAnError(t *testing.T) {
 	mustGet(t, c, "k", "v")
 }
 
-// writeCountingConn counts the writes to a connection: rueidis writes a
-// pipeline in one go, so a batch of commands costs about one write on each
-// connection it uses (rueidis spreads keys over a node's connections by slot).
-// writeCountingConn counts its writes after its handshake: the writes
-// before it first read are the handshake's (HELLO, CLIENT TRACKING, ...),
-// which rueidis sends when it dials, on first use.
+// writeCountingConn counts the writes to a connection after its handshake
+// (the writes before its first read are the handshake's: HELLO, CLIENT
+// TRACKING, ..., which rueidis sends when it dials, on first use). rueidis
+// writes a pipeline in one go, so a batch of commands costs about one write
+// on each connection it uses (rueidis spreads keys over a node's
+// connections by slot).
 type writeCountingConn struct {
 	net.Conn
 	writes atomic.Int64

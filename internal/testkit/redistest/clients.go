@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"iter"
 	"strings"
 	"syscall"
 	"testing"
@@ -21,13 +20,13 @@ import (
 func (s *Server) KillClients(t testing.TB, name string) {
 	t.Helper()
 	killed := 0
-	for node, line := range s.clientList(t) {
-		if !strings.Contains(line, " name="+name+" ") {
+	for _, l := range s.clientList(t) {
+		if !strings.Contains(l.line, " name="+name+" ") {
 			continue
 		}
 		// RESP3 returns CLIENT LIST as a verbatim string: "txt:id=3 addr=...".
-		_, id, _ := strings.Cut(strings.Fields(line)[0], "id=")
-		if node.Do(context.Background(), node.B().Arbitrary("CLIENT", "KILL", "ID", id).Build()).Error() == nil {
+		_, id, _ := strings.Cut(strings.Fields(l.line)[0], "id=")
+		if node := l.node; node.Do(context.Background(), node.B().Arbitrary("CLIENT", "KILL", "ID", id).Build()).Error() == nil {
 			killed++
 		}
 	}
@@ -36,38 +35,35 @@ func (s *Server) KillClients(t testing.TB, name string) {
 	}
 }
 
-// clientList returns the lines of CLIENT LIST on every node of s, each with
-// a client of its node.
-func (s *Server) clientList(t testing.TB) iter.Seq2[rueidis.Client, string] {
+// clientLine is one line of CLIENT LIST, with a client of its node.
+type clientLine struct {
+	node rueidis.Client
+	line string
+}
+
+// clientList returns the lines of CLIENT LIST on every node of s.
+func (s *Server) clientList(t testing.TB) []clientLine {
 	t.Helper()
-	type nodeLines struct {
-		node rueidis.Client
-		list string
-	}
-	var lists []nodeLines
+	var lines []clientLine
 	for _, node := range s.Raw(t).Nodes() {
 		list, err := node.Do(context.Background(), node.B().ClientList().Build()).ToString()
 		if err != nil {
 			t.Fatalf("redistest: CLIENT LIST: %v", err)
 		}
-		lists = append(lists, nodeLines{node, list})
-	}
-	return func(yield func(rueidis.Client, string) bool) {
-		for _, l := range lists {
-			for line := range strings.Lines(l.list) {
-				if !yield(l.node, line) {
-					return
-				}
-			}
+		for line := range strings.Lines(list) {
+			lines = append(lines, clientLine{node, line})
 		}
 	}
+	return lines
 }
 
-// AwaitRefused waits, after the masters of s were killed, until every
-// connection c holds to one of them refuses, not merely breaks: a call on a
-// connection that broke under it may have run, so tests of what a package
-// does once Redis is known to be down start from here. It probes past c's
-// breakers, so they stay closed.
+// AwaitRefused waits, after the masters of s were killed, until each of
+// c's pipelined connections (c.Redis(): the tracking client) to them
+// refuses, not merely breaks: a call on a connection that broke under it
+// may have run, so tests of what a package does once Redis is known to be
+// down start from here. It probes past c's breakers, so they stay closed.
+// c's direct connections need no probe: each finds a closed peer by its
+// peek before it writes, and dials instead.
 func (s *Server) AwaitRefused(t testing.TB, c *typecache.Client) {
 	t.Helper()
 	nodes := c.Redis().Nodes()
@@ -93,13 +89,13 @@ func (s *Server) AwaitRefused(t testing.TB, c *typecache.Client) {
 func (s *Server) CheckLastRan(t testing.TB, what, cmd string, tracked bool) {
 	t.Helper()
 	ran := 0
-	for _, line := range s.clientList(t) {
-		if !strings.Contains(line, " cmd="+cmd+" ") {
+	for _, l := range s.clientList(t) {
+		if !strings.Contains(l.line, " cmd="+cmd+" ") {
 			continue
 		}
 		ran++
-		if tracks(line) != tracked {
-			t.Errorf("%s (want a connection that tracks: %v) ran on %s", what, tracked, strings.TrimSpace(line))
+		if tracks(l.line) != tracked {
+			t.Errorf("%s (want a connection that tracks: %v) ran on %s", what, tracked, strings.TrimSpace(l.line))
 		}
 	}
 	if ran == 0 {
