@@ -99,7 +99,7 @@ const maxReplyPoll = time.Millisecond
 // time with one caller (89.7 and 110 µs against 128 and 151) for up to
 // 15 % less client CPU per op, and tied on both with 64 callers, in two
 // runs of make bench (docs/benchmarks.md has the latest); a cache's remote
-// hit, whose script keeps Redis busy longer, spent 11–22 % more client CPU
+// hit, whose script keeps Redis busy longer, spent 11–29 % more client CPU
 // with one caller for up to 15 % less time. The win comes from being
 // woken by the reply rather than by the scheduler, so it depends on the
 // machine: turn the poll off (WithReplyPoll(0)) where processor time is
