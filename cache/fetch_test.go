@@ -437,7 +437,7 @@ func TestFetchEarlyRefresh(t *testing.T) {
 }
 
 // TestFetchFailsOpenWhenRedisStalls: while the server answers nothing
-// (CLIENT PAUSE), Fetch and FetchMany give their Redis read half of the
+// (frozen), Fetch and FetchMany give their Redis read half of the
 // caller's remaining time and answer from the loader with the other half,
 // without taking the lease or storing (both would wait on Redis too); the
 // reads' expiries count as breaker failures, so the breaker opens.
@@ -484,9 +484,7 @@ func TestFetchFailsOpenWhenRedisStalls(t *testing.T) {
 		{"Fetch", fetch("b"), 1}, // the third failure, 600 ms after the first
 		{"Fetch with the breaker open", fetch("a"), 1},
 	}
-	if _, err := srv.Nodes()[0].Do("CLIENT", "PAUSE", "3000"); err != nil {
-		t.Fatal(err)
-	}
+	srv.Nodes()[0].Freeze(t)
 	for i, st := range steps {
 		// A 600 ms deadline, which the call must not reach: the caller's
 		// deadline is for the answer, not for waiting on Redis.

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"testing"
 	"time"
 )
 
@@ -161,6 +162,19 @@ func (n *Node) Stop() { n.signal(syscall.SIGTERM) }
 
 // Kill kills the server (SIGKILL) and waits for it to exit.
 func (n *Node) Kill() { n.signal(syscall.SIGKILL) }
+
+// Freeze stops the server's process (SIGSTOP) until the test ends, when it
+// continues (SIGCONT): the kernel still accepts connections and takes in
+// commands, but nothing answers, as with a node whose host stalls. Unlike
+// CLIENT PAUSE, which ends at a fixed time, it holds for as long as the
+// test runs, however loaded the machine.
+func (n *Node) Freeze(t testing.TB) {
+	t.Helper()
+	if err := n.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatalf("freeze %s: %v", n.Addr, err)
+	}
+	t.Cleanup(func() { _ = n.cmd.Process.Signal(syscall.SIGCONT) })
+}
 
 func (n *Node) signal(sig syscall.Signal) {
 	if n.cmd == nil {
