@@ -334,6 +334,14 @@ func (b *Board) Top(ctx context.Context, n int) ([]Entry, error) {
 	if ok {
 		return entries, nil
 	}
+	if !b.top.fill() {
+		entries, err := b.readRange(ctx, set, 0, n)
+		b.top.readUntracked(set)
+		if err != nil {
+			return nil, fmt.Errorf("leaderboard: top %d: %w", n, err)
+		}
+		return entries, nil
+	}
 	tk := b.top.tier.Begin(set)
 	// Not pinned: DoTracked sends it inside MULTI/EXEC, which rueidis never
 	// retries.
@@ -359,13 +367,18 @@ func (b *Board) Page(ctx context.Context, offset, n int) ([]Entry, error) {
 		return nil, fmt.Errorf("%w: offset must be >= 0, got %d", ErrInvalidCount, offset)
 	}
 	offset, n = min(offset, maxCount), min(n, maxCount)
-	set := b.keys().set
-	msg, err := b.do(ctx, set, rediscmd.Retried(b.rangeCmd(set, offset, n)))
-	entries, err := parseRange(msg, err, int64(offset))
+	entries, err := b.readRange(ctx, b.keys().set, offset, n)
 	if err != nil {
 		return nil, fmt.Errorf("leaderboard: page %d+%d: %w", offset, n, err)
 	}
 	return entries, nil
+}
+
+// readRange reads n entries of the sorted set from the 0-based rank offset,
+// untracked (see Board.do).
+func (b *Board) readRange(ctx context.Context, set string, offset, n int) ([]Entry, error) {
+	msg, err := b.do(ctx, set, rediscmd.Retried(b.rangeCmd(set, offset, n)))
+	return parseRange(msg, err, int64(offset))
 }
 
 // rangeCmd reads n entries from the 0-based rank offset, best first.

@@ -93,7 +93,9 @@ type Options struct {
 	Location *time.Location
 	// DisableTopCache turns off the local cache of Top. The cache is on by
 	// default when the client tracks reads (typecache.Client.Tracking); it
-	// is always off otherwise.
+	// is always off otherwise. A Board whose cached Tops keep being dropped
+	// by writes before anyone reads them reads untracked but for rare
+	// tries, so the cache costs little on a board written before every Top.
 	DisableTopCache bool
 	// Observer is told about Top reads and trims; nil means none.
 	Observer Observer

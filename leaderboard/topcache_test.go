@@ -109,6 +109,75 @@ func TestTopReadRacingOwnWrite(t *testing.T) {
 	})
 }
 
+// TestTopOfWrittenBoardReadsUntracked: when every Top follows a write, no
+// fill of the top cache is ever hit, so Top stops reading tracked (its
+// reads cost a lone caller about twice an untracked one) but for rare
+// probes, and still shows each write at once; once the writes stop, a
+// probe fills the cache and Top is served from it again.
+func TestTopOfWrittenBoardReadsUntracked(t *testing.T) {
+	redistest.Run(t, func(t *testing.T, s *redistest.Server) {
+		obs := &trims{}
+		b := newBoard(t, s.Client(t), leaderboard.Options{Observer: obs})
+		var tracked int
+		leaderboard.SetTopReadHook(b, func() { tracked++ })
+		const writes = 300
+		for i := range writes {
+			score := float64(i)
+			add(t, b, "m", score)
+			top, err := b.Top(background, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if top[0].Member != "m" || top[0].Score != score {
+				t.Fatalf("Top right after Add(m, %v) = %v", score, top)
+			}
+		}
+		// Two fills, then a probe after each run of 4, 8, 16, 32, 64, 64...
+		if tracked < 3 || tracked > 12 {
+			t.Fatalf("%d of %d Tops after a write read tracked; want a few probes", tracked, writes)
+		}
+		warmTop(t, b, obs, 3)
+	})
+}
+
+// TestUntrackedTopRefusesFillInFlight: a tracked Top whose read was sent
+// before an untracked Top returned must not fill the cache: the untracked
+// reply may be newer than the tracked one, and its caller's next Top would
+// then be served an older board than it read.
+func TestUntrackedTopRefusesFillInFlight(t *testing.T) {
+	redistest.Run(t, func(t *testing.T, s *redistest.Server) {
+		obs := &trims{}
+		b := newBoard(t, s.Client(t), leaderboard.Options{Observer: obs})
+		for i, m := range []string{"a", "b", "c"} {
+			add(t, b, m, float64(i))
+		}
+		// The cache holds the first 2: Top(3) misses with no write, whose
+		// invalidation could refuse the fill by itself.
+		warmTop(t, b, obs, 2)
+		var once bool
+		leaderboard.SetTopReadHook(b, func() {
+			if !once {
+				once = true
+				leaderboard.SkipTopFills(b, 1)
+				if _, err := b.Top(background, 3); err != nil { // untracked, while the fill is in flight
+					t.Fatal(err)
+				}
+			}
+		})
+		if _, err := b.Top(background, 3); err != nil {
+			t.Fatal(err)
+		}
+		leaderboard.SetTopReadHook(b, nil)
+		cached := obs.cached.Load()
+		if _, err := b.Top(background, 3); err != nil {
+			t.Fatal(err)
+		}
+		if obs.cached.Load() != cached {
+			t.Fatal("the fill in flight during an untracked Top was kept")
+		}
+	})
+}
+
 // TestTopCacheOff: with DisableTopCache every Top reads Redis.
 func TestTopCacheOff(t *testing.T) {
 	obs := &trims{}
