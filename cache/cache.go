@@ -53,6 +53,7 @@ type Cache[T any] struct {
 	generations   *tier.Tier[string] // what this process knows of it: one entry, under generationKey
 
 	local     *decodedTier[T]  // nil when Options.DisableLocal or the client tracks nothing
+	plainGets bool             // Get reads with a plain GET (getPlain): no local tier, no stale window
 	keys      KeyObserver      // Options.Observer when it is one
 	conflicts ConflictObserver // Options.Observer when it is one
 	breaker   *transport.Breaker
@@ -134,6 +135,7 @@ func New[T any](c *typecache.Client, name string, opts Options[T]) (*Cache[T], e
 		// Only tracked replies may stay: Redis then says when they change.
 		cache.local = newDecodedTier[T](o.MaxLocalEntries, o.MaxLocalBytes)
 	}
+	cache.plainGets = cache.local == nil && o.StaleTTL == 0
 	wallClock.acquire()
 	unsubscribe := c.Subscribe(space.Prefix(), invalidationSink[T]{cache})
 	cache.unsubscribe = func() {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"math"
 	"net"
 	"strings"
@@ -11,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/cache"
@@ -425,11 +428,17 @@ func TestReadYourWrites(t *testing.T) {
 // TestCorruptBytes: bytes a raw client wrote are a miss (counted as a
 // decode error), and Fetch reloads and overwrites them.
 func TestCorruptBytes(t *testing.T) {
+	for _, local := range []bool{true, false} { // Get's script, then its plain GET
+		t.Run(fmt.Sprintf("local-tier=%v", local), func(t *testing.T) { testCorruptBytes(t, !local) })
+	}
+}
+
+func testCorruptBytes(t *testing.T, disableLocal bool) {
 	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
 		ctx := context.Background()
 		name := cacheName(t)
 		raw := srv.Raw(t)
-		c := newCache(t, srv.Client(t), name, cache.Options[user]{TTL: time.Hour})
+		c := newCache(t, srv.Client(t), name, cache.Options[user]{TTL: time.Hour, DisableLocal: disableLocal})
 		junks := []string{"", "garbage", "\xc1\x00", "\xc1\x00\x00\x00\xff\xff", "\xc1\x01\x00\x00x",
 			"\xc4\x00\x06", // a header cut short
 			// A header's layout byte and stamps far ahead of the clock, then
@@ -467,20 +476,83 @@ func TestCorruptBytes(t *testing.T) {
 func TestWrongTypeIsAnError(t *testing.T) {
 	ctx := context.Background()
 	srv := redistest.Standalone(t)
-	name := cacheName(t)
-	raw := srv.Raw(t)
-	c := newCache(t, srv.Client(t), name, cache.Options[string]{TTL: time.Hour})
-	if err := raw.Do(ctx, raw.B().Lpush().Key(c.RedisKey("k")).Element("x").Build()).Error(); err != nil {
-		t.Fatal(err)
+	for _, local := range []bool{true, false} { // Get's script, then its plain GET
+		t.Run(fmt.Sprintf("local-tier=%v", local), func(t *testing.T) {
+			name := cacheName(t)
+			raw := srv.Raw(t)
+			c := newCache(t, srv.Client(t), name, cache.Options[string]{TTL: time.Hour, DisableLocal: !local})
+			if err := raw.Do(ctx, raw.B().Lpush().Key(c.RedisKey("k")).Element("x").Build()).Error(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Get(ctx, "k"); err == nil || errors.Is(err, cache.ErrNotFound) || !strings.Contains(err.Error(), `"k"`) {
+				t.Fatalf("Get of a list: %v, want a Redis error naming the key", err)
+			}
+			got, err := c.Fetch(ctx, "k", cache.LoaderFunc[string](func(context.Context, string) (string, error) { return "v", nil }))
+			if err != nil || got != "v" {
+				t.Fatalf("Fetch = %q, %v", got, err)
+			}
+			mustGet(t, c, "k", "v")
+		})
 	}
-	if _, err := c.Get(ctx, "k"); err == nil || errors.Is(err, cache.ErrNotFound) || !strings.Contains(err.Error(), `"k"`) {
-		t.Fatalf("Get of a list: %v, want a Redis error naming the key", err)
-	}
-	got, err := c.Fetch(ctx, "k", cache.LoaderFunc[string](func(context.Context, string) (string, error) { return "v", nil }))
-	if err != nil || got != "v" {
-		t.Fatalf("Fetch = %q, %v", got, err)
-	}
-	mustGet(t, c, "k", "v")
+}
+
+// TestGetWithoutLocalTier: with no local tier and no stale window, Get
+// reads with a plain GET on an untracked connection, and still serves
+// nothing written before a Clear, or absent, or past its TTL; with a stale
+// window it reads with its script, which also reads the key's PTTL. The
+// servers are the test's own, so INFO commandstats counts its commands.
+func TestGetWithoutLocalTier(t *testing.T) {
+	redistest.RunPrivate(t, func(t *testing.T, srv *redistest.Server) {
+		ctx := context.Background()
+		name := cacheName(t)
+		c := newCache(t, srv.Client(t), name, cache.Options[int]{TTL: time.Hour, DisableLocal: true})
+		if _, err := c.Get(ctx, "k"); !errors.Is(err, cache.ErrNotFound) {
+			t.Fatalf("Get before Set: %v, want ErrNotFound", err)
+		}
+		if err := c.Set(ctx, "k", 1); err != nil {
+			t.Fatal(err)
+		}
+		before := srv.CommandCounts(t)
+		mustGet(t, c, "k", 1)
+		if diff := cmp.Diff(map[string]int{"get": 1}, redistest.CommandDelta(before, srv.CommandCounts(t), "get", "eval", "evalsha", "pttl")); diff != "" {
+			t.Errorf("Get's commands (-want +got):\n%s", diff)
+		}
+		srv.CheckLastRan(t, "Get", "get", false)
+		if err := c.Set(ctx, "short", 2, cache.WithTTL(cache.MinTTL)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(cache.MinTTL + 100*time.Millisecond)
+		if _, err := c.Get(ctx, "short"); !errors.Is(err, cache.ErrNotFound) {
+			t.Fatalf("Get past the TTL: %v, want ErrNotFound", err)
+		}
+		// A Clear in another process: this one learns the new generation
+		// by Redis's invalidation, then reads "k" as written before it.
+		other := newCache(t, srv.Client(t), name, cache.Options[int]{TTL: time.Hour, DisableLocal: true})
+		if err := other.Clear(ctx); err != nil {
+			t.Fatal(err)
+		}
+		redistest.Eventually(t, 5*time.Second, func() error {
+			if v, err := c.Get(ctx, "k"); !errors.Is(err, cache.ErrNotFound) {
+				return fmt.Errorf("Get after Clear = %d, %v; want ErrNotFound", v, err)
+			}
+			return nil
+		})
+		if err := c.Set(ctx, "k", 3); err != nil {
+			t.Fatal(err)
+		}
+		mustGet(t, c, "k", 3)
+
+		stale := newCache(t, srv.Client(t), name+"-stale", cache.Options[int]{TTL: time.Hour, StaleTTL: time.Minute, DisableLocal: true})
+		if err := stale.Set(ctx, "k", 4); err != nil {
+			t.Fatal(err)
+		}
+		mustGet(t, stale, "k", 4) // its first: EVAL, after EVALSHA's NOSCRIPT
+		before = srv.CommandCounts(t)
+		mustGet(t, stale, "k", 4)
+		if diff := cmp.Diff(map[string]int{"evalsha": 1, "get": 1, "pttl": 1}, redistest.CommandDelta(before, srv.CommandCounts(t), "get", "eval", "evalsha", "pttl")); diff != "" {
+			t.Errorf("Get's commands with a stale window (-want +got):\n%s", diff)
+		}
+	})
 }
 
 // writeCountingConn counts the writes to a connection after its handshake

@@ -3,6 +3,8 @@ package cache
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"strconv"
 	"time"
 	"unsafe"
 )
@@ -67,6 +69,26 @@ func parseStored(s string) (uint64, envelope, error) {
 	}
 	env, err := parseEnvelope(s[0]&flagBits, unsafe.Slice(unsafe.StringData(s[headerBytes:]), len(s)-headerBytes))
 	return version, env, err
+}
+
+// olderGeneration reports whether s, bytes stored under a key, is a value
+// of a generation older than gen (16 decimal digits, see Clear), which
+// readers must not be served, as readScript's stamps(s) decides: bytes too
+// short for a header, or of another layout, are not (they read as
+// undecodable).
+func olderGeneration(s, gen string) (bool, error) {
+	current, err := strconv.ParseUint(gen, 10, 64)
+	if err != nil {
+		return false, fmt.Errorf("cache: unexpected generation %q", gen)
+	}
+	if len(s) < headerBytes || s[0]&^flagBits != storedLayout {
+		return false, nil
+	}
+	var stored uint64
+	for i := 1 + stampBytes; i < headerBytes; i++ {
+		stored = stored<<8 | uint64(s[i])
+	}
+	return stored < current, nil
 }
 
 // parseEnvelope parses what follows the stamps, with the flags of byte 0.

@@ -113,45 +113,6 @@ func countedClientWith(t testing.TB, srv *redistest.Server, name string, opts []
 	return client, trips
 }
 
-// commandCounts sums INFO commandstats "calls" over srv's masters, by
-// command name. The servers are private to this test binary and its tests
-// run one at a time, so a difference between two snapshots counts exactly
-// the commands the test sent in between (commands run by scripts included),
-// apart from the cluster client's topology watch (CLUSTER SLOTS).
-func commandCounts(t *testing.T, srv *redistest.Server) map[string]int {
-	t.Helper()
-	counts := map[string]int{}
-	for _, node := range srv.Masters() {
-		info, err := node.Do("INFO", "commandstats")
-		if err != nil {
-			t.Fatal(err)
-		}
-		for line := range strings.SplitSeq(info, "\n") {
-			name, rest, ok := strings.Cut(strings.TrimSpace(line), ":calls=")
-			if !ok {
-				continue
-			}
-			calls, _, _ := strings.Cut(rest, ",")
-			n, err := strconv.Atoi(calls)
-			if err != nil {
-				t.Fatalf("commandstats line %q: %v", line, err)
-			}
-			counts[strings.TrimPrefix(name, "cmdstat_")] += n
-		}
-	}
-	return counts
-}
-
-func commandDelta(before, after map[string]int) map[string]int {
-	delta := map[string]int{}
-	for name, n := range after {
-		if d := n - before[name]; d != 0 {
-			delta[name] = d
-		}
-	}
-	return delta
-}
-
 var background = context.Background()
 
 // warmScripts runs each of store's scripts on sessions of 64 random routes,

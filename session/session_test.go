@@ -207,14 +207,14 @@ func TestReadWithinTouchThresholdWritesNothing(t *testing.T) {
 						readFromMemory(t, store, events, sess.Token)
 					}
 					const reads = 5
-					before, tripsBefore := commandCounts(t, srv), trips.Load()
+					before, tripsBefore := srv.CommandCounts(t), trips.Load()
 					for range reads {
 						clk.Advance(10 * time.Second) // 50 s in all: within the threshold
 						if _, err := store.Get(background, sess.Token); err != nil {
 							return err
 						}
 					}
-					after = commandCounts(t, srv)
+					after = srv.CommandCounts(t)
 					if got := trips.Load() - tripsBefore; got != tc.readTrips {
 						return fmt.Errorf("%d reads within the threshold took %d round trips, want %d", reads, got, tc.readTrips)
 					}
@@ -222,7 +222,7 @@ func TestReadWithinTouchThresholdWritesNothing(t *testing.T) {
 					if tc.readTrips > 0 {
 						want["evalsha"] = reads
 					}
-					if diff := cmp.Diff(want, pick(commandDelta(before, after), "evalsha", "eval", "hset", "pexpire", "del", "hdel")); diff != "" {
+					if diff := cmp.Diff(want, redistest.CommandDelta(before, after, "evalsha", "eval", "hset", "pexpire", "del", "hdel")); diff != "" {
 						return fmt.Errorf("commands for %d reads within the threshold (-want +got):\n%s", reads, diff)
 					}
 					return nil
@@ -236,7 +236,7 @@ func TestReadWithinTouchThresholdWritesNothing(t *testing.T) {
 					t.Fatal(err)
 				}
 				want := map[string]int{"evalsha": 1, "hset": 1}
-				if diff := cmp.Diff(want, pick(commandDelta(before, commandCounts(t, srv)), "evalsha", "eval", "hset", "del", "hdel")); diff != "" {
+				if diff := cmp.Diff(want, redistest.CommandDelta(before, srv.CommandCounts(t), "evalsha", "eval", "hset", "del", "hdel")); diff != "" {
 					t.Errorf("commands for a read past the threshold (-want +got):\n%s", diff)
 				}
 				if n := trips.Load() - tripsBefore; n != 1 {
@@ -258,16 +258,6 @@ func TestReadWithinTouchThresholdWritesNothing(t *testing.T) {
 			})
 		}
 	})
-}
-
-func pick(m map[string]int, names ...string) map[string]int {
-	out := map[string]int{}
-	for _, n := range names {
-		if m[n] != 0 {
-			out[n] = m[n]
-		}
-	}
-	return out
 }
 
 func TestConcurrentSaveConflict(t *testing.T) {

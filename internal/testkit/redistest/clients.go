@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -112,4 +113,48 @@ func tracks(line string) bool {
 		}
 	}
 	return false
+}
+
+// CommandCounts sums INFO commandstats "calls" over s's masters, by command
+// name ("get", "evalsha"; the commands scripts run included). On a server
+// private to one test, the difference between two snapshots (CommandDelta)
+// counts exactly the commands the test sent in between, apart from a
+// cluster client's topology watch (CLUSTER SLOTS).
+func (s *Server) CommandCounts(t testing.TB) map[string]int {
+	t.Helper()
+	counts := map[string]int{}
+	for _, node := range s.Masters() {
+		info, err := node.Do("INFO", "commandstats")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for line := range strings.SplitSeq(info, "\n") {
+			name, rest, ok := strings.Cut(strings.TrimSpace(line), ":calls=")
+			if !ok {
+				continue
+			}
+			calls, _, _ := strings.Cut(rest, ",")
+			n, err := strconv.Atoi(calls)
+			if err != nil {
+				t.Fatalf("commandstats line %q: %v", line, err)
+			}
+			counts[strings.TrimPrefix(name, "cmdstat_")] += n
+		}
+	}
+	return counts
+}
+
+// CommandDelta returns how many more times each of the commands names ran
+// in after than in before (snapshots of CommandCounts), leaving out those
+// that did not run in between: a test names the commands it checks, since
+// the snapshots' own INFO commands, and on a cluster the topology watch,
+// run too.
+func CommandDelta(before, after map[string]int, names ...string) map[string]int {
+	delta := map[string]int{}
+	for _, name := range names {
+		if d := after[name] - before[name]; d != 0 {
+			delta[name] = d
+		}
+	}
+	return delta
 }
