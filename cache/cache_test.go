@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net"
 	"strings"
@@ -496,11 +497,12 @@ func TestWrongTypeIsAnError(t *testing.T) {
 	}
 }
 
-// TestGetWithoutLocalTier: with no local tier and no stale window, Get
-// reads with a plain GET on an untracked connection, and still serves
-// nothing written before a Clear, or absent, or past its TTL; with a stale
-// window it reads with its script, which also reads the key's PTTL. The
-// servers are the test's own, so INFO commandstats counts its commands.
+// TestGetWithoutLocalTier: with no local tier and no stale window, Get and
+// GetMany read with plain GETs (Get's on an untracked connection), and
+// still serve nothing written before a Clear, or absent, or past its TTL;
+// with a stale window they read with the script, which also reads the
+// key's PTTL. The servers are the test's own, so INFO commandstats counts
+// its commands.
 func TestGetWithoutLocalTier(t *testing.T) {
 	redistest.RunPrivate(t, func(t *testing.T, srv *redistest.Server) {
 		ctx := context.Background()
@@ -518,6 +520,13 @@ func TestGetWithoutLocalTier(t *testing.T) {
 			t.Errorf("Get's commands (-want +got):\n%s", diff)
 		}
 		srv.CheckLastRan(t, "Get", "get", false)
+		before = srv.CommandCounts(t)
+		if got, err := c.GetMany(ctx, []string{"k", "absent"}); err != nil || !maps.Equal(got, map[string]int{"k": 1}) {
+			t.Fatalf("GetMany = %v, %v", got, err)
+		}
+		if diff := cmp.Diff(map[string]int{"get": 2}, redistest.CommandDelta(before, srv.CommandCounts(t), "get", "eval", "evalsha", "pttl")); diff != "" {
+			t.Errorf("GetMany's commands (-want +got):\n%s", diff)
+		}
 		if err := c.Set(ctx, "short", 2, cache.WithTTL(cache.MinTTL)); err != nil {
 			t.Fatal(err)
 		}
@@ -537,6 +546,9 @@ func TestGetWithoutLocalTier(t *testing.T) {
 			}
 			return nil
 		})
+		if got, err := c.GetMany(ctx, []string{"k"}); err != nil || len(got) != 0 {
+			t.Fatalf("GetMany after Clear = %v, %v; want nothing", got, err)
+		}
 		if err := c.Set(ctx, "k", 3); err != nil {
 			t.Fatal(err)
 		}
@@ -551,6 +563,15 @@ func TestGetWithoutLocalTier(t *testing.T) {
 		mustGet(t, stale, "k", 4)
 		if diff := cmp.Diff(map[string]int{"evalsha": 1, "get": 1, "pttl": 1}, redistest.CommandDelta(before, srv.CommandCounts(t), "get", "eval", "evalsha", "pttl")); diff != "" {
 			t.Errorf("Get's commands with a stale window (-want +got):\n%s", diff)
+		}
+		for range 2 { // the first loads the script on "absent"'s node, on a cluster
+			before = srv.CommandCounts(t)
+			if got, err := stale.GetMany(ctx, []string{"k", "absent"}); err != nil || !maps.Equal(got, map[string]int{"k": 4}) {
+				t.Fatalf("GetMany with a stale window = %v, %v", got, err)
+			}
+		}
+		if diff := cmp.Diff(map[string]int{"evalsha": 2, "get": 2, "pttl": 1}, redistest.CommandDelta(before, srv.CommandCounts(t), "get", "eval", "evalsha", "pttl")); diff != "" {
+			t.Errorf("GetMany's commands with a stale window (-want +got):\n%s", diff)
 		}
 	})
 }

@@ -136,16 +136,23 @@ func (c *Cache[T]) read(ctx context.Context, req readRequest, results []readResu
 	if len(sent) == 0 {
 		return
 	}
-	send := c.sendPlain
-	if c.local != nil || req.tracked {
-		send = c.sendTracked
-	}
+	plain := c.plainGets && req.calls[0].mode == readOnly // GetMany: every call is readOnly
 	at := wallClock.read()
-	replies := readScript.ExecBatch(rctx, c.redis, send, keys, args)
+	var replies []rediscmd.Reply
+	switch {
+	case plain:
+		replies = c.getPlainBatch(rctx, keys)
+	case c.local != nil || req.tracked:
+		replies = readScript.ExecBatch(rctx, c.redis, c.sendTracked, keys, args)
+	default:
+		replies = readScript.ExecBatch(rctx, c.redis, c.sendPlain, keys, args)
+	}
 	c.recordPerSlot(ctx, keys, replies)
 	for j, i := range sent {
-		err := c.failure(replies[j].Err)
-		if err == nil {
+		var err error
+		if plain {
+			results[i], err = c.settlePlain(req.calls[i].key, replies[j].Msg, replies[j].Err, gen, req.now, at, nil)
+		} else if err = c.failure(replies[j].Err); err == nil {
 			results[i], err = c.settle(req.calls[i].key, replies[j].Msg, tickets[i], req.now, at, nil)
 		}
 		if err != nil {
@@ -201,6 +208,28 @@ func (c *Cache[T]) getPlain(ctx, rctx context.Context, key, redisKey, gen string
 	at := wallClock.read()
 	msg, err := c.conn.DoUntracked(rctx, c.redis.B().Get().Key(redisKey).Build())
 	c.breaker.Record(ctx, redisKey, err)
+	return c.settlePlain(key, msg, err, gen, now, at, into)
+}
+
+// getPlainBatch is getPlain's read for GetMany: the GET of each key's
+// value (keys[i][0]) in one pipeline.
+func (c *Cache[T]) getPlainBatch(ctx context.Context, keys [][]string) []rediscmd.Reply {
+	cmds := make(rueidis.Commands, len(keys))
+	for i, k := range keys {
+		cmds[i] = c.redis.B().Get().Key(k[0]).Build().Pin() // rueidis may retry it
+	}
+	replies := make([]rediscmd.Reply, len(keys))
+	for i, res := range c.redis.DoMulti(ctx, cmds...) {
+		replies[i].Msg, replies[i].Err = res.ToMessage()
+	}
+	return replies
+}
+
+// settlePlain turns the reply to a plain GET of key (msg, or its error
+// err) into a readResult, as settle does for readScript's: a value of a
+// generation older than gen is a miss, as the script makes it. The reply
+// enters no local tier.
+func (c *Cache[T]) settlePlain(key string, msg rueidis.RedisMessage, err error, gen string, now, sent int64, into *item[T]) (readResult[T], error) {
 	if rueidis.IsRedisNil(err) {
 		return readResult[T]{state: stateMiss, gen: gen}, nil
 	}
@@ -216,7 +245,7 @@ func (c *Cache[T]) getPlain(ctx, rctx context.Context, key, redisKey, gen string
 	}
 	// A pttl of -1 as for a key without expiry: the item's expiry is then
 	// TTL from now, which no Get reaches.
-	if it := c.accept(key, s, -1, tier.Ticket{}, now, at, into); it != nil {
+	if it := c.accept(key, s, -1, tier.Ticket{}, now, sent, into); it != nil {
 		return readResult[T]{state: stateHit, item: it, gen: gen}, nil
 	}
 	return readResult[T]{state: stateMiss, gen: gen}, nil
