@@ -216,7 +216,7 @@ func (c *Cache[T]) getPlain(ctx, rctx context.Context, key, redisKey, gen string
 func (c *Cache[T]) getPlainBatch(ctx context.Context, keys [][]string) []rediscmd.Reply {
 	cmds := make(rueidis.Commands, len(keys))
 	for i, k := range keys {
-		cmds[i] = c.redis.B().Get().Key(k[0]).Build().Pin() // rueidis may retry it
+		cmds[i] = rediscmd.Retried(c.redis.B().Get().Key(k[0]).Build())
 	}
 	replies := make([]rediscmd.Reply, len(keys))
 	for i, res := range c.redis.DoMulti(ctx, cmds...) {
