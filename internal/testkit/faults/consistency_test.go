@@ -44,6 +44,10 @@ import (
 //
 // and, after the load stops and historyBound has passed, every process
 // reads the last value of every key.
+//
+// The second process runs its cache without a local tier (DisableLocal),
+// so that the reads that keep nothing (Get's plain GET, Fetch's untracked
+// script) are checked beside the tracked reads of the others.
 
 const (
 	historyProcesses  = 3
@@ -106,7 +110,9 @@ func historyProcess(t *testing.T) {
 	process, _ := strconv.Atoi(os.Getenv(envProcess))
 	endNs, _ := strconv.ParseInt(os.Getenv(envHistoryEnd), 10, 64)
 	client := redistest.ServerFromEnv().Client(t)
-	c, err := cache.New[int64](client, os.Getenv(envName), cache.Options[int64]{TTL: time.Hour, StampedeLease: 500 * time.Millisecond})
+	c, err := cache.New[int64](client, os.Getenv(envName), cache.Options[int64]{
+		TTL: time.Hour, StampedeLease: 500 * time.Millisecond, DisableLocal: process == 1,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
