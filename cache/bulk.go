@@ -86,7 +86,7 @@ func (c *Cache[T]) GetMany(ctx context.Context, keys []string) (map[string]T, er
 		case res.state == stateFailed:
 			return nil, fmt.Errorf("cache: get %d keys: %w", len(remote), res.err)
 		case res.state == stateHit && now < res.item.softAt:
-			c.remoteHit()
+			c.readHit(key)
 			c.collectFresh(found, key, res.item)
 		default:
 			c.miss(key)

@@ -192,7 +192,7 @@ func (c *Cache[T]) Get(ctx context.Context, key string) (T, error) {
 		c.miss(key)
 		return zero, ErrNotFound
 	}
-	c.remoteHit()
+	c.readHit(key)
 	return c.deliver(it)
 }
 

@@ -3,6 +3,7 @@ package cache_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -235,6 +236,56 @@ func TestWriteBeatsLoad(t *testing.T) {
 				}
 				if st := loading.Stats(); tc.write == "put" && tc.sameCache && st.StoreFailures == 0 {
 					t.Fatalf("stats %+v: the superseded load was not counted", st)
+				}
+			})
+		})
+	}
+}
+
+// TestGetHitEndsOlderLoadsJoins: once Get served a value that another
+// process wrote while this process was loading the key, a Fetch that
+// starts after that Get must not join the load, which read the source
+// before the write (monotonic reads). With a local tier the write's
+// invalidation forgets the load's flight; without one (the reads are not
+// tracked) the Get's hit must.
+func TestGetHitEndsOlderLoadsJoins(t *testing.T) {
+	for _, local := range []bool{true, false} {
+		t.Run(fmt.Sprintf("local-tier=%v", local), func(t *testing.T) {
+			redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+				ctx := context.Background()
+				name := cacheName(t)
+				opts := cache.Options[int]{TTL: time.Hour, DisableLocal: !local}
+				loading := newCache(t, srv.Client(t), name, opts)
+				writing := newCache(t, srv.Client(t), name, opts)
+				src, finishLoad := slowLoad(t, loading) // it has read 1 from the source
+				if err := writing.Put(ctx, "k", 2, src.writer()); err != nil {
+					t.Fatal(err)
+				}
+				// The Get may come before the Put's invalidation: read until
+				// it serves the Put's value.
+				redistest.Eventually(t, 5*time.Second, func() error {
+					if v, err := loading.Get(ctx, "k"); err != nil || v != 2 {
+						return fmt.Errorf("Get after the Put = %d, %v; want 2", v, err)
+					}
+					return nil
+				})
+				fetched := make(chan int, 1)
+				go func() {
+					v, err := loading.Fetch(ctx, "k", cache.LoaderFunc[int](func(_ context.Context, key string) (int, error) { return src.get(key), nil }))
+					if err != nil {
+						t.Error(err)
+					}
+					fetched <- v
+				}()
+				select {
+				case v := <-fetched:
+					if v != 2 {
+						t.Fatalf("Fetch after a Get that served 2 = %d", v)
+					}
+					finishLoad()
+				case <-time.After(time.Second):
+					finishLoad()
+					t.Fatalf("Fetch after a Get that served 2 joined the load that read 1: it returned %d once the load ended", <-fetched)
 				}
 			})
 		})

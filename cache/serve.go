@@ -33,6 +33,19 @@ func (c *Cache[T]) remoteHit() {
 	c.o.Observer.OnHit(TierRemote)
 }
 
+// readHit is remoteHit for a value of key that Get or GetMany read from
+// Redis, outside any flight: it also forgets key's flight (see
+// flightGroup). A load in flight began with a read that found no value, so
+// it may answer with a value older than this one, and a Fetch that starts
+// after this read must not join it (monotonic reads). When the read was
+// tracked, the value's invalidation did that already: it reaches the
+// tracking connection before the read's reply. An untracked read (no local
+// tier) gets no invalidation.
+func (c *Cache[T]) readHit(key string) {
+	c.flights.forget(key)
+	c.remoteHit()
+}
+
 func (c *Cache[T]) miss(key string) {
 	c.stats.misses.Add(1)
 	c.o.Observer.OnMiss()
