@@ -93,13 +93,12 @@ func (c *topCache) put(tk tier.Ticket, key string, n int, entries []Entry) {
 	c.tier.Fill(tk, e)
 }
 
-// readUntracked drops the cache's entries of key once an untracked read of
-// key returned: its reply and the invalidations of the writes it saw come
-// on different connections, so a tracked read sent before it, of an older
-// board, could otherwise still fill the cache after it and serve its caller
-// an older board than it read. Dropping refuses every fill in flight; one
-// whose read is sent later reads the board at least as new.
-func (c *topCache) readUntracked(key string) { c.tier.Invalidate(key) }
+// readUntracked ends an untracked read of key, once it returned: its reply
+// and the invalidations of the writes it saw come on different connections,
+// so a tracked read sent before it, of an older board, could otherwise
+// still fill the cache after it and serve its caller an older board than
+// it read (see tier.Tier.ReadUntracked).
+func (c *topCache) readUntracked(key string) { c.tier.ReadUntracked(key) }
 
 // Invalidate drops the entries of key: Redis reports that it changed.
 func (c *topCache) Invalidate(key string) { c.tier.Invalidate(key) }

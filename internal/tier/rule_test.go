@@ -93,6 +93,15 @@ func TestRule(t *testing.T) {
 			fill(tr, fast, "k", 2)
 			return fill(tr, slow, "k", 1), Outdated, held(tr, "k"), 2
 		}},
+		{"an untracked read during a tracked one", func(t *testing.T, tr *Tier[int]) (Outcome, Outcome, int, int) {
+			tk := tr.Begin("k")
+			tr.ReadUntracked("k") // returned a newer value than the tracked read's
+			return fill(tr, tk, "k", 1), Overtaken, held(tr, "k"), -1
+		}},
+		{"a read after an untracked one is kept", func(t *testing.T, tr *Tier[int]) (Outcome, Outcome, int, int) {
+			tr.ReadUntracked("k")
+			return fill(tr, tr.Begin("k"), "k", 1), Kept, held(tr, "k"), 1
+		}},
 		{"an own write drops the key", func(t *testing.T, tr *Tier[int]) (Outcome, Outcome, int, int) {
 			out := fill(tr, tr.Begin("k"), "k", 1)
 			tr.OwnWrite("k")

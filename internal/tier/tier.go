@@ -47,6 +47,17 @@ import (
 //     reply, before the write returns: no read of this process that starts
 //     after it serves what the write replaced, and no read in flight during
 //     it keeps what it read.
+//   - ReadUntracked ends a read of the key whose reply came on a connection
+//     that does not track (so no invalidation is ordered after it), after
+//     its reply, as OwnWrite does: it drops the key and counts in the
+//     stripe. Claim: once the read returned a value v, the tier holds no
+//     older value of the key. Proof: a fill whose ticket was taken before
+//     the count is refused (the count falls between its Begin and its Fill)
+//     or dropped by the count if it came first; one whose ticket was taken
+//     after was sent after the read's reply, so Redis ran it after the read.
+//     Without the count, a tracked read sent before the untracked one could
+//     fill after it with an older value, whose invalidation may still be on
+//     its way: a caller of both would then be served the older value.
 //   - FillOwnWrite lets a write keep what it wrote (write-through), when
 //     Redis reports a connection's own writes to it (no NOLOOP, no BCAST;
 //     the caller checks) and the write read the key under tracking before
@@ -330,6 +341,11 @@ func (t *Tier[V]) OwnWrite(key string) {
 	defer t.mu.Unlock()
 	t.ownWrite(key, t.hash(key))
 }
+
+// ReadUntracked ends a read of key made on a connection that does not
+// track, after its reply: it drops key and counts in key's stripe, so that
+// no fill in flight keeps a value older than the read's (see the rule).
+func (t *Tier[V]) ReadUntracked(key string) { t.OwnWrite(key) }
 
 func (t *Tier[V]) ownWrite(key string, h uint64) {
 	t.stripe(h).Add(ownWrite)
