@@ -63,10 +63,7 @@ func parseStored(s string) (uint64, envelope, error) {
 	if len(s) < headerBytes+2 || s[0]&^flagBits != storedLayout {
 		return 0, envelope{}, errEnvelope
 	}
-	var version uint64
-	for i := 1; i <= stampBytes; i++ {
-		version = version<<8 | uint64(s[i])
-	}
+	version := stampAt(s, 1)
 	env, err := parseEnvelope(s[0]&flagBits, unsafe.Slice(unsafe.StringData(s[headerBytes:]), len(s)-headerBytes))
 	return version, env, err
 }
@@ -84,11 +81,17 @@ func olderGeneration(s, gen string) (bool, error) {
 	if len(s) < headerBytes || s[0]&^flagBits != storedLayout {
 		return false, nil
 	}
-	var stored uint64
-	for i := 1 + stampBytes; i < headerBytes; i++ {
-		stored = stored<<8 | uint64(s[i])
+	return stampAt(s, 1+stampBytes) < current, nil
+}
+
+// stampAt reads the big-endian stamp (the version or the generation) at
+// offset at of s, a stored value's header.
+func stampAt(s string, at int) uint64 {
+	var stamp uint64
+	for _, b := range []byte(s[at : at+stampBytes]) {
+		stamp = stamp<<8 | uint64(b)
 	}
-	return stored < current, nil
+	return stamp
 }
 
 // parseEnvelope parses what follows the stamps, with the flags of byte 0.
