@@ -46,10 +46,16 @@ func (g *flightGroup[T]) join(key string) (f *flight[T], leader bool) {
 	return f, true
 }
 
-// land ends key's flight f with out.
+// land ends key's flight f with out. A hit (a value this process serves
+// from Redis) also makes later joins of key start a new flight when f was
+// no longer key's (see forget): the flight that took its place may have
+// read Redis before the write of f's value, and its callers be served an
+// older value than f's (monotonic reads). A tracked read's reply comes
+// after the invalidation of that write, which forgot it already; an
+// untracked one gets no invalidation.
 func (g *flightGroup[T]) land(key string, f *flight[T], out outcome[T]) {
 	g.mu.Lock()
-	if g.flights[key] == f {
+	if g.flights[key] == f || out.hit {
 		delete(g.flights, key)
 	}
 	g.mu.Unlock()

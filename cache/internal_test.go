@@ -145,3 +145,33 @@ func FuzzParseStored(f *testing.F) {
 		}
 	})
 }
+
+// TestFlightHitEndsLaterFlightsJoins: a flight forgotten while it resolved
+// (an own write, an invalidation) that lands with a hit makes the key's
+// next join start a new flight, also when another flight took its place:
+// that one may have read Redis before the hit's value was written.
+func TestFlightHitEndsLaterFlightsJoins(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		out   outcome[int]
+		stays bool // the later flight can still be joined
+	}{
+		{"hit", outcome[int]{hit: true}, false},
+		{"load", outcome[int]{}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var g flightGroup[int]
+			first, _ := g.join("k")
+			g.forget("k")
+			later, leader := g.join("k")
+			if !leader || later == first {
+				t.Fatal("a join after forget did not start a new flight")
+			}
+			g.land("k", first, tc.out)
+			next, leader := g.join("k")
+			if stays := !leader && next == later; stays != tc.stays {
+				t.Fatalf("after the forgotten flight landed (%s), the later flight can be joined: %v, want %v", tc.name, stays, tc.stays)
+			}
+		})
+	}
+}
