@@ -23,8 +23,9 @@ type outcome[T any] struct {
 // additions the Cache needs: a caller can lead the flights of many keys
 // (FetchMany), and a key's flight can be forgotten, so that callers that
 // come later do not join a load that began before the key changed (an own
-// write, or an invalidation: this process may already have served the
-// newer value, and the load may have read the source before it).
+// write, an invalidation, or a value of the key this process served from
+// Redis, by Get, GetMany or another flight: this process may already have
+// served the newer value, and the load may have read the source before it).
 type flightGroup[T any] struct {
 	mu      sync.Mutex
 	flights map[string]*flight[T]
