@@ -137,7 +137,7 @@ func BenchmarkLocalTierMemory(b *testing.B) {
 				if err := store.Set(ctx, key, sampleUser(int64(i))); err != nil {
 					b.Fatal(err)
 				}
-				for range 2 { // typecache keeps a value once a tracked read has fetched it
+				for range 2 { // typecache keeps a value from a key's second remote read, which is tracked
 					if _, err := store.Get(ctx, key); err != nil {
 						b.Fatal(err)
 					}

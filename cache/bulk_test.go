@@ -127,8 +127,9 @@ func TestSetMany(t *testing.T) {
 }
 
 // TestBulkRoundTrips: SetMany of 100 values and GetMany of 100 keys held
-// in Redis each write at most once on each connection; GetMany of keys held
-// locally writes nothing. Another cache (process) reads locally, so that no
+// in Redis each write at most once on each connection, the first read of
+// the keys (untracked) and the second (tracked, which fills the local tier)
+// alike; GetMany of keys held locally writes nothing. Another cache (process) reads locally, so that no
 // invalidation of its own writes arrives after its reads.
 func TestBulkRoundTrips(t *testing.T) {
 	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
@@ -177,6 +178,7 @@ func TestBulkRoundTrips(t *testing.T) {
 			{"SetMany of 100 values", writesPerConn, 1, func() error { return c.SetMany(ctx, values) }},
 			{"GetMany of 100 keys held in Redis", writesPerConn, 1, getAll(c)},
 			{"another process's GetMany of 100 keys held in Redis", readerWrites, 1, getAll(reader)},
+			{"its second GetMany of the keys, tracked", readerWrites, 1, getAll(reader)},
 			{"GetMany of 100 keys held locally", readerWrites, 0, getAll(reader)},
 		} {
 			before := step.writes()
@@ -221,7 +223,7 @@ func TestGetManyGroupsBySlot(t *testing.T) {
 		if err := writer.SetMany(ctx, map[string]int{a: 1, b: 2}); err != nil {
 			t.Fatal(err)
 		}
-		for range 2 { // from Redis, then from the local tier
+		for range 3 { // from Redis untracked, then tracked (the case under test), then from the local tier
 			got, err := reader.GetMany(ctx, []string{a, b})
 			if err != nil || got[a] != 1 || got[b] != 2 {
 				t.Fatalf("GetMany(%q, %q) = %v, %v", a, b, got, err)

@@ -53,7 +53,7 @@ type Cache[T any] struct {
 	generations   *tier.Tier[string] // what this process knows of it: one entry, under generationKey
 
 	local     *decodedTier[T]  // nil when Options.DisableLocal or the client tracks nothing
-	plainGets bool             // Get reads with a plain GET (getPlain): no local tier, no stale window
+	plainGets bool             // an untracked Get reads with a plain GET (getPlain): no stale window
 	keys      KeyObserver      // Options.Observer when it is one
 	conflicts ConflictObserver // Options.Observer when it is one
 	breaker   *transport.Breaker
@@ -75,9 +75,12 @@ type Cache[T any] struct {
 
 	// Set by tests only: afterRemoteRead runs between a remote read and the
 	// insertion of its result into the local tier; onLeaseBusy when a read
-	// finds another caller's lease, before waiting for it.
+	// finds another caller's lease, before waiting for it; admission, when
+	// set, decides which remote reads go tracked instead of the local
+	// tier's doorkeeper.
 	afterRemoteRead func(key string)
 	onLeaseBusy     func(key string)
+	admission       func(key string) bool
 }
 
 // New returns a Cache of values of type T named name, configured by opts
@@ -135,7 +138,7 @@ func New[T any](c *typecache.Client, name string, opts Options[T]) (*Cache[T], e
 		// Only tracked replies may stay: Redis then says when they change.
 		cache.local = newDecodedTier[T](o.MaxLocalEntries, o.MaxLocalBytes)
 	}
-	cache.plainGets = cache.local == nil && o.StaleTTL == 0
+	cache.plainGets = o.StaleTTL == 0
 	wallClock.acquire()
 	unsubscribe := c.Subscribe(space.Prefix(), invalidationSink[T]{cache})
 	cache.unsubscribe = func() {

@@ -23,7 +23,8 @@ func TestClosed(t *testing.T) {
 		if err := ch.Set(ctx, "k", user{ID: 1}); err != nil {
 			t.Fatal(err)
 		}
-		mustGet(t, ch, "k", user{ID: 1}) // into the local tier
+		mustGet(t, ch, "k", user{ID: 1}) // a first read: untracked
+		mustGet(t, ch, "k", user{ID: 1}) // the second: into the local tier
 		loader := cache.LoaderFunc[user](func(context.Context, string) (user, error) {
 			t.Error("Fetch called its loader after Close")
 			return user{}, nil

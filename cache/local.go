@@ -49,14 +49,32 @@ func (it *item[T]) init(key string, value T, version uint64, env envelope, hardA
 // eviction. A hit takes no lock and writes no memory shared with other
 // goroutines, including its count (see hitCounter), so it costs the same
 // on one core and on many.
+//
+// A key enters the tier on its second remote read, not its first (see
+// admit): a first read goes untracked, so keys read once cost neither a
+// tracked read nor Redis's memory for tracking them.
 type decodedTier[T any] struct {
 	items *tier.Tier[item[T]]
+	door  *tier.Doorkeeper
 	hits  hitCounter
 }
 
 func newDecodedTier[T any](maxEntries int, maxBytes int64) *decodedTier[T] {
-	return &decodedTier[T]{items: tier.New[item[T]](tier.Options{MaxEntries: maxEntries, MaxWeight: maxBytes})}
+	return &decodedTier[T]{
+		items: tier.New[item[T]](tier.Options{MaxEntries: maxEntries, MaxWeight: maxBytes}),
+		door:  tier.NewDoorkeeper(maxEntries),
+	}
 }
+
+// admit reports whether a remote read of key may enter the tier: whether
+// key was read remotely a short while ago (tier.Doorkeeper). It notes this
+// read. A read it refuses goes untracked and ends with readUntracked.
+func (t *decodedTier[T]) admit(key string) bool { return t.door.Seen(key) }
+
+// readUntracked ends an untracked read of key after its reply, before the
+// value read is served: no tracked read in flight may then keep an older
+// value (tier.Tier.ReadUntracked).
+func (t *decodedTier[T]) readUntracked(key string) { t.items.ReadUntracked(key) }
 
 // get returns the item under key, or nil, and the stripe of the hit counter
 // the calling goroutine counts a hit in (see localHit).

@@ -110,7 +110,11 @@ type Options[T any] struct {
 	// values; the tier evicts (a small queue that new entries pass
 	// through, a main queue of entries hit again) when either bound is
 	// reached. 0 means DefaultMaxLocalEntries and DefaultMaxLocalBytes.
-	// DisableLocal turns the tier off: every read goes to rueidis.
+	// A key enters the tier on its second remote read within a while; the
+	// first goes untracked and keeps nothing, so keys read once cost no
+	// tracked read (a doorkeeper of 16 bytes per entry of MaxLocalEntries
+	// remembers the keys read). DisableLocal turns the tier off: every
+	// read goes to Redis.
 	MaxLocalEntries int
 	MaxLocalBytes   int64
 	DisableLocal    bool

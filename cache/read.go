@@ -96,11 +96,13 @@ type readRequest struct {
 // Keys whose node's breaker is open fail without a round trip; a Redis
 // error fails the keys it concerns.
 //
-// The local tier stays coherent by two rules. The key's ticket of the tier
-// is taken before the request is sent and checked at insertion: an
-// invalidation, an own write or a Clear that overtakes the read wins. And of
-// two replies that race into the tier, the value with the higher version
-// stays.
+// The local tier stays coherent by three rules. The key's ticket of the
+// tier is taken before a tracked request is sent and checked at insertion:
+// an invalidation, an own write or a Clear that overtakes the read wins.
+// Of two replies that race into the tier, the value with the higher
+// version stays. And an untracked read (a key's first, see admit) drops
+// its keys from the tier after its reply, so that no tracked read sent
+// before it keeps an older value.
 func (c *Cache[T]) read(ctx context.Context, req readRequest, results []readResult[T]) {
 	n := len(req.calls)
 	if n == 1 { // a lone read: no batch bookkeeping
@@ -109,11 +111,20 @@ func (c *Cache[T]) read(ctx context.Context, req readRequest, results []readResu
 		results[0] = res
 		return
 	}
+	// One request is tracked or not as a whole: tracked when any key may
+	// enter the tier. Every key's read is noted (admit).
+	tracked := req.tracked
+	for _, call := range req.calls {
+		tracked = c.admit(call.key) || tracked
+	}
 	// The tier's tickets before the cache's generation: a Clear forgets the
 	// cache's generation before it flushes the tier.
-	tickets := make([]tier.Ticket, n)
-	for i, call := range req.calls {
-		tickets[i] = c.localTicket(call.key)
+	var tickets []tier.Ticket
+	if tracked && c.local != nil {
+		tickets = make([]tier.Ticket, n)
+		for i, call := range req.calls {
+			tickets[i] = c.local.ticket(call.key)
+		}
 	}
 	rctx, done, gen, err := c.startRead(ctx, req)
 	defer done()
@@ -136,24 +147,32 @@ func (c *Cache[T]) read(ctx context.Context, req readRequest, results []readResu
 	if len(sent) == 0 {
 		return
 	}
-	plain := c.plainGets && req.calls[0].mode == readOnly // GetMany: every call is readOnly
+	plain := !tracked && c.plainGets && req.calls[0].mode == readOnly // GetMany: every call is readOnly
 	at := wallClock.read()
 	var replies []rediscmd.Reply
 	switch {
 	case plain:
 		replies = c.getPlainBatch(rctx, keys)
-	case c.local != nil || req.tracked:
+	case tracked:
 		replies = readScript.ExecBatch(rctx, c.redis, c.sendTracked, keys, args)
 	default:
 		replies = readScript.ExecBatch(rctx, c.redis, c.sendPlain, keys, args)
 	}
 	c.recordPerSlot(ctx, keys, replies)
 	for j, i := range sent {
+		key := req.calls[i].key
+		if !tracked {
+			c.readUntracked(key)
+		}
+		var fill *tier.Ticket
+		if tickets != nil {
+			fill = &tickets[i]
+		}
 		var err error
 		if plain {
-			results[i], err = c.settlePlain(req.calls[i].key, replies[j].Msg, replies[j].Err, gen, req.now, at, nil)
+			results[i], err = c.settlePlain(key, replies[j].Msg, replies[j].Err, gen, req.now, at, nil)
 		} else if err = c.failure(replies[j].Err); err == nil {
-			results[i], err = c.settle(req.calls[i].key, replies[j].Msg, tickets[i], req.now, at, nil)
+			results[i], err = c.settle(key, replies[j].Msg, fill, req.now, at, nil)
 		}
 		if err != nil {
 			results[i] = readResult[T]{state: stateFailed, err: err, sent: true}
@@ -170,7 +189,11 @@ func (c *Cache[T]) read(ctx context.Context, req readRequest, results []readResu
 // the error apart keeps into off the heap).
 func (c *Cache[T]) readOne(ctx context.Context, req readRequest, into *item[T]) (readResult[T], error) {
 	call := req.calls[0]
-	ticket := c.localTicket(call.key) // before the cache's generation, as in read
+	tracked := c.admit(call.key) || req.tracked
+	var ticket tier.Ticket
+	if tracked && c.local != nil {
+		ticket = c.local.ticket(call.key) // before the cache's generation, as in read
+	}
 	rctx, done, gen, err := c.startRead(ctx, req)
 	defer done()
 	if err != nil {
@@ -180,26 +203,32 @@ func (c *Cache[T]) readOne(ctx context.Context, req readRequest, into *item[T]) 
 	if !c.breaker.Allow(k[0]) {
 		return readResult[T]{state: stateFailed}, errCircuitOpen
 	}
-	if call.mode == readOnly && c.plainGets {
+	if !tracked && call.mode == readOnly && c.plainGets {
 		return c.getPlain(ctx, rctx, call.key, k[0], gen, req.now, into)
 	}
-	send := c.conn.DoUntracked
-	if c.local != nil || req.tracked {
+	send, fill := c.conn.DoUntracked, (*tier.Ticket)(nil)
+	if tracked {
 		send = c.conn.DoTracked
+		if c.local != nil {
+			fill = &ticket
+		}
 	}
 	at := wallClock.read()
 	msg, err := readScript.Exec(rctx, c.redis, send, k, c.readArgs(call.mode, call.token, gen))
 	c.breaker.Record(ctx, k[0], err)
+	if !tracked {
+		c.readUntracked(call.key)
+	}
 	if err != nil {
 		return readResult[T]{state: stateFailed, sent: true}, c.failure(err)
 	}
-	res, err := c.settle(call.key, msg, ticket, req.now, at, into)
+	res, err := c.settle(call.key, msg, fill, req.now, at, into)
 	res.gen = gen
 	return res, err
 }
 
-// getPlain is readOne for a Get when c.plainGets: a plain GET of key's
-// value, redisKey, which the Cache then checks against the generation gen
+// getPlain is readOne for an untracked Get when c.plainGets: a plain GET of
+// key's value, redisKey, which the Cache then checks against the generation gen
 // as readScript does, for less of Redis's time than the script. Nothing
 // else of the script is needed there: no local tier keeps the reply, so
 // it needs no PTTL for the tier's expiry, and without a stale window a
@@ -208,6 +237,7 @@ func (c *Cache[T]) getPlain(ctx, rctx context.Context, key, redisKey, gen string
 	at := wallClock.read()
 	msg, err := c.conn.DoUntracked(rctx, c.redis.B().Get().Key(redisKey).Build())
 	c.breaker.Record(ctx, redisKey, err)
+	c.readUntracked(key)
 	return c.settlePlain(key, msg, err, gen, now, at, into)
 }
 
@@ -245,7 +275,7 @@ func (c *Cache[T]) settlePlain(key string, msg rueidis.RedisMessage, err error, 
 	}
 	// A pttl of -1 as for a key without expiry: the item's expiry is then
 	// TTL from now, which no Get reaches.
-	if it := c.accept(key, s, -1, tier.Ticket{}, now, sent, into); it != nil {
+	if it := c.accept(key, s, -1, nil, now, sent, into); it != nil {
 		return readResult[T]{state: stateHit, item: it, gen: gen}, nil
 	}
 	return readResult[T]{state: stateMiss, gen: gen}, nil
@@ -335,10 +365,10 @@ func (c *Cache[T]) sendPlain(ctx context.Context, cmds rueidis.Commands, _ [][]s
 }
 
 // settle turns readScript's reply for key into a readResult (stateFailed
-// with the error of a reply it does not expect); ticket is key's
-// ticket of the local tier taken before the request, and sent the wall
-// clock when it was sent.
-func (c *Cache[T]) settle(key string, msg rueidis.RedisMessage, ticket tier.Ticket, now, sent int64, into *item[T]) (readResult[T], error) {
+// with the error of a reply it does not expect); fill is key's ticket of
+// the local tier taken before a tracked request (nil: the reply may not
+// enter the tier), and sent the wall clock when it was sent.
+func (c *Cache[T]) settle(key string, msg rueidis.RedisMessage, fill *tier.Ticket, now, sent int64, into *item[T]) (readResult[T], error) {
 	reply, err := msg.ToArray()
 	if err != nil || len(reply) == 0 {
 		return readResult[T]{state: stateFailed, sent: true}, fmt.Errorf("cache: unexpected reply to a read: %v", msg)
@@ -355,7 +385,7 @@ func (c *Cache[T]) settle(key string, msg rueidis.RedisMessage, ticket tier.Tick
 	case code == 0 && len(reply) == 3:
 		s, _ := reply[1].ToString()
 		pttl, _ := reply[2].AsInt64()
-		if it := c.accept(key, s, pttl, ticket, now, sent, into); it != nil {
+		if it := c.accept(key, s, pttl, fill, now, sent, into); it != nil {
 			return readResult[T]{state: stateHit, item: it}, nil
 		}
 		return readResult[T]{state: stateMiss}, nil
@@ -364,8 +394,9 @@ func (c *Cache[T]) settle(key string, msg rueidis.RedisMessage, ticket tier.Tick
 }
 
 // accept turns the bytes s under key, which expire in pttl ms, into an
-// item, and inserts it into the local tier if ticket still holds and the tier
-// does not hold a newer version. It returns nil for bytes that do not
+// item, and inserts it into the local tier if the read was tracked (fill,
+// key's ticket, is not nil), the ticket still holds and the tier does not
+// hold a newer version. It returns nil for bytes that do not
 // decode (reported to the observer). A key without expiry was not written
 // by a Cache; its item is served but not kept.
 //
@@ -373,7 +404,7 @@ func (c *Cache[T]) settle(key string, msg rueidis.RedisMessage, ticket tier.Tick
 // clock before the read was sent: Redis measured pttl later, so the local
 // tier never serves a value after Redis stopped serving it (past a
 // TTLFunc's instant, say).
-func (c *Cache[T]) accept(key, s string, pttl int64, ticket tier.Ticket, now, sent int64, into *item[T]) *item[T] {
+func (c *Cache[T]) accept(key, s string, pttl int64, fill *tier.Ticket, now, sent int64, into *item[T]) *item[T] {
 	version, env, err := parseStored(s)
 	var v T
 	if err == nil && !env.absent {
@@ -386,7 +417,7 @@ func (c *Cache[T]) accept(key, s string, pttl int64, ticket tier.Ticket, now, se
 		c.o.Observer.OnDecodeError(key, err)
 		return nil
 	}
-	keep := pttl > 0 && c.local != nil
+	keep := pttl > 0 && fill != nil
 	// The real clock, like Redis's: a test that moves the Cache's clock
 	// sees stored values age.
 	hardAt := sent + pttl*int64(time.Millisecond) - int64(localExpiryMargin)
@@ -402,7 +433,7 @@ func (c *Cache[T]) accept(key, s string, pttl int64, ticket tier.Ticket, now, se
 	if keep {
 		e := c.local.newEntry(key, version, hardAt, len(s))
 		e.Value.init(key, v, version, env, hardAt, c.o.EarlyRefreshBeta)
-		c.local.insert(e, ticket)
+		c.local.insert(e, *fill)
 		return &e.Value
 	}
 	// Kept apart from the branch above, so that into does not escape.
@@ -413,13 +444,25 @@ func (c *Cache[T]) accept(key, s string, pttl int64, ticket tier.Ticket, now, se
 	return into
 }
 
-// localTicket returns key's ticket of the local tier (the zero Ticket
-// without a tier).
-func (c *Cache[T]) localTicket(key string) tier.Ticket {
+// admit reports whether a remote read of key goes tracked, so that its
+// reply may enter the local tier: when key was read remotely a short while
+// ago (decodedTier.admit). false without a local tier.
+func (c *Cache[T]) admit(key string) bool {
 	if c.local == nil {
-		return tier.Ticket{}
+		return false
 	}
-	return c.local.ticket(key)
+	if c.admission != nil {
+		return c.admission(key)
+	}
+	return c.local.admit(key)
+}
+
+// readUntracked ends an untracked read of key after its reply, with a local
+// tier (decodedTier.readUntracked).
+func (c *Cache[T]) readUntracked(key string) {
+	if c.local != nil {
+		c.local.readUntracked(key)
+	}
 }
 
 // keysOf returns key's Redis keys: the value's and the guard's (see

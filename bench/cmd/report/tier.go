@@ -31,8 +31,10 @@ func writeTierSection(w io.Writer, t *run, source string) {
 	fmt.Fprintf(w, "### Hit ratio\n\n")
 	fmt.Fprintf(w, "1M reads over 100k keys replayed by one goroutine; a miss fills the tier. Streams: Zipf 0.8, Zipf 1.0, "+
 		"Zipf 1.0 with 20%% of the reads in sequential runs of 1,000 keys, and Zipf 1.0 whose hot set moves to other keys every 200k reads. "+
-		"typecache's tier (S3-FIFO: small, main and ghost queues) against otter v2 (W-TinyLFU with an adaptive window), both bounded to the same number of entries.\n\n")
-	fmt.Fprintf(w, "| stream | entries | typecache hit-%% | otter v2 hit-%% |\n|---|--:|--:|--:|\n")
+		"typecache's tier (S3-FIFO: small, main and ghost queues) against otter v2 (W-TinyLFU with an adaptive window), both bounded to the same number of entries. "+
+		"The tier fills on every miss as session, counter and leaderboard fill it; a `cache.Cache` fills it on a key's second remote read within a while "+
+		"(its first goes untracked: `tier.Doorkeeper`, four 32-bit slots per entry), which the cache column replays.\n\n")
+	fmt.Fprintf(w, "| stream | entries | typecache tier hit-%% | typecache cache hit-%% | otter v2 hit-%% |\n|---|--:|--:|--:|--:|\n")
 	ahead := true
 	var cells []string
 	for _, b := range t.inWorkload("HitRatio") {
@@ -42,13 +44,14 @@ func writeTierSection(w io.Writer, t *run, source string) {
 		}
 		cell := strings.Join(parts[1:3], "/")
 		ours, okOurs := t.stat(b.name, "hit-%")
+		cached, okCached := t.stat("HitRatio/"+cell+"/typecache-cache", "hit-%")
 		theirs, okTheirs := t.stat("HitRatio/"+cell+"/otter", "hit-%")
-		if !okOurs || !okTheirs || slices.Contains(cells, cell) {
+		if !okOurs || !okCached || !okTheirs || slices.Contains(cells, cell) {
 			continue
 		}
 		cells = append(cells, cell)
-		ahead = ahead && ours.median >= theirs.median
-		fmt.Fprintf(w, "| %s | %s | %.2f | %.2f |\n", parts[1], parts[2], ours.median, theirs.median)
+		ahead = ahead && ours.median >= theirs.median && cached.median >= theirs.median
+		fmt.Fprintf(w, "| %s | %s | %.2f | %.2f | %.2f |\n", parts[1], parts[2], ours.median, cached.median, theirs.median)
 	}
 	verdict := met
 	if !ahead || len(cells) == 0 {

@@ -1,0 +1,151 @@
+package cache_test
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/typecache/typecache/cache"
+	"github.com/typecache/typecache/internal/testkit/redistest"
+)
+
+// TestLocalTierAdmitsSecondReads: with a local tier, a key's first remote
+// read goes untracked (a Get as a plain GET, a Fetch's read as the script
+// alone), its second goes tracked (the script in MULTI with CLIENT CACHING
+// YES) and fills the tier, and the third is a local hit; a cold Fetch runs
+// two scripts and no transaction. The servers are the test's own, so INFO
+// commandstats counts its commands.
+func TestLocalTierAdmitsSecondReads(t *testing.T) {
+	redistest.RunPrivate(t, func(t *testing.T, srv *redistest.Server) {
+		ctx := context.Background()
+		name := cacheName(t)
+		c := newCache(t, srv.Client(t), name, cache.Options[int]{TTL: time.Hour})
+		// Another process loads the scripts on the keys' nodes, and c
+		// learns the cache's generation, before anything is counted.
+		warm := newCache(t, srv.Client(t), name, cache.Options[int]{TTL: time.Hour})
+		load := cache.LoaderFunc[int](func(context.Context, string) (int, error) { return 7, nil })
+		for _, key := range []string{"k", "cold"} {
+			for range 2 {
+				if _, err := warm.Fetch(ctx, key, load); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if err := warm.Delete(ctx, "cold"); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Set(ctx, "k", 1); err != nil {
+			t.Fatal(err)
+		}
+		// GET counts the GETs of scripts too: the first Get's plain GET is
+		// checked by the connection that ran it.
+		commands := []string{"evalsha", "eval", "multi", "exec", "client|caching"}
+		tracked := map[string]int{"multi": 1, "client|caching": 1, "evalsha": 1, "exec": 1}
+		get := func() error { mustGet(t, c, "k", 1); return nil }
+		for _, step := range []struct {
+			what      string
+			do        func() error
+			want      map[string]int
+			lastRan   string // the command a connection ran last, if checked, and
+			tracks    bool   // whether that connection tracks
+			localHits uint64
+		}{
+			{"first Get", get, map[string]int{}, "get", false, 0},
+			{"second Get", get, tracked, "exec", true, 0},
+			{"third Get", get, map[string]int{}, "", false, 1},
+			{"cold Fetch", func() error {
+				v, err := c.Fetch(ctx, "cold", load)
+				if err == nil && v != 7 {
+					t.Fatalf("Fetch = %d, want 7", v)
+				}
+				return err
+			}, map[string]int{"evalsha": 2}, "evalsha", false, 1},
+		} {
+			before := srv.CommandCounts(t)
+			if err := step.do(); err != nil {
+				t.Fatalf("%s: %v", step.what, err)
+			}
+			if diff := cmp.Diff(step.want, redistest.CommandDelta(before, srv.CommandCounts(t), commands...)); diff != "" {
+				t.Errorf("%s: commands (-want +got):\n%s", step.what, diff)
+			}
+			if step.lastRan != "" {
+				srv.CheckLastRan(t, step.what, step.lastRan, step.tracks)
+			}
+			if got := c.Stats().LocalHits; got != step.localHits {
+				t.Errorf("%s: %d local hits, want %d", step.what, got, step.localHits)
+			}
+		}
+	})
+}
+
+// TestUntrackedReadEndsOlderFills: a tracked read that read a key before
+// another process's write must not fill the local tier after an untracked
+// read of this process served the write's value, although the write's
+// invalidation has not arrived yet (monotonic reads). The test holds the
+// tracked read between its reply and its fill, and holds the invalidation
+// in a subscriber that comes before the cache's.
+func TestUntrackedReadEndsOlderFills(t *testing.T) {
+	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+		ctx := context.Background()
+		name := cacheName(t)
+		client := srv.Client(t)
+		var holdKey atomic.Pointer[string]
+		held, releaseInvalidation := make(chan struct{}), make(chan struct{})
+		var holdOnce, releaseOnce sync.Once
+		release := func() { releaseOnce.Do(func() { close(releaseInvalidation) }) }
+		defer release()
+		defer client.Subscribe("", subscriberFunc(func(key string) {
+			if k := holdKey.Load(); k != nil && key == *k {
+				holdOnce.Do(func() { close(held); <-releaseInvalidation })
+			}
+		}))()
+		c := newCache(t, client, name, cache.Options[int]{TTL: time.Hour})
+		writer := newCache(t, srv.Client(t), name, cache.Options[int]{TTL: time.Hour})
+		if err := writer.Set(ctx, "k", 1); err != nil {
+			t.Fatal(err)
+		}
+		var trackNext atomic.Bool
+		c.SetAdmission(func(string) bool { return trackNext.Load() })
+		if _, err := c.Get(ctx, "other"); err == nil { // learns the generation
+			t.Fatal(`Get("other") found a value`)
+		}
+
+		trackNext.Store(true)
+		replied, resume := make(chan struct{}), make(chan struct{})
+		var holding atomic.Bool
+		c.SetAfterRemoteRead(func(string) {
+			if holding.CompareAndSwap(false, true) { // the tracked Get's reply only
+				close(replied)
+				<-resume
+			}
+		})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			if v, err := c.Get(ctx, "k"); err != nil || v != 1 {
+				t.Errorf("the tracked Get = %d, %v; want 1, read before the write", v, err)
+			}
+		}()
+		<-replied
+		redisKey := c.RedisKey("k")
+		holdKey.Store(&redisKey)
+		if err := writer.Set(ctx, "k", 2); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-held:
+		case <-time.After(5 * time.Second):
+			t.Fatal("the write's invalidation did not arrive within 5s")
+		}
+		trackNext.Store(false)
+		mustGet(t, c, "k", 2) // untracked
+		close(resume)
+		<-done
+		mustGet(t, c, "k", 2) // the tracked read's 1 must not be in the tier
+		release()
+	})
+}
