@@ -67,8 +67,8 @@ var remoteContenders = []cacheContender{
 
 // missContenders are the remote contenders plus typecache without its
 // cross-process stampede lock (the same round trips; waiters load too) and
-// typecache with its defaults, whose local tier makes the miss's read a
-// tracked one.
+// typecache with its defaults, whose local tier admits a key on its second
+// read: a cold miss's read goes untracked.
 var missContenders = append([]cacheContender{typecacheRemoteNoLock, typecacheLocalTier}, remoteContenders...)
 
 // goRedisCacheRemote is go-redis/cache without a local cache.

@@ -40,7 +40,7 @@ func (c *Cache[T]) remoteHit() {
 // after this read must not join it (monotonic reads). When the read was
 // tracked, the value's invalidation did that already: it reaches the
 // tracking connection before the read's reply. An untracked read (no local
-// tier) gets no invalidation.
+// tier, or a key's first read) gets no invalidation.
 func (c *Cache[T]) readHit(key string) {
 	c.flights.forget(key)
 	c.remoteHit()

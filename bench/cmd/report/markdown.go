@@ -22,7 +22,8 @@ var workloadDocs = map[string]string{
 	"MissLoadStore": "A read of a key nobody has cached: the contender misses, calls an instant loader and stores the result. " +
 		"typecache's `Fetch` and go-redis/cache's `Once` also deduplicate concurrent loads; rueidis and go-redis are a hand-written GET, load, SET. " +
 		"`typecache` and `typecache-nolock` run with `DisableLocal`, as in RemoteHit; `typecache-local-tier` runs with the defaults, local tier on, " +
-		"so its read is tracked (sent on the client's pipelined connection, whose writer and reader goroutines a lone caller wakes) for the tier to keep the loaded value.",
+		"where a key's first remote read goes untracked (the tier admits a key on its second read, which is tracked, on the client's pipelined connection): " +
+		"its cold miss sends the same two scripts on the direct connection.",
 	"StoreValue": "A burst of writes of new keys, the same incompressible bytes for every contender at 100 B, 1,000 B and 10 KB: " +
 		"`plain-set` is a bare SET with an expiry (rueidis), the baseline; typecache is a `cache.Cache[[]byte]` with `codec.Bytes` and its defaults; " +
 		"go-redis/cache stores byte slices as they are. It runs on a redis-server of its own, flushed before each run. " +
