@@ -17,67 +17,80 @@ import (
 // read goes untracked (a Get as a plain GET, a Fetch's read as the script
 // alone), its second goes tracked (the script in MULTI with CLIENT CACHING
 // YES) and fills the tier, and the third is a local hit; a cold Fetch runs
-// two scripts and no transaction. The servers are the test's own, so INFO
-// commandstats counts its commands.
+// two scripts and no transaction. With Options.AdmitFirstRead the first
+// read is tracked and fills the tier, a cold Fetch's read too. The servers
+// are the test's own, so INFO commandstats counts its commands.
 func TestLocalTierAdmitsSecondReads(t *testing.T) {
+	// GET counts the GETs of scripts too: a plain GET is checked by the
+	// connection that ran it.
+	commands := []string{"evalsha", "eval", "multi", "exec", "client|caching"}
+	tracked := map[string]int{"multi": 1, "client|caching": 1, "evalsha": 1, "exec": 1}
+	type step struct {
+		what      string
+		want      map[string]int
+		lastRan   string // the command a connection ran last, if checked, and
+		tracks    bool   // whether that connection tracks
+		localHits uint64
+	}
+	tests := []struct {
+		name           string
+		admitFirstRead bool
+		steps          []step // three Gets of a stored key, then a cold Fetch
+	}{
+		{"second read", false, []step{
+			{"first Get", map[string]int{}, "get", false, 0},
+			{"second Get", tracked, "exec", true, 0},
+			{"third Get", map[string]int{}, "", false, 1},
+			{"cold Fetch", map[string]int{"evalsha": 2}, "evalsha", false, 1},
+		}},
+		{"AdmitFirstRead", true, []step{
+			{"first Get", tracked, "exec", true, 0},
+			{"second Get", map[string]int{}, "", false, 1},
+			{"third Get", map[string]int{}, "", false, 2},
+			{"cold Fetch", map[string]int{"multi": 1, "client|caching": 1, "evalsha": 2, "exec": 1}, "evalsha", false, 2},
+		}},
+	}
 	redistest.RunPrivate(t, func(t *testing.T, srv *redistest.Server) {
-		ctx := context.Background()
-		name := cacheName(t)
-		c := newCache(t, srv.Client(t), name, cache.Options[int]{TTL: time.Hour})
-		// Another process loads the scripts on the keys' nodes, and c
-		// learns the cache's generation, before anything is counted.
-		warm := newCache(t, srv.Client(t), name, cache.Options[int]{TTL: time.Hour})
-		load := cache.LoaderFunc[int](func(context.Context, string) (int, error) { return 7, nil })
-		for _, key := range []string{"k", "cold"} {
-			for range 2 {
-				if _, err := warm.Fetch(ctx, key, load); err != nil {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				ctx := context.Background()
+				name := cacheName(t)
+				c := newCache(t, srv.Client(t), name, cache.Options[int]{TTL: time.Hour, AdmitFirstRead: tt.admitFirstRead})
+				// Another process loads the scripts on the keys' nodes, and c
+				// learns the cache's generation, before anything is counted.
+				warm := newCache(t, srv.Client(t), name, cache.Options[int]{TTL: time.Hour})
+				load := cache.LoaderFunc[int](func(context.Context, string) (int, error) { return 7, nil })
+				for _, key := range []string{"k", "cold"} {
+					for range 2 {
+						if _, err := warm.Fetch(ctx, key, load); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+				if err := warm.Delete(ctx, "cold"); err != nil {
 					t.Fatal(err)
 				}
-			}
-		}
-		if err := warm.Delete(ctx, "cold"); err != nil {
-			t.Fatal(err)
-		}
-		if err := c.Set(ctx, "k", 1); err != nil {
-			t.Fatal(err)
-		}
-		// GET counts the GETs of scripts too: the first Get's plain GET is
-		// checked by the connection that ran it.
-		commands := []string{"evalsha", "eval", "multi", "exec", "client|caching"}
-		tracked := map[string]int{"multi": 1, "client|caching": 1, "evalsha": 1, "exec": 1}
-		get := func() error { mustGet(t, c, "k", 1); return nil }
-		for _, step := range []struct {
-			what      string
-			do        func() error
-			want      map[string]int
-			lastRan   string // the command a connection ran last, if checked, and
-			tracks    bool   // whether that connection tracks
-			localHits uint64
-		}{
-			{"first Get", get, map[string]int{}, "get", false, 0},
-			{"second Get", get, tracked, "exec", true, 0},
-			{"third Get", get, map[string]int{}, "", false, 1},
-			{"cold Fetch", func() error {
-				v, err := c.Fetch(ctx, "cold", load)
-				if err == nil && v != 7 {
-					t.Fatalf("Fetch = %d, want 7", v)
+				if err := c.Set(ctx, "k", 1); err != nil {
+					t.Fatal(err)
 				}
-				return err
-			}, map[string]int{"evalsha": 2}, "evalsha", false, 1},
-		} {
-			before := srv.CommandCounts(t)
-			if err := step.do(); err != nil {
-				t.Fatalf("%s: %v", step.what, err)
-			}
-			if diff := cmp.Diff(step.want, redistest.CommandDelta(before, srv.CommandCounts(t), commands...)); diff != "" {
-				t.Errorf("%s: commands (-want +got):\n%s", step.what, diff)
-			}
-			if step.lastRan != "" {
-				srv.CheckLastRan(t, step.what, step.lastRan, step.tracks)
-			}
-			if got := c.Stats().LocalHits; got != step.localHits {
-				t.Errorf("%s: %d local hits, want %d", step.what, got, step.localHits)
-			}
+				for i, step := range tt.steps {
+					before := srv.CommandCounts(t)
+					if i < 3 {
+						mustGet(t, c, "k", 1)
+					} else if v, err := c.Fetch(ctx, "cold", load); err != nil || v != 7 {
+						t.Fatalf("Fetch = %d, %v; want 7", v, err)
+					}
+					if diff := cmp.Diff(step.want, redistest.CommandDelta(before, srv.CommandCounts(t), commands...)); diff != "" {
+						t.Errorf("%s: commands (-want +got):\n%s", step.what, diff)
+					}
+					if step.lastRan != "" {
+						srv.CheckLastRan(t, step.what, step.lastRan, step.tracks)
+					}
+					if got := c.Stats().LocalHits; got != step.localHits {
+						t.Errorf("%s: %d local hits, want %d", step.what, got, step.localHits)
+					}
+				}
+			})
 		}
 	})
 }

@@ -136,7 +136,7 @@ func New[T any](c *typecache.Client, name string, opts Options[T]) (*Cache[T], e
 	})
 	if !o.DisableLocal && conn.Tracks(space.Prefix()) {
 		// Only tracked replies may stay: Redis then says when they change.
-		cache.local = newDecodedTier[T](o.MaxLocalEntries, o.MaxLocalBytes)
+		cache.local = newDecodedTier[T](o.MaxLocalEntries, o.MaxLocalBytes, o.AdmitFirstRead)
 	}
 	cache.plainGets = o.StaleTTL == 0
 	wallClock.acquire()

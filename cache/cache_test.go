@@ -327,8 +327,8 @@ func TestInvalidationDuringRead(t *testing.T) {
 		ctx := context.Background()
 		name := cacheName(t)
 		client := srv.Client(t)
-		a := newCache(t, client, name, cache.Options[string]{TTL: time.Hour})
-		a.SetAdmission(cache.AdmitAll) // the read under test is tracked: its reply may enter the tier
+		// The read under test is tracked: its reply may enter the tier.
+		a := newCache(t, client, name, cache.Options[string]{TTL: time.Hour, AdmitFirstRead: true})
 		b := newCache(t, srv.Client(t), name, cache.Options[string]{TTL: time.Hour})
 		if err := b.Set(ctx, "k", "old"); err != nil {
 			t.Fatal(err)

@@ -105,8 +105,8 @@ func TestReplyReadBeforeOwnWrite(t *testing.T) {
 		t.Run(write, func(t *testing.T) {
 			redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
 				ctx := context.Background()
-				c := newCache(t, srv.Client(t), cacheName(t), cache.Options[int]{TTL: time.Hour})
-				c.SetAdmission(cache.AdmitAll) // the read under test is tracked: its reply may enter the tier
+				// The read under test is tracked: its reply may enter the tier.
+				c := newCache(t, srv.Client(t), cacheName(t), cache.Options[int]{TTL: time.Hour, AdmitFirstRead: true})
 				if err := c.Set(ctx, "k", 1); err != nil {
 					t.Fatal(err)
 				}

@@ -6,14 +6,10 @@ package cache
 // insertion of its result into the local tier.
 func (c *Cache[T]) SetAfterRemoteRead(f func(key string)) { c.afterRemoteRead = f }
 
-// SetAdmission makes f decide which remote reads go tracked, so that their
-// replies may enter the local tier, instead of the local tier's doorkeeper
-// (a key's second read within a while). AdmitAll is the f of tests that
-// exercise tracked reads from a key's first read on.
+// SetAdmission makes f decide, read by read, which remote reads go
+// tracked, so that their replies may enter the local tier, instead of the
+// local tier's doorkeeper (a key's second read within a while).
 func (c *Cache[T]) SetAdmission(f func(key string) bool) { c.admission = f }
-
-// AdmitAll admits every remote read into the local tier (see SetAdmission).
-func AdmitAll(string) bool { return true }
 
 // SetClock replaces the clock (unix nanoseconds). Redis's expiries come from
 // the real clock, so a test clock should start at the real time and move

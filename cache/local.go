@@ -55,21 +55,23 @@ func (it *item[T]) init(key string, value T, version uint64, env envelope, hardA
 // tracked read nor Redis's memory for tracking them.
 type decodedTier[T any] struct {
 	items *tier.Tier[item[T]]
-	door  *tier.Doorkeeper
+	door  *tier.Doorkeeper // nil: every read is admitted (Options.AdmitFirstRead)
 	hits  hitCounter
 }
 
-func newDecodedTier[T any](maxEntries int, maxBytes int64) *decodedTier[T] {
-	return &decodedTier[T]{
-		items: tier.New[item[T]](tier.Options{MaxEntries: maxEntries, MaxWeight: maxBytes}),
-		door:  tier.NewDoorkeeper(maxEntries),
+func newDecodedTier[T any](maxEntries int, maxBytes int64, admitFirstRead bool) *decodedTier[T] {
+	t := &decodedTier[T]{items: tier.New[item[T]](tier.Options{MaxEntries: maxEntries, MaxWeight: maxBytes})}
+	if !admitFirstRead {
+		t.door = tier.NewDoorkeeper(maxEntries)
 	}
+	return t
 }
 
 // admit reports whether a remote read of key may enter the tier: whether
-// key was read remotely a short while ago (tier.Doorkeeper). It notes this
-// read. A read it refuses goes untracked and ends with readUntracked.
-func (t *decodedTier[T]) admit(key string) bool { return t.door.Seen(key) }
+// key was read remotely a short while ago (tier.Doorkeeper), or always
+// with Options.AdmitFirstRead. It notes this read. A read it refuses goes
+// untracked and ends with readUntracked.
+func (t *decodedTier[T]) admit(key string) bool { return t.door == nil || t.door.Seen(key) }
 
 // readUntracked ends an untracked read of key after its reply, before the
 // value read is served: no tracked read in flight may then keep an older

@@ -119,6 +119,15 @@ type Options[T any] struct {
 	MaxLocalBytes   int64
 	DisableLocal    bool
 
+	// AdmitFirstRead makes every remote read tracked, so that a key enters
+	// the local tier on its first read, as rueidis's DoCache does: one
+	// remote read fewer for each key read more than once, for a tracked
+	// (slower) cold miss, and a line in Redis's tracking table and
+	// invalidation pushes for every key read, once or not. For a small set
+	// of keys each read a few times; the default suits key spaces with a
+	// long tail.
+	AdmitFirstRead bool
+
 	// Clone, when set, is applied to every value the cache returns, so
 	// callers may modify what they get. Without it values are shared
 	// between callers and must be treated as read-only.

@@ -47,7 +47,10 @@ import (
 //
 // The second process runs its cache without a local tier (DisableLocal),
 // so that the reads that keep nothing (Get's plain GET, Fetch's untracked
-// script) are checked beside the tracked reads of the others.
+// script) are checked beside the tracked reads of the others. The first
+// keeps the defaults (a key's first read untracked, its later reads
+// tracked: on 6 keys nearly every read is tracked), the third tracks every
+// read (AdmitFirstRead).
 
 const (
 	historyProcesses  = 3
@@ -111,7 +114,7 @@ func historyProcess(t *testing.T) {
 	endNs, _ := strconv.ParseInt(os.Getenv(envHistoryEnd), 10, 64)
 	client := redistest.ServerFromEnv().Client(t)
 	c, err := cache.New[int64](client, os.Getenv(envName), cache.Options[int64]{
-		TTL: time.Hour, StampedeLease: 500 * time.Millisecond, DisableLocal: process == 1,
+		TTL: time.Hour, StampedeLease: 500 * time.Millisecond, DisableLocal: process == 1, AdmitFirstRead: process == 2,
 	})
 	if err != nil {
 		t.Fatal(err)
