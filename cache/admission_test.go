@@ -2,6 +2,7 @@ package cache_test
 
 import (
 	"context"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -160,5 +161,56 @@ func TestUntrackedReadEndsOlderFills(t *testing.T) {
 		<-done
 		mustGet(t, c, "k", 2) // the tracked read's 1 must not be in the tier
 		release()
+	})
+}
+
+// TestRefreshKeepsStaleEntryLocal: while a stale value's background
+// refresh loads, the local tier keeps serving it, also after the
+// doorkeeper forgot the key (it sees remote reads only, and a hot key is
+// read locally): the refresh's read is tracked because the tier holds the
+// key, so it does not drop the entry as an untracked read would.
+func TestRefreshKeepsStaleEntryLocal(t *testing.T) {
+	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+		ctx := context.Background()
+		c := newCache(t, srv.Client(t), cacheName(t), cache.Options[int]{
+			TTL: 300 * time.Millisecond, StaleTTL: time.Minute, Jitter: -1, EarlyRefreshBeta: -1, MaxLocalEntries: 1,
+		})
+		if err := c.Set(ctx, "k", 1); err != nil {
+			t.Fatal(err)
+		}
+		mustGet(t, c, "k", 1)
+		mustGet(t, c, "k", 1) // the second read: into the local tier
+		if n := c.Stats().LocalEntries; n != 1 {
+			t.Fatalf("%d local entries, want 1", n)
+		}
+		others := make([]string, 10_000) // read once each: the doorkeeper forgets "k"
+		for i := range others {
+			others[i] = "other:" + strconv.Itoa(i)
+		}
+		if _, err := c.GetMany(ctx, others); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(400 * time.Millisecond) // past the TTL, within the stale window
+		loading, release := make(chan struct{}), make(chan struct{})
+		var once sync.Once
+		defer once.Do(func() { close(release) })
+		loader := cache.LoaderFunc[int](func(context.Context, string) (int, error) {
+			close(loading)
+			<-release
+			return 2, nil
+		})
+		if v, err := c.Fetch(ctx, "k", loader); err != nil || v != 1 {
+			t.Fatalf("Fetch of a stale value = %d, %v; want the stale 1", v, err)
+		}
+		select {
+		case <-loading:
+		case <-time.After(5 * time.Second):
+			t.Fatal("no background refresh within 5s")
+		}
+		if n := c.Stats().LocalEntries; n != 1 {
+			t.Errorf("%d local entries while the refresh loads, want the stale one", n)
+		}
+		once.Do(func() { close(release) })
+		c.WaitRefreshes()
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"math"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -173,5 +174,29 @@ func TestFlightHitEndsLaterFlightsJoins(t *testing.T) {
 				t.Fatalf("after the forgotten flight landed (%s), the later flight can be joined: %v, want %v", tc.name, stays, tc.stays)
 			}
 		})
+	}
+}
+
+// TestAdmitHeldKeys: a key the local tier holds is admitted (its remote
+// read is tracked) although the doorkeeper, which sees remote reads only,
+// forgot it; a key it does not hold is not.
+func TestAdmitHeldKeys(t *testing.T) {
+	local := newDecodedTier[int](1, 0, false)
+	if local.admit("held") {
+		t.Fatal("a key's first read admitted")
+	}
+	e := local.newEntry("held", 1, time.Now().Add(time.Hour).UnixNano(), 1)
+	if !local.insert(e, local.ticket("held")) {
+		t.Fatal("the entry was not kept")
+	}
+	local.admit("gone") // read once, then forgotten by the doorkeeper
+	for i := range 20_000 {
+		local.admit("other:" + strconv.Itoa(i))
+	}
+	if !local.admit("held") {
+		t.Error("a key the tier holds was refused")
+	}
+	if local.admit("gone") {
+		t.Error("a key the doorkeeper forgot, not in the tier, was admitted")
 	}
 }

@@ -68,10 +68,19 @@ func newDecodedTier[T any](maxEntries int, maxBytes int64, admitFirstRead bool) 
 }
 
 // admit reports whether a remote read of key may enter the tier: whether
-// key was read remotely a short while ago (tier.Doorkeeper), or always
-// with Options.AdmitFirstRead. It notes this read. A read it refuses goes
+// key was read remotely a short while ago (tier.Doorkeeper), or the tier
+// holds it (a stale entry's refresh, an early refresh of a hot key, which
+// the doorkeeper may have forgotten: it sees remote reads only, and an
+// untracked read would drop the entry), or always with
+// Options.AdmitFirstRead. It notes this read. A read it refuses goes
 // untracked and ends with readUntracked.
-func (t *decodedTier[T]) admit(key string) bool { return t.door == nil || t.door.Seen(key) }
+func (t *decodedTier[T]) admit(key string) bool {
+	if t.door == nil {
+		return true
+	}
+	seen := t.door.Seen(key)
+	return seen || t.items.Holds(key)
+}
 
 // readUntracked ends an untracked read of key after its reply, before the
 // value read is served: no tracked read in flight may then keep an older

@@ -219,6 +219,13 @@ func (t *Tier[V]) Get(key string) *Entry[V] {
 	return e
 }
 
+// Holds reports whether the tier holds an entry under key, expired or
+// not, without counting a hit. It takes no lock.
+func (t *Tier[V]) Holds(key string) bool {
+	h := t.hash(key)
+	return t.parts[h&t.pmask].tab.Load().find(key, h) != nil
+}
+
 // Begin returns the ticket of an exchange about key, to take before it is
 // sent and pass to Fill or FillOwnWrite with its reply. It takes no lock.
 func (t *Tier[V]) Begin(key string) Ticket {
