@@ -20,8 +20,11 @@ import (
 //	uvarint  load duration Δ in microseconds (XFetch)
 //	...      the codec's bytes
 //
-// A Cache encodes all but the version and the generation (appendEnvelope),
-// which the scripts insert after byte 0 when they store. The envelope
+// A Cache encodes the whole of it (appendEnvelope) with both stamps 0,
+// and the scripts write the stamps in place when they store (SETRANGE):
+// the value goes from the script's argument to the key as it is, never
+// through a Lua string built of it, which would cost Redis more than a
+// microsecond per kilobyte. The envelope
 // holds durations, never clock readings: a reader computes the soft expiry
 // as the key's hard expiry (from the server's PTTL, which rueidis reads
 // with the value) minus the stale window, so the clocks of the writing and
@@ -49,10 +52,11 @@ type envelope struct {
 	payload  []byte        // the codec's bytes, aliasing the input
 }
 
-// appendEnvelope appends byte 0 and what follows the stamps, up to the
-// codec's bytes.
+// appendEnvelope appends the envelope up to the codec's bytes, with both
+// stamps 0 (the scripts write them).
 func appendEnvelope(dst []byte, flags byte, stale, loadTime time.Duration) []byte {
 	dst = append(dst, storedLayout|flags)
+	dst = append(dst, make([]byte, 2*stampBytes)...)
 	dst = binary.AppendUvarint(dst, uint64(stale/time.Millisecond))
 	return binary.AppendUvarint(dst, uint64(loadTime/time.Microsecond))
 }

@@ -38,8 +38,8 @@ func TestEarlyRefreshProbability(t *testing.T) {
 	}
 }
 
-// stored returns what the scripts store for an encoded envelope: its
-// byte 0, the version and the generation, then the rest.
+// stored returns what the scripts store for an encoded envelope: it with
+// the version and the generation written over its zeroed stamps.
 func stored(version, gen uint64, encoded []byte) []byte {
 	b := []byte{encoded[0]}
 	for _, stamp := range []uint64{version, gen} {
@@ -47,7 +47,7 @@ func stored(version, gen uint64, encoded []byte) []byte {
 			b = append(b, byte(stamp>>(8*i)))
 		}
 	}
-	return append(b, encoded[1:]...)
+	return append(b, encoded[headerBytes:]...)
 }
 
 func TestEnvelopeRoundTrip(t *testing.T) {
@@ -132,13 +132,13 @@ func FuzzParseStored(f *testing.F) {
 				t.Fatalf("%x parsed as %+v", data, env)
 			}
 		}
-		if len(data) == 0 || data[0]&^flagBits != storedLayout {
+		if len(data) < headerBytes || data[0]&^flagBits != storedLayout {
 			return
 		}
 		version &= 1<<(8*stampBytes) - 1
 		s := string(stored(version, 42, data))
 		got, env, err := parseStored(s)
-		if _, envErr := parseEnvelope(data[0]&flagBits, data[1:]); (err == nil) != (envErr == nil) {
+		if _, envErr := parseEnvelope(data[0]&flagBits, data[headerBytes:]); (err == nil) != (envErr == nil) {
 			t.Fatalf("parseStored(%x): %v, but its envelope alone: %v", s, err, envErr)
 		}
 		if err == nil && (got != version || !bytes.HasSuffix(data, env.payload)) {

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redis/rueidis"
 	"github.com/typecache/typecache/internal/rediscmd"
 )
 
@@ -78,8 +79,7 @@ func (c *Cache[T]) finishLeases(ctx context.Context, hs []held[T]) {
 				data, err := c.encode(h.key, r.value, r.absent, life, r.took)
 				if err == nil {
 					storeKeys = append(storeKeys, h.redisKeys)
-					layout, envelope := splitLayout(data)
-					storeArgs = append(storeArgs, []string{l.token, layout, envelope, rediscmd.Millis(life.hard), c.markMillis, l.gen})
+					storeArgs = append(storeArgs, []string{l.token, rueidis.BinaryString(data), rediscmd.Millis(life.hard), c.markMillis, l.gen})
 					stored = append(stored, h.key)
 					continue
 				}

@@ -61,9 +61,11 @@ import "github.com/typecache/typecache/internal/rediscmd"
 // holds(token): whether the guard is token's lease; end_lease(g, ms): put
 // back the mark the caller's lease replaced (for ms milliseconds), or
 // remove the guard; next_mark(g, version, now): a mark above the key's
-// last; store(layout, envelope, ttl, gen, version, g, ms, now): store the
-// value of a write or a load, version and generation in its header, with
-// its mark (see above).
+// last; store(value, ttl, gen, version, g, ms, now): store the value of
+// a write or a load, as the caller encoded it, then its version and
+// generation in its header (in place: building a Lua string of the value
+// would cost Redis more than the rest of the script for values of some
+// kilobytes), with its mark (see above).
 const guardLua = rediscmd.TimeLua + `
 local function stamps(s)
   if #s < 15 then return nil, nil end
@@ -104,9 +106,10 @@ local function next_mark(g, version, now)
   if last >= m then m = last + 1 end
   return m
 end
-local function store(layout, envelope, ttl, gen, version, g, ms, now)
+local function store(value, ttl, gen, version, g, ms, now)
   local v = next_mark(g, version, now)
-  redis.call('SET', KEYS[1], layout .. struct.pack('>I7I7', v, gen) .. envelope, 'PX', ttl)
+  redis.call('SET', KEYS[1], value, 'PX', ttl)
+  redis.call('SETRANGE', KEYS[1], 1, struct.pack('>I7I7', v, gen))
   if tonumber(ttl) < tonumber(ms) then
     redis.call('SET', KEYS[2], mark_text(v), 'PX', ms)
   elseif g then
@@ -157,7 +160,7 @@ return {2}
 `)
 
 // storeScript stores a loaded value if the caller still holds the lease,
-// and ends the lease. ARGV: token, layout byte, envelope, ttl ms, mark ms,
+// and ends the lease. ARGV: token, value (its stamps 0), ttl ms, mark ms,
 // the generation of the read that took the lease. Replies 1 when stored,
 // 0 when a write or another load took the guard meanwhile, or the key
 // holds a value of a newer generation (a refresh that began before a
@@ -167,14 +170,14 @@ return {2}
 var storeScript = rediscmd.NewScript(guardLua + `
 local mine, guard = holds(ARGV[1])
 if not mine then return 0 end
-local gen = tonumber(ARGV[6])
+local gen = tonumber(ARGV[5])
 local now = server_us()
 local version, old_gen = old(now)
 if old_gen and old_gen > gen then
-  end_lease(guard, ARGV[5])
+  end_lease(guard, ARGV[4])
   return 0
 end
-store(ARGV[2], ARGV[3], ARGV[4], gen, version, guard, ARGV[5], now)
+store(ARGV[2], ARGV[3], gen, version, guard, ARGV[4], now)
 return 1
 `)
 
@@ -201,8 +204,8 @@ return last_mark(redis.call('GET', KEYS[2]), version)
 `)
 
 // writeScript is every write: Set, Put's cache update, Delete. ARGV: op
-// ("set" or "del"), layout byte, envelope, ttl ms, the mark the key had
-// when a Put began ("*" for Set and Delete: no check), mark ms, the
+// ("set" or "del"), value (its stamps 0; empty for "del"), ttl ms, the
+// mark the key had when a Put began ("*" for Set and Delete: no check), mark ms, the
 // caller's generation. It stores (or deletes) and moves the key's mark
 // (see above), which ends any load's lease. The mark is the Redis time in
 // µs, raised above the key's last, so that no two writes of a key leave
@@ -224,14 +227,14 @@ local guard = redis.call('GET', KEYS[2])
 local now = server_us()
 local version, old_gen = old(now)
 local conflict = 0
-if op == 'set' and ARGV[5] ~= '*' and last_mark(guard, version) ~= ARGV[5] then conflict = 1 end
+if op == 'set' and ARGV[4] ~= '*' and last_mark(guard, version) ~= ARGV[4] then conflict = 1 end
 if op == 'del' or conflict == 1 then
   redis.call('DEL', KEYS[1])
-  redis.call('SET', KEYS[2], mark_text(next_mark(guard, version, now)), 'PX', ARGV[6])
+  redis.call('SET', KEYS[2], mark_text(next_mark(guard, version, now)), 'PX', ARGV[5])
 else
-  local gen = tonumber(ARGV[7])
+  local gen = tonumber(ARGV[6])
   if old_gen and old_gen > gen then gen = old_gen end
-  store(ARGV[2], ARGV[3], ARGV[4], gen, version, guard, ARGV[6], now)
+  store(ARGV[2], ARGV[3], gen, version, guard, ARGV[5], now)
 end
 return conflict
 `)

@@ -89,8 +89,7 @@ func (c *Cache[T]) writeMany(ctx context.Context, ws []write) (errs []error, con
 		if w.del {
 			op = "del"
 		}
-		layout, envelope := splitLayout(w.data)
-		args = append(args, []string{op, layout, envelope, rediscmd.Millis(w.ttl), w.mark, c.markMillis, gen})
+		args = append(args, []string{op, rueidis.BinaryString(w.data), rediscmd.Millis(w.ttl), w.mark, c.markMillis, gen})
 	}
 	for j, res := range c.runScript(rctx, writeScript, keys, args) {
 		n, err := res.AsInt64()
@@ -243,14 +242,4 @@ func (c *Cache[T]) runScript(ctx context.Context, s *rediscmd.Script, keys, args
 		return []rediscmd.Reply{{Msg: msg, Err: err}}
 	}
 	return s.ExecBatch(ctx, c.redis, c.sendPlain, keys, args)
-}
-
-// splitLayout splits an encoded envelope (see appendEnvelope) into the
-// scripts' arguments: byte 0, and what follows the stamps. Both are empty
-// for a delete.
-func splitLayout(data []byte) (layout, envelope string) {
-	if len(data) == 0 {
-		return "", ""
-	}
-	return rueidis.BinaryString(data[:1]), rueidis.BinaryString(data[1:])
 }
