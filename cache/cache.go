@@ -68,6 +68,11 @@ type Cache[T any] struct {
 	// capacity of the next one's buffer, so that values of one kind are
 	// encoded without growing it.
 	encodedSize atomic.Int64
+	// storedSize is a running mean of the sizes of the values this
+	// process stored or read in Redis, and splitFrom the mean from which a
+	// lone read splits (splitReadBytes; tests change it): see splitReads.
+	storedSize atomic.Int64
+	splitFrom  int64
 
 	unsubscribe func()
 	closed      atomic.Bool
@@ -139,6 +144,7 @@ func New[T any](c *typecache.Client, name string, opts Options[T]) (*Cache[T], e
 		cache.local = newDecodedTier[T](o.MaxLocalEntries, o.MaxLocalBytes, o.AdmitFirstRead)
 	}
 	cache.plainGets = o.StaleTTL == 0
+	cache.splitFrom = splitReadBytes
 	wallClock.acquire()
 	unsubscribe := c.Subscribe(space.Prefix(), invalidationSink[T]{cache})
 	cache.unsubscribe = func() {

@@ -430,18 +430,25 @@ func TestReadYourWrites(t *testing.T) {
 
 // TestCorruptBytes: bytes a raw client wrote are a miss (counted as a
 // decode error), and Fetch reloads and overwrites them.
+// With split reads (the script reads the header, a GET in the same
+// transaction the value: see cache.splitReads) too.
 func TestCorruptBytes(t *testing.T) {
 	for _, local := range []bool{true, false} { // Get's script, then its plain GET
-		t.Run(fmt.Sprintf("local-tier=%v", local), func(t *testing.T) { testCorruptBytes(t, !local) })
+		for _, split := range []bool{false, true} {
+			t.Run(fmt.Sprintf("local-tier=%v/split=%v", local, split), func(t *testing.T) { testCorruptBytes(t, !local, split) })
+		}
 	}
 }
 
-func testCorruptBytes(t *testing.T, disableLocal bool) {
+func testCorruptBytes(t *testing.T, disableLocal, split bool) {
 	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
 		ctx := context.Background()
 		name := cacheName(t)
 		raw := srv.Raw(t)
 		c := newCache(t, srv.Client(t), name, cache.Options[user]{TTL: time.Hour, DisableLocal: disableLocal})
+		if split {
+			c.SplitAllReads()
+		}
 		junks := []string{"", "garbage", "\xc1\x00", "\xc1\x00\x00\x00\xff\xff", "\xc1\x01\x00\x00x",
 			"\xc4\x00\x06", // a header cut short
 			// A header's layout byte and stamps far ahead of the clock, then
@@ -475,15 +482,25 @@ func testCorruptBytes(t *testing.T, disableLocal bool) {
 }
 
 // TestWrongTypeIsAnError: a key of another type is an error for Get, and
-// Fetch answers from the loader and overwrites it.
+// Fetch answers from the loader and overwrites it; with split reads too.
 func TestWrongTypeIsAnError(t *testing.T) {
 	ctx := context.Background()
 	srv := redistest.Standalone(t)
-	for _, local := range []bool{true, false} { // Get's script, then its plain GET
-		t.Run(fmt.Sprintf("local-tier=%v", local), func(t *testing.T) {
+	for _, tt := range []struct{ local, split bool }{
+		{true, false}, {false, false}, // Get's script, then its plain GET
+		{true, true}, {false, true},
+	} {
+		t.Run(fmt.Sprintf("local-tier=%v/split=%v", tt.local, tt.split), func(t *testing.T) {
 			name := cacheName(t)
 			raw := srv.Raw(t)
-			c := newCache(t, srv.Client(t), name, cache.Options[string]{TTL: time.Hour, DisableLocal: !local})
+			opts := cache.Options[string]{TTL: time.Hour, DisableLocal: !tt.local}
+			if tt.split {
+				opts.StaleTTL = time.Second // a Get through the script, split
+			}
+			c := newCache(t, srv.Client(t), name, opts)
+			if tt.split {
+				c.SplitAllReads()
+			}
 			if err := raw.Do(ctx, raw.B().Lpush().Key(c.RedisKey("k")).Element("x").Build()).Error(); err != nil {
 				t.Fatal(err)
 			}

@@ -11,6 +11,10 @@ func (c *Cache[T]) SetAfterRemoteRead(f func(key string)) { c.afterRemoteRead = 
 // local tier's doorkeeper (a key's second read within a while).
 func (c *Cache[T]) SetAdmission(f func(key string) bool) { c.admission = f }
 
+// SplitAllReads makes every lone read that may split do so, whatever the
+// size of the cache's values (see splitReads).
+func (c *Cache[T]) SplitAllReads() { c.splitFrom = 0 }
+
 // SetClock replaces the clock (unix nanoseconds). Redis's expiries come from
 // the real clock, so a test clock should start at the real time and move
 // forward.

@@ -28,8 +28,39 @@ const (
 const localExpiryMargin = 2 * time.Millisecond
 
 // readArgs are readScript's arguments for mode with token in generation gen.
-func (c *Cache[T]) readArgs(mode readMode, token, gen string) []string {
+// split asks the script to leave a value it serves to a GET sent after it
+// in the same transaction (see splitReads).
+func (c *Cache[T]) readArgs(mode readMode, token, gen string, split bool) []string {
+	if split {
+		return []string{string(mode), token, c.leaseMillis, gen, "1"}
+	}
 	return []string{string(mode), token, c.leaseMillis, gen}
+}
+
+// splitReadBytes is the size of stored values from which a lone read
+// leaves the value out of readScript (splitReads). Redis copies each value
+// a script reads or returns into a Lua string, and then out of it, at more
+// than a microsecond per kilobyte; the GET that replaces the copy costs a
+// transaction and a command, which breaks even at a few kilobytes.
+const splitReadBytes = 2048
+
+// splitReads reports whether the values of this cache are so large that a
+// lone read sends readScript and a GET of the value in one transaction,
+// the script reading the value's header alone, rather than the script
+// alone: when the running mean of the values this process stored or read
+// (storedSize) is splitReadBytes or more. A tracked read may split only
+// when the tracked transaction is one (OPTIN tracking): in any other mode
+// nothing would keep a write out from between the two.
+func (c *Cache[T]) splitReads(tracked bool) bool {
+	return c.storedSize.Load() >= c.splitFrom && (!tracked || c.conn.TrackedMultiIsTransaction())
+}
+
+// noteStoredSize adds a value of n bytes, stored or read, to storedSize's
+// running mean (each new size weighs an eighth). Calls at once may lose one
+// another's sizes: it is a hint.
+func (c *Cache[T]) noteStoredSize(n int) {
+	mean := c.storedSize.Load()
+	c.storedSize.Store(mean + (int64(n)-mean)/8)
 }
 
 // readState says what a read found.
@@ -142,7 +173,7 @@ func (c *Cache[T]) read(ctx context.Context, req readRequest, results []readResu
 			results[i] = readResult[T]{state: stateFailed, err: errCircuitOpen}
 			continue
 		}
-		keys, args, sent = append(keys, k), append(args, c.readArgs(call.mode, call.token, gen)), append(sent, i)
+		keys, args, sent = append(keys, k), append(args, c.readArgs(call.mode, call.token, gen, false)), append(sent, i)
 	}
 	if len(sent) == 0 {
 		return
@@ -172,7 +203,7 @@ func (c *Cache[T]) read(ctx context.Context, req readRequest, results []readResu
 		if plain {
 			results[i], err = c.settlePlain(key, replies[j].Msg, replies[j].Err, gen, req.now, at, nil)
 		} else if err = c.failure(replies[j].Err); err == nil {
-			results[i], err = c.settle(key, replies[j].Msg, fill, req.now, at, nil)
+			results[i], err = c.settle(key, replies[j].Msg, nil, fill, req.now, at, nil)
 		}
 		if err != nil {
 			results[i] = readResult[T]{state: stateFailed, err: err, sent: true}
@@ -206,15 +237,25 @@ func (c *Cache[T]) readOne(ctx context.Context, req readRequest, into *item[T]) 
 	if !tracked && call.mode == readOnly && c.plainGets {
 		return c.getPlain(ctx, rctx, call.key, k[0], gen, req.now, into)
 	}
-	send, fill := c.conn.DoUntracked, (*tier.Ticket)(nil)
+	send, sendMulti, fill := c.conn.DoUntracked, c.conn.DoUntrackedMulti, (*tier.Ticket)(nil)
 	if tracked {
-		send = c.conn.DoTracked
+		send, sendMulti = c.conn.DoTracked, c.conn.DoTrackedMulti
 		if c.local != nil {
 			fill = &ticket
 		}
 	}
 	at := wallClock.read()
-	msg, err := readScript.Exec(rctx, c.redis, send, k, c.readArgs(call.mode, call.token, gen))
+	var msg rueidis.RedisMessage
+	var value *rueidis.RedisMessage // the value's GET, when split
+	if c.splitReads(tracked) {
+		var get rueidis.RedisMessage
+		msg, get, err = readScript.ExecThen(rctx, c.redis, sendMulti, k, c.readArgs(call.mode, call.token, gen, true), func() rueidis.Completed {
+			return c.redis.B().Get().Key(k[0]).Build()
+		})
+		value = &get
+	} else {
+		msg, err = readScript.Exec(rctx, c.redis, send, k, c.readArgs(call.mode, call.token, gen, false))
+	}
 	c.breaker.Record(ctx, k[0], err)
 	if !tracked {
 		c.readUntracked(call.key)
@@ -222,7 +263,7 @@ func (c *Cache[T]) readOne(ctx context.Context, req readRequest, into *item[T]) 
 	if err != nil {
 		return readResult[T]{state: stateFailed, sent: true}, c.failure(err)
 	}
-	res, err := c.settle(call.key, msg, fill, req.now, at, into)
+	res, err := c.settle(call.key, msg, value, fill, req.now, at, into)
 	res.gen = gen
 	return res, err
 }
@@ -365,10 +406,12 @@ func (c *Cache[T]) sendPlain(ctx context.Context, cmds rueidis.Commands, _ [][]s
 }
 
 // settle turns readScript's reply for key into a readResult (stateFailed
-// with the error of a reply it does not expect); fill is key's ticket of
-// the local tier taken before a tracked request (nil: the reply may not
-// enter the tier), and sent the wall clock when it was sent.
-func (c *Cache[T]) settle(key string, msg rueidis.RedisMessage, fill *tier.Ticket, now, sent int64, into *item[T]) (readResult[T], error) {
+// with the error of a reply it does not expect); value is the reply of the
+// GET sent after a split read (splitReads), nil for a read by the script
+// alone; fill is key's ticket of the local tier taken before a tracked
+// request (nil: the reply may not enter the tier), and sent the wall clock
+// when it was sent.
+func (c *Cache[T]) settle(key string, msg rueidis.RedisMessage, value *rueidis.RedisMessage, fill *tier.Ticket, now, sent int64, into *item[T]) (readResult[T], error) {
 	reply, err := msg.ToArray()
 	if err != nil || len(reply) == 0 {
 		return readResult[T]{state: stateFailed, sent: true}, fmt.Errorf("cache: unexpected reply to a read: %v", msg)
@@ -384,6 +427,12 @@ func (c *Cache[T]) settle(key string, msg rueidis.RedisMessage, fill *tier.Ticke
 		return readResult[T]{state: stateBusy, wait: time.Duration(max(pttl, 1)) * time.Millisecond}, nil
 	case code == 0 && len(reply) == 3:
 		s, _ := reply[1].ToString()
+		if value != nil {
+			var err error
+			if s, err = value.ToString(); err != nil {
+				break // the transaction kept writes out: the value is there
+			}
+		}
 		pttl, _ := reply[2].AsInt64()
 		if it := c.accept(key, s, pttl, fill, now, sent, into); it != nil {
 			return readResult[T]{state: stateHit, item: it}, nil
@@ -405,6 +454,7 @@ func (c *Cache[T]) settle(key string, msg rueidis.RedisMessage, fill *tier.Ticke
 // tier never serves a value after Redis stopped serving it (past a
 // TTLFunc's instant, say).
 func (c *Cache[T]) accept(key, s string, pttl int64, fill *tier.Ticket, now, sent int64, into *item[T]) *item[T] {
+	c.noteStoredSize(len(s))
 	version, env, err := parseStored(s)
 	var v T
 	if err == nil && !env.absent {

@@ -22,6 +22,8 @@ func TestFirstCallAfterScriptLoss(t *testing.T) {
 	redistest.RunScriptLoss(t, func(t *testing.T, srv *redistest.Server, client *typecache.Client) []redistest.ScriptCall {
 		ctx := context.Background()
 		c := newCache(t, client, cacheName(t), cache.Options[int]{})
+		split := newCache(t, client, cacheName(t)+"-split", cache.Options[int]{})
+		split.SplitAllReads()
 		var loads atomic.Int64
 		loader := cache.LoaderFunc[int](func(context.Context, string) (int, error) { loads.Add(1); return 1, nil })
 		batch := cache.BatchLoaderFunc[int](func(_ context.Context, keys []string) (map[string]int, error) {
@@ -62,6 +64,17 @@ func TestFirstCallAfterScriptLoss(t *testing.T) {
 						err = fmt.Errorf("%d values, want 64", len(m))
 					}
 					return err
+				})
+			}},
+			{Name: "Fetch, split reads", Call: func(r int) error {
+				// A cold read, then a tracked one: both split.
+				return loadsOnce(func() error {
+					for range 2 {
+						if _, err := split.Fetch(ctx, keys(r, 1)[0], loader); err != nil {
+							return err
+						}
+					}
+					return nil
 				})
 			}},
 			{Name: "Get", Call: func(r int) error { _, err := c.Get(ctx, keys(r, 1)[0]); return ignoreNotFound(err) }},

@@ -121,10 +121,12 @@ end
 // readScript reads a value with its PTTL and, on a miss, takes the key's
 // load lease for a caller that can load. ARGV: mode ("get": read only;
 // "load": lease on a miss; "refresh": lease even when the value exists),
-// token, lease ms, the caller's generation. A value of an older generation
-// is a miss. Replies:
+// token, lease ms, the caller's generation, and optionally "1" (split):
+// read only the value's header, and leave the value to a GET that the
+// caller sends after the script in the same transaction (see splitReads).
+// A value of an older generation is a miss. Replies:
 //
-//	{0, value, pttl}       a hit (not for "refresh")
+//	{0, value, pttl}       a hit (not for "refresh"); value "" when split
 //	{1}                    a miss (mode "get")
 //	{2}                    the lease is the caller's
 //	{3, pttl of the lease} another caller holds the lease
@@ -138,8 +140,15 @@ end
 // caller, which reports them as undecodable.
 var readScript = rediscmd.NewScript(guardLua + `
 local mode = ARGV[1]
+local split = ARGV[5] == '1'
 if mode ~= 'refresh' then
-  local v = redis.pcall('GET', KEYS[1])
+  local v
+  if split then
+    v = redis.pcall('GETRANGE', KEYS[1], 0, 14)
+    if v == '' and redis.call('EXISTS', KEYS[1]) == 0 then v = false end
+  else
+    v = redis.pcall('GET', KEYS[1])
+  end
   if type(v) == 'table' and v.err then
     if mode == 'get' then return v end
     v = false
@@ -148,7 +157,10 @@ if mode ~= 'refresh' then
     local _, gen = stamps(v)
     if gen and gen < tonumber(ARGV[4]) then v = false end
   end
-  if v then return {0, v, redis.call('PTTL', KEYS[1])} end
+  if v then
+    if split then v = '' end
+    return {0, v, redis.call('PTTL', KEYS[1])}
+  end
   if mode == 'get' then return {1} end
 end
 local mine, guard = holds(ARGV[2])

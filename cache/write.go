@@ -138,6 +138,7 @@ func (c *Cache[T]) encode(key string, v T, absent bool, life lifetime, loadTime 
 		}
 	}
 	c.encodedSize.Store(min(int64(len(data))+int64(len(data))/8, maxEncodeHint))
+	c.noteStoredSize(len(data))
 	if len(data) > c.o.MaxValueBytes {
 		return nil, fmt.Errorf("%w: %q encodes to %d bytes, more than Options.MaxValueBytes (%d)", ErrTooLarge, key, len(data), c.o.MaxValueBytes)
 	}

@@ -43,6 +43,32 @@ func (s *Script) Exec(ctx context.Context, redis rueidis.Client, send Sender, ke
 	return msg, err
 }
 
+// A MultiSender sends commands whose keys all live in one cluster slot in
+// one transaction (MULTI … EXEC) and returns one reply per command (an
+// error reply is a message whose Error is not nil); the error is the
+// transaction's. transport.Conn's DoTrackedMulti and DoUntrackedMulti are
+// such senders.
+type MultiSender func(ctx context.Context, cmds ...rueidis.Completed) ([]rueidis.RedisMessage, error)
+
+// ExecThen runs the script as Exec does and, in the same transaction, the
+// command then builds (built anew for each attempt), so that nothing can
+// run between the two: a read of a large value beside the script that
+// decides whether it is served, which spares Redis a Lua string of the
+// value. It returns the script's reply and then's.
+func (s *Script) ExecThen(ctx context.Context, redis rueidis.Client, send MultiSender, keys, args []string, then func() rueidis.Completed) (script, next rueidis.RedisMessage, err error) {
+	replies, err := send(ctx, s.evalsha(redis, keys, args), then())
+	if err == nil && IsNoScript(replies[0].Error()) {
+		replies, err = send(ctx, s.eval(redis, keys, args), then())
+	}
+	if err != nil {
+		return rueidis.RedisMessage{}, rueidis.RedisMessage{}, err
+	}
+	if err := replies[0].Error(); err != nil {
+		return replies[0], rueidis.RedisMessage{}, err
+	}
+	return replies[0], replies[1], nil
+}
+
 // ExecMany runs the script once per entry of keys and args (keys[i] in one
 // slot each) in one pipeline: rueidis sends each node its part in one round
 // trip. Only the calls the server did not know the script for are sent

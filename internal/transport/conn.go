@@ -19,7 +19,7 @@ import (
 	"github.com/redis/rueidis"
 )
 
-var errShortExec = errors.New("typecache: EXEC of a tracked read returned a short reply")
+var errShortExec = errors.New("typecache: EXEC returned a short reply")
 
 // Conn is a rueidis client with an invalidation hub, a direct client and
 // per-node breakers. It is safe for concurrent use by multiple goroutines.
@@ -41,6 +41,9 @@ type Conn struct {
 	topology *topologyWatch // nil unless the client is a cluster client
 	breaker  *Breaker       // nil when turned off
 	poll     *replyPoll     // the direct client's
+	// multi and exec wrap DoUntrackedMulti's transactions: built once and
+	// pinned, so never recycled.
+	multi, exec rueidis.Completed
 
 	closeOnce sync.Once
 	closed    atomic.Bool // see Closed
@@ -86,7 +89,8 @@ func Dial(opt rueidis.ClientOption, o Options) (*Conn, error) {
 		redis.Close()
 		return nil, fmt.Errorf("typecache: connect: %w", err)
 	}
-	c := &Conn{redis: redis, direct: direct, hub: hub, tracked: newTrackedRead(redis, opt), breaker: newBreaker(redis, o.Breaker), poll: poll}
+	c := &Conn{redis: redis, direct: direct, hub: hub, tracked: newTrackedRead(redis, opt), breaker: newBreaker(redis, o.Breaker), poll: poll,
+		multi: redis.B().Multi().Build().Pin(), exec: redis.B().Exec().Build().Pin()}
 	if redis.Mode() == rueidis.ClientModeCluster {
 		c.topology = watchTopology(redis, hub, c.breaker, opt)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"runtime"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -101,6 +102,21 @@ func (c directClient) Do(ctx context.Context, cmd rueidis.Completed) rueidis.Red
 		}
 	}
 	return r
+}
+
+// DoMulti sends cmds as rueidis does, and again on a new connection when
+// none of them was sent because the connection was closed by the server
+// (each failed with errPeerClosed, which the first write of a call
+// reports before anything leaves).
+func (c directClient) DoMulti(ctx context.Context, cmds ...rueidis.Completed) []rueidis.RedisResult {
+	var rs []rueidis.RedisResult
+	for range c.attempts {
+		rs = c.Client.DoMulti(ctx, cmds...)
+		if slices.ContainsFunc(rs, func(r rueidis.RedisResult) bool { return !errors.Is(r.Error(), errPeerClosed) }) {
+			break // sent
+		}
+	}
+	return rs
 }
 
 // Direct returns a client for lone calls whose reply nothing keeps in
@@ -214,4 +230,21 @@ func (c *Conn) DoUntracked(ctx context.Context, cmd rueidis.Completed) (rueidis.
 	c.poll.callSent()
 	defer c.poll.replied()
 	return client.Do(ctx, cmd).ToMessage()
+}
+
+// DoUntrackedMulti sends cmds, whose keys all live in one cluster slot and
+// whose replies nothing keeps, in one transaction (MULTI, cmds, EXEC) and
+// one round trip, by DoUntracked's route. It returns one reply per command
+// (an error reply is a message whose Error is not nil); the error is the
+// transaction's.
+func (c *Conn) DoUntrackedMulti(ctx context.Context, cmds ...rueidis.Completed) ([]rueidis.RedisMessage, error) {
+	client := c.redis
+	if c.poll.quiet() {
+		client = c.direct
+	}
+	all := make(rueidis.Commands, 0, len(cmds)+2)
+	all = append(append(append(all, c.multi), cmds...), c.exec)
+	c.poll.callSent()
+	defer c.poll.replied()
+	return execReplies(client.DoMulti(ctx, all...), len(cmds))
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -178,20 +179,7 @@ func TestReplyPollStepsAside(t *testing.T) {
 func TestDoUntrackedRoute(t *testing.T) {
 	ctx := context.Background()
 	conn := clientconn.Of(redistest.Standalone(t).Client(t))
-	ids := func(client rueidis.Client) map[int64]bool {
-		t.Helper()
-		seen := map[int64]bool{}
-		for range 20 {
-			id, err := client.Do(ctx, client.B().ClientId().Build()).AsInt64()
-			if err != nil {
-				t.Fatal(err)
-			}
-			seen[id] = true
-		}
-		return seen
-	}
-	direct, pipelined := ids(conn.Direct()), ids(conn.Redis())
-	answered := func() int64 {
+	checkRoute(t, conn, "", func() int64 {
 		t.Helper()
 		msg, err := conn.DoUntracked(ctx, conn.Redis().B().ClientId().Build())
 		if err != nil {
@@ -201,17 +189,112 @@ func TestDoUntrackedRoute(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if n := transport.Waiting(conn); n != 0 && n != 64 {
+			t.Fatalf("%d calls counted as waiting after a call, want 0, or the 64 held", n)
+		}
 		return id
-	}
+	})
+}
+
+// TestDirectMultiAfterIdleClose: a transaction through Conn.Direct's
+// DoMulti succeeds as the first call after the server closed the idle
+// connection it would have gone on, and runs once: found closed before
+// anything was sent, it goes whole on a new connection.
+func TestDirectMultiAfterIdleClose(t *testing.T) {
+	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+		client, name := namedClient(t, srv)
+		ctx := context.Background()
+		direct := clientconn.Of(client).Direct()
+		key := redistest.Prefix(t) + "n"
+		for i := range 2 {
+			if i > 0 {
+				srv.KillClients(t, name)
+			}
+			rs := direct.DoMulti(ctx, direct.B().Multi().Build(), direct.B().Incr().Key(key).Build(), direct.B().Exec().Build())
+			for j, r := range rs {
+				if err := r.Error(); err != nil {
+					t.Fatalf("call %d: reply %d: %v", i, j, err)
+				}
+			}
+		}
+		raw := srv.Raw(t)
+		if n, err := raw.Do(ctx, raw.B().Get().Key(key).Build()).AsInt64(); err != nil || n != 2 {
+			t.Fatalf("counter = %d, %v; want 2 (each transaction ran once)", n, err)
+		}
+	})
+}
+
+// TestDoUntrackedMulti: DoUntrackedMulti runs its commands in one
+// transaction and returns their replies, an error reply among them as a
+// message; it takes DoUntracked's route (the direct client for a lone
+// call, the pipelined one with many calls out); a command refused while
+// queued fails the transaction with its own error.
+func TestDoUntrackedMulti(t *testing.T) {
+	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+		ctx := context.Background()
+		conn := clientconn.Of(srv.Client(t))
+		b := conn.Redis().B()
+		key := redistest.Prefix(t) + "{k}"
+		run := func() int64 {
+			t.Helper()
+			replies, err := conn.DoUntrackedMulti(ctx,
+				b.Set().Key(key).Value("v").Build(),
+				b.Lpush().Key(key).Element("x").Build(), // WRONGTYPE, at EXEC
+				b.Get().Key(key).Build(),
+				b.ClientId().Build())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(replies) != 4 {
+				t.Fatalf("%d replies, want 4", len(replies))
+			}
+			if err := replies[1].Error(); err == nil || !strings.Contains(err.Error(), "WRONGTYPE") {
+				t.Fatalf("LPUSH on a string: %v, want WRONGTYPE", err)
+			}
+			if v, err := replies[2].ToString(); err != nil || v != "v" {
+				t.Fatalf("GET = %q, %v", v, err)
+			}
+			id, err := replies[3].AsInt64()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return id
+		}
+		checkRoute(t, conn, key, run)
+		if _, err := conn.DoUntrackedMulti(ctx, b.Get().Key(key).Build(), b.Arbitrary("NO-SUCH-COMMAND").Build()); err == nil || !strings.Contains(err.Error(), "unknown command") {
+			t.Fatalf("a transaction with an unknown command: %v, want the command's error", err)
+		}
+	})
+}
+
+// checkRoute fails t unless answered, a call that returns the CLIENT ID of
+// the connection that ran it (on a cluster, on the node of slotKey), runs
+// through the direct client while alone and through the pipelined one with
+// 64 calls out.
+func checkRoute(t *testing.T, conn *transport.Conn, slotKey string, answered func() int64) {
+	t.Helper()
+	direct, pipelined := connectionIDs(t, conn.Direct(), slotKey), connectionIDs(t, conn.Redis(), slotKey)
 	if id := answered(); !direct[id] || pipelined[id] {
-		t.Fatalf("a lone call was answered on connection %d; direct ones: %v, pipelined: %v", id, direct, pipelined)
+		t.Fatalf("a lone call ran on connection %d; direct ones: %v, pipelined: %v", id, direct, pipelined)
 	}
 	release := transport.HoldWaiting(conn, 64)
 	defer release()
 	if id := answered(); !pipelined[id] {
-		t.Fatalf("with 64 calls out, a call was answered on connection %d; pipelined ones: %v", id, pipelined)
+		t.Fatalf("with 64 calls out, a call ran on connection %d; pipelined ones: %v", id, pipelined)
 	}
-	if n := transport.Waiting(conn); n != 64 {
-		t.Fatalf("%d calls counted as waiting after the pipelined one, want the 64 held", n)
+}
+
+// connectionIDs returns the CLIENT IDs of client's connections that answer
+// calls, on a cluster those to the node of slotKey.
+func connectionIDs(t *testing.T, client rueidis.Client, slotKey string) map[int64]bool {
+	t.Helper()
+	seen := map[int64]bool{}
+	for range 20 {
+		id, err := client.Do(context.Background(), client.B().ClientId().Build().SetSlot(slotKey)).AsInt64()
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[id] = true
 	}
+	return seen
 }

@@ -115,10 +115,17 @@ func (c *Conn) DoTracked(ctx context.Context, cmd rueidis.Completed) (rueidis.Re
 	return replies[0], replies[0].Error()
 }
 
+// TrackedMultiIsTransaction reports whether DoTrackedMulti sends its
+// commands in a transaction, so that nothing runs between them: in OPTIN
+// tracking mode (rueidis's default) it does; in BCAST or OPTOUT mode, or
+// without tracking, it sends them in one pipeline without MULTI.
+func (c *Conn) TrackedMultiIsTransaction() bool { return c.tracked != nil && c.tracked.optIn }
+
 // DoTrackedMulti is DoTracked for several commands whose keys all live in
-// one cluster slot, in one transaction and one round trip. It returns one
-// reply per command (an error reply is a message whose Error is not nil);
-// the error is for the transaction as a whole.
+// one cluster slot, in one round trip, and in one transaction when
+// TrackedMultiIsTransaction. It returns one reply per command (an error
+// reply is a message whose Error is not nil); the error is for the
+// transaction as a whole.
 func (c *Conn) DoTrackedMulti(ctx context.Context, cmds ...rueidis.Completed) ([]rueidis.RedisMessage, error) {
 	replies, errs := c.DoTrackedBatches(ctx, TrackedBatch{Cmds: cmds})
 	return replies[0], errs[0]
@@ -181,10 +188,12 @@ func (c *Conn) DoTrackedBatches(ctx context.Context, batches ...TrackedBatch) ([
 	return replies, errs
 }
 
-// execReplies returns the replies of the n commands of a tracked
-// transaction from its results: MULTI, CLIENT CACHING, the commands, EXEC.
+// execReplies returns the replies of the last n commands queued in a
+// transaction from its results: MULTI, the commands queued before them
+// (CLIENT CACHING for a tracked read), those n, then EXEC.
 func execReplies(rs []rueidis.RedisResult, n int) ([]rueidis.RedisMessage, error) {
-	for _, r := range rs[:2] {
+	lead := len(rs) - 2 - n // queued before the n
+	for _, r := range rs[:1+lead] {
 		if err := r.Error(); err != nil {
 			return nil, err
 		}
@@ -193,15 +202,15 @@ func execReplies(rs []rueidis.RedisResult, n int) ([]rueidis.RedisMessage, error
 	if err != nil {
 		// A command refused while queued (MOVED, a syntax error) aborts
 		// the transaction; its own reply says why.
-		for _, r := range rs[2 : len(rs)-1] {
+		for _, r := range rs[1+lead : len(rs)-1] {
 			if qerr := r.Error(); qerr != nil {
 				return nil, qerr
 			}
 		}
 		return nil, err
 	}
-	if len(replies) != n+1 {
+	if len(replies) != lead+n {
 		return nil, errShortExec
 	}
-	return replies[1:], nil
+	return replies[lead:], nil
 }

@@ -3,6 +3,7 @@ package faults_test
 import (
 	"cmp"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/typecache/typecache/cache"
+	"github.com/typecache/typecache/codec"
 	"github.com/typecache/typecache/internal/rediscmd"
 	"github.com/typecache/typecache/internal/testkit/redistest"
 )
@@ -50,15 +52,36 @@ import (
 // script) are checked beside the tracked reads of the others. The first
 // keeps the defaults (a key's first read untracked, its later reads
 // tracked: on 6 keys nearly every read is tracked), the third tracks every
-// read (AdmitFirstRead).
+// read (AdmitFirstRead). In the "large values" run every process pads its
+// values to 4 KiB (paddedCodec), so that the caches' lone reads leave the
+// value out of the read script and GET it in the same transaction.
 
 const (
 	historyProcesses  = 3
 	historyGoroutines = 8
 	historyKeys       = 6
 	historyBound      = 1500 * time.Millisecond
-	envHistoryEnd     = "FAULTS_HISTORY_END" // unix ns at which the load stops
+	envHistoryEnd     = "FAULTS_HISTORY_END"   // unix ns at which the load stops
+	envHistoryLarge   = "FAULTS_HISTORY_LARGE" // "1": values padded to 4 KiB (paddedCodec)
 )
+
+// paddedCodec stores an int64 in 8 bytes, big-endian, then zeros up to
+// paddedBytes, so that a cache's values are large.
+type paddedCodec struct{}
+
+const paddedBytes = 4096
+
+func (paddedCodec) Append(dst []byte, v int64) ([]byte, error) {
+	dst = binary.BigEndian.AppendUint64(dst, uint64(v))
+	return append(dst, make([]byte, paddedBytes-8)...), nil
+}
+
+func (paddedCodec) Decode(data []byte) (int64, error) {
+	if len(data) != paddedBytes {
+		return 0, codec.ErrCorrupt
+	}
+	return int64(binary.BigEndian.Uint64(data)), nil
+}
 
 // historyOp is one recorded call (fixed-size, for encoding/binary).
 type historyOp struct {
@@ -113,9 +136,13 @@ func historyProcess(t *testing.T) {
 	process, _ := strconv.Atoi(os.Getenv(envProcess))
 	endNs, _ := strconv.ParseInt(os.Getenv(envHistoryEnd), 10, 64)
 	client := redistest.ServerFromEnv().Client(t)
-	c, err := cache.New[int64](client, os.Getenv(envName), cache.Options[int64]{
+	opts := cache.Options[int64]{
 		TTL: time.Hour, StampedeLease: 500 * time.Millisecond, DisableLocal: process == 1, AdmitFirstRead: process == 2,
-	})
+	}
+	if os.Getenv(envHistoryLarge) == "1" {
+		opts.Codec = paddedCodec{}
+	}
+	c, err := cache.New[int64](client, os.Getenv(envName), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,8 +275,17 @@ func historyProcess(t *testing.T) {
 // server (standalone, then cluster), kills every connection every
 // killEvery, and checks the histories.
 func TestConsistencyHistory(t *testing.T) {
+	for _, large := range []bool{false, true} {
+		t.Run(map[bool]string{false: "small values", true: "large values"}[large], func(t *testing.T) { testConsistencyHistory(t, large) })
+	}
+}
+
+func testConsistencyHistory(t *testing.T, large bool) {
 	redistest.RunPrivate(t, func(t *testing.T, srv *redistest.Server) {
 		duration := pick(4*time.Second, 30*time.Second)
+		if large {
+			duration = pick(4*time.Second, 15*time.Second)
+		}
 		const killEvery = 700 * time.Millisecond
 		name := redistest.Name(t)
 		dir := t.TempDir()
@@ -269,7 +305,7 @@ func TestConsistencyHistory(t *testing.T) {
 			outs[p] = filepath.Join(dir, "ops"+strconv.Itoa(p))
 			return []string{envHelper + "=history", srv.Env(), envName + "=" + name,
 				envProcess + "=" + strconv.Itoa(p), envOut + "=" + outs[p],
-				envHistoryEnd + "=" + strconv.FormatInt(end.UnixNano(), 10)}
+				envHistoryEnd + "=" + strconv.FormatInt(end.UnixNano(), 10), envHistoryLarge + "=" + map[bool]string{false: "0", true: "1"}[large]}
 		})
 		redistest.Release(t, children)
 		kills := waitKillingClients(t, srv, children, "history", killEvery, end.Add(-killEvery), end.Add(historyBound+time.Minute))
@@ -292,7 +328,8 @@ func TestConsistencyHistory(t *testing.T) {
 		if reads == 0 || writes == 0 || kills == 0 {
 			t.Fatalf("the test did nothing: %d reads, %d writes, %d kills", reads, writes, kills)
 		}
-		figure(t, "consistency history ("+t.Name()[strings.LastIndexByte(t.Name(), '/')+1:]+")",
+		variant := map[bool]string{false: "small values", true: "large values"}[large]
+		figure(t, "consistency history ("+variant+", "+t.Name()[strings.LastIndexByte(t.Name(), '/')+1:]+")",
 			"%d processes × %d goroutines on %d keys for %s, kills every %s: %d reads and %d writes checked, %d violations",
 			historyProcesses, historyGoroutines, historyKeys, duration, killEvery, reads, writes, len(violations))
 	})
