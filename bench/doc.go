@@ -10,6 +10,8 @@
 //     contenders plus plain go-redis GET/SET.
 //   - BenchmarkStoreValue: Redis memory per stored value at 100 B, 1,000 B
 //     and 10 KB, beside a plain SET of the same bytes.
+//   - BenchmarkReadValue: a read of one stored value at the same sizes,
+//     beside a plain GET, every local tier off.
 //   - BenchmarkStampede: 4 OS processes × 64 goroutines ask for one cold key
 //     whose loader takes 100 ms; it reports loader calls and caller latency.
 //   - BenchmarkLock, BenchmarkRateLimit, BenchmarkSessionRequest, the counter

@@ -29,6 +29,11 @@ var workloadDocs = map[string]string{
 		"go-redis/cache stores byte slices as they are. It runs on a redis-server of its own, flushed before each run. " +
 		"After the one-goroutine burst: `redis-B/value` is Redis's `used_memory` grown per value stored, `keys/value` its key count grown per value, " +
 		"and `guard-B/value` the `MEMORY USAGE` of the keys that hold no value (typecache's guard keys, which hold a write mark only after a delete or beside a value that expires within seconds), per value.",
+	"ReadValue": "A read of one stored key, the same incompressible bytes for every contender at 100 B, 1,000 B and 10 KB, with every local tier off: " +
+		"`plain-get` is a bare GET (rueidis), the baseline; typecache is a `Fetch` of a `cache.Cache[[]byte]` with `codec.Bytes` and `DisableLocal`, " +
+		"whose read script also takes the load lease on a miss; go-redis/cache is a `Get`. Redis copies what a script reads into Lua and back, " +
+		"at more than a microsecond per kilobyte: once a cache's values average 2 KiB or more, its script reads the value's header alone and a GET " +
+		"in the same transaction reads the value (`redis-cpu-µs/op`).",
 	"Stampede": "4 OS processes × 64 goroutines ask for the same cold key at the same moment; the loader takes 100 ms. " +
 		"One op is one round on a new key. `loader-calls/op` is the loader calls of a round summed over the 4 processes; " +
 		"`p50-ms` and `p99-ms` are the latencies the 256 callers saw; `client-cpu-µs/op` is the 4 processes' CPU time in a round.",

@@ -130,9 +130,9 @@ func TestCheckTargets(t *testing.T) {
 	// 2 local-hit ratios, the local hit, the remote hit, the miss's round
 	// trips, time and allocations, 3 memory ratios, 2 stampede, 4 lock (the
 	// 1-goroutine ratio with the reply poll on and off), 2
-	// handoff, 3 session, 24 rate-limit, and client CPU: 12 workloads × 2
+	// handoff, 3 session, 24 rate-limit, and client CPU: 13 workloads × 2
 	// callers + 2.
-	if want := 2 + 1 + 1 + 3 + 3 + 2 + 4 + 2 + 3 + 24 + 12*2 + 2; len(checks) != want {
+	if want := 2 + 1 + 1 + 3 + 3 + 2 + 4 + 2 + 3 + 24 + 13*2 + 2; len(checks) != want {
 		t.Errorf("%d checks, want %d", len(checks), want)
 	}
 }

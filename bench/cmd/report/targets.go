@@ -139,6 +139,7 @@ var cpuPeers = []struct {
 	{"RemoteHit", []string{"go-redis-cache", "rueidis", "go-redis"}, false},
 	{"MissLoadStore", []string{"go-redis-cache", "rueidis", "go-redis"}, false},
 	{"StoreValue", []string{"plain-set", "go-redis-cache"}, false},
+	{"ReadValue", []string{"plain-get", "go-redis-cache"}, false},
 	{"FetchMany100", []string{"rueidis"}, false},
 	{"Stampede", []string{"go-redis-cache"}, true},
 	{"Lock", []string{"redislock"}, false},
