@@ -246,7 +246,7 @@ func (c *Cache[T]) readOne(ctx context.Context, req readRequest, into *item[T]) 
 	}
 	at := wallClock.read()
 	var msg rueidis.RedisMessage
-	var value *rueidis.RedisMessage // the value's GET, when split
+	var value *rueidis.RedisMessage                        // the value's GET, when split
 	if call.mode != leaseAlways && c.splitReads(tracked) { // a refresh reads no value
 		var get rueidis.RedisMessage
 		msg, get, err = readScript.ExecThen(rctx, c.redis, sendMulti, k, c.readArgs(call.mode, call.token, gen, true), func() rueidis.Completed {
