@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -37,18 +38,19 @@ func (c *Cache[T]) readArgs(mode readMode, token, gen string, split bool) []stri
 	return []string{string(mode), token, c.leaseMillis, gen}
 }
 
-// splitReadBytes is the size of stored values from which a lone read
-// leaves the value out of readScript (splitReads). Redis copies each value
+// splitReadBytes is the size of stored values from which a read leaves
+// the value out of readScript (splitReads). Redis copies each value
 // a script reads or returns into a Lua string, and then out of it, at more
 // than a microsecond per kilobyte; the GET that replaces the copy costs a
 // transaction and a command, which breaks even at a few kilobytes.
 const splitReadBytes = 2048
 
 // splitReads reports whether the values of this cache are so large that a
-// lone read sends readScript and a GET of the value in one transaction,
-// the script reading the value's header alone, rather than the script
-// alone: when the running mean of the values this process stored or read
-// (storedSize) is splitReadBytes or more. A tracked read may split only
+// read sends readScript and a GET of the value in one transaction (a
+// batch, each slot's scripts and GETs in one), the script reading the
+// value's header alone, rather than the script alone: when the running
+// mean of the values this process stored or read (storedSize) is
+// splitReadBytes or more. A tracked read may split only
 // when the tracked transaction is one (OPTIN tracking): in any other mode
 // nothing would keep a write out from between the two.
 func (c *Cache[T]) splitReads(tracked bool) bool {
@@ -165,6 +167,10 @@ func (c *Cache[T]) read(ctx context.Context, req readRequest, results []readResu
 		}
 		return
 	}
+	plain := !tracked && c.plainGets && req.calls[0].mode == readOnly // GetMany: every call is readOnly
+	split := !plain && c.splitReads(tracked) && !slices.ContainsFunc(req.calls, func(call readCall) bool {
+		return call.mode == leaseAlways // a refresh reads no value
+	})
 	keys, args := make([][]string, 0, n), make([][]string, 0, n)
 	sent := make([]int, 0, n) // indexes in req.calls of keys[j]
 	for i, call := range req.calls {
@@ -173,17 +179,30 @@ func (c *Cache[T]) read(ctx context.Context, req readRequest, results []readResu
 			results[i] = readResult[T]{state: stateFailed, err: errCircuitOpen}
 			continue
 		}
-		keys, args, sent = append(keys, k), append(args, c.readArgs(call.mode, call.token, gen, false)), append(sent, i)
+		keys, args, sent = append(keys, k), append(args, c.readArgs(call.mode, call.token, gen, split)), append(sent, i)
 	}
 	if len(sent) == 0 {
 		return
 	}
-	plain := !tracked && c.plainGets && req.calls[0].mode == readOnly // GetMany: every call is readOnly
 	at := wallClock.read()
-	var replies []rediscmd.Reply
+	var replies, values []rediscmd.Reply // values: the GETs of a split read
 	switch {
 	case plain:
 		replies = c.getPlainBatch(rctx, keys)
+	case split:
+		// One transaction per slot (tracked, or not), each key's script
+		// followed by its value's GET.
+		send := c.sendTransactions
+		if tracked {
+			send = c.sendTracked
+		}
+		pairs := readScript.ExecBatchThen(rctx, c.redis, send, keys, args, func(i int) rueidis.Completed {
+			return c.redis.B().Get().Key(keys[i][0]).Build()
+		})
+		replies, values = make([]rediscmd.Reply, len(keys)), make([]rediscmd.Reply, len(keys))
+		for i := range keys {
+			replies[i], values[i] = pairs[2*i], pairs[2*i+1]
+		}
 	case tracked:
 		replies = readScript.ExecBatch(rctx, c.redis, c.sendTracked, keys, args)
 	default:
@@ -203,7 +222,11 @@ func (c *Cache[T]) read(ctx context.Context, req readRequest, results []readResu
 		if plain {
 			results[i], err = c.settlePlain(key, replies[j].Msg, replies[j].Err, gen, req.now, at, nil)
 		} else if err = c.failure(replies[j].Err); err == nil {
-			results[i], err = c.settle(key, replies[j].Msg, nil, fill, req.now, at, nil)
+			var value *rueidis.RedisMessage
+			if split {
+				value = &values[j].Msg
+			}
+			results[i], err = c.settle(key, replies[j].Msg, value, fill, req.now, at, nil)
 		}
 		if err != nil {
 			results[i] = readResult[T]{state: stateFailed, err: err, sent: true}
@@ -363,6 +386,19 @@ func (c *Cache[T]) recordPerSlot(ctx context.Context, keys [][]string, replies [
 // sendTracked is the BatchSender of tracked reads: one transaction per
 // cluster slot, all in one pipeline (transport.Conn.DoTrackedBatches).
 func (c *Cache[T]) sendTracked(ctx context.Context, cmds rueidis.Commands, keys [][]string) ([]rueidis.RedisMessage, []error) {
+	return c.sendBySlot(ctx, cmds, keys, c.conn.DoTrackedBatches)
+}
+
+// sendTransactions is the BatchSender of split untracked reads: one
+// transaction per cluster slot, all in one pipeline
+// (transport.Conn.DoUntrackedBatches).
+func (c *Cache[T]) sendTransactions(ctx context.Context, cmds rueidis.Commands, keys [][]string) ([]rueidis.RedisMessage, []error) {
+	return c.sendBySlot(ctx, cmds, keys, c.conn.DoUntrackedBatches)
+}
+
+// sendBySlot groups cmds by the cluster slot of their keys, in order, and
+// sends each group as one batch of do.
+func (c *Cache[T]) sendBySlot(ctx context.Context, cmds rueidis.Commands, keys [][]string, do func(context.Context, ...transport.TrackedBatch) ([][]rueidis.RedisMessage, []error)) ([]rueidis.RedisMessage, []error) {
 	bySlot := map[uint16]int{}
 	var batches []transport.TrackedBatch
 	var members [][]int
@@ -383,7 +419,7 @@ func (c *Cache[T]) sendTracked(ctx context.Context, cmds rueidis.Commands, keys 
 		members[b] = append(members[b], i)
 	}
 	msgs, errs := make([]rueidis.RedisMessage, len(cmds)), make([]error, len(cmds))
-	replies, batchErrs := c.conn.DoTrackedBatches(ctx, batches...)
+	replies, batchErrs := do(ctx, batches...)
 	for b, batch := range members {
 		for j, i := range batch {
 			if errs[i] = batchErrs[b]; errs[i] == nil {

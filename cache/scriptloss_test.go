@@ -77,6 +77,20 @@ func TestFirstCallAfterScriptLoss(t *testing.T) {
 					return nil
 				})
 			}},
+			{Name: "FetchMany, split reads", Call: func(r int) error {
+				return loadsOnce(func() error {
+					for range 2 { // cold reads, then tracked ones
+						m, err := split.FetchMany(ctx, keys(r, 64), batch)
+						if err == nil && len(m) != 64 {
+							err = fmt.Errorf("%d values, want 64", len(m))
+						}
+						if err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+			}},
 			{Name: "Get", Call: func(r int) error { _, err := c.Get(ctx, keys(r, 1)[0]); return ignoreNotFound(err) }},
 			{Name: "Set", Call: func(r int) error { return c.Set(ctx, keys(r, 1)[0], 2) }},
 			{Name: "SetMany", Call: func(r int) error {

@@ -3,6 +3,7 @@ package cache_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -104,5 +105,89 @@ func TestLargeValuesSplitReads(t *testing.T) {
 		if got, err := c.Fetch(ctx, "l", loader); err != nil || got != large || loads.Load() != 2 {
 			t.Fatalf("Fetch after Clear: %.20q…, %v, %d loads; want the loader's value, 2 loads", got, err, loads.Load())
 		}
+	})
+}
+
+// TestLargeValuesSplitBatchReads: GetMany and FetchMany of large values
+// send, per cluster slot, one transaction in which each key's script reads
+// the value's header and a GET reads the value: tracked (GetMany of keys
+// read before, with a local tier) and untracked (FetchMany of cold keys,
+// without one), the loaded values stored and served again.
+func TestLargeValuesSplitBatchReads(t *testing.T) {
+	commands := []string{"multi", "exec", "client|caching", "evalsha", "getrange"}
+	large := strings.Repeat("large value ", 2000) // 24 KB
+	keys := []string{"a", "b", "c", "d"}
+	redistest.RunPrivate(t, func(t *testing.T, srv *redistest.Server) {
+		ctx := context.Background()
+		name := cacheName(t)
+		// checkTransactions fails t unless the commands ran, in delta, are
+		// scripts (per key, once or twice: read, and store) with a header
+		// read each, in one transaction per slot at most.
+		checkTransactions := func(what string, delta map[string]int, scripts int, tracked bool) {
+			t.Helper()
+			multi := delta["multi"]
+			if multi < 1 || multi > len(keys) || delta["exec"] != multi || delta["evalsha"] != scripts || delta["getrange"] != scripts {
+				t.Errorf("%s: commands %v: want %d scripts reading %[3]d headers, in 1 to %d transactions", what, delta, scripts, len(keys))
+			}
+			if !srv.IsCluster() && multi != 1 {
+				t.Errorf("%s: %d transactions on a standalone server, want 1", what, multi)
+			}
+			if got := delta["client|caching"]; tracked && got != multi || !tracked && got != 0 {
+				t.Errorf("%s: %d CLIENT CACHING in %d transactions (tracked: %v)", what, got, multi, tracked)
+			}
+		}
+		var loads atomic.Int64
+		load := cache.BatchLoaderFunc[string](func(_ context.Context, ks []string) (map[string]string, error) {
+			loads.Add(1)
+			m := map[string]string{}
+			for _, k := range ks {
+				m[k] = large + k
+			}
+			return m, nil
+		})
+		remote := newCache(t, srv.Client(t), name, cache.Options[string]{TTL: time.Hour, DisableLocal: true})
+		remote.SplitAllReads()
+		// Loads the scripts on every node (64 keys miss none of 3 masters
+		// but with a chance of 10⁻¹¹), and remote learns the generation.
+		warm := make([]string, 64)
+		for i := range warm {
+			warm[i] = "warm" + strconv.Itoa(i)
+		}
+		if _, err := remote.FetchMany(ctx, warm, load); err != nil {
+			t.Fatal(err)
+		}
+		c := newCache(t, srv.Client(t), name, cache.Options[string]{TTL: time.Hour})
+		for _, k := range keys {
+			if err := c.Set(ctx, k, large); err != nil { // the mean passes 2 KiB
+				t.Fatal(err)
+			}
+			mustGet(t, c, k, large) // the first read: a plain GET
+		}
+		before := srv.CommandCounts(t)
+		got, err := c.GetMany(ctx, keys)
+		if err != nil || len(got) != len(keys) || got["a"] != large {
+			t.Fatalf("GetMany: %d values, %v", len(got), err)
+		}
+		// The second read of each key, tracked: no lease, a script each.
+		checkTransactions("GetMany", redistest.CommandDelta(before, srv.CommandCounts(t), commands...), len(keys), true)
+
+		cold := []string{"w", "x", "y", "z"}
+		before = srv.CommandCounts(t)
+		got, err = remote.FetchMany(ctx, cold, load)
+		if err != nil || len(got) != len(cold) || got["w"] != large+"w" {
+			t.Fatalf("FetchMany: %d values, %v", len(got), err)
+		}
+		delta := redistest.CommandDelta(before, srv.CommandCounts(t), commands...)
+		// The reads' scripts (leases) in transactions, then the stores'
+		// scripts alone, each reading the header it replaces.
+		delta["evalsha"] -= len(cold)
+		delta["getrange"] -= len(cold)
+		checkTransactions("cold FetchMany", delta, len(cold), false)
+		before = srv.CommandCounts(t)
+		got, err = remote.FetchMany(ctx, cold, load)
+		if err != nil || len(got) != len(cold) || got["z"] != large+"z" || loads.Load() != 2 {
+			t.Fatalf("FetchMany again: %d values, %v, %d loads; want the stored values, 2 loads (warm, cold)", len(got), err, loads.Load())
+		}
+		checkTransactions("FetchMany of stored values", redistest.CommandDelta(before, srv.CommandCounts(t), commands...), len(cold), false)
 	})
 }

@@ -74,7 +74,7 @@ func (s *Script) ExecThen(ctx context.Context, redis rueidis.Client, send MultiS
 // trip. Only the calls the server did not know the script for are sent
 // again, with EVAL, together (see resend).
 func (s *Script) ExecMany(ctx context.Context, redis rueidis.Client, keys, args [][]string) []rueidis.RedisResult {
-	return resend(s, redis, keys, args, rueidis.RedisResult.Error, func(cmds rueidis.Commands, _ []int) []rueidis.RedisResult {
+	return resend(s, redis, keys, args, nil, rueidis.RedisResult.Error, func(cmds rueidis.Commands, _ []int) []rueidis.RedisResult {
 		return redis.DoMulti(ctx, cmds...)
 	})
 }
@@ -100,12 +100,31 @@ func (r Reply) AsInt64() (int64, error) {
 
 // ExecBatch is ExecMany through send, such as a sender of tracked reads.
 func (s *Script) ExecBatch(ctx context.Context, redis rueidis.Client, send BatchSender, keys, args [][]string) []Reply {
-	return resend(s, redis, keys, args, func(r Reply) error { return r.Err }, func(cmds rueidis.Commands, calls []int) []Reply {
-		sent := keys
-		if calls != nil {
-			sent = make([][]string, len(calls))
-			for j, i := range calls {
-				sent[j] = keys[i]
+	return s.ExecBatchThen(ctx, redis, send, keys, args, nil)
+}
+
+// ExecBatchThen is ExecBatch with, after each call's script, the command
+// then(i) builds for call i (built anew for each attempt), which send must
+// send in the same transaction as the script (see ExecThen): it returns
+// two replies per call, the script's and then's. A nil then sends the
+// scripts alone, one reply per call.
+func (s *Script) ExecBatchThen(ctx context.Context, redis rueidis.Client, send BatchSender, keys, args [][]string, then func(i int) rueidis.Completed) []Reply {
+	per := 1
+	if then != nil {
+		per = 2
+	}
+	return resend(s, redis, keys, args, then, func(r Reply) error { return r.Err }, func(cmds rueidis.Commands, calls []int) []Reply {
+		sent := keys // each command's keys
+		if calls != nil || per > 1 {
+			sent = make([][]string, 0, len(cmds))
+			for j := range len(cmds) / per {
+				i := j
+				if calls != nil {
+					i = calls[j]
+				}
+				for range per {
+					sent = append(sent, keys[i])
+				}
 			}
 		}
 		msgs, errs := send(ctx, cmds, sent)
@@ -118,30 +137,43 @@ func (s *Script) ExecBatch(ctx context.Context, redis rueidis.Client, send Batch
 }
 
 // resend is the one place that handles NOSCRIPT for many calls: it sends
-// every call with EVALSHA (send's calls are nil), then sends again, with
-// EVAL, only the calls (their indexes in calls) whose error (errOf) was
-// NOSCRIPT, and returns each call's result. A call that ran is never sent
-// twice: after SCRIPT FLUSH on one node of a cluster (a restart, a failover
-// to a fresh replica), the calls to the other nodes keep what they did.
-func resend[R any](s *Script, redis rueidis.Client, keys, args [][]string, errOf func(R) error, send func(cmds rueidis.Commands, calls []int) []R) []R {
-	cmds := make(rueidis.Commands, len(keys))
+// every call with EVALSHA (send's calls are nil), followed by the command
+// then builds for it when then is not nil, then sends again, with EVAL,
+// only the calls (their indexes in calls) whose script's error (errOf) was
+// NOSCRIPT, and returns each command's result. A call that ran is never
+// sent twice: after SCRIPT FLUSH on one node of a cluster (a restart, a
+// failover to a fresh replica), the calls to the other nodes keep what they
+// did.
+func resend[R any](s *Script, redis rueidis.Client, keys, args [][]string, then func(i int) rueidis.Completed, errOf func(R) error, send func(cmds rueidis.Commands, calls []int) []R) []R {
+	per := 1
+	if then != nil {
+		per = 2
+	}
+	build := func(cmds rueidis.Commands, i int, script rueidis.Completed) rueidis.Commands {
+		cmds = append(cmds, script)
+		if then != nil {
+			cmds = append(cmds, then(i))
+		}
+		return cmds
+	}
+	cmds := make(rueidis.Commands, 0, per*len(keys))
 	for i := range keys {
-		cmds[i] = s.evalsha(redis, keys[i], args[i])
+		cmds = build(cmds, i, s.evalsha(redis, keys[i], args[i]))
 	}
 	results := send(cmds, nil)
 	var again []int
-	for i, res := range results {
-		if IsNoScript(errOf(res)) {
+	for i := range keys {
+		if IsNoScript(errOf(results[per*i])) {
 			again = append(again, i)
 		}
 	}
 	if len(again) > 0 {
-		evals := make(rueidis.Commands, len(again))
-		for j, i := range again {
-			evals[j] = s.eval(redis, keys[i], args[i])
+		evals := make(rueidis.Commands, 0, per*len(again))
+		for _, i := range again {
+			evals = build(evals, i, s.eval(redis, keys[i], args[i]))
 		}
 		for j, res := range send(evals, again) {
-			results[again[j]] = res
+			results[per*again[j/per]+j%per] = res
 		}
 	}
 	return results

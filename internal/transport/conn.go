@@ -41,7 +41,7 @@ type Conn struct {
 	topology *topologyWatch // nil unless the client is a cluster client
 	breaker  *Breaker       // nil when turned off
 	poll     *replyPoll     // the direct client's
-	// multi and exec wrap DoUntrackedMulti's transactions: built once and
+	// multi and exec wrap the transactions this Conn sends: built once and
 	// pinned, so never recycled.
 	multi, exec rueidis.Completed
 

@@ -298,3 +298,39 @@ func connectionIDs(t *testing.T, client rueidis.Client, slotKey string) map[int6
 	}
 	return seen
 }
+
+// TestDoUntrackedBatches: each batch runs as one transaction on its slot's
+// node, all batches in one pipeline, with one reply per command (an error
+// reply among them as a message).
+func TestDoUntrackedBatches(t *testing.T) {
+	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+		ctx := context.Background()
+		conn := clientconn.Of(srv.Client(t))
+		b := conn.Redis().B()
+		prefix := redistest.Prefix(t)
+		var batches []transport.TrackedBatch
+		for i := range 8 { // 8 slots: on a cluster, every node
+			key := prefix + "{" + strconv.Itoa(i) + "}"
+			batches = append(batches, transport.TrackedBatch{SlotKey: key, Cmds: rueidis.Commands{
+				b.Set().Key(key).Value(strconv.Itoa(i)).Build(),
+				b.Lpush().Key(key).Element("x").Build(), // WRONGTYPE, at EXEC
+				b.Get().Key(key).Build(),
+			}})
+		}
+		replies, errs := conn.DoUntrackedBatches(ctx, batches...)
+		for i := range batches {
+			if errs[i] != nil {
+				t.Fatalf("batch %d: %v", i, errs[i])
+			}
+			if len(replies[i]) != 3 {
+				t.Fatalf("batch %d: %d replies, want 3", i, len(replies[i]))
+			}
+			if err := replies[i][1].Error(); err == nil || !strings.Contains(err.Error(), "WRONGTYPE") {
+				t.Fatalf("batch %d: LPUSH on a string: %v, want WRONGTYPE", i, err)
+			}
+			if v, err := replies[i][2].ToString(); err != nil || v != strconv.Itoa(i) {
+				t.Fatalf("batch %d: GET = %q, %v", i, v, err)
+			}
+		}
+	})
+}

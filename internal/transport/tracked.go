@@ -11,9 +11,9 @@ import (
 // trackedRead holds the commands that wrap a read so that Redis tracks the
 // keys it reads for the connection that sends it.
 type trackedRead struct {
-	optIn                bool // OPTIN mode: each read asks with CLIENT CACHING YES
-	ownWrites            bool // Redis reports the client's own writes: no NOLOOP, no BCAST
-	multi, caching, exec rueidis.Completed
+	optIn     bool              // OPTIN mode: each read asks with CLIENT CACHING YES
+	ownWrites bool              // Redis reports the client's own writes: no NOLOOP, no BCAST
+	caching   rueidis.Completed // CLIENT CACHING YES (Conn's multi and exec wrap it)
 
 	// In BCAST mode with PREFIX options, Redis reports changes of the keys
 	// under these prefixes only, whoever read them; nil in any other mode,
@@ -40,9 +40,7 @@ func newTrackedRead(redis rueidis.Client, opt rueidis.ClientOption) *trackedRead
 	// Built once and pinned, so never recycled: safe to send from any
 	// number of calls at once.
 	b := redis.B()
-	t.multi = b.Multi().Build().Pin()
 	t.caching = b.ClientCaching().Yes().Build().Pin()
-	t.exec = b.Exec().Build().Pin()
 	return t
 }
 
@@ -108,7 +106,7 @@ func (c *Conn) DoTracked(ctx context.Context, cmd rueidis.Completed) (rueidis.Re
 		return c.redis.Do(ctx, cmd).ToMessage()
 	}
 	// The single read of a remote hit: no batch bookkeeping.
-	replies, err := execReplies(c.redis.DoMulti(ctx, c.tracked.multi, c.tracked.caching, cmd, c.tracked.exec), 1)
+	replies, err := execReplies(c.redis.DoMulti(ctx, c.multi, c.tracked.caching, cmd, c.exec), 1)
 	if err != nil {
 		return rueidis.RedisMessage{}, err
 	}
@@ -167,22 +165,50 @@ func (c *Conn) DoTrackedBatches(ctx context.Context, batches ...TrackedBatch) ([
 		}
 		return replies, errs
 	}
+	return c.doTransactions(ctx, &c.tracked.caching, batches)
+}
+
+// DoUntrackedBatches sends each batch as one transaction (MULTI, its
+// commands, EXEC), all of them in one pipeline through the pipelined
+// client, as DoTrackedBatches does in OPTIN mode but with nothing tracked:
+// commands whose replies nothing keeps, and that must run with nothing
+// between them. It returns each batch's replies and error.
+func (c *Conn) DoUntrackedBatches(ctx context.Context, batches ...TrackedBatch) ([][]rueidis.RedisMessage, []error) {
+	return c.doTransactions(ctx, nil, batches)
+}
+
+// doTransactions sends each batch as MULTI, lead (unless nil: CLIENT
+// CACHING YES for a tracked read), the batch's commands, EXEC, all in one
+// pipeline.
+func (c *Conn) doTransactions(ctx context.Context, lead *rueidis.Completed, batches []TrackedBatch) ([][]rueidis.RedisMessage, []error) {
+	replies, errs := make([][]rueidis.RedisMessage, len(batches)), make([]error, len(batches))
+	wrap := 2
+	if lead != nil {
+		wrap = 3
+	}
 	all := make(rueidis.Commands, 0, 4*len(batches))
 	for _, b := range batches {
-		multi, caching, exec := c.tracked.multi, c.tracked.caching, c.tracked.exec
+		multi, exec := c.multi, c.exec
 		if len(batches) > 1 {
 			// Keyless commands would make rueidis send the whole pipeline
 			// to one slot; give them the batch's.
-			multi, caching, exec = multi.SetSlot(b.SlotKey), caching.SetSlot(b.SlotKey), exec.SetSlot(b.SlotKey)
+			multi, exec = multi.SetSlot(b.SlotKey), exec.SetSlot(b.SlotKey)
 		}
-		all = append(all, multi, caching)
+		all = append(all, multi)
+		if lead != nil {
+			if len(batches) > 1 {
+				all = append(all, lead.SetSlot(b.SlotKey))
+			} else {
+				all = append(all, *lead)
+			}
+		}
 		all = append(all, b.Cmds...)
 		all = append(all, exec)
 	}
 	results := c.redis.DoMulti(ctx, all...)
 	for i, b := range batches {
-		rs := results[:len(b.Cmds)+3]
-		results = results[len(b.Cmds)+3:]
+		rs := results[:len(b.Cmds)+wrap]
+		results = results[len(b.Cmds)+wrap:]
 		replies[i], errs[i] = execReplies(rs, len(b.Cmds))
 	}
 	return replies, errs
