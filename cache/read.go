@@ -197,7 +197,7 @@ func (c *Cache[T]) read(ctx context.Context, req readRequest, results []readResu
 			send = c.sendTracked
 		}
 		pairs := readScript.ExecBatchThen(rctx, c.redis, send, keys, args, func(i int) rueidis.Completed {
-			return c.redis.B().Get().Key(keys[i][0]).Build()
+			return rediscmd.Retried(c.redis.B().Get().Key(keys[i][0]).Build())
 		})
 		replies, values = make([]rediscmd.Reply, len(keys)), make([]rediscmd.Reply, len(keys))
 		for i := range keys {
@@ -273,7 +273,7 @@ func (c *Cache[T]) readOne(ctx context.Context, req readRequest, into *item[T]) 
 	if call.mode != leaseAlways && c.splitReads(tracked) { // a refresh reads no value
 		var get rueidis.RedisMessage
 		msg, get, err = readScript.ExecThen(rctx, c.redis, sendMulti, k, c.readArgs(call.mode, call.token, gen, true), func() rueidis.Completed {
-			return c.redis.B().Get().Key(k[0]).Build()
+			return rediscmd.Retried(c.redis.B().Get().Key(k[0]).Build())
 		})
 		value = &get
 	} else {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/internal/clientconn"
+	"github.com/typecache/typecache/internal/rediscmd"
 	"github.com/typecache/typecache/internal/testkit/redistest"
 	"github.com/typecache/typecache/internal/transport"
 )
@@ -240,7 +241,7 @@ func TestDoUntrackedMulti(t *testing.T) {
 			replies, err := conn.DoUntrackedMulti(ctx,
 				b.Set().Key(key).Value("v").Build(),
 				b.Lpush().Key(key).Element("x").Build(), // WRONGTYPE, at EXEC
-				b.Get().Key(key).Build(),
+				rediscmd.Retried(b.Get().Key(key).Build()),
 				b.ClientId().Build())
 			if err != nil {
 				t.Fatal(err)
@@ -261,7 +262,7 @@ func TestDoUntrackedMulti(t *testing.T) {
 			return id
 		}
 		checkRoute(t, conn, key, run)
-		if _, err := conn.DoUntrackedMulti(ctx, b.Get().Key(key).Build(), b.Arbitrary("NO-SUCH-COMMAND").Build()); err == nil || !strings.Contains(err.Error(), "unknown command") {
+		if _, err := conn.DoUntrackedMulti(ctx, rediscmd.Retried(b.Get().Key(key).Build()), b.Arbitrary("NO-SUCH-COMMAND").Build()); err == nil || !strings.Contains(err.Error(), "unknown command") {
 			t.Fatalf("a transaction with an unknown command: %v, want the command's error", err)
 		}
 	})
@@ -314,7 +315,7 @@ func TestDoUntrackedBatches(t *testing.T) {
 			batches = append(batches, transport.TrackedBatch{SlotKey: key, Cmds: rueidis.Commands{
 				b.Set().Key(key).Value(strconv.Itoa(i)).Build(),
 				b.Lpush().Key(key).Element("x").Build(), // WRONGTYPE, at EXEC
-				b.Get().Key(key).Build(),
+				rediscmd.Retried(b.Get().Key(key).Build()),
 			}})
 		}
 		replies, errs := conn.DoUntrackedBatches(ctx, batches...)
