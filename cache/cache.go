@@ -64,13 +64,11 @@ type Cache[T any] struct {
 	refreshes refreshes
 	keepers   sync.Pool // of *leaseKeeper[T], see keepLeases
 	stats     counters
-	// encodedSize is the length of the last envelope encode built: the
-	// capacity of the next one's buffer, so that values of one kind are
-	// encoded without growing it.
-	encodedSize atomic.Int64
 	// storedSize is a running mean of the sizes of the values this
-	// process stored or read in Redis, and splitFrom the mean from which a
-	// lone read splits (splitReadBytes; tests change it): see splitReads.
+	// process stored or read in Redis: with an eighth more, the capacity of
+	// encode's buffer, so that values of one kind are encoded without
+	// growing it; splitFrom is the mean from which a read splits
+	// (splitReadBytes; tests change it): see splitReads.
 	storedSize atomic.Int64
 	splitFrom  int64
 

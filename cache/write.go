@@ -130,14 +130,14 @@ func (c *Cache[T]) encode(key string, v T, absent bool, life lifetime, loadTime 
 	if life.exact {
 		flags |= flagHardExpiry
 	}
-	data := appendEnvelope(make([]byte, 0, max(64, c.encodedSize.Load())), flags, life.stale, loadTime)
+	mean := c.storedSize.Load()
+	data := appendEnvelope(make([]byte, 0, max(64, min(mean+mean/8, maxEncodeHint))), flags, life.stale, loadTime)
 	if !absent {
 		var err error
 		if data, err = c.o.Codec.Append(data, v); err != nil {
 			return nil, keyErr("encode", key, err)
 		}
 	}
-	c.encodedSize.Store(min(int64(len(data))+int64(len(data))/8, maxEncodeHint))
 	c.noteStoredSize(len(data))
 	if len(data) > c.o.MaxValueBytes {
 		return nil, fmt.Errorf("%w: %q encodes to %d bytes, more than Options.MaxValueBytes (%d)", ErrTooLarge, key, len(data), c.o.MaxValueBytes)
