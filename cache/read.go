@@ -53,8 +53,18 @@ const splitReadBytes = 2048
 // splitReadBytes or more. A tracked read may split only
 // when the tracked transaction is one (OPTIN tracking): in any other mode
 // nothing would keep a write out from between the two.
-func (c *Cache[T]) splitReads(tracked bool) bool {
-	return c.storedSize.Load() >= c.splitFrom && (!tracked || c.conn.TrackedMultiIsTransaction())
+//
+// A refresh's read (leaseAlways) reads no value: a read with one among its
+// calls never splits.
+func (c *Cache[T]) splitReads(tracked bool, calls []readCall) bool {
+	return c.storedSize.Load() >= c.splitFrom && (!tracked || c.conn.TrackedMultiIsTransaction()) &&
+		!slices.ContainsFunc(calls, func(call readCall) bool { return call.mode == leaseAlways })
+}
+
+// valueGet builds the GET of a value's key, redisKey: pinned, as every
+// read-only command (see internal/rediscmd).
+func (c *Cache[T]) valueGet(redisKey string) rueidis.Completed {
+	return rediscmd.Retried(c.redis.B().Get().Key(redisKey).Build())
 }
 
 // noteStoredSize adds a value of n bytes, stored or read, to storedSize's
@@ -168,9 +178,7 @@ func (c *Cache[T]) read(ctx context.Context, req readRequest, results []readResu
 		return
 	}
 	plain := !tracked && c.plainGets && req.calls[0].mode == readOnly // GetMany: every call is readOnly
-	split := !plain && c.splitReads(tracked) && !slices.ContainsFunc(req.calls, func(call readCall) bool {
-		return call.mode == leaseAlways // a refresh reads no value
-	})
+	split := !plain && c.splitReads(tracked, req.calls)
 	keys, args := make([][]string, 0, n), make([][]string, 0, n)
 	sent := make([]int, 0, n) // indexes in req.calls of keys[j]
 	for i, call := range req.calls {
@@ -197,7 +205,7 @@ func (c *Cache[T]) read(ctx context.Context, req readRequest, results []readResu
 			send = c.sendTracked
 		}
 		pairs := readScript.ExecBatchThen(rctx, c.redis, send, keys, args, func(i int) rueidis.Completed {
-			return rediscmd.Retried(c.redis.B().Get().Key(keys[i][0]).Build())
+			return c.valueGet(keys[i][0])
 		})
 		replies, values = make([]rediscmd.Reply, len(keys)), make([]rediscmd.Reply, len(keys))
 		for i := range keys {
@@ -269,11 +277,11 @@ func (c *Cache[T]) readOne(ctx context.Context, req readRequest, into *item[T]) 
 	}
 	at := wallClock.read()
 	var msg rueidis.RedisMessage
-	var value *rueidis.RedisMessage                        // the value's GET, when split
-	if call.mode != leaseAlways && c.splitReads(tracked) { // a refresh reads no value
+	var value *rueidis.RedisMessage // the value's GET, when split
+	if c.splitReads(tracked, req.calls) {
 		var get rueidis.RedisMessage
 		msg, get, err = readScript.ExecThen(rctx, c.redis, sendMulti, k, c.readArgs(call.mode, call.token, gen, true), func() rueidis.Completed {
-			return rediscmd.Retried(c.redis.B().Get().Key(k[0]).Build())
+			return c.valueGet(k[0])
 		})
 		value = &get
 	} else {
@@ -310,7 +318,7 @@ func (c *Cache[T]) getPlain(ctx, rctx context.Context, key, redisKey, gen string
 func (c *Cache[T]) getPlainBatch(ctx context.Context, keys [][]string) []rediscmd.Reply {
 	cmds := make(rueidis.Commands, len(keys))
 	for i, k := range keys {
-		cmds[i] = rediscmd.Retried(c.redis.B().Get().Key(k[0]).Build())
+		cmds[i] = c.valueGet(k[0])
 	}
 	replies := make([]rediscmd.Reply, len(keys))
 	for i, res := range c.redis.DoMulti(ctx, cmds...) {
