@@ -44,7 +44,7 @@ type Cache[T any] struct {
 	redis rueidis.Client
 	space keyspace.Space
 	o     Options[T]   // validated, defaults filled in
-	now   func() int64 // unix nanoseconds; tests replace it
+	clock func() int64 // unix nanoseconds; nil: wallClock (tests set one)
 
 	leaseMillis string // Options.StampedeLease, for the scripts
 	markMillis  string // writeMarkWindow, for the scripts
@@ -119,7 +119,6 @@ func New[T any](c *typecache.Client, name string, opts Options[T]) (*Cache[T], e
 	o.Observer = observe.Named(o.Observer, name, Observer(NoopObserver{}))
 	cache := &Cache[T]{
 		conn: conn, redis: c.Redis(), space: space, o: o,
-		now:           wallClock.read,
 		leaseMillis:   rediscmd.Millis(o.StampedeLease),
 		markMillis:    rediscmd.Millis(writeMarkWindow),
 		generationKey: space.Key(generationKind, ""),

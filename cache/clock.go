@@ -51,13 +51,22 @@ var wallClock = newCoarseClock()
 func newCoarseClock() *coarseClock { return &coarseClock{wake: make(chan struct{}, 1)} }
 
 // read returns the time of the last tick, or the precise time while the
-// clock sleeps.
+// clock sleeps. Its common case, a tick that saw busyReads reads, inlines.
 func (c *coarseClock) read() int64 {
+	if v := c.now.Load(); v&readMask == busyReads {
+		return v &^ readMask
+	}
+	return c.readCounted()
+}
+
+// readCounted is read while the tick has seen fewer than busyReads reads
+// or the clock sleeps: it counts the read.
+func (c *coarseClock) readCounted() int64 {
 	v := c.now.Load()
+	if v == 0 {
+		return c.readSleeping()
+	}
 	if v&readMask != busyReads {
-		if v == 0 {
-			return c.readSleeping()
-		}
 		c.now.CompareAndSwap(v, v+1) // a tick or another read may win: a count, not a total
 	}
 	return v &^ readMask
@@ -162,4 +171,12 @@ func (c *coarseClock) sleep(stamp int64, stop chan struct{}) bool {
 	case <-c.wake:
 		return true
 	}
+}
+
+// now returns the time in unix nanoseconds: wallClock's, or a test's.
+func (c *Cache[T]) now() int64 {
+	if c.clock != nil {
+		return c.clock()
+	}
+	return wallClock.read()
 }

@@ -18,7 +18,7 @@ func (c *Cache[T]) SplitAllReads() { c.splitFrom = 0 }
 // SetClock replaces the clock (unix nanoseconds). Redis's expiries come from
 // the real clock, so a test clock should start at the real time and move
 // forward.
-func (c *Cache[T]) SetClock(now func() int64) { c.now = now }
+func (c *Cache[T]) SetClock(now func() int64) { c.clock = now }
 
 // WaitRefreshes waits for the background refreshes started so far.
 func (c *Cache[T]) WaitRefreshes() { c.background.Wait() }
