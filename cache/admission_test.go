@@ -56,10 +56,10 @@ func TestLocalTierAdmitsSecondReads(t *testing.T) {
 			t.Run(tt.name, func(t *testing.T) {
 				ctx := context.Background()
 				name := cacheName(t)
-				c := newCache(t, srv.Client(t), name, cache.Options[int]{TTL: time.Hour, AdmitFirstRead: tt.admitFirstRead})
+				c := newCache(t, srv.SteadyClient(t), name, cache.Options[int]{TTL: time.Hour, AdmitFirstRead: tt.admitFirstRead})
 				// Another process loads the scripts on the keys' nodes, and c
 				// learns the cache's generation, before anything is counted.
-				warm := newCache(t, srv.Client(t), name, cache.Options[int]{TTL: time.Hour})
+				warm := newCache(t, srv.SteadyClient(t), name, cache.Options[int]{TTL: time.Hour})
 				load := cache.LoaderFunc[int](func(context.Context, string) (int, error) { return 7, nil })
 				for _, key := range []string{"k", "cold"} {
 					for range 2 {

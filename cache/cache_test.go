@@ -526,7 +526,7 @@ func TestGetWithoutLocalTier(t *testing.T) {
 	redistest.RunPrivate(t, func(t *testing.T, srv *redistest.Server) {
 		ctx := context.Background()
 		name := cacheName(t)
-		c := newCache(t, srv.Client(t), name, cache.Options[int]{TTL: time.Hour, DisableLocal: true})
+		c := newCache(t, srv.SteadyClient(t), name, cache.Options[int]{TTL: time.Hour, DisableLocal: true})
 		if _, err := c.Get(ctx, "k"); !errors.Is(err, cache.ErrNotFound) {
 			t.Fatalf("Get before Set: %v, want ErrNotFound", err)
 		}
@@ -555,7 +555,7 @@ func TestGetWithoutLocalTier(t *testing.T) {
 		}
 		// A Clear in another process: this one learns the new generation
 		// by Redis's invalidation, then reads "k" as written before it.
-		other := newCache(t, srv.Client(t), name, cache.Options[int]{TTL: time.Hour, DisableLocal: true})
+		other := newCache(t, srv.SteadyClient(t), name, cache.Options[int]{TTL: time.Hour, DisableLocal: true})
 		if err := other.Clear(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -573,7 +573,7 @@ func TestGetWithoutLocalTier(t *testing.T) {
 		}
 		mustGet(t, c, "k", 3)
 
-		stale := newCache(t, srv.Client(t), name+"-stale", cache.Options[int]{TTL: time.Hour, StaleTTL: time.Minute, DisableLocal: true})
+		stale := newCache(t, srv.SteadyClient(t), name+"-stale", cache.Options[int]{TTL: time.Hour, StaleTTL: time.Minute, DisableLocal: true})
 		if err := stale.Set(ctx, "k", 4); err != nil {
 			t.Fatal(err)
 		}

@@ -47,10 +47,10 @@ func TestLargeValuesSplitReads(t *testing.T) {
 		fetch := func(key string) func(context.Context, *cache.Cache[string]) (string, error) {
 			return func(ctx context.Context, c *cache.Cache[string]) (string, error) { return c.Fetch(ctx, key, loader) }
 		}
-		c := newCache(t, srv.Client(t), name, cache.Options[string]{TTL: time.Hour})
+		c := newCache(t, srv.SteadyClient(t), name, cache.Options[string]{TTL: time.Hour})
 		// Another process loads the scripts on every node, and c learns the
 		// cache's generation, before anything is counted.
-		warm := newCache(t, srv.Client(t), name, cache.Options[string]{TTL: time.Hour})
+		warm := newCache(t, srv.SteadyClient(t), name, cache.Options[string]{TTL: time.Hour})
 		for _, key := range []string{"s", "l", "cold"} {
 			if _, err := warm.Fetch(ctx, key, cache.LoaderFunc[string](func(context.Context, string) (string, error) { return small, nil })); err != nil {
 				t.Fatal(err)
@@ -145,7 +145,7 @@ func TestLargeValuesSplitBatchReads(t *testing.T) {
 			}
 			return m, nil
 		})
-		remote := newCache(t, srv.Client(t), name, cache.Options[string]{TTL: time.Hour, DisableLocal: true})
+		remote := newCache(t, srv.SteadyClient(t), name, cache.Options[string]{TTL: time.Hour, DisableLocal: true})
 		remote.SplitAllReads()
 		// Loads the scripts on every node (64 keys miss none of 3 masters
 		// but with a chance of 10⁻¹¹), and remote learns the generation.
@@ -156,7 +156,7 @@ func TestLargeValuesSplitBatchReads(t *testing.T) {
 		if _, err := remote.FetchMany(ctx, warm, load); err != nil {
 			t.Fatal(err)
 		}
-		c := newCache(t, srv.Client(t), name, cache.Options[string]{TTL: time.Hour})
+		c := newCache(t, srv.SteadyClient(t), name, cache.Options[string]{TTL: time.Hour})
 		for _, k := range keys {
 			if err := c.Set(ctx, k, large); err != nil { // the mean passes 2 KiB
 				t.Fatal(err)
