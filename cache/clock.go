@@ -114,7 +114,8 @@ func (c *coarseClock) acquire() {
 	go c.tick(c.stop, c.done)
 }
 
-// release stops the goroutine when the last user is gone.
+// release stops the goroutine when the last user is gone, and leaves the
+// clock asleep.
 func (c *coarseClock) release() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -123,6 +124,7 @@ func (c *coarseClock) release() {
 	}
 	close(c.stop)
 	<-c.done
+	c.now.Store(0) // later reads, of closed caches, take time.Now
 }
 
 func (c *coarseClock) tick(stop, done chan struct{}) {

@@ -54,12 +54,15 @@ func TestCoarseClock(t *testing.T) {
 }
 
 // TestCoarseClockRelease checks that the last release stops the clock in
-// either state (goleak in TestMain sees a goroutine left behind) and that
-// the next acquire starts it ticking.
+// either state (goleak in TestMain sees a goroutine left behind) and leaves
+// it asleep, and that the next acquire starts it ticking.
 func TestCoarseClockRelease(t *testing.T) {
 	c := newCoarseClock()
 	c.acquire()
 	c.release() // ticking
+	if !c.asleep() {
+		t.Fatal("a released clock keeps its last tick: reads would take it")
+	}
 	c.acquire()
 	if c.asleep() {
 		t.Fatal("a clock just acquired sleeps")
