@@ -98,8 +98,9 @@ end
 // above).
 //
 // Lua builds a closure each time a script runs a function's definition, so
-// readScript, the most frequent script, defines only what it uses, and
-// serves a hit before it defines anything but stamps (see there).
+// readScript, the most frequent script, and extendScript define only what
+// they use, and readScript serves a hit before it defines anything but
+// stamps (see there).
 const guardLua = markLua + rediscmd.TimeLua + `
 local function old(now)
   local s = redis.pcall('GETRANGE', KEYS[1], 0, 14)
@@ -222,7 +223,7 @@ return 0
 
 // extendScript extends a lease the caller holds. ARGV: token, lease ms.
 // Replies 1, or 0 when the lease is no longer the caller's.
-var extendScript = rediscmd.NewScript(stampsLua + guardLua + `
+var extendScript = rediscmd.NewScript(markLua + `
 if not holds(ARGV[1]) then return 0 end
 return redis.call('PEXPIRE', KEYS[2], ARGV[2])
 `)
