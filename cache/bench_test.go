@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -211,4 +212,41 @@ func BenchmarkClear(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkIdle: the CPU time (user and system) a process spends while its
+// cache sits idle, one operation being 10 ms of sleep, beside the same
+// process with its client alone. A cache's only work of its own while idle
+// would be the clock of its reads, which stops ticking once reads are rare.
+func BenchmarkIdle(b *testing.B) {
+	srv := redistest.Standalone(b)
+	for _, tt := range []struct {
+		name string
+		open bool
+	}{{"client-only", false}, {"open-cache", true}} {
+		b.Run(tt.name, func(b *testing.B) {
+			client := srv.Client(b)
+			if tt.open {
+				c := newCache(b, client, cacheName(b), cache.Options[int]{TTL: time.Hour})
+				if _, err := c.Get(context.Background(), "k"); err != cache.ErrNotFound {
+					b.Fatalf("Get: %v", err)
+				}
+			}
+			time.Sleep(100 * time.Millisecond) // the clock's quiet ticks, and the client's start
+			start := processCPU()
+			for b.Loop() {
+				time.Sleep(10 * time.Millisecond)
+			}
+			b.ReportMetric(float64(processCPU()-start)/float64(b.N)/1e3, "cpu-µs/op")
+		})
+	}
+}
+
+// processCPU returns the CPU time this process has used, user and system.
+func processCPU() time.Duration {
+	var u syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &u); err != nil {
+		return 0
+	}
+	return time.Duration(u.Utime.Nano() + u.Stime.Nano())
 }
