@@ -85,7 +85,8 @@ func (c countingConn) Write(p []byte) (int, error) {
 }
 
 // countedClient returns a client of srv whose connections count the round
-// trips of instance name, closed when t ends.
+// trips of instance name, closed when t ends. It connects with
+// SteadyOption, so that no dial of its start can add a flush to the counts.
 func countedClient(t testing.TB, srv *redistest.Server, name string) (*typecache.Client, *roundTrips) {
 	t.Helper()
 	return countedClientWith(t, srv, name, nil)
@@ -96,7 +97,7 @@ func countedClient(t testing.TB, srv *redistest.Server, name string) (*typecache
 func countedClientWith(t testing.TB, srv *redistest.Server, name string, opts []string) (*typecache.Client, *roundTrips) {
 	t.Helper()
 	trips := &roundTrips{marker: []byte(keyPrefix(name))}
-	opt := srv.Option()
+	opt := srv.SteadyOption()
 	opt.ClientTrackingOptions = opts
 	opt.DialCtxFn = func(ctx context.Context, addr string, dialer *net.Dialer, _ *tls.Config) (net.Conn, error) {
 		conn, err := dialer.DialContext(ctx, "tcp", addr) // the test servers speak plain TCP

@@ -105,20 +105,25 @@ func (s *Server) Client(t testing.TB, options ...typecache.Option) *typecache.Cl
 	return connect(t, s.Option(), options)
 }
 
-// SteadyClient is Client connected through one address of a cluster,
-// whose first connections flush nothing. Given several addresses, rueidis
-// dials each at once and closes the dials that lose the race with its
-// first topology refresh; each close flushes the client's tracking (a
-// cache then forgets its generation and reads it again, its local tier
-// empties), which breaks the exact command counts of the tests that use
+// SteadyOption is Option with one address of a cluster, for clients whose
+// first connections flush nothing. Given several addresses, rueidis dials
+// each at once and closes the dials that lose the race with its first
+// topology refresh; each close flushes the client's tracking (a cache then
+// forgets its generation and reads it again, local tiers empty), which
+// breaks the exact command and round-trip counts of the tests that use
 // this. Not for a test that stops the first master before it connects.
-func (s *Server) SteadyClient(t testing.TB, options ...typecache.Option) *typecache.Client {
-	t.Helper()
+func (s *Server) SteadyOption() rueidis.ClientOption {
 	opt := s.Option()
 	if s.cluster {
 		opt.InitAddress = opt.InitAddress[:1]
 	}
-	return connect(t, opt, options)
+	return opt
+}
+
+// SteadyClient is Client connected with SteadyOption.
+func (s *Server) SteadyClient(t testing.TB, options ...typecache.Option) *typecache.Client {
+	t.Helper()
+	return connect(t, s.SteadyOption(), options)
 }
 
 // connect returns a typecache client with opt and options, closed when t
