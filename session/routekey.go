@@ -117,12 +117,13 @@ func (c *routeKeyCache) InvalidateAll() { c.kept.InvalidateAll() }
 // routeKeyScript returns the route key in KEYS[1], after setting it to
 // ARGV[1] when there is none. The key has no TTL, so no volatile-* policy
 // evicts it. Sent tracked, it makes Redis tell the client when the key
-// changes.
+// changes. It creates the key before it reads it: created after the read,
+// the key would change under the client's own tracking, and Redis would
+// tell the client, whose Store would then drop its copy and the sessions
+// it keeps in memory, and read the key again.
 var routeKeyScript = rediscmd.NewScript(`
-local k = redis.call('GET', KEYS[1])
-if k then return k end
-redis.call('SET', KEYS[1], ARGV[1])
-return ARGV[1]
+redis.call('SET', KEYS[1], ARGV[1], 'NX')
+return redis.call('GET', KEYS[1])
 `)
 
 // routeKeyName is the Redis key that holds the route key.

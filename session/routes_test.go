@@ -197,3 +197,31 @@ func TestRouteKeyCreatedOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestRouteKeyCreatorKeepsIt: the store that creates a deployment's route
+// key keeps it. Created after its tracked read, the key's creation came
+// back to the creator's client as an invalidation, which dropped the
+// sessions the store kept in memory and made it read the key again. The
+// route key is the only key a store reads with GET (in its script; a
+// session is a hash), so the servers' GETs are the key's reads.
+func TestRouteKeyCreatorKeepsIt(t *testing.T) {
+	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+		store := newStoreOn(t, srv.SteadyClient(t), session.Options[cart]{Prefix: redistest.Name(t)})
+		before := srv.CommandCounts(t)
+		sess, err := store.Create(background, "alice", cart{Items: []string{"apple"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Such an invalidation reaches the client within a millisecond or
+		// so; the reads span 100 ms.
+		for range 20 {
+			if _, err := store.Get(background, sess.Token); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		if got := redistest.CommandDelta(before, srv.CommandCounts(t), "get")["get"]; got != 1 {
+			t.Errorf("the route key was read %d times, want once", got)
+		}
+	})
+}
