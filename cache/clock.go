@@ -60,7 +60,9 @@ func (c *coarseClock) read() int64 {
 }
 
 // readCounted is read while the tick has seen fewer than busyReads reads
-// or the clock sleeps: it counts the read.
+// or the clock sleeps: it counts the read. It loads the clock again rather
+// than taking read's value, which would let the compiler inline it into
+// read and leave read itself too large to inline.
 func (c *coarseClock) readCounted() int64 {
 	v := c.now.Load()
 	if v == 0 {

@@ -109,10 +109,7 @@ func (s *Script) ExecBatch(ctx context.Context, redis rueidis.Client, send Batch
 // two replies per call, the script's and then's. A nil then sends the
 // scripts alone, one reply per call.
 func (s *Script) ExecBatchThen(ctx context.Context, redis rueidis.Client, send BatchSender, keys, args [][]string, then func(i int) rueidis.Completed) []Reply {
-	per := 1
-	if then != nil {
-		per = 2
-	}
+	per := commandsPerCall(then)
 	return resend(s, redis, keys, args, then, func(r Reply) error { return r.Err }, func(cmds rueidis.Commands, calls []int) []Reply {
 		sent := keys // each command's keys
 		if calls != nil || per > 1 {
@@ -145,10 +142,7 @@ func (s *Script) ExecBatchThen(ctx context.Context, redis rueidis.Client, send B
 // failover to a fresh replica), the calls to the other nodes keep what they
 // did.
 func resend[R any](s *Script, redis rueidis.Client, keys, args [][]string, then func(i int) rueidis.Completed, errOf func(R) error, send func(cmds rueidis.Commands, calls []int) []R) []R {
-	per := 1
-	if then != nil {
-		per = 2
-	}
+	per := commandsPerCall(then)
 	build := func(cmds rueidis.Commands, i int, script rueidis.Completed) rueidis.Commands {
 		cmds = append(cmds, script)
 		if then != nil {
@@ -191,4 +185,13 @@ func (s *Script) eval(redis rueidis.Client, keys, args []string) rueidis.Complet
 func IsNoScript(err error) bool {
 	reply, ok := rueidis.IsRedisErr(err)
 	return ok && reply.IsNoScript()
+}
+
+// commandsPerCall is the number of commands resend sends per call: the
+// script, and the command then builds when then is not nil.
+func commandsPerCall(then func(i int) rueidis.Completed) int {
+	if then != nil {
+		return 2
+	}
+	return 1
 }

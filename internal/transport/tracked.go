@@ -188,22 +188,20 @@ func (c *Conn) doTransactions(ctx context.Context, lead *rueidis.Completed, batc
 	}
 	all := make(rueidis.Commands, 0, 4*len(batches))
 	for _, b := range batches {
-		multi, exec := c.multi, c.exec
-		if len(batches) > 1 {
-			// Keyless commands would make rueidis send the whole pipeline
-			// to one slot; give them the batch's.
-			multi, exec = multi.SetSlot(b.SlotKey), exec.SetSlot(b.SlotKey)
-		}
-		all = append(all, multi)
-		if lead != nil {
+		keyless := func(cmd rueidis.Completed) rueidis.Completed {
 			if len(batches) > 1 {
-				all = append(all, lead.SetSlot(b.SlotKey))
-			} else {
-				all = append(all, *lead)
+				// Keyless commands would make rueidis send the whole
+				// pipeline to one slot; give them the batch's.
+				return cmd.SetSlot(b.SlotKey)
 			}
+			return cmd
+		}
+		all = append(all, keyless(c.multi))
+		if lead != nil {
+			all = append(all, keyless(*lead))
 		}
 		all = append(all, b.Cmds...)
-		all = append(all, exec)
+		all = append(all, keyless(c.exec))
 	}
 	results := c.redis.DoMulti(ctx, all...)
 	for i, b := range batches {
