@@ -384,9 +384,14 @@ func TestLeaseLapsesWhenRedisIsUnreachable(t *testing.T) {
 		t.Fatal(err)
 	}
 	acquired := time.Now()
-	if _, err := srv.Masters()[0].Do("CLIENT", "PAUSE", "1500", "ALL"); err != nil {
+	// Paused until the test unpauses it, however slowly it runs: a pause
+	// that ran out before the lease did would let the watchdog extend it.
+	// WRITE pauses every script (the extensions) and lets the UNPAUSE's new
+	// connection say HELLO.
+	if _, err := srv.Masters()[0].Do("CLIENT", "PAUSE", "30000", "WRITE"); err != nil {
 		t.Fatal(err)
 	}
+	defer srv.Masters()[0].Do("CLIENT", "UNPAUSE")
 	select {
 	case <-l.Context().Done():
 	case <-time.After(validity + 500*time.Millisecond):

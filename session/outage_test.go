@@ -76,9 +76,13 @@ func TestUnknownOutcomeIsNotUnavailable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := srv.Masters()[0].Do("CLIENT", "PAUSE", "500", "ALL"); err != nil {
+	// Paused until the test ends, however slowly it runs: a pause that ran
+	// out before Save was sent would let it succeed. WRITE pauses every
+	// script and lets the UNPAUSE's new connection say HELLO.
+	if _, err := srv.Masters()[0].Do("CLIENT", "PAUSE", "30000", "WRITE"); err != nil {
 		t.Fatal(err)
 	}
+	defer srv.Masters()[0].Do("CLIENT", "UNPAUSE")
 	ctx, cancel := context.WithTimeout(background, 50*time.Millisecond)
 	defer cancel()
 	err = store.Save(ctx, sess)
