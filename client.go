@@ -85,9 +85,10 @@ func NewClient(opt rueidis.ClientOption, options ...Option) (*Client, error) {
 // are tracked like typecache's own.
 //
 // Pin the read-only commands you send through it (cmd.Pin()): rueidis
-// v1.0.79 returns a retried read to its pool while the broken connection it
-// was first sent on may still be writing it, and any later command of the
-// process, typecache's included, may then reuse that memory.
+// (v1.0.79 and v1.0.80 alike) returns a retried read to its pool while the
+// broken connection it was first sent on may still be writing it, and any
+// later command of the process, typecache's included, may then reuse that
+// memory.
 func (c *Client) Redis() rueidis.Client { return c.conn.Redis() }
 
 // Breaker returns the Client's circuit breakers, one per Redis node, which
