@@ -122,10 +122,12 @@ func breakerIsPerNode(t *testing.T, srv *redistest.Server) {
 	redistest.Eventually(t, 10*time.Second, func() error { return guardedGet(ctx, conn, time.Second, onDead) })
 }
 
-// TestBreakerStall: a server that stalls (CLIENT PAUSE) opens the breaker
+// TestBreakerStall: a server that stalls (frozen) opens the breaker
 // through calls that reach their own deadline; then callers are refused at
 // once while the Client probes in the background, and the breaker closes
-// when the pause ends.
+// when the stall ends. The stall ends when the test thaws the server, not
+// at a fixed time (CLIENT PAUSE) that a slow machine could reach before the
+// first call.
 func TestBreakerStall(t *testing.T) {
 	ctx := context.Background()
 	srv := redistest.NewStandalone(t)
@@ -135,15 +137,15 @@ func TestBreakerStall(t *testing.T) {
 	if err := guardedGet(ctx, conn, time.Second, key); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := srv.Nodes()[0].Do("CLIENT", "PAUSE", "1500"); err != nil {
-		t.Fatal(err)
-	}
+	node := srv.Nodes()[0]
+	node.Freeze(t)
 	if err := guardedGet(ctx, conn, 50*time.Millisecond, key); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("GET during the pause: %v, want its deadline", err)
+		t.Fatalf("GET during the stall: %v, want its deadline", err)
 	}
 	if err := guardedGet(ctx, conn, time.Second, key); err != errRefused {
 		t.Fatalf("GET after a stalled call: %v, want the breaker to refuse it", err)
 	}
+	node.Thaw()
 	redistest.Eventually(t, 10*time.Second, func() error {
 		if !conn.Breaker().Allow(key) {
 			return errors.New("still open")
@@ -151,7 +153,7 @@ func TestBreakerStall(t *testing.T) {
 		return nil
 	})
 	if err := guardedGet(ctx, conn, time.Second, key); err != nil {
-		t.Fatalf("GET after the pause: %v", err)
+		t.Fatalf("GET after the stall: %v", err)
 	}
 }
 
@@ -265,13 +267,11 @@ func TestCheckEndsAtClose(t *testing.T) {
 	if err := guardedGet(context.Background(), conn, time.Second, key); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := srv.Nodes()[0].Do("CLIENT", "PAUSE", "3000"); err != nil {
-		t.Fatal(err)
-	}
+	srv.Nodes()[0].Freeze(t) // until the test ends
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	if err := guardedGet(ctx, conn, time.Second, key); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("GET during the pause: %v, want the caller's deadline", err)
+		t.Fatalf("GET during the stall: %v, want the caller's deadline", err)
 	}
 	client.Close()
 }
