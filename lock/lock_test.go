@@ -371,7 +371,7 @@ func TestLostLockCancelsContext(t *testing.T) {
 	})
 }
 
-// TestLeaseLapsesWhenRedisIsUnreachable pauses a private server: the holder
+// TestLeaseLapsesWhenRedisIsUnreachable freezes a private server: the holder
 // cannot extend, and cancels Context by the time its lease surely ended,
 // without waiting for an answer.
 func TestLeaseLapsesWhenRedisIsUnreachable(t *testing.T) {
@@ -384,14 +384,11 @@ func TestLeaseLapsesWhenRedisIsUnreachable(t *testing.T) {
 		t.Fatal(err)
 	}
 	acquired := time.Now()
-	// Paused until the test unpauses it, however slowly it runs: a pause
-	// that ran out before the lease did would let the watchdog extend it.
-	// WRITE pauses every script (the extensions) and lets the UNPAUSE's new
-	// connection say HELLO.
-	if _, err := srv.Masters()[0].Do("CLIENT", "PAUSE", "30000", "WRITE"); err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Masters()[0].Do("CLIENT", "UNPAUSE")
+	// Frozen until the test thaws it, however slowly it runs: a timed
+	// CLIENT PAUSE that ran out before the lease did would let the watchdog
+	// extend it.
+	node := srv.Masters()[0]
+	node.Freeze(t)
 	select {
 	case <-l.Context().Done():
 	case <-time.After(validity + 500*time.Millisecond):
@@ -403,9 +400,7 @@ func TestLeaseLapsesWhenRedisIsUnreachable(t *testing.T) {
 	if cause := context.Cause(l.Context()); !errors.Is(cause, lock.ErrNotHeld) {
 		t.Fatalf("cause = %v, want ErrNotHeld", cause)
 	}
-	if _, err := srv.Masters()[0].Do("CLIENT", "UNPAUSE"); err != nil {
-		t.Fatal(err)
-	}
+	node.Thaw()
 	if err := l.Release(ctx); !errors.Is(err, lock.ErrNotHeld) {
 		t.Fatalf("Release = %v, want ErrNotHeld", err)
 	}

@@ -67,7 +67,7 @@ func TestFirstFailureIsUnavailable(t *testing.T) {
 }
 
 // TestUnknownOutcomeIsNotUnavailable: a call whose command was sent but not
-// answered in time (the server paused) may have been applied, so its error
+// answered in time (the server frozen) may have been applied, so its error
 // does not match ErrUnavailable.
 func TestUnknownOutcomeIsNotUnavailable(t *testing.T) {
 	srv := redistest.NewStandalone(t)
@@ -76,13 +76,9 @@ func TestUnknownOutcomeIsNotUnavailable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Paused until the test ends, however slowly it runs: a pause that ran
-	// out before Save was sent would let it succeed. WRITE pauses every
-	// script and lets the UNPAUSE's new connection say HELLO.
-	if _, err := srv.Masters()[0].Do("CLIENT", "PAUSE", "30000", "WRITE"); err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Masters()[0].Do("CLIENT", "UNPAUSE")
+	// Frozen until the test ends, however slowly it runs: a timed CLIENT
+	// PAUSE that ran out before Save was sent would let it succeed.
+	srv.Masters()[0].Freeze(t)
 	ctx, cancel := context.WithTimeout(background, 50*time.Millisecond)
 	defer cancel()
 	err = store.Save(ctx, sess)
