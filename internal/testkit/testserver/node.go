@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -170,7 +171,10 @@ func (n *Node) Kill() { n.signal(syscall.SIGKILL) }
 // test runs, however loaded the machine.
 func (n *Node) Freeze(t testing.TB) {
 	t.Helper()
-	if err := n.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+	if freezeSignal == nil {
+		t.Fatalf("freeze %s: %s cannot stop a process (no SIGSTOP)", n.Addr, runtime.GOOS)
+	}
+	if err := n.cmd.Process.Signal(freezeSignal); err != nil {
 		t.Fatalf("freeze %s: %v", n.Addr, err)
 	}
 	t.Cleanup(n.Thaw)
@@ -179,7 +183,11 @@ func (n *Node) Freeze(t testing.TB) {
 // Thaw continues a frozen server (SIGCONT) before the test ends: the stall
 // ends when the test says so, not at a fixed time. Thawing a server that
 // runs does nothing.
-func (n *Node) Thaw() { _ = n.cmd.Process.Signal(syscall.SIGCONT) }
+func (n *Node) Thaw() {
+	if thawSignal != nil {
+		_ = n.cmd.Process.Signal(thawSignal)
+	}
+}
 
 func (n *Node) signal(sig syscall.Signal) {
 	if n.cmd == nil {
