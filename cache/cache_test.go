@@ -450,12 +450,13 @@ func testCorruptBytes(t *testing.T, disableLocal, split bool) {
 			c.SplitAllReads()
 		}
 		junks := []string{"", "garbage", "\xc1\x00", "\xc1\x00\x00\x00\xff\xff", "\xc1\x01\x00\x00x",
-			"\xc4\x00\x06", // a header cut short
-			// A header's layout byte and stamps far ahead of the clock, then
-			// bytes that are no envelope: such stamps must not refuse the
-			// store as if they were of a newer generation.
-			"\xc4\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff",
-			"\xc2\x00\x06\x62\x06\x1b\xc8\xae\x32\x06\x62\x06\x1b\xd7\xef\x0c\x00\x00\xc1\x04\x01", // an earlier development layout
+			"\xd0\x00\x06", // a header cut short
+			// A header's layout byte and a version far ahead of the clock,
+			// then bytes that are no envelope: such stamps must not refuse
+			// the store as if they were of a newer generation.
+			"\xdc\xff\xff\xff\xff\xff\xff\x00\x00\x00\x00\xff\xff",
+			"\xc4\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff",                 // an earlier development layout
+			"\xc2\x00\x06\x62\x06\x1b\xc8\xae\x32\x06\x62\x06\x1b\xd7\xef\x0c\x00\x00\xc1\x04\x01", // and another
 			// An earlier release's layout: a version and a generation in 16
 			// decimal digits each, then an absence's envelope.
 			"17650000000000011765000000000001\xc1\x01\x00\x00",

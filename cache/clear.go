@@ -79,7 +79,7 @@ func (c *Cache[T]) currentGeneration(ctx, rctx context.Context) (string, error) 
 		return "", c.failure(err)
 	}
 	gen, _ := msg.ToString()
-	if _, err := strconv.ParseUint(gen, 10, 64); err != nil || len(gen) != 16 {
+	if _, err := strconv.ParseUint(gen, 10, 64); err != nil || len(gen) != generationDigits {
 		return "", fmt.Errorf("cache: unexpected generation %v", msg)
 	}
 	if c.conn.Tracks(c.space.Prefix()) {

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"math"
 	"strconv"
@@ -39,14 +40,12 @@ func TestEarlyRefreshProbability(t *testing.T) {
 }
 
 // stored returns what the scripts store for an encoded envelope: it with
-// the version and the generation written over its zeroed stamps.
-func stored(version, gen uint64, encoded []byte) []byte {
-	b := []byte{encoded[0]}
-	for _, stamp := range []uint64{version, gen} {
-		for i := stampBytes - 1; i >= 0; i-- {
-			b = append(b, byte(stamp>>(8*i)))
-		}
-	}
+// the version and the generation written over its zeroed stamps, the
+// generation as the distance below the version that store() writes.
+func stored(version uint64, gen int64, encoded []byte) []byte {
+	below := min(max(generationAt(version, 0)-gen, 0), maxGenerationBelow)
+	b := append([]byte{encoded[0]}, binary.BigEndian.AppendUint64(nil, version)[8-versionBytes:]...)
+	b = binary.BigEndian.AppendUint32(b, uint32(below))
 	return append(b, encoded[headerBytes:]...)
 }
 
@@ -58,6 +57,8 @@ func TestEnvelopeRoundTrip(t *testing.T) {
 	}{
 		{false, false, 0, 0, "x"},
 		{false, false, time.Hour, 1500 * time.Microsecond, "payload"},
+		{false, false, time.Hour, 0, "stale window only"},
+		{false, false, 0, time.Second, "load time only"},
 		{false, true, 0, 0, "x"},
 		{true, false, 0, 0, ""},
 	} {
@@ -69,10 +70,70 @@ func TestEnvelopeRoundTrip(t *testing.T) {
 			flags |= flagHardExpiry
 		}
 		data := append(appendEnvelope(nil, flags, tt.stale, tt.loadTime), tt.payload...)
-		version, env, err := parseStored(string(stored(1765000000000001, 42, data)))
-		if err != nil || version != 1765000000000001 || env.absent != tt.absent || env.exact != tt.exact || env.stale != tt.stale || env.loadTime != tt.loadTime || string(env.payload) != tt.payload {
-			t.Fatalf("round trip of %+v: %d, %+v, %v", tt, version, env, err)
+		// A header holds only the durations that are not 0.
+		wantLen := headerBytes + len(tt.payload)
+		for _, d := range []uint64{uint64(tt.stale / time.Millisecond), uint64(tt.loadTime / time.Microsecond)} {
+			if d > 0 {
+				wantLen += len(binary.AppendUvarint(nil, d))
+			}
 		}
+		if len(data) != wantLen {
+			t.Errorf("%+v encodes to %d bytes, want %d", tt, len(data), wantLen)
+		}
+		const version, gen = 110312500000001, 1765000000000
+		s := string(stored(version, gen, data))
+		got, env, err := parseStored(s)
+		if err != nil || got != version || env.absent != tt.absent || env.exact != tt.exact || env.stale != tt.stale || env.loadTime != tt.loadTime || string(env.payload) != tt.payload {
+			t.Fatalf("round trip of %+v: %d, %+v, %v", tt, got, env, err)
+		}
+		if older, err := olderGeneration(s, strconv.Itoa(gen)); err != nil || older {
+			t.Fatalf("a value of generation %d reads as older than it: %v, %v", gen, older, err)
+		}
+		if older, err := olderGeneration(s, strconv.Itoa(gen+1)); err != nil || !older {
+			t.Fatalf("a value of generation %d does not read as older than the next: %v, %v", gen, older, err)
+		}
+	}
+}
+
+// generationCases are a value's generations relative to the
+// millisecond of its version: the generation a value is stored with and
+// what readers of the generation it was written in, and of one begun just
+// after it, must be told.
+var generationCases = []struct {
+	name      string
+	below     int64 // the generation's distance below the version, in ms
+	exact     bool  // the header holds it exactly
+	ownHidden bool  // its own generation's readers get a miss
+}{
+	{"a second old", 1000, true, false},
+	{"a second ahead (a Clear's new generation)", -1000, true, false},
+	{"30 days old", 30 * 24 * 3600 * 1000, true, false},
+	{"60 days old: clamped, still its own generation's", 60 * 24 * 3600 * 1000, false, false},
+	{"ahead by more than the bias: clamped, a miss", -2 * generationBias, false, true},
+}
+
+// TestGenerationStamp: the generation a header holds, as the distance
+// below the version, reads back exactly within the 4 bytes' range and, at
+// either clamp, errs only towards a miss for a generation begun after the
+// value was written.
+func TestGenerationStamp(t *testing.T) {
+	const version = 110312500000001 // 2025-12-06 in ticks
+	ms := generationAt(version, generationBias)
+	for _, tc := range generationCases {
+		t.Run(tc.name, func(t *testing.T) {
+			gen := ms - tc.below
+			s := string(stored(version, gen, appendEnvelope(nil, 0, 0, 0)))
+			got := generationAt(bigEndian(s[1:1+versionBytes]), bigEndian(s[1+versionBytes:headerBytes]))
+			if (got == gen) != tc.exact {
+				t.Fatalf("generation %d read back as %d", gen, got)
+			}
+			if older, _ := olderGeneration(s, strconv.FormatInt(gen, 10)); older != tc.ownHidden {
+				t.Fatalf("read in its own generation: older = %v", older)
+			}
+			if older, _ := olderGeneration(s, strconv.FormatInt(max(gen, ms+1000)+1, 10)); !older {
+				t.Fatalf("read in a generation begun after it was written: not older")
+			}
+		})
 	}
 }
 
@@ -121,9 +182,9 @@ func TestHitCounterIsExact(t *testing.T) {
 func FuzzParseStored(f *testing.F) {
 	f.Add(uint64(1765000000000001), []byte{})
 	f.Add(uint64(1765000000000001), appendEnvelope(nil, 0, time.Minute, time.Millisecond))
-	f.Add(uint64(1<<56-1), appendEnvelope(nil, flagAbsent, 0, 0))
+	f.Add(uint64(1<<48-1), appendEnvelope(nil, flagAbsent, 0, 0))
 	f.Add(uint64(1), appendEnvelope(nil, flagHardExpiry, 0, 0))
-	f.Add(uint64(0), []byte{storedLayout, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
+	f.Add(uint64(0), []byte{storedLayout | flagStale | flagLoadTime, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
 	f.Add(uint64(0), []byte("17650000000000011765000000000001\xc1\x01\x00\x00"))
 	f.Fuzz(func(t *testing.T, version uint64, data []byte) {
 		if _, env, err := parseStored(string(data)); err == nil {
@@ -135,7 +196,7 @@ func FuzzParseStored(f *testing.F) {
 		if len(data) < headerBytes || data[0]&^flagBits != storedLayout {
 			return
 		}
-		version &= 1<<(8*stampBytes) - 1
+		version &= 1<<(8*versionBytes) - 1
 		s := string(stored(version, 42, data))
 		got, env, err := parseStored(s)
 		if _, envErr := parseEnvelope(data[0]&flagBits, data[headerBytes:]); (err == nil) != (envErr == nil) {

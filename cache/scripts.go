@@ -4,11 +4,11 @@ import "github.com/typecache/typecache/internal/rediscmd"
 
 // The keys of one cache key K live in the cache's key space (see New):
 //
-//	cache:<name>:{K}   the value: a layout byte (0xC4, or'ed with the
-//	                   envelope's flags), the version and the generation it
-//	                   was written in (7 bytes each, big-endian), then the
-//	                   rest of the envelope (see envelope.go)
-//	cache:<name>:l{K}  the key's guard, while it has one: the mark "w<µs>"
+//	cache:<name>:{K}   the value: a layout byte (0xD0, or'ed with the
+//	                   envelope's flags), the version (6 bytes) and the
+//	                   generation it was written in (4 bytes, see below),
+//	                   then the rest of the envelope (see envelope.go)
+//	cache:<name>:l{K}  the key's guard, while it has one: the mark "w<ticks>"
 //	                   of a delete, or of a write whose value expires sooner
 //	                   than writeMarkWindow, kept that long; or a load lease:
 //	                   "t" and 16 hex digits (the token), then the mark it
@@ -17,12 +17,20 @@ import "github.com/typecache/typecache/internal/rediscmd"
 // Both share K's slot, so every script below but the generation's touches
 // one slot. One more key holds the cache's generation (see Clear):
 //
-//	cache:<name>:g{}   the generation: 16 digits, no expiry
+//	cache:<name>:g{}   the generation: 13 digits, no expiry
 //
-// A value's version is the Redis time in microseconds of the write that
-// stored it, raised above the key's last write mark, so versions and marks
-// of one key only grow. Readers use it to keep the newer of two replies
-// that raced into the local tier.
+// A value's version is the Redis time of the write that stored it, in
+// ticks of 16 µs (6 bytes hold them until the year 2112), raised above the
+// key's last write mark, so versions and marks of one key only grow.
+// Readers use it to keep the newer of two replies that raced into the
+// local tier.
+//
+// A generation is a Redis time in milliseconds (see nextGenerationLua). A
+// value holds its generation as the distance below its version's
+// millisecond, plus 2²⁰ ms, in 4 bytes (see generationAt in envelope.go
+// for the clamps at both ends and why they are safe): g = ⌊v·16/1000⌋ +
+// 2²⁰ − stored, computed alike by the scripts and the Go side, exactly in
+// a Lua double.
 //
 // A key's write mark is the newer of its value's version and the mark in
 // its guard: a write that stores a value leaves its mark in the value
@@ -52,11 +60,11 @@ import "github.com/typecache/typecache/internal/rediscmd"
 // header of s, a stored value, or nil for both when s is something else.
 const stampsLua = `
 local function stamps(s)
-  if #s < 15 then return nil, nil end
+  if #s < 11 then return nil, nil end
   local b = string.byte(s, 1)
-  if b < 196 or b > 199 then return nil, nil end
-  local v, g = struct.unpack('>I7I7', s, 2)
-  return v, g
+  if b < 208 or b > 223 then return nil, nil end
+  local v, below = struct.unpack('>I6I4', s, 2)
+  return v, math.floor(v * 16 / 1000) + 1048576 - below
 end
 `
 
@@ -83,9 +91,10 @@ local function holds(token)
 end
 `
 
-// guardLua defines, after stampsLua (which it needs), markLua's functions
-// and old(now): the stamps of the value under KEYS[1], now being the Redis
-// time in µs: nil for stamps more than an hour ahead of it, which no Cache
+// guardLua defines, after stampsLua (which it needs), markLua's functions,
+// now_ticks(): the Redis time in ticks of 16 µs, and old(now): the stamps
+// of the value under KEYS[1], now being now_ticks(): nil for stamps more
+// than an hour ahead of it, which no Cache
 // wrote (bytes of someone else's that happen to look like a header must
 // neither refuse a store as if they were of a newer generation nor push
 // versions out of range); end_lease(g, ms): put back the mark the caller's
@@ -102,11 +111,12 @@ end
 // they use, and readScript serves a hit before it defines anything but
 // stamps (see there).
 const guardLua = markLua + rediscmd.TimeLua + `
+local function now_ticks() return math.floor(server_us() / 16) end
 local function old(now)
-  local s = redis.pcall('GETRANGE', KEYS[1], 0, 14)
+  local s = redis.pcall('GETRANGE', KEYS[1], 0, 10)
   if type(s) ~= 'string' then return nil, nil end
   local v, g = stamps(s)
-  if v and (v > now + 3600e6 or g > now + 3600e6) then return nil, nil end
+  if v and (v > now + 225e6 or g > math.floor(now * 16 / 1000) + 3600e3) then return nil, nil end
   return v, g
 end
 local function end_lease(g, ms)
@@ -121,8 +131,9 @@ local function next_mark(g, version, now)
 end
 local function store(value, ttl, gen, version, g, ms, now)
   local v = next_mark(g, version, now)
+  local below = math.min(math.max(math.floor(v * 16 / 1000) + 1048576 - gen, 0), 4294967295)
   redis.call('SET', KEYS[1], value, 'PX', ttl)
-  redis.call('SETRANGE', KEYS[1], 1, struct.pack('>I7I7', v, gen))
+  redis.call('SETRANGE', KEYS[1], 1, struct.pack('>I6I4', v, below))
   if tonumber(ttl) < tonumber(ms) then
     redis.call('SET', KEYS[2], mark_text(v), 'PX', ms)
   elseif g then
@@ -163,7 +174,7 @@ local split = ARGV[5] == '1'
 if mode ~= 'refresh' then
   local v
   if split then
-    v = redis.pcall('GETRANGE', KEYS[1], 0, 14)
+    v = redis.pcall('GETRANGE', KEYS[1], 0, 10)
     if v == '' and redis.call('EXISTS', KEYS[1]) == 0 then v = false end
   else
     v = redis.pcall('GET', KEYS[1])
@@ -203,7 +214,7 @@ var storeScript = rediscmd.NewScript(stampsLua + guardLua + `
 local mine, guard = holds(ARGV[1])
 if not mine then return 0 end
 local gen = tonumber(ARGV[5])
-local now = server_us()
+local now = now_ticks()
 local version, old_gen = old(now)
 if old_gen and old_gen > gen then
   end_lease(guard, ARGV[4])
@@ -231,7 +242,7 @@ return redis.call('PEXPIRE', KEYS[2], ARGV[2])
 // markScript returns a key's write mark ("w" and digits, or "" for none),
 // for a Put whose local tier does not hold the key.
 var markScript = rediscmd.NewScript(stampsLua + guardLua + `
-local version = old(server_us())
+local version = old(now_ticks())
 return last_mark(redis.call('GET', KEYS[2]), version)
 `)
 
@@ -240,7 +251,7 @@ return last_mark(redis.call('GET', KEYS[2]), version)
 // mark the key had when a Put began ("*" for Set and Delete: no check), mark ms, the
 // caller's generation. It stores (or deletes) and moves the key's mark
 // (see above), which ends any load's lease. The mark is the Redis time in
-// µs, raised above the key's last, so that no two writes of a key leave
+// ticks, raised above the key's last, so that no two writes of a key leave
 // the same one.
 //
 // A Put passes the mark it read before it wrote the source of truth: if
@@ -256,7 +267,7 @@ return last_mark(redis.call('GET', KEYS[2]), version)
 var writeScript = rediscmd.NewScript(stampsLua + guardLua + `
 local op = ARGV[1]
 local guard = redis.call('GET', KEYS[2])
-local now = server_us()
+local now = now_ticks()
 local version, old_gen = old(now)
 local conflict = 0
 if op == 'set' and ARGV[4] ~= '*' and last_mark(guard, version) ~= ARGV[4] then conflict = 1 end
@@ -271,19 +282,24 @@ end
 return conflict
 `)
 
+// generationDigits is the length of a generation as next_generation
+// writes it.
+const generationDigits = 13
+
 // nextGenerationLua defines next_generation(old): a generation above old
 // (a number or nil) and above every generation the key held before it was
-// lost: the Redis time in µs plus a second (so that a server clock set back
-// by less than that still never repeats one), or old + 1. valid(g) says
-// whether g, a reply of GET, is a generation.
+// lost: the Redis time in milliseconds plus a second (so that a server
+// clock set back by less than that still never repeats one), or old + 1,
+// in 13 digits. valid(g) says whether g, a reply of GET, is a generation
+// (an earlier layout's 16 digits of µs are not: a new one replaces them).
 const nextGenerationLua = rediscmd.TimeLua + `
 local function next_generation(old)
-  local g = server_us() + 1000000
+  local g = math.floor(server_us() / 1000) + 1000
   if old and old >= g then g = old + 1 end
-  return string.format('%016.0f', g)
+  return string.format('%013.0f', g)
 end
 local function valid(g)
-  return type(g) == 'string' and #g == 16 and not string.find(g, '%D')
+  return type(g) == 'string' and #g == 13 and not string.find(g, '%D')
 end
 `
 
