@@ -8,7 +8,7 @@ import "github.com/typecache/typecache/internal/rediscmd"
 //	                   envelope's flags), the version (6 bytes) and the
 //	                   generation it was written in (4 bytes, see below),
 //	                   then the rest of the envelope (see envelope.go)
-//	cache:<name>:l{K}  the key's guard, while it has one: the mark "w<ticks>"
+//	cache:<name>:l{K}  the key's guard, while it has one: the mark "v<ticks>"
 //	                   of a delete, or of a write whose value expires sooner
 //	                   than writeMarkWindow, kept that long; or a load lease:
 //	                   "t" and 16 hex digits (the token), then the mark it
@@ -69,18 +69,19 @@ end
 `
 
 // markLua defines guard_mark(g): the mark in the guard g, a number (0 for
-// none); mark_text(m): mark m as clients see it ("w" and digits, or "" for
-// 0); last_mark(g, version): the key's write mark as text, from its guard
+// none); mark_text(m): mark m as clients see it ("v" and digits, or "" for
+// 0: the letter of the 15-byte layout's marks in µs was "w", which the
+// scripts do not read as marks); last_mark(g, version): the key's write mark as text, from its guard
 // g and its value's version (nil: none); holds(token): whether the guard
 // is token's lease.
 const markLua = `
 local function guard_mark(g)
-  local m = g and string.match(g, 'w(%d+)$')
+  local m = g and string.match(g, 'v(%d+)$')
   return m and tonumber(m) or 0
 end
 local function mark_text(m)
   if m == 0 then return '' end
-  return 'w' .. string.format('%.0f', m)
+  return 'v' .. string.format('%.0f', m)
 end
 local function last_mark(g, version)
   return mark_text(math.max(version or 0, guard_mark(g)))
@@ -239,7 +240,7 @@ if not holds(ARGV[1]) then return 0 end
 return redis.call('PEXPIRE', KEYS[2], ARGV[2])
 `)
 
-// markScript returns a key's write mark ("w" and digits, or "" for none),
+// markScript returns a key's write mark ("v" and digits, or "" for none),
 // for a Put whose local tier does not hold the key.
 var markScript = rediscmd.NewScript(stampsLua + guardLua + `
 local version = old(now_ticks())

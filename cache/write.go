@@ -209,7 +209,7 @@ func (c *Cache[T]) setWrite(key string, v T, cfg setConfig) (write, error) {
 // from Redis. unknownMark when it cannot be read.
 func (c *Cache[T]) writeMark(ctx context.Context, key string) string {
 	if it, _ := c.localLookup(key, c.now()); it != nil {
-		return "w" + strconv.FormatUint(it.version, 10)
+		return "v" + strconv.FormatUint(it.version, 10)
 	}
 	keys := c.keysOf(key)
 	if !c.breaker.Allow(keys[0]) {
