@@ -193,6 +193,44 @@ func TestGenerationKeyLost(t *testing.T) {
 	}
 }
 
+// TestGenerationOfTheEarlierLayout: a generation key as the 15-byte
+// layout's processes write it (16 digits of µs, which they replace when
+// they find anything else) is read as milliseconds and kept, so that
+// processes of both layouts do not replace each other's generation (and
+// hide every value) on every read during a deploy; a Clear then writes
+// the new layout's 13 digits, above it.
+func TestGenerationOfTheEarlierLayout(t *testing.T) {
+	redistest.Run(t, func(t *testing.T, srv *redistest.Server) {
+		ctx := context.Background()
+		raw := srv.Raw(t)
+		name := cacheName(t)
+		c := newCache(t, srv.Client(t), name, cache.Options[int]{TTL: time.Hour})
+		earlier := strconv.FormatInt(time.Now().Add(time.Second).UnixMicro(), 10)
+		if err := raw.Do(ctx, raw.B().Set().Key(c.RedisGenerationKey()).Value(earlier).Build()).Error(); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Set(ctx, "k", 1); err != nil {
+			t.Fatal(err)
+		}
+		mustGet(t, c, "k", 1)
+		fresh := newCache(t, srv.Client(t), name, cache.Options[int]{TTL: time.Hour})
+		mustGet(t, fresh, "k", 1)
+		if got := generationOf(t, raw, c); strconv.FormatUint(got, 10) != earlier {
+			t.Fatalf("generation %d after the reads, want the earlier layout's %s kept", got, earlier)
+		}
+		if err := c.Clear(ctx); err != nil {
+			t.Fatal(err)
+		}
+		after := generationOf(t, raw, c)
+		if old, _ := strconv.ParseUint(earlier, 10, 64); len(strconv.FormatUint(after, 10)) != 13 || after <= old/1000 {
+			t.Fatalf("generation %d after the Clear, want 13 digits above %d ms", after, old/1000)
+		}
+		if v, err := fresh.Get(ctx, "k"); !errors.Is(err, cache.ErrNotFound) {
+			t.Fatalf("Get after the Clear = %d, %v", v, err)
+		}
+	})
+}
+
 // TestClearWithoutTracking: a client without client-side caching hears of
 // no change, so it reads the generation before every call: a Clear by
 // another process hides the entries from its next call.

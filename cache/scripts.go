@@ -70,10 +70,10 @@ end
 
 // markLua defines guard_mark(g): the mark in the guard g, a number (0 for
 // none); mark_text(m): mark m as clients see it ("v" and digits, or "" for
-// 0: the letter of the 15-byte layout's marks in µs was "w", which the
-// scripts do not read as marks); last_mark(g, version): the key's write mark as text, from its guard
-// g and its value's version (nil: none); holds(token): whether the guard
-// is token's lease.
+// 0; the 15-byte layout's marks were "w" and µs, which are no marks here);
+// last_mark(g, version): the key's write mark as text, from its guard g
+// and its value's version (nil: none); holds(token): whether the guard is
+// token's lease.
 const markLua = `
 local function guard_mark(g)
   local m = g and string.match(g, 'v(%d+)$')
@@ -93,19 +93,18 @@ end
 `
 
 // guardLua defines, after stampsLua (which it needs), markLua's functions,
-// now_ticks(): the Redis time in ticks of 16 µs, and old(now): the stamps
-// of the value under KEYS[1], now being now_ticks(): nil for stamps more
-// than an hour ahead of it, which no Cache
-// wrote (bytes of someone else's that happen to look like a header must
-// neither refuse a store as if they were of a newer generation nor push
-// versions out of range); end_lease(g, ms): put back the mark the caller's
-// lease replaced (for ms milliseconds), or remove the guard;
-// next_mark(g, version, now): a mark above the key's last; store(value,
-// ttl, gen, version, g, ms, now): store the value of a write or a load, as
-// the caller encoded it, then its version and generation in its header (in
-// place: building a Lua string of the value would cost Redis more than the
-// rest of the script for values of some kilobytes), with its mark (see
-// above).
+// now_ticks(): the Redis time in ticks of 16 µs, and old(now): the stamps of
+// the value under KEYS[1], now being now_ticks(): nil for stamps more than
+// an hour ahead of it, which no Cache wrote (bytes of someone else's that
+// happen to look like a header must neither refuse a store as if they were
+// of a newer generation nor push versions out of range); end_lease(g, ms):
+// put back the mark the caller's lease replaced (for ms milliseconds), or
+// remove the guard; next_mark(g, version, now): a mark above the key's last;
+// store(value, ttl, gen, version, g, ms, now): store the value of a write or
+// a load, as the caller encoded it, then its version and generation in its
+// header (in place: building a Lua string of the value would cost Redis more
+// than the rest of the script for values of some kilobytes), with its mark
+// (see above).
 //
 // Lua builds a closure each time a script runs a function's definition, so
 // readScript, the most frequent script, and extendScript define only what
@@ -291,16 +290,23 @@ const generationDigits = 13
 // (a number or nil) and above every generation the key held before it was
 // lost: the Redis time in milliseconds plus a second (so that a server
 // clock set back by less than that still never repeats one), or old + 1,
-// in 13 digits. valid(g) says whether g, a reply of GET, is a generation
-// (an earlier layout's 16 digits of µs are not: a new one replaces them).
+// in 13 digits. generation_ms(g): the generation in g, a reply of GET, in
+// milliseconds, or nil when g is none. The 15-byte layout's processes
+// wrote 16 digits of µs, and replace 13 digits as not theirs: read as
+// milliseconds, their generations are kept, so that processes of both
+// layouts, during a deploy, do not replace each other's generation on
+// every read (each replacement hides every value, as a Clear does).
 const nextGenerationLua = rediscmd.TimeLua + `
 local function next_generation(old)
   local g = math.floor(server_us() / 1000) + 1000
   if old and old >= g then g = old + 1 end
   return string.format('%013.0f', g)
 end
-local function valid(g)
-  return type(g) == 'string' and #g == 13 and not string.find(g, '%D')
+local function generation_ms(g)
+  if type(g) ~= 'string' or string.find(g, '%D') then return nil end
+  if #g == 13 then return tonumber(g) end
+  if #g == 16 then return math.floor(tonumber(g) / 1000) end
+  return nil
 end
 `
 
@@ -313,8 +319,8 @@ end
 // tracks, is not invalidated by its own creation.
 var generationScript = rediscmd.NewScript(nextGenerationLua + `
 redis.call('SET', KEYS[1], next_generation(nil), 'NX')
-local g = redis.pcall('GET', KEYS[1])
-if valid(g) then return g end
+local g = generation_ms(redis.pcall('GET', KEYS[1]))
+if g then return string.format('%013.0f', g) end
 g = next_generation(nil)
 redis.call('SET', KEYS[1], g)
 return g
@@ -322,10 +328,7 @@ return g
 
 // clearScript moves the cache's generation (KEYS[1]) past the current one.
 var clearScript = rediscmd.NewScript(nextGenerationLua + `
-local g = redis.pcall('GET', KEYS[1])
-local old = nil
-if valid(g) then old = tonumber(g) end
-g = next_generation(old)
+local g = next_generation(generation_ms(redis.pcall('GET', KEYS[1])))
 redis.call('SET', KEYS[1], g)
 return g
 `)
