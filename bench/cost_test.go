@@ -6,9 +6,10 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/typecache/typecache/internal/testkit/cputime"
 )
 
 // callerCounts are the goroutines that run each workload's operations: one
@@ -119,7 +120,7 @@ type cost struct {
 func (s *benchServer) startCost(b *testing.B) cost {
 	c := cost{srv: s, redis: s.redisCPU(b), writes: s.writes.Load()}
 	b.ResetTimer()
-	c.client = processCPU()
+	c.client = cputime.Process()
 	return c
 }
 
@@ -129,7 +130,7 @@ func (s *benchServer) startCost(b *testing.B) cost {
 // request in flight at a time), it also reports round-trips/op: requests
 // written to Redis per operation.
 func (c cost) report(b *testing.B, roundTrips bool) {
-	client := processCPU() - c.client
+	client := cputime.Process() - c.client
 	b.StopTimer()
 	reportCPU(b, client, c.srv.redisCPU(b)-c.redis)
 	if roundTrips {
@@ -144,15 +145,6 @@ func reportCPU(b *testing.B, client, redis time.Duration) {
 	b.ReportMetric(float64(client)/n/1e3, "client-cpu-µs/op")
 	b.ReportMetric(float64(redis)/n/1e3, "redis-cpu-µs/op")
 	b.ReportMetric(n/b.Elapsed().Seconds(), "ops/s")
-}
-
-// processCPU returns the CPU time this process has used, user and system.
-func processCPU() time.Duration {
-	var u syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &u); err != nil {
-		return 0
-	}
-	return time.Duration(u.Utime.Nano() + u.Stime.Nano())
 }
 
 // redisCPU returns the CPU time, user and system, that every node of the

@@ -17,6 +17,7 @@ import (
 
 	"github.com/redis/rueidis"
 
+	"github.com/typecache/typecache/internal/testkit/cputime"
 	"github.com/typecache/typecache/internal/testkit/redistest"
 )
 
@@ -364,7 +365,7 @@ func stampedeRound(ctx context.Context, store userStore, child stampedeChild, ro
 		return want, nil
 	}
 	report := stampedeReport{Index: child.Index, LatenciesNS: make([]int64, child.Goroutines)}
-	cpu := processCPU()
+	cpu := cputime.Process()
 	errs := make([]error, child.Goroutines)
 	var wg sync.WaitGroup
 	for g := range child.Goroutines {
@@ -379,7 +380,7 @@ func stampedeRound(ctx context.Context, store userStore, child stampedeChild, ro
 		})
 	}
 	wg.Wait()
-	report.CPUNS = int64(processCPU() - cpu)
+	report.CPUNS = int64(cputime.Process() - cpu)
 	report.LoaderCalls = loaderCalls.Load()
 	if err := errors.Join(errs...); err != nil {
 		report.Err = err.Error()

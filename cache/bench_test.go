@@ -4,12 +4,12 @@ import (
 	"context"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/typecache/typecache/cache"
 	"github.com/typecache/typecache/codec"
+	"github.com/typecache/typecache/internal/testkit/cputime"
 	"github.com/typecache/typecache/internal/testkit/redistest"
 )
 
@@ -233,20 +233,11 @@ func BenchmarkIdle(b *testing.B) {
 				}
 			}
 			time.Sleep(100 * time.Millisecond) // the clock's quiet ticks, and the client's start
-			start := processCPU()
+			start := cputime.Process()
 			for b.Loop() {
 				time.Sleep(10 * time.Millisecond)
 			}
-			b.ReportMetric(float64(processCPU()-start)/float64(b.N)/1e3, "cpu-µs/op")
+			b.ReportMetric(float64(cputime.Process()-start)/float64(b.N)/1e3, "cpu-µs/op")
 		})
 	}
-}
-
-// processCPU returns the CPU time this process has used, user and system.
-func processCPU() time.Duration {
-	var u syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &u); err != nil {
-		return 0
-	}
-	return time.Duration(u.Utime.Nano() + u.Stime.Nano())
 }

@@ -4,10 +4,10 @@ import (
 	"context"
 	"strconv"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/typecache/typecache/internal/testkit/cputime"
 	"github.com/typecache/typecache/internal/testkit/redistest"
 	"github.com/typecache/typecache/ratelimit"
 )
@@ -87,13 +87,13 @@ func BenchmarkLocalDeny(b *testing.B) {
 	}
 	b.Run("serial", func(b *testing.B) {
 		b.ReportAllocs()
-		start := processCPU()
+		start := cputime.Process()
 		for b.Loop() {
 			if !localDenial(l.Allow(ctx, "abuser")) {
 				return
 			}
 		}
-		b.ReportMetric(float64(processCPU()-start)/float64(b.N), "cpu-ns/op")
+		b.ReportMetric(float64(cputime.Process()-start)/float64(b.N), "cpu-ns/op")
 	})
 	b.Run("parallel", func(b *testing.B) {
 		b.ReportAllocs()
@@ -105,15 +105,4 @@ func BenchmarkLocalDeny(b *testing.B) {
 			}
 		})
 	})
-}
-
-// processCPU returns the CPU time the process has used. Per operation it
-// shows the cost of a decision even when a loaded machine stretches wall
-// time (ns/op) with waits for a CPU.
-func processCPU() time.Duration {
-	var u syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &u); err != nil {
-		return 0
-	}
-	return time.Duration(u.Utime.Nano() + u.Stime.Nano())
 }

@@ -5,7 +5,6 @@ import (
 	"runtime"
 	"strconv"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 
 	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/internal/clientconn"
+	"github.com/typecache/typecache/internal/testkit/cputime"
 	"github.com/typecache/typecache/internal/testkit/redistest"
 	"github.com/typecache/typecache/internal/transport"
 	"github.com/typecache/typecache/lock"
@@ -55,7 +55,7 @@ func benchmarkAcquireRelease(b *testing.B, lk *lock.Locker, goroutines int) {
 	var names atomic.Int64
 	procs := runtime.GOMAXPROCS(0)
 	b.SetParallelism((goroutines + procs - 1) / procs)
-	start := cpuTime()
+	start := cputime.Process()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		name := "n" + strconv.FormatInt(names.Add(1), 10)
@@ -67,7 +67,7 @@ func benchmarkAcquireRelease(b *testing.B, lk *lock.Locker, goroutines int) {
 		}
 	})
 	b.StopTimer()
-	b.ReportMetric((cpuTime()-start).Seconds()*1e6/float64(b.N), "client-cpu-µs/op")
+	b.ReportMetric((cputime.Process()-start).Seconds()*1e6/float64(b.N), "client-cpu-µs/op")
 }
 
 // acquireRelease takes the lock name and releases it.
@@ -77,13 +77,6 @@ func acquireRelease(ctx context.Context, lk *lock.Locker, name string) error {
 		return err
 	}
 	return l.Release(ctx)
-}
-
-// cpuTime is the processor time of this process so far, user and system.
-func cpuTime() time.Duration {
-	var u syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &u)
-	return time.Duration(u.Utime.Nano()) + time.Duration(u.Stime.Nano())
 }
 
 // BenchmarkLoneRead measures one caller's GET by each route a package can
@@ -124,13 +117,13 @@ func BenchmarkLoneRead(b *testing.B) {
 			if err := r.Do(ctx, r.B().Set().Key(key).Value("v").Build()).Error(); err != nil {
 				b.Fatal(err)
 			}
-			start := cpuTime()
+			start := cputime.Process()
 			for b.Loop() {
 				if err := route.read(conn, r.B().Get().Key(key).Build()); err != nil {
 					b.Fatal(err)
 				}
 			}
-			b.ReportMetric((cpuTime()-start).Seconds()*1e6/float64(b.N), "client-cpu-µs/op")
+			b.ReportMetric((cputime.Process()-start).Seconds()*1e6/float64(b.N), "client-cpu-µs/op")
 		})
 	}
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/typecache/typecache"
 	"github.com/typecache/typecache/cache"
+	"github.com/typecache/typecache/internal/testkit/cputime"
 )
 
 // envChild carries a childSpec, as JSON, to a child process.
@@ -237,9 +238,9 @@ func (p *fleetProcess) run() childResult {
 		writes = p.write(rng, pacer{every: writeEvery, next: start, end: end})
 	})
 	time.Sleep(time.Until(warm))
-	atWarm, cpuAtWarm, invAtWarm := p.cache.Stats(), processCPU(), p.inv.snapshot()
+	atWarm, cpuAtWarm, invAtWarm := p.cache.Stats(), cputime.Process(), p.inv.snapshot()
 	wg.Wait()
-	atEnd, cpuAtEnd, invAtEnd := p.cache.Stats(), processCPU(), p.inv.snapshot()
+	atEnd, cpuAtEnd, invAtEnd := p.cache.Stats(), cputime.Process(), p.inv.snapshot()
 	res := childResult{
 		Warm: warm.UnixNano(), End: end.UnixNano(),
 		Stats: statsDelta(atWarm, atEnd), CPU: cpuAtEnd - cpuAtWarm,
