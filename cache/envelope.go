@@ -118,15 +118,19 @@ func olderGeneration(s, gen string) (bool, error) {
 // whose header holds below, the generation's distance in milliseconds
 // below the version's millisecond, plus generationBias, as the scripts'
 // stamps(s) computes it. The scripts store the distance clamped to 4
-// bytes: a generation more than about 49 days older than its value's
-// version reads as that much older, which changes nothing for a reader of
-// the value's own generation or of a later one (a later generation began
-// after the value was written, so it is newer than either); only a
-// writer that kept using a generation for 49 days after a Clear had
-// ended it could have its value seen, which the tracked generation rules
-// out. The clamp at 0, a generation more than generationBias ahead of the
-// version (a server clock set back by more than that), reads as older:
-// a miss.
+// bytes, and each clamp errs only one way:
+//
+//   - A generation more than about 49.7 days older than the write reads as
+//     that old. Its own readers still see the value, and a generation begun
+//     after the write still hides it (it is newer than both); only one
+//     begun between the two could see it, which takes a writer that kept
+//     using its generation for 49 days after a Clear had ended it: a
+//     tracked generation, or one read before each call, is dropped within
+//     the invalidation delay, and a load holds its lease's generation for
+//     at most LoadTimeout.
+//   - A generation more than generationBias (about 17 minutes) ahead of the
+//     version, which only a server clock set back that far makes, reads as
+//     older than it is: a miss.
 func generationAt(version, below uint64) int64 {
 	return int64(version*uint64(versionTick/time.Microsecond)/1000) + generationBias - int64(below)
 }
