@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 )
@@ -37,7 +38,7 @@ func main() {
 	in := flag.String("in", "results/latest.txt", "raw benchmark output of .ci/bench")
 	mdPath := flag.String("md", "../docs/benchmarks.md", "markdown report to write")
 	svgPath := flag.String("svg", "../docs/img/benchmarks.svg", "SVG chart to write")
-	goMod := flag.String("gomod", "go.mod", "the bench module's go.mod, for the contenders' versions")
+	goMod := flag.String("gomod", "", "the bench module's go.mod, for the contenders' versions (default: the one of the run's commit, else ./go.mod)")
 	notes := flag.String("notes", "results/notes.md", "hand-written notes on the run, included when their first line is <!-- run: DATE --> with the run's date")
 	tier := flag.String("tier", "results/tier.txt", "raw output of make bench-tier (the local tier's hit ratio and fill rejection), included when present")
 	previous := flag.String("previous", "results/previous.txt", "raw output of the run before -in, whose targets the verdicts also check, used when present")
@@ -46,6 +47,23 @@ func main() {
 		fmt.Fprintln(os.Stderr, "report:", err)
 		os.Exit(1)
 	}
+}
+
+// runGoMod returns the bench module's go.mod, which names the contenders'
+// versions: the file at path when one is given, else the one of the run's
+// commit (git show), so that a report generated again later, from an
+// earlier run, names the versions that run used; else ./go.mod (a run of a
+// dirty tree, or no git).
+func runGoMod(path, commit string) ([]byte, error) {
+	if path != "" {
+		return os.ReadFile(path)
+	}
+	if commit != "" && commit != "unknown" && !strings.HasSuffix(commit, "-dirty") {
+		if mod, err := exec.Command("git", "show", commit+":bench/go.mod").Output(); err == nil {
+			return mod, nil
+		}
+	}
+	return os.ReadFile("go.mod")
 }
 
 func generate(in, mdPath, svgPath, goMod, notesPath, tierPath, previousPath string) error {
@@ -61,7 +79,7 @@ func generate(in, mdPath, svgPath, goMod, notesPath, tierPath, previousPath stri
 	if err != nil {
 		return err
 	}
-	mod, err := os.ReadFile(goMod)
+	mod, err := runGoMod(goMod, r.config["commit"])
 	if err != nil {
 		return err
 	}

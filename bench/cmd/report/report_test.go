@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -295,5 +296,32 @@ func TestGenerateWithPreviousRun(t *testing.T) {
 		if !strings.Contains(string(page), want) {
 			t.Errorf("benchmarks.md lacks %q:\n%s", want, page)
 		}
+	}
+}
+
+// TestRunGoMod: the contenders' versions come from the go.mod given, else
+// from the run's commit, else (a dirty tree's run) from ./go.mod.
+func TestRunGoMod(t *testing.T) {
+	dir := t.TempDir()
+	given := filepath.Join(dir, "given.mod")
+	if err := os.WriteFile(given, []byte("require github.com/redis/rueidis v1.0.1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if mod, err := runGoMod(given, "HEAD"); err != nil || !strings.Contains(string(mod), "v1.0.1") {
+		t.Fatalf("runGoMod(given) = %q, %v", mod, err)
+	}
+	if want, err := exec.Command("git", "show", "HEAD:bench/go.mod").Output(); err == nil {
+		if mod, err := runGoMod("", "HEAD"); err != nil || string(mod) != string(want) {
+			t.Fatalf("runGoMod of commit HEAD = %q, %v; want HEAD's bench/go.mod", mod, err)
+		}
+	} else {
+		t.Logf("no git history here (%v): the commit's go.mod is not checked", err)
+	}
+	t.Chdir(dir)
+	if err := os.WriteFile("go.mod", []byte("require github.com/redis/rueidis v1.0.2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if mod, err := runGoMod("", "HEAD-dirty"); err != nil || !strings.Contains(string(mod), "v1.0.2") {
+		t.Fatalf("runGoMod of a dirty run = %q, %v; want ./go.mod", mod, err)
 	}
 }
