@@ -38,18 +38,17 @@ import (
 // fills jemalloc's 1,024-byte class with these 11 bytes, where a header of
 // 17 took it to the next class, 256 bytes more.
 const (
-	storedLayout       byte = 0xD0
-	flagAbsent         byte = 1 << 0
-	flagHardExpiry     byte = 1 << 1
-	flagStale          byte = 1 << 2
-	flagLoadTime       byte = 1 << 3
-	flagBits                = flagAbsent | flagHardExpiry | flagStale | flagLoadTime
-	versionBytes            = 6
-	generationBytes         = 4
-	headerBytes             = 1 + versionBytes + generationBytes
-	versionTick             = 16 * time.Microsecond
-	generationBias          = 1 << 20 // ms: how far a generation may lie ahead of a version
-	maxGenerationBelow      = 1<<(8*generationBytes) - 1
+	storedLayout    byte = 0xD0
+	flagAbsent      byte = 1 << 0
+	flagHardExpiry  byte = 1 << 1
+	flagStale       byte = 1 << 2
+	flagLoadTime    byte = 1 << 3
+	flagBits             = flagAbsent | flagHardExpiry | flagStale | flagLoadTime
+	versionBytes         = 6
+	generationBytes      = 4
+	headerBytes          = 1 + versionBytes + generationBytes
+	versionTick          = 16 * time.Microsecond
+	generationBias       = 1 << 20 // ms: how far a generation may lie ahead of a version
 )
 
 // errEnvelope reports bytes under a key that a Cache did not write.
@@ -90,10 +89,10 @@ func appendEnvelope(dst []byte, flags byte, stale, loadTime time.Duration) []byt
 // parseStored splits what a Cache stores under a key into its version and
 // its envelope (the generation is checked by the script that read it).
 func parseStored(s string) (uint64, envelope, error) {
-	if len(s) < headerBytes || s[0]&^flagBits != storedLayout {
+	version, _, ok := headerStamps(s)
+	if !ok {
 		return 0, envelope{}, errEnvelope
 	}
-	version := bigEndian(s[1 : 1+versionBytes])
 	env, err := parseEnvelope(s[0]&flagBits, unsafe.Slice(unsafe.StringData(s[headerBytes:]), len(s)-headerBytes))
 	return version, env, err
 }
@@ -108,10 +107,19 @@ func olderGeneration(s, gen string) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("cache: unexpected generation %q", gen)
 	}
+	_, generation, ok := headerStamps(s)
+	return ok && generation < current, nil
+}
+
+// headerStamps returns the version and the generation in the header of s,
+// a stored value, as the scripts' stamps(s) reads them; ok is false for
+// bytes too short for a header or of another layout.
+func headerStamps(s string) (version uint64, generation int64, ok bool) {
 	if len(s) < headerBytes || s[0]&^flagBits != storedLayout {
-		return false, nil
+		return 0, 0, false
 	}
-	return generationAt(bigEndian(s[1:1+versionBytes]), bigEndian(s[1+versionBytes:headerBytes])) < current, nil
+	version = bigEndian(s[1 : 1+versionBytes])
+	return version, generationAt(version, bigEndian(s[1+versionBytes:headerBytes])), true
 }
 
 // generationAt returns the generation of a value of the given version

@@ -43,7 +43,7 @@ func TestEarlyRefreshProbability(t *testing.T) {
 // the version and the generation written over its zeroed stamps, the
 // generation as the distance below the version that store() writes.
 func stored(version uint64, gen int64, encoded []byte) []byte {
-	below := min(max(generationAt(version, 0)-gen, 0), maxGenerationBelow)
+	below := min(max(generationAt(version, 0)-gen, 0), 1<<(8*generationBytes)-1)
 	b := append([]byte{encoded[0]}, binary.BigEndian.AppendUint64(nil, version)[8-versionBytes:]...)
 	b = binary.BigEndian.AppendUint32(b, uint32(below))
 	return append(b, encoded[headerBytes:]...)
@@ -123,7 +123,7 @@ func TestGenerationStamp(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			gen := ms - tc.below
 			s := string(stored(version, gen, appendEnvelope(nil, 0, 0, 0)))
-			got := generationAt(bigEndian(s[1:1+versionBytes]), bigEndian(s[1+versionBytes:headerBytes]))
+			_, got, _ := headerStamps(s)
 			if (got == gen) != tc.exact {
 				t.Fatalf("generation %d read back as %d", gen, got)
 			}

@@ -20,11 +20,14 @@ func TestScriptsAgreeOnStamps(t *testing.T) {
 		ctx := context.Background()
 		raw := srv.Raw(t)
 		send := rediscmd.Plain(raw)
-		prefix := redistest.Prefix(t)
+		c, err := New(srv.Client(t), redistest.Name(t), Options[int]{TTL: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.Close)
 		for i, tc := range generationCases {
 			t.Run(tc.name, func(t *testing.T) {
-				id := prefix + strconv.Itoa(i)
-				keys := []string{"{" + id + "}", "l{" + id + "}"}
+				keys := c.keysOf(strconv.Itoa(i)) // the value's and the guard's
 				nowMs := time.Now().UnixMilli()
 				gen := nowMs - tc.below
 				value := string(append(appendEnvelope(nil, 0, 0, 0), "x"...))
@@ -43,7 +46,7 @@ func TestScriptsAgreeOnStamps(t *testing.T) {
 				if skew := time.Duration(int64(version)*int64(versionTick) - time.Now().UnixNano()); skew.Abs() > 5*time.Second {
 					t.Fatalf("version %d is %v away from the time in ticks", version, skew)
 				}
-				if got := generationAt(version, bigEndian(s[1+versionBytes:headerBytes])); (got == gen) != tc.exact {
+				if _, got, _ := headerStamps(s); (got == gen) != tc.exact {
 					t.Fatalf("generation %d stored, %d read back", gen, got)
 				}
 				for _, reader := range []int64{gen, max(gen, nowMs+1000) + 1} {
