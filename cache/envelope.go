@@ -107,18 +107,18 @@ func olderGeneration(s, gen string) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("cache: unexpected generation %q", gen)
 	}
-	_, generation, ok := headerStamps(s)
-	return ok && generation < current, nil
+	_, written, ok := headerStamps(s)
+	return ok && written < current, nil
 }
 
 // headerStamps returns the version and the generation in the header of s,
 // a stored value, as the scripts' stamps(s) reads them; ok is false for
 // bytes too short for a header or of another layout.
-func headerStamps(s string) (version uint64, generation int64, ok bool) {
+func headerStamps(s string) (uint64, int64, bool) {
 	if len(s) < headerBytes || s[0]&^flagBits != storedLayout {
 		return 0, 0, false
 	}
-	version = bigEndian(s[1 : 1+versionBytes])
+	version := bigEndian(s[1 : 1+versionBytes])
 	return version, generationAt(version, bigEndian(s[1+versionBytes:headerBytes])), true
 }
 
